@@ -1,0 +1,149 @@
+/**
+ * The vocabulary of the pure core. Plain data only: nothing here knows about the Stripe SDK,
+ * the database or the process. The Stripe adapter maps API objects into these snapshots.
+ */
+
+/** Unix seconds; `until` is exclusive. */
+export interface Window {
+  since: number;
+  until: number;
+}
+
+export type StandalonePolicy = 'with_metadata' | 'all' | 'none';
+
+export interface MatchConfig {
+  userIdKeys: string[];
+  emailKeys: string[];
+  byEmail: boolean;
+  standalonePaymentIntents: StandalonePolicy;
+}
+
+export interface CreditsConfig {
+  metadataKey: string;
+  prices: Record<string, number>;
+  unitAmountPerCredit: Record<string, number>;
+}
+
+export interface RulesConfig {
+  match: MatchConfig;
+  credits: CreditsConfig;
+  maxCreditsPerPayment: number;
+}
+
+export interface LineItemSnapshot {
+  priceId: string | null;
+  quantity: number;
+}
+
+/** What the core needs of a Checkout Session. */
+export interface SessionSnapshot {
+  id: string;
+  created: number;
+  mode: string;
+  status: string;
+  paymentStatus: string;
+  paymentIntentId: string | null;
+  clientReferenceId: string | null;
+  metadata: Record<string, string>;
+  customerId: string | null;
+  customerDetailsEmail: string | null;
+  customerEmail: string | null;
+  customerName: string | null;
+  amountTotal: number | null;
+  currency: string | null;
+  livemode: boolean;
+  /** null when not fetched (only needed by the price rule). */
+  lineItems: LineItemSnapshot[] | null;
+}
+
+/** What the core needs of a PaymentIntent (with its latest charge's refund state folded in). */
+export interface PaymentIntentSnapshot {
+  id: string;
+  created: number;
+  status: string;
+  amount: number;
+  amountReceived: number;
+  currency: string;
+  customerId: string | null;
+  metadata: Record<string, string>;
+  receiptEmail: string | null;
+  livemode: boolean;
+  /** The latest charge is fully refunded. */
+  refunded: boolean;
+  amountRefunded: number;
+}
+
+/**
+ * One payment: a Checkout Session (with its PaymentIntent when it has one) or a standalone
+ * PaymentIntent. `paymentKey` is the PaymentIntent id when there is one, else the session id.
+ */
+export interface Payment {
+  paymentKey: string;
+  session: SessionSnapshot | null;
+  paymentIntent: PaymentIntentSnapshot | null;
+  /** When it was paid: the PaymentIntent's `created`, for a session without one the session's. */
+  paidAt: number;
+  /** A standalone PaymentIntent that pays an invoice (set by the adapter from InvoicePayments). */
+  paysInvoice: boolean;
+}
+
+export interface User {
+  id: string;
+  email: string | null;
+}
+
+/** The users the payments of a batch may point at, looked up in bulk by the database adapter. */
+export interface UserDirectory {
+  byId(id: string): User | undefined;
+  byCustomer(customerId: string): User[];
+  /** `email` is already normalised (trimmed, lower case). */
+  byEmail(email: string): User[];
+}
+
+export type PaymentStatus =
+  | 'credited'
+  | 'would_credit'
+  | 'already_credited'
+  | 'needs_review'
+  | 'pending'
+  | 'skipped';
+
+export type ReviewReason =
+  | 'conflicting_ids'
+  | 'ambiguous_customer'
+  | 'ambiguous_email'
+  | 'conflicting_emails'
+  | 'no_user'
+  | 'invalid_credits'
+  | 'no_credit_rule';
+
+export type SkipReason = 'subscription' | 'setup' | 'invoice' | 'refunded' | 'no_credits';
+
+export type MatchedBy = 'client_reference_id' | `metadata.${string}` | 'customer' | 'email';
+
+export type CreditRuleName = 'metadata' | 'prices' | 'unit_amount';
+
+/** The decision for one payment: SPEC's JSON item plus what a person or the ledger needs. */
+export interface PaymentDecision {
+  paymentKey: string;
+  checkoutSession: string | null;
+  paymentIntent: string | null;
+  amount: number | null;
+  currency: string | null;
+  userId: string | null;
+  matchedBy: MatchedBy | null;
+  credits: number | null;
+  status: PaymentStatus;
+  reason: ReviewReason | SkipReason | null;
+  /** Extra detail (kept out of SPEC's required fields but useful to people). */
+  paidAt: number;
+  livemode: boolean;
+  creditRule: CreditRuleName | null;
+  /** Ids from Stripe that resolved to no user (passed over by the chain). */
+  unknownIds: string[];
+  /** Users a person might pick (e.g. those behind an ambiguous email). */
+  candidateUserIds: string[];
+  emails: string[];
+  /** The customer's name as Stripe saw it: a hint for people, never used to match. */
+  name: string | null;
+}
