@@ -1,0 +1,65 @@
+import type Stripe from 'stripe';
+import type { LineItemSnapshot, PaymentIntentSnapshot, SessionSnapshot } from '../reconcile/types.js';
+
+/** Stripe objects → the plain snapshots the core decides on. */
+
+function idOf(v: string | { id: string } | null | undefined): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? v : v.id;
+}
+
+function metadataOf(m: Stripe.Metadata | null | undefined): Record<string, string> {
+  return m ? { ...m } : {};
+}
+
+export function toPaymentIntentSnapshot(pi: Stripe.PaymentIntent): PaymentIntentSnapshot {
+  const charge = typeof pi.latest_charge === 'object' && pi.latest_charge !== null ? pi.latest_charge : null;
+  if (pi.latest_charge !== null && charge === null) {
+    // Refund state lives on the charge: every fetch expands it, so this is a programming error.
+    throw new Error(`PaymentIntent ${pi.id} was fetched without expanding latest_charge`);
+  }
+  return {
+    id: pi.id,
+    created: pi.created,
+    status: pi.status,
+    amount: pi.amount,
+    amountReceived: pi.amount_received,
+    currency: pi.currency,
+    customerId: idOf(pi.customer),
+    metadata: metadataOf(pi.metadata),
+    receiptEmail: pi.receipt_email ?? null,
+    livemode: pi.livemode,
+    refunded: charge !== null && charge.refunded,
+    amountRefunded: charge?.amount_refunded ?? 0,
+  };
+}
+
+export function toSessionSnapshot(s: Stripe.Checkout.Session, lineItems: LineItemSnapshot[] | null = null): SessionSnapshot {
+  return {
+    id: s.id,
+    created: s.created,
+    mode: s.mode,
+    status: s.status ?? 'open',
+    paymentStatus: s.payment_status,
+    paymentIntentId: idOf(s.payment_intent),
+    clientReferenceId: s.client_reference_id ?? null,
+    metadata: metadataOf(s.metadata),
+    customerId: idOf(s.customer),
+    customerDetailsEmail: s.customer_details?.email ?? null,
+    customerEmail: s.customer_email ?? null,
+    customerName: s.customer_details?.name ?? null,
+    amountTotal: s.amount_total ?? null,
+    currency: s.currency ?? null,
+    livemode: s.livemode,
+    lineItems,
+  };
+}
+
+/** The session's PaymentIntent when it was expanded. */
+export function expandedIntent(s: Stripe.Checkout.Session): PaymentIntentSnapshot | null {
+  return typeof s.payment_intent === 'object' && s.payment_intent !== null ? toPaymentIntentSnapshot(s.payment_intent) : null;
+}
+
+export function toLineItem(li: Stripe.LineItem): LineItemSnapshot {
+  return { priceId: li.price?.id ?? null, quantity: li.quantity ?? 1 };
+}

@@ -1,0 +1,91 @@
+import Stripe from 'stripe';
+import { CliError, StripeAuthError, StripeUnavailableError, maskKey } from '../errors.js';
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  random: () => Math.random(),
+};
+
+export interface RetryPolicy {
+  /** Give up once this much time has passed since the first attempt (SPEC: about a minute). */
+  budgetMs: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  clock: Clock;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 60_000, baseDelayMs: 500, maxDelayMs: 8_000, clock: systemClock };
+
+function isRetryable(e: unknown): boolean {
+  if (e instanceof Stripe.errors.StripeRateLimitError) return true;
+  if (e instanceof Stripe.errors.StripeConnectionError) return true;
+  if (e instanceof Stripe.errors.StripeAPIError) return true;
+  if (e instanceof Stripe.errors.StripeError) {
+    const status = e.statusCode ?? 0;
+    return status === 429 || status >= 500 || (status === 409 && e.code === 'lock_timeout');
+  }
+  return false;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Stripe.errors.StripeError) {
+    const status = e.statusCode ? `HTTP ${e.statusCode}` : e.type;
+    return `${status}: ${e.message}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Runs one read against Stripe, retrying 429, 5xx, timeouts and connection errors with
+ * exponential backoff and full jitter until the policy's time budget is spent.
+ * Authentication and permission errors become a `StripeAuthError` (exit 2) at once.
+ */
+export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+  const started = policy.clock.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof Stripe.errors.StripeAuthenticationError) {
+        const key = /Invalid API Key provided: (\S+)/.exec(e.message)?.[1];
+        throw new StripeAuthError(
+          `Stripe rejected the API key${key ? ` ${maskKey(key.replace(/\*+/g, ''))}` : ''} (HTTP 401)`,
+          'check STRIPE_API_KEY / STRIPE_API_KEY_FILE, and that the key belongs to this account and mode',
+          { cause: e },
+        );
+      }
+      if (e instanceof Stripe.errors.StripePermissionError) {
+        throw new StripeAuthError(
+          `the Stripe key may not ${what} (HTTP 403: ${e.message})`,
+          'give the restricted key read access to Checkout Sessions, PaymentIntents, Charges and Invoices',
+          { cause: e },
+        );
+      }
+      if (!isRetryable(e)) {
+        if (e instanceof Stripe.errors.StripeError) {
+          throw new CliError(`Stripe refused to ${what}: ${describe(e)}${e.requestId ? ` (request ${e.requestId})` : ''}`, 1, undefined, { cause: e });
+        }
+        throw e;
+      }
+      const elapsed = policy.clock.now() - started;
+      const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+      const delay = Math.floor(policy.clock.random() * cap);
+      if (elapsed + delay >= policy.budgetMs) {
+        const requestId = e instanceof Stripe.errors.StripeError ? e.requestId : undefined;
+        throw new StripeUnavailableError(
+          `could not ${what} after ${attempt + 1} attempts over ${Math.round(elapsed / 1000)}s: ${describe(e)}${requestId ? ` (last request ${requestId})` : ''}`,
+          requestId,
+          { cause: e },
+        );
+      }
+      await policy.clock.sleep(delay);
+    }
+  }
+}
