@@ -1,0 +1,219 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { PaymentDecision, Payment } from '../reconcile/types.js';
+import type { ReconcileCounts } from '../reconcile/plan.js';
+import type { Database, NewLedgerRow, RunRow } from './schema.js';
+
+export const WRITE_BATCH = 500;
+const LOOKUP_CHUNK = 400;
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Which of these payments the ledger already credits: a purchase entry under the payment key,
+ * or one that names the payment's Checkout Session or PaymentIntent. One query per chunk.
+ */
+export async function findCredited(db: Kysely<Database>, payments: readonly Payment[]): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const p of payments) {
+    ids.add(p.paymentKey);
+    if (p.session) ids.add(p.session.id);
+    if (p.paymentIntent) ids.add(p.paymentIntent.id);
+  }
+  const found = new Set<string>();
+  for (const part of chunks([...ids], LOOKUP_CHUNK)) {
+    const rows = await db
+      .selectFrom('credit_ledger')
+      .select(['payment_key', 'checkout_session_id', 'payment_intent_id'])
+      .where('kind', '=', 'purchase')
+      .where((eb) =>
+        eb.or([eb('payment_key', 'in', part), eb('checkout_session_id', 'in', part), eb('payment_intent_id', 'in', part)]),
+      )
+      .execute();
+    for (const r of rows) {
+      for (const v of [r.payment_key, r.checkout_session_id, r.payment_intent_id]) if (v) found.add(v);
+    }
+  }
+  return found;
+}
+
+export function isCreditedIn(found: Set<string>, p: Payment): boolean {
+  return found.has(p.paymentKey) || (p.session !== null && found.has(p.session.id)) || (p.paymentIntent !== null && found.has(p.paymentIntent.id));
+}
+
+export async function ledgerIsEmpty(db: Kysely<Database>): Promise<boolean> {
+  const row = await db.selectFrom('credit_ledger').select('id').limit(1).executeTakeFirst();
+  return row === undefined;
+}
+
+/** The livemode values the ledger's purchases were written in (at most both). */
+export async function ledgerModes(db: Kysely<Database>): Promise<boolean[]> {
+  const rows = await db.selectFrom('credit_ledger').select('livemode').where('kind', '=', 'purchase').groupBy('livemode').execute();
+  return rows.map((r) => Number(r.livemode) === 1);
+}
+
+function purchaseRow(d: PaymentDecision, runId: number | null, actor: string, reason: string | null, at: string): NewLedgerRow {
+  return {
+    user_id: d.userId!,
+    credits: d.credits!,
+    kind: 'purchase',
+    payment_key: d.paymentKey,
+    checkout_session_id: d.checkoutSession,
+    payment_intent_id: d.paymentIntent,
+    amount: d.amount,
+    currency: d.currency,
+    livemode: d.livemode ? 1 : 0,
+    actor,
+    reason,
+    run_id: runId,
+    created_at: at,
+  };
+}
+
+/**
+ * Inserts purchase entries for credited decisions. The unique (kind, payment_key) constraint
+ * decides: a row that conflicts was credited by someone else meanwhile (a concurrent run, the
+ * webhook library, `assign`), and is returned as not inserted. Must run inside a transaction.
+ */
+export async function insertPurchases(
+  trx: Transaction<Database>,
+  decisions: readonly PaymentDecision[],
+  opts: { runId: number | null; actor: string; reason: string | null },
+): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  if (decisions.length === 0) return inserted;
+  const at = nowIso();
+  const rows = await trx
+    .insertInto('credit_ledger')
+    .values(decisions.map((d) => purchaseRow(d, opts.runId, opts.actor, opts.reason, at)))
+    .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing())
+    .returning('payment_key')
+    .execute();
+  for (const r of rows) if (r.payment_key) inserted.add(r.payment_key);
+  if (inserted.size > 0) {
+    await trx
+      .updateTable('stripe_credits_review')
+      .set({ status: 'resolved', resolved_at: at, resolved_by: opts.actor, resolution: opts.runId !== null ? `credited by run ${opts.runId}` : 'credited', updated_at: at })
+      .where('payment_key', 'in', [...inserted])
+      .where('status', '=', 'open')
+      .execute();
+  }
+  return inserted;
+}
+
+/**
+ * Records payments that need a person. A payment already queued keeps its place (and a dismissed
+ * one stays dismissed); returns the keys that are new to the queue in this run.
+ */
+export async function upsertReview(
+  trx: Transaction<Database>,
+  decisions: readonly PaymentDecision[],
+  runId: number,
+): Promise<Set<string>> {
+  const fresh = new Set<string>();
+  if (decisions.length === 0) return fresh;
+  const at = nowIso();
+  const rows = await trx
+    .insertInto('stripe_credits_review')
+    .values(
+      decisions.map((d) => ({
+        payment_key: d.paymentKey,
+        checkout_session_id: d.checkoutSession,
+        payment_intent_id: d.paymentIntent,
+        reason: d.reason ?? 'unknown',
+        amount: d.amount,
+        currency: d.currency,
+        livemode: d.livemode ? 1 : 0,
+        paid_at: new Date(d.paidAt * 1000).toISOString(),
+        emails: JSON.stringify(d.emails),
+        candidate_user_ids: JSON.stringify(d.candidateUserIds),
+        unknown_ids: JSON.stringify(d.unknownIds),
+        name: d.name,
+        status: 'open',
+        first_run_id: runId,
+        last_run_id: runId,
+        created_at: at,
+        updated_at: at,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.column('payment_key').doUpdateSet((eb) => ({
+        reason: eb.ref('excluded.reason'),
+        emails: eb.ref('excluded.emails'),
+        candidate_user_ids: eb.ref('excluded.candidate_user_ids'),
+        unknown_ids: eb.ref('excluded.unknown_ids'),
+        last_run_id: eb.ref('excluded.last_run_id'),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+    .returning(['payment_key', 'first_run_id'])
+    .execute();
+  for (const r of rows) if (r.first_run_id === runId) fresh.add(r.payment_key);
+  return fresh;
+}
+
+/** Keys of these payments that are already in the review queue (open or dismissed). */
+export async function knownInReview(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const part of chunks(keys, LOOKUP_CHUNK)) {
+    const rows = await db.selectFrom('stripe_credits_review').select('payment_key').where('payment_key', 'in', part).execute();
+    for (const r of rows) out.add(r.payment_key);
+  }
+  return out;
+}
+
+export async function startRun(
+  db: Kysely<Database>,
+  run: { mode: string; since: number; until: number; actor: string },
+): Promise<number> {
+  const row = await db
+    .insertInto('stripe_credits_runs')
+    .values({
+      mode: run.mode,
+      since: new Date(run.since * 1000).toISOString(),
+      until: new Date(run.until * 1000).toISOString(),
+      status: 'running',
+      started_at: nowIso(),
+      actor: run.actor,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return Number(row.id);
+}
+
+export async function finishRun(
+  db: Kysely<Database>,
+  runId: number,
+  outcome: { status: 'succeeded' | 'failed' | 'refused'; counts?: ReconcileCounts; creditsWritten?: number; error?: string },
+): Promise<void> {
+  await db
+    .updateTable('stripe_credits_runs')
+    .set({
+      status: outcome.status,
+      finished_at: nowIso(),
+      counts: outcome.counts ? JSON.stringify(outcome.counts) : null,
+      credits_written: outcome.creditsWritten ?? 0,
+      error: outcome.error ?? null,
+    })
+    .where('id', '=', runId)
+    .execute();
+}
+
+/** The last apply run that finished without error, to continue from. */
+export async function lastSucceededRun(db: Kysely<Database>): Promise<RunRow | undefined> {
+  return db
+    .selectFrom('stripe_credits_runs')
+    .selectAll()
+    .where('mode', '=', 'apply')
+    .where('status', '=', 'succeeded')
+    .orderBy('until', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}

@@ -1,0 +1,77 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Row types of the tables the tool owns (SPEC "Tables the tool owns"). Times are ISO-8601 UTC text. */
+
+export interface CreditLedgerTable {
+  id: Generated<number>;
+  user_id: string;
+  /** Signed: purchases are positive, manual adjustments either way. */
+  credits: number;
+  /** `purchase` for a payment, `manual` for an adjustment. */
+  kind: string;
+  /** The payment's key (PaymentIntent id, else Checkout Session id); NULL for manual entries. */
+  payment_key: string | null;
+  checkout_session_id: string | null;
+  payment_intent_id: string | null;
+  amount: number | null;
+  currency: string | null;
+  /** 1 live mode, 0 test mode (an integer so both engines store it alike). */
+  livemode: number;
+  actor: string;
+  reason: string | null;
+  run_id: number | null;
+  created_at: string;
+}
+
+export interface RunsTable {
+  id: Generated<number>;
+  mode: string;
+  since: string;
+  until: string;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  /** JSON of ReconcileCounts. */
+  counts: string | null;
+  credits_written: ColumnType<number, number | undefined, number>;
+  actor: string;
+  error: string | null;
+}
+
+export interface ReviewTable {
+  payment_key: string;
+  checkout_session_id: string | null;
+  payment_intent_id: string | null;
+  reason: string;
+  amount: number | null;
+  currency: string | null;
+  livemode: number;
+  paid_at: string;
+  /** JSON arrays. */
+  emails: string;
+  candidate_user_ids: string;
+  unknown_ids: string;
+  name: string | null;
+  /** `open`, `resolved` (credited later) or `dismissed` (closed by a person without crediting). */
+  status: string;
+  first_run_id: number | null;
+  last_run_id: number | null;
+  created_at: string;
+  updated_at: string;
+  resolved_at: string | null;
+  resolved_by: string | null;
+  resolution: string | null;
+}
+
+export interface Database {
+  credit_ledger: CreditLedgerTable;
+  stripe_credits_runs: RunsTable;
+  stripe_credits_review: ReviewTable;
+}
+
+export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review'] as const;
+
+export type LedgerRow = Selectable<CreditLedgerTable>;
+export type NewLedgerRow = Insertable<CreditLedgerTable>;
+export type RunRow = Selectable<RunsTable>;
+export type ReviewRow = Selectable<ReviewTable>;

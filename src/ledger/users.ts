@@ -1,0 +1,137 @@
+import { sql, type Kysely } from 'kysely';
+import type { UsersConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
+import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/types.js';
+import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
+import type { Database } from './schema.js';
+
+/** The app's users table: read only. Its name and columns come from the config and are checked at start. */
+
+function tableLabel(cfg: UsersConfig): string {
+  return cfg.schema ? `${cfg.schema}.${cfg.table}` : cfg.table;
+}
+
+function tableRef(cfg: UsersConfig) {
+  return cfg.schema ? sql.id(cfg.schema, cfg.table) : sql.id(cfg.table);
+}
+
+/**
+ * Checks that the configured users table and columns exist. A missing one is a configuration error
+ * that names what was expected and what the table actually has.
+ */
+export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): Promise<void> {
+  const tables = await db.introspection.getTables();
+  const table = tables.find((t) => t.name === cfg.table && (cfg.schema === null || t.schema === cfg.schema));
+  if (!table) {
+    const names = tables.map((t) => (t.schema && t.schema !== 'public' && t.schema !== 'main' ? `${t.schema}.${t.name}` : t.name));
+    const own = new Set<string>(['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_migration', 'stripe_credits_migration_lock']);
+    const appTables = names.filter((n) => !own.has(n));
+    throw new ConfigError(
+      `users table "${tableLabel(cfg)}" not found in the database (it has: ${appTables.length ? appTables.join(', ') : 'no tables'})`,
+      'set users.table in the config file to the table that holds your users, and check --db',
+    );
+  }
+  const have = table.columns.map((c) => c.name);
+  const wanted: Array<[string, string | null]> = [
+    ['users.id', cfg.id],
+    ['users.email', cfg.email],
+    ['users.name', cfg.name],
+    ['users.stripeCustomerId', cfg.stripeCustomerId],
+  ];
+  for (const [key, col] of wanted) {
+    if (col !== null && !have.includes(col)) {
+      throw new ConfigError(
+        `users table "${tableLabel(cfg)}" has no column "${col}" (${key}); it has: ${have.join(', ')}`,
+        `set ${key} in the config file to the right column${key === 'users.name' || key === 'users.stripeCustomerId' ? ', or null' : ''}`,
+      );
+    }
+  }
+}
+
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+interface UserRow {
+  id: string | number | bigint;
+  email: string | null;
+  customer?: string | null;
+}
+
+/**
+ * Looks up, in a few batched queries, every user a batch of payments might point at (by id,
+ * Stripe customer and email) and returns them as an in-memory directory for the pure core.
+ */
+export async function loadUserDirectory(
+  db: Kysely<Database>,
+  cfg: UsersConfig,
+  match: MatchConfig,
+  payments: readonly Payment[],
+): Promise<UserDirectory> {
+  const ids = new Set<string>();
+  const customers = new Set<string>();
+  const emails = new Set<string>();
+  for (const p of payments) {
+    for (const c of idCandidates(p, match)) ids.add(c.value);
+    const cus = customerOf(p);
+    if (cus && cfg.stripeCustomerId) customers.add(cus);
+    if (match.byEmail) for (const e of emailCandidates(p, match)) emails.add(e);
+  }
+
+  const byId = new Map<string, User>();
+  const byCustomer = new Map<string, User[]>();
+  const byEmail = new Map<string, User[]>();
+  const t = tableRef(cfg);
+  const idCol = sql.ref(cfg.id);
+  const emailCol = sql.ref(cfg.email);
+  const toUser = (r: UserRow): User => ({ id: String(r.id), email: r.email });
+  const add = (map: Map<string, User[]>, key: string, u: User) => {
+    const list = map.get(key) ?? [];
+    if (!list.some((x) => x.id === u.id)) list.push(u);
+    map.set(key, list);
+  };
+
+  for (const part of chunks([...ids])) {
+    // Ids from Stripe are arbitrary text. SQLite compares them with the column's affinity ('042'
+    // finds 42), so only rows whose id reads back as exactly the given text count as a match.
+    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${idCol} IN (${sql.join(part)})`.execute(db);
+    for (const r of rows.rows) {
+      const u = toUser(r);
+      if (part.includes(u.id)) byId.set(u.id, u);
+    }
+  }
+  if (cfg.stripeCustomerId) {
+    const cusCol = sql.ref(cfg.stripeCustomerId);
+    for (const part of chunks([...customers])) {
+      const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${cusCol} IN (${sql.join(part)})`.execute(db);
+      for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
+    }
+  }
+  for (const part of chunks([...emails])) {
+    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${emailCol})) IN (${sql.join(part)})`.execute(db);
+    for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
+  }
+
+  return {
+    byId: (id) => byId.get(id),
+    byCustomer: (c) => byCustomer.get(c) ?? [],
+    byEmail: (e) => byEmail.get(e) ?? [],
+  };
+}
+
+/** Finds users by id or email, for commands that take a USER argument. */
+export async function findUsers(db: Kysely<Database>, cfg: UsersConfig, query: string): Promise<User[]> {
+  const t = tableRef(cfg);
+  const idCol = sql.ref(cfg.id);
+  const emailCol = sql.ref(cfg.email);
+  const q = query.trim();
+  const byId = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${idCol} = ${q}`.execute(db);
+  const exact = byId.rows.map((r) => ({ id: String(r.id), email: r.email })).filter((u) => u.id === q);
+  if (exact.length > 0) return exact;
+  const byEmail = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${emailCol})) = ${q.toLowerCase()}`.execute(db);
+  return byEmail.rows.map((r) => ({ id: String(r.id), email: r.email }));
+}
