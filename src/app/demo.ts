@@ -1,0 +1,93 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SQLite from 'better-sqlite3';
+import { parseConfig, type Settings } from '../config.js';
+import { startSimulator, type StripeSimulator } from '../simulator/index.js';
+import type { CheckoutPaymentParams, PaymentIntentParams } from '../simulator/store.js';
+import { parseWhen } from '../when.js';
+import { reconcile, type ReconcileReport } from './reconcile.js';
+
+/** The bundled sample data: users, config, and Stripe objects with times relative to now. */
+export const DEMO_DATA = fileURLToPath(new URL('../../data/demo-payments.json', import.meta.url));
+export const DEMO_KEY = 'sk_test_demo_simulator';
+
+type Relative<T> = Omit<T, 'created'> & { hoursAgo: number; $comment?: string };
+
+interface DemoData {
+  users: Array<{ id: number; email: string | null; name: string | null }>;
+  config: unknown;
+  since: string;
+  checkoutPayments: Array<Relative<CheckoutPaymentParams>>;
+  paymentIntents: Array<Relative<PaymentIntentParams>>;
+}
+
+export function loadDemoData(path = DEMO_DATA): DemoData {
+  return JSON.parse(readFileSync(path, 'utf8')) as DemoData;
+}
+
+function absolute<T>(item: Relative<T>, now: number): T {
+  const { hoursAgo, $comment: _comment, ...rest } = item;
+  return { ...rest, created: now - Math.round(hoursAgo * 3600) } as T;
+}
+
+/** Starts the simulator on 127.0.0.1 with the demo's Stripe objects. */
+export async function startDemoStripe(data: DemoData, now: number): Promise<StripeSimulator> {
+  const sim = await startSimulator({ apiKeys: [DEMO_KEY] });
+  sim.store.loadFixture({
+    checkoutPayments: data.checkoutPayments.map((p) => absolute(p, now)),
+    paymentIntents: data.paymentIntents.map((p) => absolute(p, now)),
+  });
+  return sim;
+}
+
+/** A fresh SQLite file with the app's minimal users table (id, email, name), as the app would have it. */
+export function createDemoDatabase(path: string, users: DemoData['users']): void {
+  mkdirSync(dirname(path), { recursive: true });
+  for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  const db = new SQLite(path);
+  try {
+    db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT)');
+    const insert = db.prepare('INSERT INTO users (id, email, name) VALUES (?, ?, ?)');
+    db.transaction(() => users.forEach((u) => insert.run(u.id, u.email, u.name)))();
+  } finally {
+    db.close();
+  }
+}
+
+export interface DemoResult {
+  dbPath: string;
+  dryRun: ReconcileReport;
+  apply: ReconcileReport;
+  rerun: ReconcileReport;
+}
+
+/** The whole flow: simulator up, fresh database, dry run, real run, and a rerun that writes nothing. */
+export async function runDemo(opts: { cwd: string; actor: string; onReport?: (title: string, r: ReconcileReport) => void }): Promise<DemoResult> {
+  const data = loadDemoData();
+  const now = Math.floor(Date.now() / 1000);
+  const dbPath = resolve(opts.cwd, join('data', 'demo.db'));
+  createDemoDatabase(dbPath, data.users);
+  const sim = await startDemoStripe(data, now);
+  try {
+    const settings: Settings = {
+      db: dbPath,
+      configPath: null,
+      config: parseConfig(data.config),
+      stripeApiBase: sim.url,
+      retryBudgetMs: 60_000,
+      stripeApiKey: () => DEMO_KEY,
+    };
+    const since = parseWhen(data.since, now);
+    const run = (dryRun: boolean) => reconcile({ settings, cwd: opts.cwd, dryRun, since, until: now + 1, yes: false, actor: opts.actor, now });
+    const dryRun = await run(true);
+    opts.onReport?.('1. Dry run (writes nothing)', dryRun);
+    const apply = await run(false);
+    opts.onReport?.('2. Real run', apply);
+    const rerun = await run(false);
+    opts.onReport?.('3. The same run again (exactly once: nothing new)', rerun);
+    return { dbPath, dryRun, apply, rerun };
+  } finally {
+    await sim.close();
+  }
+}

@@ -1,0 +1,50 @@
+import { reconcile } from '../../app/reconcile.js';
+import { resolveSettings } from '../../config.js';
+import { parseWhen } from '../../when.js';
+import type { CommonFlags } from '../main.js';
+import { progressReporter, reconcileJson, renderAttention, renderReconcile, type Io } from '../output.js';
+
+export interface CommandContext {
+  io: Io;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  defaultActor: string;
+}
+
+interface ReconcileFlags extends CommonFlags {
+  dryRun?: boolean;
+  since?: string;
+  until?: string;
+  yes?: boolean;
+}
+
+export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlags): Promise<number> {
+  const now = Math.floor(Date.now() / 1000);
+  const since = flags.since !== undefined ? parseWhen(flags.since, now, '--since') : undefined;
+  const until = flags.until !== undefined ? parseWhen(flags.until, now, '--until') : undefined;
+  const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  const progress = progressReporter(ctx.io, flags);
+  try {
+    const report = await reconcile({
+      settings,
+      cwd: ctx.cwd,
+      dryRun: flags.dryRun === true,
+      since,
+      until,
+      yes: flags.yes === true,
+      actor: flags.actor ?? ctx.defaultActor,
+      now,
+      progress: progress.update,
+    });
+    progress.stop();
+    if (flags.json) {
+      ctx.io.stdout.write(`${JSON.stringify(reconcileJson(report), null, 2)}\n`);
+    } else {
+      ctx.io.stdout.write(renderReconcile(report));
+      if (report.counts.needsReview > 0 && !flags.quiet) ctx.io.stdout.write(renderAttention(report.decisions));
+    }
+    return report.exitCode;
+  } finally {
+    progress.stop();
+  }
+}

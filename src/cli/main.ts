@@ -1,0 +1,153 @@
+import { userInfo } from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, UsageError } from '../errors.js';
+import { reconcileCommand } from './commands/reconcile.js';
+import { migrateCommand } from './commands/migrate.js';
+import { demoCommand } from './commands/demo.js';
+import type { Io } from './output.js';
+
+/** Options every command takes. */
+export interface CommonFlags {
+  db?: string;
+  config?: string;
+  stripeApiBase?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  actor?: string;
+}
+
+export function defaultActor(env: NodeJS.ProcessEnv): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? env.LOGNAME ?? 'unknown';
+  }
+}
+
+function withCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--db <url>', "the app's database: a SQLite file path or sqlite:PATH (env DATABASE_URL; default data/credits.db)")
+    .option('--config <file>', 'JSON config file (env STRIPE_CREDITS_CONFIG; default stripe-credits.config.json if present)')
+    .option('--stripe-api-base <url>', 'Stripe API base URL (env STRIPE_API_BASE; default https://api.stripe.com)')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('-q, --quiet', 'no progress output')
+    .option('--verbose', 'progress lines on stderr, and stack traces on errors')
+    .option('--actor <name>', 'who is doing this, recorded with every write (default: the OS user)');
+}
+
+const EXIT_CODES = `
+Exit codes:
+  0   done; nothing needs a person
+  1   failed (Stripe unreachable after retries, database error); a rerun is safe
+  2   usage or configuration error (bad flag, missing or rejected API key, bad config, missing table/column)
+  3   done, but a person should look (new payments in review, a dry run found credits to write,
+      a safety cap stopped the run)
+  75  another run holds the lock; try again later`;
+
+const NOT_BUILT: Array<[string, string, string]> = [
+  ['review', '[action] [payment]', 'open payments that need a person; `review dismiss PAYMENT --reason TEXT`'],
+  ['assign', '[payment]', 'credit a payment the chain could not match to a user'],
+  ['adjust', '', 'write a manual credit adjustment'],
+  ['balance', '[user]', "a user's balance and ledger entries"],
+  ['lookup', '[query]', 'what Stripe and the ledger say about a payment, user or email'],
+  ['runs', '', 'recent runs: window, counts, outcome, duration'],
+  ['baseline', '', 'mark every payment up to WHEN as already handled'],
+  ['doctor', '', 'check config, database and key; say what to fix'],
+];
+
+export function buildProgram(io: Io, setResult: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('stripe-credits')
+    .description('Make sure every successful Stripe payment for prepaid credits is credited to the right user, exactly once.')
+    .showHelpAfterError(false)
+    .addHelpText('after', EXIT_CODES)
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: () => {}, // errors are printed once, by main()
+    })
+    .exitOverride();
+
+  const ctx = { io, env: io.env, cwd: process.cwd(), defaultActor: defaultActor(io.env) };
+
+  withCommonOptions(
+    program
+      .command('reconcile')
+      .description('credit every successful payment in the window that the ledger does not have yet')
+      .option('--dry-run', 'show what would be written; write nothing (the database file is not touched)')
+      .option('--since <when>', 'start of the window: ISO date/time (UTC unless zoned), unix seconds, or a span like 36h, 7d')
+      .option('--until <when>', 'end of the window, exclusive (default: now)')
+      .option('--yes', 'go ahead past the safety stops (first run on an empty ledger, maxCreditsPerRun)'),
+  )
+    .addHelpText('after', EXIT_CODES)
+    .action(async (flags) => setResult(await reconcileCommand(ctx, flags)));
+
+  withCommonOptions(program.command('migrate').description("create or upgrade the tool's tables in the database")).action(
+    async (flags) => setResult(await migrateCommand(ctx, flags)),
+  );
+
+  program
+    .command('demo')
+    .description('the whole flow on a bundled local Stripe simulator and a fresh data/demo.db; no Stripe account needed')
+    .option('--json', 'print the apply run as JSON')
+    .option('--verbose', 'stack traces on errors')
+    .action(async (flags) => setResult(await demoCommand(ctx, flags)));
+
+  for (const [name, args, description] of NOT_BUILT) {
+    const cmd = program.command(`${name}${args ? ` ${args}` : ''}`).description(`${description} (not built yet)`).allowUnknownOption();
+    cmd.addOption(new Option('--json').hideHelp());
+    cmd.action(() => {
+      throw new UsageError(`'${name}' is not built yet in this version of stripe-credits`, 'see "What is not built yet" in the README');
+    });
+  }
+  return program;
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes('--json');
+}
+
+function wantsVerbose(argv: readonly string[]): boolean {
+  return argv.includes('--verbose');
+}
+
+/** Prints an error the one way SPEC wants: one line on stderr (plus a hint), JSON on stdout with --json. */
+export function reportError(io: Io, e: unknown, argv: readonly string[]): number {
+  let code = 1;
+  let message: string;
+  let hint: string | undefined;
+  if (e instanceof CliError) {
+    code = e.exitCode;
+    message = e.message;
+    hint = e.hint;
+  } else if (e instanceof CommanderError) {
+    code = 2;
+    message = e.message.replace(/^error: /, '');
+    hint = 'see stripe-credits --help';
+  } else {
+    message = `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
+    hint = wantsVerbose(argv) ? undefined : 'rerun with --verbose for the stack trace';
+  }
+  io.stderr.write(`stripe-credits: ${message}\n`);
+  if (hint) io.stderr.write(`  hint: ${hint}\n`);
+  if (wantsVerbose(argv) && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+  if (wantsJson(argv)) io.stdout.write(`${JSON.stringify({ error: { exitCode: code, message } })}\n`);
+  return code;
+}
+
+/** The entry point: runs the command and returns the process exit code. The only place that maps errors to codes. */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let result = 0;
+  const program = buildProgram(io, (c) => (result = c));
+  try {
+    await program.parseAsync(argv);
+    return result;
+  } catch (e) {
+    if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')) {
+      return 0;
+    }
+    if (e instanceof CommanderError && e.code === 'commander.executeSubCommandAsync') return 0;
+    return reportError(io, e, argv);
+  }
+}

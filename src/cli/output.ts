@@ -1,0 +1,157 @@
+import Table from 'cli-table3';
+import ora, { type Ora } from 'ora';
+import type { ReconcileReport } from '../app/reconcile.js';
+import type { PaymentDecision } from '../reconcile/types.js';
+import { isoSeconds } from '../when.js';
+
+/** Where a command writes: stdout for its result, stderr for progress and errors. */
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export interface OutputFlags {
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+/** A spinner on stderr only when it is a terminal and neither --json nor --quiet; --verbose logs lines instead. */
+export function progressReporter(io: Io, flags: OutputFlags): { update(msg: string): void; stop(): void } {
+  if (!flags.json && !flags.quiet && io.stderr.isTTY && !flags.verbose) {
+    const spinner: Ora = ora({ stream: io.stderr as NodeJS.WriteStream, isEnabled: true }).start();
+    return { update: (m) => (spinner.text = m), stop: () => spinner.stop() };
+  }
+  if (flags.verbose) return { update: (m) => io.stderr.write(`${m}\n`), stop: () => {} };
+  return { update: () => {}, stop: () => {} };
+}
+
+const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
+
+/** Minor units → "12.34 USD" (integer arithmetic: money is never a float here). */
+export function formatAmount(amount: number | null, currency: string | null): string {
+  if (amount === null || currency === null) return '';
+  const cur = currency.toUpperCase();
+  if (ZERO_DECIMAL.has(currency.toLowerCase())) return `${amount} ${cur}`;
+  const sign = amount < 0 ? '-' : '';
+  const abs = Math.abs(amount);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} ${cur}`;
+}
+
+/** SPEC's JSON item, plus a few fields that help a person. */
+export function jsonItem(d: PaymentDecision) {
+  return {
+    paymentKey: d.paymentKey,
+    checkoutSession: d.checkoutSession,
+    paymentIntent: d.paymentIntent,
+    amount: d.amount,
+    currency: d.currency,
+    userId: d.userId,
+    matchedBy: d.matchedBy,
+    credits: d.credits,
+    status: d.status,
+    reason: d.reason,
+    paidAt: isoSeconds(d.paidAt),
+    livemode: d.livemode,
+    creditRule: d.creditRule,
+    unknownIds: d.unknownIds,
+    candidateUserIds: d.candidateUserIds,
+  };
+}
+
+export function reconcileJson(r: ReconcileReport) {
+  return {
+    mode: r.mode,
+    window: { since: isoSeconds(r.window.since), until: isoSeconds(r.window.until) },
+    counts: r.counts,
+    creditsWritten: r.creditsWritten,
+    runId: r.runId,
+    newInReview: r.newInReview,
+    items: r.decisions.map(jsonItem),
+  };
+}
+
+/** No colours (output is often a log file) and no rule between rows (long tables stay readable). */
+function plainTable(head: string[]): Table.Table {
+  return new Table({
+    head,
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+}
+
+const STATUS_LABEL: Record<PaymentDecision['status'], string> = {
+  credited: 'credited',
+  would_credit: 'would credit',
+  already_credited: 'already credited',
+  needs_review: 'needs review',
+  pending: 'pending',
+  skipped: 'skipped',
+};
+
+export function summaryLine(r: ReconcileReport): string {
+  const c = r.counts;
+  const parts = [
+    r.mode === 'dry-run'
+      ? `${c.wouldCredit} would be credited (${r.creditsPlanned} credits)`
+      : `${c.credited} credited (${r.creditsWritten} credits)`,
+    `${c.alreadyCredited} already credited`,
+    `${c.needsReview} need review${r.newInReview.length ? ` (${r.newInReview.length} new)` : ''}`,
+    `${c.pending} pending`,
+    `${c.skipped} skipped`,
+  ];
+  return `${c.payments} payments: ${parts.join(', ')}.${r.mode === 'dry-run' ? ' Dry run: nothing was written.' : ''}`;
+}
+
+export function renderReconcile(r: ReconcileReport): string {
+  const head = `${r.mode === 'dry-run' ? 'Dry run' : 'Reconcile'}: payments from ${isoSeconds(r.window.since)} to ${isoSeconds(r.window.until)}`;
+  const lines = [head];
+  if (r.decisions.length > 0) {
+    const t = plainTable(['Paid at (UTC)', 'Payment', 'User', 'Matched by', 'Credits', 'Amount', 'Status', 'Reason']);
+    for (const d of r.decisions) {
+      t.push([
+        isoSeconds(d.paidAt).slice(0, 16).replace('T', ' '),
+        d.paymentKey,
+        d.userId ?? '',
+        d.matchedBy ?? '',
+        d.credits === null ? '' : String(d.credits),
+        formatAmount(d.amount, d.currency),
+        STATUS_LABEL[d.status],
+        d.reason ?? '',
+      ]);
+    }
+    lines.push(t.toString());
+  }
+  lines.push(summaryLine(r));
+  return `${lines.join('\n')}\n`;
+}
+
+const REVIEW_HINT: Record<string, string> = {
+  no_user: 'no user found by id, customer or email',
+  conflicting_ids: 'the ids on the payment point at different users',
+  ambiguous_customer: 'several users have this Stripe customer id',
+  ambiguous_email: 'several users share this email',
+  conflicting_emails: 'the emails on the payment point at different users',
+  invalid_credits: 'the credits metadata is not a positive whole number, or exceeds maxCreditsPerPayment',
+  no_credit_rule: 'no credit rule applies (no credits metadata, unknown price, no amount rule for the currency)',
+};
+
+/** What a person should look at: the payments that need review, with what is known about each. */
+export function renderAttention(decisions: readonly PaymentDecision[]): string {
+  const review = decisions.filter((d) => d.status === 'needs_review');
+  if (review.length === 0) return 'Nothing needs a person.\n';
+  const lines = [`${review.length} payment${review.length === 1 ? '' : 's'} need a person:`];
+  for (const d of review) {
+    const facts = [
+      formatAmount(d.amount, d.currency),
+      d.emails.length ? `emails ${d.emails.join(', ')}` : null,
+      d.name ? `name on card/checkout "${d.name}" (a hint, never matched)` : null,
+      d.unknownIds.length ? `unknown user ids ${d.unknownIds.join(', ')}` : null,
+      d.candidateUserIds.length ? `candidates: users ${d.candidateUserIds.join(', ')}` : null,
+    ].filter(Boolean);
+    lines.push(`- ${d.paymentKey} [${d.reason}] ${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
+    lines.push(`    ${facts.join('; ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,233 @@
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
+import { createAppDb, query, runCli, sha256, tempDir, writeJson, now, HOUR, DAY, type TestUser } from '../helpers/cli.js';
+
+const KEY = 'sk_test_e2e_rules';
+
+interface Item {
+  paymentKey: string;
+  status: string;
+  reason: string | null;
+  userId: string | null;
+  credits: number | null;
+  matchedBy: string | null;
+}
+
+const USERS: TestUser[] = [
+  { id: 1, email: 'ann@example.com', stripe_customer_id: 'cus_ann' },
+  { id: 2, email: 'ben@example.com', stripe_customer_id: 'cus_shared' },
+  { id: 3, email: 'cat@example.com', stripe_customer_id: 'cus_shared' },
+  { id: 4, email: 'dan@example.com', stripe_customer_id: null },
+];
+
+describe('reconcile rules that need Stripe state to change between runs', () => {
+  let sim: StripeSimulator;
+  let tmp: ReturnType<typeof tempDir>;
+  let db: string;
+  let since: number;
+
+  beforeEach(async () => {
+    sim = await startSimulator({ apiKeys: [KEY] });
+    tmp = tempDir();
+    db = createAppDb(join(tmp.dir, 'app.db'), USERS, { customerColumn: true });
+    since = now() - 3 * DAY;
+  });
+  afterEach(async () => {
+    await sim.close();
+    tmp.cleanup();
+  });
+
+  async function reconcile(extra: string[] = [], config: Record<string, unknown> = { credits: { unitAmountPerCredit: { usd: 100 } } }, env: Record<string, string> = {}) {
+    const configPath = writeJson(join(tmp.dir, 'config.json'), config);
+    const r = await runCli(['reconcile', '--db', db, '--config', configPath, '--since', String(since), '--json', ...extra], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env },
+    });
+    let report: { counts: Record<string, number>; items: Item[]; creditsWritten: number } | undefined;
+    try {
+      report = JSON.parse(r.stdout);
+    } catch {
+      throw new Error(`no JSON on stdout (exit ${r.code}): ${r.stderr}`);
+    }
+    const item = (key: string) => report!.items.find((i) => i.paymentKey === key);
+    return { ...r, report: report!, item };
+  }
+
+  const ledger = () => query<{ payment_key: string; user_id: string; credits: number }>(db, "SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id");
+
+  it('a delayed payment is pending until it settles, then a later run credits it once', async () => {
+    const t = now() - 2 * DAY;
+    const ach = sim.store.createCheckoutPayment({ created: t, clientReferenceId: '1', amount: 5000, paymentStatus: 'unpaid' });
+    const pi = ach.paymentIntent!.id;
+    const first = await reconcile();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.item(pi)).toMatchObject({ status: 'pending', reason: null, credits: null });
+    expect(ledger()).toEqual([]);
+
+    sim.store.settle(pi);
+    const second = await reconcile();
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.item(pi)).toMatchObject({ status: 'credited', userId: '1', credits: 50 });
+    expect(ledger()).toEqual([{ payment_key: pi, user_id: '1', credits: 50 }]);
+  });
+
+  it('an unpaid session whose payment failed is not a payment at all', async () => {
+    const failed = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 5000, paymentStatus: 'unpaid', piStatus: 'requires_payment_method' });
+    const canceled = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 5000, paymentStatus: 'unpaid', piStatus: 'canceled' });
+    const r = await reconcile();
+    expect(r.report.counts.payments).toBe(0);
+    expect(r.item(failed.paymentIntent!.id)).toBeUndefined();
+    expect(r.item(canceled.paymentIntent!.id)).toBeUndefined();
+  });
+
+  it('a payment refunded after it was credited stays credited once (already_credited wins)', async () => {
+    const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+    const pi = p.paymentIntent!.id;
+    expect((await reconcile()).item(pi)).toMatchObject({ status: 'credited', credits: 10 });
+    sim.store.refund(pi);
+    const again = await reconcile();
+    expect(again.item(pi)).toBeUndefined(); // already credited: counted, not listed
+    expect(again.report.counts.alreadyCredited).toBe(1);
+    expect(ledger()).toHaveLength(1);
+  });
+
+  it('standalone PaymentIntents count as match.standalonePaymentIntents says', async () => {
+    const withMeta = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, metadata: { user_id: '4' } }).paymentIntent.id;
+    const withCredits = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, metadata: { credits: '7' }, receiptEmail: 'dan@example.com' }).paymentIntent.id;
+    const bare = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, customer: 'cus_ann' }).paymentIntent.id;
+    const processing = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, status: 'processing', metadata: { user_id: '4' } }).paymentIntent.id;
+    const base = { credits: { unitAmountPerCredit: { usd: 100 } }, users: { stripeCustomerId: 'stripe_customer_id' } };
+
+    const def = await reconcile(['--dry-run'], base);
+    expect(def.report.items.map((i) => i.paymentKey).sort()).toEqual([withMeta, withCredits].sort());
+    expect(def.item(withMeta)).toMatchObject({ status: 'would_credit', userId: '4', credits: 20, matchedBy: 'metadata.user_id' });
+    expect(def.item(withCredits)).toMatchObject({ status: 'would_credit', userId: '4', credits: 7, matchedBy: 'email' });
+
+    const all = await reconcile(['--dry-run'], { ...base, match: { standalonePaymentIntents: 'all' } });
+    expect(all.report.items.map((i) => i.paymentKey).sort()).toEqual([withMeta, withCredits, bare].sort());
+    expect(all.item(bare)).toMatchObject({ status: 'would_credit', userId: '1', matchedBy: 'customer' });
+    expect(all.item(processing)).toBeUndefined();
+
+    const none = await reconcile(['--dry-run'], { ...base, match: { standalonePaymentIntents: 'none' } });
+    expect(none.report.items).toEqual([]);
+  });
+
+  it('a PaymentIntent whose session was not listed is still judged as that session', async () => {
+    // The session was created before the 24h lookback (Stripe would have expired it; be safe anyway).
+    const p = sim.store.createCheckoutPayment({
+      created: since - 30 * HOUR, paidAt: since + HOUR, clientReferenceId: '1', metadata: { credits: '70' }, piMetadata: { user_id: '1' }, amount: 1000,
+    });
+    const r = await reconcile(['--dry-run']);
+    expect(r.item(p.paymentIntent!.id)).toMatchObject({ status: 'would_credit', credits: 70, userId: '1', matchedBy: 'client_reference_id' });
+  });
+
+  it('matches by Stripe customer when the users table has that column, and flags a shared customer id', async () => {
+    const one = sim.store.createCheckoutPayment({ created: now() - DAY, customer: 'cus_ann', amount: 1000, email: 'someone@else.org' }).paymentIntent!.id;
+    const shared = sim.store.createCheckoutPayment({ created: now() - DAY, customer: 'cus_shared', amount: 1000 }).paymentIntent!.id;
+    const cfg = { credits: { unitAmountPerCredit: { usd: 100 } }, users: { stripeCustomerId: 'stripe_customer_id' } };
+    const r = await reconcile(['--dry-run'], cfg);
+    expect(r.item(one)).toMatchObject({ status: 'would_credit', userId: '1', matchedBy: 'customer' });
+    expect(r.item(shared)).toMatchObject({ status: 'needs_review', reason: 'ambiguous_customer' });
+    // Without the column configured, the customer is not used.
+    const off = await reconcile(['--dry-run']);
+    expect(off.item(one)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+  });
+
+  it('byEmail false turns the email step off', async () => {
+    const p = sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'ann@example.com' }).paymentIntent!.id;
+    const r = await reconcile(['--dry-run'], { credits: { unitAmountPerCredit: { usd: 100 } }, match: { byEmail: false } });
+    expect(r.item(p)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+  });
+
+  it('over maxCreditsPerPayment goes to review, and --yes does not lift it', async () => {
+    const big = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', metadata: { credits: '5000' }, amount: 1000 }).paymentIntent!.id;
+    const r = await reconcile(['--yes'], { maxCreditsPerPayment: 1000 });
+    expect(r.code).toBe(3);
+    expect(r.item(big)).toMatchObject({ status: 'needs_review', reason: 'invalid_credits' });
+    expect(ledger()).toEqual([]);
+  });
+
+  it('over maxCreditsPerRun writes nothing and exits 3, unless --yes', async () => {
+    for (let i = 0; i < 3; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: '1', metadata: { credits: '400' }, amount: 1000 });
+    sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'nobody@example.org' });
+    const cfg = { maxCreditsPerRun: 1000 };
+    const stopped = await runCli(['reconcile', '--db', db, '--config', writeJson(join(tmp.dir, 'cap.json'), cfg), '--since', String(since)], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+    });
+    expect(stopped.code).toBe(3);
+    expect(stopped.stderr).toMatch(/1200 credits, more than maxCreditsPerRun \(1000\)/);
+    expect(ledger()).toEqual([]);
+    expect(query(db, 'SELECT count(*) AS n FROM stripe_credits_review')).toEqual([{ n: 0 }]);
+    const yes = await reconcile(['--yes'], cfg);
+    expect(yes.report.creditsWritten).toBe(1200);
+    expect(ledger()).toHaveLength(3);
+  });
+
+  it('a payment the ledger holds under its Checkout Session id counts as credited', async () => {
+    const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+    await runCli(['migrate', '--db', db], { cwd: tmp.dir });
+    const w = new SQLite(db);
+    w.prepare(
+      "INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, livemode, actor, created_at) VALUES ('1', 10, 'purchase', ?, ?, 0, 'webhook', '2026-01-01T00:00:00Z')",
+    ).run(p.session.id, p.session.id);
+    w.close();
+    const r = await reconcile();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report.counts).toMatchObject({ payments: 1, alreadyCredited: 1, credited: 0 });
+    expect(ledger()).toHaveLength(1);
+  });
+
+  it('an arbitrary text id never errors against an integer id column', async () => {
+    const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: "1' OR '1'='1", metadata: { user_id: '042' }, amount: 1000 }).paymentIntent!.id;
+    const r = await reconcile(['--dry-run']);
+    expect(r.code, r.stderr).toBe(3); // a dry run that would put a new payment in review
+    expect(r.item(p)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+  });
+
+  it('works with a users table of another shape (text ids, other column names, no name column)', async () => {
+    const other = join(tmp.dir, 'other.db');
+    const s = new SQLite(other);
+    s.exec("CREATE TABLE accounts (uid TEXT PRIMARY KEY, mail TEXT); INSERT INTO accounts VALUES ('u_1', 'ann@example.com'), ('u_2', 'ben@example.com')");
+    s.close();
+    const a = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: 'u_2', amount: 1000 }).paymentIntent!.id;
+    const b = sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'ANN@example.com' }).paymentIntent!.id;
+    db = other;
+    const r = await reconcile([], { users: { table: 'accounts', id: 'uid', email: 'mail', name: null }, credits: { unitAmountPerCredit: { usd: 100 } } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.item(a)).toMatchObject({ status: 'credited', userId: 'u_2', matchedBy: 'client_reference_id' });
+    expect(r.item(b)).toMatchObject({ status: 'credited', userId: 'u_1', matchedBy: 'email' });
+    expect(query(other, 'SELECT count(*) AS n FROM accounts')).toEqual([{ n: 2 }]); // never creates users
+  });
+
+  it('two apply runs at once leave one entry per payment', async () => {
+    for (let i = 0; i < 120; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String((i % 4) + 1), amount: 1000 });
+    const cfgPath = writeJson(join(tmp.dir, 'c.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
+    const args = ['reconcile', '--db', db, '--config', cfgPath, '--since', String(since), '--json'];
+    const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
+    const [a, b] = await Promise.all([runCli(args, { cwd: tmp.dir, env }), runCli(args, { cwd: tmp.dir, env })]);
+    expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
+    const ra = JSON.parse(a.stdout);
+    const rb = JSON.parse(b.stdout);
+    expect(ra.counts.credited + rb.counts.credited).toBe(120);
+    expect(ledger()).toHaveLength(120);
+  });
+
+  it('refuses to mix live-mode payments into a test-mode ledger', async () => {
+    sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+    expect((await reconcile()).code).toBe(0);
+    const live = await startSimulator({ apiKeys: ['sk_live_e2e_rules'], livemode: true });
+    try {
+      live.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000, livemode: true });
+      const before = sha256(db);
+      const r = await runCli(['reconcile', '--db', db, '--since', String(since)], { cwd: tmp.dir, env: { STRIPE_API_KEY: 'sk_live_e2e_rules', STRIPE_API_BASE: live.url } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/test and live payments never mix/);
+      expect(sha256(db)).toBe(before);
+    } finally {
+      await live.close();
+    }
+  });
+});
