@@ -55,8 +55,30 @@ export function createDemoDatabase(path: string, users: DemoData['users']): void
   }
 }
 
+/** What the app would show: the sum of each user's ledger entries. */
+function readBalances(path: string): DemoResult['balances'] {
+  const db = new SQLite(path, { readonly: true });
+  try {
+    return db
+      .prepare(
+        `SELECT u.id AS userId, u.email AS email, COALESCE(SUM(l.credits), 0) AS balance
+           FROM users u LEFT JOIN credit_ledger l ON l.user_id = CAST(u.id AS TEXT)
+          GROUP BY u.id ORDER BY u.id`,
+      )
+      .all()
+      .map((r) => {
+        const row = r as { userId: number; email: string | null; balance: number };
+        return { userId: String(row.userId), email: row.email, balance: row.balance };
+      });
+  } finally {
+    db.close();
+  }
+}
+
 export interface DemoResult {
   dbPath: string;
+  /** Each user's balance after the runs, read back from credit_ledger. */
+  balances: Array<{ userId: string; email: string | null; balance: number }>;
   dryRun: ReconcileReport;
   apply: ReconcileReport;
   rerun: ReconcileReport;
@@ -86,7 +108,7 @@ export async function runDemo(opts: { cwd: string; actor: string; onReport?: (ti
     opts.onReport?.('2. Real run', apply);
     const rerun = await run(false);
     opts.onReport?.('3. The same run again (exactly once: nothing new)', rerun);
-    return { dbPath, dryRun, apply, rerun };
+    return { dbPath, balances: readBalances(dbPath), dryRun, apply, rerun };
   } finally {
     await sim.close();
   }

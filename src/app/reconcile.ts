@@ -1,10 +1,10 @@
 import { keyIsLive, type Settings } from '../config.js';
-import { AttentionError, ConfigError, UsageError } from '../errors.js';
+import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
 import { findCredited, finishRun, insertPurchases, isCreditedIn, knownInReview, lastSucceededRun, ledgerIsEmpty, ledgerModes, startRun, upsertReview, WRITE_BATCH } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { loadUserDirectory, verifyUsersTable } from '../ledger/users.js';
 import { countAll, planPayments, type ReconcileCounts } from '../reconcile/plan.js';
-import type { PaymentDecision, Window } from '../reconcile/types.js';
+import type { Payment, PaymentDecision, Window } from '../reconcile/types.js';
 import { createStripeClient } from '../stripe/client.js';
 import { fetchPayments, StripeReader, type Progress } from '../stripe/fetch-payments.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
@@ -73,8 +73,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         'run with --dry-run first to see what it would write, then either pass --since WHEN to start from a point you know is uncredited, or --yes if nothing was ever credited',
       );
     }
-    if (!dryRun) await migrateToLatest(db);
-    if (hasTables || !dryRun) {
+    if (hasTables) {
       const modes = await ledgerModes(db);
       if (modes.some((m) => m !== live)) {
         throw new ConfigError(
@@ -91,12 +90,32 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     }
     if (since >= until) throw new UsageError(`--since (${isoSeconds(since)}) must be before --until (${isoSeconds(until)})`);
     const window: Window = { since, until };
+    const startedAt = new Date().toISOString();
 
-    if (!dryRun) runId = await startRun(db, { mode: 'apply', since, until, actor: opts.actor });
-
-    const reader = new StripeReader(createStripeClient({ apiKey, apiBase: settings.stripeApiBase }), opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs });
+    // Read all of Stripe before touching the database: a rejected key or a bad window leaves the
+    // file as it was. Only a run that got as far as Stripe and failed there is recorded, as failed.
+    const reader = new StripeReader(
+      createStripeClient({ apiKey, apiBase: settings.stripeApiBase }),
+      opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs },
+      maskKey(apiKey),
+    );
     progress(`reading payments from ${isoSeconds(since)} to ${isoSeconds(until)}`);
-    const payments = await fetchPayments(reader, window, settings.config, progress);
+    let payments: Payment[];
+    try {
+      payments = await fetchPayments(reader, window, settings.config, progress);
+    } catch (e) {
+      if (!dryRun && e instanceof CliError && e.exitCode === 1) {
+        await migrateToLatest(db);
+        const failed = await startRun(db, { mode: 'apply', since, until, actor: opts.actor, startedAt });
+        await finishRun(db, failed, { status: 'failed', error: e.message });
+      }
+      throw e;
+    }
+
+    if (!dryRun) {
+      await migrateToLatest(db);
+      runId = await startRun(db, { mode: 'apply', since, until, actor: opts.actor, startedAt });
+    }
 
     progress(`deciding ${payments.length} payments`);
     const credited = hasTables || !dryRun ? await findCredited(db, payments) : new Set<string>();

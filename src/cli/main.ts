@@ -95,7 +95,12 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     .action(async (flags) => setResult(await demoCommand(ctx, flags)));
 
   for (const [name, args, description] of NOT_BUILT) {
-    const cmd = program.command(`${name}${args ? ` ${args}` : ''}`).description(`${description} (not built yet)`).allowUnknownOption();
+    // Accept whatever the finished command will take, so the answer is 'not built yet', not an argument error.
+    const cmd = program
+      .command(`${name}${args ? ` ${args}` : ''}`)
+      .description(`${description} (not built yet)`)
+      .allowUnknownOption()
+      .allowExcessArguments();
     cmd.addOption(new Option('--json').hideHelp());
     cmd.action(() => {
       throw new UsageError(`'${name}' is not built yet in this version of stripe-credits`, 'see "What is not built yet" in the README');

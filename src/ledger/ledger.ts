@@ -171,7 +171,7 @@ export async function knownInReview(db: Kysely<Database>, keys: readonly string[
 
 export async function startRun(
   db: Kysely<Database>,
-  run: { mode: string; since: number; until: number; actor: string },
+  run: { mode: string; since: number; until: number; actor: string; startedAt?: string },
 ): Promise<number> {
   const row = await db
     .insertInto('stripe_credits_runs')
@@ -180,7 +180,7 @@ export async function startRun(
       since: new Date(run.since * 1000).toISOString(),
       until: new Date(run.until * 1000).toISOString(),
       status: 'running',
-      started_at: nowIso(),
+      started_at: run.startedAt ?? nowIso(),
       actor: run.actor,
     })
     .returning('id')

@@ -42,6 +42,8 @@ export class StripeReader {
   constructor(
     readonly stripe: Stripe,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    /** The key as it may be shown (masked), for error messages. */
+    private readonly keyLabel?: string,
   ) {}
 
   call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -52,6 +54,7 @@ export class StripeReader {
         return fn();
       },
       this.retry,
+      this.keyLabel,
     );
   }
 

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { CliError, StripeAuthError, StripeUnavailableError, maskKey } from '../errors.js';
+import { CliError, StripeAuthError, StripeUnavailableError } from '../errors.js';
 
 export interface Clock {
   now(): number;
@@ -47,16 +47,20 @@ function describe(e: unknown): string {
  * exponential backoff and full jitter until the policy's time budget is spent.
  * Authentication and permission errors become a `StripeAuthError` (exit 2) at once.
  */
-export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  fn: () => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  keyLabel?: string,
+): Promise<T> {
   const started = policy.clock.now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
       if (e instanceof Stripe.errors.StripeAuthenticationError) {
-        const key = /Invalid API Key provided: (\S+)/.exec(e.message)?.[1];
         throw new StripeAuthError(
-          `Stripe rejected the API key${key ? ` ${maskKey(key.replace(/\*+/g, ''))}` : ''} (HTTP 401)`,
+          `Stripe rejected the API key${keyLabel ? ` ${keyLabel}` : ''} (HTTP 401)`,
           'check STRIPE_API_KEY / STRIPE_API_KEY_FILE, and that the key belongs to this account and mode',
           { cause: e },
         );

@@ -24,7 +24,8 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean }
   }
   out.write('== What a person should look at\n');
   out.write(renderAttention(result.apply.decisions));
-  out.write(`\nThe ledger is in ${relative(ctx.cwd, result.dbPath)} (table credit_ledger). Try:\n`);
-  out.write(`  sqlite3 ${relative(ctx.cwd, result.dbPath)} "select user_id, sum(credits) from credit_ledger group by user_id"\n`);
+  out.write('\n== Balances the app now reads (SELECT SUM(credits) FROM credit_ledger WHERE user_id = ?)\n');
+  for (const b of result.balances) out.write(`  user ${b.userId.padEnd(3)} ${(b.email ?? '').padEnd(22)} ${String(b.balance).padStart(6)} credits\n`);
+  out.write(`\nThe database is ${relative(ctx.cwd, result.dbPath)}; run the demo again to start over.\n`);
   return 0;
 }
