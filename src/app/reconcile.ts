@@ -1,6 +1,6 @@
 import { keyIsLive, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
-import { findCredited, finishRun, insertPurchases, isCreditedIn, knownInReview, lastSucceededRun, ledgerIsEmpty, ledgerModes, startRun, upsertReview, WRITE_BATCH } from '../ledger/ledger.js';
+import { findCredited, finishRun, insertPurchases, isCreditedIn, knownInReview, lastSucceededRun, ledgerIsEmpty, ledgerModes, recordDecisions, startRun, upsertReview, WRITE_BATCH } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { loadUserDirectory, verifyUsersTable } from '../ledger/users.js';
 import { countAll, planPayments, type ReconcileCounts } from '../reconcile/plan.js';
@@ -165,6 +165,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         const batch = review.slice(i, i + WRITE_BATCH);
         const fresh = await db.transaction().execute((trx) => upsertReview(trx, batch, runId!));
         newInReview.push(...fresh);
+      }
+      for (let i = 0; i < decisions.length; i += WRITE_BATCH) {
+        const batch = decisions.slice(i, i + WRITE_BATCH);
+        await db.transaction().execute((trx) => recordDecisions(trx, batch, runId));
       }
     }
 

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { ConfigError, DatabaseError } from '../errors.js';
 import * as m0001 from './migrations/0001-initial.js';
+import * as m0002 from './migrations/0002-payments.js';
 import type { Database } from './schema.js';
 
 export interface DbLocation {
@@ -65,6 +66,7 @@ export function openDatabase(location: DbLocation, opts: { readonly: boolean }):
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-payments': m0002,
 };
 
 class InCodeMigrations implements MigrationProvider {
@@ -83,13 +85,30 @@ function migrator(db: Kysely<Database>): Migrator {
   });
 }
 
-/** Brings the tool's tables up to date. Returns the names of the migrations applied now. */
+/**
+ * Brings the tool's tables up to date. Returns the names of the migrations applied now.
+ *
+ * Several processes may start at once (cron overlapping a person's run). Kysely takes no lock on
+ * SQLite and runs each statement on its own, so the whole migration runs inside one
+ * `BEGIN IMMEDIATE` transaction: the second process waits for the first (busy_timeout), then
+ * finds nothing left to do, and a failed migration leaves no half-created table behind.
+ */
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
-  const { error, results } = await migrator(db).migrateToLatest();
+  await sql`BEGIN IMMEDIATE`.execute(db);
+  let outcome: Awaited<ReturnType<Migrator['migrateToLatest']>>;
+  try {
+    outcome = await migrator(db).migrateToLatest();
+  } catch (e) {
+    await sql`ROLLBACK`.execute(db);
+    throw e;
+  }
+  const { error, results } = outcome;
   if (error) {
+    await sql`ROLLBACK`.execute(db);
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new DatabaseError(`migration ${failed ?? ''} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
+  await sql`COMMIT`.execute(db);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 

@@ -217,3 +217,54 @@ export async function lastSucceededRun(db: Kysely<Database>): Promise<RunRow | u
     .limit(1)
     .executeTakeFirst();
 }
+
+/**
+ * Keeps the local record of decided payments up to date (one upsert per batch). `lookup` reads it
+ * to find a user's payments, which Stripe cannot list by user id.
+ */
+export async function recordDecisions(trx: Transaction<Database>, decisions: readonly PaymentDecision[], runId: number | null): Promise<void> {
+  if (decisions.length === 0) return;
+  const at = nowIso();
+  await trx
+    .insertInto('stripe_credits_payments')
+    .values(
+      decisions.map((d) => ({
+        payment_key: d.paymentKey,
+        checkout_session_id: d.checkoutSession,
+        payment_intent_id: d.paymentIntent,
+        customer_id: d.customerId,
+        emails: JSON.stringify(d.emails),
+        user_id: d.userId,
+        matched_by: d.matchedBy,
+        status: d.status,
+        reason: d.reason,
+        credits: d.credits,
+        amount: d.amount,
+        currency: d.currency,
+        livemode: d.livemode ? 1 : 0,
+        paid_at: new Date(d.paidAt * 1000).toISOString(),
+        first_seen_at: at,
+        last_seen_at: at,
+        last_run_id: runId,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.column('payment_key').doUpdateSet((eb) => ({
+        checkout_session_id: eb.ref('excluded.checkout_session_id'),
+        payment_intent_id: eb.ref('excluded.payment_intent_id'),
+        customer_id: eb.ref('excluded.customer_id'),
+        emails: eb.ref('excluded.emails'),
+        // An already_credited decision knows no user: keep the one recorded when it was credited.
+        user_id: eb.fn.coalesce('excluded.user_id', 'stripe_credits_payments.user_id'),
+        matched_by: eb.fn.coalesce('excluded.matched_by', 'stripe_credits_payments.matched_by'),
+        credits: eb.fn.coalesce('excluded.credits', 'stripe_credits_payments.credits'),
+        status: eb.ref('excluded.status'),
+        reason: eb.ref('excluded.reason'),
+        amount: eb.ref('excluded.amount'),
+        paid_at: eb.ref('excluded.paid_at'),
+        last_seen_at: eb.ref('excluded.last_seen_at'),
+        last_run_id: eb.ref('excluded.last_run_id'),
+      })),
+    )
+    .execute();
+}

@@ -63,15 +63,39 @@ export interface ReviewTable {
   resolution: string | null;
 }
 
+/** Every payment the tool has decided, with its latest status (for `lookup`). */
+export interface PaymentsTable {
+  payment_key: string;
+  checkout_session_id: string | null;
+  payment_intent_id: string | null;
+  customer_id: string | null;
+  /** JSON array of normalised emails. */
+  emails: string;
+  user_id: string | null;
+  matched_by: string | null;
+  status: string;
+  reason: string | null;
+  credits: number | null;
+  amount: number | null;
+  currency: string | null;
+  livemode: number;
+  paid_at: string;
+  first_seen_at: string;
+  last_seen_at: string;
+  last_run_id: number | null;
+}
+
 export interface Database {
   credit_ledger: CreditLedgerTable;
   stripe_credits_runs: RunsTable;
   stripe_credits_review: ReviewTable;
+  stripe_credits_payments: PaymentsTable;
 }
 
-export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review'] as const;
+export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_payments'] as const;
 
 export type LedgerRow = Selectable<CreditLedgerTable>;
 export type NewLedgerRow = Insertable<CreditLedgerTable>;
 export type RunRow = Selectable<RunsTable>;
 export type ReviewRow = Selectable<ReviewTable>;
+export type PaymentRecordRow = Selectable<PaymentsTable>;

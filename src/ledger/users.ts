@@ -3,7 +3,7 @@ import type { UsersConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/types.js';
 import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
-import type { Database } from './schema.js';
+import { TOOL_TABLES, type Database } from './schema.js';
 
 /** The app's users table: read only. Its name and columns come from the config and are checked at start. */
 
@@ -24,8 +24,7 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
   const table = tables.find((t) => t.name === cfg.table && (cfg.schema === null || t.schema === cfg.schema));
   if (!table) {
     const names = tables.map((t) => (t.schema && t.schema !== 'public' && t.schema !== 'main' ? `${t.schema}.${t.name}` : t.name));
-    const own = new Set<string>(['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_migration', 'stripe_credits_migration_lock']);
-    const appTables = names.filter((n) => !own.has(n));
+    const appTables = names.filter((n) => !(TOOL_TABLES as readonly string[]).includes(n) && !n.startsWith('stripe_credits_migration'));
     throw new ConfigError(
       `users table "${tableLabel(cfg)}" not found in the database (it has: ${appTables.length ? appTables.join(', ') : 'no tables'})`,
       'set users.table in the config file to the table that holds your users, and check --db',

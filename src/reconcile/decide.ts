@@ -1,5 +1,5 @@
 import { amountPaid, computeCredits } from './credits.js';
-import { emailCandidates, matchUser } from './match.js';
+import { customerOf, emailCandidates, matchUser } from './match.js';
 import type { Payment, PaymentDecision, RulesConfig, UserDirectory } from './types.js';
 
 export interface DecideContext {
@@ -32,6 +32,7 @@ export function decidePayment(payment: Payment, ctx: DecideContext): PaymentDeci
     unknownIds: [],
     candidateUserIds: [],
     emails: emailCandidates(payment, ctx.rules.match),
+    customerId: customerOf(payment),
     name: payment.session?.customerName ?? null,
   };
 

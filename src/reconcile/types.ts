@@ -144,6 +144,8 @@ export interface PaymentDecision {
   /** Users a person might pick (e.g. those behind an ambiguous email). */
   candidateUserIds: string[];
   emails: string[];
+  /** The payment's Stripe customer id, if any. */
+  customerId: string | null;
   /** The customer's name as Stripe saw it: a hint for people, never used to match. */
   name: string | null;
 }

@@ -113,7 +113,7 @@ describe('one status per payment, in order', () => {
 describe('the decision item', () => {
   it('a credited session carries the SPEC fields', () => {
     const p = checkout(
-      { id: 'cs_a', clientReferenceId: '1', amountTotal: 1000, currency: 'usd', livemode: true, customerName: 'Alice A.' },
+      { id: 'cs_a', clientReferenceId: '1', amountTotal: 1000, currency: 'usd', customerId: 'cus_a', livemode: true, customerName: 'Alice A.' },
       { id: 'pi_a', created: T0 + 5 },
     );
     expect(decide(p)).toEqual({
@@ -133,6 +133,7 @@ describe('the decision item', () => {
       unknownIds: [],
       candidateUserIds: [],
       emails: [],
+      customerId: 'cus_a',
       name: 'Alice A.',
     });
   });

@@ -1,0 +1,87 @@
+import Stripe from 'stripe';
+import { needsLineItems } from '../reconcile/credits.js';
+import { sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
+import type { Payment, PaymentIntentSnapshot, SessionSnapshot } from '../reconcile/types.js';
+import { UsageError } from '../errors.js';
+import type { FetchRules, StripeReader } from './fetch-payments.js';
+import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
+
+const SESSION_EXPAND = ['payment_intent.latest_charge'];
+
+/** What Stripe says about one id, and the payment it stands for (null when it is not one, with why). */
+export interface FetchedPayment {
+  session: SessionSnapshot | null;
+  paymentIntent: PaymentIntentSnapshot | null;
+  payment: Payment | null;
+  /** Why the object is not a payment, when `payment` is null. */
+  notPayment: string | null;
+}
+
+export function paymentIdKind(id: string): 'checkout_session' | 'payment_intent' {
+  if (/^cs_(test|live)_[A-Za-z0-9]+$/.test(id)) return 'checkout_session';
+  if (/^pi_[A-Za-z0-9]+$/.test(id)) return 'payment_intent';
+  throw new UsageError(`not a Checkout Session or PaymentIntent id: '${id}'`, 'expected cs_… or pi_…');
+}
+
+function isMissing(e: unknown): boolean {
+  return e instanceof Stripe.errors.StripeInvalidRequestError && (e.statusCode === 404 || e.code === 'resource_missing');
+}
+
+/**
+ * Reads one payment by id (`cs_…` or `pi_…`) with the same rules as a window scan: a PaymentIntent
+ * that belongs to a session is that session's payment; a standalone one counts only under the
+ * `match.standalonePaymentIntents` policy, and is flagged when it pays an invoice.
+ * Returns null when Stripe has no such object.
+ */
+export async function fetchPaymentById(reader: StripeReader, id: string, rules: FetchRules): Promise<FetchedPayment | null> {
+  const { stripe } = reader;
+  let raw: Stripe.Checkout.Session | null = null;
+  let pi: PaymentIntentSnapshot | null = null;
+  try {
+    if (paymentIdKind(id) === 'checkout_session') {
+      raw = await reader.call(`retrieve ${id}`, () => stripe.checkout.sessions.retrieve(id, { expand: SESSION_EXPAND }));
+      pi = expandedIntent(raw);
+    } else {
+      const intent = await reader.call(`retrieve ${id}`, () => stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }));
+      pi = toPaymentIntentSnapshot(intent);
+      const owner = await reader.call(`find the Checkout Session of ${id}`, () =>
+        stripe.checkout.sessions.list({ payment_intent: id, limit: 1, expand: ['data.payment_intent.latest_charge'] }),
+      );
+      raw = owner.data[0] ?? null;
+    }
+  } catch (e) {
+    if (isMissing(e)) return null;
+    throw e;
+  }
+
+  let session = raw ? toSessionSnapshot(raw) : null;
+  let payment: Payment | null = null;
+  let notPayment: string | null = null;
+  if (session) {
+    payment = sessionPayment(session, pi);
+    if (!payment) notPayment = describeNotPayment(session, pi);
+  } else if (pi) {
+    if (standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
+      const invoices = await reader.call(`list InvoicePayments of ${pi.id}`, () =>
+        stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: pi!.id }, limit: 1 }),
+      );
+      payment = standalonePayment(pi, invoices.data.length > 0);
+    } else {
+      notPayment =
+        pi.status !== 'succeeded'
+          ? `the PaymentIntent has status ${pi.status}`
+          : `a standalone PaymentIntent that match.standalonePaymentIntents (${rules.match.standalonePaymentIntents}) does not count`;
+    }
+  }
+  if (payment && payment.session && needsLineItems(payment, rules.credits)) {
+    session = { ...payment.session, lineItems: await reader.listLineItems(payment.session.id) };
+    payment.session = session;
+  }
+  return { session, paymentIntent: pi, payment, notPayment };
+}
+
+function describeNotPayment(s: SessionSnapshot, pi: PaymentIntentSnapshot | null): string {
+  if (s.status !== 'complete') return `the Checkout Session is ${s.status}`;
+  if (s.paymentStatus === 'unpaid') return `the Checkout Session is unpaid and its PaymentIntent is ${pi?.status ?? 'missing'}`;
+  return `the Checkout Session has payment_status ${s.paymentStatus}`;
+}
