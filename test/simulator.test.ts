@@ -475,3 +475,294 @@ describe('simulator store', () => {
     });
   });
 });
+
+describe('simulator events', () => {
+  const DAY = 86400;
+
+  /** A simulator whose now() is `clock.now` (starts at T0 + 10 days). */
+  async function withClock(fn: (sim: StripeSimulator, stripe: Stripe, clock: { now: number }) => Promise<void>) {
+    const clock = { now: T0 + 10 * DAY };
+    await withSim((sim, stripe) => fn(sim, stripe, clock), { now: () => clock.now });
+  }
+
+  const summary = (events: Stripe.Event[]) => events.map((e) => [e.type, (e.data.object as { id: string }).id, e.created]);
+
+  it('auto-pages events filtered by types[] and created[gte]: each exactly once, newest first', async () => {
+    await withClock(async (sim, stripe) => {
+      const sessions: string[] = [];
+      const pis: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        // groups of 7 share a second; insertion order not chronological
+        const paidAt = T0 + ((i * 11) % 43) * 100;
+        const r = sim.store.createCheckoutPayment({ created: paidAt - 60, paidAt });
+        if (paidAt >= T0 + 1000) {
+          sessions.push(r.session.id);
+          pis.push(r.paymentIntent!.id);
+        }
+      }
+      for (let i = 0; i < 50; i++) sim.store.createCustomer({ created: T0 + i });
+      const types = ['checkout.session.completed', 'payment_intent.succeeded'];
+      const got = await stripe.events.list({ types, created: { gte: T0 + 1000 }, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      expect(got.length).toBe(sessions.length * 2);
+      expect(new Set(got.map((e) => e.id)).size).toBe(got.length);
+      const ids = (t: string) => got.filter((e) => e.type === t).map((e) => (e.data.object as { id: string }).id);
+      expect(new Set(ids('checkout.session.completed'))).toEqual(new Set(sessions));
+      expect(new Set(ids('payment_intent.succeeded'))).toEqual(new Set(pis));
+      for (let i = 1; i < got.length; i++) expect(got[i - 1]!.created).toBeGreaterThanOrEqual(got[i]!.created);
+      expect(got.every((e) => e.created >= T0 + 1000 && types.includes(e.type))).toBe(true);
+      expect(sim.requests.every((r) => r.endpoint === 'GET /v1/events' && r.status === 200)).toBe(true);
+      expect(sim.requests[0]!.query).toMatchObject({ types: types, created: { gte: String(T0 + 1000) } });
+      // the same order as the unfiltered list, restricted to those types
+      const all = await stripe.events.list({ created: { gte: T0 + 1000 }, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      expect(got.map((e) => e.id)).toEqual(all.filter((e) => types.includes(e.type)).map((e) => e.id));
+      expect(all.length).toBe(sessions.length * 3); // + charge.succeeded
+      // backwards over a merged filter
+      const mid = got[150]!.id;
+      const back = await stripe.events.list({ types, ending_before: mid, limit: 40 });
+      expect(back.data.map((e) => e.id)).toEqual(got.slice(110, 150).map((e) => e.id));
+      expect(back.has_more).toBe(true);
+      const fwd = await stripe.events.list({ types, starting_after: mid, limit: 5 });
+      expect(fwd.data.map((e) => e.id)).toEqual(got.slice(151, 156).map((e) => e.id));
+    });
+  });
+
+  it('a paid session: charge.succeeded, payment_intent.succeeded, checkout.session.completed at paidAt', async () => {
+    await withClock(async (sim, stripe) => {
+      const { session, paymentIntent, charge } = sim.store.createCheckoutPayment({
+        created: T0,
+        paidAt: T0 + 90,
+        clientReferenceId: 'u1',
+        amount: 2500,
+      });
+      const page = await stripe.events.list();
+      expect(summary(page.data)).toEqual([
+        ['checkout.session.completed', session.id, T0 + 90],
+        ['payment_intent.succeeded', paymentIntent!.id, T0 + 90],
+        ['charge.succeeded', charge!.id, T0 + 90],
+      ]);
+      const ev = page.data[0]!;
+      expect(ev).toMatchObject({
+        object: 'event',
+        api_version: '2026-10-28.endive',
+        livemode: false,
+        pending_webhooks: 0,
+        request: { id: null, idempotency_key: null },
+      });
+      expect(ev.id).toMatch(/^evt_1[A-Za-z0-9]{23}$/);
+      const s = ev.data.object as Stripe.Checkout.Session;
+      expect(s).toMatchObject({ status: 'complete', payment_status: 'paid', client_reference_id: 'u1', amount_total: 2500 });
+      expect(s.payment_intent).toBe(paymentIntent!.id);
+      expect((page.data[1]!.data.object as Stripe.PaymentIntent).latest_charge).toBe(charge!.id);
+      // a copy, not the live object
+      expect(s).not.toBe(sim.store.get(session.id));
+      const one = await stripe.events.retrieve(ev.id);
+      expect(one).toEqual(ev);
+      // other session kinds
+      sim.store.createCheckoutPayment({ created: T0 + 200, status: 'open' });
+      const sub = sim.store.createCheckoutPayment({ created: T0 + 300, mode: 'subscription' }).session;
+      const free = sim.store.createCheckoutPayment({ created: T0 + 400, paymentStatus: 'no_payment_required' }).session;
+      const expired = sim.store.createCheckoutPayment({ created: T0 + 500, status: 'expired' }).session;
+      sim.store.createCheckoutPayment({ created: T0 + 10 * DAY - 100, status: 'expired' }); // expires in the future
+      const newer = await stripe.events.list({ created: { gt: T0 + 90 } });
+      expect(summary(newer.data)).toEqual([
+        ['checkout.session.expired', expired.id, T0 + 500 + DAY],
+        ['checkout.session.completed', free.id, T0 + 400],
+        ['checkout.session.completed', sub.id, T0 + 300],
+      ]);
+    });
+  });
+
+  it('an async payment that settles later, a refund, and a failed async payment', async () => {
+    await withClock(async (sim, stripe, clock) => {
+      const { session, paymentIntent } = sim.store.createCheckoutPayment({
+        created: T0,
+        paidAt: T0 + 60,
+        paymentStatus: 'unpaid',
+        amount: 700,
+      });
+      const pi = paymentIntent!.id;
+      expect(summary((await stripe.events.list()).data)).toEqual([
+        ['checkout.session.completed', session.id, T0 + 60],
+        ['payment_intent.processing', pi, T0 + 60],
+      ]);
+      clock.now = T0 + 3 * DAY;
+      sim.store.settle(pi);
+      const chargeId = sim.store.get(pi).latest_charge as string;
+      const settled = await stripe.events.list({ created: { gte: T0 + 3 * DAY } });
+      expect(summary(settled.data)).toEqual([
+        ['checkout.session.async_payment_succeeded', session.id, T0 + 3 * DAY],
+        ['payment_intent.succeeded', pi, T0 + 3 * DAY],
+        ['charge.succeeded', chargeId, T0 + 3 * DAY],
+      ]);
+      expect((settled.data[0]!.data.object as Stripe.Checkout.Session).payment_status).toBe('paid');
+      // the completion event still shows the session as it was then
+      const completed = await stripe.events.list({ type: 'checkout.session.completed' });
+      expect((completed.data[0]!.data.object as Stripe.Checkout.Session).payment_status).toBe('unpaid');
+      // settling again changes nothing
+      sim.store.settle(pi);
+      expect((await stripe.events.list({ limit: 100 })).data.length).toBe(5);
+
+      clock.now = T0 + 4 * DAY;
+      sim.store.refund(pi, 200);
+      const refunded = await stripe.events.list({ types: ['charge.refunded', 'refund.created'] });
+      expect(refunded.data.map((e) => [e.type, e.created])).toEqual([
+        ['refund.created', T0 + 4 * DAY],
+        ['charge.refunded', T0 + 4 * DAY],
+      ]);
+      const ch = refunded.data[1]!.data.object as Stripe.Charge;
+      expect(ch).toMatchObject({ id: chargeId, payment_intent: pi, amount_refunded: 200, refunded: false });
+      expect(refunded.data[1]!.data.previous_attributes).toEqual({ amount_refunded: 0, refunded: false });
+      expect(refunded.data[0]!.data.object).toMatchObject({ object: 'refund', amount: 200, charge: chargeId, payment_intent: pi });
+
+      // a fixture refund happens at now(), after the payment
+      const r2 = sim.store.createCheckoutPayment({ created: T0 + 100, refundedAmount: 1000, amount: 1000 });
+      const r2Events = (await stripe.events.list({ limit: 100 })).data.filter(
+        (e) => (e.data.object as any).payment_intent === r2.paymentIntent!.id || (e.data.object as any).id === r2.paymentIntent!.id,
+      );
+      expect(r2Events.map((e) => [e.type, e.created])).toEqual([
+        ['refund.created', T0 + 4 * DAY],
+        ['charge.refunded', T0 + 4 * DAY],
+        ['checkout.session.completed', T0 + 160],
+        ['payment_intent.succeeded', T0 + 160],
+        ['charge.succeeded', T0 + 160],
+      ]);
+      const chargeSucceeded = (await stripe.events.list({ type: 'charge.succeeded', limit: 100 })).data.find(
+        (e) => (e.data.object as Stripe.Charge).id === r2.charge!.id,
+      )!;
+      expect((chargeSucceeded.data.object as Stripe.Charge).amount_refunded).toBe(0);
+
+      // an async payment that fails later; and one built as failed
+      const late = sim.store.createCheckoutPayment({ created: T0 + 1000, paymentStatus: 'unpaid' });
+      clock.now = T0 + 5 * DAY;
+      sim.store.failPayment(late.paymentIntent!.id);
+      expect(sim.store.get(late.paymentIntent!.id).status).toBe('requires_payment_method');
+      expect(sim.store.get(late.session.id).payment_status).toBe('unpaid');
+      const built = sim.store.createCheckoutPayment({
+        created: T0 + 2000,
+        paymentStatus: 'unpaid',
+        piStatus: 'requires_payment_method',
+      });
+      const failed = await stripe.events.list({ type: '*.*_failed', limit: 100 });
+      expect(summary(failed.data)).toEqual([
+        ['checkout.session.async_payment_failed', late.session.id, T0 + 5 * DAY],
+        ['payment_intent.payment_failed', late.paymentIntent!.id, T0 + 5 * DAY],
+        ['checkout.session.async_payment_failed', built.session.id, T0 + 2060],
+        ['payment_intent.payment_failed', built.paymentIntent!.id, T0 + 2060],
+      ]);
+      expect(() => sim.store.failPayment(pi)).toThrow();
+    });
+  });
+
+  it('PaymentIntents built directly, invoices, and emitEvent', async () => {
+    await withClock(async (sim, stripe) => {
+      const st = sim.store;
+      const ok = st.createPaymentIntent({ created: T0 + 1, invoice: true });
+      const proc = st.createPaymentIntent({ created: T0 + 2, status: 'processing' });
+      const bad = st.createPaymentIntent({ created: T0 + 3, status: 'requires_payment_method' });
+      const gone = st.createPaymentIntent({ created: T0 + 4, status: 'canceled' });
+      const invoiceId = st.get(ok.invoicePayment!.id).invoice as string;
+      const page = await stripe.events.list({ limit: 100 });
+      expect(summary(page.data)).toEqual([
+        ['payment_intent.canceled', gone.paymentIntent.id, T0 + 4],
+        ['payment_intent.payment_failed', bad.paymentIntent.id, T0 + 3],
+        ['payment_intent.processing', proc.paymentIntent.id, T0 + 2],
+        ['invoice.paid', invoiceId, T0 + 1],
+        ['payment_intent.succeeded', ok.paymentIntent.id, T0 + 1],
+        ['charge.succeeded', ok.charge!.id, T0 + 1],
+      ]);
+      const cus = st.createCustomer({ created: T0, email: 'a@b.c' });
+      const custom = st.emitEvent('customer.updated', cus.id, T0 + 5, { email: null });
+      const got = await stripe.events.retrieve(custom.id);
+      expect(got).toMatchObject({ type: 'customer.updated', created: T0 + 5, data: { previous_attributes: { email: null } } });
+      expect((got.data.object as Stripe.Customer).email).toBe('a@b.c');
+      const now = st.emitEvent('customer.created', cus.id);
+      expect(now.created).toBe(T0 + 10 * DAY);
+      expect(() => st.emitEvent('x.y', 'cus_missing')).toThrow();
+      expect(st.counts().event).toBe(8);
+    });
+  });
+
+  it('retention: events older than 30 days are not listed and not found', async () => {
+    await withClock(async (sim, stripe, clock) => {
+      const old = sim.store.createCheckoutPayment({ created: T0, paidAt: T0 + 60 });
+      const recent = sim.store.createCheckoutPayment({ created: T0 + 5 * DAY, paidAt: T0 + 5 * DAY });
+      const before = await stripe.events.list({ type: 'checkout.session.completed' });
+      expect(before.data.map((e) => (e.data.object as { id: string }).id)).toEqual([recent.session.id, old.session.id]);
+      const oldEvent = before.data[1]!;
+      // 30 days after the old payment: still there (inclusive), one second later gone
+      clock.now = T0 + 60 + 30 * DAY;
+      expect((await stripe.events.list({ limit: 100 })).data.length).toBe(6);
+      clock.now += 1;
+      const after = await stripe.events.list({ limit: 100 });
+      expect(after.data.length).toBe(3);
+      expect(after.data.every((e) => e.created === T0 + 5 * DAY)).toBe(true);
+      expect((await stripe.events.list({ created: { lte: T0 + 100 } })).data).toEqual([]);
+      const err = await stripe.events.retrieve(oldEvent.id).catch((e) => e);
+      expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+      expect(err.statusCode).toBe(404);
+      expect(err.code).toBe('resource_missing');
+      expect(err.message).toBe(`No such event: '${oldEvent.id}'`);
+      const cursor = await stripe.events.list({ starting_after: oldEvent.id }).catch((e) => e);
+      expect(cursor.statusCode).toBe(400);
+      // the objects themselves are still there
+      expect((await stripe.checkout.sessions.retrieve(old.session.id)).id).toBe(old.session.id);
+    });
+  });
+
+  it('type wildcards and parameter errors', async () => {
+    await withClock(async (sim, stripe) => {
+      const { session } = sim.store.createCheckoutPayment({ created: T0, paymentStatus: 'unpaid' });
+      sim.store.settle(sim.store.get(session.id).payment_intent);
+      const wild = await stripe.events.list({ type: 'checkout.session.*' });
+      expect(wild.data.map((e) => e.type)).toEqual(['checkout.session.async_payment_succeeded', 'checkout.session.completed']);
+      expect((await stripe.events.list({ type: 'payment_intent.*' })).data.map((e) => e.type)).toEqual([
+        'payment_intent.succeeded',
+        'payment_intent.processing',
+      ]);
+      expect((await stripe.events.list({ type: '*' })).data.length).toBe(5);
+      expect((await stripe.events.list({ type: 'checkout.session' })).data).toEqual([]);
+      expect((await stripe.events.list({ types: ['nope.nope'] })).data).toEqual([]);
+      expect((await stripe.events.list({ delivery_success: true })).data.length).toBe(5);
+      expect((await stripe.events.list({ delivery_success: false })).data).toEqual([]);
+
+      const both = await stripe.events.list({ type: 'charge.succeeded', types: ['charge.refunded'] }).catch((e) => e);
+      expect(both).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+      expect(both.statusCode).toBe(400);
+      expect(both.message).toBe('You may only specify one of these parameters: type, types.');
+      const many = await stripe.events.list({ types: Array.from({ length: 21 }, (_, i) => `t${i}.x`) }).catch((e) => e);
+      expect(many.statusCode).toBe(400);
+      expect(many.param).toBe('types');
+      const unknown = await stripe.events.list({ object_id: 'x' } as any).catch((e) => e);
+      expect(unknown.message).toBe('Received unknown parameter: object_id');
+      expect((await raw(sim, '/v1/events?types=a')).status).toBe(400);
+      expect((await raw(sim, '/v1/events?delivery_success=maybe')).status).toBe(400);
+      expect((await raw(sim, '/v1/events?created[after]=1')).status).toBe(400);
+      expect((await raw(sim, '/v1/events?expand[]=data.data')).status).toBe(400);
+      expect((await raw(sim, '/v1/events?limit=101')).status).toBe(400);
+      const missing = await stripe.events.retrieve('evt_nope').catch((e) => e);
+      expect(missing.statusCode).toBe(404);
+      // an event id is not a payment intent
+      const ev = wild.data[0]!;
+      expect((await raw(sim, `/v1/payment_intents/${ev.id}`)).status).toBe(404);
+      expect((await raw(sim, `/v1/events/${session.id}`)).status).toBe(404);
+    });
+  });
+
+  it('emits events in O(1) and lists a large store quickly', async () => {
+    await withClock(async (sim, stripe) => {
+      const t0 = Date.now();
+      for (let i = 0; i < 30_000; i++) sim.store.createCheckoutPayment({ created: T0 + (i % 5000) * 60 });
+      expect(sim.store.counts().event).toBe(90_000);
+      const built = Date.now() - t0;
+      const t = Date.now();
+      let n = 0;
+      for await (const e of stripe.events.list({ types: ['checkout.session.completed'], created: { gte: T0 + 1000 * 60 }, limit: 100 })) {
+        expect(e.type).toBe('checkout.session.completed');
+        n++;
+      }
+      expect(n).toBe(6 * 4001); // completions at created + 60 >= T0 + 60000: i % 5000 >= 999
+      expect(built).toBeLessThan(10_000);
+      expect(Date.now() - t).toBeLessThan(15_000);
+    });
+  });
+});

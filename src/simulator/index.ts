@@ -12,6 +12,8 @@ export {
 export {
   SimulatorStore,
   OBJECT_TYPES,
+  EVENT_API_VERSION,
+  EVENT_RETENTION_SECONDS,
   type CheckoutPaymentParams,
   type CheckoutPaymentResult,
   type CheckoutSession,
@@ -31,5 +33,7 @@ export {
   type PaymentIntentResult,
   type Price,
   type Product,
+  type Refund,
   type StoreOptions,
+  type StripeEvent,
 } from './store.js';

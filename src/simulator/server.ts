@@ -8,6 +8,7 @@ import {
   SimulatorStore,
   idOf,
   pageOver,
+  pageOverMany,
   type CreatedFilter,
   type Entry,
   type ObjectType,
@@ -212,6 +213,8 @@ function normalize(v: any): QueryValue {
 
 type ParamKind =
   | 'string'
+  | 'strings'
+  | 'boolean'
   | 'int'
   | 'limit'
   | 'created'
@@ -268,6 +271,16 @@ function validateValue(v: unknown, kind: ParamKind, name: string): unknown {
     case 'string':
       if (typeof v !== 'string') throw invalid(`Invalid string: ${name}`, name);
       return v;
+    case 'strings': {
+      if (!Array.isArray(v)) throw invalid(`Invalid array`, name);
+      return v.map((x, i) => {
+        if (typeof x !== 'string') throw invalid(`Invalid string: ${name}[${i}]`, `${name}[${i}]`);
+        return x;
+      });
+    }
+    case 'boolean':
+      if (v !== 'true' && v !== 'false') throw invalid(`Invalid boolean: ${typeof v === 'string' ? v : name}`, name);
+      return v === 'true';
     case 'int':
       return parseIntParam(v, name);
     case 'limit': {
@@ -552,6 +565,7 @@ interface Route {
 }
 
 const TYPE_NAMES: Record<ObjectType, string> = {
+  event: 'event',
   customer: 'customer',
   payment_intent: 'payment_intent',
   charge: 'charge',
@@ -661,6 +675,84 @@ function listObjects(
     endingBefore: cursorKey(store, p.ending_before, type, 'ending_before'),
   });
   return applyExpand(store, { object: 'list', data: page.data, has_more: page.hasMore, url }, p.expand, 'list:' + type);
+}
+
+const EVENT_LIST: ParamSpec = {
+  ...LIST,
+  created: 'created',
+  delivery_success: 'boolean',
+  type: 'string',
+  types: 'strings',
+};
+const MAX_EVENT_TYPES = 20;
+
+/** A glob over event types: `*` matches any run of characters (e.g. `checkout.session.*`). */
+function typeMatcher(pattern: string): (t: string) => boolean {
+  if (!pattern.includes('*')) return (t) => t === pattern;
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
+  return (t) => re.test(t);
+}
+
+/** An event cursor: like cursorKey, and events past retention do not exist. */
+function eventCursor(store: SimulatorStore, id: string | undefined, param: string): OrderKey | undefined {
+  if (id === undefined) return undefined;
+  const e = store.entry(id);
+  if (!e || e.type !== 'event' || !store.eventRetained(e.obj)) throw noSuch('event', id, param, 400);
+  return { created: e.obj.created, seq: e.seq };
+}
+
+function listEvents(ctx: Ctx): unknown {
+  const p = validateParams(ctx.query, EVENT_LIST);
+  const { store } = ctx;
+  if (p.starting_after !== undefined && p.ending_before !== undefined) {
+    throw invalid('You may only specify one of these parameters: ending_before, starting_after.', 'ending_before');
+  }
+  if (p.type !== undefined && p.types !== undefined) {
+    throw invalid('You may only specify one of these parameters: type, types.', 'types');
+  }
+  const types = p.types as string[] | undefined;
+  if (types !== undefined && types.length > MAX_EVENT_TYPES) {
+    throw invalid(`Invalid array: types must have at most ${MAX_EVENT_TYPES} elements.`, 'types');
+  }
+  for (const e of p.expand) planExpand('list:event', e);
+  // retention: nothing older than 30 days before now()
+  const created: CreatedFilter = { ...(p.created ?? {}) };
+  created.gte = Math.max(created.gte ?? -Infinity, store.eventCutoff());
+  const patterns: string[] | undefined = p.type !== undefined ? [p.type] : types;
+  let bases: Entry[][];
+  if (patterns === undefined) bases = [store.sorted('event')];
+  else {
+    // one index bucket per matching type, merged while paging
+    const byType = store.index('event', 'type', (o) => o.type);
+    const matchers = patterns.map(typeMatcher);
+    bases = [];
+    for (const [t, bucket] of byType) if (matchers.some((m) => m(t))) bases.push(bucket);
+  }
+  // no webhook endpoints: every event counts as delivered
+  if (p.delivery_success === false) bases = [];
+  const page = pageOverMany(bases.length > 0 ? bases : [[]], {
+    created,
+    limit: p.limit,
+    startingAfter: eventCursor(store, p.starting_after, 'starting_after'),
+    endingBefore: eventCursor(store, p.ending_before, 'ending_before'),
+  });
+  return applyExpand(store, { object: 'list', data: page.data, has_more: page.hasMore, url: '/v1/events' }, p.expand, 'list:event');
+}
+
+function retrieveEvent(ctx: Ctx): unknown {
+  const p = validateParams(ctx.query, RETRIEVE);
+  for (const e of p.expand) planExpand('event', e);
+  const id = ctx.params[0]!;
+  const e = ctx.store.entry(id);
+  if (!e || e.type !== 'event' || !ctx.store.eventRetained(e.obj)) throw noSuch('event', id, 'id');
+  return applyExpand(ctx.store, e.obj, p.expand, 'event');
 }
 
 function retrieveObject(ctx: Ctx, type: ObjectType): unknown {
@@ -831,6 +923,8 @@ const ROUTES: Route[] = [
   ),
   route('/v1/customers/:id', (ctx) => retrieveObject(ctx, 'customer')),
   route('/v1/prices/:id', (ctx) => retrieveObject(ctx, 'price')),
+  route('/v1/events', listEvents),
+  route('/v1/events/:id', retrieveEvent),
   route('/v1/products/:id', (ctx) => retrieveObject(ctx, 'product')),
   route('/v1/account', (ctx) => {
     validateParams(ctx.query, RETRIEVE);

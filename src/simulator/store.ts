@@ -167,8 +167,41 @@ export interface InvoicePayment {
   status_transitions: { canceled_at: number | null; paid_at: number | null };
 }
 
+export interface Refund {
+  id: string;
+  object: 'refund';
+  amount: number;
+  balance_transaction: string | null;
+  charge: string;
+  created: number;
+  currency: string;
+  metadata: Metadata;
+  payment_intent: string | null;
+  reason: string | null;
+  status: string;
+}
+
+/** Stripe API version stamped on events. */
+export const EVENT_API_VERSION = '2026-10-28.endive';
+/** Like Stripe, events older than this (relative to the store's now()) are not served. */
+export const EVENT_RETENTION_SECONDS = 30 * 86400;
+
+export interface StripeEvent {
+  id: string;
+  object: 'event';
+  api_version: string;
+  created: number;
+  /** `object` is a deep JSON copy of the object when the event happened. */
+  data: { object: any; previous_attributes?: Record<string, unknown> };
+  livemode: boolean;
+  pending_webhooks: number;
+  request: { id: string | null; idempotency_key: string | null };
+  type: string;
+}
+
 /** Object types held in the store, by their `object` field. */
 export type ObjectType =
+  | 'event'
   | 'customer'
   | 'payment_intent'
   | 'charge'
@@ -179,6 +212,7 @@ export type ObjectType =
   | 'product';
 
 export const OBJECT_TYPES: readonly ObjectType[] = [
+  'event',
   'customer',
   'payment_intent',
   'charge',
@@ -336,8 +370,8 @@ export interface Page {
   last: OrderKey | null;
 }
 
-/** Pages over `base`, which must be sorted in list order. */
-export function pageOver(base: Entry[], q: PageQuery): Page {
+/** The [start, end) range of `base` allowed by the created filter and the cursors. */
+function windowOf(base: Entry[], q: PageQuery): [number, number] {
   let start = 0;
   let end = base.length;
   const c = q.created;
@@ -368,6 +402,22 @@ export function pageOver(base: Entry[], q: PageQuery): Page {
   if (eb) {
     end = Math.min(end, firstTrue(base, 0, base.length, (e) => !before(e.obj.created, e.seq, eb.created, eb.seq)));
   }
+  return [start, end];
+}
+
+function toPage(out: Entry[], hasMore: boolean): Page {
+  const lastEntry = out[out.length - 1];
+  return {
+    data: out.map((e) => e.obj),
+    hasMore,
+    last: lastEntry ? { created: lastEntry.obj.created, seq: lastEntry.seq } : null,
+  };
+}
+
+/** Pages over `base`, which must be sorted in list order. */
+export function pageOver(base: Entry[], q: PageQuery): Page {
+  const [start, end] = windowOf(base, q);
+  const eb = q.endingBefore;
   const pred = q.pred;
   const out: Entry[] = [];
   let hasMore = false;
@@ -393,12 +443,55 @@ export function pageOver(base: Entry[], q: PageQuery): Page {
       out.push(e);
     }
   }
-  const lastEntry = out[out.length - 1];
-  return {
-    data: out.map((e) => e.obj),
-    hasMore,
-    last: lastEntry ? { created: lastEntry.obj.created, seq: lastEntry.seq } : null,
-  };
+  return toPage(out, hasMore);
+}
+
+/**
+ * Pages over the union of several disjoint bases (e.g. buckets of an index), each sorted in
+ * list order: a k-way merge of their windows, O(k log n + k * limit).
+ */
+export function pageOverMany(bases: Entry[][], q: PageQuery): Page {
+  if (bases.length === 1) return pageOver(bases[0]!, q);
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (const b of bases) {
+    const [start, end] = windowOf(b, q);
+    lo.push(start);
+    hi.push(Math.max(start, end));
+  }
+  const pred = q.pred;
+  const out: Entry[] = [];
+  let hasMore = false;
+  const backwards = q.endingBefore !== undefined;
+  for (;;) {
+    // forwards: the head that comes first in list order; backwards: the tail that comes last
+    let pick = -1;
+    let best: Entry | undefined;
+    for (let k = 0; k < bases.length; k++) {
+      if (lo[k]! >= hi[k]!) continue;
+      const e = bases[k]![backwards ? hi[k]! - 1 : lo[k]!]!;
+      if (
+        !best ||
+        (backwards
+          ? before(best.obj.created, best.seq, e.obj.created, e.seq)
+          : before(e.obj.created, e.seq, best.obj.created, best.seq))
+      ) {
+        best = e;
+        pick = k;
+      }
+    }
+    if (!best) break;
+    if (backwards) hi[pick]!--;
+    else lo[pick]!++;
+    if (pred && !pred(best.obj)) continue;
+    if (out.length === q.limit) {
+      hasMore = true;
+      break;
+    }
+    out.push(best);
+  }
+  if (backwards) out.reverse();
+  return toPage(out, hasMore);
 }
 
 type KeyFn = (obj: any) => string | null | undefined;
@@ -468,6 +561,31 @@ function randomId(prefix: string, n: number): string {
   out.write(prefix, 0, 'latin1');
   for (let i = prefix.length; i < out.length; i++) out[i] = ALNUM[pool[poolPos++]! % 62]!;
   return out.toString('latin1');
+}
+
+/** A deep copy with JSON semantics (what JSON.parse(JSON.stringify(v)) gives), but faster. */
+function jsonCopy(v: unknown): any {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+    return v;
+  }
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      out[i] = x === undefined || typeof x === 'function' || typeof x === 'symbol' ? null : jsonCopy(x);
+    }
+    return out;
+  }
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return JSON.parse(JSON.stringify(v));
+  const out: Record<string, unknown> = {};
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+    out[k] = jsonCopy(x);
+  }
+  return out;
 }
 
 function pushTo(map: Map<string, string[]>, key: string, value: string): void {
@@ -613,7 +731,7 @@ export class SimulatorStore {
     let paymentIntent: PaymentIntent | null = null;
     let charge: Charge | null = null;
     if (piStatus !== undefined) {
-      const r = this.createPaymentIntent({
+      const r = this.buildPaymentIntent({
         id: p.paymentIntentId,
         created: this.time(p.paidAt) ?? created + 60,
         status: piStatus,
@@ -622,7 +740,6 @@ export class SimulatorStore {
         metadata: p.piMetadata,
         customer: p.customer ?? null,
         receiptEmail: p.receiptEmail ?? null,
-        refundedAmount: p.refundedAmount,
         livemode,
       });
       paymentIntent = r.paymentIntent;
@@ -661,10 +778,29 @@ export class SimulatorStore {
     this.insert('checkout.session', session);
     if (items) this.lineItems.set(sessionId, items);
     if (paymentIntent) pushTo(this.sessionsByPi, paymentIntent.id, sessionId);
+    this.emitCheckoutEvents(session, paymentIntent, charge);
+    if (paymentIntent && paymentIntent.status === SUCCEEDED && p.refundedAmount) {
+      this.refundAt(paymentIntent.id, p.refundedAmount, Math.max(this.now(), paymentIntent.created));
+    }
     return { session, paymentIntent, charge };
   }
 
   createPaymentIntent(p: PaymentIntentParams): PaymentIntentResult {
+    const r = this.buildPaymentIntent(p);
+    const pi = r.paymentIntent;
+    this.emitPaymentIntentEvents(pi, r.charge, pi.created);
+    if (r.invoicePayment && pi.status === SUCCEEDED) {
+      const inv = this.byId.get(idOf(r.invoicePayment.invoice) ?? '')?.obj;
+      if (inv) this.emit('invoice.paid', inv, pi.created);
+    }
+    if (pi.status === SUCCEEDED && p.refundedAmount) {
+      this.refundAt(pi.id, p.refundedAmount, Math.max(this.now(), pi.created));
+    }
+    return r;
+  }
+
+  /** The objects of createPaymentIntent, without events and without applying refundedAmount. */
+  private buildPaymentIntent(p: PaymentIntentParams): PaymentIntentResult {
     const created = this.time(p.created);
     if (created === undefined || !Number.isFinite(created)) throw new Error('createPaymentIntent: created is required');
     const livemode = p.livemode ?? this.livemode;
@@ -695,10 +831,7 @@ export class SimulatorStore {
     };
     this.insert('payment_intent', pi);
     let charge: Charge | null = null;
-    if (status === SUCCEEDED) {
-      charge = this.createCharge(pi);
-      if (p.refundedAmount) this.refund(pi.id, p.refundedAmount);
-    }
+    if (status === SUCCEEDED) charge = this.createCharge(pi);
     let invoicePayment: InvoicePayment | null = null;
     if (p.invoice) invoicePayment = this.createInvoiceFor(pi);
     return { paymentIntent: pi, charge, invoicePayment };
@@ -709,12 +842,24 @@ export class SimulatorStore {
     // Session and PaymentIntent fields changed here are not used by any index; invoice payments'
     // status is (the status filter), so that collection is marked as changed.
     const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
+    const wasSucceeded = pi.status === SUCCEEDED;
     pi.status = SUCCEEDED;
     pi.amount_received = pi.amount;
     pi.amount_capturable = 0;
     if (!pi.latest_charge) this.createCharge(pi);
-    for (const s of this.sessionsForPaymentIntent(pi.id)) s.payment_status = 'paid';
+    const at = Math.max(this.now(), pi.created);
+    if (!wasSucceeded) {
+      const ch = this.byId.get(idOf(pi.latest_charge) ?? '')?.obj;
+      if (ch) this.emit('charge.succeeded', ch, at);
+      this.emit('payment_intent.succeeded', pi, at);
+    }
+    for (const s of this.sessionsForPaymentIntent(pi.id)) {
+      const wasPaid = s.payment_status === 'paid';
+      s.payment_status = 'paid';
+      if (!wasPaid && s.status === 'complete') this.emit('checkout.session.async_payment_succeeded', s, at);
+    }
     for (const ip of this.invoicePaymentsForPaymentIntent(pi.id)) {
+      const wasPaid = ip.status === 'paid';
       ip.status = 'paid';
       ip.amount_paid = ip.amount_requested;
       ip.status_transitions.paid_at = pi.created;
@@ -725,19 +870,60 @@ export class SimulatorStore {
         inv.amount_paid = inv.amount_due;
         inv.amount_remaining = 0;
         inv.status_transitions.paid_at = pi.created;
+        if (!wasPaid) this.emit('invoice.paid', inv, at);
+      }
+    }
+  }
+
+  /**
+   * An async payment that fails later: processing → requires_payment_method at now(); owning
+   * sessions stay unpaid. Events payment_intent.payment_failed and
+   * checkout.session.async_payment_failed (for completed sessions).
+   */
+  failPayment(paymentIntentId: string): void {
+    const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
+    if (pi.status === SUCCEEDED) throw new Error(`PaymentIntent ${paymentIntentId} has already succeeded`);
+    pi.status = 'requires_payment_method';
+    pi.amount_received = 0;
+    pi.amount_capturable = 0;
+    pi.payment_method = null;
+    const at = Math.max(this.now(), pi.created);
+    this.emit('payment_intent.payment_failed', pi, at);
+    for (const s of this.sessionsForPaymentIntent(pi.id)) {
+      if (s.status === 'complete' && s.payment_status !== 'paid') {
+        this.emit('checkout.session.async_payment_failed', s, at);
       }
     }
   }
 
   /** Refund `amount` (default: the rest) of the PaymentIntent's latest charge. */
   refund(paymentIntentId: string, amount?: number): void {
-    const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
-    const chargeId = idOf(pi.latest_charge);
-    if (!chargeId) throw new Error(`PaymentIntent ${paymentIntentId} has no charge to refund`);
-    const ch = this.mustGet<Charge>(chargeId, 'charge');
-    const amt = amount ?? ch.amount - ch.amount_refunded;
-    ch.amount_refunded = Math.min(ch.amount, ch.amount_refunded + amt);
-    ch.refunded = ch.amount_refunded >= ch.amount;
+    this.refundAt(paymentIntentId, amount, undefined);
+  }
+
+  /**
+   * Adds an event about an object (a snapshot of it as it is now), for tests.
+   * `created` defaults to now(); a negative value means that many seconds before now().
+   */
+  emitEvent(
+    type: string,
+    objectId: string,
+    created?: number,
+    previousAttributes?: Record<string, unknown>,
+  ): StripeEvent {
+    const e = this.byId.get(objectId);
+    if (!e) throw new Error(`No such object: ${objectId}`);
+    return this.emit(type, e.obj, this.time(created) ?? this.now(), previousAttributes);
+  }
+
+  /** Is this event within the retention window (not older than 30 days before now())? */
+  eventRetained(ev: { created: number }): boolean {
+    return ev.created >= this.eventCutoff();
+  }
+
+  /** Oldest `created` of an event still served. */
+  eventCutoff(): number {
+    return this.now() - EVENT_RETENTION_SECONDS;
   }
 
   /** Applies the builders in order: customers, checkoutPayments, paymentIntents. */
@@ -767,6 +953,94 @@ export class SimulatorStore {
   }
 
   // ----- internals
+
+  private emit(type: string, obj: any, created: number, previousAttributes?: Record<string, unknown>): StripeEvent {
+    const data: StripeEvent['data'] = { object: jsonCopy(obj) };
+    if (previousAttributes) data.previous_attributes = jsonCopy(previousAttributes);
+    const ev: StripeEvent = {
+      id: this.newId(undefined, 'evt_1', 23),
+      object: 'event',
+      api_version: EVENT_API_VERSION,
+      created,
+      data,
+      livemode: typeof obj.livemode === 'boolean' ? obj.livemode : this.livemode,
+      pending_webhooks: 0,
+      request: { id: null, idempotency_key: null },
+      type,
+    };
+    this.insert('event', ev);
+    return ev;
+  }
+
+  /** Events of a PaymentIntent's status when it was created (and of its charge). */
+  private emitPaymentIntentEvents(pi: PaymentIntent, charge: Charge | null, at: number): void {
+    switch (pi.status) {
+      case SUCCEEDED:
+        if (charge) this.emit('charge.succeeded', charge, at);
+        this.emit('payment_intent.succeeded', pi, at);
+        break;
+      case 'processing':
+        this.emit('payment_intent.processing', pi, at);
+        break;
+      case 'requires_payment_method':
+        this.emit('payment_intent.payment_failed', pi, at);
+        break;
+      case 'canceled':
+        this.emit('payment_intent.canceled', pi, at);
+        break;
+    }
+  }
+
+  private emitCheckoutEvents(s: CheckoutSession, pi: PaymentIntent | null, charge: Charge | null): void {
+    if (s.status === 'expired') {
+      const at = s.created + 86400;
+      if (at <= this.now()) this.emit('checkout.session.expired', s, at);
+      return;
+    }
+    if (s.status !== 'complete') return;
+    const at = pi ? pi.created : s.created;
+    // a payment that went through (or is still processing) comes before the completion;
+    // a failed or canceled one is reported after it
+    const early = pi !== null && (pi.status === SUCCEEDED || pi.status === 'processing');
+    if (pi && early) this.emitPaymentIntentEvents(pi, charge, at);
+    this.emit('checkout.session.completed', s, at);
+    if (pi && !early) {
+      this.emitPaymentIntentEvents(pi, charge, at);
+      if (pi.status === 'requires_payment_method' && s.payment_status !== 'paid') {
+        this.emit('checkout.session.async_payment_failed', s, at);
+      }
+    }
+  }
+
+  /** refund(), with events at `at` (default: now(), but not before the charge). */
+  private refundAt(paymentIntentId: string, amount: number | undefined, at: number | undefined): void {
+    const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
+    const chargeId = idOf(pi.latest_charge);
+    if (!chargeId) throw new Error(`PaymentIntent ${paymentIntentId} has no charge to refund`);
+    const ch = this.mustGet<Charge>(chargeId, 'charge');
+    const amt = amount ?? ch.amount - ch.amount_refunded;
+    const previous = { amount_refunded: ch.amount_refunded, refunded: ch.refunded };
+    ch.amount_refunded = Math.min(ch.amount, ch.amount_refunded + amt);
+    ch.refunded = ch.amount_refunded >= ch.amount;
+    const refunded = ch.amount_refunded - previous.amount_refunded;
+    if (refunded <= 0) return;
+    const when = at ?? Math.max(this.now(), ch.created);
+    const refund: Refund = {
+      id: randomId('re_3', 23),
+      object: 'refund',
+      amount: refunded,
+      balance_transaction: randomId('txn_3', 23),
+      charge: ch.id,
+      created: when,
+      currency: ch.currency,
+      metadata: {},
+      payment_intent: idOf(ch.payment_intent),
+      reason: null,
+      status: SUCCEEDED,
+    };
+    this.emit('charge.refunded', ch, when, previous);
+    this.emit('refund.created', refund, when);
+  }
 
   private invoicePaymentsForPaymentIntent(piId: string): InvoicePayment[] {
     return this.owners<InvoicePayment>(
