@@ -1,23 +1,31 @@
+import type Stripe from 'stripe';
 import { keyIsLive, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
-import { findCredited, finishRun, insertPurchases, isCreditedIn, knownInReview, lastSucceededRun, ledgerIsEmpty, ledgerModes, recordDecisions, startRun, upsertReview, WRITE_BATCH } from '../ledger/ledger.js';
+import {
+  findCredited,
+  finishRun,
+  insertPurchases,
+  isCreditedIn,
+  knownInReview,
+  ledgerIsEmpty,
+  ledgerModes,
+  paymentsToRecheck,
+  recordDecisions,
+  startRun,
+  upsertReview,
+  WRITE_BATCH,
+} from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
+import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { loadUserDirectory, verifyUsersTable } from '../ledger/users.js';
 import { countAll, planPayments, type ReconcileCounts } from '../reconcile/plan.js';
 import type { Payment, PaymentDecision, Window } from '../reconcile/types.js';
+import { planSource, RECHECK_SECONDS, type Source } from '../reconcile/window.js';
 import { createStripeClient } from '../stripe/client.js';
+import { fetchPaymentsByIds, idsFromEvents } from '../stripe/fetch-events.js';
 import { fetchPayments, StripeReader, type Progress } from '../stripe/fetch-payments.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
 import { isoSeconds } from '../when.js';
-
-/** A first run (no earlier successful run) covers this much (SPEC). */
-export const FIRST_RUN_SECONDS = 30 * 86400;
-/**
- * A run without --since starts this long before the end of the last successful run, so that a
- * delayed payment method (ACH, SEPA) whose PaymentIntent was created days before it settled is
- * still inside some window when it succeeds.
- */
-export const CONTINUE_LOOKBACK_SECONDS = 14 * 86400;
 
 export interface ReconcileOptions {
   settings: Settings;
@@ -30,20 +38,25 @@ export interface ReconcileOptions {
   /** Unix seconds. */
   now: number;
   progress?: Progress;
+  /** Called for every Stripe request (--verbose). */
+  onRequest?: (line: string) => void;
   retry?: RetryPolicy;
 }
 
 export interface ReconcileReport {
   mode: 'apply' | 'dry-run';
+  source: Source;
   window: Window;
   counts: ReconcileCounts;
   creditsWritten: number;
   /** Credits the plan meant to write (what a dry run would write). */
   creditsPlanned: number;
-  /** Every payment of the window except those already credited before this run. */
+  /** Every payment decided except those already credited before this run. */
   decisions: PaymentDecision[];
   /** Payments that this run put in the review queue for the first time (dry run: would put). */
   newInReview: string[];
+  /** Things a person should know about this run (a gap the window could not cover…). */
+  notes: string[];
   runId: number | null;
   requests: number;
   /** 0, or 3 when a person should look (SPEC "Exit codes"). */
@@ -51,29 +64,32 @@ export interface ReconcileReport {
 }
 
 /**
- * One reconcile run: fetch the window's payments from Stripe, decide every one (a plan), then
- * write the plan in batched transactions. A dry run opens the database read-only.
+ * One reconcile run: find the payments (a window scan, or the Events API from the cursor, plus a
+ * re-read of what earlier runs left pending or in review), decide every one (a plan), then write
+ * the plan in batched transactions. An apply run holds the run lock throughout; a dry run opens
+ * the database read-only and writes nothing.
  */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
   const { settings, dryRun } = opts;
   const progress = opts.progress ?? (() => {});
   const apiKey = settings.stripeApiKey();
   const live = keyIsLive(apiKey);
-  const location = parseDbUrl(settings.db, opts.cwd);
-  const open = openDatabase(location, { readonly: dryRun });
+  const open = openDatabase(parseDbUrl(settings.db, opts.cwd), { readonly: dryRun });
   const { db } = open;
   let runId: number | null = null;
+  let lock: HeldLock | null = null;
   try {
     await verifyUsersTable(db, settings.config.users);
-    const hasTables = await toolTablesExist(db);
+    const hadTables = await toolTablesExist(db);
 
-    if (!dryRun && opts.since === undefined && !opts.yes && (!hasTables || (await ledgerIsEmpty(db)))) {
+    const firstRun = !hadTables || ((await readCursor(db)) === null && (await ledgerIsEmpty(db)));
+    if (!dryRun && opts.since === undefined && !opts.yes && firstRun) {
       throw new AttentionError(
         'refusing the first run on an empty ledger without --since: payments the app already credited by other means (its webhook, by hand) would be credited a second time',
         'run with --dry-run first to see what it would write, then either pass --since WHEN to start from a point you know is uncredited, or --yes if nothing was ever credited',
       );
     }
-    if (hasTables) {
+    if (hadTables) {
       const modes = await ledgerModes(db);
       if (modes.some((m) => m !== live)) {
         throw new ConfigError(
@@ -81,44 +97,58 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         );
       }
     }
-
     const until = opts.until ?? opts.now;
-    let since = opts.since;
-    if (since === undefined) {
-      const last = hasTables ? await lastSucceededRun(db) : undefined;
-      since = last ? Math.floor(Date.parse(last.until) / 1000) - CONTINUE_LOOKBACK_SECONDS : until - FIRST_RUN_SECONDS;
-    }
-    if (since >= until) throw new UsageError(`--since (${isoSeconds(since)}) must be before --until (${isoSeconds(until)})`);
-    const window: Window = { since, until };
-    const startedAt = new Date().toISOString();
-
-    // Read all of Stripe before touching the database: a rejected key or a bad window leaves the
-    // file as it was. Only a run that got as far as Stripe and failed there is recorded, as failed.
-    const reader = new StripeReader(
-      createStripeClient({ apiKey, apiBase: settings.stripeApiBase }),
-      opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs },
-      maskKey(apiKey),
-    );
-    progress(`reading payments from ${isoSeconds(since)} to ${isoSeconds(until)}`);
-    let payments: Payment[];
-    try {
-      payments = await fetchPayments(reader, window, settings.config, progress);
-    } catch (e) {
-      if (!dryRun && e instanceof CliError && e.exitCode === 1) {
-        await migrateToLatest(db);
-        const failed = await startRun(db, { mode: 'apply', since, until, actor: opts.actor, startedAt });
-        await finishRun(db, failed, { status: 'failed', error: e.message });
-      }
-      throw e;
+    if (opts.since !== undefined && opts.since >= until) {
+      throw new UsageError(`--since (${isoSeconds(opts.since)}) must be before --until (${isoSeconds(until)})`);
     }
 
+    const client = createStripeClient({ apiKey, apiBase: settings.stripeApiBase });
+    if (opts.onRequest) {
+      const log = opts.onRequest;
+      client.on('response', (r: Stripe.ResponseEvent) => log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`));
+    }
+    const reader = new StripeReader(client, opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs }, maskKey(apiKey));
+
+    const tables = hadTables || !dryRun;
     if (!dryRun) {
+      // One cheap request first, so that a rejected key is reported before the database is touched.
+      // Stripe being unreachable is different: that run is recorded, as failed.
+      try {
+        await reader.call('reach Stripe', () => client.checkout.sessions.list({ limit: 1 }));
+      } catch (e) {
+        if (e instanceof CliError && e.exitCode === 1) {
+          await migrateToLatest(db);
+          const failed = await startRun(db, { mode: 'apply', since: opts.since ?? until, until, actor: opts.actor });
+          await finishRun(db, failed, { status: 'failed', error: e.message, requests: reader.requests });
+        }
+        throw e;
+      }
       await migrateToLatest(db);
-      runId = await startRun(db, { mode: 'apply', since, until, actor: opts.actor, startedAt });
+      lock = await acquireRunLock(db, `${opts.actor} (reconcile)`);
     }
+
+    const { source, window, notes } = planSource({ since: opts.since, until, now: opts.now, cursor: tables ? await readCursor(db) : null });
+    if (window.since >= window.until) {
+      throw new UsageError(`the window would start at ${isoSeconds(window.since)}, not before --until (${isoSeconds(window.until)})`);
+    }
+    for (const n of notes) progress(n);
+    if (!dryRun) runId = await startRun(db, { mode: 'apply', since: window.since, until: window.until, actor: opts.actor });
+
+    progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
+    const found =
+      source === 'window'
+        ? await fetchPayments(reader, window, settings.config, progress)
+        : await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress);
+    const seen = new Set(found.map((p) => p.paymentKey));
+    const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
+    const toRecheck = recheckIds.filter((id) => !seen.has(id) && !found.some((p) => p.session?.id === id));
+    if (toRecheck.length > 0) progress(`re-reading ${toRecheck.length} payments left pending or in review`);
+    const rechecked = await fetchPaymentsByIds(reader, toRecheck, settings.config, progress);
+    const payments: Payment[] = [...found, ...rechecked.filter((p) => !seen.has(p.paymentKey))];
+    payments.sort((a, b) => a.paidAt - b.paidAt || (a.paymentKey < b.paymentKey ? -1 : 1));
 
     progress(`deciding ${payments.length} payments`);
-    const credited = hasTables || !dryRun ? await findCredited(db, payments) : new Set<string>();
+    const credited = tables ? await findCredited(db, payments) : new Set<string>();
     const users = await loadUserDirectory(db, settings.config.users, settings.config.match, payments);
     const plan = planPayments(payments, {
       rules: settings.config,
@@ -132,11 +162,13 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 
     const otherMode = decisions.find((d) => d.livemode !== live);
     if (otherMode) {
-      throw new ConfigError(`payment ${otherMode.paymentKey} is a ${otherMode.livemode ? 'live' : 'test'}-mode payment but the key is a ${live ? 'live' : 'test'}-mode key`);
+      throw new ConfigError(
+        `payment ${otherMode.paymentKey} is a ${otherMode.livemode ? 'live' : 'test'}-mode payment but the key is a ${live ? 'live' : 'test'}-mode key`,
+      );
     }
 
     if (plan.creditsToWrite > settings.config.maxCreditsPerRun && !opts.yes) {
-      if (runId !== null) await finishRun(db, runId, { status: 'refused', counts: countAll(decisions), error: 'maxCreditsPerRun' });
+      if (runId !== null) await finishRun(db, runId, { status: 'refused', counts: countAll(decisions), error: 'maxCreditsPerRun', source, requests: reader.requests, notes });
       runId = null;
       throw new AttentionError(
         `this run would write ${plan.creditsToWrite} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): nothing was written`,
@@ -148,9 +180,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     let newInReview: string[] = [];
     const review = decisions.filter((d) => d.status === 'needs_review');
     if (dryRun) {
-      const known = hasTables ? await knownInReview(db, review.map((d) => d.paymentKey)) : new Set<string>();
+      const known = hadTables ? await knownInReview(db, review.map((d) => d.paymentKey)) : new Set<string>();
       newInReview = review.map((d) => d.paymentKey).filter((k) => !known.has(k));
     } else {
+      // Each batch is its own transaction: a crash while writing costs at most the batch in flight,
+      // and the unique constraint makes the rerun skip what was already written.
       const toCredit = decisions.filter((d) => d.status === 'credited');
       for (let i = 0; i < toCredit.length; i += WRITE_BATCH) {
         const batch = toCredit.slice(i, i + WRITE_BATCH);
@@ -173,16 +207,21 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     }
 
     const counts = countAll(decisions);
-    if (runId !== null) await finishRun(db, runId, { status: 'succeeded', counts, creditsWritten });
+    if (runId !== null) {
+      await finishRun(db, runId, { status: 'succeeded', counts, creditsWritten, source, requests: reader.requests, notes });
+      await advanceCursor(db, window);
+    }
     const attention = newInReview.length > 0 || (dryRun && counts.wouldCredit > 0);
     return {
       mode: dryRun ? 'dry-run' : 'apply',
+      source,
       window,
       counts,
       creditsWritten,
       creditsPlanned: plan.creditsToWrite,
       decisions: decisions.filter((d) => !creditedBefore.has(d.paymentKey)),
       newInReview,
+      notes,
       runId,
       requests: reader.requests,
       exitCode: attention ? 3 : 0,
@@ -193,6 +232,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     }
     throw e;
   } finally {
+    await lock?.release().catch(() => {});
     await open.close();
   }
 }

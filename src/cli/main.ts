@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { migrateCommand } from './commands/migrate.js';
+import { runsCommand } from './commands/runs.js';
 import { demoCommand } from './commands/demo.js';
 import type { Io } from './output.js';
 
@@ -51,7 +52,6 @@ const NOT_BUILT: Array<[string, string, string]> = [
   ['adjust', '', 'write a manual credit adjustment'],
   ['balance', '[user]', "a user's balance and ledger entries"],
   ['lookup', '[query]', 'what Stripe and the ledger say about a payment, user or email'],
-  ['runs', '', 'recent runs: window, counts, outcome, duration'],
   ['baseline', '', 'mark every payment up to WHEN as already handled'],
   ['doctor', '', 'check config, database and key; say what to fix'],
 ];
@@ -86,6 +86,10 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
   withCommonOptions(program.command('migrate').description("create or upgrade the tool's tables in the database")).action(
     async (flags) => setResult(await migrateCommand(ctx, flags)),
   );
+
+  withCommonOptions(program.command('runs').description('recent runs: window, counts, outcome, duration'))
+    .option('--limit <n>', 'how many runs to show (default 20)')
+    .action(async (flags) => setResult(await runsCommand(ctx, flags)));
 
   program
     .command('demo')

@@ -63,11 +63,14 @@ export function jsonItem(d: PaymentDecision) {
 export function reconcileJson(r: ReconcileReport) {
   return {
     mode: r.mode,
+    source: r.source,
     window: { since: isoSeconds(r.window.since), until: isoSeconds(r.window.until) },
     counts: r.counts,
     creditsWritten: r.creditsWritten,
     runId: r.runId,
     newInReview: r.newInReview,
+    notes: r.notes,
+    requests: r.requests,
     items: r.decisions.map(jsonItem),
   };
 }
@@ -105,7 +108,8 @@ export function summaryLine(r: ReconcileReport): string {
 }
 
 export function renderReconcile(r: ReconcileReport): string {
-  const head = `${r.mode === 'dry-run' ? 'Dry run' : 'Reconcile'}: payments from ${isoSeconds(r.window.since)} to ${isoSeconds(r.window.until)}`;
+  const how = r.source === 'events' ? 'events' : 'payments';
+  const head = `${r.mode === 'dry-run' ? 'Dry run' : 'Reconcile'}: ${how} from ${isoSeconds(r.window.since)} to ${isoSeconds(r.window.until)}`;
   const lines = [head];
   if (r.decisions.length > 0) {
     const t = plainTable(['Paid at (UTC)', 'Payment', 'User', 'Matched by', 'Credits', 'Amount', 'Status', 'Reason']);

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
-import type { Database, NewLedgerRow, RunRow } from './schema.js';
+import type { Database, NewLedgerRow } from './schema.js';
 
 export const WRITE_BATCH = 500;
 const LOOKUP_CHUNK = 400;
@@ -191,7 +191,15 @@ export async function startRun(
 export async function finishRun(
   db: Kysely<Database>,
   runId: number,
-  outcome: { status: 'succeeded' | 'failed' | 'refused'; counts?: ReconcileCounts; creditsWritten?: number; error?: string },
+  outcome: {
+    status: 'succeeded' | 'failed' | 'refused';
+    counts?: ReconcileCounts;
+    creditsWritten?: number;
+    error?: string;
+    source?: string;
+    requests?: number;
+    notes?: string[];
+  },
 ): Promise<void> {
   await db
     .updateTable('stripe_credits_runs')
@@ -201,21 +209,12 @@ export async function finishRun(
       counts: outcome.counts ? JSON.stringify(outcome.counts) : null,
       credits_written: outcome.creditsWritten ?? 0,
       error: outcome.error ?? null,
+      source: outcome.source ?? null,
+      requests: outcome.requests ?? null,
+      notes: outcome.notes && outcome.notes.length > 0 ? JSON.stringify(outcome.notes) : null,
     })
     .where('id', '=', runId)
     .execute();
-}
-
-/** The last apply run that finished without error, to continue from. */
-export async function lastSucceededRun(db: Kysely<Database>): Promise<RunRow | undefined> {
-  return db
-    .selectFrom('stripe_credits_runs')
-    .selectAll()
-    .where('mode', '=', 'apply')
-    .where('status', '=', 'succeeded')
-    .orderBy('until', 'desc')
-    .limit(1)
-    .executeTakeFirst();
 }
 
 /**
@@ -267,4 +266,24 @@ export async function recordDecisions(trx: Transaction<Database>, decisions: rea
       })),
     )
     .execute();
+}
+
+/**
+ * Payments a run left pending or in review, paid since `paidSince`: every run re-reads them by id,
+ * so a settlement, or a user created later, gets credited without a window that reaches back to them.
+ * Returns the id to re-read each by (its session when it has one: that one request carries both).
+ */
+export async function paymentsToRecheck(db: Kysely<Database>, paidSince: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('stripe_credits_payments')
+    .select(['checkout_session_id', 'payment_intent_id', 'payment_key'])
+    .where('status', 'in', ['pending', 'needs_review'])
+    .where('paid_at', '>=', paidSince)
+    .execute();
+  return rows.map((r) => r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key);
+}
+
+/** The most recent runs, newest first. */
+export async function listRuns(db: Kysely<Database>, limit: number) {
+  return db.selectFrom('stripe_credits_runs').selectAll().orderBy('id', 'desc').limit(limit).execute();
 }

@@ -36,6 +36,28 @@ export interface RunsTable {
   credits_written: ColumnType<number, number | undefined, number>;
   actor: string;
   error: string | null;
+  /** How the run found its payments: `window` (a scan by payment time) or `events`. */
+  source: string | null;
+  requests: number | null;
+  /** JSON array of things the run wants a person to know (e.g. a gap it could not cover). */
+  notes: string | null;
+}
+
+export interface LockTable {
+  name: string;
+  /** Random per acquisition: only the holder's own heartbeat and release touch the row. */
+  token: string;
+  holder: string;
+  host: string;
+  pid: number;
+  acquired_at: string;
+  heartbeat_at: string;
+}
+
+export interface StateTable {
+  key: string;
+  value: string;
+  updated_at: string;
 }
 
 export interface ReviewTable {
@@ -90,9 +112,11 @@ export interface Database {
   stripe_credits_runs: RunsTable;
   stripe_credits_review: ReviewTable;
   stripe_credits_payments: PaymentsTable;
+  stripe_credits_lock: LockTable;
+  stripe_credits_state: StateTable;
 }
 
-export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_payments'] as const;
+export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_payments', 'stripe_credits_lock', 'stripe_credits_state'] as const;
 
 export type LedgerRow = Selectable<CreditLedgerTable>;
 export type NewLedgerRow = Insertable<CreditLedgerTable>;

@@ -187,7 +187,7 @@ describe.concurrent('flags and commands', () => {
     expectError(r, 2, /frobnicate/);
   });
 
-  for (const args of [['review'], ['review', 'dismiss', 'pi_123', '--reason', 'x'], ['assign', 'pi_123', '--user', '1', '--reason', 'x'], ['adjust', '--user', '1', '--credits', '5', '--reason', 'x'], ['balance', '1'], ['lookup', 'pi_123'], ['runs'], ['baseline', '--until', '7d'], ['doctor']]) {
+  for (const args of [['review'], ['review', 'dismiss', 'pi_123', '--reason', 'x'], ['assign', 'pi_123', '--user', '1', '--reason', 'x'], ['adjust', '--user', '1', '--credits', '5', '--reason', 'x'], ['balance', '1'], ['lookup', 'pi_123'], ['baseline', '--until', '7d'], ['doctor']]) {
     it(`${args[0]} (not built yet): exit 2 with a clear line`, async () => {
       const { dir } = fresh();
       const r = await cli(args, dir);

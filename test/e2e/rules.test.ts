@@ -202,14 +202,18 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     expect(query(other, 'SELECT count(*) AS n FROM accounts')).toEqual([{ n: 2 }]); // never creates users
   });
 
-  it('four apply runs at once, on a database never migrated, leave one entry per payment', async () => {
+  it('four apply runs at once, on a database never migrated: one writer, the others exit 75, one entry per payment', async () => {
     for (let i = 0; i < 120; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String((i % 4) + 1), amount: 1000 });
     const cfgPath = writeJson(join(tmp.dir, 'c.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
     const args = ['reconcile', '--db', db, '--config', cfgPath, '--since', String(since), '--json'];
     const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
     const results = await Promise.all([1, 2, 3, 4].map(() => runCli(args, { cwd: tmp.dir, env })));
-    expect(results.map((r) => r.code), results.map((r) => r.stderr).join('')).toEqual([0, 0, 0, 0]);
-    const reports = results.map((r) => JSON.parse(r.stdout));
+    // One writer at a time: the others exit 75 at once (or run after it, finding nothing to do).
+    const codes = results.map((r) => r.code);
+    expect(codes.every((c) => c === 0 || c === 75), results.map((r) => r.stderr).join('')).toBe(true);
+    expect(codes).toContain(0);
+    for (const r of results.filter((x) => x.code === 75)) expect(r.stderr).toMatch(/^stripe-credits: another run holds the lock: .* since \d{4}-/);
+    const reports = results.filter((r) => r.code === 0).map((r) => JSON.parse(r.stdout));
     expect(reports.reduce((s, r) => s + r.counts.credited, 0)).toBe(120);
     expect(reports.reduce((s, r) => s + r.creditsWritten, 0)).toBe(1200);
     expect(ledger()).toHaveLength(120);

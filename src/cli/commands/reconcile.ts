@@ -2,7 +2,7 @@ import { reconcile } from '../../app/reconcile.js';
 import { resolveSettings } from '../../config.js';
 import { parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
-import { progressReporter, reconcileJson, renderAttention, renderReconcile, type Io } from '../output.js';
+import { progressReporter, reconcileJson, renderAttention, renderReconcile, summaryLine, type Io } from '../output.js';
 
 export interface CommandContext {
   io: Io;
@@ -35,13 +35,19 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       actor: flags.actor ?? ctx.defaultActor,
       now,
       progress: progress.update,
+      onRequest: flags.verbose ? (line) => ctx.io.stderr.write(`${line}\n`) : undefined,
     });
     progress.stop();
     if (flags.json) {
       ctx.io.stdout.write(`${JSON.stringify(reconcileJson(report), null, 2)}\n`);
+      return report.exitCode;
+    }
+    for (const note of report.notes) ctx.io.stderr.write(`stripe-credits: note: ${note}\n`);
+    if (flags.quiet) {
+      ctx.io.stdout.write(`${summaryLine(report)}\n`);
     } else {
       ctx.io.stdout.write(renderReconcile(report));
-      if (report.counts.needsReview > 0 && !flags.quiet) ctx.io.stdout.write(renderAttention(report.decisions));
+      if (report.counts.needsReview > 0) ctx.io.stdout.write(renderAttention(report.decisions));
     }
     return report.exitCode;
   } finally {

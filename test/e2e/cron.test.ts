@@ -1,0 +1,204 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
+import { createAppDb, query, runCli, tempDir, writeJson, now, DAY, HOUR, type CliResult } from '../helpers/cli.js';
+
+const KEY = 'sk_test_e2e_cron';
+const CONFIG = { credits: { unitAmountPerCredit: { usd: 100 } } };
+
+describe('cron-grade reconcile', () => {
+  let sim: StripeSimulator;
+  let tmp: ReturnType<typeof tempDir>;
+  let db: string;
+  let configPath: string;
+
+  beforeEach(async () => {
+    sim = await startSimulator({ apiKeys: [KEY] });
+    tmp = tempDir();
+    db = createAppDb(join(tmp.dir, 'app.db'), [1, 2, 3, 4, 5].map((id) => ({ id, email: `u${id}@example.com` })));
+    configPath = writeJson(join(tmp.dir, 'config.json'), CONFIG);
+  });
+  afterEach(async () => {
+    await sim.close();
+    tmp.cleanup();
+  });
+
+  const run = (args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> =>
+    runCli(['reconcile', '--db', db, '--config', configPath, ...args], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...opts.env },
+      timeoutMs: opts.timeoutMs,
+    });
+  const json = (r: CliResult) => {
+    try {
+      return JSON.parse(r.stdout);
+    } catch {
+      throw new Error(`exit ${r.code}: ${r.stderr}`);
+    }
+  };
+  const ledger = () => query<{ payment_key: string; user_id: string; credits: number }>(db, "SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase'");
+  const balances = () => Object.fromEntries(query<{ user_id: string; b: number }>(db, 'SELECT user_id, SUM(credits) AS b FROM credit_ledger GROUP BY user_id').map((r) => [r.user_id, r.b]));
+
+  it('continues through events: an incremental run after a full one makes only a handful of requests', async () => {
+    for (let i = 0; i < 250; i++) sim.store.createCheckoutPayment({ created: now() - 5 * DAY + i * 600, clientReferenceId: String((i % 5) + 1), amount: 1000 });
+    const full = json(await run(['--since', '7d', '--json']));
+    expect(full.source).toBe('window');
+    expect(full.counts.credited).toBe(250);
+    expect(full.requests).toBeGreaterThanOrEqual(6);
+
+    const fresh = sim.store.createCheckoutPayment({ created: now() - 120, clientReferenceId: '2', amount: 3000 });
+    const r = await run(['--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const inc = json(r);
+    expect(inc.source).toBe('events');
+    expect(inc.items.map((i: { paymentKey: string }) => i.paymentKey)).toEqual([fresh.paymentIntent!.id]);
+    expect(inc.items[0]).toMatchObject({ status: 'credited', userId: '2', credits: 30 });
+    // key check + one page of events + the session re-read by id
+    expect(inc.requests).toBeLessThanOrEqual(5);
+    expect(ledger()).toHaveLength(251);
+
+    // Events are read from 10 minutes before the cursor, so the last payment is seen again: counted, not listed.
+    const again = json(await run(['--json']));
+    expect(again.counts).toMatchObject({ payments: 1, alreadyCredited: 1, credited: 0 });
+    expect(again.items).toEqual([]);
+    expect(again.requests).toBeLessThanOrEqual(5);
+  });
+
+  it('credits a delayed payment that settles days after its session, and a session created long before it completed', async () => {
+    const ach = sim.store.createCheckoutPayment({ created: now() - 5 * DAY, clientReferenceId: '3', amount: 4000, paymentStatus: 'unpaid' });
+    const first = json(await run(['--since', '7d', '--json']));
+    expect(first.items.find((i: { paymentKey: string }) => i.paymentKey === ach.paymentIntent!.id)).toMatchObject({ status: 'pending' });
+
+    sim.store.settle(ach.paymentIntent!.id); // settles now, five days after its PaymentIntent was created
+    const late = sim.store.createCheckoutPayment({ created: now() - 23 * HOUR, paidAt: now() - 60, clientReferenceId: '4', amount: 2000 });
+    const second = json(await run(['--json']));
+    expect(second.source).toBe('events');
+    const byKey = new Map(second.items.map((i: { paymentKey: string }) => [i.paymentKey, i]));
+    expect(byKey.get(ach.paymentIntent!.id)).toMatchObject({ status: 'credited', userId: '3', credits: 40 });
+    expect(byKey.get(late.paymentIntent!.id)).toMatchObject({ status: 'credited', userId: '4', credits: 20 });
+  });
+
+  it('re-reads payments left pending or in review: a user created later gets credited without any new event', async () => {
+    const orphan = sim.store.createCheckoutPayment({ created: now() - 2 * DAY, amount: 1500, email: 'late@example.com' });
+    const r1 = await run(['--since', '3d', '--json']);
+    expect(r1.code).toBe(3);
+    expect(json(r1).items[0]).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+
+    const w = new SQLite(db);
+    w.prepare("INSERT INTO users (id, email) VALUES (9, 'late@example.com')").run();
+    w.close();
+    const r2 = await run(['--json']);
+    expect(r2.code, r2.stderr).toBe(0);
+    const inc = json(r2);
+    expect(inc.source).toBe('events');
+    expect(inc.items).toEqual([expect.objectContaining({ paymentKey: orphan.paymentIntent!.id, status: 'credited', userId: '9', credits: 15 })]);
+    expect(query(db, 'SELECT status FROM stripe_credits_review')).toEqual([{ status: 'resolved' }]);
+  });
+
+  it('detects a gap older than the events retention and scans by time instead, saying so', async () => {
+    sim.store.createCheckoutPayment({ created: now() - 2 * DAY, clientReferenceId: '1', amount: 1000 });
+    expect((await run(['--since', '3d'])).code).toBe(0);
+    const w = new SQLite(db);
+    w.prepare("UPDATE stripe_credits_state SET value = ? WHERE key = 'cursor'").run(String(now() - 40 * DAY));
+    w.close();
+    const r = await run([]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/note: the last finished run ended at .*longer ago than the 30 days Stripe keeps events: scanning payments by time/);
+    expect(r.stdout).toMatch(/^Reconcile: payments from /m);
+    const runs = json(await runCli(['runs', '--db', db, '--json'], { cwd: tmp.dir }));
+    expect(runs.runs[0]).toMatchObject({ source: 'window', status: 'succeeded', notes: [expect.stringMatching(/30 days Stripe keeps events/)] });
+  });
+
+  it('moves the cursor only after a run that leaves no gap', async () => {
+    const cursor = () => Number(query<{ value: string }>(db, "SELECT value FROM stripe_credits_state WHERE key = 'cursor'")[0]?.value);
+    const t0 = now();
+    await run(['--since', String(t0 - 3 * DAY), '--until', String(t0 - 2 * DAY), '--yes']);
+    expect(cursor()).toBe(t0 - 2 * DAY);
+    await run(['--since', String(t0 - DAY), '--until', String(t0 - 3600)]); // starts after the cursor: a gap
+    expect(cursor()).toBe(t0 - 2 * DAY);
+    await run(['--since', String(t0 - 2 * DAY - 60), '--until', String(t0 - 1800)]);
+    expect(cursor()).toBe(t0 - 1800);
+  });
+
+  describe('the run lock', () => {
+    async function migrate() {
+      expect((await runCli(['migrate', '--db', db], { cwd: tmp.dir })).code).toBe(0);
+    }
+    function holdLock(values: { host: string; pid: number; heartbeatAgoMs: number }) {
+      const w = new SQLite(db);
+      const t = (ms: number) => new Date(Date.now() - ms).toISOString();
+      w.prepare('INSERT INTO stripe_credits_lock (name, token, holder, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        'reconcile', 'tok', 'ops (reconcile)', values.host, values.pid, t(3_600_000), t(values.heartbeatAgoMs),
+      );
+      w.close();
+    }
+
+    it('a second apply run exits 75 at once, naming the holder and since when', async () => {
+      await migrate();
+      holdLock({ host: hostname(), pid: process.pid, heartbeatAgoMs: 1000 });
+      sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+      const started = Date.now();
+      const r = await run(['--since', '2d']);
+      expect(r.code).toBe(75);
+      expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: another run holds the lock: ops \\(reconcile\\) \\(pid ${process.pid} on ${hostname()}\\) since \\d{4}-\\d\\d-\\d\\dT`));
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(ledger()).toEqual([]);
+      // a dry run does not need the lock
+      expect((await run(['--since', '2d', '--dry-run'])).code).toBe(3);
+    });
+
+    it('a lock left by a process that died on this host does not block', async () => {
+      await migrate();
+      holdLock({ host: hostname(), pid: 2 ** 22 + 12345, heartbeatAgoMs: 1000 });
+      sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+      const r = await run(['--since', '2d']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(ledger()).toHaveLength(1);
+      expect(query(db, 'SELECT count(*) AS n FROM stripe_credits_lock')).toEqual([{ n: 0 }]); // released
+    });
+
+    it('a lock from another host is taken over once its heartbeat is stale', async () => {
+      await migrate();
+      holdLock({ host: 'elsewhere.example', pid: 1, heartbeatAgoMs: 10 * 60_000 });
+      const r = await run(['--since', '2d']);
+      expect(r.code, r.stderr).toBe(0);
+    });
+  });
+
+  it('kill -9 at several points, then a rerun: no payment credited twice, none lost', async () => {
+    const expected: Record<string, number> = {};
+    for (let i = 0; i < 1500; i++) {
+      const user = String((i % 5) + 1);
+      const credits = (i % 7) + 1;
+      sim.store.createCheckoutPayment({ created: now() - 3 * DAY + i * 60, clientReferenceId: user, metadata: { credits: String(credits) }, amount: 100 });
+      expected[user] = (expected[user] ?? 0) + credits;
+    }
+    sim.setFaults({ latencyMs: 3 });
+    for (const killAfterMs of [400, 900, 1400, 1900, 2600]) {
+      const r = await run(['--since', '4d', '--json'], { timeoutMs: killAfterMs });
+      if (r.code === 0) break; // it finished before the kill
+      expect(r.code).toBe(null); // killed by SIGKILL
+      if (query(db, "SELECT name FROM sqlite_master WHERE name = 'credit_ledger'").length === 0) continue; // killed before it migrated
+      const dupes = query(db, "SELECT payment_key FROM credit_ledger WHERE kind = 'purchase' GROUP BY payment_key HAVING count(*) > 1");
+      expect(dupes).toEqual([]);
+    }
+    sim.setFaults({ latencyMs: 0 });
+    const last = await run(['--since', '4d', '--json']);
+    expect(last.code, last.stderr).toBe(0);
+    expect(ledger()).toHaveLength(1500);
+    expect(balances()).toEqual(expected);
+  });
+
+  it('--quiet prints only the summary line; runs lists what happened', async () => {
+    sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+    const r = await run(['--since', '2d', '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('1 payments: 1 credited (10 credits), 0 already credited, 0 need review, 0 pending, 0 skipped.\n');
+    expect(r.stderr).toBe('');
+    const table = await runCli(['runs', '--db', db], { cwd: tmp.dir });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/│ 1 +│ .* │ window +│ .* │ succeeded │ 1 +│ 1 +│ 0 +│ 0 +│ 10 +│/);
+  });
+});
