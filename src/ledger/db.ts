@@ -5,6 +5,7 @@ import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationPro
 import { ConfigError, DatabaseError } from '../errors.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-payments.js';
+import * as m0003 from './migrations/0003-support.js';
 import * as m0004 from './migrations/0004-cron.js';
 import type { Database } from './schema.js';
 
@@ -68,6 +69,7 @@ export function openDatabase(location: DbLocation, opts: { readonly: boolean }):
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-payments': m0002,
+  '0003-support': m0003,
   '0004-cron': m0004,
 };
 

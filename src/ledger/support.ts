@@ -1,0 +1,416 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { UsersConfig } from '../config.js';
+import type { PaymentDecision } from '../reconcile/types.js';
+import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
+
+/**
+ * Queries and writes behind the support commands (review, assign, adjust, balance, lookup).
+ * Reconcile's own writes stay in ledger.ts; what is here reads the same tables for people and
+ * writes only entries a person asked for.
+ */
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** Which of the tool's tables exist: read-only commands must work on a database never migrated. */
+export async function existingTables(db: Kysely<Database>): Promise<Set<string>> {
+  const tables = await db.introspection.getTables();
+  return new Set(tables.map((t) => t.name));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+/** A user as support staff see it: the name is a hint for people, never used to match. */
+export interface UserInfo {
+  id: string;
+  email: string | null;
+  name: string | null;
+}
+
+interface UserInfoRow {
+  id: string | number | bigint;
+  email: string | null;
+  name: string | null;
+}
+
+function usersTable(cfg: UsersConfig) {
+  return cfg.schema ? sql.id(cfg.schema, cfg.table) : sql.id(cfg.table);
+}
+
+function userColumns(cfg: UsersConfig) {
+  const name = cfg.name ? sql.ref(cfg.name) : sql`NULL`;
+  return sql`${sql.ref(cfg.id)} AS id, ${sql.ref(cfg.email)} AS email, ${name} AS name`;
+}
+
+const toUserInfo = (r: UserInfoRow): UserInfo => ({ id: String(r.id), email: r.email, name: r.name });
+
+/**
+ * The users a USER argument names: the user whose id is exactly that text, else every user whose
+ * email is that address (trimmed, case-insensitive). Several users means the email is ambiguous.
+ */
+export async function findUserCandidates(db: Kysely<Database>, cfg: UsersConfig, query: string): Promise<UserInfo[]> {
+  const q = query.trim();
+  if (q === '') return [];
+  const t = usersTable(cfg);
+  const byId = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE ${sql.ref(cfg.id)} = ${q}`.execute(db);
+  // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly q counts.
+  const exact = byId.rows.map(toUserInfo).filter((u) => u.id === q);
+  if (exact.length > 0) return exact;
+  const byEmail = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE lower(trim(${sql.ref(cfg.email)})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(db);
+  return byEmail.rows.map(toUserInfo);
+}
+
+/** Users by id (for showing candidates with their email and name). */
+export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: readonly string[]): Promise<Map<string, UserInfo>> {
+  const out = new Map<string, UserInfo>();
+  const wanted = [...new Set(ids)];
+  for (let i = 0; i < wanted.length; i += 400) {
+    const part = wanted.slice(i, i + 400);
+    const rows = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${usersTable(cfg)} WHERE ${sql.ref(cfg.id)} IN (${sql.join(part)})`.execute(db);
+    for (const r of rows.rows) {
+      const u = toUserInfo(r);
+      if (part.includes(u.id)) out.set(u.id, u);
+    }
+  }
+  return out;
+}
+
+/** The Stripe customer id the users table holds for a user, when `users.stripeCustomerId` is configured. */
+export async function customerIdOfUser(db: Kysely<Database>, cfg: UsersConfig, userId: string): Promise<string | null> {
+  if (!cfg.stripeCustomerId) return null;
+  const rows = await sql<{ id: string | number; customer: string | null }>`SELECT ${sql.ref(cfg.id)} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${sql.ref(cfg.id)} = ${userId}`.execute(db);
+  const row = rows.rows.find((r) => String(r.id) === userId);
+  return row?.customer?.trim() || null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger entries
+
+/** Newest first (ids grow with time; created_at may tie within one transaction). */
+export async function ledgerEntriesForUser(db: Kysely<Database>, userId: string): Promise<LedgerRow[]> {
+  return db.selectFrom('credit_ledger').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').execute();
+}
+
+/** Whether the ledger holds any entry for this user id (a user deleted from the app may still have some). */
+export async function userHasEntries(db: Kysely<Database>, userId: string): Promise<boolean> {
+  const row = await db.selectFrom('credit_ledger').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Every entry about a payment, oldest first: those under its payment key, and those naming its
+ * Checkout Session or PaymentIntent (an app's webhook may have written either id).
+ */
+export async function ledgerEntriesForPayment(db: Kysely<Database>, ids: readonly string[]): Promise<LedgerRow[]> {
+  const wanted = [...new Set(ids.filter((x) => x !== ''))];
+  if (wanted.length === 0) return [];
+  return db
+    .selectFrom('credit_ledger')
+    .selectAll()
+    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .orderBy('id', 'asc')
+    .execute();
+}
+
+/**
+ * Reassignment (moving a payment's credits from the user it went to, to the right one) writes a
+ * pair of entries under the payment's key: `reassign_out.N` (minus the credits, for the user who
+ * held them) and `reassign_in.N` (plus the credits, for the new user), N = 1, 2, … per payment.
+ * The `purchase` entry is never touched, so the unique (kind, payment_key) index still allows one
+ * purchase per payment, and also one pair per N: two people reassigning at once both try N and
+ * the constraint lets exactly one of them write. The payment's entries always sum to its purchase.
+ */
+export function reassignKinds(n: number): { out: string; in: string } {
+  return { out: `reassign_out.${n}`, in: `reassign_in.${n}` };
+}
+
+const REASSIGN_KIND = /^reassign_(in|out)\.(\d+)$/;
+
+/** Who holds a credited payment's credits now, from its ledger entries. */
+export interface PaymentHolding {
+  purchase: LedgerRow;
+  /** The user the credits are with: the last reassignment's, else the purchase's. */
+  holderUserId: string;
+  /** The purchase's credits (what every reassignment moves). */
+  credits: number;
+  /** The last reassignment's N (0 when never reassigned). */
+  generation: number;
+  /** Sum of every entry about the payment (equals `credits` when the ledger is consistent). */
+  netCredits: number;
+}
+
+/** Pure: reads the holder and generation off a payment's entries. Null when it has no purchase. */
+export function paymentHolding(entries: readonly LedgerRow[]): PaymentHolding | null {
+  const purchase = entries.find((e) => e.kind === 'purchase');
+  if (!purchase) return null;
+  const same = entries.filter((e) => e.payment_key === purchase.payment_key);
+  let generation = 0;
+  let holderUserId = purchase.user_id;
+  for (const e of same) {
+    const m = REASSIGN_KIND.exec(e.kind);
+    if (!m) continue;
+    const n = Number(m[2]);
+    if (n > generation) generation = n;
+  }
+  if (generation > 0) {
+    const last = same.find((e) => e.kind === reassignKinds(generation).in);
+    if (last) holderUserId = last.user_id;
+  }
+  return {
+    purchase,
+    holderUserId,
+    credits: Number(purchase.credits),
+    generation,
+    netCredits: same.reduce((s, e) => s + Number(e.credits), 0),
+  };
+}
+
+/**
+ * Writes one reassignment pair. Returns false, writing nothing, when another reassignment of this
+ * payment took number N first (the caller reads the new holder and reports it).
+ */
+export async function insertReassignment(
+  db: Kysely<Database>,
+  holding: PaymentHolding,
+  to: string,
+  opts: { actor: string; reason: string },
+): Promise<{ out: number; in: number } | null> {
+  const p = holding.purchase;
+  const kinds = reassignKinds(holding.generation + 1);
+  const at = nowIso();
+  const base = {
+    payment_key: p.payment_key,
+    checkout_session_id: p.checkout_session_id,
+    payment_intent_id: p.payment_intent_id,
+    amount: p.amount,
+    currency: p.currency,
+    livemode: p.livemode,
+    actor: opts.actor,
+    reason: opts.reason,
+    run_id: null,
+    created_at: at,
+  };
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // The first statement writes, so SQLite takes the write lock at once (no read-then-upgrade deadlock).
+      const out = await trx
+        .insertInto('credit_ledger')
+        .values({ ...base, user_id: holding.holderUserId, credits: -holding.credits, kind: kinds.out })
+        .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!out) throw new LostRace();
+      const inn = await trx
+        .insertInto('credit_ledger')
+        .values({ ...base, user_id: to, credits: holding.credits, kind: kinds.in })
+        .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!inn) throw new LostRace();
+      if (p.payment_key) {
+        await trx
+          .updateTable('stripe_credits_payments')
+          .set({ user_id: to, matched_by: 'assign' })
+          .where('payment_key', '=', p.payment_key)
+          .execute();
+      }
+      return { out: Number(out.id), in: Number(inn.id) };
+    });
+  } catch (e) {
+    if (e instanceof LostRace) return null;
+    throw e;
+  }
+}
+
+class LostRace extends Error {}
+
+/** A manual adjustment: `kind = 'manual'`, no payment key. */
+export async function insertManual(
+  db: Kysely<Database>,
+  entry: { userId: string; credits: number; actor: string; reason: string; livemode: boolean },
+): Promise<LedgerRow> {
+  return db
+    .insertInto('credit_ledger')
+    .values({
+      user_id: entry.userId,
+      credits: entry.credits,
+      kind: 'manual',
+      payment_key: null,
+      checkout_session_id: null,
+      payment_intent_id: null,
+      amount: null,
+      currency: null,
+      livemode: entry.livemode ? 1 : 0,
+      actor: entry.actor,
+      reason: entry.reason,
+      run_id: null,
+      created_at: nowIso(),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function balanceOf(db: Kysely<Database>, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('credit_ledger')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('credits'), sql<number>`0`).as('balance'))
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return Number(row?.balance ?? 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Review queue
+
+/** Open entries, oldest payment first. */
+export async function openReviewEntries(db: Kysely<Database>): Promise<ReviewRow[]> {
+  return db
+    .selectFrom('stripe_credits_review')
+    .selectAll()
+    .where('status', '=', 'open')
+    .orderBy('paid_at', 'asc')
+    .orderBy('created_at', 'asc')
+    .orderBy('payment_key', 'asc')
+    .execute();
+}
+
+/** The review entry of a payment, found by its key, Checkout Session id or PaymentIntent id. */
+export async function reviewEntryFor(db: Kysely<Database>, ids: readonly string[]): Promise<ReviewRow | undefined> {
+  const wanted = [...new Set(ids.filter((x) => x !== ''))];
+  if (wanted.length === 0) return undefined;
+  return db
+    .selectFrom('stripe_credits_review')
+    .selectAll()
+    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .executeTakeFirst();
+}
+
+/**
+ * Closes an open entry without crediting, keeping who and why. Only an open entry changes (one
+ * statement), so two people dismissing at once, or a run crediting it meanwhile, cannot clash.
+ */
+export async function dismissReviewEntry(db: Kysely<Database>, paymentKey: string, actor: string, reason: string): Promise<boolean> {
+  const at = nowIso();
+  const r = await db
+    .updateTable('stripe_credits_review')
+    .set({ status: 'dismissed', resolved_at: at, resolved_by: actor, resolution: reason, updated_at: at })
+    .where('payment_key', '=', paymentKey)
+    .where('status', '=', 'open')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/**
+ * After `assign` credited a payment: its review entry (open, or dismissed earlier) is resolved,
+ * naming the user, who and why. A dismissal it overrides is kept in the resolution text.
+ */
+export async function resolveReviewOnAssign(
+  trx: Transaction<Database>,
+  before: ReviewRow | undefined,
+  opts: { userId: string; actor: string; reason: string },
+): Promise<boolean> {
+  if (!before || before.status === 'resolved') return false;
+  const at = nowIso();
+  const earlier = before.status === 'dismissed' ? ` (dismissed earlier by ${before.resolved_by ?? '?'}: ${before.resolution ?? ''})` : '';
+  const r = await trx
+    .updateTable('stripe_credits_review')
+    .set({
+      status: 'resolved',
+      resolved_at: at,
+      resolved_by: opts.actor,
+      resolution: `assigned to user ${opts.userId}: ${opts.reason}${earlier}`,
+      updated_at: at,
+    })
+    .where('payment_key', '=', before.payment_key)
+    .execute();
+  return r.some((x) => Number(x.numUpdatedRows) > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The local record of decided payments (stripe_credits_payments)
+
+/** Records that `assign` credited a payment to a user, so that `lookup USER` finds it. */
+export async function recordAssignment(trx: Transaction<Database>, d: PaymentDecision): Promise<void> {
+  const at = nowIso();
+  await trx
+    .insertInto('stripe_credits_payments')
+    .values({
+      payment_key: d.paymentKey,
+      checkout_session_id: d.checkoutSession,
+      payment_intent_id: d.paymentIntent,
+      customer_id: d.customerId,
+      emails: JSON.stringify(d.emails),
+      user_id: d.userId,
+      matched_by: 'assign',
+      status: 'credited',
+      reason: null,
+      credits: d.credits,
+      amount: d.amount,
+      currency: d.currency,
+      livemode: d.livemode ? 1 : 0,
+      paid_at: new Date(d.paidAt * 1000).toISOString(),
+      first_seen_at: at,
+      last_seen_at: at,
+      last_run_id: null,
+    })
+    .onConflict((oc) =>
+      oc.column('payment_key').doUpdateSet((eb) => ({
+        user_id: eb.ref('excluded.user_id'),
+        matched_by: eb.ref('excluded.matched_by'),
+        status: eb.ref('excluded.status'),
+        reason: eb.ref('excluded.reason'),
+        credits: eb.ref('excluded.credits'),
+        last_seen_at: eb.ref('excluded.last_seen_at'),
+      })),
+    )
+    .execute();
+}
+
+export async function paymentRecordFor(db: Kysely<Database>, ids: readonly string[]): Promise<PaymentRecordRow | undefined> {
+  const wanted = [...new Set(ids.filter((x) => x !== ''))];
+  if (wanted.length === 0) return undefined;
+  return db
+    .selectFrom('stripe_credits_payments')
+    .selectAll()
+    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .executeTakeFirst();
+}
+
+/**
+ * Payments the tool has decided that belong to a user or carry one of these emails or customer
+ * ids: what Stripe cannot answer (it lists sessions by email and customer, not by user id or
+ * metadata). Emails are stored as a JSON array of normalised addresses; the LIKE narrows, the
+ * JSON check decides (an email's `_` or `%` would otherwise be a wildcard).
+ */
+export async function paymentRecordsFor(
+  db: Kysely<Database>,
+  q: { userId: string | null; emails: readonly string[]; customerIds: readonly string[] },
+): Promise<PaymentRecordRow[]> {
+  const emails = [...new Set(q.emails.map((e) => e.trim().toLowerCase()).filter((e) => e !== ''))];
+  const customers = [...new Set(q.customerIds.filter((c) => c !== ''))];
+  const rows = await db
+    .selectFrom('stripe_credits_payments')
+    .selectAll()
+    .where((eb) => {
+      const terms = [];
+      if (q.userId !== null) terms.push(eb('user_id', '=', q.userId));
+      if (customers.length > 0) terms.push(eb('customer_id', 'in', customers));
+      for (const e of emails) terms.push(eb('emails', 'like', `%${e}%`));
+      return terms.length > 0 ? eb.or(terms) : sql<boolean>`1 = 0`;
+    })
+    .orderBy('paid_at', 'desc')
+    .execute();
+  return rows.filter((r) => {
+    if (q.userId !== null && r.user_id === q.userId) return true;
+    if (r.customer_id !== null && customers.includes(r.customer_id)) return true;
+    let stored: unknown;
+    try {
+      stored = JSON.parse(r.emails);
+    } catch {
+      return false;
+    }
+    return Array.isArray(stored) && stored.some((e) => typeof e === 'string' && emails.includes(e));
+  });
+}
