@@ -5,6 +5,11 @@ import { reconcileCommand } from './commands/reconcile.js';
 import { migrateCommand } from './commands/migrate.js';
 import { runsCommand } from './commands/runs.js';
 import { demoCommand } from './commands/demo.js';
+import { registerReview } from './commands/review.js';
+import { registerAssign } from './commands/assign.js';
+import { registerAdjust } from './commands/adjust.js';
+import { registerBalance } from './commands/balance.js';
+import { registerLookup } from './commands/lookup.js';
 import type { Io } from './output.js';
 
 /** Options every command takes. */
@@ -43,15 +48,10 @@ Exit codes:
   1   failed (Stripe unreachable after retries, database error); a rerun is safe
   2   usage or configuration error (bad flag, missing or rejected API key, bad config, missing table/column)
   3   done, but a person should look (new payments in review, a dry run found credits to write,
-      a safety cap stopped the run)
+      a safety cap stopped the run, assign found the payment already credited)
   75  another run holds the lock; try again later`;
 
 const NOT_BUILT: Array<[string, string, string]> = [
-  ['review', '[action] [payment]', 'open payments that need a person; `review dismiss PAYMENT --reason TEXT`'],
-  ['assign', '[payment]', 'credit a payment the chain could not match to a user'],
-  ['adjust', '', 'write a manual credit adjustment'],
-  ['balance', '[user]', "a user's balance and ledger entries"],
-  ['lookup', '[query]', 'what Stripe and the ledger say about a payment, user or email'],
   ['baseline', '', 'mark every payment up to WHEN as already handled'],
   ['doctor', '', 'check config, database and key; say what to fix'],
 ];
@@ -97,6 +97,11 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     .option('--json', 'print the apply run as JSON')
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => setResult(await demoCommand(ctx, flags)));
+
+  // The support commands (one file each) register themselves with the common options.
+  for (const register of [registerReview, registerAssign, registerAdjust, registerBalance, registerLookup]) {
+    register({ program, ctx, setResult, common: withCommonOptions });
+  }
 
   for (const [name, args, description] of NOT_BUILT) {
     // Accept whatever the finished command will take, so the answer is 'not built yet', not an argument error.

@@ -187,7 +187,7 @@ describe.concurrent('flags and commands', () => {
     expectError(r, 2, /frobnicate/);
   });
 
-  for (const args of [['review'], ['review', 'dismiss', 'pi_123', '--reason', 'x'], ['assign', 'pi_123', '--user', '1', '--reason', 'x'], ['adjust', '--user', '1', '--credits', '5', '--reason', 'x'], ['balance', '1'], ['lookup', 'pi_123'], ['baseline', '--until', '7d'], ['doctor']]) {
+  for (const args of [['baseline', '--until', '7d'], ['doctor']]) {
     it(`${args[0]} (not built yet): exit 2 with a clear line`, async () => {
       const { dir } = fresh();
       const r = await cli(args, dir);
@@ -197,7 +197,7 @@ describe.concurrent('flags and commands', () => {
 
   it('a not-built command with --json prints the error document', async () => {
     const { dir } = fresh();
-    const r = await cli(['balance', '1', '--json'], dir);
+    const r = await cli(['doctor', '--json'], dir);
     const line = expectError(r, 2, /not built yet/);
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
     expect(JSON.parse(r.stdout)).toEqual({ error: { exitCode: 2, message: line.replace(/^stripe-credits: /, '') } });

@@ -1,0 +1,567 @@
+import type Stripe from 'stripe';
+import { UsageError } from '../errors.js';
+import type { OpenDb } from '../ledger/db.js';
+import type { LedgerRow, PaymentRecordRow } from '../ledger/schema.js';
+import {
+  balanceOf,
+  customerIdOfUser,
+  existingTables,
+  ledgerEntriesForPayment,
+  ledgerEntriesForUser,
+  paymentHolding,
+  paymentRecordFor,
+  paymentRecordsFor,
+  reviewEntryFor,
+  usersByIds,
+  type UserInfo,
+} from '../ledger/support.js';
+import { loadUserDirectory, verifyUsersTable } from '../ledger/users.js';
+import { needsLineItems } from '../reconcile/credits.js';
+import { decidePayment } from '../reconcile/decide.js';
+import { sessionPayment } from '../reconcile/select.js';
+import { explainMatch, type MatchStep } from '../reconcile/support.js';
+import type { Payment, PaymentDecision, PaymentIntentSnapshot, SessionSnapshot, UserDirectory } from '../reconcile/types.js';
+import { paymentIdKind } from '../stripe/fetch-payment.js';
+import type { StripeReader } from '../stripe/fetch-payments.js';
+import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
+import { isoSeconds } from '../when.js';
+import { fetchPaymentOrNull, openForReading, resolveUser, stripeReaderFor, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
+
+/**
+ * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger
+ * holds, for one payment (cs_…, pi_…) or for a user (id or email). Read-only: the database is
+ * opened read-only and may be one the tool never touched.
+ */
+
+/** Each list asks Stripe for one page of this many (newest first); more is reported, not fetched. */
+const LIST_LIMIT = 100;
+/** Payments known only from the tool's record or the ledger are re-read from Stripe one by one, up to this many. */
+const FETCH_LIMIT = 25;
+
+export interface SessionView {
+  id: string;
+  status: string;
+  mode: string;
+  paymentStatus: string;
+  amountTotal: number | null;
+  currency: string | null;
+  created: string;
+  clientReferenceId: string | null;
+  customer: string | null;
+  customerDetailsEmail: string | null;
+  customerEmail: string | null;
+  /** A hint for people, never used to match. */
+  name: string | null;
+  metadata: Record<string, string>;
+}
+
+export interface PaymentIntentView {
+  id: string;
+  status: string;
+  amount: number;
+  amountReceived: number;
+  currency: string;
+  created: string;
+  customer: string | null;
+  receiptEmail: string | null;
+  metadata: Record<string, string>;
+  refunded: boolean;
+  amountRefunded: number;
+}
+
+/** `paid`, `pending`, `refunded`, `subscription`, `setup`, `invoice` or `not_a_payment`. */
+export type StripeState = 'paid' | 'pending' | 'refunded' | 'subscription' | 'setup' | 'invoice' | 'not_a_payment';
+
+export interface StripeView {
+  checkoutSession: SessionView | null;
+  paymentIntent: PaymentIntentView | null;
+  state: StripeState;
+  /** Why it is not a payment, when it is not. */
+  notPayment: string | null;
+}
+
+/** What the chain decides for the payment as if the ledger did not have it yet (reconcile's statuses; `would_credit` = it would credit). */
+export interface ChainView {
+  status: PaymentDecision['status'];
+  reason: string | null;
+  userId: string | null;
+  matchedBy: string | null;
+  credits: number | null;
+  creditRule: string | null;
+  steps: MatchStep[];
+  summary: string;
+  /** The name Stripe saw: shown to people, never used to match. */
+  name: string | null;
+}
+
+export interface LedgerView {
+  credited: boolean;
+  /** Who has the payment's credits now (after any reassignment). */
+  holderUserId: string | null;
+  credits: number | null;
+  /** Sum of the payment's entries: equal to `credits` when credited. */
+  netCredits: number;
+  reassignments: number;
+  entries: LedgerEntry[];
+}
+
+export interface PaymentRecordView {
+  status: string;
+  reason: string | null;
+  userId: string | null;
+  matchedBy: string | null;
+  credits: number | null;
+  lastSeenAt: string;
+  lastRunId: number | null;
+}
+
+export interface PaymentLookup {
+  kind: 'payment';
+  query: string;
+  paymentKey: string;
+  checkoutSession: string | null;
+  paymentIntent: string | null;
+  amount: number | null;
+  currency: string | null;
+  paidAt: string | null;
+  stripe: StripeView | null;
+  chain: ChainView | null;
+  ledger: LedgerView;
+  review: ReviewItem | null;
+  /** The tool's own record of the payment (written by every apply run). */
+  record: PaymentRecordView | null;
+  verdict: string;
+}
+
+export interface UserPaymentRow {
+  paymentKey: string;
+  checkoutSession: string | null;
+  paymentIntent: string | null;
+  paidAt: string | null;
+  amount: number | null;
+  currency: string | null;
+  /** Where the payment was found: `record` (the tool's record), `stripe:email`, `stripe:customer`, `ledger`. */
+  foundBy: string[];
+  /** What Stripe says now; null when it was not re-read (beyond the per-lookup limit): see `record`. */
+  stripe: StripeState | null;
+  chain: { status: string; reason: string | null; userId: string | null; matchedBy: string | null; credits: number | null } | null;
+  ledger: { holderUserId: string; credits: number } | null;
+  record: PaymentRecordView | null;
+  /** What a person should notice (e.g. "paid, not credited"), or null when it is credited to this user. */
+  note: string | null;
+}
+
+export interface UserLookup {
+  kind: 'user';
+  query: string;
+  /** Null when the query is an email no user has (the payer may have no account, or another email). */
+  user: UserInfo | null;
+  emails: string[];
+  customerIds: string[];
+  balance: number;
+  /** The user's ledger entries, newest first. */
+  entries: LedgerEntry[];
+  /** Newest first. */
+  payments: UserPaymentRow[];
+  notes: string[];
+}
+
+export type LookupResult = PaymentLookup | UserLookup;
+
+// ---------------------------------------------------------------------------------------------
+
+function sessionView(s: SessionSnapshot): SessionView {
+  return {
+    id: s.id,
+    status: s.status,
+    mode: s.mode,
+    paymentStatus: s.paymentStatus,
+    amountTotal: s.amountTotal,
+    currency: s.currency,
+    created: isoSeconds(s.created),
+    clientReferenceId: s.clientReferenceId,
+    customer: s.customerId,
+    customerDetailsEmail: s.customerDetailsEmail,
+    customerEmail: s.customerEmail,
+    name: s.customerName,
+    metadata: s.metadata,
+  };
+}
+
+function intentView(pi: PaymentIntentSnapshot): PaymentIntentView {
+  return {
+    id: pi.id,
+    status: pi.status,
+    amount: pi.amount,
+    amountReceived: pi.amountReceived,
+    currency: pi.currency,
+    created: isoSeconds(pi.created),
+    customer: pi.customerId,
+    receiptEmail: pi.receiptEmail,
+    metadata: pi.metadata,
+    refunded: pi.refunded,
+    amountRefunded: pi.amountRefunded,
+  };
+}
+
+function stateOf(payment: Payment | null): StripeState {
+  if (!payment) return 'not_a_payment';
+  const mode = payment.session?.mode;
+  if (mode === 'subscription' || mode === 'setup') return mode;
+  if (payment.paysInvoice) return 'invoice';
+  if (payment.session?.paymentStatus === 'unpaid') return 'pending';
+  if (payment.paymentIntent?.refunded) return 'refunded';
+  return 'paid';
+}
+
+function describeNotPayment(s: SessionSnapshot, pi: PaymentIntentSnapshot | null): string {
+  if (s.status !== 'complete') return `the Checkout Session is ${s.status}`;
+  if (s.paymentStatus === 'unpaid') return `the Checkout Session is unpaid and its PaymentIntent is ${pi?.status ?? 'missing'}`;
+  return `the Checkout Session has payment_status ${s.paymentStatus}`;
+}
+
+function recordView(r: PaymentRecordRow | undefined): PaymentRecordView | null {
+  if (!r) return null;
+  return {
+    status: r.status,
+    reason: r.reason,
+    userId: r.user_id,
+    matchedBy: r.matched_by,
+    credits: r.credits === null ? null : Number(r.credits),
+    lastSeenAt: r.last_seen_at,
+    lastRunId: r.last_run_id === null ? null : Number(r.last_run_id),
+  };
+}
+
+function ledgerView(entries: readonly LedgerRow[]): LedgerView {
+  const h = paymentHolding(entries);
+  return {
+    credited: h !== null,
+    holderUserId: h?.holderUserId ?? null,
+    credits: h?.credits ?? null,
+    netCredits: entries.reduce((s, e) => s + Number(e.credits), 0),
+    reassignments: h?.generation ?? 0,
+    entries: entries.map(toEntry),
+  };
+}
+
+/** The chain's decision as if the ledger did not have the payment: what reconcile would make of it today. */
+function chainView(payment: Payment, users: UserDirectory, o: SupportOptions): ChainView {
+  const cfg = o.settings.config;
+  const customerColumn = cfg.users.stripeCustomerId !== null;
+  const d = decidePayment(payment, { rules: cfg, users, customerColumn, isCredited: () => false, dryRun: true });
+  const why = explainMatch(payment, users, cfg.match, customerColumn);
+  return {
+    status: d.status,
+    reason: d.reason,
+    userId: d.userId,
+    matchedBy: d.matchedBy,
+    credits: d.credits,
+    creditRule: d.creditRule,
+    steps: why.steps,
+    summary: why.summary,
+    name: d.name,
+  };
+}
+
+/** Where the payment stands, in one sentence a support person can act on. */
+function verdictOf(state: StripeState | null, notPayment: string | null, chain: ChainView | null, ledger: LedgerView, key: string): string {
+  if (ledger.credited) {
+    const moved = ledger.reassignments > 0 ? ` (reassigned ${ledger.reassignments}×)` : '';
+    const other = chain?.userId && chain.userId !== ledger.holderUserId ? `; the chain alone would pick user ${chain.userId}` : '';
+    return `credited: ${ledger.credits} credits with user ${ledger.holderUserId}${moved}${other}`;
+  }
+  if (state === null) return 'Stripe has no such object in this account and mode, and the ledger has no purchase for it';
+  if (state === 'not_a_payment') return `not a payment: ${notPayment ?? ''}; nothing to credit`;
+  if (!chain) return 'not credited';
+  switch (chain.status) {
+    case 'would_credit':
+    case 'credited':
+      return `paid, NOT credited yet: the chain matches user ${chain.userId} (${chain.credits} credits); the next reconcile whose window covers it credits it, or: stripe-credits assign ${key} --user ${chain.userId} --reason TEXT`;
+    case 'needs_review':
+      return `paid, NOT credited: needs a person (${chain.reason}); credit it with: stripe-credits assign ${key} --user USER --reason TEXT`;
+    case 'pending':
+      return 'not settled yet (pending): credited by a later reconcile once it succeeds';
+    case 'skipped':
+      return `not credited: skipped (${chain.reason})`;
+    default:
+      return `not credited (${chain.status})`;
+  }
+}
+
+/** Runs a lookup: a payment for cs_…/pi_…, a user (id or email) for anything else. */
+export async function lookup(o: SupportOptions & { query: string }): Promise<LookupResult> {
+  const q = o.query.trim();
+  if (q === '') throw new UsageError('QUERY must not be blank', 'give a cs_… or pi_… id, a user id or an email');
+  const isPayment = /^(cs|pi)_/.test(q);
+  if (isPayment) paymentIdKind(q);
+  const open = openForReading(o);
+  try {
+    await verifyUsersTable(open.db, o.settings.config.users);
+    const reader = stripeReaderFor(o.settings);
+    return isPayment ? await lookupPayment(o, open, reader, q) : await lookupUser(o, open, reader, q);
+  } finally {
+    await open.close();
+  }
+}
+
+async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeReader, id: string): Promise<PaymentLookup> {
+  const tables = await existingTables(open.db);
+  const fetched = await fetchPaymentOrNull(reader, id, o.settings.config);
+  const payment = fetched?.payment ?? null;
+  const session = fetched?.session ?? null;
+  const pi = fetched?.paymentIntent ?? null;
+  const paymentKey = payment?.paymentKey ?? session?.paymentIntentId ?? session?.id ?? pi?.id ?? id;
+  const ids = [...new Set([id, paymentKey, session?.id, pi?.id, session?.paymentIntentId].filter((x): x is string => typeof x === 'string'))];
+
+  const entries = tables.has('credit_ledger') ? await ledgerEntriesForPayment(open.db, ids) : [];
+  const ledger = ledgerView(entries);
+  const reviewRow = tables.has('stripe_credits_review') ? await reviewEntryFor(open.db, ids) : undefined;
+  let review: ReviewItem | null = null;
+  if (reviewRow) {
+    const candidates = JSON.parse(reviewRow.candidate_user_ids || '[]') as string[];
+    review = toReviewItem(reviewRow, candidates.length ? await usersByIds(open.db, o.settings.config.users, candidates) : new Map());
+  }
+  const record = tables.has('stripe_credits_payments') ? recordView(await paymentRecordFor(open.db, ids)) : null;
+
+  let chain: ChainView | null = null;
+  if (payment) {
+    const users = await loadUserDirectory(open.db, o.settings.config.users, o.settings.config.match, [payment]);
+    chain = chainView(payment, users, o);
+  }
+  const stripe: StripeView | null = fetched
+    ? {
+        checkoutSession: session ? sessionView(session) : null,
+        paymentIntent: pi ? intentView(pi) : null,
+        state: stateOf(payment),
+        notPayment: fetched.notPayment,
+      }
+    : null;
+  const amount = payment ? (payment.session ? payment.session.amountTotal : payment.paymentIntent?.amountReceived ?? null) : session?.amountTotal ?? pi?.amount ?? entries[0]?.amount ?? null;
+  const currency = session?.currency ?? pi?.currency ?? entries[0]?.currency ?? null;
+  if (!fetched && entries.length === 0 && !reviewRow && !record) {
+    throw new UsageError(`neither Stripe nor the ledger knows ${id}`, 'check the id, and that the key is for the right account and mode (test or live)');
+  }
+  return {
+    kind: 'payment',
+    query: id,
+    paymentKey,
+    checkoutSession: session?.id ?? entries[0]?.checkout_session_id ?? null,
+    paymentIntent: pi?.id ?? session?.paymentIntentId ?? entries[0]?.payment_intent_id ?? null,
+    amount: amount === null ? null : Number(amount),
+    currency,
+    paidAt: payment ? isoSeconds(payment.paidAt) : null,
+    stripe,
+    chain,
+    ledger,
+    review,
+    record,
+    verdict: verdictOf(stripe?.state ?? null, stripe?.notPayment ?? null, chain, ledger, paymentKey),
+  };
+}
+
+interface Candidate {
+  key: string;
+  payment: Payment | null;
+  session: SessionSnapshot | null;
+  notPayment: string | null;
+  foundBy: Set<string>;
+  /** Re-read from Stripe in this lookup. */
+  live: boolean;
+}
+
+async function listAll<T>(reader: StripeReader, what: string, list: () => Promise<Stripe.ApiList<T>>, notes: string[]): Promise<T[]> {
+  const page = await reader.call(what, list);
+  if (page.has_more) notes.push(`${what}: more than ${LIST_LIMIT}; only the newest ${LIST_LIMIT} are shown`);
+  return page.data;
+}
+
+async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader, q: string): Promise<UserLookup> {
+  const cfg = o.settings.config;
+  const tables = await existingTables(open.db);
+  let user: UserInfo | null = null;
+  try {
+    user = await resolveUser(open, o.settings, q, { allowLedgerOnly: true });
+  } catch (e) {
+    // An email nobody has is still worth a look: the payer may have no account, or used another address.
+    if (!(e instanceof UsageError) || !q.includes('@') || /matches \d+ users/.test(e.message)) throw e;
+  }
+  const emails = [...new Set([user?.email ?? (user ? null : q)].filter((x): x is string => !!x && x.trim() !== '').map((e) => e.trim()))];
+  const notes: string[] = [];
+
+  // The user's Stripe customer ids: from the users table when configured, and those the tool saw on their payments.
+  const customerIds = new Set<string>();
+  if (user) {
+    const cus = await customerIdOfUser(open.db, cfg.users, user.id);
+    if (cus) customerIds.add(cus);
+  }
+  let records: PaymentRecordRow[] = [];
+  if (tables.has('stripe_credits_payments')) {
+    records = await paymentRecordsFor(open.db, { userId: user?.id ?? null, emails, customerIds: [...customerIds] });
+    for (const r of records) if (r.customer_id && user && r.user_id === user.id) customerIds.add(r.customer_id);
+  }
+  const userEntries = user && tables.has('credit_ledger') ? await ledgerEntriesForUser(open.db, user.id) : [];
+
+  // Live Stripe queries that Stripe supports: Checkout Sessions by customer_details[email] and by customer,
+  // PaymentIntents by customer. (It cannot list by client_reference_id or metadata: the record covers those.)
+  const candidates = new Map<string, Candidate>();
+  const add = (key: string, c: Omit<Candidate, 'key' | 'foundBy'>, via: string) => {
+    const have = candidates.get(key);
+    if (have) {
+      have.foundBy.add(via);
+      if (!have.live && c.live) Object.assign(have, c);
+      return;
+    }
+    candidates.set(key, { key, ...c, foundBy: new Set([via]) });
+  };
+  const addSession = (s: Stripe.Checkout.Session, via: string) => {
+    const snap = toSessionSnapshot(s);
+    const pi = expandedIntent(s);
+    const payment = sessionPayment(snap, pi);
+    add(payment?.paymentKey ?? snap.paymentIntentId ?? snap.id, { payment, session: snap, notPayment: payment ? null : describeNotPayment(snap, pi), live: true }, via);
+  };
+  const emailVariants = [...new Set(emails.flatMap((e) => [e, e.toLowerCase()]))];
+  for (const email of emailVariants) {
+    const found = await listAll(reader, `list Checkout Sessions of ${email}`, () =>
+      reader.stripe.checkout.sessions.list({ customer_details: { email }, status: 'complete', limit: LIST_LIMIT, expand: ['data.payment_intent.latest_charge'] }),
+    notes);
+    for (const s of found) addSession(s, 'stripe:email');
+  }
+  const standalone: string[] = [];
+  for (const customer of customerIds) {
+    const sessions = await listAll(reader, `list Checkout Sessions of customer ${customer}`, () =>
+      reader.stripe.checkout.sessions.list({ customer, status: 'complete', limit: LIST_LIMIT, expand: ['data.payment_intent.latest_charge'] }),
+    notes);
+    for (const s of sessions) addSession(s, 'stripe:customer');
+    const intents = await listAll(reader, `list PaymentIntents of customer ${customer}`, () => reader.stripe.paymentIntents.list({ customer, limit: LIST_LIMIT }), notes);
+    for (const pi of intents) {
+      const have = candidates.get(pi.id);
+      if (have) have.foundBy.add('stripe:customer');
+      else if (pi.status === 'succeeded' || pi.status === 'processing') standalone.push(pi.id);
+    }
+  }
+
+  // Payments known only locally (the record, the ledger) and standalone PaymentIntents: re-read one by one.
+  const local = new Map<string, { via: string; id: string; paidAt: string }>();
+  for (const r of records) local.set(r.payment_key, { via: 'record', id: r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key, paidAt: r.paid_at });
+  for (const e of userEntries) {
+    if (!e.payment_key || local.has(e.payment_key)) continue;
+    local.set(e.payment_key, { via: 'ledger', id: e.checkout_session_id ?? e.payment_intent_id ?? e.payment_key, paidAt: e.created_at });
+  }
+  const toFetch: Array<{ key: string; id: string; via: string }> = [];
+  for (const id of standalone) toFetch.push({ key: id, id, via: 'stripe:customer' });
+  for (const [key, l] of [...local.entries()].sort((a, b) => (a[1].paidAt < b[1].paidAt ? 1 : -1))) {
+    const have = candidates.get(key);
+    if (have) have.foundBy.add(l.via);
+    else toFetch.push({ key, id: l.id, via: l.via });
+  }
+  if (toFetch.length > FETCH_LIMIT) notes.push(`${toFetch.length - FETCH_LIMIT} older payments known only from the tool's record or the ledger were not re-read from Stripe (shown as recorded)`);
+  for (const [i, f] of toFetch.entries()) {
+    if (i >= FETCH_LIMIT || !/^(cs_(test|live)_|pi_)[A-Za-z0-9]+$/.test(f.id)) {
+      add(f.key, { payment: null, session: null, notPayment: null, live: false }, f.via);
+      continue;
+    }
+    const got = await fetchPaymentOrNull(reader, f.id, cfg);
+    if (!got) {
+      add(f.key, { payment: null, session: null, notPayment: 'Stripe has no such object in this account and mode', live: false }, f.via);
+      continue;
+    }
+    const key = got.payment?.paymentKey ?? f.key;
+    if (!got.payment && f.via === 'stripe:customer') continue; // a PaymentIntent that is not a payment (policy): not this user's purchase
+    add(key, { payment: got.payment, session: got.session, notPayment: got.notPayment, live: true }, f.via);
+  }
+
+  const payments = [...candidates.values()].map((c) => c.payment).filter((p): p is Payment => p !== null);
+  for (const p of payments) {
+    if (p.session && p.session.lineItems === null && needsLineItems(p, cfg.credits)) {
+      p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
+    }
+  }
+  const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments);
+
+  const allIds = [...candidates.values()].flatMap((c) => [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x));
+  const ledgerRows = tables.has('credit_ledger') ? await entriesForMany(open, allIds) : [];
+  const recordByKey = new Map(records.map((r) => [r.payment_key, r]));
+
+  const rows: UserPaymentRow[] = [];
+  for (const c of candidates.values()) {
+    const ids = new Set([c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x));
+    const mine = ledgerRows.filter((e) => [e.payment_key, e.checkout_session_id, e.payment_intent_id].some((v) => v !== null && ids.has(v)));
+    const h = paymentHolding(mine);
+    const rec = recordByKey.get(c.key);
+    const chain = c.payment ? chainView(c.payment, directory, o) : null;
+    const state: StripeState | null = c.live ? stateOf(c.payment) : null;
+    const row: UserPaymentRow = {
+      paymentKey: c.key,
+      checkoutSession: c.session?.id ?? rec?.checkout_session_id ?? h?.purchase.checkout_session_id ?? null,
+      paymentIntent: c.payment?.paymentIntent?.id ?? c.session?.paymentIntentId ?? rec?.payment_intent_id ?? h?.purchase.payment_intent_id ?? null,
+      paidAt: c.payment ? isoSeconds(c.payment.paidAt) : rec?.paid_at ?? (c.session ? isoSeconds(c.session.created) : null),
+      amount: c.payment ? (c.payment.session ? c.payment.session.amountTotal : c.payment.paymentIntent?.amountReceived ?? null) : c.session?.amountTotal ?? (rec?.amount == null ? null : Number(rec.amount)),
+      currency: c.payment?.session?.currency ?? c.payment?.paymentIntent?.currency ?? c.session?.currency ?? rec?.currency ?? null,
+      foundBy: [...c.foundBy].sort(),
+      stripe: state,
+      chain: chain ? { status: chain.status, reason: chain.reason, userId: chain.userId, matchedBy: chain.matchedBy, credits: chain.credits } : null,
+      ledger: h ? { holderUserId: h.holderUserId, credits: h.credits } : null,
+      record: recordView(rec),
+      note: null,
+    };
+    row.note = rowNote(row, user, c.notPayment);
+    rows.push(row);
+  }
+  rows.sort((a, b) => ((a.paidAt ?? '') < (b.paidAt ?? '') ? 1 : (a.paidAt ?? '') > (b.paidAt ?? '') ? -1 : a.paymentKey < b.paymentKey ? -1 : 1));
+
+  return {
+    kind: 'user',
+    query: q,
+    user,
+    emails,
+    customerIds: [...customerIds],
+    balance: user && tables.has('credit_ledger') ? await balanceOf(open.db, user.id) : 0,
+    entries: userEntries.map(toEntry),
+    payments: rows,
+    notes,
+  };
+}
+
+async function entriesForMany(open: OpenDb, ids: readonly string[]): Promise<LedgerRow[]> {
+  const out: LedgerRow[] = [];
+  const seen = new Set<number>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 300) {
+    for (const e of await ledgerEntriesForPayment(open.db, unique.slice(i, i + 300))) {
+      if (!seen.has(Number(e.id))) {
+        seen.add(Number(e.id));
+        out.push(e);
+      }
+    }
+  }
+  return out;
+}
+
+/** What to notice about one of a user's payments; null when it is credited to this user. */
+function rowNote(r: UserPaymentRow, user: UserInfo | null, notPayment: string | null): string | null {
+  if (r.ledger) {
+    if (user && r.ledger.holderUserId === user.id) return null;
+    return `credited to user ${r.ledger.holderUserId}`;
+  }
+  if (r.stripe === null) {
+    if (notPayment) return notPayment;
+    return r.record ? `not re-read from Stripe; last decided ${r.record.status}${r.record.reason ? ` (${r.record.reason})` : ''}` : 'not re-read from Stripe';
+  }
+  if (r.stripe === 'not_a_payment') return `not a payment: ${notPayment ?? ''}`;
+  const c = r.chain;
+  if (!c) return null;
+  switch (c.status) {
+    case 'would_credit':
+    case 'credited':
+      return user && c.userId !== user.id ? `paid, NOT credited; the chain matches user ${c.userId}` : 'paid, NOT credited yet (the chain matches this user)';
+    case 'needs_review':
+      return `paid, NOT credited: needs review (${c.reason})`;
+    case 'pending':
+      return 'pending: not settled yet';
+    case 'skipped':
+      return `not credited: skipped (${c.reason})`;
+    default:
+      return null;
+  }
+}

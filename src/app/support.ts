@@ -1,0 +1,471 @@
+import Stripe from 'stripe';
+import type { Settings } from '../config.js';
+import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
+import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
+import { findCredited, insertPurchases, ledgerModes } from '../ledger/ledger.js';
+import type { LedgerRow, ReviewRow } from '../ledger/schema.js';
+import {
+  balanceOf,
+  dismissReviewEntry,
+  existingTables,
+  findUserCandidates,
+  insertManual,
+  insertReassignment,
+  ledgerEntriesForPayment,
+  ledgerEntriesForUser,
+  openReviewEntries,
+  paymentHolding,
+  recordAssignment,
+  resolveReviewOnAssign,
+  reviewEntryFor,
+  userHasEntries,
+  usersByIds,
+  type UserInfo,
+} from '../ledger/support.js';
+import { verifyUsersTable } from '../ledger/users.js';
+import { assignPlan } from '../reconcile/support.js';
+import type { CreditRuleName } from '../reconcile/types.js';
+import { createStripeClient } from '../stripe/client.js';
+import { fetchPaymentById, paymentIdKind, type FetchedPayment } from '../stripe/fetch-payment.js';
+import { StripeReader, type FetchRules } from '../stripe/fetch-payments.js';
+import { DEFAULT_RETRY } from '../stripe/retry.js';
+
+/**
+ * The support use cases: the review queue, assign, adjust and balance (lookup is in lookup.ts).
+ * Commands that write migrate first; those that only read open the database read-only and work on
+ * a database the tool never touched (no tables: nothing queued, no entries).
+ */
+
+export interface SupportOptions {
+  settings: Settings;
+  cwd: string;
+}
+
+export function openForReading(o: SupportOptions): OpenDb {
+  return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: true });
+}
+
+function openForWriting(o: SupportOptions): OpenDb {
+  return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: false });
+}
+
+export function stripeReaderFor(settings: Settings): StripeReader {
+  const apiKey = settings.stripeApiKey();
+  return new StripeReader(createStripeClient({ apiKey, apiBase: settings.stripeApiBase }), { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs }, maskKey(apiKey));
+}
+
+/**
+ * `fetchPaymentById`, with "Stripe has no such object" as null. The retry wrapper turns every
+ * Stripe error it does not retry (a 404 too) into a CliError carrying the original as its cause,
+ * so fetchPaymentById's own 404 check never sees one; the cause is checked here instead.
+ */
+export async function fetchPaymentOrNull(reader: StripeReader, id: string, rules: FetchRules): Promise<FetchedPayment | null> {
+  try {
+    return await fetchPaymentById(reader, id, rules);
+  } catch (e) {
+    const cause = e instanceof CliError ? e.cause : e;
+    if (cause instanceof Stripe.errors.StripeInvalidRequestError && (cause.statusCode === 404 || cause.code === 'resource_missing')) return null;
+    throw e;
+  }
+}
+
+/** A required free-text flag (`--reason`, `--actor`): present and not blank. */
+export function requireText(value: string | undefined, flag: string): string {
+  const v = value?.trim() ?? '';
+  if (v === '') throw new UsageError(`${flag} is required and must not be blank`, `say why, e.g. ${flag} "customer emailed, paid with a work address"`);
+  return v;
+}
+
+/** `--credits`: a whole number, signed for `adjust` (`+50`, `-20`), positive for `assign`; never 0. */
+export function parseCredits(raw: string, opts: { signed: boolean }): number {
+  const s = raw.trim();
+  const shape = opts.signed ? /^[+-]?\d+$/ : /^\+?\d+$/;
+  const n = Number(s);
+  if (!shape.test(s) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--credits must be a ${opts.signed ? 'whole number, + or -' : 'positive whole number'}, not '${raw}'`, opts.signed ? 'e.g. --credits 50 or --credits -20' : 'e.g. --credits 100');
+  }
+  if (n === 0) throw new UsageError('--credits 0 changes nothing: give a number of credits other than 0');
+  if (!opts.signed && n < 0) throw new UsageError(`--credits must be positive for assign, not '${raw}'`, 'to take credits away, use adjust');
+  return n;
+}
+
+function describeUser(u: UserInfo): string {
+  const bits = [u.email, u.name ? `"${u.name}"` : null].filter(Boolean);
+  return bits.length ? `${u.id} (${bits.join(', ')})` : u.id;
+}
+
+/**
+ * USER (an id or an email) → exactly one user of the app. An email that several users share is
+ * refused, listing them: a person must pick one by id.
+ */
+export async function resolveUser(open: OpenDb, settings: Settings, query: string, opts: { allowLedgerOnly?: boolean } = {}): Promise<UserInfo> {
+  const q = query.trim();
+  if (q === '') throw new UsageError('USER must not be blank', 'give a user id or an email');
+  const found = await findUserCandidates(open.db, settings.config.users, q);
+  if (found.length === 1) return found[0]!;
+  if (found.length > 1) {
+    throw new UsageError(
+      `'${q}' matches ${found.length} users: ${found.map(describeUser).join('; ')}`,
+      'give the user id instead of the email',
+    );
+  }
+  // A user removed from the app may still have entries: balance and lookup can still show them.
+  if (opts.allowLedgerOnly && (await existingTables(open.db)).has('credit_ledger') && (await userHasEntries(open.db, q))) {
+    return { id: q, email: null, name: null };
+  }
+  const table = settings.config.users.schema ? `${settings.config.users.schema}.${settings.config.users.table}` : settings.config.users.table;
+  throw new UsageError(`no user with id or email '${q}' in table ${table}`, 'check the id or email (stripe-credits never creates users)');
+}
+
+/** A ledger entry as support output shows it. */
+export interface LedgerEntry {
+  id: number;
+  createdAt: string;
+  userId: string;
+  credits: number;
+  kind: string;
+  paymentKey: string | null;
+  checkoutSession: string | null;
+  paymentIntent: string | null;
+  amount: number | null;
+  currency: string | null;
+  livemode: boolean;
+  actor: string;
+  reason: string | null;
+  runId: number | null;
+}
+
+export function toEntry(r: LedgerRow): LedgerEntry {
+  return {
+    id: Number(r.id),
+    createdAt: r.created_at,
+    userId: r.user_id,
+    credits: Number(r.credits),
+    kind: r.kind,
+    paymentKey: r.payment_key,
+    checkoutSession: r.checkout_session_id,
+    paymentIntent: r.payment_intent_id,
+    amount: r.amount === null ? null : Number(r.amount),
+    currency: r.currency,
+    livemode: Number(r.livemode) === 1,
+    actor: r.actor,
+    reason: r.reason,
+    runId: r.run_id === null ? null : Number(r.run_id),
+  };
+}
+
+/** Who wrote an entry, for messages: a run, or a person. */
+export function whoWrote(e: LedgerEntry): string {
+  const by = e.runId !== null ? `run ${e.runId}` : e.actor;
+  return `by ${by} on ${e.createdAt.slice(0, 10)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// review
+
+export interface ReviewItem {
+  paymentKey: string;
+  checkoutSession: string | null;
+  paymentIntent: string | null;
+  reason: string;
+  amount: number | null;
+  currency: string | null;
+  livemode: boolean;
+  paidAt: string;
+  emails: string[];
+  /** The name Stripe saw: a hint for people, never used to match. */
+  name: string | null;
+  candidates: UserInfo[];
+  unknownIds: string[];
+  status: string;
+  queuedAt: string;
+  updatedAt: string;
+  firstRunId: number | null;
+  lastRunId: number | null;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  resolution: string | null;
+}
+
+function jsonList(s: string): string[] {
+  try {
+    const v: unknown = JSON.parse(s);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export function toReviewItem(r: ReviewRow, users: Map<string, UserInfo>): ReviewItem {
+  return {
+    paymentKey: r.payment_key,
+    checkoutSession: r.checkout_session_id,
+    paymentIntent: r.payment_intent_id,
+    reason: r.reason,
+    amount: r.amount === null ? null : Number(r.amount),
+    currency: r.currency,
+    livemode: Number(r.livemode) === 1,
+    paidAt: r.paid_at,
+    emails: jsonList(r.emails),
+    name: r.name,
+    candidates: jsonList(r.candidate_user_ids).map((id) => users.get(id) ?? { id, email: null, name: null }),
+    unknownIds: jsonList(r.unknown_ids),
+    status: r.status,
+    queuedAt: r.created_at,
+    updatedAt: r.updated_at,
+    firstRunId: r.first_run_id === null ? null : Number(r.first_run_id),
+    lastRunId: r.last_run_id === null ? null : Number(r.last_run_id),
+    resolvedAt: r.resolved_at,
+    resolvedBy: r.resolved_by,
+    resolution: r.resolution,
+  };
+}
+
+/** The open review queue, oldest payment first, with the candidate users' emails and names. */
+export async function listReview(o: SupportOptions): Promise<ReviewItem[]> {
+  const open = openForReading(o);
+  try {
+    await verifyUsersTable(open.db, o.settings.config.users);
+    if (!(await existingTables(open.db)).has('stripe_credits_review')) return [];
+    const rows = await openReviewEntries(open.db);
+    const ids = rows.flatMap((r) => jsonList(r.candidate_user_ids));
+    const users = ids.length > 0 ? await usersByIds(open.db, o.settings.config.users, ids) : new Map<string, UserInfo>();
+    return rows.map((r) => toReviewItem(r, users));
+  } finally {
+    await open.close();
+  }
+}
+
+export interface DismissResult {
+  /** `dismissed` now, or `unchanged` (it was dismissed before: the earlier who and why are kept). */
+  outcome: 'dismissed' | 'unchanged';
+  item: ReviewItem;
+}
+
+/** Closes an open review entry without crediting; who and why are kept on it. */
+export async function dismissReview(o: SupportOptions & { payment: string; reason: string; actor: string }): Promise<DismissResult> {
+  paymentIdKind(o.payment);
+  const open = openForWriting(o);
+  try {
+    await migrateToLatest(open.db);
+    const before = await reviewEntryFor(open.db, [o.payment]);
+    if (!before) {
+      throw new UsageError(`${o.payment} is not in the review queue`, 'see the open entries with: stripe-credits review; lookup shows what is known about a payment');
+    }
+    if (before.status === 'open' && (await dismissReviewEntry(open.db, before.payment_key, o.actor, o.reason))) {
+      const after = await reviewEntryFor(open.db, [before.payment_key]);
+      return { outcome: 'dismissed', item: toReviewItem(after!, new Map()) };
+    }
+    const now = (await reviewEntryFor(open.db, [before.payment_key]))!;
+    if (now.status === 'dismissed') return { outcome: 'unchanged', item: toReviewItem(now, new Map()) };
+    throw new AttentionError(
+      `${now.payment_key} is no longer open: ${now.resolution ?? 'credited'}${now.resolved_by ? ` (${now.resolved_by}, ${now.resolved_at?.slice(0, 10)})` : ''}`,
+      'see what the ledger holds with: stripe-credits lookup ' + now.payment_key,
+    );
+  } finally {
+    await open.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// assign
+
+export interface AssignOptions extends SupportOptions {
+  payment: string;
+  user: string;
+  reason: string;
+  actor: string;
+  credits: number | null;
+  /** Move an already credited payment to `user` (a correction). */
+  reassign: boolean;
+}
+
+export interface AssignResult {
+  /** `credited`: a purchase entry written; `reassigned`: a reversal and a credit written; `unchanged`: the user already holds it. */
+  outcome: 'credited' | 'reassigned' | 'unchanged';
+  paymentKey: string;
+  checkoutSession: string | null;
+  paymentIntent: string | null;
+  user: UserInfo;
+  credits: number;
+  /** A credit rule, `override` (--credits), or `purchase` (a reassignment moves the purchase's credits). */
+  creditSource: CreditRuleName | 'override' | 'purchase';
+  previousUserId: string | null;
+  /** The ledger entries written now. */
+  entries: LedgerEntry[];
+  reviewClosed: boolean;
+  actor: string;
+  reason: string;
+}
+
+async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, meanwhile: boolean): Promise<AttentionError> {
+  const holding = paymentHolding(await ledgerEntriesForPayment(open.db, ids));
+  const to = holding ? `user ${holding.holderUserId} (${holding.credits} credits, ${whoWrote(toEntry(holding.purchase))}${holding.generation > 0 ? `, reassigned ${holding.generation}×` : ''})` : 'another user';
+  return new AttentionError(
+    `${key} is already credited${meanwhile ? ' (credited meanwhile by someone else)' : ''} to ${to}: nothing written`,
+    `if it went to the wrong user, move it with: stripe-credits assign ${key} --user USER --reason TEXT --reassign`,
+  );
+}
+
+/**
+ * Credits a payment the chain could not match to the user a person names. The payment is read
+ * from Stripe and must be one reconcile could credit; the credits follow the rules unless given.
+ * The purchase goes in under the payment key like any other, so the unique index decides against
+ * a concurrent reconcile: the loser reports "already credited".
+ */
+export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
+  paymentIdKind(o.payment);
+  if (o.reassign) {
+    if (o.credits !== null) throw new UsageError('--credits cannot be combined with --reassign: a reassignment moves the credits the payment was credited with', 'change the amount with adjust');
+    return reassignPayment(o);
+  }
+  const open = openForWriting(o);
+  try {
+    await verifyUsersTable(open.db, o.settings.config.users);
+    const user = await resolveUser(open, o.settings, o.user);
+    const reader = stripeReaderFor(o.settings);
+    const fetched = await fetchPaymentOrNull(reader, o.payment, o.settings.config);
+    if (!fetched) {
+      throw new UsageError(`Stripe has no ${paymentIdKind(o.payment) === 'checkout_session' ? 'Checkout Session' : 'PaymentIntent'} ${o.payment}`, 'check the id, and that the key is for the right account and mode (test or live)');
+    }
+    if (!fetched.payment) throw new UsageError(`${o.payment} is not a payment: ${fetched.notPayment ?? 'unknown'}`, 'only a successful payment can be credited');
+    const payment = fetched.payment;
+    const plan = assignPlan(payment, user, o.settings.config, o.credits);
+    if (!plan.ok) throw new UsageError(plan.message.startsWith('--') ? plan.message : `${payment.paymentKey} ${plan.message}`, plan.hint);
+    const d = plan.decision;
+
+    await migrateToLatest(open.db);
+    const modes = await ledgerModes(open.db);
+    if (modes.some((m) => m !== d.livemode)) {
+      throw new ConfigError(`${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`);
+    }
+    const ids = [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])];
+    if ((await findCredited(open.db, [payment])).size > 0) throw await alreadyCreditedError(open, ids, d.paymentKey, false);
+
+    const before = await reviewEntryFor(open.db, ids);
+    const written = await open.db.transaction().execute(async (trx) => {
+      // The insert comes first: the unique (kind, payment_key) index decides, and SQLite takes the write lock at once.
+      const inserted = await insertPurchases(trx, [d], { runId: null, actor: o.actor, reason: o.reason });
+      if (!inserted.has(d.paymentKey)) return null;
+      const reviewClosed = await resolveReviewOnAssign(trx, before, { userId: user.id, actor: o.actor, reason: o.reason });
+      await recordAssignment(trx, d);
+      return { reviewClosed };
+    });
+    if (!written) throw await alreadyCreditedError(open, ids, d.paymentKey, true);
+    const entries = (await ledgerEntriesForPayment(open.db, [d.paymentKey])).filter((e) => e.kind === 'purchase').map(toEntry);
+    return {
+      outcome: 'credited',
+      paymentKey: d.paymentKey,
+      checkoutSession: d.checkoutSession,
+      paymentIntent: d.paymentIntent,
+      user,
+      credits: d.credits!,
+      creditSource: plan.creditSource,
+      previousUserId: null,
+      entries,
+      reviewClosed: written.reviewClosed,
+      actor: o.actor,
+      reason: o.reason,
+    };
+  } finally {
+    await open.close();
+  }
+}
+
+/**
+ * Moves a credited payment to the right user: a `reassign_out.N` entry takes the credits from the
+ * user who holds them, a `reassign_in.N` entry gives them to the new one (see reassignKinds).
+ * Needs no Stripe call: the purchase entry says what was credited.
+ */
+async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
+  const open = openForWriting(o);
+  try {
+    await verifyUsersTable(open.db, o.settings.config.users);
+    const user = await resolveUser(open, o.settings, o.user);
+    await migrateToLatest(open.db);
+    const holding = paymentHolding(await ledgerEntriesForPayment(open.db, [o.payment]));
+    if (!holding) {
+      throw new UsageError(`${o.payment} is not credited to anyone yet: there is nothing to reassign`, `credit it with: stripe-credits assign ${o.payment} --user USER --reason TEXT (without --reassign)`);
+    }
+    const p = holding.purchase;
+    const base = {
+      paymentKey: p.payment_key ?? o.payment,
+      checkoutSession: p.checkout_session_id,
+      paymentIntent: p.payment_intent_id,
+      user,
+      credits: holding.credits,
+      creditSource: 'purchase' as const,
+      actor: o.actor,
+      reason: o.reason,
+      reviewClosed: false,
+    };
+    if (holding.holderUserId === user.id) {
+      return { ...base, outcome: 'unchanged', previousUserId: user.id, entries: [] };
+    }
+    const ids = await insertReassignment(open.db, holding, user.id, { actor: o.actor, reason: o.reason });
+    if (!ids) {
+      const now = paymentHolding(await ledgerEntriesForPayment(open.db, [o.payment]));
+      throw new AttentionError(
+        `${base.paymentKey} was reassigned by someone else meanwhile; it is now with user ${now?.holderUserId ?? '?'}: nothing written`,
+        'check with: stripe-credits lookup ' + base.paymentKey,
+      );
+    }
+    const written = (await ledgerEntriesForPayment(open.db, [base.paymentKey])).filter((e) => Number(e.id) === ids.out || Number(e.id) === ids.in).map(toEntry);
+    return { ...base, outcome: 'reassigned', previousUserId: holding.holderUserId, entries: written };
+  } finally {
+    await open.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// adjust
+
+export interface AdjustResult {
+  user: UserInfo;
+  entry: LedgerEntry;
+  balance: number;
+}
+
+/** A `manual` ledger entry for a user, with who and why. */
+export async function adjustCredits(o: SupportOptions & { user: string; credits: number; reason: string; actor: string }): Promise<AdjustResult> {
+  const max = o.settings.config.maxCreditsPerPayment;
+  if (Math.abs(o.credits) > max) {
+    throw new UsageError(`--credits ${o.credits} is more than maxCreditsPerPayment (${max}) in one entry`, 'check the number; split it, or raise maxCreditsPerPayment in the config file');
+  }
+  const open = openForWriting(o);
+  try {
+    await verifyUsersTable(open.db, o.settings.config.users);
+    const user = await resolveUser(open, o.settings, o.user);
+    await migrateToLatest(open.db);
+    // A manual entry takes the ledger's mode (test and live never mix in one ledger).
+    const modes = await ledgerModes(open.db);
+    const row = await insertManual(open.db, { userId: user.id, credits: o.credits, actor: o.actor, reason: o.reason, livemode: modes.length === 1 && modes[0] === true });
+    return { user, entry: toEntry(row), balance: await balanceOf(open.db, user.id) };
+  } finally {
+    await open.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// balance
+
+export interface BalanceResult {
+  user: UserInfo;
+  balance: number;
+  /** Newest first. */
+  entries: LedgerEntry[];
+}
+
+/** A user's balance (the sum of their entries) and their entries, newest first. Read-only. */
+export async function userBalance(o: SupportOptions & { user: string }): Promise<BalanceResult> {
+  const open = openForReading(o);
+  try {
+    await verifyUsersTable(open.db, o.settings.config.users);
+    const user = await resolveUser(open, o.settings, o.user, { allowLedgerOnly: true });
+    if (!(await existingTables(open.db)).has('credit_ledger')) return { user, balance: 0, entries: [] };
+    const entries = (await ledgerEntriesForUser(open.db, user.id)).map(toEntry);
+    return { user, balance: await balanceOf(open.db, user.id), entries };
+  } finally {
+    await open.close();
+  }
+}

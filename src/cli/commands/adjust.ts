@@ -1,0 +1,36 @@
+import { adjustCredits, parseCredits, requireText } from '../../app/support.js';
+import { resolveSettings } from '../../config.js';
+import type { CommonFlags } from '../main.js';
+import { signed, userLabel, writeJson, type Registrar } from '../support-output.js';
+import type { CommandContext } from './reconcile.js';
+
+interface AdjustFlags extends CommonFlags {
+  user: string;
+  credits: string;
+  reason?: string;
+}
+
+async function adjustCommand(ctx: CommandContext, flags: AdjustFlags): Promise<number> {
+  const reason = requireText(flags.reason, '--reason');
+  const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
+  const credits = parseCredits(flags.credits, { signed: true });
+  const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  const r = await adjustCredits({ settings, cwd: ctx.cwd, user: flags.user, credits, reason, actor });
+  if (flags.json) writeJson(ctx, { userId: r.user.id, user: r.user, credits: r.entry.credits, balance: r.balance, entry: r.entry });
+  else {
+    ctx.io.stdout.write(`Adjusted ${userLabel(r.user)} by ${signed(r.entry.credits)} credits: manual entry ${r.entry.id}, by ${r.entry.actor}: ${r.entry.reason}\n`);
+    ctx.io.stdout.write(`Balance now ${r.balance} credits.\n`);
+  }
+  return 0;
+}
+
+export function registerAdjust({ program, ctx, setResult, common }: Registrar): void {
+  common(
+    program
+      .command('adjust')
+      .description("write a manual credit adjustment to a user's balance")
+      .requiredOption('--user <user>', 'a user id or an email')
+      .requiredOption('--credits <n>', 'credits to add (50 or +50) or take away (-20); not 0')
+      .requiredOption('--reason <text>', 'why (required; recorded with the entry)'),
+  ).action(async (flags: AdjustFlags) => setResult(await adjustCommand(ctx, flags)));
+}

@@ -1,0 +1,24 @@
+import { userBalance } from '../../app/support.js';
+import { resolveSettings } from '../../config.js';
+import type { CommonFlags } from '../main.js';
+import { entriesTable, userLabel, writeJson, type Registrar } from '../support-output.js';
+import type { CommandContext } from './reconcile.js';
+
+async function balanceCommand(ctx: CommandContext, user: string, flags: CommonFlags): Promise<number> {
+  const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  const r = await userBalance({ settings, cwd: ctx.cwd, user });
+  if (flags.json) {
+    writeJson(ctx, { userId: r.user.id, balance: r.balance, entries: r.entries, user: r.user });
+    return 0;
+  }
+  ctx.io.stdout.write(`${userLabel(r.user)}: ${r.balance} credits\n`);
+  if (r.entries.length === 0) ctx.io.stdout.write('No ledger entries.\n');
+  else ctx.io.stdout.write(`${entriesTable(r.entries)}\n`);
+  return 0;
+}
+
+export function registerBalance({ program, ctx, setResult, common }: Registrar): void {
+  common(program.command('balance <user>').description("a user's balance (the sum of their ledger entries) and their entries, newest first")).action(
+    async (user: string, flags: CommonFlags) => setResult(await balanceCommand(ctx, user, flags)),
+  );
+}

@@ -1,0 +1,119 @@
+import { lookup, type PaymentLookup, type UserLookup } from '../../app/lookup.js';
+import { resolveSettings } from '../../config.js';
+import type { CommonFlags } from '../main.js';
+import { formatAmount } from '../output.js';
+import { entriesTable, shortTime, table, userLabel, writeJson, type Registrar } from '../support-output.js';
+import type { CommandContext } from './reconcile.js';
+
+function metadata(m: Record<string, string>): string {
+  const keys = Object.keys(m);
+  return keys.length ? keys.map((k) => `${k}=${JSON.stringify(m[k])}`).join(' ') : '(none)';
+}
+
+function chainStatus(status: string, reason: string | null): string {
+  const label = status === 'would_credit' ? 'would credit' : status.replace('_', ' ');
+  return reason ? `${label} (${reason})` : label;
+}
+
+export function renderPaymentLookup(r: PaymentLookup): string {
+  const out: string[] = [];
+  const ids = [r.checkoutSession ? `Checkout Session ${r.checkoutSession}` : null, r.paymentIntent ? `PaymentIntent ${r.paymentIntent}` : null].filter(Boolean);
+  out.push(`Payment ${r.paymentKey}${ids.length ? ` (${ids.join(', ')})` : ''}`);
+  out.push(`  ${r.verdict}`);
+  out.push('');
+  out.push('Stripe says:');
+  if (!r.stripe) out.push('  no such Checkout Session or PaymentIntent in this account and mode');
+  else {
+    const s = r.stripe.checkoutSession;
+    if (s) {
+      out.push(`  Checkout Session ${s.id}: ${s.status}, mode ${s.mode}, payment_status ${s.paymentStatus}, ${formatAmount(s.amountTotal, s.currency)}, created ${shortTime(s.created)}`);
+      out.push(`    client_reference_id ${s.clientReferenceId ?? '(none)'}; customer ${s.customer ?? '(none)'}; metadata ${metadata(s.metadata)}`);
+      out.push(`    customer_details.email ${s.customerDetailsEmail ?? '(none)'}; customer_email ${s.customerEmail ?? '(none)'}${s.name ? `; name "${s.name}" (a hint for people, never matched)` : ''}`);
+    }
+    const pi = r.stripe.paymentIntent;
+    if (pi) {
+      const refund = pi.refunded ? 'fully refunded' : pi.amountRefunded > 0 ? `${formatAmount(pi.amountRefunded, pi.currency)} refunded` : 'not refunded';
+      out.push(`  PaymentIntent ${pi.id}: ${pi.status}, ${formatAmount(pi.amount, pi.currency)} (received ${formatAmount(pi.amountReceived, pi.currency)}), ${refund}, created ${shortTime(pi.created)}`);
+      out.push(`    customer ${pi.customer ?? '(none)'}; receipt_email ${pi.receiptEmail ?? '(none)'}; metadata ${metadata(pi.metadata)}`);
+    }
+    out.push(`  => ${r.stripe.state === 'not_a_payment' ? `not a payment: ${r.stripe.notPayment}` : r.stripe.state}`);
+  }
+  out.push('');
+  out.push('How the chain matches it (ids, then customer, then email; never the name):');
+  if (!r.chain) out.push('  (not a payment: not matched)');
+  else {
+    if (r.chain.steps.length === 0) out.push('  the payment carries no user id, customer or email');
+    r.chain.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s.field} ${s.value} -> ${s.note}`));
+    out.push(`  => ${r.chain.summary}`);
+    const credits = r.chain.credits !== null ? `; ${r.chain.credits} credits${r.chain.creditRule ? ` by the ${r.chain.creditRule} rule` : ''}` : '';
+    out.push(`  => reconcile would decide: ${chainStatus(r.chain.status, r.chain.reason)}${r.chain.userId ? ` for user ${r.chain.userId}` : ''}${credits}`);
+  }
+  out.push('');
+  out.push('The ledger holds:');
+  if (r.ledger.entries.length === 0) out.push('  nothing for this payment');
+  else {
+    out.push(entriesTable(r.ledger.entries, { withUser: true }).replace(/^/gm, '  '));
+    out.push(`  net ${r.ledger.netCredits} credits${r.ledger.credited ? `, now with user ${r.ledger.holderUserId}` : ''}`);
+  }
+  if (r.review) {
+    const v = r.review;
+    const how = v.status === 'open' ? 'open' : `${v.status}${v.resolvedBy ? ` by ${v.resolvedBy}` : ''}${v.resolvedAt ? ` on ${shortTime(v.resolvedAt)}` : ''}${v.resolution ? `: ${v.resolution}` : ''}`;
+    out.push(`Review queue: ${v.reason}, queued ${shortTime(v.queuedAt)}, ${how}${v.candidates.length ? `; candidates ${v.candidates.map((c) => c.id).join(', ')}` : ''}`);
+  }
+  if (r.record) {
+    const rec = r.record;
+    const by = rec.matchedBy === 'assign' ? ' (by assign)' : rec.matchedBy ? ` (matched by ${rec.matchedBy})` : '';
+    out.push(`The tool's record: ${chainStatus(rec.status, rec.reason)}${rec.userId ? `, user ${rec.userId}${by}` : ''}; last run ${rec.lastRunId ?? '(none)'}, updated ${shortTime(rec.lastSeenAt)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderUserLookup(r: UserLookup): string {
+  const out: string[] = [];
+  out.push(r.user ? `${userLabel(r.user)}: balance ${r.balance} credits` : `No user has the email ${r.query}: showing the payments Stripe has for it`);
+  const sources = [
+    r.emails.length ? `Checkout Sessions by email ${r.emails.join(', ')}` : null,
+    r.customerIds.length ? `by customer ${r.customerIds.join(', ')}` : null,
+    "the tool's record of decided payments",
+    r.user ? 'the ledger' : null,
+  ].filter(Boolean);
+  out.push(`Payments (${r.payments.length}), from ${sources.join(', ')}:`);
+  if (r.payments.length === 0) out.push('  none found');
+  else {
+    const t = table(['Paid at (UTC)', 'Payment', 'Amount', 'Stripe', 'Chain says', 'Ledger', 'Note']);
+    for (const p of r.payments) {
+      t.push([
+        shortTime(p.paidAt),
+        p.paymentKey,
+        formatAmount(p.amount, p.currency),
+        p.stripe ?? '(not re-read)',
+        p.chain ? `${chainStatus(p.chain.status, p.chain.reason)}${p.chain.userId ? `\nuser ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}` : ''}` : '',
+        p.ledger ? `+${p.ledger.credits} user ${p.ledger.holderUserId}` : 'not credited',
+        p.note ?? '',
+      ]);
+    }
+    out.push(t.toString());
+  }
+  if (r.user) {
+    out.push(`Ledger entries of user ${r.user.id} (newest first):`);
+    out.push(r.entries.length ? entriesTable(r.entries) : '  none');
+  }
+  for (const n of r.notes) out.push(`Note: ${n}`);
+  return `${out.join('\n')}\n`;
+}
+
+async function lookupCommand(ctx: CommandContext, query: string, flags: CommonFlags): Promise<number> {
+  const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  const r = await lookup({ settings, cwd: ctx.cwd, query });
+  if (flags.json) writeJson(ctx, r);
+  else ctx.io.stdout.write(r.kind === 'payment' ? renderPaymentLookup(r) : renderUserLookup(r));
+  return 0;
+}
+
+export function registerLookup({ program, ctx, setResult, common }: Registrar): void {
+  common(
+    program
+      .command('lookup <query>')
+      .description('what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email)'),
+  ).action(async (query: string, flags: CommonFlags) => setResult(await lookupCommand(ctx, query, flags)));
+}

@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/support.js';
+import { resolveSettings } from '../../config.js';
+import type { CommonFlags } from '../main.js';
+import { formatAmount } from '../output.js';
+import { shortTime, table, writeJson, type Registrar } from '../support-output.js';
+import type { CommandContext } from './reconcile.js';
+
+const REASON_TEXT: Record<string, string> = {
+  no_user: 'no user by id, customer or email',
+  conflicting_ids: 'ids point at different users',
+  ambiguous_customer: 'several users have this customer',
+  ambiguous_email: 'several users share the email',
+  conflicting_emails: 'emails point at different users',
+  invalid_credits: 'credits metadata invalid or over the cap',
+  no_credit_rule: 'no credit rule applies',
+};
+
+function stripeSaw(i: ReviewItem): string {
+  return [
+    i.emails.length ? i.emails.join(', ') : null,
+    i.name ? `name "${i.name}" (hint)` : null,
+    i.unknownIds.length ? `unknown ids ${i.unknownIds.join(', ')}` : null,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+function candidates(i: ReviewItem): string {
+  return i.candidates.map((u) => [u.id, u.email, u.name ? `"${u.name}"` : null].filter(Boolean).join(' ')).join('\n');
+}
+
+export function renderReview(items: readonly ReviewItem[]): string {
+  if (items.length === 0) return 'The review queue is empty: nothing needs a person.\n';
+  const t = table(['Paid at (UTC)', 'Payment', 'Amount', 'Reason', 'Stripe saw', 'Candidates', 'Queued']);
+  for (const i of items) {
+    t.push([shortTime(i.paidAt), i.paymentKey, formatAmount(i.amount, i.currency), `${i.reason}\n${REASON_TEXT[i.reason] ?? ''}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
+  }
+  return [
+    `${items.length} payment${items.length === 1 ? '' : 's'} need${items.length === 1 ? 's' : ''} a person (oldest first):`,
+    t.toString(),
+    'Next: stripe-credits lookup PAYMENT  ·  assign PAYMENT --user USER --reason TEXT  ·  review dismiss PAYMENT --reason TEXT',
+    '',
+  ].join('\n');
+}
+
+async function reviewList(ctx: CommandContext, flags: CommonFlags): Promise<number> {
+  const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  const items = await listReview({ settings, cwd: ctx.cwd });
+  if (flags.json) writeJson(ctx, { open: items.length, entries: items });
+  else ctx.io.stdout.write(renderReview(items));
+  return 0;
+}
+
+async function reviewDismiss(ctx: CommandContext, payment: string, flags: CommonFlags & { reason?: string }): Promise<number> {
+  const reason = requireText(flags.reason, '--reason');
+  const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
+  const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  const r = await dismissReview({ settings, cwd: ctx.cwd, payment, reason, actor });
+  const i = r.item;
+  if (flags.json) {
+    writeJson(ctx, { outcome: r.outcome, paymentKey: i.paymentKey, status: i.status, dismissedBy: i.resolvedBy, dismissedAt: i.resolvedAt, reason: i.resolution, entry: i });
+  } else if (r.outcome === 'dismissed') {
+    ctx.io.stdout.write(`Dismissed ${i.paymentKey} (${i.reason}, ${formatAmount(i.amount, i.currency)}) without crediting it, by ${i.resolvedBy}: ${i.resolution}\n`);
+    ctx.io.stdout.write('The entry is kept; reconcile does not reopen it. To credit it after all: stripe-credits assign PAYMENT --user USER --reason TEXT\n');
+  } else {
+    ctx.io.stdout.write(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.\n`);
+  }
+  return 0;
+}
+
+export function registerReview({ program, ctx, setResult, common }: Registrar): void {
+  const review = common(
+    program
+      .command('review')
+      .description('open payments that need a person, oldest first; `review dismiss PAYMENT --reason TEXT` closes one'),
+  ).action(async (flags: CommonFlags) => setResult(await reviewList(ctx, flags)));
+  common(review.command('dismiss <payment>').description('close a review entry without crediting it (kept, with who and why)'))
+    .requiredOption('--reason <text>', 'why it needs no credit (required; recorded)')
+    .action(async (payment: string, _flags: unknown, cmd: Command) => setResult(await reviewDismiss(ctx, payment, cmd.optsWithGlobals())));
+}

@@ -1,0 +1,61 @@
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import type { LedgerEntry } from '../app/support.js';
+import type { UserInfo } from '../ledger/support.js';
+import { formatAmount } from './output.js';
+import type { CommandContext } from './commands/reconcile.js';
+
+/** What each support command file needs to register itself on the program (see main.ts). */
+export interface Registrar {
+  program: Command;
+  ctx: CommandContext;
+  setResult: (code: number) => void;
+  /** Adds the options every command takes (--db, --config, --json, --actor, …). */
+  common: (cmd: Command) => Command;
+}
+
+/** Same look as reconcile's tables: no colours, no rule between rows. */
+export function table(head: string[]): Table.Table {
+  return new Table({
+    head,
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+}
+
+export function userLabel(u: UserInfo): string {
+  const bits = [u.email, u.name ? `"${u.name}"` : null].filter(Boolean);
+  return bits.length ? `user ${u.id} (${bits.join(', ')})` : `user ${u.id}`;
+}
+
+export function signed(n: number): string {
+  return n > 0 ? `+${n}` : String(n);
+}
+
+/** 2026-11-20T14:03:11.000Z → 2026-11-20 14:03 */
+export function shortTime(iso: string | null): string {
+  return iso ? iso.slice(0, 16).replace('T', ' ') : '';
+}
+
+/** A user's or a payment's ledger entries. */
+export function entriesTable(entries: readonly LedgerEntry[], opts: { withUser?: boolean } = {}): string {
+  const t = table(['Entry', 'When (UTC)', ...(opts.withUser ? ['User'] : []), 'Kind', 'Credits', 'Payment', 'Amount', 'By', 'Reason']);
+  for (const e of entries) {
+    t.push([
+      String(e.id),
+      shortTime(e.createdAt),
+      ...(opts.withUser ? [e.userId] : []),
+      e.kind,
+      signed(e.credits),
+      e.paymentKey ?? '',
+      formatAmount(e.amount, e.currency),
+      e.runId !== null ? `run ${e.runId}` : e.actor,
+      e.reason ?? '',
+    ]);
+  }
+  return t.toString();
+}
+
+export function writeJson(ctx: CommandContext, value: unknown): void {
+  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
