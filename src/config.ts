@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, StripeAuthError } from './errors.js';
+import { ConfigError, StripeAuthError, UsageError } from './errors.js';
 import type { MatchConfig, CreditsConfig, StandalonePolicy } from './reconcile/types.js';
 
 /** The app's users table: where the tool looks users up (read only). */
@@ -21,6 +21,8 @@ export interface AppConfig {
   credits: CreditsConfig;
   maxCreditsPerPayment: number;
   maxCreditsPerRun: number;
+  /** Request rates; null means just below Stripe's documented limit for the key's mode. */
+  stripe: { maxRequestsPerSecond: number | null; maxRequestsPerSecondPerEndpoint: number | null };
 }
 
 export const DEFAULT_CONFIG: AppConfig = {
@@ -29,6 +31,7 @@ export const DEFAULT_CONFIG: AppConfig = {
   credits: { metadataKey: 'credits', prices: {}, unitAmountPerCredit: {} },
   maxCreditsPerPayment: 100000,
   maxCreditsPerRun: 1000000,
+  stripe: { maxRequestsPerSecond: null, maxRequestsPerSecondPerEndpoint: null },
 };
 
 export const DEFAULT_DB = 'data/credits.db';
@@ -88,6 +91,11 @@ function positiveIntMap(where: string, v: Json, allowZero: boolean): Record<stri
   return out;
 }
 
+function rate(where: string, v: Json): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 10000) fail(where, 'must be a number of requests per second above 0');
+  return v;
+}
+
 function positiveInt(where: string, v: Json): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(where, 'must be a positive integer');
   return v;
@@ -96,7 +104,7 @@ function positiveInt(where: string, v: Json): number {
 /** Validates a parsed config document and fills in the defaults. */
 export function parseConfig(doc: Json): AppConfig {
   if (!isObject(doc)) fail('file', 'must be a JSON object');
-  const known = ['users', 'match', 'credits', 'maxCreditsPerPayment', 'maxCreditsPerRun', ...Object.keys(NOT_BUILT), '$schema'];
+  const known = ['users', 'match', 'credits', 'maxCreditsPerPayment', 'maxCreditsPerRun', 'stripe', ...Object.keys(NOT_BUILT), '$schema'];
   checkKeys('file', doc, known);
   for (const [k, msg] of Object.entries(NOT_BUILT)) if (k in doc) throw new ConfigError(msg);
 
@@ -155,7 +163,18 @@ export function parseConfig(doc: Json): AppConfig {
     }
   }
 
+  const stripe = { ...DEFAULT_CONFIG.stripe };
+  if (doc.stripe !== undefined) {
+    if (!isObject(doc.stripe)) fail('stripe', 'must be an object');
+    checkKeys('stripe', doc.stripe, ['maxRequestsPerSecond', 'maxRequestsPerSecondPerEndpoint']);
+    if (doc.stripe.maxRequestsPerSecond !== undefined) stripe.maxRequestsPerSecond = rate('stripe.maxRequestsPerSecond', doc.stripe.maxRequestsPerSecond);
+    if (doc.stripe.maxRequestsPerSecondPerEndpoint !== undefined) {
+      stripe.maxRequestsPerSecondPerEndpoint = rate('stripe.maxRequestsPerSecondPerEndpoint', doc.stripe.maxRequestsPerSecondPerEndpoint);
+    }
+  }
+
   return {
+    stripe,
     users,
     match,
     credits,
@@ -191,6 +210,7 @@ export interface GlobalFlags {
   db?: string;
   config?: string;
   stripeApiBase?: string;
+  maxRps?: string;
 }
 
 /** Everything a command needs to know, resolved as flag > environment > config file > default. */
@@ -199,6 +219,8 @@ export interface Settings {
   configPath: string | null;
   config: AppConfig;
   stripeApiBase: string;
+  /** Rate overrides (flag --max-rps > config `stripe`); the rest defaults by the key's mode. */
+  rateOverrides: { global?: number; perEndpoint?: number };
   /** How long to keep retrying Stripe before giving up (STRIPE_CREDITS_RETRY_SECONDS, default 60). */
   retryBudgetMs: number;
   /** Reads the key only when a command needs Stripe (so `migrate` works without one). */
@@ -215,8 +237,19 @@ export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv, cwd:
     config,
     stripeApiBase: flags.stripeApiBase ?? env.STRIPE_API_BASE ?? DEFAULT_STRIPE_API_BASE,
     retryBudgetMs: retryBudget(env.STRIPE_CREDITS_RETRY_SECONDS),
+    rateOverrides: {
+      ...(config.stripe.maxRequestsPerSecond !== null ? { global: config.stripe.maxRequestsPerSecond } : {}),
+      ...(config.stripe.maxRequestsPerSecondPerEndpoint !== null ? { perEndpoint: config.stripe.maxRequestsPerSecondPerEndpoint } : {}),
+      ...(flags.maxRps !== undefined ? { global: maxRps(flags.maxRps) } : {}),
+    },
     stripeApiKey: () => readStripeKey(env),
   };
+}
+
+function maxRps(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 10000) throw new UsageError(`--max-rps must be a number of requests per second above 0, not '${v}'`);
+  return n;
 }
 
 function retryBudget(v: string | undefined): number {

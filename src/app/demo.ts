@@ -98,6 +98,7 @@ export async function runDemo(opts: { cwd: string; actor: string; onReport?: (ti
       config: parseConfig(data.config),
       stripeApiBase: sim.url,
       retryBudgetMs: 60_000,
+      rateOverrides: {},
       stripeApiKey: () => DEMO_KEY,
     };
     const since = parseWhen(data.since, now);

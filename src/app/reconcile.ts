@@ -19,6 +19,8 @@ import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../l
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { loadUserDirectory, verifyUsersTable } from '../ledger/users.js';
 import { countAll, planPayments, type ReconcileCounts } from '../reconcile/plan.js';
+import { defaultRateLimits, RateLimiter, type RateLimits } from '../stripe/rate-limit.js';
+import type { ScanOptions } from '../stripe/scan.js';
 import type { Payment, PaymentDecision, Window } from '../reconcile/types.js';
 import { planSource, RECHECK_SECONDS, type Source } from '../reconcile/window.js';
 import { createStripeClient } from '../stripe/client.js';
@@ -41,6 +43,9 @@ export interface ReconcileOptions {
   /** Called for every Stripe request (--verbose). */
   onRequest?: (line: string) => void;
   retry?: RetryPolicy;
+  /** Requests per second (default: just below Stripe's limits for the key's mode). */
+  rateLimits?: RateLimits;
+  scan?: ScanOptions;
 }
 
 export interface ReconcileReport {
@@ -107,14 +112,18 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       const log = opts.onRequest;
       client.on('response', (r: Stripe.ResponseEvent) => log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`));
     }
-    const reader = new StripeReader(client, opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs }, maskKey(apiKey));
+    const retry = opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs };
+    const limits = { ...(opts.rateLimits ?? { ...defaultRateLimits(live), ...settings.rateOverrides }) };
+    limits.perEndpoint = Math.min(limits.perEndpoint, limits.global);
+    const limiter = new RateLimiter(limits, retry.clock);
+    const reader = new StripeReader(client, retry, maskKey(apiKey), limiter);
 
     const tables = hadTables || !dryRun;
     if (!dryRun) {
       // One cheap request first, so that a rejected key is reported before the database is touched.
       // Stripe being unreachable is different: that run is recorded, as failed.
       try {
-        await reader.call('reach Stripe', () => client.checkout.sessions.list({ limit: 1 }));
+        await reader.call('reach Stripe', () => client.checkout.sessions.list({ limit: 1 }), 'sessions.list');
       } catch (e) {
         if (e instanceof CliError && e.exitCode === 1) {
           await migrateToLatest(db);
@@ -134,30 +143,46 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     for (const n of notes) progress(n);
     if (!dryRun) runId = await startRun(db, { mode: 'apply', since: window.since, until: window.until, actor: opts.actor });
 
-    progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
-    const found =
-      source === 'window'
-        ? await fetchPayments(reader, window, settings.config, progress)
-        : await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress);
-    const seen = new Set(found.map((p) => p.paymentKey));
-    const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
-    const toRecheck = recheckIds.filter((id) => !seen.has(id) && !found.some((p) => p.session?.id === id));
-    if (toRecheck.length > 0) progress(`re-reading ${toRecheck.length} payments left pending or in review`);
-    const rechecked = await fetchPaymentsByIds(reader, toRecheck, settings.config, progress);
-    const payments: Payment[] = [...found, ...rechecked.filter((p) => !seen.has(p.paymentKey))];
-    payments.sort((a, b) => a.paidAt - b.paidAt || (a.paymentKey < b.paymentKey ? -1 : 1));
+    // Decide payments batch by batch as they arrive: the Stripe objects are dropped once decided,
+    // and only the plan (one decision per payment) is kept until it is written.
+    const decisions: PaymentDecision[] = [];
+    const decided = new Set<string>();
+    const sessionsDecided = new Set<string>();
+    let creditsPlanned = 0;
+    const decideBatch = async (batch: Payment[]) => {
+      const fresh = batch.filter((p) => !decided.has(p.paymentKey));
+      if (fresh.length === 0) return;
+      const credited = tables ? await findCredited(db, fresh) : new Set<string>();
+      const users = await loadUserDirectory(db, settings.config.users, settings.config.match, fresh);
+      const plan = planPayments(fresh, {
+        rules: settings.config,
+        users,
+        customerColumn: settings.config.users.stripeCustomerId !== null,
+        isCredited: (p) => isCreditedIn(credited, p),
+        dryRun,
+      });
+      for (const p of fresh) {
+        decided.add(p.paymentKey);
+        if (p.session) sessionsDecided.add(p.session.id);
+      }
+      decisions.push(...plan.decisions);
+      creditsPlanned += plan.creditsToWrite;
+      progress(`${decisions.length} payments decided`);
+    };
 
-    progress(`deciding ${payments.length} payments`);
-    const credited = tables ? await findCredited(db, payments) : new Set<string>();
-    const users = await loadUserDirectory(db, settings.config.users, settings.config.match, payments);
-    const plan = planPayments(payments, {
-      rules: settings.config,
-      users,
-      customerColumn: settings.config.users.stripeCustomerId !== null,
-      isCredited: (p) => isCreditedIn(credited, p),
-      dryRun,
-    });
-    const decisions = plan.decisions;
+    progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
+    if (source === 'window') {
+      await fetchPayments(reader, window, settings.config, decideBatch, progress, opts.scan);
+    } else {
+      await decideBatch(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
+    }
+    const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
+    const toRecheck = recheckIds.filter((id) => !decided.has(id) && !sessionsDecided.has(id));
+    if (toRecheck.length > 0) {
+      progress(`re-reading ${toRecheck.length} payments left pending or in review`);
+      await decideBatch(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
+    }
+    decisions.sort((a, b) => a.paidAt - b.paidAt || (a.paymentKey < b.paymentKey ? -1 : 1));
     const creditedBefore = new Set(decisions.filter((d) => d.status === 'already_credited').map((d) => d.paymentKey));
 
     const otherMode = decisions.find((d) => d.livemode !== live);
@@ -167,11 +192,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       );
     }
 
-    if (plan.creditsToWrite > settings.config.maxCreditsPerRun && !opts.yes) {
+    if (creditsPlanned > settings.config.maxCreditsPerRun && !opts.yes) {
       if (runId !== null) await finishRun(db, runId, { status: 'refused', counts: countAll(decisions), error: 'maxCreditsPerRun', source, requests: reader.requests, notes });
       runId = null;
       throw new AttentionError(
-        `this run would write ${plan.creditsToWrite} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): nothing was written`,
+        `this run would write ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): nothing was written`,
         'check the plan with --dry-run, then rerun with --yes if it is right',
       );
     }
@@ -218,7 +243,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       window,
       counts,
       creditsWritten,
-      creditsPlanned: plan.creditsToWrite,
+      creditsPlanned,
       decisions: decisions.filter((d) => !creditedBefore.has(d.paymentKey)),
       newInReview,
       notes,

@@ -78,7 +78,8 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
       .option('--dry-run', 'show what would be written; write nothing (the database file is not touched)')
       .option('--since <when>', 'start of the window: ISO date/time (UTC unless zoned), unix seconds, or a span like 36h, 7d')
       .option('--until <when>', 'end of the window, exclusive (default: now)')
-      .option('--yes', 'go ahead past the safety stops (first run on an empty ledger, maxCreditsPerRun)'),
+      .option('--yes', 'go ahead past the safety stops (first run on an empty ledger, maxCreditsPerRun)')
+      .option('--max-rps <n>', "requests per second to Stripe, all endpoints together (default: just below Stripe's limit for the key's mode)"),
   )
     .addHelpText('after', EXIT_CODES)
     .action(async (flags) => setResult(await reconcileCommand(ctx, flags)));

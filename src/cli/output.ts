@@ -20,7 +20,7 @@ export interface OutputFlags {
 /** A spinner on stderr only when it is a terminal and neither --json nor --quiet; --verbose logs lines instead. */
 export function progressReporter(io: Io, flags: OutputFlags): { update(msg: string): void; stop(): void } {
   if (!flags.json && !flags.quiet && io.stderr.isTTY && !flags.verbose) {
-    const spinner: Ora = ora({ stream: io.stderr as NodeJS.WriteStream, isEnabled: true }).start();
+    const spinner: Ora = ora({ stream: io.stderr as NodeJS.WriteStream, isEnabled: true, color: io.env.NO_COLOR ? false : 'cyan' }).start();
     return { update: (m) => (spinner.text = m), stop: () => spinner.stop() };
   }
   if (flags.verbose) return { update: (m) => io.stderr.write(`${m}\n`), stop: () => {} };

@@ -23,8 +23,11 @@ export const EVENTS_RETENTION_SECONDS = 30 * 86400;
 export async function idsFromEvents(reader: StripeReader, window: Window, progress: Progress = () => {}): Promise<string[]> {
   const ids = new Set<string>();
   let events = 0;
-  for await (const page of reader.pages('list Events', (starting_after) =>
-    reader.stripe.events.list({ types: [...EVENT_TYPES], created: { gte: window.since, lt: window.until }, limit: 100, starting_after }),
+  for await (const page of reader.pages(
+    'list Events',
+    (starting_after) =>
+      reader.stripe.events.list({ types: [...EVENT_TYPES], created: { gte: window.since, lt: window.until }, limit: 100, starting_after }),
+    'events.list',
   )) {
     for (const e of page) {
       const id = objectIdOf(e);

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import type { FetchRules, StripeReader } from './fetch-payments.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
 
-const SESSION_EXPAND = ['payment_intent.latest_charge'];
+const withLineItems = (rules: FetchRules) => Object.keys(rules.credits.prices).length > 0;
 
 /** What Stripe says about one id, and the payment it stands for (null when it is not one, with why). */
 export interface FetchedPayment {
@@ -39,13 +39,17 @@ export async function fetchPaymentById(reader: StripeReader, id: string, rules: 
   let pi: PaymentIntentSnapshot | null = null;
   try {
     if (paymentIdKind(id) === 'checkout_session') {
-      raw = await reader.call(`retrieve ${id}`, () => stripe.checkout.sessions.retrieve(id, { expand: SESSION_EXPAND }));
+      const expand = ['payment_intent.latest_charge', ...(withLineItems(rules) ? ['line_items'] : [])];
+      raw = await reader.call(`retrieve ${id}`, () => stripe.checkout.sessions.retrieve(id, { expand }), 'sessions.retrieve');
       pi = expandedIntent(raw);
     } else {
-      const intent = await reader.call(`retrieve ${id}`, () => stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }));
+      const intent = await reader.call(`retrieve ${id}`, () => stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }), 'payment_intents.retrieve');
       pi = toPaymentIntentSnapshot(intent);
-      const owner = await reader.call(`find the Checkout Session of ${id}`, () =>
-        stripe.checkout.sessions.list({ payment_intent: id, limit: 1, expand: ['data.payment_intent.latest_charge'] }),
+      const expand = ['data.payment_intent.latest_charge', ...(withLineItems(rules) ? ['data.line_items'] : [])];
+      const owner = await reader.call(
+        `find the Checkout Session of ${id}`,
+        () => stripe.checkout.sessions.list({ payment_intent: id, limit: 1, expand }),
+        'sessions.list',
       );
       raw = owner.data[0] ?? null;
     }
@@ -62,8 +66,10 @@ export async function fetchPaymentById(reader: StripeReader, id: string, rules: 
     if (!payment) notPayment = describeNotPayment(session, pi);
   } else if (pi) {
     if (standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
-      const invoices = await reader.call(`list InvoicePayments of ${pi.id}`, () =>
-        stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: pi!.id }, limit: 1 }),
+      const invoices = await reader.call(
+        `list InvoicePayments of ${pi.id}`,
+        () => stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: pi!.id }, limit: 1 }),
+        'invoice_payments.list',
       );
       payment = standalonePayment(pi, invoices.data.length > 0);
     } else {
@@ -73,7 +79,7 @@ export async function fetchPaymentById(reader: StripeReader, id: string, rules: 
           : `a standalone PaymentIntent that match.standalonePaymentIntents (${rules.match.standalonePaymentIntents}) does not count`;
     }
   }
-  if (payment && payment.session && needsLineItems(payment, rules.credits)) {
+  if (payment && payment.session && payment.session.lineItems === null && needsLineItems(payment, rules.credits)) {
     session = { ...payment.session, lineItems: await reader.listLineItems(payment.session.id) };
     payment.session = session;
   }

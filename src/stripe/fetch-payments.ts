@@ -1,151 +1,138 @@
 import type Stripe from 'stripe';
 import { needsLineItems } from '../reconcile/credits.js';
-import {
-  SESSION_LOOKBACK_SECONDS,
-  selectPayments,
-  sessionPayment,
-  standalonePayment,
-  type SessionWithIntent,
-} from '../reconcile/select.js';
-import type { MatchConfig, CreditsConfig, Payment, PaymentIntentSnapshot, Window } from '../reconcile/types.js';
-import { expandedIntent, toLineItem, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+import { SESSION_LOOKBACK_SECONDS, inWindow, sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
+import type { CreditsConfig, MatchConfig, Payment, PaymentIntentSnapshot, Window } from '../reconcile/types.js';
+import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
+import { mapLimit, PAGE, StripeReader, type Progress } from './reader.js';
+import { scanCreated, DEFAULT_SCAN, type ScanOptions } from './scan.js';
 
-const PAGE = 100;
+export { mapLimit, StripeReader, type Progress } from './reader.js';
+
 const SESSION_EXPAND = ['data.payment_intent.latest_charge'];
+/** With a price map configured, line items come with the session (one request instead of one more per session). */
+const sessionExpand = (credits: CreditsConfig) =>
+  Object.keys(credits.prices).length > 0 ? [...SESSION_EXPAND, 'data.line_items'] : SESSION_EXPAND;
 const INTENT_EXPAND = ['data.latest_charge'];
-
-export type Progress = (message: string) => void;
-
-/** Runs `fn` over `items` with at most `limit` in flight, keeping the input order in the result. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/**
- * Reads from Stripe through the SDK, every request under the retry policy, counting requests.
- * The one place that knows which endpoints the tool calls (a restricted key needs read access to
- * exactly these: Checkout Sessions, PaymentIntents, Charges via expansion, Invoices for InvoicePayments).
- */
-export class StripeReader {
-  requests = 0;
-
-  constructor(
-    readonly stripe: Stripe,
-    private readonly retry: RetryPolicy = DEFAULT_RETRY,
-    /** The key as it may be shown (masked), for error messages. */
-    private readonly keyLabel?: string,
-  ) {}
-
-  call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(
-      what,
-      () => {
-        this.requests += 1;
-        return fn();
-      },
-      this.retry,
-      this.keyLabel,
-    );
-  }
-
-  /** Every page of a list endpoint, newest first, `limit=100`, following `starting_after`. */
-  async *pages<T extends { id: string }>(
-    what: string,
-    list: (startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
-  ): AsyncGenerator<T[]> {
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await this.call(what, () => list(cursor));
-      if (page.data.length > 0) yield page.data;
-      if (!page.has_more || page.data.length === 0) return;
-      cursor = page.data[page.data.length - 1]!.id;
-    }
-  }
-
-  async listLineItems(sessionId: string) {
-    const items = [];
-    for await (const page of this.pages(`list line items of ${sessionId}`, (starting_after) =>
-      this.stripe.checkout.sessions.listLineItems(sessionId, { limit: PAGE, starting_after }),
-    )) {
-      items.push(...page.map(toLineItem));
-    }
-    return items;
-  }
-}
 
 export interface FetchRules {
   match: MatchConfig;
   credits: CreditsConfig;
 }
 
+/** Receives payments in batches as they are found; the caller decides them and drops the Stripe objects. */
+export type PaymentSink = (batch: Payment[]) => Promise<void>;
+
+const BATCH = 1000;
+
 /**
- * Fetches every payment of the window (SPEC "Which Stripe objects are payments"): complete
- * Checkout Sessions created from 24 hours before the window, PaymentIntents created in it, and for
- * each standalone PaymentIntent that would count, whether it pays an invoice or belongs to a
- * session after all. Line items are fetched only where the price rule needs them.
+ * Fetches every payment of the window (SPEC "Which Stripe objects are payments") and hands them
+ * to `sink` in batches as pages arrive, so memory does not grow with the account:
+ * - complete Checkout Sessions created from 24 hours before the window, with their PaymentIntent
+ *   and its charge expanded, and PaymentIntents created in the window, listed side by side in
+ *   time slices (scanCreated) under the rate limiter;
+ * - a PaymentIntent that belongs to a session is that session's payment; the others that pass the
+ *   standalone policy are checked one by one (their session, if one was not listed; whether they
+ *   pay an invoice) once both lists are done;
+ * - line items only where the price rule needs them.
+ * Only the ids of the sessions' PaymentIntents (and the few standalone candidates) are kept.
  */
 export async function fetchPayments(
   reader: StripeReader,
   window: Window,
   rules: FetchRules,
+  sink: PaymentSink,
   progress: Progress = () => {},
-): Promise<Payment[]> {
+  scan: ScanOptions = DEFAULT_SCAN,
+): Promise<void> {
   const { stripe } = reader;
-  const sessions: SessionWithIntent[] = [];
-  const sessionsCreated = { gte: window.since - SESSION_LOOKBACK_SECONDS, lt: window.until };
-  for await (const page of reader.pages('list Checkout Sessions', (starting_after) =>
-    stripe.checkout.sessions.list({ status: 'complete', created: sessionsCreated, limit: PAGE, starting_after, expand: SESSION_EXPAND }),
-  )) {
-    for (const s of page) sessions.push({ session: toSessionSnapshot(s), paymentIntent: expandedIntent(s) });
-    progress(`${sessions.length} Checkout Sessions read`);
-  }
+  const sessionPiIds = new Set<string>();
+  const candidates = new Map<string, PaymentIntentSnapshot>();
+  let buffer: Payment[] = [];
+  let sessions = 0;
+  let intents = 0;
+  // Batches go to the sink one at a time, in the order they filled.
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = (force: boolean) => {
+    if (buffer.length === 0 || (!force && buffer.length < BATCH)) return flushing;
+    const batch = buffer;
+    buffer = [];
+    flushing = flushing.then(() => sink(batch));
+    return flushing;
+  };
+  const emit = async (payments: Payment[]) => {
+    const needItems = payments.filter((p) => p.session?.lineItems === null && needsLineItems(p, rules.credits));
+    await mapLimit(needItems, 8, async (p) => {
+      if (p.session) p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
+    });
+    buffer.push(...payments);
+    await flush(false);
+  };
 
-  const intents: PaymentIntentSnapshot[] = [];
-  for await (const page of reader.pages('list PaymentIntents', (starting_after) =>
-    stripe.paymentIntents.list({ created: { gte: window.since, lt: window.until }, limit: PAGE, starting_after, expand: INTENT_EXPAND }),
-  )) {
-    for (const pi of page) intents.push(toPaymentIntentSnapshot(pi));
-    progress(`${intents.length} PaymentIntents read`);
-  }
+  const sessionScan = scanCreated<Stripe.Checkout.Session>(
+    reader,
+    'list Checkout Sessions',
+    'sessions.list',
+    (created, starting_after) =>
+      stripe.checkout.sessions.list({ status: 'complete', created, limit: PAGE, starting_after, expand: sessionExpand(rules.credits) }),
+    { gte: window.since - SESSION_LOOKBACK_SECONDS, lt: window.until },
+    async (page) => {
+      const found: Payment[] = [];
+      for (const s of page) {
+        const session = toSessionSnapshot(s);
+        if (session.paymentIntentId) {
+          sessionPiIds.add(session.paymentIntentId);
+          candidates.delete(session.paymentIntentId);
+        }
+        const p = sessionPayment(session, expandedIntent(s));
+        if (p && inWindow(p.paidAt, window)) found.push(p);
+      }
+      sessions += page.length;
+      progress(`${sessions} Checkout Sessions and ${intents} PaymentIntents read`);
+      await emit(found);
+    },
+    scan,
+  );
 
-  const selection = selectPayments(sessions, intents, window, {
-    standalone: rules.match.standalonePaymentIntents,
-    creditsKey: rules.credits.metadataKey,
-    userIdKeys: rules.match.userIdKeys,
-  });
+  const intentScan = scanCreated<Stripe.PaymentIntent>(
+    reader,
+    'list PaymentIntents',
+    'payment_intents.list',
+    (created, starting_after) => stripe.paymentIntents.list({ created, limit: PAGE, starting_after, expand: INTENT_EXPAND }),
+    { gte: window.since, lt: window.until },
+    (page) => {
+      for (const raw of page) {
+        if (sessionPiIds.has(raw.id)) continue;
+        const pi = toPaymentIntentSnapshot(raw);
+        if (standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
+          candidates.set(pi.id, pi);
+        }
+      }
+      intents += page.length;
+      progress(`${sessions} Checkout Sessions and ${intents} PaymentIntents read`);
+    },
+    scan,
+  );
+  await Promise.all([sessionScan, intentScan]);
 
   // A standalone-looking PaymentIntent may still belong to a session created before the lookback,
   // or pay an invoice (its invoice link lives on InvoicePayments since API 2025-03-31).
-  const standalone = await mapLimit(selection.standaloneCandidates, 8, async (pi): Promise<Payment | null> => {
-    const owner = await reader.call(`find the Checkout Session of ${pi.id}`, () =>
-      stripe.checkout.sessions.list({ payment_intent: pi.id, limit: 1, expand: SESSION_EXPAND }),
+  const pending = [...candidates.values()].filter((pi) => !sessionPiIds.has(pi.id));
+  if (pending.length > 0) progress(`checking ${pending.length} standalone PaymentIntents`);
+  const standalone = await mapLimit(pending, 8, async (pi): Promise<Payment | null> => {
+    const owner = await reader.call(
+      `find the Checkout Session of ${pi.id}`,
+      () => stripe.checkout.sessions.list({ payment_intent: pi.id, limit: 1, expand: sessionExpand(rules.credits) }),
+      'sessions.list',
     );
     const session = owner.data[0];
     if (session) return sessionPayment(toSessionSnapshot(session), pi);
-    const invoices = await reader.call(`list InvoicePayments of ${pi.id}`, () =>
-      stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: pi.id }, limit: 1 }),
+    const invoices = await reader.call(
+      `list InvoicePayments of ${pi.id}`,
+      () => stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: pi.id }, limit: 1 }),
+      'invoice_payments.list',
     );
     return standalonePayment(pi, invoices.data.length > 0);
   });
-
-  const payments = [...selection.sessionPayments, ...standalone.filter((p): p is Payment => p !== null)];
-
-  const needItems = payments.filter((p) => needsLineItems(p, rules.credits));
-  if (needItems.length > 0) progress(`reading line items of ${needItems.length} sessions`);
-  await mapLimit(needItems, 8, async (p) => {
-    if (p.session) p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
-  });
-
-  payments.sort((a, b) => a.paidAt - b.paidAt || (a.paymentKey < b.paymentKey ? -1 : 1));
-  return payments;
+  await emit(standalone.filter((p): p is Payment => p !== null));
+  await flush(true);
 }

@@ -34,7 +34,13 @@ export function toPaymentIntentSnapshot(pi: Stripe.PaymentIntent): PaymentIntent
   };
 }
 
-export function toSessionSnapshot(s: Stripe.Checkout.Session, lineItems: LineItemSnapshot[] | null = null): SessionSnapshot {
+/** Line items that came expanded with the session, when they are all there. */
+function expandedLineItems(s: Stripe.Checkout.Session): LineItemSnapshot[] | null {
+  const li = s.line_items;
+  return li && !li.has_more ? li.data.map(toLineItem) : null;
+}
+
+export function toSessionSnapshot(s: Stripe.Checkout.Session, lineItems: LineItemSnapshot[] | null = expandedLineItems(s)): SessionSnapshot {
   return {
     id: s.id,
     created: s.created,

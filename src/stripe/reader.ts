@@ -1,0 +1,88 @@
+import Stripe from 'stripe';
+import { toLineItem } from './map.js';
+import { RateLimiter } from './rate-limit.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+
+export const PAGE = 100;
+
+export type Progress = (message: string) => void;
+
+/** Runs `fn` over `items` with at most `limit` in flight, keeping the input order in the result. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * Reads from Stripe through the SDK: every request paced by the rate limiter (per endpoint and
+ * global), retried under the retry policy, and counted. The one place that knows which endpoints
+ * the tool calls (a restricted key needs read access to exactly these: Checkout Sessions,
+ * PaymentIntents, Charges via expansion, Invoices for InvoicePayments, Events).
+ */
+export class StripeReader {
+  requests = 0;
+  readonly requestsByEndpoint = new Map<string, number>();
+
+  constructor(
+    readonly stripe: Stripe,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    /** The key as it may be shown (masked), for error messages. */
+    private readonly keyLabel?: string,
+    readonly limiter: RateLimiter | null = null,
+  ) {}
+
+  /** One request to `endpoint` (a name for its rate lane, e.g. 'sessions.list'). */
+  call<T>(what: string, fn: () => Promise<T>, endpoint = 'other'): Promise<T> {
+    return withRetry(
+      what,
+      async () => {
+        if (this.limiter) await this.limiter.acquire(endpoint);
+        this.requests += 1;
+        this.requestsByEndpoint.set(endpoint, (this.requestsByEndpoint.get(endpoint) ?? 0) + 1);
+        try {
+          return await fn();
+        } catch (e) {
+          if (this.limiter && e instanceof Stripe.errors.StripeRateLimitError) this.limiter.rateLimited(endpoint);
+          throw e;
+        }
+      },
+      this.retry,
+      this.keyLabel,
+    );
+  }
+
+  /** Every page of a list endpoint, newest first, following `starting_after`. */
+  async *pages<T extends { id: string }>(
+    what: string,
+    list: (startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
+    endpoint = 'other',
+  ): AsyncGenerator<T[]> {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.call(what, () => list(cursor), endpoint);
+      if (page.data.length > 0) yield page.data;
+      if (!page.has_more || page.data.length === 0) return;
+      cursor = page.data[page.data.length - 1]!.id;
+    }
+  }
+
+  async listLineItems(sessionId: string) {
+    const items = [];
+    for await (const page of this.pages(
+      `list line items of ${sessionId}`,
+      (starting_after) => this.stripe.checkout.sessions.listLineItems(sessionId, { limit: PAGE, starting_after }),
+      'sessions.line_items',
+    )) {
+      items.push(...page.map(toLineItem));
+    }
+    return items;
+  }
+}
