@@ -21,11 +21,11 @@ import { decidePayment } from '../reconcile/decide.js';
 import { sessionPayment } from '../reconcile/select.js';
 import { explainMatch, type MatchStep } from '../reconcile/support.js';
 import type { Payment, PaymentDecision, PaymentIntentSnapshot, SessionSnapshot, UserDirectory } from '../reconcile/types.js';
-import { paymentIdKind } from '../stripe/fetch-payment.js';
 import type { StripeReader } from '../stripe/fetch-payments.js';
+import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
 import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
-import { fetchPaymentOrNull, openForReading, resolveUser, stripeReaderFor, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
+import { openForReading, resolveUser, stripeReaderFor, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
 
 /**
  * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger
@@ -307,7 +307,7 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
 
 async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeReader, id: string): Promise<PaymentLookup> {
   const tables = await existingTables(open.db);
-  const fetched = await fetchPaymentOrNull(reader, id, o.settings.config);
+  const fetched = await fetchPaymentById(reader, id, o.settings.config);
   const payment = fetched?.payment ?? null;
   const session = fetched?.session ?? null;
   const pi = fetched?.paymentIntent ?? null;
@@ -461,7 +461,7 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
       add(f.key, { payment: null, session: null, notPayment: null, live: false }, f.via);
       continue;
     }
-    const got = await fetchPaymentOrNull(reader, f.id, cfg);
+    const got = await fetchPaymentById(reader, f.id, cfg);
     if (!got) {
       add(f.key, { payment: null, session: null, notPayment: 'Stripe has no such object in this account and mode', live: false }, f.via);
       continue;

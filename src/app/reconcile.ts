@@ -3,11 +3,12 @@ import { keyIsLive, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
 import {
   findCredited,
+  findDismissed,
   finishRun,
   insertPurchases,
   isCreditedIn,
   knownInReview,
-  ledgerIsEmpty,
+  ledgerHasPurchases,
   ledgerModes,
   paymentsToRecheck,
   recordDecisions,
@@ -87,7 +88,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     await verifyUsersTable(db, settings.config.users);
     const hadTables = await toolTablesExist(db);
 
-    const firstRun = !hadTables || ((await readCursor(db)) === null && (await ledgerIsEmpty(db)));
+    // The first run: no earlier finished run and no purchase credited yet (manual adjustments do
+    // not count: they say nothing about which payments were credited by other means).
+    const firstRun = !hadTables || ((await readCursor(db)) === null && !(await ledgerHasPurchases(db)));
     if (!dryRun && opts.since === undefined && !opts.yes && firstRun) {
       throw new AttentionError(
         'refusing the first run on an empty ledger without --since: payments the app already credited by other means (its webhook, by hand) would be credited a second time',
@@ -153,12 +156,14 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       const fresh = batch.filter((p) => !decided.has(p.paymentKey));
       if (fresh.length === 0) return;
       const credited = tables ? await findCredited(db, fresh) : new Set<string>();
+      const dismissed = tables ? await findDismissed(db, fresh.map((p) => p.paymentKey)) : new Set<string>();
       const users = await loadUserDirectory(db, settings.config.users, settings.config.match, fresh);
       const plan = planPayments(fresh, {
         rules: settings.config,
         users,
         customerColumn: settings.config.users.stripeCustomerId !== null,
         isCredited: (p) => isCreditedIn(credited, p),
+        isDismissed: (p) => dismissed.has(p.paymentKey),
         dryRun,
       });
       for (const p of fresh) {

@@ -1,6 +1,5 @@
-import Stripe from 'stripe';
 import type { Settings } from '../config.js';
-import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
+import { AttentionError, ConfigError, UsageError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { findCredited, insertPurchases, ledgerModes } from '../ledger/ledger.js';
 import type { LedgerRow, ReviewRow } from '../ledger/schema.js';
@@ -26,8 +25,8 @@ import { verifyUsersTable } from '../ledger/users.js';
 import { assignPlan } from '../reconcile/support.js';
 import type { CreditRuleName } from '../reconcile/types.js';
 import { createStripeClient } from '../stripe/client.js';
-import { fetchPaymentById, paymentIdKind, type FetchedPayment } from '../stripe/fetch-payment.js';
-import { StripeReader, type FetchRules } from '../stripe/fetch-payments.js';
+import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
+import { StripeReader } from '../stripe/fetch-payments.js';
 import { DEFAULT_RETRY } from '../stripe/retry.js';
 
 /**
@@ -52,21 +51,6 @@ function openForWriting(o: SupportOptions): OpenDb {
 export function stripeReaderFor(settings: Settings): StripeReader {
   const apiKey = settings.stripeApiKey();
   return new StripeReader(createStripeClient({ apiKey, apiBase: settings.stripeApiBase }), { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs }, maskKey(apiKey));
-}
-
-/**
- * `fetchPaymentById`, with "Stripe has no such object" as null. The retry wrapper turns every
- * Stripe error it does not retry (a 404 too) into a CliError carrying the original as its cause,
- * so fetchPaymentById's own 404 check never sees one; the cause is checked here instead.
- */
-export async function fetchPaymentOrNull(reader: StripeReader, id: string, rules: FetchRules): Promise<FetchedPayment | null> {
-  try {
-    return await fetchPaymentById(reader, id, rules);
-  } catch (e) {
-    const cause = e instanceof CliError ? e.cause : e;
-    if (cause instanceof Stripe.errors.StripeInvalidRequestError && (cause.statusCode === 404 || cause.code === 'resource_missing')) return null;
-    throw e;
-  }
 }
 
 /** A required free-text flag (`--reason`, `--actor`): present and not blank. */
@@ -324,7 +308,7 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
     await verifyUsersTable(open.db, o.settings.config.users);
     const user = await resolveUser(open, o.settings, o.user);
     const reader = stripeReaderFor(o.settings);
-    const fetched = await fetchPaymentOrNull(reader, o.payment, o.settings.config);
+    const fetched = await fetchPaymentById(reader, o.payment, o.settings.config);
     if (!fetched) {
       throw new UsageError(`Stripe has no ${paymentIdKind(o.payment) === 'checkout_session' ? 'Checkout Session' : 'PaymentIntent'} ${o.payment}`, 'check the id, and that the key is for the right account and mode (test or live)');
     }

@@ -86,6 +86,9 @@ function migrator(db: Kysely<Database>): Migrator {
     provider: new InCodeMigrations(),
     migrationTableName: 'stripe_credits_migration',
     migrationLockTableName: 'stripe_credits_migration_lock',
+    // Migrations are independent of each other; a database migrated by a development build between
+    // two of them must still take the one numbered before its newest.
+    allowUnorderedMigrations: true,
   });
 }
 

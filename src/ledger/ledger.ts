@@ -48,9 +48,9 @@ export function isCreditedIn(found: Set<string>, p: Payment): boolean {
   return found.has(p.paymentKey) || (p.session !== null && found.has(p.session.id)) || (p.paymentIntent !== null && found.has(p.paymentIntent.id));
 }
 
-export async function ledgerIsEmpty(db: Kysely<Database>): Promise<boolean> {
-  const row = await db.selectFrom('credit_ledger').select('id').limit(1).executeTakeFirst();
-  return row === undefined;
+export async function ledgerHasPurchases(db: Kysely<Database>): Promise<boolean> {
+  const row = await db.selectFrom('credit_ledger').select('id').where('kind', '=', 'purchase').limit(1).executeTakeFirst();
+  return row !== undefined;
 }
 
 /** The livemode values the ledger's purchases were written in (at most both). */
@@ -157,6 +157,21 @@ export async function upsertReview(
     .execute();
   for (const r of rows) if (r.first_run_id === runId) fresh.add(r.payment_key);
   return fresh;
+}
+
+/** Keys of these payments whose review entry a person dismissed. */
+export async function findDismissed(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const part of chunks(keys, LOOKUP_CHUNK)) {
+    const rows = await db
+      .selectFrom('stripe_credits_review')
+      .select('payment_key')
+      .where('payment_key', 'in', part)
+      .where('status', '=', 'dismissed')
+      .execute();
+    for (const r of rows) out.add(r.payment_key);
+  }
+  return out;
 }
 
 /** Keys of these payments that are already in the review queue (open or dismissed). */
@@ -279,6 +294,16 @@ export async function paymentsToRecheck(db: Kysely<Database>, paidSince: string)
     .select(['checkout_session_id', 'payment_intent_id', 'payment_key'])
     .where('status', 'in', ['pending', 'needs_review'])
     .where('paid_at', '>=', paidSince)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('stripe_credits_review as r')
+            .select('r.payment_key')
+            .whereRef('r.payment_key', '=', 'stripe_credits_payments.payment_key')
+            .where('r.status', '=', 'dismissed'),
+        ),
+      ),
+    )
     .execute();
   return rows.map((r) => r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key);
 }

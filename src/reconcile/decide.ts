@@ -9,6 +9,11 @@ export interface DecideContext {
   customerColumn: boolean;
   /** The ledger already holds a purchase for this payment (by payment key, session id or PaymentIntent id). */
   isCredited(payment: Payment): boolean;
+  /**
+   * A person closed this payment's review entry without crediting it (`review dismiss`): reconcile
+   * leaves it alone (skipped, `dismissed`), even if it could match it now. `assign` still can.
+   */
+  isDismissed?(payment: Payment): boolean;
   dryRun: boolean;
 }
 
@@ -38,6 +43,7 @@ export function decidePayment(payment: Payment, ctx: DecideContext): PaymentDeci
 
   // 1. already credited
   if (ctx.isCredited(payment)) return { ...base, status: 'already_credited' };
+  if (ctx.isDismissed?.(payment)) return { ...base, status: 'skipped', reason: 'dismissed' };
 
   // 2. not a credit purchase
   const mode = payment.session?.mode;

@@ -117,7 +117,7 @@ export type ReviewReason =
   | 'invalid_credits'
   | 'no_credit_rule';
 
-export type SkipReason = 'subscription' | 'setup' | 'invoice' | 'refunded' | 'no_credits';
+export type SkipReason = 'subscription' | 'setup' | 'invoice' | 'refunded' | 'no_credits' | 'dismissed';
 
 export type MatchedBy = 'client_reference_id' | `metadata.${string}` | 'customer' | 'email';
 

@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import { needsLineItems } from '../reconcile/credits.js';
 import { sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
 import type { Payment, PaymentIntentSnapshot, SessionSnapshot } from '../reconcile/types.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import type { FetchRules, StripeReader } from './fetch-payments.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
 
@@ -23,8 +23,10 @@ export function paymentIdKind(id: string): 'checkout_session' | 'payment_intent'
   throw new UsageError(`not a Checkout Session or PaymentIntent id: '${id}'`, 'expected cs_… or pi_…');
 }
 
+/** Stripe has no such object (withRetry wraps the SDK's error: look at its cause). */
 function isMissing(e: unknown): boolean {
-  return e instanceof Stripe.errors.StripeInvalidRequestError && (e.statusCode === 404 || e.code === 'resource_missing');
+  const err = e instanceof CliError ? e.cause : e;
+  return err instanceof Stripe.errors.StripeInvalidRequestError && (err.statusCode === 404 || err.code === 'resource_missing');
 }
 
 /**

@@ -155,6 +155,15 @@ describe.concurrent('review', () => {
     expect(w.ledger(p)).toEqual([]);
     expect((await w.json(['review'])).doc.entries).toEqual([]);
 
+    // Even once the chain could match it (the customer signs up), reconcile respects the dismissal.
+    const app = new SQLite(w.db);
+    app.prepare('INSERT INTO users (id, email, name) VALUES (77, ?, ?)').run('nobody@example.org', 'No Body');
+    app.close();
+    const later = await w.reconcile();
+    expect(later.code, later.stderr).toBe(0);
+    expect(later.doc.items.find((i: { paymentKey: string }) => i.paymentKey === p)).toMatchObject({ status: 'skipped', reason: 'dismissed' });
+    expect(w.ledger(p)).toEqual([]);
+
     // Dismissing again changes nothing and keeps the first who and why.
     const twice = await w.cli(['review', 'dismiss', p, '--reason', 'other', '--actor', 'dave']);
     expect(twice.code, twice.stderr).toBe(0);
