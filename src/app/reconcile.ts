@@ -1,28 +1,15 @@
 import type Stripe from 'stripe';
 import { keyIsLive, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
-import {
-  findCredited,
-  findDismissed,
-  finishRun,
-  insertPurchases,
-  isCreditedIn,
-  knownInReview,
-  ledgerHasPurchases,
-  ledgerModes,
-  paymentsToRecheck,
-  recordDecisions,
-  startRun,
-  upsertReview,
-  WRITE_BATCH,
-} from '../ledger/ledger.js';
+import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
-import { loadUserDirectory, verifyUsersTable } from '../ledger/users.js';
-import { countAll, planPayments, type ReconcileCounts } from '../reconcile/plan.js';
+import { verifyUsersTable } from '../ledger/users.js';
+import { countAll, type ReconcileCounts } from '../reconcile/plan.js';
+import { Planner, wouldBeNewInReview, writePlan } from './plan-writer.js';
 import { defaultRateLimits, RateLimiter, type RateLimits } from '../stripe/rate-limit.js';
 import type { ScanOptions } from '../stripe/scan.js';
-import type { Payment, PaymentDecision, Window } from '../reconcile/types.js';
+import type { PaymentDecision, Window } from '../reconcile/types.js';
 import { planSource, RECHECK_SECONDS, type Source } from '../reconcile/window.js';
 import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentsByIds, idsFromEvents } from '../stripe/fetch-events.js';
@@ -146,47 +133,20 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     for (const n of notes) progress(n);
     if (!dryRun) runId = await startRun(db, { mode: 'apply', since: window.since, until: window.until, actor: opts.actor });
 
-    // Decide payments batch by batch as they arrive: the Stripe objects are dropped once decided,
-    // and only the plan (one decision per payment) is kept until it is written.
-    const decisions: PaymentDecision[] = [];
-    const decided = new Set<string>();
-    const sessionsDecided = new Set<string>();
-    let creditsPlanned = 0;
-    const decideBatch = async (batch: Payment[]) => {
-      const fresh = batch.filter((p) => !decided.has(p.paymentKey));
-      if (fresh.length === 0) return;
-      const credited = tables ? await findCredited(db, fresh) : new Set<string>();
-      const dismissed = tables ? await findDismissed(db, fresh.map((p) => p.paymentKey)) : new Set<string>();
-      const users = await loadUserDirectory(db, settings.config.users, settings.config.match, fresh);
-      const plan = planPayments(fresh, {
-        rules: settings.config,
-        users,
-        customerColumn: settings.config.users.stripeCustomerId !== null,
-        isCredited: (p) => isCreditedIn(credited, p),
-        isDismissed: (p) => dismissed.has(p.paymentKey),
-        dryRun,
-      });
-      for (const p of fresh) {
-        decided.add(p.paymentKey);
-        if (p.session) sessionsDecided.add(p.session.id);
-      }
-      decisions.push(...plan.decisions);
-      creditsPlanned += plan.creditsToWrite;
-      progress(`${decisions.length} payments decided`);
-    };
-
+    const planner = new Planner(db, settings.config, tables, dryRun, progress);
     progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
     if (source === 'window') {
-      await fetchPayments(reader, window, settings.config, decideBatch, progress, opts.scan);
+      await fetchPayments(reader, window, settings.config, planner.decide, progress, opts.scan);
     } else {
-      await decideBatch(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
+      await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
     }
     const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
-    const toRecheck = recheckIds.filter((id) => !decided.has(id) && !sessionsDecided.has(id));
+    const toRecheck = recheckIds.filter((id) => !planner.decided.has(id) && !planner.sessionsDecided.has(id));
     if (toRecheck.length > 0) {
       progress(`re-reading ${toRecheck.length} payments left pending or in review`);
-      await decideBatch(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
+      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
     }
+    const { decisions, creditsPlanned } = planner;
     decisions.sort((a, b) => a.paidAt - b.paidAt || (a.paymentKey < b.paymentKey ? -1 : 1));
     const creditedBefore = new Set(decisions.filter((d) => d.status === 'already_credited').map((d) => d.paymentKey));
 
@@ -206,35 +166,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       );
     }
 
-    let creditsWritten = 0;
-    let newInReview: string[] = [];
-    const review = decisions.filter((d) => d.status === 'needs_review');
-    if (dryRun) {
-      const known = hadTables ? await knownInReview(db, review.map((d) => d.paymentKey)) : new Set<string>();
-      newInReview = review.map((d) => d.paymentKey).filter((k) => !known.has(k));
-    } else {
-      // Each batch is its own transaction: a crash while writing costs at most the batch in flight,
-      // and the unique constraint makes the rerun skip what was already written.
-      const toCredit = decisions.filter((d) => d.status === 'credited');
-      for (let i = 0; i < toCredit.length; i += WRITE_BATCH) {
-        const batch = toCredit.slice(i, i + WRITE_BATCH);
-        const inserted = await db.transaction().execute((trx) => insertPurchases(trx, batch, { runId, actor: opts.actor, reason: null }));
-        for (const d of batch) {
-          if (inserted.has(d.paymentKey)) creditsWritten += d.credits ?? 0;
-          else d.status = 'already_credited'; // credited by someone else since we looked
-        }
-        progress(`written ${Math.min(i + WRITE_BATCH, toCredit.length)} of ${toCredit.length} credits`);
-      }
-      for (let i = 0; i < review.length; i += WRITE_BATCH) {
-        const batch = review.slice(i, i + WRITE_BATCH);
-        const fresh = await db.transaction().execute((trx) => upsertReview(trx, batch, runId!));
-        newInReview.push(...fresh);
-      }
-      for (let i = 0; i < decisions.length; i += WRITE_BATCH) {
-        const batch = decisions.slice(i, i + WRITE_BATCH);
-        await db.transaction().execute((trx) => recordDecisions(trx, batch, runId));
-      }
-    }
+    const { creditsWritten, newInReview } =
+      runId === null
+        ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, decisions, hadTables) }
+        : await writePlan(db, decisions, { runId, actor: opts.actor, progress });
 
     const counts = countAll(decisions);
     if (runId !== null) {

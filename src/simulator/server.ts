@@ -1011,6 +1011,21 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Strip
     const qi = rawUrl.indexOf('?');
     const path = qi >= 0 ? rawUrl.slice(0, qi) : rawUrl;
     const query = parseQuery(qi >= 0 ? rawUrl.slice(qi + 1) : '');
+    if (path === '/_simulator/stats') {
+      // Not a Stripe endpoint: lets a process that runs the simulator separately (the bench) count
+      // what a client asked for. Not logged itself; `?reset=1` starts the count afresh.
+      const byEndpoint: Record<string, number> = {};
+      let rejected = 0;
+      for (const r of requests) {
+        byEndpoint[r.endpoint] = (byEndpoint[r.endpoint] ?? 0) + 1;
+        if (r.status !== 200) rejected += 1;
+      }
+      const body = JSON.stringify({ requests: requests.length, rejected, byEndpoint });
+      if (query.reset === '1') requests.length = 0;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+      return;
+    }
     const match = matchRoute(path);
     const endpoint = match ? `${method} ${match.route.pattern}` : `${method} ${path}`;
     const entry: RequestLogEntry = { method, path, endpoint, query, status: 0, at };
