@@ -295,7 +295,7 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
   if (q === '') throw new UsageError('QUERY must not be blank', 'give a cs_… or pi_… id, a user id or an email');
   const isPayment = /^(cs|pi)_/.test(q);
   if (isPayment) paymentIdKind(q);
-  const open = openForReading(o);
+  const open = await openForReading(o);
   try {
     await verifyUsersTable(open.db, o.settings.config.users);
     const reader = stripeReaderFor(o.settings);

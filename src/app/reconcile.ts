@@ -67,7 +67,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   const progress = opts.progress ?? (() => {});
   const apiKey = settings.stripeApiKey();
   const live = keyIsLive(apiKey);
-  const open = openDatabase(parseDbUrl(settings.db, opts.cwd), { readonly: dryRun });
+  const open = await openDatabase(parseDbUrl(settings.db, opts.cwd), { readonly: dryRun });
   const { db } = open;
   let runId: number | null = null;
   let lock: HeldLock | null = null;
@@ -123,7 +123,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         throw e;
       }
       await migrateToLatest(db);
-      lock = await acquireRunLock(db, `${opts.actor} (reconcile)`);
+      lock = await acquireRunLock(open, `${opts.actor} (reconcile)`);
     }
 
     const { source, window, notes } = planSource({ since: opts.since, until, now: opts.now, cursor: tables ? await readCursor(db) : null });

@@ -40,11 +40,11 @@ export interface SupportOptions {
   cwd: string;
 }
 
-export function openForReading(o: SupportOptions): OpenDb {
+export function openForReading(o: SupportOptions): Promise<OpenDb> {
   return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: true });
 }
 
-function openForWriting(o: SupportOptions): OpenDb {
+function openForWriting(o: SupportOptions): Promise<OpenDb> {
   return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: false });
 }
 
@@ -207,7 +207,7 @@ export function toReviewItem(r: ReviewRow, users: Map<string, UserInfo>): Review
 
 /** The open review queue, oldest payment first, with the candidate users' emails and names. */
 export async function listReview(o: SupportOptions): Promise<ReviewItem[]> {
-  const open = openForReading(o);
+  const open = await openForReading(o);
   try {
     await verifyUsersTable(open.db, o.settings.config.users);
     if (!(await existingTables(open.db)).has('stripe_credits_review')) return [];
@@ -229,7 +229,7 @@ export interface DismissResult {
 /** Closes an open review entry without crediting; who and why are kept on it. */
 export async function dismissReview(o: SupportOptions & { payment: string; reason: string; actor: string }): Promise<DismissResult> {
   paymentIdKind(o.payment);
-  const open = openForWriting(o);
+  const open = await openForWriting(o);
   try {
     await migrateToLatest(open.db);
     const before = await reviewEntryFor(open.db, [o.payment]);
@@ -303,7 +303,7 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
     if (o.credits !== null) throw new UsageError('--credits cannot be combined with --reassign: a reassignment moves the credits the payment was credited with', 'change the amount with adjust');
     return reassignPayment(o);
   }
-  const open = openForWriting(o);
+  const open = await openForWriting(o);
   try {
     await verifyUsersTable(open.db, o.settings.config.users);
     const user = await resolveUser(open, o.settings, o.user);
@@ -362,7 +362,7 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
  * Needs no Stripe call: the purchase entry says what was credited.
  */
 async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
-  const open = openForWriting(o);
+  const open = await openForWriting(o);
   try {
     await verifyUsersTable(open.db, o.settings.config.users);
     const user = await resolveUser(open, o.settings, o.user);
@@ -416,7 +416,7 @@ export async function adjustCredits(o: SupportOptions & { user: string; credits:
   if (Math.abs(o.credits) > max) {
     throw new UsageError(`--credits ${o.credits} is more than maxCreditsPerPayment (${max}) in one entry`, 'check the number; split it, or raise maxCreditsPerPayment in the config file');
   }
-  const open = openForWriting(o);
+  const open = await openForWriting(o);
   try {
     await verifyUsersTable(open.db, o.settings.config.users);
     const user = await resolveUser(open, o.settings, o.user);
@@ -442,7 +442,7 @@ export interface BalanceResult {
 
 /** A user's balance (the sum of their entries) and their entries, newest first. Read-only. */
 export async function userBalance(o: SupportOptions & { user: string }): Promise<BalanceResult> {
-  const open = openForReading(o);
+  const open = await openForReading(o);
   try {
     await verifyUsersTable(open.db, o.settings.config.users);
     const user = await resolveUser(open, o.settings, o.user, { allowLedgerOnly: true });

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
+import { databaseError } from '../ledger/db.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { migrateCommand } from './commands/migrate.js';
 import { runsCommand } from './commands/runs.js';
@@ -33,7 +34,7 @@ export function defaultActor(env: NodeJS.ProcessEnv): string {
 
 function withCommonOptions(cmd: Command): Command {
   return cmd
-    .option('--db <url>', "the app's database: a SQLite file path or sqlite:PATH (env DATABASE_URL; default data/credits.db)")
+    .option('--db <url>', "the app's database: a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST/DB (env DATABASE_URL; default data/credits.db)")
     .option('--config <file>', 'JSON config file (env STRIPE_CREDITS_CONFIG; default stripe-credits.config.json if present)')
     .option('--stripe-api-base <url>', 'Stripe API base URL (env STRIPE_API_BASE; default https://api.stripe.com)')
     .option('--json', 'print exactly one JSON document on stdout')
@@ -128,7 +129,9 @@ function wantsVerbose(argv: readonly string[]): boolean {
 }
 
 /** Prints an error the one way SPEC wants: one line on stderr (plus a hint), JSON on stdout with --json. */
-export function reportError(io: Io, e: unknown, argv: readonly string[]): number {
+export function reportError(io: Io, raw: unknown, argv: readonly string[]): number {
+  // A database error met mid-command (a lost connection, a missing privilege) becomes one line too.
+  const e = raw instanceof CliError ? raw : (databaseError(raw) ?? raw);
   let code = 1;
   let message: string;
   let hint: string | undefined;

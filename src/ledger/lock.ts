@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import { CliError } from '../errors.js';
+import type { OpenDb, SqlSession } from './db.js';
 import type { Database } from './schema.js';
 
 /** Another apply run holds the lock: exit 75 (EX_TEMPFAIL), try again later. */
@@ -34,39 +35,76 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Takes the run lock, a row in `stripe_credits_lock`, inside an immediate transaction so that two
+ * The advisory-lock key of the run lock on Postgres: one per schema that holds the tool's tables
+ * (advisory locks are per database already), so two ledgers in one database never block each other.
+ */
+export function runLockKey(schema: string): string {
+  const digest = createHash('sha256').update(`stripe-credits reconcile lock ${schema}`).digest();
+  return BigInt.asIntN(64, digest.readBigUInt64BE(0)).toString();
+}
+
+function heldBy(row: { holder: string; pid: number | string; host: string; acquired_at: string }): string {
+  return `another run holds the lock: ${row.holder} (pid ${row.pid} on ${row.host}) since ${row.acquired_at}`;
+}
+
+/**
+ * Takes the run lock. The lock only keeps runs from doing the same work twice: exactly-once rests
+ * on the unique constraint, so `assign` and the library never take it.
+ *
+ * Postgres: `pg_try_advisory_lock` on a session of its own, held for the whole run. The server
+ * releases it when that session ends, however the process ends (kill -9 included), so a lock is
+ * never left behind and there is nothing to take over. The holder also writes who it is and since
+ * when into `stripe_credits_lock`, which is what a refused run names; the advisory lock decides.
+ * (This needs real sessions: PgBouncer in transaction pooling mode breaks session locks.)
+ *
+ * SQLite: a row in `stripe_credits_lock`, taken inside an immediate transaction so that two
  * processes cannot both see it free. A lock left by a process that died is not honoured: on the
  * same host when that pid is gone, elsewhere once its heartbeat is older than `staleAfterMs`.
- * The lock only keeps runs from doing the same work twice: exactly-once rests on the unique
- * constraint, so `assign` and the library never take it.
  */
-export async function acquireRunLock(db: Kysely<Database>, holder: string, opts: LockOptions = DEFAULT_LOCK): Promise<HeldLock> {
+export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOptions = DEFAULT_LOCK): Promise<HeldLock> {
+  const { db } = open;
   const now = opts.now ?? Date.now;
   const token = randomBytes(12).toString('hex');
   const host = hostname();
   const at = () => new Date(now()).toISOString();
+  const row = () => ({ name: 'reconcile', token, holder, host, pid: process.pid, acquired_at: at(), heartbeat_at: at() });
 
-  await sql`BEGIN IMMEDIATE`.execute(db);
-  try {
-    const current = await db.selectFrom('stripe_credits_lock').selectAll().where('name', '=', 'reconcile').executeTakeFirst();
-    if (current) {
-      const heartbeatAge = now() - Date.parse(current.heartbeat_at);
-      const deadHere = current.host === host && !processAlive(Number(current.pid));
-      if (!deadHere && heartbeatAge < opts.staleAfterMs) {
-        throw new LockHeldError(
-          `another run holds the lock: ${current.holder} (pid ${current.pid} on ${current.host}) since ${current.acquired_at}`,
-        );
+  let session: SqlSession | null = null;
+  if (open.engine.session) {
+    session = await open.engine.session();
+    try {
+      const [s] = await session.query<{ schema: string }>('SELECT current_schema() AS schema');
+      const key = runLockKey(s!.schema);
+      const [got] = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+      if (!got?.ok) {
+        const current = await db.selectFrom('stripe_credits_lock').selectAll().where('name', '=', 'reconcile').executeTakeFirst();
+        throw new LockHeldError(current ? heldBy(current) : 'another run holds the lock (it has not recorded who it is yet)');
       }
-      await db.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').execute();
+      // A row left by a holder that died says nothing any more: the advisory lock is ours.
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').execute();
+        await trx.insertInto('stripe_credits_lock').values(row()).execute();
+      });
+    } catch (e) {
+      await session.close().catch(() => {});
+      throw e;
     }
-    await db
-      .insertInto('stripe_credits_lock')
-      .values({ name: 'reconcile', token, holder, host, pid: process.pid, acquired_at: at(), heartbeat_at: at() })
-      .execute();
-    await sql`COMMIT`.execute(db);
-  } catch (e) {
-    await sql`ROLLBACK`.execute(db).catch(() => {});
-    throw e;
+  } else {
+    await sql`BEGIN IMMEDIATE`.execute(db);
+    try {
+      const current = await db.selectFrom('stripe_credits_lock').selectAll().where('name', '=', 'reconcile').executeTakeFirst();
+      if (current) {
+        const heartbeatAge = now() - Date.parse(current.heartbeat_at);
+        const deadHere = current.host === host && !processAlive(Number(current.pid));
+        if (!deadHere && heartbeatAge < opts.staleAfterMs) throw new LockHeldError(heldBy(current));
+        await db.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').execute();
+      }
+      await db.insertInto('stripe_credits_lock').values(row()).execute();
+      await sql`COMMIT`.execute(db);
+    } catch (e) {
+      await sql`ROLLBACK`.execute(db).catch(() => {});
+      throw e;
+    }
   }
 
   const beat = setInterval(() => {
@@ -85,7 +123,12 @@ export async function acquireRunLock(db: Kysely<Database>, holder: string, opts:
       if (released) return;
       released = true;
       clearInterval(beat);
-      await db.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').where('token', '=', token).execute();
+      try {
+        await db.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').where('token', '=', token).execute();
+      } finally {
+        // Ending the session releases the advisory lock, whatever became of the row.
+        await session?.close().catch(() => {});
+      }
     },
   };
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
+import { asText, ownSchemaTables } from './engine.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
 
 /**
@@ -15,8 +16,7 @@ function nowIso(): string {
 
 /** Which of the tool's tables exist: read-only commands must work on a database never migrated. */
 export async function existingTables(db: Kysely<Database>): Promise<Set<string>> {
-  const tables = await db.introspection.getTables();
-  return new Set(tables.map((t) => t.name));
+  return ownSchemaTables(db);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -54,11 +54,11 @@ export async function findUserCandidates(db: Kysely<Database>, cfg: UsersConfig,
   const q = query.trim();
   if (q === '') return [];
   const t = usersTable(cfg);
-  const byId = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE ${sql.ref(cfg.id)} = ${q}`.execute(db);
+  const byId = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${q}`.execute(db);
   // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly q counts.
   const exact = byId.rows.map(toUserInfo).filter((u) => u.id === q);
   if (exact.length > 0) return exact;
-  const byEmail = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE lower(trim(${sql.ref(cfg.email)})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(db);
+  const byEmail = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE lower(trim(${asText(db, sql.ref(cfg.email))})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(db);
   return byEmail.rows.map(toUserInfo);
 }
 
@@ -68,7 +68,7 @@ export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: re
   const wanted = [...new Set(ids)];
   for (let i = 0; i < wanted.length; i += 400) {
     const part = wanted.slice(i, i + 400);
-    const rows = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${usersTable(cfg)} WHERE ${sql.ref(cfg.id)} IN (${sql.join(part)})`.execute(db);
+    const rows = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} IN (${sql.join(part)})`.execute(db);
     for (const r of rows.rows) {
       const u = toUserInfo(r);
       if (part.includes(u.id)) out.set(u.id, u);
@@ -80,7 +80,7 @@ export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: re
 /** The Stripe customer id the users table holds for a user, when `users.stripeCustomerId` is configured. */
 export async function customerIdOfUser(db: Kysely<Database>, cfg: UsersConfig, userId: string): Promise<string | null> {
   if (!cfg.stripeCustomerId) return null;
-  const rows = await sql<{ id: string | number; customer: string | null }>`SELECT ${sql.ref(cfg.id)} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${sql.ref(cfg.id)} = ${userId}`.execute(db);
+  const rows = await sql<{ id: string | number; customer: string | null }>`SELECT ${sql.ref(cfg.id)} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} = ${userId}`.execute(db);
   const row = rows.rows.find((r) => String(r.id) === userId);
   return row?.customer?.trim() || null;
 }

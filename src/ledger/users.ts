@@ -3,6 +3,7 @@ import type { UsersConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/types.js';
 import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
+import { asText, engineOf } from './engine.js';
 import { TOOL_TABLES, type Database } from './schema.js';
 
 /** The app's users table: read only. Its name and columns come from the config and are checked at start. */
@@ -15,19 +16,38 @@ function tableRef(cfg: UsersConfig) {
   return cfg.schema ? sql.id(cfg.schema, cfg.table) : sql.id(cfg.table);
 }
 
+/** Postgres: the schemas an unqualified table name is looked up in, in order (the search path). */
+async function searchPath(db: Kysely<Database>): Promise<string[]> {
+  const r = await sql<{ s: string }>`SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS t(s, i) ORDER BY i`.execute(db);
+  return r.rows.map((x) => x.s);
+}
+
 /**
  * Checks that the configured users table and columns exist. A missing one is a configuration error
- * that names what was expected and what the table actually has.
+ * that names what was expected and what the table actually has. On Postgres, `users.table` without
+ * a schema is the table the queries will find through the search path (as `FROM users` would),
+ * never a table of that name in another schema (Supabase's `auth.users`, say).
  */
 export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): Promise<void> {
   const tables = await db.introspection.getTables();
-  const table = tables.find((t) => t.name === cfg.table && (cfg.schema === null || t.schema === cfg.schema));
+  const pg = engineOf(db) === 'postgres';
+  let table = tables.find((t) => t.name === cfg.table && (cfg.schema === null || t.schema === cfg.schema));
+  if (pg && cfg.schema === null) {
+    table = undefined;
+    for (const s of await searchPath(db)) {
+      table = tables.find((t) => t.name === cfg.table && t.schema === s);
+      if (table) break;
+    }
+  }
   if (!table) {
     const names = tables.map((t) => (t.schema && t.schema !== 'public' && t.schema !== 'main' ? `${t.schema}.${t.name}` : t.name));
     const appTables = names.filter((n) => !(TOOL_TABLES as readonly string[]).includes(n) && !n.startsWith('stripe_credits_migration'));
+    const elsewhere = tables.filter((t) => t.name === cfg.table && t.schema).map((t) => `${t.schema}.${t.name}`);
     throw new ConfigError(
       `users table "${tableLabel(cfg)}" not found in the database (it has: ${appTables.length ? appTables.join(', ') : 'no tables'})`,
-      'set users.table in the config file to the table that holds your users, and check --db',
+      elsewhere.length > 0 && pg
+        ? `there is ${elsewhere.join(', ')}, outside the search path: set users.table to "${elsewhere[0]}" in the config file`
+        : 'set users.table in the config file to the table that holds your users, and check --db',
     );
   }
   const have = table.columns.map((c) => c.name);
@@ -96,8 +116,9 @@ export async function loadUserDirectory(
 
   for (const part of chunks([...ids])) {
     // Ids from Stripe are arbitrary text. SQLite compares them with the column's affinity ('042'
-    // finds 42), so only rows whose id reads back as exactly the given text count as a match.
-    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${idCol} IN (${sql.join(part)})`.execute(db);
+    // finds 42), so only rows whose id reads back as exactly the given text count as a match;
+    // Postgres compares the id as text (an integer or uuid column never raises on 'abc').
+    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} IN (${sql.join(part)})`.execute(db);
     for (const r of rows.rows) {
       const u = toUser(r);
       if (part.includes(u.id)) byId.set(u.id, u);
@@ -106,12 +127,12 @@ export async function loadUserDirectory(
   if (cfg.stripeCustomerId) {
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of chunks([...customers])) {
-      const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${cusCol} IN (${sql.join(part)})`.execute(db);
+      const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${asText(db, cusCol)} IN (${sql.join(part)})`.execute(db);
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
     }
   }
   for (const part of chunks([...emails])) {
-    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${emailCol})) IN (${sql.join(part)})`.execute(db);
+    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) IN (${sql.join(part)})`.execute(db);
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
 
@@ -128,9 +149,9 @@ export async function findUsers(db: Kysely<Database>, cfg: UsersConfig, query: s
   const idCol = sql.ref(cfg.id);
   const emailCol = sql.ref(cfg.email);
   const q = query.trim();
-  const byId = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${idCol} = ${q}`.execute(db);
+  const byId = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} = ${q}`.execute(db);
   const exact = byId.rows.map((r) => ({ id: String(r.id), email: r.email })).filter((u) => u.id === q);
   if (exact.length > 0) return exact;
-  const byEmail = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${emailCol})) = ${q.toLowerCase()}`.execute(db);
+  const byEmail = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) = ${q.toLowerCase()}`.execute(db);
   return byEmail.rows.map((r) => ({ id: String(r.id), email: r.email }));
 }

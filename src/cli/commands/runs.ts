@@ -36,7 +36,7 @@ export async function runsCommand(ctx: CommandContext, flags: CommonFlags & { li
   const limit = flags.limit === undefined ? 20 : Number(flags.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError(`--limit must be a whole number from 1 to 10000, not '${flags.limit}'`);
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
-  const open = openDatabase(parseDbUrl(settings.db, ctx.cwd), { readonly: true });
+  const open = await openDatabase(parseDbUrl(settings.db, ctx.cwd), { readonly: true });
   try {
     const rows = (await toolTablesExist(open.db)) ? (await listRuns(open.db, limit)).map(runJson) : [];
     if (flags.json) {

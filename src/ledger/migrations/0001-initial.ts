@@ -1,10 +1,12 @@
 import { sql, type Kysely } from 'kysely';
+import { withAutoId } from '../engine.js';
 
-/** The ledger, the runs and the review queue. Column types that both SQLite and Postgres take. */
+/**
+ * The ledger, the runs and the review queue. Column types that both SQLite and Postgres take; the
+ * auto-numbered ids are the one thing the two engines spell differently (see withAutoId).
+ */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('credit_ledger')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withAutoId(db, db.schema.createTable('credit_ledger'))
     .addColumn('user_id', 'text', (c) => c.notNull())
     .addColumn('credits', 'integer', (c) => c.notNull())
     .addColumn('kind', 'text', (c) => c.notNull())
@@ -25,9 +27,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('credit_ledger_checkout_session_id').on('credit_ledger').column('checkout_session_id').execute();
   await db.schema.createIndex('credit_ledger_payment_intent_id').on('credit_ledger').column('payment_intent_id').execute();
 
-  await db.schema
-    .createTable('stripe_credits_runs')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withAutoId(db, db.schema.createTable('stripe_credits_runs'))
     .addColumn('mode', 'text', (c) => c.notNull())
     .addColumn('since', 'text', (c) => c.notNull())
     .addColumn('until', 'text', (c) => c.notNull())
