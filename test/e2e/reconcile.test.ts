@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
-import { createAppDb, query, runCli, sha256, tempDir, writeJson, now, type CliResult } from '../helpers/cli.js';
+import { runCli, tempDir, writeJson, now, type CliResult } from '../helpers/cli.js';
+import { createAppDb, engines, type AppDb } from '../helpers/engines.js';
 import { buildScenario, type Scenario } from '../helpers/scenario.js';
 
 const KEY = 'sk_test_e2e_reconcile';
@@ -31,11 +32,11 @@ function parse(r: CliResult): Report {
   return JSON.parse(r.stdout) as Report;
 }
 
-describe('reconcile on a few hundred payments, end to end', () => {
+describe.each(engines())('reconcile on a few hundred payments, end to end (%s)', (engine) => {
   let sim: StripeSimulator;
   let tmp: ReturnType<typeof tempDir>;
   let scenario: Scenario;
-  let dbPath: string;
+  let app: AppDb;
   let configPath: string;
   let cli: (args: string[]) => Promise<CliResult>;
 
@@ -43,16 +44,17 @@ describe('reconcile on a few hundred payments, end to end', () => {
     sim = await startSimulator({ apiKeys: [KEY] });
     scenario = buildScenario(sim.store, { until: now() - 60 });
     tmp = tempDir();
-    dbPath = createAppDb(join(tmp.dir, 'app.db'), scenario.users);
+    app = await createAppDb(engine, tmp.dir, scenario.users);
     configPath = writeJson(join(tmp.dir, 'config.json'), scenario.config);
     cli = (args) =>
-      runCli(['reconcile', '--db', dbPath, '--config', configPath, '--since', String(scenario.since), '--until', String(scenario.until), '--json', ...args], {
+      runCli(['reconcile', '--db', app.url, '--config', configPath, '--since', String(scenario.since), '--until', String(scenario.until), '--json', ...args], {
         cwd: tmp.dir,
         env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
       });
   });
   afterAll(async () => {
     await sim?.close();
+    await app?.close();
     tmp?.cleanup();
   });
 
@@ -83,7 +85,7 @@ describe('reconcile on a few hundred payments, end to end', () => {
   const expectedCredited = () => [...scenario.expected.entries()].filter(([, e]) => e.status === 'credited');
 
   it('a dry run on a database the tool never touched decides every payment and changes no byte', async () => {
-    const before = sha256(dbPath);
+    const before = await app.fingerprint();
     const r = await cli(['--dry-run']);
     expect(r.code, r.stderr).toBe(3); // it found credits to write
     const report = parse(r);
@@ -92,8 +94,8 @@ describe('reconcile on a few hundred payments, end to end', () => {
     expect(report.counts.wouldCredit).toBe(expectedCredited().length);
     expect(report.counts.credited).toBe(0);
     expect(report.creditsWritten).toBe(0);
-    expect(sha256(dbPath)).toBe(before);
-    expect(query(dbPath, "SELECT name FROM sqlite_master WHERE name LIKE '%ledger%' OR name LIKE 'stripe_credits%'")).toEqual([]);
+    expect(await app.fingerprint()).toBe(before);
+    expect(await app.tables()).toEqual(['users']);
     // Listing crossed several pages of 100.
     const sessionPages = sim.requests.filter((q) => q.endpoint === 'GET /v1/checkout/sessions' && q.query.status === 'complete');
     expect(sessionPages.length).toBeGreaterThanOrEqual(3);
@@ -111,8 +113,7 @@ describe('reconcile on a few hundred payments, end to end', () => {
     expect(report.creditsWritten).toBe(total);
     expect(report.counts.payments).toBe(scenario.expected.size);
 
-    const rows = query<{ payment_key: string; user_id: string; credits: number; kind: string }>(
-      dbPath,
+    const rows = await app.query<{ payment_key: string; user_id: string; credits: number; kind: string }>(
       'SELECT payment_key, user_id, credits, kind FROM credit_ledger ORDER BY id',
     );
     expect(rows.length).toBe(want.length);
@@ -120,11 +121,11 @@ describe('reconcile on a few hundred payments, end to end', () => {
     for (const [key, e] of want) {
       expect(byKey.get(key)).toMatchObject({ user_id: e.userId, credits: e.credits, kind: 'purchase' });
     }
-    const review = query<{ payment_key: string; reason: string; status: string }>(dbPath, 'SELECT payment_key, reason, status FROM stripe_credits_review');
+    const review = await app.query<{ payment_key: string; reason: string; status: string }>('SELECT payment_key, reason, status FROM stripe_credits_review');
     const wantReview = [...scenario.expected.entries()].filter(([, e]) => e.status === 'needs_review');
     expect(review.length).toBe(wantReview.length);
     for (const [key, e] of wantReview) expect(review.find((x) => x.payment_key === key)).toMatchObject({ reason: e.reason, status: 'open' });
-    const runs = query<{ status: string; mode: string }>(dbPath, 'SELECT status, mode FROM stripe_credits_runs');
+    const runs = await app.query<{ status: string; mode: string }>('SELECT status, mode FROM stripe_credits_runs');
     expect(runs).toEqual([{ status: 'succeeded', mode: 'apply' }]);
   });
 
@@ -136,23 +137,23 @@ describe('reconcile on a few hundred payments, end to end', () => {
     expect(report.counts.credited).toBe(0);
     expect(report.counts.alreadyCredited).toBe(expectedCredited().length);
     expect(report.counts.payments).toBe(scenario.expected.size);
-    expect(query(dbPath, 'SELECT count(*) AS n FROM credit_ledger')).toEqual([{ n: expectedCredited().length }]);
-    const dupes = query(dbPath, 'SELECT payment_key FROM credit_ledger GROUP BY kind, payment_key HAVING count(*) > 1');
+    expect(await app.query('SELECT count(*) AS n FROM credit_ledger')).toEqual([{ n: expectedCredited().length }]);
+    const dupes = await app.query('SELECT payment_key FROM credit_ledger GROUP BY kind, payment_key HAVING count(*) > 1');
     expect(dupes).toEqual([]);
   });
 
   it('a dry run on the used database changes no byte and records no run', async () => {
-    const before = sha256(dbPath);
+    const before = await app.fingerprint();
     const r = await cli(['--dry-run']);
     expect(r.code, r.stderr).toBe(0); // nothing to write, nothing new to review
     const report = parse(r);
     expect(report.counts.wouldCredit).toBe(0);
-    expect(sha256(dbPath)).toBe(before);
-    expect(query(dbPath, 'SELECT count(*) AS n FROM stripe_credits_runs')).toEqual([{ n: 2 }]);
+    expect(await app.fingerprint()).toBe(before);
+    expect(await app.query('SELECT count(*) AS n FROM stripe_credits_runs')).toEqual([{ n: 2 }]);
   });
 
   it('prints a human table with a one-line summary without --json', async () => {
-    const r = await runCli(['reconcile', '--db', dbPath, '--config', configPath, '--since', String(scenario.since), '--until', String(scenario.until), '--dry-run'], {
+    const r = await runCli(['reconcile', '--db', app.url, '--config', configPath, '--since', String(scenario.since), '--until', String(scenario.until), '--dry-run'], {
       cwd: tmp.dir,
       env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
     });

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
-import { createAppDb, query, runCli, sha256, tempDir, writeJson, now, HOUR, DAY, type TestUser } from '../helpers/cli.js';
+import { runCli, tempDir, writeJson, now, HOUR, DAY, type TestUser } from '../helpers/cli.js';
+import { createAppDb, createEmptyAppDb, engines, type AppDb } from '../helpers/engines.js';
 
 const KEY = 'sk_test_e2e_rules';
 
@@ -22,20 +22,25 @@ const USERS: TestUser[] = [
   { id: 4, email: 'dan@example.com', stripe_customer_id: null },
 ];
 
-describe('reconcile rules that need Stripe state to change between runs', () => {
+describe.each(engines())('reconcile rules that need Stripe state to change between runs (%s)', (engine) => {
   let sim: StripeSimulator;
   let tmp: ReturnType<typeof tempDir>;
+  let app: AppDb;
   let db: string;
   let since: number;
+  const others: AppDb[] = [];
 
   beforeEach(async () => {
     sim = await startSimulator({ apiKeys: [KEY] });
     tmp = tempDir();
-    db = createAppDb(join(tmp.dir, 'app.db'), USERS, { customerColumn: true });
+    app = await createAppDb(engine, tmp.dir, USERS, { customerColumn: true });
+    db = app.url;
     since = now() - 3 * DAY;
   });
   afterEach(async () => {
     await sim.close();
+    await app.close();
+    for (const o of others.splice(0)) await o.close();
     tmp.cleanup();
   });
 
@@ -55,7 +60,7 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     return { ...r, report: report!, item };
   }
 
-  const ledger = () => query<{ payment_key: string; user_id: string; credits: number }>(db, "SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id");
+  const ledger = () => app.query<{ payment_key: string; user_id: string; credits: number }>("SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id");
 
   it('a delayed payment is pending until it settles, then a later run credits it once', async () => {
     const t = now() - 2 * DAY;
@@ -64,13 +69,13 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     const first = await reconcile();
     expect(first.code, first.stderr).toBe(0);
     expect(first.item(pi)).toMatchObject({ status: 'pending', reason: null, credits: null });
-    expect(ledger()).toEqual([]);
+    expect(await ledger()).toEqual([]);
 
     sim.store.settle(pi);
     const second = await reconcile();
     expect(second.code, second.stderr).toBe(0);
     expect(second.item(pi)).toMatchObject({ status: 'credited', userId: '1', credits: 50 });
-    expect(ledger()).toEqual([{ payment_key: pi, user_id: '1', credits: 50 }]);
+    expect(await ledger()).toEqual([{ payment_key: pi, user_id: '1', credits: 50 }]);
   });
 
   it('an unpaid session whose payment failed is not a payment at all', async () => {
@@ -90,7 +95,7 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     const again = await reconcile();
     expect(again.item(pi)).toBeUndefined(); // already credited: counted, not listed
     expect(again.report.counts.alreadyCredited).toBe(1);
-    expect(ledger()).toHaveLength(1);
+    expect(await ledger()).toHaveLength(1);
   });
 
   it('standalone PaymentIntents count as match.standalonePaymentIntents says', async () => {
@@ -146,7 +151,7 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     const r = await reconcile(['--yes'], { maxCreditsPerPayment: 1000 });
     expect(r.code).toBe(3);
     expect(r.item(big)).toMatchObject({ status: 'needs_review', reason: 'invalid_credits' });
-    expect(ledger()).toEqual([]);
+    expect(await ledger()).toEqual([]);
   });
 
   it('over maxCreditsPerRun writes nothing and exits 3, unless --yes', async () => {
@@ -159,25 +164,25 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     });
     expect(stopped.code).toBe(3);
     expect(stopped.stderr).toMatch(/1200 credits, more than maxCreditsPerRun \(1000\)/);
-    expect(ledger()).toEqual([]);
-    expect(query(db, 'SELECT count(*) AS n FROM stripe_credits_review')).toEqual([{ n: 0 }]);
+    expect(await ledger()).toEqual([]);
+    expect(await app.query('SELECT count(*) AS n FROM stripe_credits_review')).toEqual([{ n: 0 }]);
     const yes = await reconcile(['--yes'], cfg);
     expect(yes.report.creditsWritten).toBe(1200);
-    expect(ledger()).toHaveLength(3);
+    expect(await ledger()).toHaveLength(3);
   });
 
   it('a payment the ledger holds under its Checkout Session id counts as credited', async () => {
     const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
     await runCli(['migrate', '--db', db], { cwd: tmp.dir });
-    const w = new SQLite(db);
-    w.prepare(
+    await app.exec(
       "INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, livemode, actor, created_at) VALUES ('1', 10, 'purchase', ?, ?, 0, 'webhook', '2026-01-01T00:00:00Z')",
-    ).run(p.session.id, p.session.id);
-    w.close();
+      p.session.id,
+      p.session.id,
+    );
     const r = await reconcile();
     expect(r.code, r.stderr).toBe(0);
     expect(r.report.counts).toMatchObject({ payments: 1, alreadyCredited: 1, credited: 0 });
-    expect(ledger()).toHaveLength(1);
+    expect(await ledger()).toHaveLength(1);
   });
 
   it('an arbitrary text id never errors against an integer id column', async () => {
@@ -187,19 +192,35 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     expect(r.item(p)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
   });
 
+  it('ids against a uuid id column: the exact uuid finds its user; any other text finds nobody and never errors', async () => {
+    const other = await createEmptyAppDb(engine, tmp.dir, 'uuid.db');
+    others.push(other);
+    const u1 = '6f1c1a52-8c1e-4c1b-9d0e-2b1f3c4d5e6f';
+    await other.exec(`CREATE TABLE members (id UUID PRIMARY KEY, email TEXT); INSERT INTO members (id, email) VALUES ('${u1}', 'ann@example.com')`);
+    const hit = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: u1, amount: 1000 }).paymentIntent!.id;
+    const miss = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: 'not-a-uuid', metadata: { user_id: '42' }, amount: 1000 }).paymentIntent!.id;
+    const upper = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: u1.toUpperCase(), amount: 1000 }).paymentIntent!.id;
+    db = other.url;
+    const r = await reconcile(['--dry-run'], { users: { table: 'members', name: null }, credits: { unitAmountPerCredit: { usd: 100 } } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.item(hit)).toMatchObject({ status: 'would_credit', userId: u1, matchedBy: 'client_reference_id' });
+    expect(r.item(miss)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+    // Ids are compared as exact text, on both engines: the upper-case spelling is not the stored id.
+    expect(r.item(upper)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+  });
+
   it('works with a users table of another shape (text ids, other column names, no name column)', async () => {
-    const other = join(tmp.dir, 'other.db');
-    const s = new SQLite(other);
-    s.exec("CREATE TABLE accounts (uid TEXT PRIMARY KEY, mail TEXT); INSERT INTO accounts VALUES ('u_1', 'ann@example.com'), ('u_2', 'ben@example.com')");
-    s.close();
+    const other = await createEmptyAppDb(engine, tmp.dir, 'other.db');
+    others.push(other);
+    await other.exec("CREATE TABLE accounts (uid TEXT PRIMARY KEY, mail TEXT); INSERT INTO accounts VALUES ('u_1', 'ann@example.com'), ('u_2', 'ben@example.com')");
     const a = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: 'u_2', amount: 1000 }).paymentIntent!.id;
     const b = sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'ANN@example.com' }).paymentIntent!.id;
-    db = other;
+    db = other.url;
     const r = await reconcile([], { users: { table: 'accounts', id: 'uid', email: 'mail', name: null }, credits: { unitAmountPerCredit: { usd: 100 } } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.item(a)).toMatchObject({ status: 'credited', userId: 'u_2', matchedBy: 'client_reference_id' });
     expect(r.item(b)).toMatchObject({ status: 'credited', userId: 'u_1', matchedBy: 'email' });
-    expect(query(other, 'SELECT count(*) AS n FROM accounts')).toEqual([{ n: 2 }]); // never creates users
+    expect(await other.query('SELECT count(*) AS n FROM accounts')).toEqual([{ n: 2 }]); // never creates users
   });
 
   it('four apply runs at once, on a database never migrated: one writer, the others exit 75, one entry per payment', async () => {
@@ -216,7 +237,7 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     const reports = results.filter((r) => r.code === 0).map((r) => JSON.parse(r.stdout));
     expect(reports.reduce((s, r) => s + r.counts.credited, 0)).toBe(120);
     expect(reports.reduce((s, r) => s + r.creditsWritten, 0)).toBe(1200);
-    expect(ledger()).toHaveLength(120);
+    expect(await ledger()).toHaveLength(120);
   });
 
   it('refuses to mix live-mode payments into a test-mode ledger', async () => {
@@ -225,11 +246,11 @@ describe('reconcile rules that need Stripe state to change between runs', () => 
     const live = await startSimulator({ apiKeys: ['sk_live_e2e_rules'], livemode: true });
     try {
       live.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000, livemode: true });
-      const before = sha256(db);
+      const before = await app.fingerprint();
       const r = await runCli(['reconcile', '--db', db, '--since', String(since)], { cwd: tmp.dir, env: { STRIPE_API_KEY: 'sk_live_e2e_rules', STRIPE_API_BASE: live.url } });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/test and live payments never mix/);
-      expect(sha256(db)).toBe(before);
+      expect(await app.fingerprint()).toBe(before);
     } finally {
       await live.close();
     }
