@@ -1,27 +1,32 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
-import { createAppDb, query, runCli, tempDir, writeJson, now, DAY, HOUR, type CliResult } from '../helpers/cli.js';
+import { runLockKey } from '../../src/ledger/lock.js';
+import { runCli, tempDir, writeJson, now, DAY, HOUR, type CliResult } from '../helpers/cli.js';
+import { createAppDb, engines, pgConnect, type AppDb } from '../helpers/engines.js';
 
 const KEY = 'sk_test_e2e_cron';
 const CONFIG = { credits: { unitAmountPerCredit: { usd: 100 } } };
 
-describe('cron-grade reconcile', () => {
+describe.each(engines())('cron-grade reconcile (%s)', (engine) => {
   let sim: StripeSimulator;
   let tmp: ReturnType<typeof tempDir>;
+  let app: AppDb;
   let db: string;
   let configPath: string;
 
   beforeEach(async () => {
     sim = await startSimulator({ apiKeys: [KEY] });
     tmp = tempDir();
-    db = createAppDb(join(tmp.dir, 'app.db'), [1, 2, 3, 4, 5].map((id) => ({ id, email: `u${id}@example.com` })));
+    app = await createAppDb(engine, tmp.dir, [1, 2, 3, 4, 5].map((id) => ({ id, email: `u${id}@example.com` })));
+    db = app.url;
     configPath = writeJson(join(tmp.dir, 'config.json'), CONFIG);
   });
   afterEach(async () => {
     await sim.close();
+    await app.close();
     tmp.cleanup();
   });
 
@@ -38,8 +43,8 @@ describe('cron-grade reconcile', () => {
       throw new Error(`exit ${r.code}: ${r.stderr}`);
     }
   };
-  const ledger = () => query<{ payment_key: string; user_id: string; credits: number }>(db, "SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase'");
-  const balances = () => Object.fromEntries(query<{ user_id: string; b: number }>(db, 'SELECT user_id, SUM(credits) AS b FROM credit_ledger GROUP BY user_id').map((r) => [r.user_id, r.b]));
+  const ledger = () => app.query<{ payment_key: string; user_id: string; credits: number }>("SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase'");
+  const balances = async () => Object.fromEntries((await app.query<{ user_id: string; b: number }>('SELECT user_id, SUM(credits) AS b FROM credit_ledger GROUP BY user_id')).map((r) => [r.user_id, r.b]));
 
   it('continues through events: an incremental run after a full one makes only a handful of requests', async () => {
     for (let i = 0; i < 250; i++) sim.store.createCheckoutPayment({ created: now() - 5 * DAY + i * 600, clientReferenceId: String((i % 5) + 1), amount: 1000 });
@@ -57,7 +62,7 @@ describe('cron-grade reconcile', () => {
     expect(inc.items[0]).toMatchObject({ status: 'credited', userId: '2', credits: 30 });
     // key check + one page of events + the session re-read by id
     expect(inc.requests).toBeLessThanOrEqual(5);
-    expect(ledger()).toHaveLength(251);
+    expect(await ledger()).toHaveLength(251);
 
     // Events are read from 10 minutes before the cursor, so the last payment is seen again: counted, not listed.
     const again = json(await run(['--json']));
@@ -86,23 +91,19 @@ describe('cron-grade reconcile', () => {
     expect(r1.code).toBe(3);
     expect(json(r1).items[0]).toMatchObject({ status: 'needs_review', reason: 'no_user' });
 
-    const w = new SQLite(db);
-    w.prepare("INSERT INTO users (id, email) VALUES (9, 'late@example.com')").run();
-    w.close();
+    await app.exec("INSERT INTO users (id, email) VALUES (9, 'late@example.com')");
     const r2 = await run(['--json']);
     expect(r2.code, r2.stderr).toBe(0);
     const inc = json(r2);
     expect(inc.source).toBe('events');
     expect(inc.items).toEqual([expect.objectContaining({ paymentKey: orphan.paymentIntent!.id, status: 'credited', userId: '9', credits: 15 })]);
-    expect(query(db, 'SELECT status FROM stripe_credits_review')).toEqual([{ status: 'resolved' }]);
+    expect(await app.query('SELECT status FROM stripe_credits_review')).toEqual([{ status: 'resolved' }]);
   });
 
   it('detects a gap older than the events retention and scans by time instead, saying so', async () => {
     sim.store.createCheckoutPayment({ created: now() - 2 * DAY, clientReferenceId: '1', amount: 1000 });
     expect((await run(['--since', '3d'])).code).toBe(0);
-    const w = new SQLite(db);
-    w.prepare("UPDATE stripe_credits_state SET value = ? WHERE key = 'cursor'").run(String(now() - 40 * DAY));
-    w.close();
+    await app.exec("UPDATE stripe_credits_state SET value = ? WHERE key = 'cursor'", String(now() - 40 * DAY));
     const r = await run([]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/note: the last finished run ended at .*longer ago than the 30 days Stripe keeps events: scanning payments by time/);
@@ -112,59 +113,111 @@ describe('cron-grade reconcile', () => {
   });
 
   it('moves the cursor only after a run that leaves no gap', async () => {
-    const cursor = () => Number(query<{ value: string }>(db, "SELECT value FROM stripe_credits_state WHERE key = 'cursor'")[0]?.value);
+    const cursor = async () => Number((await app.query<{ value: string }>("SELECT value FROM stripe_credits_state WHERE key = 'cursor'"))[0]?.value);
     const t0 = now();
     await run(['--since', String(t0 - 3 * DAY), '--until', String(t0 - 2 * DAY), '--yes']);
-    expect(cursor()).toBe(t0 - 2 * DAY);
+    expect(await cursor()).toBe(t0 - 2 * DAY);
     await run(['--since', String(t0 - DAY), '--until', String(t0 - 3600)]); // starts after the cursor: a gap
-    expect(cursor()).toBe(t0 - 2 * DAY);
+    expect(await cursor()).toBe(t0 - 2 * DAY);
     await run(['--since', String(t0 - 2 * DAY - 60), '--until', String(t0 - 1800)]);
-    expect(cursor()).toBe(t0 - 1800);
+    expect(await cursor()).toBe(t0 - 1800);
   });
 
   describe('the run lock', () => {
     async function migrate() {
       expect((await runCli(['migrate', '--db', db], { cwd: tmp.dir })).code).toBe(0);
     }
-    function holdLock(values: { host: string; pid: number; heartbeatAgoMs: number }) {
-      const w = new SQLite(db);
+    /**
+     * Writes a holder's row. On Postgres the row only names the holder: what decides is the
+     * advisory lock, which `advisory` takes on a session of the test's own (returned, to end it).
+     */
+    async function holdLock(values: { host: string; pid: number; heartbeatAgoMs: number }, opts: { advisory?: boolean } = {}): Promise<pg.Client | null> {
       const t = (ms: number) => new Date(Date.now() - ms).toISOString();
-      w.prepare('INSERT INTO stripe_credits_lock (name, token, holder, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      await app.exec(
+        'INSERT INTO stripe_credits_lock (name, token, holder, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
         'reconcile', 'tok', 'ops (reconcile)', values.host, values.pid, t(3_600_000), t(values.heartbeatAgoMs),
       );
-      w.close();
+      if (engine !== 'postgres' || !opts.advisory) return null;
+      const session = await pgConnect(db);
+      const got = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [runLockKey('public')]);
+      expect(got.rows[0]!.ok).toBe(true);
+      return session;
     }
 
     it('a second apply run exits 75 at once, naming the holder and since when', async () => {
       await migrate();
-      holdLock({ host: hostname(), pid: process.pid, heartbeatAgoMs: 1000 });
-      sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
-      const started = Date.now();
-      const r = await run(['--since', '2d']);
-      expect(r.code).toBe(75);
-      expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: another run holds the lock: ops \\(reconcile\\) \\(pid ${process.pid} on ${hostname()}\\) since \\d{4}-\\d\\d-\\d\\dT`));
-      expect(Date.now() - started).toBeLessThan(10_000);
-      expect(ledger()).toEqual([]);
-      // a dry run does not need the lock
-      expect((await run(['--since', '2d', '--dry-run'])).code).toBe(3);
+      const session = await holdLock({ host: hostname(), pid: process.pid, heartbeatAgoMs: 1000 }, { advisory: true });
+      try {
+        sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+        const started = Date.now();
+        const r = await run(['--since', '2d']);
+        expect(r.code).toBe(75);
+        expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: another run holds the lock: ops \\(reconcile\\) \\(pid ${process.pid} on ${hostname()}\\) since \\d{4}-\\d\\d-\\d\\dT`));
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(await ledger()).toEqual([]);
+        // a dry run does not need the lock
+        expect((await run(['--since', '2d', '--dry-run'])).code).toBe(3);
+      } finally {
+        await session?.end();
+      }
     });
 
     it('a lock left by a process that died on this host does not block', async () => {
       await migrate();
-      holdLock({ host: hostname(), pid: 2 ** 22 + 12345, heartbeatAgoMs: 1000 });
+      await holdLock({ host: hostname(), pid: 2 ** 22 + 12345, heartbeatAgoMs: 1000 });
       sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
       const r = await run(['--since', '2d']);
       expect(r.code, r.stderr).toBe(0);
-      expect(ledger()).toHaveLength(1);
-      expect(query(db, 'SELECT count(*) AS n FROM stripe_credits_lock')).toEqual([{ n: 0 }]); // released
+      expect(await ledger()).toHaveLength(1);
+      expect(await app.query('SELECT count(*) AS n FROM stripe_credits_lock')).toEqual([{ n: 0 }]); // released
     });
 
     it('a lock from another host is taken over once its heartbeat is stale', async () => {
       await migrate();
-      holdLock({ host: 'elsewhere.example', pid: 1, heartbeatAgoMs: 10 * 60_000 });
+      await holdLock({ host: 'elsewhere.example', pid: 1, heartbeatAgoMs: 10 * 60_000 });
       const r = await run(['--since', '2d']);
       expect(r.code, r.stderr).toBe(0);
     });
+
+    // Postgres only: there the advisory lock, not the row, decides.
+    if (engine === 'postgres') {
+      it('Postgres: the advisory lock decides; a holder on another machine blocks however old its heartbeat, until its session ends', async () => {
+        await migrate();
+        const session = await holdLock({ host: 'elsewhere.example', pid: 1, heartbeatAgoMs: 10 * 60_000 }, { advisory: true });
+        sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+        const blocked = await run(['--since', '2d']);
+        expect(blocked.code, blocked.stderr).toBe(75);
+        expect(blocked.stderr).toMatch(/another run holds the lock: ops \(reconcile\) \(pid 1 on elsewhere\.example\)/);
+        expect(await ledger()).toEqual([]);
+        // The holder's connection ends (its process died, its machine went away): the server frees the lock.
+        await session!.end();
+        const r = await run(['--since', '2d']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(await ledger()).toHaveLength(1);
+        expect(await app.query('SELECT count(*) AS n FROM stripe_credits_lock')).toEqual([{ n: 0 }]);
+      });
+
+      it('Postgres: a run killed with SIGKILL while holding the lock leaves nothing that blocks the next run', async () => {
+        for (let i = 0; i < 400; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String((i % 5) + 1), amount: 100 });
+        sim.setFaults({ latencyMs: 20 });
+        expect((await run(['--since', '2d', '--dry-run'], { timeoutMs: 30_000 })).code).toBe(3);
+        await migrate();
+        // Kill it once it holds the lock (its row is written after the advisory lock is taken).
+        const killed = run(['--since', '2d'], { timeoutMs: 30_000 });
+        const deadline = Date.now() + 20_000;
+        while ((await app.query('SELECT holder FROM stripe_credits_lock')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        const held = await app.query<{ pid: number }>('SELECT pid FROM stripe_credits_lock');
+        expect(held).toHaveLength(1);
+        process.kill(held[0]!.pid, 'SIGKILL');
+        expect((await killed).code).toBe(null);
+        sim.setFaults({ latencyMs: 0 });
+        // The row is still there, but nobody holds the advisory lock any more.
+        expect(await app.query('SELECT count(*) AS n FROM stripe_credits_lock')).toEqual([{ n: 1 }]);
+        const r = await run(['--since', '2d', '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(await ledger()).toHaveLength(400);
+      });
+    }
   });
 
   it('kill -9 at several points, then a rerun: no payment credited twice, none lost', async () => {
@@ -180,15 +233,15 @@ describe('cron-grade reconcile', () => {
       const r = await run(['--since', '4d', '--json'], { timeoutMs: killAfterMs });
       if (r.code === 0) break; // it finished before the kill
       expect(r.code).toBe(null); // killed by SIGKILL
-      if (query(db, "SELECT name FROM sqlite_master WHERE name = 'credit_ledger'").length === 0) continue; // killed before it migrated
-      const dupes = query(db, "SELECT payment_key FROM credit_ledger WHERE kind = 'purchase' GROUP BY payment_key HAVING count(*) > 1");
+      if (!(await app.tables()).includes('credit_ledger')) continue; // killed before it migrated
+      const dupes = await app.query("SELECT payment_key FROM credit_ledger WHERE kind = 'purchase' GROUP BY payment_key HAVING count(*) > 1");
       expect(dupes).toEqual([]);
     }
     sim.setFaults({ latencyMs: 0 });
     const last = await run(['--since', '4d', '--json']);
     expect(last.code, last.stderr).toBe(0);
-    expect(ledger()).toHaveLength(1500);
-    expect(balances()).toEqual(expected);
+    expect(await ledger()).toHaveLength(1500);
+    expect(await balances()).toEqual(expected);
   });
 
   it('--quiet prints only the summary line; runs lists what happened', async () => {
