@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AppConfig } from '../config.js';
 import {
+  anyDismissed,
   findCredited,
   findDismissed,
   insertPurchases,
@@ -26,6 +27,7 @@ export class Planner {
   readonly decided = new Set<string>();
   readonly sessionsDecided = new Set<string>();
   creditsPlanned = 0;
+  private dismissals: Promise<boolean> | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -40,7 +42,8 @@ export class Planner {
     const fresh = batch.filter((p) => !this.decided.has(p.paymentKey));
     if (fresh.length === 0) return;
     const credited = this.tables ? await findCredited(this.db, fresh) : new Set<string>();
-    const dismissed = this.tables ? await findDismissed(this.db, fresh.map((p) => p.paymentKey)) : new Set<string>();
+    this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
+    const dismissed = (await this.dismissals) ? await findDismissed(this.db, fresh.map((p) => p.paymentKey)) : new Set<string>();
     const users = await loadUserDirectory(this.db, this.config.users, this.config.match, fresh);
     const plan = planPayments(fresh, {
       rules: this.config,
@@ -67,8 +70,8 @@ export interface WriteOutcome {
 }
 
 /**
- * Writes a plan: purchases, then review entries, then the local record of every decision, each in
- * transactions of WRITE_BATCH rows. A crash while writing costs at most the batch in flight, and
+ * Writes a plan in transactions of WRITE_BATCH decisions, each holding that batch's purchases,
+ * review entries and local records: a crash while writing costs at most the batch in flight, and
  * the unique (kind, payment_key) constraint makes the rerun skip what was already written. A
  * purchase someone else wrote meanwhile turns its decision into `already_credited`.
  */
@@ -79,24 +82,20 @@ export async function writePlan(
 ): Promise<WriteOutcome> {
   let creditsWritten = 0;
   const newInReview: string[] = [];
-  const toCredit = decisions.filter((d) => d.status === 'credited');
-  for (let i = 0; i < toCredit.length; i += WRITE_BATCH) {
-    const batch = toCredit.slice(i, i + WRITE_BATCH);
-    const inserted = await db.transaction().execute((trx) => insertPurchases(trx, batch, { runId: opts.runId, actor: opts.actor, reason: null }));
-    for (const d of batch) {
-      if (inserted.has(d.paymentKey)) creditsWritten += d.credits ?? 0;
-      else d.status = 'already_credited';
-    }
-    opts.progress?.(`written ${Math.min(i + WRITE_BATCH, toCredit.length)} of ${toCredit.length} credits`);
-  }
-  const review = decisions.filter((d) => d.status === 'needs_review');
-  for (let i = 0; i < review.length; i += WRITE_BATCH) {
-    const batch = review.slice(i, i + WRITE_BATCH);
-    newInReview.push(...(await db.transaction().execute((trx) => upsertReview(trx, batch, opts.runId))));
-  }
   for (let i = 0; i < decisions.length; i += WRITE_BATCH) {
     const batch = decisions.slice(i, i + WRITE_BATCH);
-    await db.transaction().execute((trx) => recordDecisions(trx, batch, opts.runId));
+    const toCredit = batch.filter((d) => d.status === 'credited');
+    const review = batch.filter((d) => d.status === 'needs_review');
+    await db.transaction().execute(async (trx) => {
+      const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null });
+      for (const d of toCredit) {
+        if (inserted.has(d.paymentKey)) creditsWritten += d.credits ?? 0;
+        else d.status = 'already_credited';
+      }
+      newInReview.push(...(await upsertReview(trx, review, opts.runId)));
+      await recordDecisions(trx, batch, opts.runId);
+    });
+    opts.progress?.(`written ${Math.min(i + WRITE_BATCH, decisions.length)} of ${decisions.length} payments`);
   }
   return { creditsWritten, newInReview };
 }

@@ -3,8 +3,10 @@ import type { PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import type { Database, NewLedgerRow } from './schema.js';
 
-export const WRITE_BATCH = 500;
-const LOOKUP_CHUNK = 400;
+/** Rows per write transaction (SQLite allows 32766 bound parameters: 17 columns × 1000 fit). */
+export const WRITE_BATCH = 1000;
+/** Payments per lookup query (each brings at most three bound values). */
+const LOOKUP_CHUNK = 1000;
 
 function nowIso(): string {
   return new Date().toISOString();
@@ -17,28 +19,28 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
- * Which of these payments the ledger already credits: a purchase entry under the payment key,
- * or one that names the payment's Checkout Session or PaymentIntent. One query per chunk.
+ * Which of these payments the ledger already credits: a purchase entry under the payment key (or
+ * under the session id, for entries keyed that way), or one that names the payment's Checkout
+ * Session. Our writers always key a payment with a PaymentIntent by that id, so the PaymentIntent
+ * column needs no lookup of its own. Two indexed IN lists per chunk.
  */
 export async function findCredited(db: Kysely<Database>, payments: readonly Payment[]): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (const p of payments) {
-    ids.add(p.paymentKey);
-    if (p.session) ids.add(p.session.id);
-    if (p.paymentIntent) ids.add(p.paymentIntent.id);
-  }
   const found = new Set<string>();
-  for (const part of chunks([...ids], LOOKUP_CHUNK)) {
-    const rows = await db
-      .selectFrom('credit_ledger')
-      .select(['payment_key', 'checkout_session_id', 'payment_intent_id'])
-      .where('kind', '=', 'purchase')
-      .where((eb) =>
-        eb.or([eb('payment_key', 'in', part), eb('checkout_session_id', 'in', part), eb('payment_intent_id', 'in', part)]),
-      )
-      .execute();
-    for (const r of rows) {
-      for (const v of [r.payment_key, r.checkout_session_id, r.payment_intent_id]) if (v) found.add(v);
+  for (const part of chunks(payments, LOOKUP_CHUNK)) {
+    const keys = new Set<string>();
+    const sessions: string[] = [];
+    for (const p of part) {
+      keys.add(p.paymentKey);
+      if (p.session) {
+        keys.add(p.session.id);
+        sessions.push(p.session.id);
+      }
+    }
+    let q = db.selectFrom('credit_ledger').select(['payment_key', 'checkout_session_id']).where('kind', '=', 'purchase');
+    q = sessions.length > 0 ? q.where((eb) => eb.or([eb('payment_key', 'in', [...keys]), eb('checkout_session_id', 'in', sessions)])) : q.where('payment_key', 'in', [...keys]);
+    for (const r of await q.execute()) {
+      if (r.payment_key) found.add(r.payment_key);
+      if (r.checkout_session_id) found.add(r.checkout_session_id);
     }
   }
   return found;
@@ -157,6 +159,12 @@ export async function upsertReview(
     .execute();
   for (const r of rows) if (r.first_run_id === runId) fresh.add(r.payment_key);
   return fresh;
+}
+
+/** Whether a person ever dismissed a review entry (most ledgers: never, and then no lookups are needed). */
+export async function anyDismissed(db: Kysely<Database>): Promise<boolean> {
+  const row = await db.selectFrom('stripe_credits_review').select('payment_key').where('status', '=', 'dismissed').limit(1).executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Keys of these payments whose review entry a person dismissed. */

@@ -32,6 +32,8 @@ interface Lane {
 export class RateLimiter {
   private readonly global: Lane;
   private readonly lanes = new Map<string, Lane>();
+  /** Start times of requests given out, sorted (global lane). */
+  private readonly reserved: number[] = [];
 
   constructor(
     private readonly limits: RateLimits,
@@ -63,10 +65,28 @@ export class RateLimiter {
     const lane = this.lane(endpoint);
     this.recover(lane, now);
     this.recover(this.global, now);
-    const start = Math.max(now, lane.next, this.global.next);
+    const start = this.globalSlot(Math.max(now, lane.next), now);
     lane.next = start + 1000 / lane.rate;
-    this.global.next = start + 1000 / this.global.rate;
     if (start > now) await this.clock.sleep(start - now);
+  }
+
+  /**
+   * The earliest start at or after `t` that keeps every two requests at least 1/globalRate apart.
+   * Reservations are kept sorted: an endpoint whose own lane is free uses an earlier gap instead of
+   * queueing behind another endpoint's far-off reservation.
+   */
+  private globalSlot(t: number, now: number): number {
+    const gap = 1000 / this.global.rate;
+    const r = this.reserved;
+    while (r.length > 0 && r[0]! < now - gap) r.shift();
+    let i = 0;
+    while (i < r.length && r[i]! <= t - gap) i++;
+    for (; i < r.length; i++) {
+      if (r[i]! - t >= gap) break; // fits before reservation i
+      t = Math.max(t, r[i]! + gap);
+    }
+    r.splice(i, 0, t);
+    return t;
   }
 
   /** Stripe answered 429: slow down. */
@@ -77,6 +97,11 @@ export class RateLimiter {
     lane.lastPenalty = now;
     this.global.rate = Math.max(1, this.global.rate * 0.8);
     this.global.lastPenalty = now;
+  }
+
+  /** The rate a request to `endpoint` can go at now (the smaller of its lane and the global one). */
+  rateFor(endpoint: string): number {
+    return Math.min(this.lane(endpoint).rate, this.global.rate);
   }
 
   /** Current rates, for --verbose and the bench. */

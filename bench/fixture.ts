@@ -1,0 +1,32 @@
+import { writeFileSync } from 'node:fs';
+import SQLite from 'better-sqlite3';
+
+/** A bench scenario: N paid Checkout Sessions (each with its PaymentIntent) spread over `days`. */
+export function writeFixture(path: string, opts: { sessions: number; until: number; days: number; users: number }): void {
+  const span = opts.days * 86400;
+  const checkoutPayments = [];
+  for (let i = 0; i < opts.sessions; i++) {
+    const paidAt = opts.until - 60 - Math.floor(((i + 0.5) * span) / opts.sessions);
+    checkoutPayments.push({
+      created: paidAt - 120,
+      paidAt,
+      clientReferenceId: String((i % opts.users) + 1),
+      metadata: { credits: String((i % 9) + 1) },
+      amount: 1000,
+      email: `user${(i % opts.users) + 1}@example.com`,
+      livemode: true,
+    });
+  }
+  writeFileSync(path, JSON.stringify({ checkoutPayments }));
+}
+
+/** The app's database: a users table of `users` rows. */
+export function writeAppDb(path: string, users: number): void {
+  const db = new SQLite(path);
+  db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT)');
+  const insert = db.prepare('INSERT INTO users (id, email, name) VALUES (?, ?, ?)');
+  db.transaction(() => {
+    for (let i = 1; i <= users; i++) insert.run(i, `user${i}@example.com`, `User ${i}`);
+  })();
+  db.close();
+}

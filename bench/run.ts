@@ -1,0 +1,242 @@
+/**
+ * npm run bench: reconcile against the simulator (in its own process) side by side with a plain
+ * sequential script, on the same data, each in its own child process; then deciding and writing
+ * alone (no HTTP); then peak memory on a large account. Prints figures, asserts nothing.
+ *
+ *   npm run bench -- [--sessions 10000] [--latency-ms 300] [--decide 200000] [--memory 200000] [--quick]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../src/config.js';
+import { migrateToLatest, openDatabase, parseDbUrl } from '../src/ledger/db.js';
+import { startRun } from '../src/ledger/ledger.js';
+import { Planner, writePlan } from '../src/app/plan-writer.js';
+import type { Payment } from '../src/reconcile/types.js';
+import { writeAppDb, writeFixture } from './fixture.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const KEY = 'sk_live_bench_simulator';
+const STRIPE_GLOBAL = 100;
+const STRIPE_PER_ENDPOINT = 25;
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '10000' },
+    'latency-ms': { type: 'string', default: '300' },
+    decide: { type: 'string', default: '200000' },
+    memory: { type: 'string', default: '200000' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+const SESSIONS = quick ? 2000 : Number(values.sessions);
+const LATENCY = Number(values['latency-ms']);
+const DECIDE = quick ? 20000 : Number(values.decide);
+const MEMORY = quick ? 20000 : Number(values.memory);
+const USERS = 1000;
+
+const work = mkdtempSync(join(tmpdir(), 'stripe-credits-bench-'));
+const now = Math.floor(Date.now() / 1000);
+const until = now;
+const since = now - 5 * 86400 - 3600;
+
+interface Sim {
+  url: string;
+  proc: ChildProcess;
+}
+
+function startSim(args: string[]): Promise<Sim> {
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn(process.execPath, ['--max-old-space-size=8192', join(ROOT, 'dist/simulator/main.js'), '--port', '0', '--key', KEY, '--livemode', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening (\S+)/.exec(out);
+      if (m) resolvePromise({ url: m[1]!, proc });
+    });
+    proc.on('exit', (code) => reject(new Error(`simulator exited (${code}) before listening`)));
+  });
+}
+
+function stopSim(sim: Sim): Promise<void> {
+  return new Promise((r) => {
+    sim.proc.removeAllListeners('exit');
+    sim.proc.on('exit', () => r());
+    sim.proc.kill('SIGTERM');
+  });
+}
+
+async function simStats(sim: Sim): Promise<{ requests: number; rejected: number; byEndpoint: Record<string, number> }> {
+  const res = await fetch(`${sim.url}/_simulator/stats?reset=1`);
+  return (await res.json()) as { requests: number; rejected: number; byEndpoint: Record<string, number> };
+}
+
+interface Measured {
+  wallMs: number;
+  peakRssMb: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command, polling /proc for its peak resident set (VmHWM) while it runs. */
+function measure(args: string[], env: Record<string, string>): Promise<Measured> {
+  return new Promise((resolvePromise) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peakKb = 0;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {
+        /* gone */
+      }
+    }, 20);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      resolvePromise({ wallMs: performance.now() - started, peakRssMb: peakKb / 1024, code, stdout, stderr });
+    });
+  });
+}
+
+const fmt = (n: number, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const pad = (s: string, n: number) => s.padStart(n);
+
+async function throughput() {
+  const fixture = join(work, 'fixture.json');
+  writeFixture(fixture, { sessions: SESSIONS, until, days: 5, users: USERS });
+  const appDb = join(work, 'app.db');
+  writeAppDb(appDb, USERS);
+  const sim = await startSim(['--fixture', fixture, '--latency-ms', String(LATENCY), '--rate-limit', String(STRIPE_GLOBAL), '--endpoint-rate-limit', String(STRIPE_PER_ENDPOINT)]);
+  try {
+    const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
+    const seqDb = join(work, 'sequential.db');
+    copyFileSync(appDb, seqDb);
+    await simStats(sim);
+    const seq = await measure([join(ROOT, 'dist-bench/bench/sequential.js'), sim.url, seqDb, String(since), String(until)], env);
+    const seqStats = await simStats(sim);
+    if (seq.code !== 0) throw new Error(`sequential loop failed: ${seq.stderr}`);
+
+    const oursDb = join(work, 'ours.db');
+    copyFileSync(appDb, oursDb);
+    const ours = await measure(
+      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', oursDb, '--since', String(since), '--until', String(until), '--yes', '--json'],
+      env,
+    );
+    const oursStats = await simStats(sim);
+    if (ours.code !== 0) throw new Error(`reconcile failed (${ours.code}): ${ours.stderr}`);
+    const report = JSON.parse(ours.stdout) as { counts: { credited: number; payments: number } };
+
+    // The floor: the fewest list requests there can be, at Stripe's limits.
+    const sessionPages = Math.ceil(SESSIONS / 100);
+    const intentPages = Math.ceil(SESSIONS / 100);
+    const floorS = Math.max((sessionPages + intentPages) / STRIPE_GLOBAL, sessionPages / STRIPE_PER_ENDPOINT, intentPages / STRIPE_PER_ENDPOINT);
+
+    console.log(`\n1. Throughput: ${fmt(SESSIONS, 0)} Checkout Sessions and their ${fmt(SESSIONS, 0)} PaymentIntents in the window`);
+    console.log(`   simulator in its own process: ${LATENCY} ms a request, ${STRIPE_GLOBAL} requests/s global, ${STRIPE_PER_ENDPOINT}/s per endpoint (Stripe's live limits)\n`);
+    console.log(`   ${'run'.padEnd(24)}${pad('wall', 10)}${pad('requests', 10)}${pad('429s', 7)}${pad('payments/s', 12)}${pad('peak RSS', 11)}${pad('credited', 10)}`);
+    const row = (name: string, m: Measured, st: { requests: number; rejected: number }, credited: number) =>
+      console.log(
+        `   ${name.padEnd(24)}${pad(`${fmt(m.wallMs / 1000)} s`, 10)}${pad(String(st.requests), 10)}${pad(String(st.rejected), 7)}${pad(fmt(SESSIONS / (m.wallMs / 1000), 0), 12)}${pad(`${fmt(m.peakRssMb, 0)} MB`, 11)}${pad(String(credited), 10)}`,
+      );
+    row('sequential loop', seq, seqStats, (JSON.parse(seq.stdout) as { credited: number }).credited);
+    row('stripe-credits reconcile', ours, oursStats, report.counts.credited);
+    console.log(`\n   speed-up over the sequential loop: ${fmt(seq.wallMs / ours.wallMs)}x`);
+    console.log(
+      `   floor: ${fmt(floorS)} s = max(${sessionPages + intentPages} list pages / ${STRIPE_GLOBAL}/s, ${sessionPages} session pages / ${STRIPE_PER_ENDPOINT}/s, ${intentPages} PaymentIntent pages / ${STRIPE_PER_ENDPOINT}/s)`,
+    );
+    console.log(`   stripe-credits / floor: ${fmt(ours.wallMs / 1000 / floorS, 2)}x   requests by endpoint: ${JSON.stringify(oursStats.byEndpoint)}`);
+  } finally {
+    await stopSim(sim);
+  }
+}
+
+/** Deciding and writing alone: the very Planner and writePlan reconcile uses, on payments built in memory. */
+async function decideAndWrite() {
+  const dbPath = join(work, 'decide.db');
+  writeAppDb(dbPath, USERS);
+  const open = await openDatabase(parseDbUrl(dbPath, work), { readonly: false });
+  try {
+    await migrateToLatest(open.db);
+    const runId = await startRun(open.db, { mode: 'apply', since, until, actor: 'bench' });
+    const config = parseConfig({});
+    const payments: Payment[] = [];
+    for (let i = 0; i < DECIDE; i++) {
+      const id = `pi_bench${String(i).padStart(20, '0')}`;
+      const cs = `cs_live_bench${String(i).padStart(54, '0')}`;
+      const created = since + i;
+      payments.push({
+        paymentKey: id,
+        paidAt: created,
+        paysInvoice: false,
+        session: {
+          id: cs, created, mode: 'payment', status: 'complete', paymentStatus: 'paid', paymentIntentId: id,
+          clientReferenceId: String((i % USERS) + 1), metadata: { credits: String((i % 9) + 1) }, customerId: null,
+          customerDetailsEmail: `user${(i % USERS) + 1}@example.com`, customerEmail: null, customerName: null,
+          amountTotal: 1000, currency: 'usd', livemode: true, lineItems: null,
+        },
+        paymentIntent: {
+          id, created, status: 'succeeded', amount: 1000, amountReceived: 1000, currency: 'usd', customerId: null,
+          metadata: {}, receiptEmail: null, livemode: true, refunded: false, amountRefunded: 0,
+        },
+      });
+    }
+    const started = performance.now();
+    const planner = new Planner(open.db, config, true, false);
+    for (let i = 0; i < payments.length; i += 1000) await planner.decide(payments.slice(i, i + 1000));
+    const decidedAt = performance.now();
+    const out = await writePlan(open.db, planner.decisions, { runId, actor: 'bench' });
+    const done = performance.now();
+    const total = (done - started) / 1000;
+    console.log(`\n2. Deciding and writing alone (no HTTP): ${fmt(DECIDE, 0)} payments, SQLite file`);
+    console.log(
+      `   decide ${fmt((decidedAt - started) / 1000, 2)} s + write ${fmt((done - decidedAt) / 1000, 2)} s = ${fmt(total, 2)} s: ${fmt(DECIDE / total, 0)} payments/s (${out.creditsWritten} credits written)`,
+    );
+  } finally {
+    await open.close();
+  }
+}
+
+async function memory() {
+  const fixture = join(work, 'memory-fixture.json');
+  writeFixture(fixture, { sessions: MEMORY, until, days: 5, users: USERS });
+  const dbPath = join(work, 'memory.db');
+  writeAppDb(dbPath, USERS);
+  const config = join(work, 'fast.json');
+  // Memory, not rate, is measured here: the simulator applies no limits and the tool is let loose.
+  await import('node:fs').then((fs) => fs.writeFileSync(config, JSON.stringify({ stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } })));
+  const sim = await startSim(['--fixture', fixture]);
+  try {
+    const m = await measure(
+      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', dbPath, '--config', config, '--since', String(since), '--until', String(until), '--yes', '--quiet'],
+      { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+    );
+    const st = await simStats(sim);
+    if (m.code !== 0) throw new Error(`reconcile failed (${m.code}): ${m.stderr}`);
+    console.log(`\n3. Memory: ${fmt(MEMORY, 0)} payments reconciled end to end (no latency, no rate limit)`);
+    console.log(`   ${m.stdout.trim()}`);
+    console.log(`   wall ${fmt(m.wallMs / 1000)} s, ${st.requests} requests, peak RSS ${fmt(m.peakRssMb, 0)} MB`);
+  } finally {
+    await stopSim(sim);
+  }
+}
+
+try {
+  console.log(`stripe-credits bench (Node ${process.version}, ${new Date().toISOString()})`);
+  await throughput();
+  await decideAndWrite();
+  await memory();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
