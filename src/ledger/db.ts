@@ -230,8 +230,24 @@ function pgClientConfig(c: PgConnection): pg.ClientConfig {
   };
 }
 
+/**
+ * Drops a client's socket. A connection that failed on our side (no password to answer the
+ * server's SCRAM request) is otherwise left open until the server's authentication timeout, and
+ * keeps the process alive for a minute after it has said what went wrong.
+ */
+function dropSocket(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>, opts: { readonly: boolean }): Promise<OpenDb> {
-  const pool = new pg.Pool({ ...pgClientConfig(location.connection), max: 4, idleTimeoutMillis: 30_000 });
+  const clients = new Set<pg.Client>();
+  class TrackedClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super(config);
+      clients.add(this);
+    }
+  }
+  const pool = new pg.Pool({ ...pgClientConfig(location.connection), max: 4, idleTimeoutMillis: 30_000, Client: TrackedClient });
   // A pooled connection that dies while idle is reported by the next query that needs one; without
   // a listener, pg would throw the error event and end the process with a stack trace.
   pool.on('error', () => {});
@@ -254,6 +270,7 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
       );
     }
   } catch (e) {
+    for (const c of clients) dropSocket(c);
     await db.destroy().catch(() => {});
     throw e instanceof CliError ? e : connectError(e, location);
   }
@@ -266,6 +283,7 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
         await client.connect();
         if (opts.readonly) await client.query('SET default_transaction_read_only = on');
       } catch (e) {
+        dropSocket(client);
         await client.end().catch(() => {});
         throw connectError(e, location);
       }
