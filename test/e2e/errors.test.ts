@@ -364,13 +364,15 @@ describe.concurrent('the database', () => {
     expect(sha256(notDb)).toBe(before);
   });
 
-  it('a postgres:// URL: exit 2, the password is not printed', async () => {
+  it('a postgres:// URL whose server is not there: exit 1, the password is not printed (needs no server)', async () => {
     const { dir } = fresh();
-    const url = 'postgres://user:s3cretPassw0rd@localhost/x';
+    const url = 'postgres://user:s3cretPassw0rd@127.0.0.1:1/x';
     const r = await cli(['reconcile', '--db', url, ...WINDOW, '--json'], dir);
-    expectError(r, 2, /postgres/i, { secrets: ['s3cretPassw0rd'] });
+    expectError(r, 1, /cannot reach the database server at 127\.0\.0\.1:1: connection refused/, { secrets: ['s3cretPassw0rd'] });
     const m = await cli(['migrate'], dir, { DATABASE_URL: url });
-    expectError(m, 2, /postgres/i, { secrets: ['s3cretPassw0rd'] });
+    expectError(m, 1, /cannot reach the database server/, { secrets: ['s3cretPassw0rd'] });
+    const bad = await cli(['migrate'], dir, { DATABASE_URL: 'postgresql://user:s3cretPassw0rd@db.example/x?sslmode=prefer' });
+    expectError(bad, 2, /sslmode=prefer/, { secrets: ['s3cretPassw0rd'] });
   });
 
   it('another URL scheme with credentials: exit 2, the password is not printed', async () => {
