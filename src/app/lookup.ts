@@ -326,7 +326,7 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
 
   let chain: ChainView | null = null;
   if (payment) {
-    const users = await loadUserDirectory(open.db, o.settings.config.users, o.settings.config.match, [payment]);
+    const users = await loadUserDirectory(open.db, o.settings.config.users, o.settings.config.match, [payment], { everyStep: true });
     chain = chainView(payment, users, o);
   }
   const stripe: StripeView | null = fetched
@@ -477,7 +477,7 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
       p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
     }
   }
-  const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments);
+  const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments, { everyStep: true });
 
   const allIds = [...candidates.values()].flatMap((c) => [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x));
   const ledgerRows = tables.has('credit_ledger') ? await entriesForMany(open, allIds) : [];

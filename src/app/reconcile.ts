@@ -110,17 +110,20 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 
     const tables = hadTables || !dryRun;
     if (!dryRun) {
-      // One cheap request first, so that a rejected key is reported before the database is touched.
-      // Stripe being unreachable is different: that run is recorded, as failed.
-      try {
-        await reader.call('reach Stripe', () => client.checkout.sessions.list({ limit: 1 }), 'sessions.list');
-      } catch (e) {
-        if (e instanceof CliError && e.exitCode === 1) {
-          await migrateToLatest(db);
-          const failed = await startRun(db, { mode: 'apply', since: opts.since ?? until, until, actor: opts.actor });
-          await finishRun(db, failed, { status: 'failed', error: e.message, requests: reader.requests });
+      // On a database the tool has not touched yet, one cheap request first, so that a rejected key
+      // is reported before the tool creates its tables. (Later runs record a rejected key as a failed
+      // run.) Stripe being unreachable is different: that run is recorded, as failed.
+      if (!hadTables) {
+        try {
+          await reader.call('reach Stripe', () => client.checkout.sessions.list({ limit: 1 }), 'sessions.list');
+        } catch (e) {
+          if (e instanceof CliError && e.exitCode === 1) {
+            await migrateToLatest(db);
+            const failed = await startRun(db, { mode: 'apply', since: opts.since ?? until, until, actor: opts.actor });
+            await finishRun(db, failed, { status: 'failed', error: e.message, requests: reader.requests });
+          }
+          throw e;
         }
-        throw e;
       }
       await migrateToLatest(db);
       lock = await acquireRunLock(open, `${opts.actor} (reconcile)`);

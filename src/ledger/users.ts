@@ -90,17 +90,11 @@ export async function loadUserDirectory(
   cfg: UsersConfig,
   match: MatchConfig,
   payments: readonly Payment[],
+  /** Look every step up, also past the one that decides (for `lookup`, which explains each step). */
+  opts: { everyStep?: boolean } = {},
 ): Promise<UserDirectory> {
   const ids = new Set<string>();
-  const customers = new Set<string>();
-  const emails = new Set<string>();
-  for (const p of payments) {
-    for (const c of idCandidates(p, match)) ids.add(c.value);
-    const cus = customerOf(p);
-    if (cus && cfg.stripeCustomerId) customers.add(cus);
-    if (match.byEmail) for (const e of emailCandidates(p, match)) emails.add(e);
-  }
-
+  for (const p of payments) for (const c of idCandidates(p, match)) ids.add(c.value);
   const byId = new Map<string, User>();
   const byCustomer = new Map<string, User[]>();
   const byEmail = new Map<string, User[]>();
@@ -119,16 +113,33 @@ export async function loadUserDirectory(
     // finds 42), so only rows whose id reads back as exactly the given text count as a match;
     // Postgres compares the id as text (an integer or uuid column never raises on 'abc').
     const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} IN (${sql.join(part)})`.execute(db);
+    const wanted = new Set(part);
     for (const r of rows.rows) {
       const u = toUser(r);
-      if (part.includes(u.id)) byId.set(u.id, u);
+      if (wanted.has(u.id)) byId.set(u.id, u);
     }
   }
+  // The chain stops at the first step that finds a user: look customers up only for payments no id
+  // resolved, and emails only for those no customer resolved either (most payments carry an id).
+  const noId = opts.everyStep ? payments : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(c.value)));
   if (cfg.stripeCustomerId) {
+    const customers = new Set<string>();
+    for (const p of noId) {
+      const cus = customerOf(p);
+      if (cus) customers.add(cus);
+    }
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of chunks([...customers])) {
       const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${asText(db, cusCol)} IN (${sql.join(part)})`.execute(db);
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
+    }
+  }
+  const emails = new Set<string>();
+  if (match.byEmail) {
+    for (const p of noId) {
+      const cus = cfg.stripeCustomerId && !opts.everyStep ? customerOf(p) : null;
+      if (cus && (byCustomer.get(cus)?.length ?? 0) > 0) continue;
+      for (const e of emailCandidates(p, match)) emails.add(e);
     }
   }
   for (const part of chunks([...emails])) {
