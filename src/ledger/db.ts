@@ -245,6 +245,11 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
     constructor(config?: pg.ClientConfig) {
       super(config);
       clients.add(this);
+      // A connection lost while checked out of the pool (between the statements of a transaction,
+      // or of a migration) emits 'error', and pg-pool listens only while a client is idle: without
+      // this, the event would end the process with a stack trace. The next query on the client
+      // fails instead, and the pool discards the client when it comes back.
+      this.on('error', () => {});
     }
   }
   const pool = new pg.Pool({ ...pgClientConfig(location.connection), max: 4, idleTimeoutMillis: 30_000, Client: TrackedClient });
@@ -348,10 +353,26 @@ export function connectError(e: unknown, location: Extract<DbLocation, { kind: '
     const hint = /^(ENOTFOUND|EAI_AGAIN)$/.test(code) ? 'check the host name in --db / DATABASE_URL; a rerun is safe' : 'check that the server is running and reachable from here; a rerun is safe';
     return new CliError(`cannot reach the database server at ${where}: ${UNREACHABLE[code]}`, 1, hint, { cause: e });
   }
+  if (connectionLost(e)) {
+    return new DatabaseError(`lost the connection to the database at ${where} while connecting: ${msg}; a rerun is safe`, { cause: e });
+  }
   if (/timeout|timed out/i.test(msg)) {
     return new CliError(`cannot reach the database server at ${where}: no answer within ${c.connectTimeoutMs / 1000} s`, 1, 'check that the server is running and reachable from here (connect_timeout=SECONDS in the URL waits longer)', { cause: e });
   }
   return new DatabaseError(`cannot connect to ${location.label}: ${msg}`, { cause: e });
+}
+
+/** Whether an error says the connection to the server went away (a rerun is safe). */
+function connectionLost(e: unknown): boolean {
+  const err = e as { code?: unknown; severity?: unknown; message?: unknown };
+  const code = typeof err.code === 'string' ? err.code : '';
+  const isPg = typeof err.severity === 'string';
+  return (
+    (isPg && /^(08|57P)/.test(code)) ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    /Connection terminated|connection (was )?(closed|reset)|connection has been discarded|not queryable|terminating connection/i.test(String(err.message ?? ''))
+  );
 }
 
 /**
@@ -367,7 +388,7 @@ export function databaseError(e: unknown): CliError | null {
   if (isPg && code === '42501') {
     return new ConfigError(`the database refused: ${msg}`, "the tool's database user lacks a privilege: see \"Postgres\" in the README for the grants it needs", { cause: e });
   }
-  if ((isPg && /^(08|57P)/.test(code)) || /Connection terminated|connection (was )?(closed|reset)/i.test(msg) || code === 'ECONNRESET') {
+  if (connectionLost(e)) {
     return new DatabaseError(`lost the connection to the database: ${msg}; what was written is consistent, a rerun is safe`, { cause: e });
   }
   if (isPg) return new DatabaseError(`database error: ${msg} (SQLSTATE ${code})`, { cause: e });
@@ -403,6 +424,9 @@ function migrator(db: Kysely<Database>): Migrator {
 function migrationFailed(failed: string | undefined, error: unknown): CliError {
   const code = (error as { code?: unknown }).code;
   const message = `${failed ? `migration ${failed}` : "migrating the tool's tables"} failed: ${maskDbUrl((error as Error).message ?? String(error))}`;
+  if (connectionLost(error)) {
+    return new DatabaseError(`lost the connection to the database while migrating the tool's tables (${maskDbUrl((error as Error).message ?? String(error))}): nothing half-done is kept, a rerun is safe`, { cause: error });
+  }
   if (code === '42501') {
     return new ConfigError(message, "the tool's database user needs CREATE on the schema and every privilege on the tool's own tables: see \"Postgres\" in the README", { cause: error });
   }

@@ -107,13 +107,13 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
     }
   }
 
+  // On Postgres the beat goes through the lock's own session, so that it is never idle for long
+  // (a server's idle_session_timeout would end it, and the lock with it).
   const beat = setInterval(() => {
-    db.updateTable('stripe_credits_lock')
-      .set({ heartbeat_at: at() })
-      .where('name', '=', 'reconcile')
-      .where('token', '=', token)
-      .execute()
-      .catch(() => {}); // a missed beat only makes the lock look older
+    const done = session
+      ? session.query('UPDATE stripe_credits_lock SET heartbeat_at = $1 WHERE name = $2 AND token = $3', [at(), 'reconcile', token])
+      : db.updateTable('stripe_credits_lock').set({ heartbeat_at: at() }).where('name', '=', 'reconcile').where('token', '=', token).execute();
+    done.catch(() => {}); // a missed beat only makes the lock look older
   }, opts.heartbeatMs);
   beat.unref();
 

@@ -300,6 +300,41 @@ describe.runIf(PG)('Postgres', () => {
     });
   });
 
+  it("the tool's connections killed again and again mid-run: one line and exit 1 (or the run copes); the rerun leaves one entry per payment", async () => {
+    const d = await appDb();
+    const own = await startSimulator({ apiKeys: [KEY] });
+    try {
+      for (let i = 0; i < 600; i++) own.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String((i % 3) + 1), metadata: { credits: '1' }, amount: 100 });
+      own.setFaults({ latencyMs: 10 });
+      const args = ['reconcile', '--db', d.url, '--since', '2d', '--json'];
+      const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: own.url };
+      const running = runCli(args, { cwd: tmp.dir, env });
+      const admin = await pgAdmin();
+      const database = new URL(d.url).pathname.slice(1);
+      let killed = 0;
+      for (let k = 0; k < 40 && killed < 6; k++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const r = await admin.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'stripe-credits') t",
+          [database],
+        );
+        killed += r.rows[0]!.n;
+      }
+      const r = await running;
+      expect(killed).toBeGreaterThan(0);
+      if (r.code !== 0) {
+        expectError(r, 1, /lost the connection to the database/);
+        expect(JSON.parse(r.stdout)).toEqual({ error: { exitCode: 1, message: expect.any(String) } });
+      }
+      own.setFaults({ latencyMs: 0 });
+      const again = await runCli(args, { cwd: tmp.dir, env });
+      expect(again.code, again.stderr).toBe(0);
+      expect(await d.query("SELECT count(*) AS n, count(DISTINCT payment_key) AS k, sum(credits) AS c FROM credit_ledger WHERE kind = 'purchase'")).toEqual([{ n: 600, k: 600, c: 600 }]);
+    } finally {
+      await own.close();
+    }
+  });
+
   describe.concurrent('migrations', () => {
     it('four processes migrating a new database at once: each exits 0, the tables exist once, with the unique index', async () => {
       const d = await appDb();
