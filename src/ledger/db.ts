@@ -58,10 +58,17 @@ const PG_URL_FORM = 'postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=require
 function parsePostgresUrl(raw: string, cwd: string): DbLocation {
   const label = maskDbUrl(raw);
   let u: URL;
+  let hostless = false;
   try {
     u = new URL(raw);
   } catch {
-    throw new ConfigError(`not a valid Postgres URL: ${label}`, `the form is ${PG_URL_FORM}`);
+    // libpq takes a user without a host (postgres://app@/db?host=/var/run/postgresql); URL does not.
+    try {
+      u = new URL(raw.replace('@/', '@hostless.invalid/'));
+      hostless = true;
+    } catch {
+      throw new ConfigError(`not a valid Postgres URL: ${label}`, `the form is ${PG_URL_FORM}`);
+    }
   }
   const params = new Map<string, string>();
   for (const [k, v] of u.searchParams) {
@@ -77,7 +84,7 @@ function parsePostgresUrl(raw: string, cwd: string): DbLocation {
       throw new ConfigError(`the database URL ${label} has a malformed percent-encoding`, `the form is ${PG_URL_FORM}`);
     }
   };
-  const host = params.get('host') ?? (u.hostname.replace(/^\[(.*)\]$/, '$1') || undefined);
+  const host = params.get('host') ?? ((hostless ? '' : u.hostname.replace(/^\[(.*)\]$/, '$1')) || undefined);
   const portText = params.get('port') ?? u.port;
   const port = portText === '' ? undefined : Number(portText);
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
