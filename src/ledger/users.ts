@@ -16,6 +16,37 @@ function tableRef(cfg: UsersConfig) {
   return cfg.schema ? sql.id(cfg.schema, cfg.table) : sql.id(cfg.table);
 }
 
+/** Postgres: the type of the users table's id column, once verifyUsersTable has seen it. */
+const idTypes = new WeakMap<Kysely<Database>, string>();
+
+const CANONICAL_INT = /^-?(0|[1-9][0-9]{0,18})$/;
+const INT8_MIN = -(2n ** 63n);
+const INT8_MAX = 2n ** 63n - 1n;
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * `id` is one of these texts, exactly, or null when none of them can be an id of this column.
+ * SQLite compares with the column's affinity and never fails ('042' finds 42: the callers keep
+ * only rows whose id reads back as exactly the text). Postgres would raise an error comparing an
+ * integer or uuid column with arbitrary text, so it compares the column as text; for integer and
+ * uuid columns it instead keeps only the texts that are such a value written the way Postgres
+ * writes it (which is all the exact match could find) and compares in the column's own type, so
+ * that the primary key's index serves the lookup.
+ */
+function idIn(db: Kysely<Database>, idCol: ReturnType<typeof sql.ref>, values: readonly string[]) {
+  if (engineOf(db) !== 'postgres') return sql<boolean>`${idCol} IN (${sql.join(values)})`;
+  const type = idTypes.get(db);
+  if (type === 'int2' || type === 'int4' || type === 'int8') {
+    const ints = values.filter((v) => CANONICAL_INT.test(v) && BigInt(v) >= INT8_MIN && BigInt(v) <= INT8_MAX);
+    return ints.length ? sql<boolean>`${idCol} = ANY(CAST(${ints} AS bigint[]))` : null;
+  }
+  if (type === 'uuid') {
+    const uuids = values.filter((v) => CANONICAL_UUID.test(v));
+    return uuids.length ? sql<boolean>`${idCol} = ANY(CAST(${uuids} AS uuid[]))` : null;
+  }
+  return sql<boolean>`${asText(db, idCol)} IN (${sql.join(values)})`;
+}
+
 /** Postgres: the schemas an unqualified table name is looked up in, in order (the search path). */
 async function searchPath(db: Kysely<Database>): Promise<string[]> {
   const r = await sql<{ s: string }>`SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS t(s, i) ORDER BY i`.execute(db);
@@ -51,6 +82,8 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
     );
   }
   const have = table.columns.map((c) => c.name);
+  const idType = table.columns.find((c) => c.name === cfg.id)?.dataType;
+  if (pg && idType) idTypes.set(db, idType);
   const wanted: Array<[string, string | null]> = [
     ['users.id', cfg.id],
     ['users.email', cfg.email],
@@ -109,10 +142,10 @@ export async function loadUserDirectory(
   };
 
   for (const part of chunks([...ids])) {
-    // Ids from Stripe are arbitrary text. SQLite compares them with the column's affinity ('042'
-    // finds 42), so only rows whose id reads back as exactly the given text count as a match;
-    // Postgres compares the id as text (an integer or uuid column never raises on 'abc').
-    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} IN (${sql.join(part)})`.execute(db);
+    // Ids from Stripe are arbitrary text: only rows whose id reads back as exactly that text count.
+    const where = idIn(db, idCol, part);
+    if (!where) continue;
+    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.execute(db);
     const wanted = new Set(part);
     for (const r of rows.rows) {
       const u = toUser(r);
