@@ -102,7 +102,7 @@ export async function runDemo(opts: { cwd: string; actor: string; onReport?: (ti
       stripeApiKey: () => DEMO_KEY,
     };
     const since = parseWhen(data.since, now);
-    const run = (dryRun: boolean) => reconcile({ settings, cwd: opts.cwd, dryRun, since, until: now + 1, yes: false, actor: opts.actor, now });
+    const run = (dryRun: boolean) => reconcile({ settings, cwd: opts.cwd, dryRun, since, until: now, yes: false, actor: opts.actor, now });
     const dryRun = await run(true);
     opts.onReport?.('1. Dry run (writes nothing)', dryRun);
     const apply = await run(false);

@@ -93,6 +93,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       }
     }
     const until = opts.until ?? opts.now;
+    if (until > opts.now) {
+      // A window reaching into the future would move the cursor past events nobody has read yet.
+      throw new UsageError(`--until (${isoSeconds(until)}) is in the future; leave it out to reconcile up to now`);
+    }
     if (opts.since !== undefined && opts.since >= until) {
       throw new UsageError(`--since (${isoSeconds(opts.since)}) must be before --until (${isoSeconds(until)})`);
     }
@@ -129,7 +133,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       lock = await acquireRunLock(open, `${opts.actor} (reconcile)`);
     }
 
-    const { source, window, notes } = planSource({ since: opts.since, until, now: opts.now, cursor: tables ? await readCursor(db) : null });
+    const { source, window, notes, alsoEvents } = planSource({ since: opts.since, until, now: opts.now, cursor: tables ? await readCursor(db) : null });
     if (window.since >= window.until) {
       throw new UsageError(`the window would start at ${isoSeconds(window.since)}, not before --until (${isoSeconds(window.until)})`);
     }
@@ -140,6 +144,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
     if (source === 'window') {
       await fetchPayments(reader, window, settings.config, planner.decide, progress, opts.scan);
+      if (alsoEvents) {
+        progress(`reading events since the last run (${isoSeconds(alsoEvents.since)})`);
+        const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.decided.has(id) && !planner.sessionsDecided.has(id));
+        await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress));
+      }
     } else {
       await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
     }
@@ -160,7 +169,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       );
     }
 
-    if (creditsPlanned > settings.config.maxCreditsPerRun && !opts.yes) {
+    const overCap = creditsPlanned > settings.config.maxCreditsPerRun && !opts.yes;
+    if (overCap && dryRun) {
+      notes.push(`the plan writes ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): a real run would stop unless --yes`);
+    } else if (overCap) {
       if (runId !== null) await finishRun(db, runId, { status: 'refused', counts: countAll(decisions), error: 'maxCreditsPerRun', source, requests: reader.requests, notes });
       runId = null;
       throw new AttentionError(
@@ -177,9 +189,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     const counts = countAll(decisions);
     if (runId !== null) {
       await finishRun(db, runId, { status: 'succeeded', counts, creditsWritten, source, requests: reader.requests, notes });
-      await advanceCursor(db, window);
+      await advanceCursor(db, window, opts.now);
     }
-    const attention = newInReview.length > 0 || (dryRun && counts.wouldCredit > 0);
+    const attention = newInReview.length > 0 || (dryRun && counts.wouldCredit > 0) || overCap;
     return {
       mode: dryRun ? 'dry-run' : 'apply',
       source,

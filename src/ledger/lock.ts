@@ -90,7 +90,10 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
       throw e;
     }
   } else {
-    await sql`BEGIN IMMEDIATE`.execute(db);
+    await sql`BEGIN IMMEDIATE`.execute(db).catch((e: { code?: string }) => {
+      if (e.code === 'SQLITE_BUSY') throw new LockHeldError('another process is writing to this database (it stayed locked for 10 s)');
+      throw e;
+    });
     try {
       const current = await db.selectFrom('stripe_credits_lock').selectAll().where('name', '=', 'reconcile').executeTakeFirst();
       if (current) {
@@ -103,6 +106,8 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
       await sql`COMMIT`.execute(db);
     } catch (e) {
       await sql`ROLLBACK`.execute(db).catch(() => {});
+      // Still busy after busy_timeout: another process holds a write transaction, i.e. is writing.
+      if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new LockHeldError('another process is writing to this database (it stayed locked for 10 s)');
       throw e;
     }
   }
@@ -135,22 +140,30 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
 
 /** The cursor: every payment up to this time (unix seconds) has been seen by a finished run. */
 export async function readCursor(db: Kysely<Database>): Promise<number | null> {
-  const row = await db.selectFrom('stripe_credits_state').select('value').where('key', '=', 'cursor').executeTakeFirst();
-  return row ? Number(row.value) : null;
+  try {
+    const row = await db.selectFrom('stripe_credits_state').select('value').where('key', '=', 'cursor').executeTakeFirst();
+    return row ? Number(row.value) : null;
+  } catch (e) {
+    // A ledger created before the state table existed (an apply run migrates it; a dry run never does).
+    if (/no such table|does not exist/i.test((e as Error).message)) return null;
+    throw e;
+  }
 }
 
 /**
  * Moves the cursor after a finished apply run: only a run whose window starts at or before the
  * cursor (or when there is none) may move it, and only forward. A run that leaves a gap does not.
  */
-export async function advanceCursor(db: Kysely<Database>, window: { since: number; until: number }): Promise<boolean> {
+export async function advanceCursor(db: Kysely<Database>, window: { since: number; until: number }, now: number): Promise<boolean> {
   const current = await readCursor(db);
-  if (current !== null && (window.since > current || window.until <= current)) return false;
+  // Never past now: events created after now have not been read.
+  const to = Math.min(window.until, now);
+  if (current !== null && (window.since > current || to <= current)) return false;
   const at = new Date().toISOString();
   await db
     .insertInto('stripe_credits_state')
-    .values({ key: 'cursor', value: String(window.until), updated_at: at })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(window.until), updated_at: at }))
+    .values({ key: 'cursor', value: String(to), updated_at: at })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(to), updated_at: at }))
     .execute();
   return true;
 }

@@ -23,6 +23,17 @@ export interface SourcePlan {
   window: Window;
   /** What a person should know about how the window was chosen (a gap, a first run). */
   notes: string[];
+  /**
+   * A scan by payment time that will move the cursor must also read the events since the cursor:
+   * a payment created before its window may have settled (or been refunded) since the last run.
+   */
+  alsoEvents: Window | null;
+}
+
+/** Where reading events from the cursor starts, or null when Stripe no longer keeps them. */
+export function eventsFrom(cursor: number, now: number): number | null {
+  const from = cursor - EVENTS_OVERLAP_SECONDS;
+  return now - from < EVENTS_RETENTION_SECONDS - RETENTION_MARGIN_SECONDS ? from : null;
 }
 
 function iso(t: number): string {
@@ -36,18 +47,20 @@ function iso(t: number): string {
  */
 export function planSource(input: { since?: number; until: number; now: number; cursor: number | null }): SourcePlan {
   const { since, until, now, cursor } = input;
-  if (since !== undefined) return { source: 'window', window: { since, until }, notes: [] };
+  if (since !== undefined) {
+    const from = cursor !== null && since <= cursor ? eventsFrom(cursor, now) : null;
+    return { source: 'window', window: { since, until }, notes: [], alsoEvents: from !== null && from < until ? { since: from, until } : null };
+  }
   if (cursor === null) {
     return {
       source: 'window',
       window: { since: until - FIRST_RUN_SECONDS, until },
       notes: [`no earlier finished run: scanning the last ${FIRST_RUN_SECONDS / 86400} days by payment time`],
+      alsoEvents: null,
     };
   }
-  const from = cursor - EVENTS_OVERLAP_SECONDS;
-  if (now - from < EVENTS_RETENTION_SECONDS - RETENTION_MARGIN_SECONDS) {
-    return { source: 'events', window: { since: from, until }, notes: [] };
-  }
+  const from = eventsFrom(cursor, now);
+  if (from !== null) return { source: 'events', window: { since: from, until }, notes: [], alsoEvents: null };
   const scanFrom = cursor - CONTINUE_LOOKBACK_SECONDS;
   return {
     source: 'window',
@@ -55,5 +68,6 @@ export function planSource(input: { since?: number; until: number; now: number; 
     notes: [
       `the last finished run ended at ${iso(cursor)}, longer ago than the ${EVENTS_RETENTION_SECONDS / 86400} days Stripe keeps events: scanning payments by time from ${iso(scanFrom)} instead`,
     ],
+    alsoEvents: null,
   };
 }

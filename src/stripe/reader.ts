@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { CliError } from '../errors.js';
 import { toLineItem } from './map.js';
 import { RateLimiter } from './rate-limit.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
@@ -30,6 +31,8 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 export class StripeReader {
   requests = 0;
   readonly requestsByEndpoint = new Map<string, number>();
+  /** Once a request has failed for good, the run is over: the other scans stop at their next request. */
+  private failure: unknown = null;
 
   constructor(
     readonly stripe: Stripe,
@@ -40,7 +43,8 @@ export class StripeReader {
   ) {}
 
   /** One request to `endpoint` (a name for its rate lane, e.g. 'sessions.list'). */
-  call<T>(what: string, fn: () => Promise<T>, endpoint = 'other'): Promise<T> {
+  async call<T>(what: string, fn: () => Promise<T>, endpoint = 'other'): Promise<T> {
+    if (this.failure !== null) throw this.failure;
     return withRetry(
       what,
       async () => {
@@ -56,7 +60,15 @@ export class StripeReader {
       },
       this.retry,
       this.keyLabel,
-    );
+    ).catch((e: unknown) => {
+      this.failure ??= e;
+      throw e;
+    });
+  }
+
+  /** A list page that says there is more but holds nothing: Stripe would never send it; stop rather than skip the rest. */
+  static checkPage(what: string, page: { data: unknown[]; has_more: boolean }): void {
+    if (page.has_more && page.data.length === 0) throw new CliError(`Stripe answered an empty page that says there is more, while trying to ${what}`, 1);
   }
 
   /** Every page of a list endpoint, newest first, following `starting_after`. */
@@ -68,6 +80,7 @@ export class StripeReader {
     let cursor: string | undefined;
     for (;;) {
       const page = await this.call(what, () => list(cursor), endpoint);
+      StripeReader.checkPage(what, page);
       if (page.data.length > 0) yield page.data;
       if (!page.has_more || page.data.length === 0) return;
       cursor = page.data[page.data.length - 1]!.id;

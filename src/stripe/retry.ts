@@ -68,7 +68,7 @@ export async function withRetry<T>(
       if (e instanceof Stripe.errors.StripePermissionError) {
         throw new StripeAuthError(
           `the Stripe key may not ${what} (HTTP 403: ${e.message})`,
-          'give the restricted key read access to Checkout Sessions, PaymentIntents, Charges and Invoices',
+          'give the restricted key read access to Checkout Sessions, PaymentIntents, Charges, Invoices and Events',
           { cause: e },
         );
       }

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { PAGE, type StripeReader } from './reader.js';
+import { PAGE, StripeReader } from './reader.js';
 
 export interface CreatedRange {
   gte: number;
@@ -38,6 +38,7 @@ export async function scanCreated<T extends { id: string; created: number }>(
 ): Promise<void> {
   const t0 = performance.now();
   const first = await reader.call(what, () => list(range, undefined), endpoint);
+  StripeReader.checkPage(what, first);
   const roundTripS = (performance.now() - t0) / 1000;
   await onPage(first.data);
   const last = first.data[first.data.length - 1];
@@ -47,6 +48,7 @@ export async function scanCreated<T extends { id: string; created: number }>(
     let cursor = startingAfter;
     for (;;) {
       const page = await reader.call(what, () => list(r, cursor), endpoint);
+      StripeReader.checkPage(what, page);
       if (page.data.length > 0) await onPage(page.data);
       const tail = page.data[page.data.length - 1];
       if (!page.has_more || !tail) return;

@@ -10,7 +10,16 @@ describe('planSource: how a run finds its payments', () => {
       source: 'window',
       window: { since: NOW - 2 * DAY, until: NOW },
       notes: [],
+      alsoEvents: { since: NOW - 600 - EVENTS_OVERLAP_SECONDS, until: NOW },
     });
+  });
+
+  it('a --since scan that will move the cursor also reads the events since it; one that leaves a gap does not', () => {
+    const cursor = NOW - DAY;
+    expect(planSource({ since: cursor - 3600, until: NOW, now: NOW, cursor }).alsoEvents).toEqual({ since: cursor - EVENTS_OVERLAP_SECONDS, until: NOW });
+    expect(planSource({ since: cursor + 3600, until: NOW, now: NOW, cursor }).alsoEvents).toBeNull();
+    expect(planSource({ since: NOW - 50 * DAY, until: NOW, now: NOW, cursor: NOW - 45 * DAY }).alsoEvents).toBeNull(); // events long gone
+    expect(planSource({ since: NOW - 2 * DAY, until: NOW, now: NOW, cursor: null }).alsoEvents).toBeNull();
   });
 
   it('a first run (no cursor) scans the last 30 days and says so', () => {
@@ -30,6 +39,7 @@ describe('planSource: how a run finds its payments', () => {
       source: 'events',
       window: { since: cursor - EVENTS_OVERLAP_SECONDS, until: NOW },
       notes: [],
+      alsoEvents: null,
     });
   });
 

@@ -112,14 +112,34 @@ describe.each(engines())('cron-grade reconcile (%s)', (engine) => {
     expect(runs.runs[0]).toMatchObject({ source: 'window', status: 'succeeded', notes: [expect.stringMatching(/30 days Stripe keeps events/)] });
   });
 
+  it('a --since run that moves the cursor also reads the events since it: an old payment settling meanwhile is credited', async () => {
+    const ach = sim.store.createCheckoutPayment({ created: now() - 5 * DAY, clientReferenceId: '2', amount: 3000, paymentStatus: 'unpaid' });
+    expect((await run(['--since', '7d'])).code).toBe(0); // pending; the cursor is now
+    sim.store.settle(ach.paymentIntent!.id);
+    // An operator scans the last hour only: the payment's PaymentIntent is five days old.
+    const r = await run(['--since', '1h', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).items.find((i: { paymentKey: string }) => i.paymentKey === ach.paymentIntent!.id)).toMatchObject({ status: 'credited', credits: 30 });
+  });
+
+  it('refuses an --until in the future, which would move the cursor past unread events', async () => {
+    const r = await run(['--since', '1d', '--until', String(now() + DAY)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^stripe-credits: --until .* is in the future/);
+  });
+
   it('moves the cursor only after a run that leaves no gap', async () => {
     const cursor = async () => Number((await app.query<{ value: string }>("SELECT value FROM stripe_credits_state WHERE key = 'cursor'"))[0]?.value);
     const t0 = now();
-    await run(['--since', String(t0 - 3 * DAY), '--until', String(t0 - 2 * DAY), '--yes']);
+    const ok = async (args: string[]) => {
+      const r = await run(args);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await ok(['--since', String(t0 - 3 * DAY), '--until', String(t0 - 2 * DAY), '--yes']);
     expect(await cursor()).toBe(t0 - 2 * DAY);
-    await run(['--since', String(t0 - DAY), '--until', String(t0 - 3600)]); // starts after the cursor: a gap
+    await ok(['--since', String(t0 - DAY), '--until', String(t0 - 3600)]); // starts after the cursor: a gap
     expect(await cursor()).toBe(t0 - 2 * DAY);
-    await run(['--since', String(t0 - 2 * DAY - 60), '--until', String(t0 - 1800)]);
+    await ok(['--since', String(t0 - 2 * DAY - 60), '--until', String(t0 - 1800)]);
     expect(await cursor()).toBe(t0 - 1800);
   });
 

@@ -166,6 +166,11 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     expect(stopped.stderr).toMatch(/1200 credits, more than maxCreditsPerRun \(1000\)/);
     expect(await ledger()).toEqual([]);
     expect(await app.query('SELECT count(*) AS n FROM stripe_credits_review')).toEqual([{ n: 0 }]);
+    // A dry run shows the plan it would stop on, and says so.
+    const dry = await reconcile(['--dry-run'], cfg);
+    expect(dry.code).toBe(3);
+    expect(dry.report.counts.wouldCredit).toBe(3);
+    expect((dry.report as unknown as { notes: string[] }).notes.join(' ')).toMatch(/more than maxCreditsPerRun \(1000\): a real run would stop unless --yes/);
     const yes = await reconcile(['--yes'], cfg);
     expect(yes.report.creditsWritten).toBe(1200);
     expect(await ledger()).toHaveLength(3);
