@@ -43,7 +43,19 @@ export function runLockKey(schema: string): string {
   return BigInt.asIntN(64, digest.readBigUInt64BE(0)).toString();
 }
 
-function heldBy(row: { holder: string; pid: number | string; host: string; acquired_at: string }): string {
+/** The key of the short lock under which the run lock is taken and its holder recorded. */
+function registrationKey(key: string): string {
+  return BigInt.asIntN(64, BigInt(key) ^ 0x5c5c5c5cn).toString();
+}
+
+interface LockRow {
+  holder: string;
+  pid: number | string;
+  host: string;
+  acquired_at: string;
+}
+
+function heldBy(row: LockRow): string {
   return `another run holds the lock: ${row.holder} (pid ${row.pid} on ${row.host}) since ${row.acquired_at}`;
 }
 
@@ -75,17 +87,27 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
     try {
       const [s] = await session.query<{ schema: string }>('SELECT current_schema() AS schema');
       const key = runLockKey(s!.schema);
+      // Taking the lock and recording the holder happen under a second, transaction-scoped lock
+      // (held for microseconds), which a refused run takes too before it reads the row: so the row
+      // it reads is always the current holder's, never one not written yet or left by a dead run.
+      await session.query('BEGIN');
+      await session.query('SELECT pg_advisory_xact_lock($1::bigint)', [registrationKey(key)]);
       const [got] = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
       if (!got?.ok) {
-        const current = await db.selectFrom('stripe_credits_lock').selectAll().where('name', '=', 'reconcile').executeTakeFirst();
-        throw new LockHeldError(current ? heldBy(current) : 'another run holds the lock (it has not recorded who it is yet)');
+        const [current] = await session.query<LockRow>("SELECT holder, pid, host, acquired_at FROM stripe_credits_lock WHERE name = 'reconcile'");
+        await session.query('COMMIT');
+        throw new LockHeldError(current ? heldBy(current) : 'another run holds the lock');
       }
       // A row left by a holder that died says nothing any more: the advisory lock is ours.
-      await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').execute();
-        await trx.insertInto('stripe_credits_lock').values(row()).execute();
-      });
+      const r = row();
+      await session.query("DELETE FROM stripe_credits_lock WHERE name = 'reconcile'");
+      await session.query(
+        'INSERT INTO stripe_credits_lock (name, token, holder, host, pid, acquired_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [r.name, r.token, r.holder, r.host, r.pid, r.acquired_at, r.heartbeat_at],
+      );
+      await session.query('COMMIT');
     } catch (e) {
+      // Ending the session rolls back what is open and releases the advisory lock if it was taken.
       await session.close().catch(() => {});
       throw e;
     }
