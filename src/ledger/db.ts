@@ -415,13 +415,18 @@ class InCodeMigrations implements MigrationProvider {
   }
 }
 
-/** Own migration bookkeeping tables, so the tool never collides with an app that also uses Kysely. */
-function migrator(db: Kysely<Database>): Migrator {
+/**
+ * Own migration bookkeeping tables, so the tool never collides with an app that also uses Kysely.
+ * On Postgres they are named in the schema the tool's tables go to (current_schema()): Kysely looks
+ * for them in every schema otherwise, and would take another schema's for this one's.
+ */
+function migrator(db: Kysely<Database>, schema?: string): Migrator {
   return new Migrator({
     db,
     provider: new InCodeMigrations(),
     migrationTableName: 'stripe_credits_migration',
     migrationLockTableName: 'stripe_credits_migration_lock',
+    migrationTableSchema: schema,
     // Migrations are independent of each other; a database migrated by a development build between
     // two of them must still take the one numbered before its newest.
     allowUnorderedMigrations: true,
@@ -454,7 +459,8 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   if (engineOf(db) === 'postgres') {
     let outcome: Awaited<ReturnType<Migrator['migrateToLatest']>>;
     try {
-      outcome = await migrator(db).migrateToLatest();
+      const { rows } = await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db);
+      outcome = await migrator(db, rows[0]!.schema).migrateToLatest();
     } catch (e) {
       throw migrationFailed(undefined, e);
     }

@@ -231,6 +231,30 @@ describe.runIf(PG)('Postgres', () => {
       expectError(await cli(['review', '--db', d.url, '--config', plain]), 2, /users table "users" has no column "uid".*it has: id, email/);
     });
 
+    it("the tool's tables go to the first schema of the search path (options=-c search_path=… in the URL)", async () => {
+      const d = await appDb();
+      await d.exec('CREATE SCHEMA billing');
+      const url = `${d.url}?options=${encodeURIComponent('-c search_path=billing,public')}`;
+      const cfg = config('billing.json', { credits: { unitAmountPerCredit: { usd: 100 } } });
+      const r = await cli(['reconcile', '--db', url, '--config', cfg, '--since', '2d', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).counts).toMatchObject({ credited: 3 });
+      expect(await d.tables()).toEqual(['users']); // nothing of the tool's in public
+      const inBilling = await d.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'billing' ORDER BY 1");
+      expect(inBilling.map((x) => x.t)).toContain('credit_ledger');
+      expect(await d.query('SELECT count(*) AS n FROM billing.credit_ledger')).toEqual([{ n: 3 }]);
+      // Without the option the tool sees no tables of its own (public has none): a fresh start, not billing's.
+      const b = await cli(['balance', '1', '--db', d.url, '--json']);
+      expect(JSON.parse(b.stdout)).toMatchObject({ balance: 0, entries: [] });
+      expect(JSON.parse((await cli(['balance', '1', '--db', url, '--json'])).stdout)).toMatchObject({ balance: 10 });
+      // A second ledger in public, beside billing's: its own tables and its own migration bookkeeping.
+      const m = await cli(['migrate', '--db', d.url, '--json']);
+      expect(m.code, m.stderr).toBe(0);
+      expect(JSON.parse(m.stdout).applied).toHaveLength(4);
+      expect(await d.tables()).toEqual(expect.arrayContaining(['credit_ledger', 'stripe_credits_migration', 'users']));
+      expect(await d.query('SELECT count(*) AS n FROM public.credit_ledger')).toEqual([{ n: 0 }]);
+    });
+
     it('only in a schema outside the search path: exit 2, says where it is', async () => {
       const d = await appDb({ table: 'app.users' });
       const r = await cli(['review', '--db', d.url]);
