@@ -70,10 +70,11 @@ async function passwordsChecked(role: string): Promise<boolean> {
 
 describe.runIf(PG)('Postgres', () => {
   let sim: StripeSimulator;
-  const tmp = tempDir('sc-pg-');
+  let tmp: ReturnType<typeof tempDir>;
   const dbs: AppDb[] = [];
 
   beforeAll(async () => {
+    tmp = tempDir('sc-pg-');
     sim = await startSimulator({ apiKeys: [KEY] });
     for (let i = 1; i <= 3; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String(i), amount: 1000 });
   });
@@ -82,7 +83,7 @@ describe.runIf(PG)('Postgres', () => {
     for (const d of dbs) await d.close();
     const admin = await pgAdmin();
     for (const r of roles) await admin.query(`DROP ROLE IF EXISTS ${r}`);
-    tmp.cleanup();
+    tmp?.cleanup();
   });
 
   const cli = (args: string[], env: Record<string, string | undefined> = {}) =>
