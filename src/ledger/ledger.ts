@@ -1,7 +1,7 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
-import type { Database, NewLedgerRow } from './schema.js';
+import type { Database, NewLedgerRow, PaymentsTable } from './schema.js';
 
 /** Rows per write transaction (SQLite allows 32766 bound parameters: 17 columns × 1000 fit). */
 export const WRITE_BATCH = 1000;
@@ -240,6 +240,29 @@ export async function finishRun(
     .execute();
 }
 
+/** A decision as a row of the local record `stripe_credits_payments`. */
+export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: string): Insertable<PaymentsTable> {
+  return {
+    payment_key: d.paymentKey,
+    checkout_session_id: d.checkoutSession,
+    payment_intent_id: d.paymentIntent,
+    customer_id: d.customerId,
+    emails: JSON.stringify(d.emails),
+    user_id: d.userId,
+    matched_by: d.matchedBy,
+    status: d.status,
+    reason: d.reason,
+    credits: d.credits,
+    amount: d.amount,
+    currency: d.currency,
+    livemode: d.livemode ? 1 : 0,
+    paid_at: new Date(d.paidAt * 1000).toISOString(),
+    first_seen_at: at,
+    last_seen_at: at,
+    last_run_id: runId,
+  };
+}
+
 /**
  * Keeps the local record of decided payments up to date (one upsert per batch). `lookup` reads it
  * to find a user's payments, which Stripe cannot list by user id.
@@ -250,25 +273,7 @@ export async function recordDecisions(trx: Transaction<Database>, decisions: rea
   await trx
     .insertInto('stripe_credits_payments')
     .values(
-      decisions.map((d) => ({
-        payment_key: d.paymentKey,
-        checkout_session_id: d.checkoutSession,
-        payment_intent_id: d.paymentIntent,
-        customer_id: d.customerId,
-        emails: JSON.stringify(d.emails),
-        user_id: d.userId,
-        matched_by: d.matchedBy,
-        status: d.status,
-        reason: d.reason,
-        credits: d.credits,
-        amount: d.amount,
-        currency: d.currency,
-        livemode: d.livemode ? 1 : 0,
-        paid_at: new Date(d.paidAt * 1000).toISOString(),
-        first_seen_at: at,
-        last_seen_at: at,
-        last_run_id: runId,
-      })),
+      decisions.map((d) => paymentRecordRow(d, runId, at)),
     )
     .onConflict((oc) =>
       oc.column('payment_key').doUpdateSet((eb) => ({

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, ownSchemaTables } from './engine.js';
+import { paymentRecordRow } from './ledger.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
 
 /**
@@ -336,25 +337,7 @@ export async function recordAssignment(trx: Transaction<Database>, d: PaymentDec
   const at = nowIso();
   await trx
     .insertInto('stripe_credits_payments')
-    .values({
-      payment_key: d.paymentKey,
-      checkout_session_id: d.checkoutSession,
-      payment_intent_id: d.paymentIntent,
-      customer_id: d.customerId,
-      emails: JSON.stringify(d.emails),
-      user_id: d.userId,
-      matched_by: 'assign',
-      status: 'credited',
-      reason: null,
-      credits: d.credits,
-      amount: d.amount,
-      currency: d.currency,
-      livemode: d.livemode ? 1 : 0,
-      paid_at: new Date(d.paidAt * 1000).toISOString(),
-      first_seen_at: at,
-      last_seen_at: at,
-      last_run_id: null,
-    })
+    .values({ ...paymentRecordRow(d, null, at), matched_by: 'assign', status: 'credited', reason: null })
     .onConflict((oc) =>
       oc.column('payment_key').doUpdateSet((eb) => ({
         user_id: eb.ref('excluded.user_id'),

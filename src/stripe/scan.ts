@@ -16,7 +16,7 @@ export interface ScanOptions {
   inflightFactor: number;
 }
 
-export const DEFAULT_SCAN: ScanOptions = { maxSlices: 48, inflightFactor: 1.5 };
+export const DEFAULT_SCAN: ScanOptions = { maxSlices: 24, inflightFactor: 1.5 };
 
 /**
  * Lists every object of a `created` range, handing each page to `onPage` as it arrives. The first
