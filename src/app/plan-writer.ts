@@ -78,7 +78,7 @@ export interface WriteOutcome {
 export async function writePlan(
   db: Kysely<Database>,
   decisions: PaymentDecision[],
-  opts: { runId: number; actor: string; progress?: (m: string) => void },
+  opts: { runId: number | null; actor: string; progress?: (m: string) => void },
 ): Promise<WriteOutcome> {
   let creditsWritten = 0;
   const newInReview: string[] = [];

@@ -117,7 +117,8 @@ export async function insertPurchases(
 export async function upsertReview(
   trx: Transaction<Database>,
   decisions: readonly PaymentDecision[],
-  runId: number,
+  /** null for writers that are not runs (the library's fulfill). */
+  runId: number | null,
 ): Promise<Set<string>> {
   const fresh = new Set<string>();
   if (decisions.length === 0) return fresh;

@@ -1,0 +1,104 @@
+import Stripe from 'stripe';
+import { keyIsLive, loadConfigFile, parseConfig, type AppConfig } from '../config.js';
+import { ConfigError, UsageError, maskKey } from '../errors.js';
+import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
+import { ledgerModes } from '../ledger/ledger.js';
+import { verifyUsersTable } from '../ledger/users.js';
+import type { PaymentDecision } from '../reconcile/types.js';
+import { createStripeClient } from '../stripe/client.js';
+import { fetchPaymentById } from '../stripe/fetch-payment.js';
+import { StripeReader } from '../stripe/reader.js';
+import { DEFAULT_RETRY } from '../stripe/retry.js';
+import { Planner, writePlan } from './plan-writer.js';
+
+/** The webhook events that can complete a credit purchase. */
+export const FULFILLING_EVENTS = ['checkout.session.completed', 'checkout.session.async_payment_succeeded', 'payment_intent.succeeded'] as const;
+
+export interface FulfillerOptions {
+  /** The app's database: a SQLite path, `sqlite:PATH` or a Postgres URL (as `--db`). */
+  db: string;
+  stripeApiKey: string;
+  stripeApiBase?: string;
+  /** A config object (as the config file's JSON) or the path of a config file. */
+  config?: string | Record<string, unknown>;
+  /** Recorded with every entry written (default `webhook`). */
+  actor?: string;
+  cwd?: string;
+}
+
+/**
+ * Credits one payment by id with the very rules and payment key reconcile uses. Safe to call any
+ * number of times, concurrently, and while reconcile runs: the unique (kind, payment_key) constraint
+ * decides, and the answer is then `already_credited`.
+ */
+export class Fulfiller {
+  private readonly config: AppConfig;
+  private readonly reader: StripeReader;
+  private readonly stripe: Stripe;
+  private opened: Promise<OpenDb> | null = null;
+
+  constructor(private readonly opts: FulfillerOptions) {
+    const cwd = opts.cwd ?? process.cwd();
+    this.config = typeof opts.config === 'string' ? loadConfigFile(opts.config, true) : parseConfig(opts.config ?? {});
+    this.stripe = createStripeClient({ apiKey: opts.stripeApiKey, apiBase: opts.stripeApiBase ?? 'https://api.stripe.com' });
+    this.reader = new StripeReader(this.stripe, DEFAULT_RETRY, maskKey(opts.stripeApiKey));
+    parseDbUrl(opts.db, cwd); // a bad URL is reported at once, not on the first payment
+  }
+
+  private database(): Promise<OpenDb> {
+    this.opened ??= (async () => {
+      const open = await openDatabase(parseDbUrl(this.opts.db, this.opts.cwd ?? process.cwd()), { readonly: false });
+      try {
+        await verifyUsersTable(open.db, this.config.users);
+        await migrateToLatest(open.db);
+        return open;
+      } catch (e) {
+        await open.close();
+        throw e;
+      }
+    })();
+    this.opened.catch(() => (this.opened = null));
+    return this.opened;
+  }
+
+  /** Fulfils a `cs_…` or `pi_…`: the decision, as an item of reconcile's JSON. */
+  async fulfill(id: string): Promise<PaymentDecision> {
+    const { db } = await this.database();
+    const fetched = await fetchPaymentById(this.reader, id, this.config);
+    if (!fetched) throw new UsageError(`Stripe has no payment ${id}`);
+    if (!fetched.payment) throw new UsageError(`${id} is not a payment: ${fetched.notPayment ?? 'unknown'}`);
+    const planner = new Planner(db, this.config, true, false);
+    await planner.decide([fetched.payment]);
+    const decision = planner.decisions[0]!;
+    const live = keyIsLive(this.opts.stripeApiKey);
+    if (decision.livemode !== live || (await ledgerModes(db)).some((m) => m !== live)) {
+      throw new ConfigError('test and live payments never mix in one ledger');
+    }
+    // The purchase (or review entry) and the local record; an already credited payment writes nothing.
+    if (decision.status !== 'already_credited') await writePlan(db, [decision], { runId: null, actor: this.opts.actor ?? 'webhook' });
+    return decision;
+  }
+
+  /**
+   * Verifies a webhook with the SDK and fulfils the events that can complete a purchase; returns
+   * null for the others. A bad signature throws an error that says so.
+   */
+  async handleWebhook(rawBody: string | Buffer, signatureHeader: string, endpointSecret: string): Promise<PaymentDecision | null> {
+    let event: Stripe.Event;
+    try {
+      event = this.stripe.webhooks.constructEvent(rawBody, signatureHeader, endpointSecret);
+    } catch (e) {
+      throw new UsageError(`webhook signature verification failed: ${(e as Error).message}`);
+    }
+    if (!(FULFILLING_EVENTS as readonly string[]).includes(event.type)) return null;
+    const id = (event.data.object as { id?: unknown }).id;
+    if (typeof id !== 'string') return null;
+    return this.fulfill(id);
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = null;
+    if (opened) await (await opened).close();
+  }
+}

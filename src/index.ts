@@ -1,0 +1,38 @@
+/**
+ * stripe-credits as a library: a webhook handler runs the very decisions reconcile runs and
+ * writes under the same payment key.
+ *
+ *   const credits = createStripeCredits({ db: 'data/app.db', stripeApiKey: process.env.STRIPE_API_KEY! });
+ *   const item = await credits.fulfill('cs_…');
+ *   const handled = await credits.handleWebhook(rawBody, signatureHeader, endpointSecret);
+ *   await credits.close();
+ */
+import { Fulfiller, type FulfillerOptions } from './app/fulfill.js';
+import { jsonItem } from './cli/output.js';
+
+export type StripeCreditsOptions = FulfillerOptions;
+
+/** One payment's outcome, as an item of `reconcile --json`. */
+export type FulfilledItem = ReturnType<typeof jsonItem>;
+
+export interface StripeCredits {
+  /** Credits a payment (`cs_…` or `pi_…`) at most once; safe concurrently and while reconcile runs. */
+  fulfill(id: string): Promise<FulfilledItem>;
+  /** Verifies the signature, then fulfils `checkout.session.completed`, `…async_payment_succeeded` and `payment_intent.succeeded`; null for other events. */
+  handleWebhook(rawBody: string | Buffer, signatureHeader: string, endpointSecret: string): Promise<FulfilledItem | null>;
+  close(): Promise<void>;
+}
+
+export function createStripeCredits(options: StripeCreditsOptions): StripeCredits {
+  const f = new Fulfiller(options);
+  return {
+    fulfill: async (id) => jsonItem(await f.fulfill(id)),
+    handleWebhook: async (body, sig, secret) => {
+      const d = await f.handleWebhook(body, sig, secret);
+      return d === null ? null : jsonItem(d);
+    },
+    close: () => f.close(),
+  };
+}
+
+export { CliError } from './errors.js';
