@@ -81,7 +81,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     if (!dryRun && opts.since === undefined && !opts.yes && firstRun) {
       throw new AttentionError(
         'refusing the first run on an empty ledger without --since: payments the app already credited by other means (its webhook, by hand) would be credited a second time',
-        'run with --dry-run first to see what it would write, then either pass --since WHEN to start from a point you know is uncredited, or --yes if nothing was ever credited',
+        'run with --dry-run first to see what it would write; then `stripe-credits baseline --until WHEN` to mark what was credited by other means, or pass --since WHEN to start from a point you know is uncredited, or --yes if nothing was ever credited',
       );
     }
     if (hadTables) {

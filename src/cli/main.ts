@@ -5,6 +5,7 @@ import { databaseError } from '../ledger/db.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { migrateCommand } from './commands/migrate.js';
 import { runsCommand } from './commands/runs.js';
+import { baselineCommand } from './commands/baseline.js';
 import { demoCommand } from './commands/demo.js';
 import { registerReview } from './commands/review.js';
 import { registerAssign } from './commands/assign.js';
@@ -53,7 +54,6 @@ Exit codes:
   75  another run holds the lock; try again later`;
 
 const NOT_BUILT: Array<[string, string, string]> = [
-  ['baseline', '', 'mark every payment up to WHEN as already handled'],
   ['doctor', '', 'check config, database and key; say what to fix'],
 ];
 
@@ -92,6 +92,11 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
   withCommonOptions(program.command('runs').description('recent runs: window, counts, outcome, duration'))
     .option('--limit <n>', 'how many runs to show (default 20)')
     .action(async (flags) => setResult(await runsCommand(ctx, flags)));
+
+  withCommonOptions(program.command('baseline').description('mark every successful payment up to WHEN as already handled, without crediting'))
+    .option('--until <when>', 'the line: payments paid before it count as handled (required)')
+    .option('--dry-run', 'count what would be recorded; write nothing')
+    .action(async (flags) => setResult(await baselineCommand(ctx, flags)));
 
   program
     .command('demo')

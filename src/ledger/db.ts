@@ -9,6 +9,7 @@ import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-payments.js';
 import * as m0003 from './migrations/0003-support.js';
 import * as m0004 from './migrations/0004-cron.js';
+import * as m0005 from './migrations/0005-baseline.js';
 import type { Database } from './schema.js';
 
 /** Where `--db` / DATABASE_URL points. `label` is what messages show: never a password. */
@@ -407,6 +408,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-payments': m0002,
   '0003-support': m0003,
   '0004-cron': m0004,
+  '0005-baseline': m0005,
 };
 
 class InCodeMigrations implements MigrationProvider {

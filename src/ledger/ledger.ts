@@ -42,8 +42,54 @@ export async function findCredited(db: Kysely<Database>, payments: readonly Paym
       if (r.payment_key) found.add(r.payment_key);
       if (r.checkout_session_id) found.add(r.checkout_session_id);
     }
+    // A baselined payment was handled by means the tool cannot see: as good as credited.
+    for (const r of await baselined(db, [...keys], sessions)) {
+      found.add(r.payment_key);
+      if (r.checkout_session_id) found.add(r.checkout_session_id);
+    }
   }
   return found;
+}
+
+async function baselined(db: Kysely<Database>, keys: string[], sessions: string[]) {
+  try {
+    return await db
+      .selectFrom('stripe_credits_baseline')
+      .select(['payment_key', 'checkout_session_id'])
+      .where((eb) => (sessions.length > 0 ? eb.or([eb('payment_key', 'in', keys), eb('checkout_session_id', 'in', sessions)]) : eb('payment_key', 'in', keys)))
+      .execute();
+  } catch (e) {
+    // A ledger migrated before baselines existed, read by a dry run (which never migrates).
+    if (/no such table|does not exist/i.test((e as Error).message)) return [];
+    throw e;
+  }
+}
+
+/** Records payments as already handled (`baseline`); returns how many were new. */
+export async function insertBaseline(
+  trx: Transaction<Database>,
+  decisions: readonly PaymentDecision[],
+  opts: { until: number; actor: string },
+): Promise<number> {
+  if (decisions.length === 0) return 0;
+  const at = nowIso();
+  const rows = await trx
+    .insertInto('stripe_credits_baseline')
+    .values(
+      decisions.map((d) => ({
+        payment_key: d.paymentKey,
+        checkout_session_id: d.checkoutSession,
+        payment_intent_id: d.paymentIntent,
+        paid_at: new Date(d.paidAt * 1000).toISOString(),
+        baselined_at: at,
+        until: new Date(opts.until * 1000).toISOString(),
+        actor: opts.actor,
+      })),
+    )
+    .onConflict((oc) => oc.column('payment_key').doNothing())
+    .returning('payment_key')
+    .execute();
+  return rows.length;
 }
 
 export function isCreditedIn(found: Set<string>, p: Payment): boolean {

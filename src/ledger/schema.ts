@@ -107,6 +107,17 @@ export interface PaymentsTable {
   last_run_id: number | null;
 }
 
+/** Payments recorded as already handled by `baseline`. */
+export interface BaselineTable {
+  payment_key: string;
+  checkout_session_id: string | null;
+  payment_intent_id: string | null;
+  paid_at: string;
+  baselined_at: string;
+  until: string;
+  actor: string;
+}
+
 export interface Database {
   credit_ledger: CreditLedgerTable;
   stripe_credits_runs: RunsTable;
@@ -114,9 +125,10 @@ export interface Database {
   stripe_credits_payments: PaymentsTable;
   stripe_credits_lock: LockTable;
   stripe_credits_state: StateTable;
+  stripe_credits_baseline: BaselineTable;
 }
 
-export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_payments', 'stripe_credits_lock', 'stripe_credits_state'] as const;
+export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_payments', 'stripe_credits_lock', 'stripe_credits_state', 'stripe_credits_baseline'] as const;
 
 export type LedgerRow = Selectable<CreditLedgerTable>;
 export type NewLedgerRow = Insertable<CreditLedgerTable>;

@@ -1,0 +1,89 @@
+import { keyIsLive, type Settings } from '../config.js';
+import { UsageError, maskKey } from '../errors.js';
+import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
+import { findCredited, insertBaseline, isCreditedIn, WRITE_BATCH } from '../ledger/ledger.js';
+import { acquireRunLock, advanceCursor, type HeldLock } from '../ledger/lock.js';
+import { verifyUsersTable } from '../ledger/users.js';
+import { SESSION_LOOKBACK_SECONDS } from '../reconcile/select.js';
+import type { Payment, PaymentDecision } from '../reconcile/types.js';
+import { createStripeClient } from '../stripe/client.js';
+import { fetchPayments } from '../stripe/fetch-payments.js';
+import { defaultRateLimits, RateLimiter } from '../stripe/rate-limit.js';
+import { StripeReader, type Progress } from '../stripe/reader.js';
+import { DEFAULT_RETRY } from '../stripe/retry.js';
+import { isoSeconds } from '../when.js';
+
+export interface BaselineReport {
+  mode: 'apply' | 'dry-run';
+  until: number;
+  /** Successful payments paid before `until`. */
+  payments: number;
+  /** Recorded as already handled now (dry run: would be). */
+  baselined: number;
+  /** Already credited in the ledger, or baselined before. */
+  alreadyHandled: number;
+  /** Not settled yet: left for reconcile to credit when they are. */
+  pending: number;
+  /** Where incremental reconcile runs continue from (null on a dry run, or if a cursor was already later). */
+  cursor: number | null;
+}
+
+/** A payment's fields as the baseline table needs them (the decision shape, without deciding). */
+function asDecision(p: Payment): PaymentDecision {
+  return {
+    paymentKey: p.paymentKey, checkoutSession: p.session?.id ?? null, paymentIntent: p.paymentIntent?.id ?? p.session?.paymentIntentId ?? null,
+    amount: null, currency: null, userId: null, matchedBy: null, credits: null, status: 'already_credited', reason: null, paidAt: p.paidAt,
+    livemode: p.session?.livemode ?? p.paymentIntent?.livemode ?? false, creditRule: null, unknownIds: [], candidateUserIds: [], emails: [],
+    customerId: null, name: null,
+  };
+}
+
+/**
+ * `baseline --until WHEN`: records every successful payment paid before WHEN as already handled,
+ * without crediting, so that an app whose past payments were credited by means the tool cannot
+ * see starts from a clean line. Reconcile never credits a baselined payment, and continues from WHEN.
+ */
+export async function baseline(opts: { settings: Settings; cwd: string; until: number; dryRun: boolean; actor: string; now: number; progress?: Progress }): Promise<BaselineReport> {
+  const { settings, dryRun, until } = opts;
+  if (until > opts.now) throw new UsageError(`--until (${isoSeconds(until)}) is in the future: a baseline records payments already made`);
+  const progress = opts.progress ?? (() => {});
+  const apiKey = settings.stripeApiKey();
+  const open = await openDatabase(parseDbUrl(settings.db, opts.cwd), { readonly: dryRun });
+  const { db } = open;
+  let lock: HeldLock | null = null;
+  try {
+    await verifyUsersTable(db, settings.config.users);
+    const tables = (await toolTablesExist(db)) || !dryRun;
+    const retry = { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs };
+    const limiter = new RateLimiter({ ...defaultRateLimits(keyIsLive(apiKey)), ...settings.rateOverrides }, retry.clock);
+    const reader = new StripeReader(createStripeClient({ apiKey, apiBase: settings.stripeApiBase }), retry, maskKey(apiKey), limiter);
+    if (!dryRun) {
+      await migrateToLatest(db);
+      lock = await acquireRunLock(open, `${opts.actor} (baseline)`);
+    }
+    const report: BaselineReport = { mode: dryRun ? 'dry-run' : 'apply', until, payments: 0, baselined: 0, alreadyHandled: 0, pending: 0, cursor: null };
+    // From the start of Stripe time (sessions are listed from 24 hours before the window).
+    const window = { since: SESSION_LOOKBACK_SECONDS, until };
+    await fetchPayments(reader, window, settings.config, async (batch) => {
+      const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
+      report.pending += batch.length - settled.length;
+      report.payments += batch.length;
+      const handled = tables ? await findCredited(db, settled) : new Set<string>();
+      const fresh = settled.filter((p) => !isCreditedIn(handled, p)).map(asDecision);
+      report.alreadyHandled += settled.length - fresh.length;
+      if (dryRun) report.baselined += fresh.length;
+      else {
+        for (let i = 0; i < fresh.length; i += WRITE_BATCH) {
+          const part = fresh.slice(i, i + WRITE_BATCH);
+          report.baselined += await db.transaction().execute((trx) => insertBaseline(trx, part, { until, actor: opts.actor }));
+        }
+      }
+      progress(`${report.payments} payments read`);
+    }, progress);
+    if (!dryRun && (await advanceCursor(db, window, opts.now))) report.cursor = until;
+    return report;
+  } finally {
+    await lock?.release().catch(() => {});
+    await open.close();
+  }
+}
