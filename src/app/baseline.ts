@@ -1,17 +1,14 @@
-import { keyIsLive, type Settings } from '../config.js';
-import { UsageError, maskKey } from '../errors.js';
+import type { Settings } from '../config.js';
+import { UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { findCredited, insertBaseline, isCreditedIn, WRITE_BATCH } from '../ledger/ledger.js';
 import { acquireRunLock, advanceCursor, type HeldLock } from '../ledger/lock.js';
 import { verifyUsersTable } from '../ledger/users.js';
 import { SESSION_LOOKBACK_SECONDS } from '../reconcile/select.js';
-import type { Payment, PaymentDecision } from '../reconcile/types.js';
-import { createStripeClient } from '../stripe/client.js';
 import { fetchPayments } from '../stripe/fetch-payments.js';
-import { defaultRateLimits, RateLimiter } from '../stripe/rate-limit.js';
-import { StripeReader, type Progress } from '../stripe/reader.js';
-import { DEFAULT_RETRY } from '../stripe/retry.js';
+import type { Progress } from '../stripe/reader.js';
 import { isoSeconds } from '../when.js';
+import { stripeReaderFor } from './stripe-reader.js';
 
 export interface BaselineReport {
   mode: 'apply' | 'dry-run';
@@ -28,16 +25,6 @@ export interface BaselineReport {
   cursor: number | null;
 }
 
-/** A payment's fields as the baseline table needs them (the decision shape, without deciding). */
-function asDecision(p: Payment): PaymentDecision {
-  return {
-    paymentKey: p.paymentKey, checkoutSession: p.session?.id ?? null, paymentIntent: p.paymentIntent?.id ?? p.session?.paymentIntentId ?? null,
-    amount: null, currency: null, userId: null, matchedBy: null, credits: null, status: 'already_credited', reason: null, paidAt: p.paidAt,
-    livemode: p.session?.livemode ?? p.paymentIntent?.livemode ?? false, creditRule: null, unknownIds: [], candidateUserIds: [], emails: [],
-    customerId: null, name: null,
-  };
-}
-
 /**
  * `baseline --until WHEN`: records every successful payment paid before WHEN as already handled,
  * without crediting, so that an app whose past payments were credited by means the tool cannot
@@ -47,16 +34,13 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
   const { settings, dryRun, until } = opts;
   if (until > opts.now) throw new UsageError(`--until (${isoSeconds(until)}) is in the future: a baseline records payments already made`);
   const progress = opts.progress ?? (() => {});
-  const apiKey = settings.stripeApiKey();
   const open = await openDatabase(parseDbUrl(settings.db, opts.cwd), { readonly: dryRun });
   const { db } = open;
   let lock: HeldLock | null = null;
   try {
     await verifyUsersTable(db, settings.config.users);
     const tables = (await toolTablesExist(db)) || !dryRun;
-    const retry = { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs };
-    const limiter = new RateLimiter({ ...defaultRateLimits(keyIsLive(apiKey)), ...settings.rateOverrides }, retry.clock);
-    const reader = new StripeReader(createStripeClient({ apiKey, apiBase: settings.stripeApiBase }), retry, maskKey(apiKey), limiter);
+    const reader = stripeReaderFor(settings);
     if (!dryRun) {
       await migrateToLatest(db);
       lock = await acquireRunLock(open, `${opts.actor} (baseline)`);
@@ -69,7 +53,7 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
       report.pending += batch.length - settled.length;
       report.payments += batch.length;
       const handled = tables ? await findCredited(db, settled) : new Set<string>();
-      const fresh = settled.filter((p) => !isCreditedIn(handled, p)).map(asDecision);
+      const fresh = settled.filter((p) => !isCreditedIn(handled, p));
       report.alreadyHandled += settled.length - fresh.length;
       if (dryRun) report.baselined += fresh.length;
       else {

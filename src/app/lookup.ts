@@ -25,7 +25,8 @@ import type { StripeReader } from '../stripe/fetch-payments.js';
 import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
 import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
-import { openForReading, resolveUser, stripeReaderFor, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
+import { stripeReaderFor } from './stripe-reader.js';
+import { openForReading, resolveUser, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
 
 /**
  * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger

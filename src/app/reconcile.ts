@@ -1,20 +1,20 @@
 import type Stripe from 'stripe';
 import { keyIsLive, type Settings } from '../config.js';
-import { AttentionError, CliError, ConfigError, UsageError, maskKey } from '../errors.js';
+import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js';
 import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { verifyUsersTable } from '../ledger/users.js';
 import { countAll, type ReconcileCounts } from '../reconcile/plan.js';
 import { Planner, wouldBeNewInReview, writePlan } from './plan-writer.js';
-import { defaultRateLimits, RateLimiter, type RateLimits } from '../stripe/rate-limit.js';
+import { stripeReaderFor } from './stripe-reader.js';
+import type { RateLimits } from '../stripe/rate-limit.js';
 import type { ScanOptions } from '../stripe/scan.js';
 import type { PaymentDecision, Window } from '../reconcile/types.js';
 import { planSource, RECHECK_SECONDS, type Source } from '../reconcile/window.js';
-import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentsByIds, idsFromEvents } from '../stripe/fetch-events.js';
-import { fetchPayments, StripeReader, type Progress } from '../stripe/fetch-payments.js';
-import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
+import { fetchPayments, type Progress } from '../stripe/fetch-payments.js';
+import type { RetryPolicy } from '../stripe/retry.js';
 import { isoSeconds } from '../when.js';
 
 export interface ReconcileOptions {
@@ -101,16 +101,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       throw new UsageError(`--since (${isoSeconds(opts.since)}) must be before --until (${isoSeconds(until)})`);
     }
 
-    const client = createStripeClient({ apiKey, apiBase: settings.stripeApiBase });
+    const reader = stripeReaderFor(settings, { retry: opts.retry, rateLimits: opts.rateLimits });
+    const client = reader.stripe;
     if (opts.onRequest) {
       const log = opts.onRequest;
       client.on('response', (r: Stripe.ResponseEvent) => log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`));
     }
-    const retry = opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs };
-    const limits = { ...(opts.rateLimits ?? { ...defaultRateLimits(live), ...settings.rateOverrides }) };
-    limits.perEndpoint = Math.min(limits.perEndpoint, limits.global);
-    const limiter = new RateLimiter(limits, retry.clock);
-    const reader = new StripeReader(client, retry, maskKey(apiKey), limiter);
 
     const tables = hadTables || !dryRun;
     if (!dryRun) {

@@ -1,5 +1,5 @@
 import type { Settings } from '../config.js';
-import { AttentionError, ConfigError, UsageError, maskKey } from '../errors.js';
+import { AttentionError, ConfigError, UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { findCredited, insertPurchases, ledgerModes } from '../ledger/ledger.js';
 import type { LedgerRow, ReviewRow } from '../ledger/schema.js';
@@ -24,10 +24,8 @@ import {
 import { verifyUsersTable } from '../ledger/users.js';
 import { assignPlan } from '../reconcile/support.js';
 import type { CreditRuleName } from '../reconcile/types.js';
-import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
-import { StripeReader } from '../stripe/fetch-payments.js';
-import { DEFAULT_RETRY } from '../stripe/retry.js';
+import { stripeReaderFor } from './stripe-reader.js';
 
 /**
  * The support use cases: the review queue, assign, adjust and balance (lookup is in lookup.ts).
@@ -46,11 +44,6 @@ export function openForReading(o: SupportOptions): Promise<OpenDb> {
 
 function openForWriting(o: SupportOptions): Promise<OpenDb> {
   return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: false });
-}
-
-export function stripeReaderFor(settings: Settings): StripeReader {
-  const apiKey = settings.stripeApiKey();
-  return new StripeReader(createStripeClient({ apiKey, apiBase: settings.stripeApiBase }), { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs }, maskKey(apiKey));
 }
 
 /** A required free-text flag (`--reason`, `--actor`): present and not blank. */

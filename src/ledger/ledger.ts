@@ -68,19 +68,19 @@ async function baselined(db: Kysely<Database>, keys: string[], sessions: string[
 /** Records payments as already handled (`baseline`); returns how many were new. */
 export async function insertBaseline(
   trx: Transaction<Database>,
-  decisions: readonly PaymentDecision[],
+  payments: readonly Payment[],
   opts: { until: number; actor: string },
 ): Promise<number> {
-  if (decisions.length === 0) return 0;
+  if (payments.length === 0) return 0;
   const at = nowIso();
   const rows = await trx
     .insertInto('stripe_credits_baseline')
     .values(
-      decisions.map((d) => ({
-        payment_key: d.paymentKey,
-        checkout_session_id: d.checkoutSession,
-        payment_intent_id: d.paymentIntent,
-        paid_at: new Date(d.paidAt * 1000).toISOString(),
+      payments.map((p) => ({
+        payment_key: p.paymentKey,
+        checkout_session_id: p.session?.id ?? null,
+        payment_intent_id: p.paymentIntent?.id ?? p.session?.paymentIntentId ?? null,
+        paid_at: new Date(p.paidAt * 1000).toISOString(),
         baselined_at: at,
         until: new Date(opts.until * 1000).toISOString(),
         actor: opts.actor,

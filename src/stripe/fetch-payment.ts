@@ -8,6 +8,34 @@ import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './ma
 
 const withLineItems = (rules: FetchRules) => Object.keys(rules.credits.prices).length > 0;
 
+/**
+ * What a session listing expands: its PaymentIntent with the charge (refunds), and its line items
+ * when a price map is configured (one request instead of one more per session).
+ */
+export function sessionListExpand(rules: FetchRules): string[] {
+  return ['data.payment_intent.latest_charge', ...(withLineItems(rules) ? ['data.line_items'] : [])];
+}
+
+/** The Checkout Session a PaymentIntent belongs to, if any, expanded as in a listing. */
+export async function sessionOfIntent(reader: StripeReader, piId: string, rules: FetchRules): Promise<Stripe.Checkout.Session | null> {
+  const owner = await reader.call(
+    `find the Checkout Session of ${piId}`,
+    () => reader.stripe.checkout.sessions.list({ payment_intent: piId, limit: 1, expand: sessionListExpand(rules) }),
+    'sessions.list',
+  );
+  return owner.data[0] ?? null;
+}
+
+/** Whether a PaymentIntent pays an invoice (the link lives on InvoicePayments since API 2025-03-31). */
+export async function paysInvoice(reader: StripeReader, piId: string): Promise<boolean> {
+  const invoices = await reader.call(
+    `list InvoicePayments of ${piId}`,
+    () => reader.stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: piId }, limit: 1 }),
+    'invoice_payments.list',
+  );
+  return invoices.data.length > 0;
+}
+
 /** What Stripe says about one id, and the payment it stands for (null when it is not one, with why). */
 export interface FetchedPayment {
   session: SessionSnapshot | null;
@@ -47,13 +75,7 @@ export async function fetchPaymentById(reader: StripeReader, id: string, rules: 
     } else {
       const intent = await reader.call(`retrieve ${id}`, () => stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }), 'payment_intents.retrieve');
       pi = toPaymentIntentSnapshot(intent);
-      const expand = ['data.payment_intent.latest_charge', ...(withLineItems(rules) ? ['data.line_items'] : [])];
-      const owner = await reader.call(
-        `find the Checkout Session of ${id}`,
-        () => stripe.checkout.sessions.list({ payment_intent: id, limit: 1, expand }),
-        'sessions.list',
-      );
-      raw = owner.data[0] ?? null;
+      raw = await sessionOfIntent(reader, id, rules);
     }
   } catch (e) {
     if (isMissing(e)) return null;
@@ -68,12 +90,7 @@ export async function fetchPaymentById(reader: StripeReader, id: string, rules: 
     if (!payment) notPayment = describeNotPayment(session, pi);
   } else if (pi) {
     if (standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
-      const invoices = await reader.call(
-        `list InvoicePayments of ${pi.id}`,
-        () => stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: pi!.id }, limit: 1 }),
-        'invoice_payments.list',
-      );
-      payment = standalonePayment(pi, invoices.data.length > 0);
+      payment = standalonePayment(pi, await paysInvoice(reader, pi.id));
     } else {
       notPayment =
         pi.status !== 'succeeded'

@@ -5,13 +5,10 @@ import type { CreditsConfig, MatchConfig, Payment, PaymentIntentSnapshot, Window
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
 import { mapLimit, PAGE, StripeReader, type Progress } from './reader.js';
 import { scanCreated, DEFAULT_SCAN, type ScanOptions } from './scan.js';
+import { paysInvoice, sessionListExpand, sessionOfIntent } from './fetch-payment.js';
 
 export { mapLimit, StripeReader, type Progress } from './reader.js';
 
-const SESSION_EXPAND = ['data.payment_intent.latest_charge'];
-/** With a price map configured, line items come with the session (one request instead of one more per session). */
-const sessionExpand = (credits: CreditsConfig) =>
-  Object.keys(credits.prices).length > 0 ? [...SESSION_EXPAND, 'data.line_items'] : SESSION_EXPAND;
 const INTENT_EXPAND = ['data.latest_charge'];
 
 export interface FetchRules {
@@ -73,7 +70,7 @@ export async function fetchPayments(
     'list Checkout Sessions',
     'sessions.list',
     (created, starting_after) =>
-      stripe.checkout.sessions.list({ status: 'complete', created, limit: PAGE, starting_after, expand: sessionExpand(rules.credits) }),
+      stripe.checkout.sessions.list({ status: 'complete', created, limit: PAGE, starting_after, expand: sessionListExpand(rules) }),
     { gte: window.since - SESSION_LOOKBACK_SECONDS, lt: window.until },
     async (page) => {
       const found: Payment[] = [];
@@ -115,23 +112,13 @@ export async function fetchPayments(
   await Promise.all([sessionScan, intentScan]);
 
   // A standalone-looking PaymentIntent may still belong to a session created before the lookback,
-  // or pay an invoice (its invoice link lives on InvoicePayments since API 2025-03-31).
+  // or pay an invoice.
   const pending = [...candidates.values()].filter((pi) => !sessionPiIds.has(pi.id));
   if (pending.length > 0) progress(`checking ${pending.length} standalone PaymentIntents`);
   const standalone = await mapLimit(pending, 8, async (pi): Promise<Payment | null> => {
-    const owner = await reader.call(
-      `find the Checkout Session of ${pi.id}`,
-      () => stripe.checkout.sessions.list({ payment_intent: pi.id, limit: 1, expand: sessionExpand(rules.credits) }),
-      'sessions.list',
-    );
-    const session = owner.data[0];
+    const session = await sessionOfIntent(reader, pi.id, rules);
     if (session) return sessionPayment(toSessionSnapshot(session), pi);
-    const invoices = await reader.call(
-      `list InvoicePayments of ${pi.id}`,
-      () => stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: pi.id }, limit: 1 }),
-      'invoice_payments.list',
-    );
-    return standalonePayment(pi, invoices.data.length > 0);
+    return standalonePayment(pi, await paysInvoice(reader, pi.id));
   });
   await emit(standalone.filter((p): p is Payment => p !== null));
   await flush(true);
