@@ -22,6 +22,14 @@ export class UsageError extends CliError {
 }
 
 /** Bad config file, missing table or column, unsupported database URL: exit 2. */
+/** A webhook whose signature does not verify: the sender's fault (a route answers 400), never retried into success. */
+export class WebhookSignatureError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookSignatureError';
+  }
+}
+
 export class ConfigError extends CliError {
   constructor(message: string, hint?: string, options?: { cause?: unknown }) {
     super(message, 2, hint, options);

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { findCredited, insertBaseline, isCreditedIn, WRITE_BATCH } from '../ledger/ledger.js';
 import { acquireRunLock, advanceCursor, type HeldLock } from '../ledger/lock.js';
-import { verifyUsersTable } from '../ledger/users.js';
+import { verifyAppTables } from '../ledger/app-ledger.js';
 import { SESSION_LOOKBACK_SECONDS } from '../reconcile/select.js';
 import { fetchPayments } from '../stripe/fetch-payments.js';
 import type { Progress } from '../stripe/reader.js';
@@ -38,7 +38,7 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
   const { db } = open;
   let lock: HeldLock | null = null;
   try {
-    await verifyUsersTable(db, settings.config.users);
+    await verifyAppTables(db, settings.config);
     const tables = (await toolTablesExist(db)) || !dryRun;
     const reader = stripeReaderFor(settings);
     if (!dryRun) {
@@ -52,7 +52,7 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
       const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
       report.pending += batch.length - settled.length;
       report.payments += batch.length;
-      const handled = tables ? await findCredited(db, settled) : new Set<string>();
+      const handled = tables ? await findCredited(db, settled, settings.config.ledger) : new Set<string>();
       const fresh = settled.filter((p) => !isCreditedIn(handled, p));
       report.alreadyHandled += settled.length - fresh.length;
       if (dryRun) report.baselined += fresh.length;

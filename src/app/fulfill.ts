@@ -1,9 +1,9 @@
 import Stripe from 'stripe';
 import { keyIsLive, loadConfigFile, parseConfig, type AppConfig } from '../config.js';
-import { ConfigError, UsageError, maskKey } from '../errors.js';
+import { ConfigError, UsageError, WebhookSignatureError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { ledgerModes } from '../ledger/ledger.js';
-import { verifyUsersTable } from '../ledger/users.js';
+import { verifyAppTables } from '../ledger/app-ledger.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentById } from '../stripe/fetch-payment.js';
@@ -49,7 +49,7 @@ export class Fulfiller {
     this.opened ??= (async () => {
       const open = await openDatabase(parseDbUrl(this.opts.db, this.opts.cwd ?? process.cwd()), { readonly: false });
       try {
-        await verifyUsersTable(open.db, this.config.users);
+        await verifyAppTables(open.db, this.config);
         await migrateToLatest(open.db);
         return open;
       } catch (e) {
@@ -75,7 +75,7 @@ export class Fulfiller {
       throw new ConfigError('test and live payments never mix in one ledger');
     }
     // The purchase (or review entry) and the local record; an already credited payment writes nothing.
-    if (decision.status !== 'already_credited') await writePlan(db, [decision], { runId: null, actor: this.opts.actor ?? 'webhook' });
+    if (decision.status !== 'already_credited') await writePlan(db, [decision], { runId: null, actor: this.opts.actor ?? 'webhook', adoption: this.config });
     return decision;
   }
 
@@ -88,7 +88,7 @@ export class Fulfiller {
     try {
       event = this.stripe.webhooks.constructEvent(rawBody, signatureHeader, endpointSecret);
     } catch (e) {
-      throw new UsageError(`webhook signature verification failed: ${(e as Error).message}`);
+      throw new WebhookSignatureError(`webhook signature verification failed: ${(e as Error).message}`);
     }
     if (!(FULFILLING_EVENTS as readonly string[]).includes(event.type)) return null;
     const id = (event.data.object as { id?: unknown }).id;

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { OpenDb } from '../ledger/db.js';
 import type { LedgerRow, PaymentRecordRow } from '../ledger/schema.js';
 import {
-  balanceOf,
+  baselineFor,
   customerIdOfUser,
   existingTables,
   ledgerEntriesForPayment,
@@ -15,7 +15,8 @@ import {
   usersByIds,
   type UserInfo,
 } from '../ledger/support.js';
-import { loadUserDirectory, verifyUsersTable } from '../ledger/users.js';
+import { loadUserDirectory } from '../ledger/users.js';
+import { appBalance, appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
 import { sessionPayment } from '../reconcile/select.js';
@@ -26,7 +27,7 @@ import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
 import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';
-import { openForReading, resolveUser, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
+import { openForReading, readBalance, resolveUser, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
 
 /**
  * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger
@@ -131,6 +132,10 @@ export interface PaymentLookup {
   review: ReviewItem | null;
   /** The tool's own record of the payment (written by every apply run). */
   record: PaymentRecordView | null;
+  /** Set when `baseline` recorded the payment as handled by other means (reconcile never credits it). */
+  baseline: { until: string; baselinedAt: string; actor: string } | null;
+  /** With a mapped ledger: the payment's ids the app's own table holds as references. */
+  appLedger: { table: string; refs: string[] } | null;
   verdict: string;
 }
 
@@ -266,12 +271,22 @@ function chainView(payment: Payment, users: UserDirectory, o: SupportOptions): C
 }
 
 /** Where the payment stands, in one sentence a support person can act on. */
-function verdictOf(state: StripeState | null, notPayment: string | null, chain: ChainView | null, ledger: LedgerView, key: string): string {
+function verdictOf(
+  state: StripeState | null,
+  notPayment: string | null,
+  chain: ChainView | null,
+  ledger: LedgerView,
+  key: string,
+  baseline: PaymentLookup['baseline'],
+  appLedger: PaymentLookup['appLedger'],
+): string {
   if (ledger.credited) {
     const moved = ledger.reassignments > 0 ? ` (reassigned ${ledger.reassignments}×)` : '';
     const other = chain?.userId && chain.userId !== ledger.holderUserId ? `; the chain alone would pick user ${chain.userId}` : '';
     return `credited: ${ledger.credits} credits with user ${ledger.holderUserId}${moved}${other}`;
   }
+  if (appLedger && appLedger.refs.length > 0) return `credited by the app: ${appLedger.table} holds ${appLedger.refs.join(' and ')}; reconcile never credits it again`;
+  if (baseline) return `baselined: recorded as handled by other means (payments up to ${baseline.until}, by ${baseline.actor}); reconcile never credits it`;
   if (state === null) return 'Stripe has no such object in this account and mode, and the ledger has no purchase for it';
   if (state === 'not_a_payment') return `not a payment: ${notPayment ?? ''}; nothing to credit`;
   if (!chain) return 'not credited';
@@ -298,7 +313,7 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
   if (isPayment) paymentIdKind(q);
   const open = await openForReading(o);
   try {
-    await verifyUsersTable(open.db, o.settings.config.users);
+    await verifyAppTables(open.db, o.settings.config);
     const reader = stripeReaderFor(o.settings);
     return isPayment ? await lookupPayment(o, open, reader, q) : await lookupUser(o, open, reader, q);
   } finally {
@@ -324,6 +339,10 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
     review = toReviewItem(reviewRow, candidates.length ? await usersByIds(open.db, o.settings.config.users, candidates) : new Map());
   }
   const record = tables.has('stripe_credits_payments') ? recordView(await paymentRecordFor(open.db, ids)) : null;
+  const baselined = tables.has('stripe_credits_baseline') ? await baselineFor(open.db, ids) : undefined;
+  const baseline = baselined ? { until: baselined.until, baselinedAt: baselined.baselined_at, actor: baselined.actor } : null;
+  const mapped = o.settings.config.ledger;
+  const appLedger = mapped ? { table: tableLabel(mapped), refs: [...(await appRefsFound(open.db, mapped, ids))] } : null;
 
   let chain: ChainView | null = null;
   if (payment) {
@@ -340,7 +359,7 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
     : null;
   const amount = payment ? (payment.session ? payment.session.amountTotal : payment.paymentIntent?.amountReceived ?? null) : session?.amountTotal ?? pi?.amount ?? entries[0]?.amount ?? null;
   const currency = session?.currency ?? pi?.currency ?? entries[0]?.currency ?? null;
-  if (!fetched && entries.length === 0 && !reviewRow && !record) {
+  if (!fetched && entries.length === 0 && !reviewRow && !record && !baseline && !appLedger?.refs.length) {
     throw new UsageError(`neither Stripe nor the ledger knows ${id}`, 'check the id, and that the key is for the right account and mode (test or live)');
   }
   return {
@@ -357,7 +376,9 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
     ledger,
     review,
     record,
-    verdict: verdictOf(stripe?.state ?? null, stripe?.notPayment ?? null, chain, ledger, paymentKey),
+    baseline,
+    appLedger,
+    verdict: verdictOf(stripe?.state ?? null, stripe?.notPayment ?? null, chain, ledger, paymentKey, baseline, appLedger),
   };
 }
 
@@ -517,7 +538,7 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     user,
     emails,
     customerIds: [...customerIds],
-    balance: user && tables.has('credit_ledger') ? await balanceOf(open.db, user.id) : 0,
+    balance: user ? (tables.has('credit_ledger') ? await readBalance(open.db, o.settings.config, user.id) : (await appBalance(open.db, o.settings.config, user.id)) ?? 0) : 0,
     entries: userEntries.map(toEntry),
     payments: rows,
     notes,

@@ -11,6 +11,8 @@ import {
   upsertReview,
   WRITE_BATCH,
 } from '../ledger/ledger.js';
+import { writeTransaction } from '../ledger/engine.js';
+import type { Adoption } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
 import { loadUserDirectory } from '../ledger/users.js';
 import { planPayments } from '../reconcile/plan.js';
@@ -41,7 +43,7 @@ export class Planner {
   readonly decide = async (batch: Payment[]): Promise<void> => {
     const fresh = batch.filter((p) => !this.decided.has(p.paymentKey));
     if (fresh.length === 0) return;
-    const credited = this.tables ? await findCredited(this.db, fresh) : new Set<string>();
+    const credited = this.tables ? await findCredited(this.db, fresh, this.config.ledger) : new Set<string>();
     this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
     const dismissed = (await this.dismissals) ? await findDismissed(this.db, fresh.map((p) => p.paymentKey)) : new Set<string>();
     const users = await loadUserDirectory(this.db, this.config.users, this.config.match, fresh);
@@ -78,7 +80,7 @@ export interface WriteOutcome {
 export async function writePlan(
   db: Kysely<Database>,
   decisions: PaymentDecision[],
-  opts: { runId: number | null; actor: string; progress?: (m: string) => void },
+  opts: { runId: number | null; actor: string; adoption: Adoption; progress?: (m: string) => void },
 ): Promise<WriteOutcome> {
   let creditsWritten = 0;
   const newInReview: string[] = [];
@@ -86,8 +88,8 @@ export async function writePlan(
     const batch = decisions.slice(i, i + WRITE_BATCH);
     const toCredit = batch.filter((d) => d.status === 'credited');
     const review = batch.filter((d) => d.status === 'needs_review');
-    await db.transaction().execute(async (trx) => {
-      const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null });
+    await writeTransaction(db, async (trx) => {
+      const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null, adoption: opts.adoption });
       for (const d of toCredit) {
         if (inserted.has(d.paymentKey)) creditsWritten += d.credits ?? 0;
         else d.status = 'already_credited';

@@ -4,7 +4,7 @@ import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js'
 import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
-import { verifyUsersTable } from '../ledger/users.js';
+import { appLedgerHasPayments, verifyAppTables } from '../ledger/app-ledger.js';
 import { countAll, type ReconcileCounts } from '../reconcile/plan.js';
 import { Planner, wouldBeNewInReview, writePlan } from './plan-writer.js';
 import { stripeReaderFor } from './stripe-reader.js';
@@ -72,12 +72,15 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   let runId: number | null = null;
   let lock: HeldLock | null = null;
   try {
-    await verifyUsersTable(db, settings.config.users);
+    await verifyAppTables(db, settings.config);
     const hadTables = await toolTablesExist(db);
 
     // The first run: no earlier finished run and no purchase credited yet (manual adjustments do
-    // not count: they say nothing about which payments were credited by other means).
-    const firstRun = !hadTables || ((await readCursor(db)) === null && !(await ledgerHasPurchases(db)));
+    // not count: they say nothing about which payments were credited by other means). A mapped
+    // ledger whose table already holds payments is no blind start: the tool sees those credits.
+    const mapped = settings.config.ledger;
+    const seesCredits = (hadTables && (await ledgerHasPurchases(db))) || (mapped !== null && (await appLedgerHasPayments(db, mapped)));
+    const firstRun = (!hadTables || (await readCursor(db)) === null) && !seesCredits;
     if (!dryRun && opts.since === undefined && !opts.yes && firstRun) {
       throw new AttentionError(
         'refusing the first run on an empty ledger without --since: payments the app already credited by other means (its webhook, by hand) would be credited a second time',
@@ -180,7 +183,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     const { creditsWritten, newInReview } =
       runId === null
         ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, decisions, hadTables) }
-        : await writePlan(db, decisions, { runId, actor: opts.actor, progress });
+        : await writePlan(db, decisions, { runId, actor: opts.actor, adoption: settings.config, progress });
 
     const counts = countAll(decisions);
     if (runId !== null) {

@@ -1,8 +1,10 @@
 import type { Settings } from '../config.js';
 import { AttentionError, ConfigError, UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
-import { findCredited, insertPurchases, ledgerModes } from '../ledger/ledger.js';
-import type { LedgerRow, ReviewRow } from '../ledger/schema.js';
+import { findCredited, insertPurchases, ledgerModes, type Adoption } from '../ledger/ledger.js';
+import { writeTransaction } from '../ledger/engine.js';
+import type { Database, LedgerRow, ReviewRow } from '../ledger/schema.js';
+import type { Kysely } from 'kysely';
 import {
   balanceOf,
   dismissReviewEntry,
@@ -21,7 +23,7 @@ import {
   usersByIds,
   type UserInfo,
 } from '../ledger/support.js';
-import { verifyUsersTable } from '../ledger/users.js';
+import { appBalance, appRefsFound, balanceSource, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { assignPlan } from '../reconcile/support.js';
 import type { CreditRuleName } from '../reconcile/types.js';
 import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
@@ -202,7 +204,7 @@ export function toReviewItem(r: ReviewRow, users: Map<string, UserInfo>): Review
 export async function listReview(o: SupportOptions): Promise<ReviewItem[]> {
   const open = await openForReading(o);
   try {
-    await verifyUsersTable(open.db, o.settings.config.users);
+    await verifyAppTables(open.db, o.settings.config);
     if (!(await existingTables(open.db)).has('stripe_credits_review')) return [];
     const rows = await openReviewEntries(open.db);
     const ids = rows.flatMap((r) => jsonList(r.candidate_user_ids));
@@ -275,8 +277,18 @@ export interface AssignResult {
   reason: string;
 }
 
-async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, meanwhile: boolean): Promise<AttentionError> {
+async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, meanwhile: boolean, settings?: Settings): Promise<AttentionError> {
   const holding = paymentHolding(await ledgerEntriesForPayment(open.db, ids));
+  const mapped = settings?.config.ledger;
+  if (!holding && mapped) {
+    const refs = [...(await appRefsFound(open.db, mapped, ids))];
+    if (refs.length > 0) {
+      return new AttentionError(
+        `${key} is already credited by the app itself (${tableLabel(mapped)} holds ${refs.join(', ')}): nothing written`,
+        `check it with: stripe-credits lookup ${key}`,
+      );
+    }
+  }
   const to = holding ? `user ${holding.holderUserId} (${holding.credits} credits, ${whoWrote(toEntry(holding.purchase))}${holding.generation > 0 ? `, reassigned ${holding.generation}×` : ''})` : 'another user';
   return new AttentionError(
     `${key} is already credited${meanwhile ? ' (credited meanwhile by someone else)' : ''} to ${to}: nothing written`,
@@ -298,7 +310,7 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
   }
   const open = await openForWriting(o);
   try {
-    await verifyUsersTable(open.db, o.settings.config.users);
+    await verifyAppTables(open.db, o.settings.config);
     const user = await resolveUser(open, o.settings, o.user);
     const reader = stripeReaderFor(o.settings);
     const fetched = await fetchPaymentById(reader, o.payment, o.settings.config);
@@ -317,18 +329,18 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
       throw new ConfigError(`${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`);
     }
     const ids = [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])];
-    if ((await findCredited(open.db, [payment])).size > 0) throw await alreadyCreditedError(open, ids, d.paymentKey, false);
+    if ((await findCredited(open.db, [payment], o.settings.config.ledger)).size > 0) throw await alreadyCreditedError(open, ids, d.paymentKey, false, o.settings);
 
     const before = await reviewEntryFor(open.db, ids);
-    const written = await open.db.transaction().execute(async (trx) => {
-      // The insert comes first: the unique (kind, payment_key) index decides, and SQLite takes the write lock at once.
-      const inserted = await insertPurchases(trx, [d], { runId: null, actor: o.actor, reason: o.reason });
+    const written = await writeTransaction(open.db, async (trx: Kysely<Database>) => {
+      // The unique (kind, payment_key) index decides (and with a mapped ledger, the app's table, checked again under the lock).
+      const inserted = await insertPurchases(trx, [d], { runId: null, actor: o.actor, reason: o.reason, adoption: o.settings.config });
       if (!inserted.has(d.paymentKey)) return null;
       const reviewClosed = await resolveReviewOnAssign(trx, before, { userId: user.id, actor: o.actor, reason: o.reason });
       await recordAssignment(trx, d);
       return { reviewClosed };
     });
-    if (!written) throw await alreadyCreditedError(open, ids, d.paymentKey, true);
+    if (!written) throw await alreadyCreditedError(open, ids, d.paymentKey, true, o.settings);
     const entries = (await ledgerEntriesForPayment(open.db, [d.paymentKey])).filter((e) => e.kind === 'purchase').map(toEntry);
     return {
       outcome: 'credited',
@@ -357,10 +369,20 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
 async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
   const open = await openForWriting(o);
   try {
-    await verifyUsersTable(open.db, o.settings.config.users);
+    await verifyAppTables(open.db, o.settings.config);
     const user = await resolveUser(open, o.settings, o.user);
     await migrateToLatest(open.db);
     const holding = paymentHolding(await ledgerEntriesForPayment(open.db, [o.payment]));
+    const mapped = o.settings.config.ledger;
+    if (!holding && mapped) {
+      const refs = [...(await appRefsFound(open.db, mapped, [o.payment]))];
+      if (refs.length > 0) {
+        throw new UsageError(
+          `${o.payment} was credited by the app itself (${tableLabel(mapped)} holds ${refs.join(', ')}), not by stripe-credits: there is no entry of the tool's to move`,
+          'move the credits with two adjustments: stripe-credits adjust --user FROM --credits -N --reason TEXT, then --user TO --credits N',
+        );
+      }
+    }
     if (!holding) {
       throw new UsageError(`${o.payment} is not credited to anyone yet: there is nothing to reassign`, `credit it with: stripe-credits assign ${o.payment} --user USER --reason TEXT (without --reassign)`);
     }
@@ -379,7 +401,7 @@ async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
     if (holding.holderUserId === user.id) {
       return { ...base, outcome: 'unchanged', previousUserId: user.id, entries: [] };
     }
-    const ids = await insertReassignment(open.db, holding, user.id, { actor: o.actor, reason: o.reason });
+    const ids = await insertReassignment(open.db, holding, user.id, { actor: o.actor, reason: o.reason, adoption: o.settings.config });
     if (!ids) {
       const now = paymentHolding(await ledgerEntriesForPayment(open.db, [o.payment]));
       throw new AttentionError(
@@ -411,13 +433,13 @@ export async function adjustCredits(o: SupportOptions & { user: string; credits:
   }
   const open = await openForWriting(o);
   try {
-    await verifyUsersTable(open.db, o.settings.config.users);
+    await verifyAppTables(open.db, o.settings.config);
     const user = await resolveUser(open, o.settings, o.user);
     await migrateToLatest(open.db);
     // A manual entry takes the ledger's mode (test and live never mix in one ledger).
     const modes = await ledgerModes(open.db);
-    const row = await insertManual(open.db, { userId: user.id, credits: o.credits, actor: o.actor, reason: o.reason, livemode: modes.length === 1 && modes[0] === true });
-    return { user, entry: toEntry(row), balance: await balanceOf(open.db, user.id) };
+    const row = await insertManual(open.db, { userId: user.id, credits: o.credits, actor: o.actor, reason: o.reason, livemode: modes.length === 1 && modes[0] === true }, o.settings.config);
+    return { user, entry: toEntry(row), balance: await readBalance(open.db, o.settings.config, user.id) };
   } finally {
     await open.close();
   }
@@ -426,9 +448,19 @@ export async function adjustCredits(o: SupportOptions & { user: string; credits:
 // ---------------------------------------------------------------------------------------------
 // balance
 
+/**
+ * A user's balance as the app reads it: its balance column or its own ledger table when the config
+ * maps them (the tool's entries are only part of those), else the sum of credit_ledger.
+ */
+export async function readBalance(db: Kysely<Database>, cfg: Adoption, userId: string): Promise<number> {
+  return (await appBalance(db, cfg, userId)) ?? (await balanceOf(db, userId));
+}
+
 export interface BalanceResult {
   user: UserInfo;
   balance: number;
+  /** Where the balance is read: `SUM(credit_ledger.credits)`, the app's ledger or its balance column. */
+  balanceSource: string;
   /** Newest first. */
   entries: LedgerEntry[];
 }
@@ -437,11 +469,14 @@ export interface BalanceResult {
 export async function userBalance(o: SupportOptions & { user: string }): Promise<BalanceResult> {
   const open = await openForReading(o);
   try {
-    await verifyUsersTable(open.db, o.settings.config.users);
+    await verifyAppTables(open.db, o.settings.config);
     const user = await resolveUser(open, o.settings, o.user, { allowLedgerOnly: true });
-    if (!(await existingTables(open.db)).has('credit_ledger')) return { user, balance: 0, entries: [] };
+    const source = balanceSource(o.settings.config);
+    if (!(await existingTables(open.db)).has('credit_ledger')) {
+      return { user, balance: (await appBalance(open.db, o.settings.config, user.id)) ?? 0, balanceSource: source, entries: [] };
+    }
     const entries = (await ledgerEntriesForUser(open.db, user.id)).map(toEntry);
-    return { user, balance: await balanceOf(open.db, user.id), entries };
+    return { user, balance: await readBalance(open.db, o.settings.config, user.id), balanceSource: source, entries };
   } finally {
     await open.close();
   }

@@ -44,3 +44,25 @@ export async function ownSchemaTables(db: Kysely<any>): Promise<Set<string>> {
   const r = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`.execute(db);
   return new Set(r.rows.map((x) => x.name));
 }
+
+/**
+ * A write transaction. SQLite: `BEGIN IMMEDIATE` on the connection held for the whole callback, so
+ * the write lock is taken at the start and a transaction that reads before it writes (a check, then
+ * an insert) cannot interleave with another writer's (a deferred transaction would fail with
+ * SQLITE_BUSY when it tries to upgrade). Postgres: an ordinary transaction.
+ */
+export async function writeTransaction<T>(db: Kysely<any>, fn: (trx: Kysely<any>) => Promise<T>): Promise<T> {
+  if (engineOf(db) === 'postgres') return db.transaction().execute(fn);
+  return db.connection().execute(async (conn) => {
+    await sql`BEGIN IMMEDIATE`.execute(conn);
+    let result: T;
+    try {
+      result = await fn(conn);
+    } catch (e) {
+      await sql`ROLLBACK`.execute(conn).catch(() => {});
+      throw e;
+    }
+    await sql`COMMIT`.execute(conn);
+    return result;
+  });
+}

@@ -1,4 +1,6 @@
-import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
+import type { AppConfig, LedgerMapping } from '../config.js';
+import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, type AppCredit } from './app-ledger.js';
 import type { PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import type { Database, NewLedgerRow, PaymentsTable } from './schema.js';
@@ -22,9 +24,10 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  * Which of these payments the ledger already credits: a purchase entry under the payment key (or
  * under the session id, for entries keyed that way), or one that names the payment's Checkout
  * Session. Our writers always key a payment with a PaymentIntent by that id, so the PaymentIntent
- * column needs no lookup of its own. Two indexed IN lists per chunk.
+ * column needs no lookup of its own. Two indexed IN lists per chunk. With a mapped ledger, also
+ * every payment whose PaymentIntent id or Checkout Session id the app's table holds.
  */
-export async function findCredited(db: Kysely<Database>, payments: readonly Payment[]): Promise<Set<string>> {
+export async function findCredited(db: Kysely<Database>, payments: readonly Payment[], mapped: LedgerMapping | null = null): Promise<Set<string>> {
   const found = new Set<string>();
   for (const part of chunks(payments, LOOKUP_CHUNK)) {
     const keys = new Set<string>();
@@ -47,6 +50,7 @@ export async function findCredited(db: Kysely<Database>, payments: readonly Paym
       found.add(r.payment_key);
       if (r.checkout_session_id) found.add(r.checkout_session_id);
     }
+    if (mapped) for (const ref of await appRefsFound(db, mapped, [...keys])) found.add(ref);
   }
   return found;
 }
@@ -67,7 +71,7 @@ async function baselined(db: Kysely<Database>, keys: string[], sessions: string[
 
 /** Records payments as already handled (`baseline`); returns how many were new. */
 export async function insertBaseline(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   payments: readonly Payment[],
   opts: { until: number; actor: string },
 ): Promise<number> {
@@ -125,30 +129,59 @@ function purchaseRow(d: PaymentDecision, runId: number | null, actor: string, re
   };
 }
 
+/** Where credits go besides `credit_ledger`: the app's own table and balance column, when configured. */
+export type Adoption = Pick<AppConfig, 'ledger' | 'balance'>;
+
+export const OWN_LEDGER_ONLY: Adoption = { ledger: null, balance: null };
+
 /**
  * Inserts purchase entries for credited decisions. The unique (kind, payment_key) constraint
  * decides: a row that conflicts was credited by someone else meanwhile (a concurrent run, the
- * webhook library, `assign`), and is returned as not inserted. Must run inside a transaction.
+ * webhook library, `assign`), and is returned as not inserted. Must run inside a write transaction
+ * (writeTransaction).
+ *
+ * With a mapped ledger the check is made again here, under a lock per payment key (Postgres; SQLite
+ * holds the write lock from the transaction's start): a payment the app's table now holds (its own
+ * webhook credited it since the run looked) is not inserted. Each inserted purchase also goes into
+ * the app's table in its shape, and moves the balance column when one is configured.
  */
 export async function insertPurchases(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   decisions: readonly PaymentDecision[],
-  opts: { runId: number | null; actor: string; reason: string | null },
+  opts: { runId: number | null; actor: string; reason: string | null; adoption: Adoption },
 ): Promise<Set<string>> {
   const inserted = new Set<string>();
   if (decisions.length === 0) return inserted;
-  const at = nowIso();
+  const at = new Date();
+  const { ledger: mapped, balance } = opts.adoption;
+  let todo = decisions;
+  if (mapped) {
+    await lockPaymentKeys(trx, decisions.map((d) => d.paymentKey));
+    const ids = decisions.flatMap((d) => [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])]);
+    const inApp = await appRefsFound(trx, mapped, ids);
+    if (inApp.size > 0) {
+      todo = decisions.filter((d) => !inApp.has(d.paymentKey) && !(d.checkoutSession && inApp.has(d.checkoutSession)) && !(d.paymentIntent && inApp.has(d.paymentIntent)));
+    }
+    if (todo.length === 0) return inserted;
+  }
   const rows = await trx
     .insertInto('credit_ledger')
-    .values(decisions.map((d) => purchaseRow(d, opts.runId, opts.actor, opts.reason, at)))
+    .values(todo.map((d) => purchaseRow(d, opts.runId, opts.actor, opts.reason, at.toISOString())))
     .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing())
     .returning('payment_key')
     .execute();
   for (const r of rows) if (r.payment_key) inserted.add(r.payment_key);
+  if (inserted.size > 0 && (mapped || balance)) {
+    const credits: AppCredit[] = todo
+      .filter((d) => inserted.has(d.paymentKey))
+      .map((d) => ({ userId: d.userId!, credits: d.credits!, ref: mapped ? refFor(mapped, d) : null }));
+    if (mapped) await insertAppCredits(trx, mapped, credits, 'purchase', at);
+    if (balance) await moveBalances(trx, balance, credits);
+  }
   if (inserted.size > 0) {
     await trx
       .updateTable('stripe_credits_review')
-      .set({ status: 'resolved', resolved_at: at, resolved_by: opts.actor, resolution: opts.runId !== null ? `credited by run ${opts.runId}` : 'credited', updated_at: at })
+      .set({ status: 'resolved', resolved_at: at.toISOString(), resolved_by: opts.actor, resolution: opts.runId !== null ? `credited by run ${opts.runId}` : 'credited', updated_at: at.toISOString() })
       .where('payment_key', 'in', [...inserted])
       .where('status', '=', 'open')
       .execute();
@@ -161,7 +194,7 @@ export async function insertPurchases(
  * one stays dismissed); returns the keys that are new to the queue in this run.
  */
 export async function upsertReview(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   decisions: readonly PaymentDecision[],
   /** null for writers that are not runs (the library's fulfill). */
   runId: number | null,
@@ -314,7 +347,7 @@ export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: s
  * Keeps the local record of decided payments up to date (one upsert per batch). `lookup` reads it
  * to find a user's payments, which Stripe cannot list by user id.
  */
-export async function recordDecisions(trx: Transaction<Database>, decisions: readonly PaymentDecision[], runId: number | null): Promise<void> {
+export async function recordDecisions(trx: Kysely<Database>, decisions: readonly PaymentDecision[], runId: number | null): Promise<void> {
   if (decisions.length === 0) return;
   const at = nowIso();
   await trx

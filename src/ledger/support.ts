@@ -1,8 +1,9 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
-import { asText, ownSchemaTables } from './engine.js';
-import { paymentRecordRow } from './ledger.js';
+import { asText, ownSchemaTables, writeTransaction } from './engine.js';
+import { insertAppCredits, moveBalances } from './app-ledger.js';
+import { paymentRecordRow, type Adoption } from './ledger.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
 
 /**
@@ -18,6 +19,17 @@ function nowIso(): string {
 /** Which of the tool's tables exist: read-only commands must work on a database never migrated. */
 export async function existingTables(db: Kysely<Database>): Promise<Set<string>> {
   return ownSchemaTables(db);
+}
+
+/** The baseline record of a payment (found by key, session or PaymentIntent id), if `baseline` covered it. */
+export async function baselineFor(db: Kysely<Database>, ids: readonly string[]) {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return undefined;
+  return db
+    .selectFrom('stripe_credits_baseline')
+    .selectAll()
+    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .executeTakeFirst();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,7 +188,7 @@ export async function insertReassignment(
   db: Kysely<Database>,
   holding: PaymentHolding,
   to: string,
-  opts: { actor: string; reason: string },
+  opts: { actor: string; reason: string; adoption: Adoption },
 ): Promise<{ out: number; in: number } | null> {
   const p = holding.purchase;
   const kinds = reassignKinds(holding.generation + 1);
@@ -210,6 +222,14 @@ export async function insertReassignment(
         .returning('id')
         .executeTakeFirst();
       if (!inn) throw new LostRace();
+      // The app's own table and balance see the move as two manual entries (no payment reference:
+      // the purchase row keeps it, and a unique index on it must not refuse the move).
+      const moves = [
+        { userId: holding.holderUserId, credits: -holding.credits, ref: null },
+        { userId: to, credits: holding.credits, ref: null },
+      ];
+      if (opts.adoption.ledger) await insertAppCredits(trx, opts.adoption.ledger, moves, 'manual', new Date(at));
+      if (opts.adoption.balance) await moveBalances(trx, opts.adoption.balance, moves);
       if (p.payment_key) {
         await trx
           .updateTable('stripe_credits_payments')
@@ -227,11 +247,25 @@ export async function insertReassignment(
 
 class LostRace extends Error {}
 
-/** A manual adjustment: `kind = 'manual'`, no payment key. */
+/**
+ * A manual adjustment: `kind = 'manual'`, no payment key; with a mapped ledger also a row of the
+ * app's table (its `setManual` constants), and the balance column moves, in the same transaction.
+ */
 export async function insertManual(
   db: Kysely<Database>,
   entry: { userId: string; credits: number; actor: string; reason: string; livemode: boolean },
+  adoption: Adoption,
 ): Promise<LedgerRow> {
+  return writeTransaction(db, async (trx: Kysely<Database>) => {
+    const row = await insertManualRow(trx, entry);
+    const moves = [{ userId: entry.userId, credits: entry.credits, ref: null }];
+    if (adoption.ledger) await insertAppCredits(trx, adoption.ledger, moves, 'manual', new Date(row.created_at));
+    if (adoption.balance) await moveBalances(trx, adoption.balance, moves);
+    return row;
+  });
+}
+
+function insertManualRow(db: Kysely<Database>, entry: { userId: string; credits: number; actor: string; reason: string; livemode: boolean }): Promise<LedgerRow> {
   return db
     .insertInto('credit_ledger')
     .values({
@@ -308,7 +342,7 @@ export async function dismissReviewEntry(db: Kysely<Database>, paymentKey: strin
  * naming the user, who and why. A dismissal it overrides is kept in the resolution text.
  */
 export async function resolveReviewOnAssign(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   before: ReviewRow | undefined,
   opts: { userId: string; actor: string; reason: string },
 ): Promise<boolean> {
@@ -333,7 +367,7 @@ export async function resolveReviewOnAssign(
 // The local record of decided payments (stripe_credits_payments)
 
 /** Records that `assign` credited a payment to a user, so that `lookup USER` finds it. */
-export async function recordAssignment(trx: Transaction<Database>, d: PaymentDecision): Promise<void> {
+export async function recordAssignment(trx: Kysely<Database>, d: PaymentDecision): Promise<void> {
   const at = nowIso();
   await trx
     .insertInto('stripe_credits_payments')

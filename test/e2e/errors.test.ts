@@ -312,11 +312,17 @@ describe.concurrent('the config file', () => {
     expect(r.code, r.stderr).toBe(3);
   });
 
-  it('the ledger key (not built yet): exit 2 with a clear message', async () => {
+  it('a ledger mapping without paymentRef, or onto the tool\'s own table: exit 2 naming the key', async () => {
+    await withConfig({ ledger: { table: 'credit_transactions', columns: { userId: 'user_id', credits: 'amount' } } }, /config ledger\.columns\.paymentRef: is required/);
     await withConfig(
-      { ledger: { table: 'credit_transactions', columns: { userId: 'user_id', credits: 'amount', paymentRef: 'stripe_id', createdAt: 'created_at' } } },
-      /ledger.*not built yet/,
+      { ledger: { table: 'credit_ledger', columns: { userId: 'user_id', credits: 'credits', paymentRef: 'payment_key' } } },
+      /config ledger\.table: "credit_ledger" is one of the tool's own tables/,
     );
+    await withConfig(
+      { ledger: { table: 't', columns: { userId: 'u', credits: 'c', paymentRef: 'r' }, set: { c: 1 } } },
+      /config ledger\.set\.c: is already a mapped column/,
+    );
+    await withConfig({ balance: { table: 'users' } }, /config balance\.column: is required/);
   });
 
   it('a config error with --json prints the error document', async () => {

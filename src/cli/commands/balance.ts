@@ -8,11 +8,13 @@ async function balanceCommand(ctx: CommandContext, user: string, flags: CommonFl
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const r = await userBalance({ settings, cwd: ctx.cwd, user });
   if (flags.json) {
-    writeJson(ctx, { userId: r.user.id, balance: r.balance, entries: r.entries, user: r.user });
+    writeJson(ctx, { userId: r.user.id, balance: r.balance, balanceSource: r.balanceSource, entries: r.entries, user: r.user });
     return 0;
   }
-  ctx.io.stdout.write(`${userLabel(r.user)}: ${r.balance} credits\n`);
-  if (r.entries.length === 0) ctx.io.stdout.write('No ledger entries.\n');
+  const own = r.balanceSource === 'SUM(credit_ledger.credits)';
+  ctx.io.stdout.write(`${userLabel(r.user)}: ${r.balance} credits${own ? '' : ` (${r.balanceSource})`}\n`);
+  if (r.entries.length === 0) ctx.io.stdout.write(own ? 'No ledger entries.\n' : 'No entries written by stripe-credits.\n');
+  else if (!own) ctx.io.stdout.write(`Entries written by stripe-credits (its own record):\n${entriesTable(r.entries)}\n`);
   else ctx.io.stdout.write(`${entriesTable(r.entries)}\n`);
   return 0;
 }

@@ -55,6 +55,10 @@ export function renderPaymentLookup(r: PaymentLookup): string {
     out.push(entriesTable(r.ledger.entries, { withUser: true }).replace(/^/gm, '  '));
     out.push(`  net ${r.ledger.netCredits} credits${r.ledger.credited ? `, now with user ${r.ledger.holderUserId}` : ''}`);
   }
+  if (r.appLedger) {
+    out.push(`The app's table ${r.appLedger.table}: ${r.appLedger.refs.length ? `holds ${r.appLedger.refs.join(' and ')} (credited there)` : 'holds no reference to this payment'}`);
+  }
+  if (r.baseline) out.push(`Baseline: handled by other means (payments up to ${shortTime(r.baseline.until)}; recorded ${shortTime(r.baseline.baselinedAt)} by ${r.baseline.actor}); reconcile never credits it`);
   if (r.review) {
     const v = r.review;
     const how = v.status === 'open' ? 'open' : `${v.status}${v.resolvedBy ? ` by ${v.resolvedBy}` : ''}${v.resolvedAt ? ` on ${shortTime(v.resolvedAt)}` : ''}${v.resolution ? `: ${v.resolution}` : ''}`;
