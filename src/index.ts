@@ -35,4 +35,4 @@ export function createStripeCredits(options: StripeCreditsOptions): StripeCredit
   };
 }
 
-export { CliError } from './errors.js';
+export { CliError, WebhookSignatureError } from './errors.js';
