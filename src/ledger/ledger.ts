@@ -55,6 +55,15 @@ export async function findCredited(db: Kysely<Database>, payments: readonly Paym
   return found;
 }
 
+/**
+ * findCredited for a database the tool has no tables in yet (a dry run before the first migration):
+ * only the app's own table, when the ledger is mapped onto it, can hold credits.
+ */
+export async function findCreditedBeforeMigration(db: Kysely<Database>, payments: readonly Payment[], mapped: LedgerMapping | null): Promise<Set<string>> {
+  if (!mapped) return new Set();
+  return appRefsFound(db, mapped, payments.flatMap((p) => [p.paymentKey, ...(p.session ? [p.session.id] : [])]));
+}
+
 async function baselined(db: Kysely<Database>, keys: string[], sessions: string[]) {
   try {
     return await db

@@ -93,6 +93,13 @@ describe.each(engines())('adopting an app that already credits (%s)', (engine) =
     for (const p of bySession) await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (?, 10, ?, 'stripe')", Number(p.session.client_reference_id), p.session.id);
     for (const p of byIntent) await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (?, 10, ?, 'stripe')", Number(p.session.client_reference_id), p.paymentIntent!.id);
 
+    // A dry run before the tool ever touched the database already sees the app's credits, and writes nothing.
+    const before = await app.fingerprint();
+    const dry = await json(['reconcile', '--dry-run', '--since', '7d']);
+    expect(dry.code, dry.stderr).toBe(3);
+    expect(dry.doc.counts).toMatchObject({ payments: 6, wouldCredit: 2, alreadyCredited: 4 });
+    expect(await app.fingerprint()).toBe(before);
+
     // The app's table shows credits the tool can see: this is not a blind first run, no --yes needed.
     const run = await json(['reconcile']);
     expect(run.code, run.stderr).toBe(0);
