@@ -15,8 +15,47 @@ export interface UsersConfig {
   stripeCustomerId: string | null;
 }
 
+/** A constant written into a column of the app's table (booleans go to SQLite as 1 and 0). */
+export type SqlConstant = string | number | boolean | null;
+
+/**
+ * The app's own ledger table, when the config maps the ledger onto it (SPEC "Adopting an app that
+ * already credits"). The tool writes each credit there in the app's shape and counts a payment as
+ * credited when `paymentRef` holds its PaymentIntent id or its Checkout Session id.
+ */
+export interface LedgerMapping {
+  schema: string | null;
+  table: string;
+  columns: {
+    userId: string;
+    credits: string;
+    paymentRef: string;
+    /** null: the column is left to the table's default. */
+    createdAt: string | null;
+  };
+  /** How `createdAt` is written: ISO-8601 text (default), unix seconds or unix milliseconds. */
+  createdAtFormat: 'iso' | 'unix' | 'unix_ms';
+  /** Constant values of other columns on a purchase, and on a manual entry (default: `set`). */
+  set: Record<string, SqlConstant>;
+  setManual: Record<string, SqlConstant>;
+  /** Which id the tool writes for a payment that has both. */
+  refKind: 'payment_intent' | 'checkout_session';
+}
+
+/** A balance column on the user row that every credit the tool writes also moves. */
+export interface BalanceConfig {
+  schema: string | null;
+  table: string;
+  column: string;
+  /** The column that holds the user id. */
+  key: string;
+}
+
 export interface AppConfig {
   users: UsersConfig;
+  /** null: the tool's own `credit_ledger` is the ledger. */
+  ledger: LedgerMapping | null;
+  balance: BalanceConfig | null;
   match: MatchConfig;
   credits: CreditsConfig;
   maxCreditsPerPayment: number;
@@ -27,6 +66,8 @@ export interface AppConfig {
 
 export const DEFAULT_CONFIG: AppConfig = {
   users: { schema: null, table: 'users', id: 'id', email: 'email', name: 'name', stripeCustomerId: null },
+  ledger: null,
+  balance: null,
   match: { userIdKeys: ['user_id'], emailKeys: ['user_email'], byEmail: true, standalonePaymentIntents: 'with_metadata' },
   credits: { metadataKey: 'credits', prices: {}, unitAmountPerCredit: {} },
   maxCreditsPerPayment: 100000,
@@ -40,11 +81,8 @@ export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Keys that belong to features not built yet: accepted by name, refused with a clear message. */
-const NOT_BUILT: Record<string, string> = {
-  ledger: 'mapping the ledger onto an existing table ("ledger") is not built yet; remove it to use the credit_ledger table',
-  balance: 'a balance column ("balance") is not built yet',
-};
+/** The tool's own tables: never a mapped ledger or a balance table. */
+const OWN_TABLES = /^(credit_ledger|stripe_credits_.*)$/;
 
 type Json = unknown;
 
@@ -104,9 +142,8 @@ function positiveInt(where: string, v: Json): number {
 /** Validates a parsed config document and fills in the defaults. */
 export function parseConfig(doc: Json): AppConfig {
   if (!isObject(doc)) fail('file', 'must be a JSON object');
-  const known = ['users', 'match', 'credits', 'maxCreditsPerPayment', 'maxCreditsPerRun', 'stripe', ...Object.keys(NOT_BUILT), '$schema'];
+  const known = ['users', 'ledger', 'balance', 'match', 'credits', 'maxCreditsPerPayment', 'maxCreditsPerRun', 'stripe', '$schema'];
   checkKeys('file', doc, known);
-  for (const [k, msg] of Object.entries(NOT_BUILT)) if (k in doc) throw new ConfigError(msg);
 
   const users: UsersConfig = { ...DEFAULT_CONFIG.users };
   if (doc.users !== undefined) {
@@ -176,6 +213,8 @@ export function parseConfig(doc: Json): AppConfig {
   return {
     stripe,
     users,
+    ledger: doc.ledger === undefined || doc.ledger === null ? null : parseLedger(doc.ledger),
+    balance: doc.balance === undefined || doc.balance === null ? null : parseBalance(doc.balance, users),
     match,
     credits,
     maxCreditsPerPayment:
@@ -183,6 +222,73 @@ export function parseConfig(doc: Json): AppConfig {
     maxCreditsPerRun:
       doc.maxCreditsPerRun === undefined ? DEFAULT_CONFIG.maxCreditsPerRun : positiveInt('maxCreditsPerRun', doc.maxCreditsPerRun),
   };
+}
+
+/** "table" or "schema.table", as two checked identifiers. */
+function tableName(where: string, v: Json, schema: Json): { schema: string | null; table: string } {
+  const parts = str(where, v).split('.');
+  if (parts.length > 2) fail(where, 'use "table" or "schema.table"');
+  const table = ident(where, parts[parts.length - 1]);
+  if (OWN_TABLES.test(table)) fail(where, `"${table}" is one of the tool's own tables; name the app's table`);
+  if (parts.length === 2) return { schema: ident(where, parts[0]), table };
+  return { schema: schema === undefined || schema === null ? null : ident(`${where.split('.')[0]}.schema`, schema), table };
+}
+
+function constants(where: string, v: Json): Record<string, SqlConstant> {
+  if (!isObject(v)) fail(where, 'must be an object of column names and constant values');
+  const out: Record<string, SqlConstant> = {};
+  for (const [k, x] of Object.entries(v)) {
+    ident(`${where} key`, k);
+    if (x !== null && typeof x !== 'string' && typeof x !== 'boolean' && !(typeof x === 'number' && Number.isFinite(x))) {
+      fail(`${where}.${k}`, 'must be a string, a number, true, false or null');
+    }
+    out[k] = x as SqlConstant;
+  }
+  return out;
+}
+
+function parseLedger(v: Json): LedgerMapping {
+  if (!isObject(v)) fail('ledger', 'must be an object');
+  checkKeys('ledger', v, ['schema', 'table', 'columns', 'set', 'setManual', 'refKind', 'createdAtFormat']);
+  if (v.table === undefined) fail('ledger.table', 'is required: the app table that holds its credits');
+  const { schema, table } = tableName('ledger.table', v.table, v.schema);
+  if (!isObject(v.columns)) fail('ledger.columns', 'is required: {"userId", "credits", "paymentRef", "createdAt"} column names');
+  checkKeys('ledger.columns', v.columns, ['userId', 'credits', 'paymentRef', 'createdAt']);
+  const col = (k: 'userId' | 'credits' | 'paymentRef'): string => {
+    const c = (v.columns as Record<string, Json>)[k];
+    if (c === undefined) fail(`ledger.columns.${k}`, 'is required');
+    return ident(`ledger.columns.${k}`, c);
+  };
+  const createdAt = v.columns.createdAt === undefined || v.columns.createdAt === null ? null : ident('ledger.columns.createdAt', v.columns.createdAt);
+  const columns = { userId: col('userId'), credits: col('credits'), paymentRef: col('paymentRef'), createdAt };
+  const mapped = Object.values(columns).filter((c): c is string => c !== null);
+  if (new Set(mapped).size !== mapped.length) fail('ledger.columns', 'each must name a different column');
+  const set = v.set === undefined ? {} : constants('ledger.set', v.set);
+  const setManual = v.setManual === undefined ? { ...set } : constants('ledger.setManual', v.setManual);
+  for (const [where, consts] of [['ledger.set', set], ['ledger.setManual', setManual]] as const) {
+    for (const k of Object.keys(consts)) if (mapped.includes(k)) fail(`${where}.${k}`, 'is already a mapped column (ledger.columns)');
+  }
+  let refKind: LedgerMapping['refKind'] = 'payment_intent';
+  if (v.refKind !== undefined) {
+    if (v.refKind !== 'payment_intent' && v.refKind !== 'checkout_session') fail('ledger.refKind', 'must be "payment_intent" or "checkout_session"');
+    refKind = v.refKind;
+  }
+  let createdAtFormat: LedgerMapping['createdAtFormat'] = 'iso';
+  if (v.createdAtFormat !== undefined) {
+    if (v.createdAtFormat !== 'iso' && v.createdAtFormat !== 'unix' && v.createdAtFormat !== 'unix_ms') fail('ledger.createdAtFormat', 'must be "iso", "unix" or "unix_ms"');
+    createdAtFormat = v.createdAtFormat;
+  }
+  return { schema, table, columns, createdAtFormat, set, setManual, refKind };
+}
+
+/** Table and key default to the users table and its id column. */
+function parseBalance(v: Json, users: UsersConfig): BalanceConfig {
+  if (!isObject(v)) fail('balance', 'must be an object');
+  checkKeys('balance', v, ['schema', 'table', 'column', 'key']);
+  const { schema, table } =
+    v.table === undefined ? { schema: users.schema, table: users.table } : tableName('balance.table', v.table, v.schema);
+  if (v.column === undefined) fail('balance.column', 'is required: the column that holds the balance');
+  return { schema, table, column: ident('balance.column', v.column), key: v.key === undefined ? users.id : ident('balance.key', v.key) };
 }
 
 /** Reads and validates the config file; `explicit` says the user named it (then it must exist). */
