@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { keyIsLive, loadConfigFile, parseConfig, type AppConfig } from '../config.js';
+import { keyIsLive, loadConfigFile, parseConfig, refuseUnbuiltAdoption, type AppConfig } from '../config.js';
 import { ConfigError, UsageError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { ledgerModes } from '../ledger/ledger.js';
@@ -40,6 +40,7 @@ export class Fulfiller {
   constructor(private readonly opts: FulfillerOptions) {
     const cwd = opts.cwd ?? process.cwd();
     this.config = typeof opts.config === 'string' ? loadConfigFile(opts.config, true) : parseConfig(opts.config ?? {});
+    refuseUnbuiltAdoption(this.config);
     this.stripe = createStripeClient({ apiKey: opts.stripeApiKey, apiBase: opts.stripeApiBase ?? 'https://api.stripe.com' });
     this.reader = new StripeReader(this.stripe, DEFAULT_RETRY, maskKey(opts.stripeApiKey));
     parseDbUrl(opts.db, cwd); // a bad URL is reported at once, not on the first payment
