@@ -7,6 +7,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { runsCommand } from './commands/runs.js';
 import { baselineCommand } from './commands/baseline.js';
 import { demoCommand } from './commands/demo.js';
+import { doctorCommand } from './commands/doctor.js';
 import { registerReview } from './commands/review.js';
 import { registerAssign } from './commands/assign.js';
 import { registerAdjust } from './commands/adjust.js';
@@ -53,9 +54,8 @@ Exit codes:
       a safety cap stopped the run, assign found the payment already credited)
   75  another run holds the lock; try again later`;
 
-const NOT_BUILT: Array<[string, string, string]> = [
-  ['doctor', '', 'check config, database and key; say what to fix'],
-];
+/** Commands that exist in the contract but not yet in this version (none at the moment). */
+const NOT_BUILT: Array<[string, string, string]> = [];
 
 export function buildProgram(io: Io, setResult: (code: number) => void): Command {
   const program = new Command();
@@ -97,6 +97,14 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     .option('--until <when>', 'the line: payments paid before it count as handled (required)')
     .option('--dry-run', 'count what would be recorded; write nothing')
     .action(async (flags) => setResult(await baselineCommand(ctx, flags)));
+
+  withCommonOptions(
+    program
+      .command('doctor')
+      .description('check config, database and key against each other; say exactly what to fix (reads only)'),
+  )
+    .addHelpText('after', '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.')
+    .action(async (flags) => setResult(await doctorCommand(ctx, flags)));
 
   program
     .command('demo')
