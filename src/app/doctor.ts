@@ -448,7 +448,7 @@ async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
     const sampled = sample.rows.length === SAMPLE ? ` (classified from the first ${SAMPLE} distinct values)` : '';
     f.warn(
       'ledger.references',
-      `${unreadable} of ${n.refs} references in ${label}.${ref.name} are not a PaymentIntent or Checkout Session id the tool reads: ${parts.join(', ')}${sampled}`,
+      `${unreadable} of ${n.refs} references in ${label}.${ref.name} ${unreadable === 1 ? 'is' : 'are'} not a PaymentIntent or Checkout Session id the tool reads: ${parts.join(', ')}${sampled}`,
       `these payments would look uncredited to the tool, which would credit them again: mark them handled with stripe-credits baseline --until WHEN (a time after the newest of them), or rewrite them to the plain pi_…/cs_… id (stripe:pi_123 → pi_123; a charge's PaymentIntent is its payment_intent)`,
     );
   }
@@ -555,7 +555,7 @@ async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings
   for (const probe of PROBES) {
     try {
       await withRetry(probe.what, () => probe.call(stripe), retry, maskKey(key));
-      f.ok(probe.check, `${probe.permission}: answers`);
+      f.ok(probe.check, `${probe.what}: answered (${probe.permission})`);
     } catch (e) {
       if (e instanceof StripeAuthError && (e.cause as { statusCode?: number } | undefined)?.statusCode === 401) {
         f.fail('stripe.key', e.message, e.hint ?? null);
@@ -565,7 +565,7 @@ async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings
         const stripeName = /Having the '([^']+)' permission/.exec((e.cause as Error | undefined)?.message ?? '')?.[1];
         f.fail(
           probe.check,
-          `${probe.permission}: missing, the key may not ${probe.what} (HTTP 403${stripeName ? `, Stripe names ${stripeName}` : ''}); ${probe.why}`,
+          `${probe.what}: refused (HTTP 403${stripeName ? `, Stripe names ${stripeName}` : ''}): the key lacks "${probe.permission}", and ${probe.why}`,
           restricted
             ? `give the key "${probe.permission}" (Dashboard → Developers → API keys → edit ${maskKey(key)})`
             : 'use a restricted key with the read permissions in the README ("The key")',

@@ -188,7 +188,7 @@ describe.each(engines())('doctor (%s)', (engine) => {
 
       const events = r.one('stripe.events');
       expect(events.level).toBe('fail');
-      expect(events.message).toMatch(/^Events: Read: missing, .*HTTP 403, Stripe names rak_event_read/);
+      expect(events.message).toBe('list Events: refused (HTTP 403, Stripe names rak_event_read): the key lacks "Events: Read", and incremental runs (no --since) read what changed since the last run');
       expect(events.fix).toBe('give the key "Events: Read" (Dashboard → Developers → API keys → edit rk_test_****ts00)');
       for (const c of ['stripe.checkout_sessions', 'stripe.payment_intents', 'stripe.charges', 'stripe.invoice_payments']) expect(r.one(c).level, c).toBe('ok');
 
@@ -200,7 +200,7 @@ describe.each(engines())('doctor (%s)', (engine) => {
       // The human report says the same, with the fixes indented, and counts the problems.
       const human = await w.cli(['doctor'], { config, key: KEYS.noEvents });
       expect(human.code).toBe(2);
-      expect(human.stdout).toMatch(/^✗ stripe\.events +Events: Read: missing/m);
+      expect(human.stdout).toMatch(/^✗ stripe\.events +list Events: refused/m);
       expect(human.stdout).toMatch(/^ +fix: CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions \(stripe_id\);/m);
       expect(human.stdout.trimEnd().split('\n').at(-1)).toBe(`${r.doc.findings.filter((x) => x.level === 'fail').length} problems to fix, ${r.doc.findings.filter((x) => x.level === 'warn').length} warnings`);
 
