@@ -302,6 +302,33 @@ describe('simulator errors', () => {
     });
   });
 
+  it("403 for a restricted key lacking a permission, Stripe's body naming it; expansions need theirs too", async () => {
+    const rk = 'rk_test_restricted1234wxyz';
+    await withSim(
+      async (sim) => {
+        sim.store.createCheckoutPayment({ created: T0, clientReferenceId: '1' });
+        const stripe = client(sim, { key: rk });
+        expect((await stripe.checkout.sessions.list({ limit: 1 })).data).toHaveLength(1);
+        expect((await stripe.paymentIntents.list({ limit: 1 })).data).toHaveLength(1);
+        const events = await stripe.events.list({ limit: 1 }).catch((e) => e);
+        expect(events).toBeInstanceOf(Stripe.errors.StripePermissionError);
+        expect(events.statusCode).toBe(403);
+        expect(events.rawType).toBe('invalid_request_error');
+        expect(events.message).toBe(
+          "The provided key 'rk_test_****wxyz' does not have the required permissions for this endpoint on account 'acct_1SimulatorAccount0'. " +
+            "Having the 'rak_event_read' permission would allow this request to continue.",
+        );
+        // Listing sessions is allowed, expanding their PaymentIntent's charge is not.
+        const expanded = await stripe.checkout.sessions.list({ limit: 1, expand: ['data.payment_intent.latest_charge'] }).catch((e) => e);
+        expect(expanded).toBeInstanceOf(Stripe.errors.StripePermissionError);
+        expect(expanded.message).toMatch(/'rak_charge_read'/);
+        // The other keys are unaffected.
+        expect((await client(sim).events.list({ limit: 1 })).object).toBe('list');
+      },
+      { restrictedKeys: { rk_test_restricted1234wxyz: ['rak_checkout_session_read', 'rak_payment_intent_read'] } },
+    );
+  });
+
   it('404 resource_missing for unknown ids, 404 for unknown routes', async () => {
     await withSim(async (sim, stripe) => {
       const err = await stripe.paymentIntents.retrieve('pi_x').catch((e) => e);

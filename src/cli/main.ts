@@ -1,12 +1,13 @@
 import { userInfo } from 'node:os';
-import { Command, CommanderError, Option } from 'commander';
-import { CliError, UsageError } from '../errors.js';
+import { Command, CommanderError } from 'commander';
+import { CliError } from '../errors.js';
 import { databaseError } from '../ledger/db.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { migrateCommand } from './commands/migrate.js';
 import { runsCommand } from './commands/runs.js';
 import { baselineCommand } from './commands/baseline.js';
 import { demoCommand } from './commands/demo.js';
+import { doctorCommand } from './commands/doctor.js';
 import { registerReview } from './commands/review.js';
 import { registerAssign } from './commands/assign.js';
 import { registerAdjust } from './commands/adjust.js';
@@ -53,10 +54,6 @@ Exit codes:
       a safety cap stopped the run, assign found the payment already credited)
   75  another run holds the lock; try again later`;
 
-const NOT_BUILT: Array<[string, string, string]> = [
-  ['doctor', '', 'check config, database and key; say what to fix'],
-];
-
 export function buildProgram(io: Io, setResult: (code: number) => void): Command {
   const program = new Command();
   program
@@ -98,6 +95,14 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     .option('--dry-run', 'count what would be recorded; write nothing')
     .action(async (flags) => setResult(await baselineCommand(ctx, flags)));
 
+  withCommonOptions(
+    program
+      .command('doctor')
+      .description('check config, database and key against each other; say exactly what to fix (reads only)'),
+  )
+    .addHelpText('after', '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.')
+    .action(async (flags) => setResult(await doctorCommand(ctx, flags)));
+
   program
     .command('demo')
     .description('the whole flow on a bundled local Stripe simulator and a fresh data/demo.db; no Stripe account needed')
@@ -110,18 +115,6 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     register({ program, ctx, setResult, common: withCommonOptions });
   }
 
-  for (const [name, args, description] of NOT_BUILT) {
-    // Accept whatever the finished command will take, so the answer is 'not built yet', not an argument error.
-    const cmd = program
-      .command(`${name}${args ? ` ${args}` : ''}`)
-      .description(`${description} (not built yet)`)
-      .allowUnknownOption()
-      .allowExcessArguments();
-    cmd.addOption(new Option('--json').hideHelp());
-    cmd.action(() => {
-      throw new UsageError(`'${name}' is not built yet in this version of stripe-credits`, 'see "What is not built yet" in the README');
-    });
-  }
   return program;
 }
 

@@ -487,6 +487,25 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** The migrations this version of the tool has, oldest first. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
+
+/**
+ * The migrations the database has had, read from the bookkeeping table directly (never through the
+ * Migrator, which may create its tables), or null when it has none. On Postgres, the table in the
+ * schema where the tool keeps its own (current_schema()).
+ */
+export async function appliedMigrations(db: Kysely<Database>): Promise<string[] | null> {
+  if (!(await ownSchemaTables(db)).has('stripe_credits_migration')) return null;
+  let table = sql.id('stripe_credits_migration');
+  if (engineOf(db) === 'postgres') {
+    const { rows } = await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db);
+    table = sql.id(rows[0]!.schema, 'stripe_credits_migration');
+  }
+  const r = await sql<{ name: string }>`SELECT name FROM ${table} ORDER BY name`.execute(db);
+  return r.rows.map((x) => x.name);
+}
+
 /** Whether the tool's tables exist yet (a dry run on a database the tool never touched has none). */
 export async function toolTablesExist(db: Kysely<Database>): Promise<boolean> {
   return (await ownSchemaTables(db)).has('credit_ledger');

@@ -100,6 +100,28 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
   }
 }
 
+/**
+ * How users are matched by email and by Stripe customer: the conditions of the lookups below.
+ * `doctor` asks the engine whether it answers them through an index.
+ */
+export function emailIn(db: Kysely<Database>, cfg: UsersConfig, emails: readonly string[]) {
+  return sql<boolean>`lower(trim(${asText(db, sql.ref(cfg.email))})) IN (${sql.join(emails)})`;
+}
+
+export function customerIn(db: Kysely<Database>, column: string, customers: readonly string[]) {
+  return sql<boolean>`${asText(db, sql.ref(column))} IN (${sql.join(customers)})`;
+}
+
+/** A lookup of users by email as loadUserDirectory makes it, for `doctor` to have planned. */
+export function emailLookup(db: Kysely<Database>, cfg: UsersConfig) {
+  return sql`SELECT ${sql.ref(cfg.id)} FROM ${tableRef(cfg)} WHERE ${emailIn(db, cfg, ['someone@example.com'])}`;
+}
+
+/** A lookup of users by Stripe customer as loadUserDirectory makes it, for `doctor` to have planned. */
+export function customerLookup(db: Kysely<Database>, cfg: UsersConfig, column: string) {
+  return sql`SELECT ${sql.ref(cfg.id)} FROM ${tableRef(cfg)} WHERE ${customerIn(db, column, ['cus_doctor'])}`;
+}
+
 const CHUNK = 500;
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
@@ -163,7 +185,7 @@ export async function loadUserDirectory(
     }
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of chunks([...customers])) {
-      const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${asText(db, cusCol)} IN (${sql.join(part)})`.execute(db);
+      const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, cfg.stripeCustomerId, part)}`.execute(db);
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
     }
   }
@@ -176,7 +198,7 @@ export async function loadUserDirectory(
     }
   }
   for (const part of chunks([...emails])) {
-    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) IN (${sql.join(part)})`.execute(db);
+    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.execute(db);
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
 

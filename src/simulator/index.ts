@@ -3,6 +3,8 @@ export {
   parseQuery,
   maskKey,
   DEFAULT_API_KEY,
+  PERMISSIONS,
+  type SimulatorPermission,
   type FaultOptions,
   type FailKind,
   type RequestLogEntry,

@@ -1,11 +1,12 @@
 // Runnable simulator:
 //   node dist/simulator/main.js --port 12111 [--fixture file.json]... [--latency-ms N] [--key sk_test_x]...
+//     [--restricted-key rk_test_x=rak_checkout_session_read,rak_payment_intent_read]...
 //     [--seed N] [--rate-429 P] [--rate-500 P] [--rate-reset P]
 //     [--rate-limit N] [--endpoint-rate-limit N] [--livemode]
 // Prints `listening http://127.0.0.1:PORT` on stdout and runs until SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startSimulator, type FaultOptions } from './server.js';
+import { PERMISSIONS, startSimulator, type FaultOptions, type SimulatorPermission } from './server.js';
 import type { Fixture } from './store.js';
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
       fixture: { type: 'string', multiple: true },
       'latency-ms': { type: 'string' },
       key: { type: 'string', multiple: true },
+      'restricted-key': { type: 'string', multiple: true },
       seed: { type: 'string' },
       'rate-429': { type: 'string' },
       'rate-500': { type: 'string' },
@@ -48,7 +50,20 @@ async function main(): Promise<void> {
   set('rateLimitPerSecond', num('rate-limit', values['rate-limit']));
   set('rateLimitPerEndpointPerSecond', num('endpoint-rate-limit', values['endpoint-rate-limit']));
 
+  const restrictedKeys: Record<string, SimulatorPermission[]> = {};
+  for (const spec of values['restricted-key'] ?? []) {
+    const [key = '', perms = ''] = spec.split('=');
+    const list = perms.split(',').filter((p) => p !== '');
+    const unknown = list.filter((p) => !(p in PERMISSIONS));
+    if (!key.startsWith('rk_') || unknown.length > 0) {
+      process.stderr.write(`--restricted-key: expected rk_…=PERMISSION,… (known: ${Object.keys(PERMISSIONS).join(', ')}), not ${spec}\n`);
+      process.exit(2);
+    }
+    restrictedKeys[key] = list as SimulatorPermission[];
+  }
+
   const sim = await startSimulator({
+    restrictedKeys,
     port: num('port', values.port) ?? 0,
     apiKeys: values.key && values.key.length > 0 ? values.key : undefined,
     livemode: values.livemode,

@@ -35,6 +35,11 @@ export interface SimulatorOptions {
   port?: number;
   /** Accepted keys; default ['sk_test_simulator']. */
   apiKeys?: string[];
+  /**
+   * Restricted keys (`rk_test_…`), accepted besides `apiKeys`, each with the permissions it holds
+   * (see PERMISSIONS). A request that needs one the key lacks gets Stripe's 403 for a restricted key.
+   */
+  restrictedKeys?: Record<string, readonly SimulatorPermission[]>;
   /** Default of the objects' livemode field (default false). */
   livemode?: boolean;
   faults?: Partial<FaultOptions>;
@@ -72,6 +77,62 @@ export interface StripeSimulator {
 }
 
 export const DEFAULT_API_KEY = 'sk_test_simulator';
+
+/**
+ * The read permissions a restricted key can hold, named as Stripe's 403 names them
+ * ("Having the 'rak_charge_read' permission would allow this request to continue"), and the
+ * Dashboard's name of each. Every route needs the permission of the object it serves; expanding a
+ * field (`data.payment_intent.latest_charge`) needs the expanded objects' permissions too.
+ */
+export const PERMISSIONS = {
+  rak_checkout_session_read: 'Checkout Sessions: Read',
+  rak_payment_intent_read: 'PaymentIntents: Read',
+  rak_charge_read: 'Charges: Read',
+  rak_invoice_read: 'Invoices: Read',
+  rak_event_read: 'Events: Read',
+  rak_customer_read: 'Customers: Read',
+  rak_product_read: 'Products: Read',
+  rak_price_read: 'Prices: Read',
+} as const;
+export type SimulatorPermission = keyof typeof PERMISSIONS;
+
+const ROUTE_PERMISSIONS: Array<[string, SimulatorPermission]> = [
+  ['/v1/checkout/sessions', 'rak_checkout_session_read'],
+  ['/v1/payment_intents', 'rak_payment_intent_read'],
+  ['/v1/invoice_payments', 'rak_invoice_read'],
+  ['/v1/invoices', 'rak_invoice_read'],
+  ['/v1/charges', 'rak_charge_read'],
+  ['/v1/customers', 'rak_customer_read'],
+  ['/v1/prices', 'rak_price_read'],
+  ['/v1/products', 'rak_product_read'],
+  ['/v1/events', 'rak_event_read'],
+];
+
+const EXPAND_PERMISSIONS: Record<string, SimulatorPermission> = {
+  payment_intent: 'rak_payment_intent_read',
+  latest_charge: 'rak_charge_read',
+  charge: 'rak_charge_read',
+  customer: 'rak_customer_read',
+  invoice: 'rak_invoice_read',
+  price: 'rak_price_read',
+  product: 'rak_product_read',
+};
+
+/** The permissions a request to a route pattern with these `expand[]` values needs. */
+function permissionsNeeded(pattern: string, expand: unknown): SimulatorPermission[] {
+  const needed = new Set<SimulatorPermission>();
+  const own = ROUTE_PERMISSIONS.find(([prefix]) => pattern === prefix || pattern.startsWith(`${prefix}/`));
+  if (own) needed.add(own[1]);
+  const paths = Array.isArray(expand) ? expand : typeof expand === 'string' ? [expand] : [];
+  for (const p of paths) {
+    if (typeof p !== 'string') continue;
+    for (const seg of p.split('.')) {
+      const perm = EXPAND_PERMISSIONS[seg];
+      if (perm) needed.add(perm);
+    }
+  }
+  return [...needed];
+}
 
 const DEFAULT_FAULTS: FaultOptions = {
   latencyMs: 0,
@@ -973,6 +1034,8 @@ function apiKeyOf(header: string | undefined): string | null {
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<StripeSimulator> {
   const store = opts.store ?? new SimulatorStore({ livemode: opts.livemode, now: opts.now });
   const apiKeys = new Set(opts.apiKeys ?? [DEFAULT_API_KEY]);
+  const restricted = new Map(Object.entries(opts.restrictedKeys ?? {}).map(([k, perms]) => [k, new Set<string>(perms)]));
+  for (const k of restricted.keys()) apiKeys.add(k);
   let faults: FaultOptions = { ...DEFAULT_FAULTS, ...opts.faults };
   let random = mulberry32(faults.seed);
   const failQueue: FailKind[] = [];
@@ -1062,6 +1125,23 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Strip
         },
       });
       return;
+    }
+
+    // a restricted key lacking a permission: Stripe's 403 names the first one missing
+    const granted = restricted.get(key);
+    if (granted && match) {
+      const missing = permissionsNeeded(match.route.pattern, query.expand).find((p) => !granted.has(p));
+      if (missing) {
+        send(403, {
+          error: {
+            type: 'invalid_request_error',
+            message:
+              `The provided key '${maskKey(key)}' does not have the required permissions for this endpoint on account '${ACCOUNT.id}'. ` +
+              `Having the '${missing}' permission would allow this request to continue.`,
+          },
+        });
+        return;
+      }
     }
 
     // faults: the failNext queue, random faults, rate limiters

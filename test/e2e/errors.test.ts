@@ -187,18 +187,19 @@ describe.concurrent('flags and commands', () => {
     expectError(r, 2, /frobnicate/);
   });
 
-  for (const args of [['doctor']]) {
-    it(`${args[0]} (not built yet): exit 2 with a clear line`, async () => {
-      const { dir } = fresh();
-      const r = await cli(args, dir);
-      expectError(r, 2, new RegExp(`${args[0]}.*not built yet`));
-    });
-  }
+  it('doctor with a bad config file: exit 2 with the one clear line, not a report', async () => {
+    const { dir, db } = fresh();
+    const path = writeJson(join(dir, 'conf.json'), { maxCreditPerRun: 10 });
+    const r = await cli(['doctor', '--db', db, '--config', path], dir);
+    expectError(r, 2, /unknown key "maxCreditPerRun"/);
+    expect(r.stdout).toBe('');
+  });
 
-  it('a not-built command with --json prints the error document', async () => {
-    const { dir } = fresh();
-    const r = await cli(['doctor', '--json'], dir);
-    const line = expectError(r, 2, /not built yet/);
+  it('doctor with a bad config file and --json prints the error document', async () => {
+    const { dir, db } = fresh();
+    const path = writeJson(join(dir, 'conf.json'), { users: { tabel: 'users' } });
+    const r = await cli(['doctor', '--db', db, '--config', path, '--json'], dir);
+    const line = expectError(r, 2, /unknown key "tabel"/);
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
     expect(JSON.parse(r.stdout)).toEqual({ error: { exitCode: 2, message: line.replace(/^stripe-credits: /, '') } });
   });

@@ -1,0 +1,285 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { PERMISSIONS, startSimulator, type SimulatorPermission } from '../../src/simulator/index.js';
+import { runCli, tempDir, writeJson, type CliResult, type TestUser } from '../helpers/cli.js';
+import { createAppDb, engines, type EngineName } from '../helpers/engines.js';
+
+/**
+ * `doctor` through the real CLI, on every engine: a good setup (everything ok, exit 0), a broken one
+ * (each problem named, with the exact fix, exit 2), the fixes it suggests applied for real, and the
+ * guarantee that it never writes.
+ */
+
+const ALL = Object.keys(PERMISSIONS) as SimulatorPermission[];
+const KEYS = {
+  all: 'rk_test_doctorAll0000',
+  noEvents: 'rk_test_doctorNoEvents00',
+  liveSecret: 'sk_live_doctorLive0000',
+  secret: 'sk_test_doctorSecret000',
+};
+
+const USERS: TestUser[] = [
+  { id: 1, email: 'ann@example.com', name: 'Ann' },
+  { id: 2, email: 'ben@example.com', name: 'Ben' },
+];
+
+const LEDGER = {
+  table: 'credit_transactions',
+  columns: { userId: 'user_id', credits: 'amount', paymentRef: 'stripe_id', createdAt: 'created_at' },
+  set: { kind: 'purchase' },
+  setManual: { kind: 'manual' },
+};
+
+interface Finding {
+  check: string;
+  level: 'ok' | 'warn' | 'fail';
+  message: string;
+  fix: string | null;
+}
+
+async function world(engine: EngineName, test: TestContext) {
+  const sim = await startSimulator({
+    apiKeys: [KEYS.liveSecret, KEYS.secret],
+    restrictedKeys: { [KEYS.all]: ALL, [KEYS.noEvents]: ALL.filter((p) => p !== 'rak_event_read') },
+  });
+  const tmp = tempDir('sc-doctor-');
+  const app = await createAppDb(engine, tmp.dir, USERS);
+  test.onTestFinished(async () => {
+    await sim.close();
+    await app.close();
+    tmp.cleanup();
+  });
+  const autoId = engine === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY';
+  const cli = (args: string[], opts: { key?: string | null; config?: unknown } = {}): Promise<CliResult> => {
+    const cfg = writeJson(join(tmp.dir, `config-${Math.random().toString(36).slice(2)}.json`), opts.config ?? {});
+    const key = opts.key === undefined ? KEYS.all : opts.key;
+    return runCli([...args, '--db', app.url, '--config', cfg], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_BASE: sim.url, ...(key === null ? {} : { STRIPE_API_KEY: key }) },
+    });
+  };
+  const doctor = async (opts: { key?: string | null; config?: unknown } = {}) => {
+    const r = await cli(['doctor', '--json'], opts);
+    let doc: { ok: boolean; findings: Finding[] };
+    try {
+      doc = JSON.parse(r.stdout);
+    } catch {
+      throw new Error(`no JSON on stdout (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
+    }
+    const of = (check: string) => doc.findings.filter((x) => x.check === check);
+    const one = (check: string) => {
+      const list = of(check);
+      expect(list, `findings of ${check}: ${JSON.stringify(doc.findings, null, 2)}`).toHaveLength(1);
+      return list[0]!;
+    };
+    return { ...r, doc, of, one };
+  };
+  return { sim, app, engine, autoId, cli, doctor };
+}
+
+/** The app's credit table, with a unique index on the payment reference and only plain ids in it. */
+async function goodLedger(w: Awaited<ReturnType<typeof world>>) {
+  await w.app.exec(
+    `CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, kind TEXT NOT NULL, note TEXT, created_at TEXT NOT NULL)`,
+  );
+  await w.app.exec('CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions (stripe_id)');
+  for (const [ref, kind] of [['pi_3Abc', 'purchase'], ['cs_test_a1B2c3', 'purchase'], [null, 'manual']] as const) {
+    await w.app.exec(`INSERT INTO credit_transactions (user_id, amount, stripe_id, kind, created_at) VALUES (1, 10, ?, ?, '2026-11-01T00:00:00Z')`, ref, kind);
+  }
+}
+
+function expectShape(doc: unknown): void {
+  expect(Object.keys(doc as object).sort()).toEqual(['findings', 'ok']);
+  const findings = (doc as { findings: Finding[] }).findings;
+  expect(findings.length).toBeGreaterThan(5);
+  for (const x of findings) {
+    expect(Object.keys(x).sort()).toEqual(['check', 'fix', 'level', 'message']);
+    expect(['ok', 'warn', 'fail']).toContain(x.level);
+    expect(x.message).toMatch(/\S/);
+    if (x.level === 'ok') expect(x.fix).toBeNull();
+    else expect(x.fix).toMatch(/\S/);
+  }
+}
+
+describe.each(engines())('doctor (%s)', (engine) => {
+  describe.concurrent('findings', () => {
+    it('a good setup: every check ok, exit 0, and nothing written', async (test) => {
+      const w = await world(engine, test);
+      await goodLedger(w);
+      await w.app.exec('ALTER TABLE users ADD COLUMN credits INTEGER NOT NULL DEFAULT 0');
+      await w.app.exec('CREATE INDEX users_email_lower_idx ON users (lower(trim(email)))');
+      const migrated = await w.cli(['migrate']);
+      expect(migrated.code, migrated.stderr).toBe(0);
+      const config = { ledger: LEDGER, balance: { column: 'credits' } };
+      const before = await w.app.fingerprint();
+
+      const r = await w.doctor({ config });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expectShape(r.doc);
+      expect(r.doc.ok).toBe(true);
+      expect(r.doc.findings.filter((x) => x.level !== 'ok')).toEqual([]);
+      const checks = r.doc.findings.map((x) => x.check);
+      for (const c of ['config', 'database', 'migrations', 'users', 'users.email', 'ledger', 'ledger.columns', 'ledger.types', 'ledger.unique', 'ledger.references', 'balance', 'stripe.key', 'stripe.checkout_sessions', 'stripe.payment_intents', 'stripe.charges', 'stripe.invoice_payments', 'stripe.events', 'stripe.mode']) {
+        expect(checks, c).toContain(c);
+      }
+      expect(r.one('database').message).toMatch(engine === 'sqlite' ? /^SQLite / : /^PostgreSQL .*schema public/);
+      expect(r.one('ledger').message).toMatch(/mapped onto credit_transactions/);
+      expect(r.one('ledger.unique').message).toMatch(/credit_transactions_stripe_id_key.*a second insert fails/);
+      expect(r.one('ledger.references').message).toMatch(/all 2 references .*1 PaymentIntent, 1 Checkout Session/);
+      expect(r.one('stripe.key').message).toBe('rk_test_****0000: a restricted key, test mode');
+      expect(r.one('users.email').message).toMatch(/uses an index/);
+
+      // The human report: one line per finding and the summary.
+      const human = await w.cli(['doctor'], { config });
+      expect(human.code, human.stderr).toBe(0);
+      const lines = human.stdout.trimEnd().split('\n');
+      expect(lines.at(-1)).toBe('everything needed is in place');
+      expect(lines.filter((l) => l.startsWith('✓ '))).toHaveLength(r.doc.findings.length);
+      expect(human.stdout).not.toMatch(/fix:/);
+
+      expect(await w.app.fingerprint()).toBe(before);
+    });
+
+    it('a broken setup: each problem named with its exact fix, exit 2, nothing written; the suggested SQL works', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec('ALTER TABLE users ADD COLUMN credits TEXT');
+      await w.app.exec(
+        `CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, kind TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT)`,
+      );
+      const refs = ['pi_3Abc', 'cs_test_a1B2c3', 'ch_3Charge1', 'ch_3Charge2', 'evt_1Event', 'stripe:pi_3Wrapped', 'pi_3Refunded-refund', 'pi_3Abc'];
+      for (const ref of refs) {
+        await w.app.exec(`INSERT INTO credit_transactions (user_id, amount, stripe_id, kind, source) VALUES (1, 10, ?, 'purchase', 'webhook')`, ref);
+      }
+      // createdAt names a column the table does not have; "source" is NOT NULL and not in set.
+      const config = { ledger: { ...LEDGER, columns: { ...LEDGER.columns, createdAt: 'created' } }, balance: { column: 'credits' } };
+      const before = await w.app.fingerprint();
+
+      const r = await w.doctor({ config, key: KEYS.noEvents });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expectShape(r.doc);
+      expect(r.doc.ok).toBe(false);
+
+      const columns = r.of('ledger.columns');
+      expect(columns.map((x) => x.level)).toEqual(['fail', 'fail']);
+      expect(columns[0]!.message).toBe('credit_transactions has no column "created" (ledger.columns.createdAt); it has: id, user_id, amount, stripe_id, kind, source, created_at');
+      expect(columns[0]!.fix).toBe('set ledger.columns.createdAt to the column of credit_transactions that holds it');
+      expect(columns[1]!.message).toMatch(/^"source" \(text\) is NOT NULL without a default, and neither mapped nor in ledger.set: every purchase the tool writes would fail to insert$/i);
+      expect(columns[1]!.fix).toMatch(/^add "source": VALUE to ledger.set \(and to ledger.setManual\)/);
+
+      const unique = r.one('ledger.unique');
+      expect(unique.level).toBe('warn');
+      expect(unique.message).toMatch(/^no unique index on credit_transactions \(stripe_id\)/);
+      expect(unique.fix).toMatch(/^CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions \(stripe_id\); with refKind payment_intent, the app's webhook must write PaymentIntent ids \(pi_…\) too/);
+      expect(unique.fix).toMatch(/first resolve the 1 reference that appears more than once \(pi_3Abc\)/);
+
+      const references = r.one('ledger.references');
+      expect(references.level).toBe('warn');
+      expect(references.message).toBe(
+        '5 of 8 references in credit_transactions.stripe_id are not a PaymentIntent or Checkout Session id the tool reads: ' +
+          '2 charge ids (ch_3Charge1, ch_3Charge2), 2 prefixed or suffixed ids (pi_3Refunded-refund, stripe:pi_3Wrapped), 1 event id (evt_1Event)',
+      );
+      expect(references.fix).toMatch(/would look uncredited.*baseline/);
+
+      const balance = r.of('balance');
+      expect(balance.map((x) => x.level)).toEqual(['fail', 'warn']);
+      expect(balance[0]!.message).toMatch(/^balance.column "credits" is text: a balance must be an integer column$/i);
+      expect(balance[1]!.message).toBe('2 rows of users hold NULL in "credits": NULL plus a credit is still NULL');
+
+      const events = r.one('stripe.events');
+      expect(events.level).toBe('fail');
+      expect(events.message).toBe('list Events: refused (HTTP 403, Stripe names rak_event_read): the key lacks "Events: Read", and incremental runs (no --since) read what changed since the last run');
+      expect(events.fix).toBe('give the key "Events: Read" (Dashboard → Developers → API keys → edit rk_test_****ts00)');
+      for (const c of ['stripe.checkout_sessions', 'stripe.payment_intents', 'stripe.charges', 'stripe.invoice_payments']) expect(r.one(c).level, c).toBe('ok');
+
+      const email = r.one('users.email');
+      expect(email.level).toBe('warn');
+      expect(email.fix).toBe('CREATE INDEX users_email_lower_idx ON users (lower(trim(email)))');
+      expect(r.one('migrations').level).toBe('warn');
+
+      // The human report says the same, with the fixes indented, and counts the problems.
+      const human = await w.cli(['doctor'], { config, key: KEYS.noEvents });
+      expect(human.code).toBe(2);
+      expect(human.stdout).toMatch(/^✗ stripe\.events +list Events: refused/m);
+      expect(human.stdout).toMatch(/^ +fix: CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions \(stripe_id\);/m);
+      expect(human.stdout.trimEnd().split('\n').at(-1)).toBe(`${r.doc.findings.filter((x) => x.level === 'fail').length} problems to fix, ${r.doc.findings.filter((x) => x.level === 'warn').length} warnings`);
+
+      expect(await w.app.fingerprint()).toBe(before);
+
+      // The suggested SQL, run as given, makes those checks pass.
+      await w.app.exec("DELETE FROM credit_transactions WHERE stripe_id = 'pi_3Abc' AND id > (SELECT min(id) FROM credit_transactions WHERE stripe_id = 'pi_3Abc')");
+      await w.app.exec(unique.fix!.split(';')[0]!);
+      await w.app.exec(email.fix!);
+      const fixed = await w.doctor({ config, key: KEYS.noEvents });
+      expect(fixed.one('ledger.unique').level).toBe('ok');
+      expect(fixed.one('users.email').level).toBe('ok');
+    });
+
+    it('no key: a warning, not a crash; a setup without a mapped ledger is fine', async (test) => {
+      const w = await world(engine, test);
+      const r = await w.doctor({ key: null });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.doc.ok).toBe(true);
+      const key = r.one('stripe.key');
+      expect(key.level).toBe('warn');
+      expect(key.message).toMatch(/^no Stripe key \(STRIPE_API_KEY or STRIPE_API_KEY_FILE\)/);
+      expect(r.one('ledger').message).toMatch(/^the tool's own ledger \(credit_ledger\)/);
+      expect(r.of('stripe.events')).toEqual([]);
+      expect(r.stderr).toBe('');
+    });
+
+    it('a live secret key: a warning; with a ledger of test payments: a failure', async (test) => {
+      const w = await world(engine, test);
+      await goodLedger(w);
+      const r = await w.doctor({ config: { ledger: LEDGER }, key: KEYS.liveSecret });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      const key = r.one('stripe.key');
+      expect(key.level).toBe('warn');
+      expect(key.message).toMatch(/^sk_live_\*\*\*\*0000: a secret key, live mode/);
+      expect(key.fix).toMatch(/restricted read-only key is enough and safer/);
+      const mode = r.one('stripe.mode');
+      expect(mode.level).toBe('fail');
+      expect(mode.message).toMatch(/live-mode key, but the ledger holds test-mode payments/);
+      // The key itself is never printed whole.
+      expect(r.stdout).not.toContain(KEYS.liveSecret);
+    });
+
+    it('a rejected key: one failure, the other permissions not asked', async (test) => {
+      const w = await world(engine, test);
+      const r = await w.doctor({ key: 'rk_test_notKnownHere1234' });
+      expect(r.code).toBe(2);
+      const key = r.of('stripe.key');
+      expect(key.map((x) => x.level)).toEqual(['ok', 'fail']);
+      expect(key[1]!.message).toBe('Stripe rejected the API key rk_test_****1234 (HTTP 401)');
+      expect(r.of('stripe.payment_intents')).toEqual([]);
+    });
+  });
+});
+
+describe('doctor (engine-independent)', () => {
+  it('an unreachable database server: the report still comes, the key is still checked, exit 1', async (test) => {
+    const sim = await startSimulator({ restrictedKeys: { [KEYS.all]: ALL } });
+    const tmp = tempDir('sc-doctor-');
+    test.onTestFinished(async () => {
+      await sim.close();
+      tmp.cleanup();
+    });
+    const r = await runCli(['doctor', '--json', '--db', 'postgres://nobody:pw@127.0.0.1:1/app'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEYS.all, STRIPE_API_BASE: sim.url } });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] };
+    expect(doc.ok).toBe(false);
+    expect(doc.findings.find((x) => x.check === 'database')).toMatchObject({ level: 'fail', message: expect.stringMatching(/cannot reach the database server at 127\.0\.0\.1:1/) });
+    expect(doc.findings.find((x) => x.check === 'stripe.events')?.level).toBe('ok');
+  });
+
+  it('a database file that does not exist: a failure naming it, exit 2, no file created', async (test) => {
+    const tmp = tempDir('sc-doctor-');
+    test.onTestFinished(() => tmp.cleanup());
+    const r = await runCli(['doctor', '--db', join(tmp.dir, 'missing.db')], { cwd: tmp.dir });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout).toMatch(/^✗ database +database not found: .*missing\.db$/m);
+    expect(r.stdout).toMatch(/^! stripe\.key +no Stripe key/m);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('1 problem to fix, 1 warning');
+    expect(existsSync(join(tmp.dir, 'missing.db'))).toBe(false);
+  });
+});
