@@ -85,13 +85,23 @@ export function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/**
+ * Rows of a query on a SQLite file, read-only. A process killed mid-transaction (the kill -9 tests)
+ * leaves a hot journal that a read-only connection cannot roll back (SQLITE_READONLY_ROLLBACK):
+ * then the file is opened read-write, which rolls it back, as the next writer would.
+ */
 export function query<T = Record<string, unknown>>(path: string, sql: string, ...params: unknown[]): T[] {
-  const db = new SQLite(path, { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
+  for (const readonly of [true, false]) {
+    const db = new SQLite(path, { readonly });
+    try {
+      return db.prepare(sql).all(...params) as T[];
+    } catch (e) {
+      if (!(readonly && (e as { code?: string }).code?.startsWith('SQLITE_READONLY'))) throw e;
+    } finally {
+      db.close();
+    }
   }
+  throw new Error('unreachable');
 }
 
 export function writeJson(path: string, value: unknown): string {

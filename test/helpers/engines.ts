@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { createAppDb as createSqliteAppDb, sha256, type TestUser } from './cli.js';
+import { createAppDb as createSqliteAppDb, query as queryFile, sha256, type TestUser } from './cli.js';
 
 /**
  * The database engines the end-to-end suites run on: SQLite always, and PostgreSQL when
@@ -196,12 +196,7 @@ function sqliteAppDb(path: string): AppDb {
     engine: 'sqlite',
     url: path,
     async query<T>(text: string, ...params: unknown[]) {
-      const s = new SQLite(path, { readonly: true });
-      try {
-        return s.prepare(text).all(...params) as T[];
-      } finally {
-        s.close();
-      }
+      return queryFile<T>(path, text, ...params);
     },
     async exec(text: string, ...params: unknown[]) {
       const s = new SQLite(path);
