@@ -63,10 +63,18 @@ export class Fulfiller {
 
   /** Fulfils a `cs_…` or `pi_…`: the decision, as an item of reconcile's JSON. */
   async fulfill(id: string): Promise<PaymentDecision> {
+    return (await this.fulfillPayment(id, false))!;
+  }
+
+  /** `notPaymentIsNull`: a webhook's object that is not a credit purchase is no error, only nothing to do. */
+  private async fulfillPayment(id: string, notPaymentIsNull: boolean): Promise<PaymentDecision | null> {
     const { db } = await this.database();
     const fetched = await fetchPaymentById(this.reader, id, this.config);
     if (!fetched) throw new UsageError(`Stripe has no payment ${id}`);
-    if (!fetched.payment) throw new UsageError(`${id} is not a payment: ${fetched.notPayment ?? 'unknown'}`);
+    if (!fetched.payment) {
+      if (notPaymentIsNull) return null;
+      throw new UsageError(`${id} is not a payment: ${fetched.notPayment ?? 'unknown'}`);
+    }
     const planner = new Planner(db, this.config, true, false);
     await planner.decide([fetched.payment]);
     const decision = planner.decisions[0]!;
@@ -81,7 +89,10 @@ export class Fulfiller {
 
   /**
    * Verifies a webhook with the SDK and fulfils the events that can complete a purchase; returns
-   * null for the others. A bad signature throws an error that says so.
+   * null for the others, and for those whose object is not a credit purchase (a subscription's
+   * invoice PaymentIntent, a PaymentIntent without credit metadata, a subscription-mode session):
+   * answering an error there would make Stripe retry it for days. A bad signature throws an error
+   * that says so.
    */
   async handleWebhook(rawBody: string | Buffer, signatureHeader: string, endpointSecret: string): Promise<PaymentDecision | null> {
     let event: Stripe.Event;
@@ -93,7 +104,7 @@ export class Fulfiller {
     if (!(FULFILLING_EVENTS as readonly string[]).includes(event.type)) return null;
     const id = (event.data.object as { id?: unknown }).id;
     if (typeof id !== 'string') return null;
-    return this.fulfill(id);
+    return this.fulfillPayment(id, true);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js'
 import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
-import { appLedgerHasPayments, verifyAppTables } from '../ledger/app-ledger.js';
+import { appLedgerRefs, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { countAll, type ReconcileCounts } from '../reconcile/plan.js';
 import { Planner, wouldBeNewInReview, writePlan } from './plan-writer.js';
 import { stripeReaderFor } from './stripe-reader.js';
@@ -79,8 +79,18 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     // not count: they say nothing about which payments were credited by other means). A mapped
     // ledger whose table already holds payments is no blind start: the tool sees those credits.
     const mapped = settings.config.ledger;
-    const seesCredits = (hadTables && (await ledgerHasPurchases(db))) || (mapped !== null && (await appLedgerHasPayments(db, mapped)));
-    const firstRun = (!hadTables || (await readCursor(db)) === null) && !seesCredits;
+    let firstRun = !hadTables || (await readCursor(db)) === null;
+    if (firstRun && hadTables && (await ledgerHasPurchases(db))) firstRun = false;
+    if (firstRun && mapped && !dryRun && opts.since === undefined && !opts.yes) {
+      const refs = await appLedgerRefs(db, mapped);
+      if (refs.unreadable > 0) {
+        throw new AttentionError(
+          `refusing the first run without --since: ${refs.unreadable} references in ${tableLabel(mapped)}.${mapped.columns.paymentRef} are not PaymentIntent or Checkout Session ids (e.g. ${refs.examples.join(', ')}), so the payments behind them would be credited a second time`,
+          'mark them handled with `stripe-credits baseline --until WHEN` (a time after the newest of them), or rewrite them to the plain pi_…/cs_… id; `stripe-credits doctor` lists them',
+        );
+      }
+      if (refs.readable) firstRun = false;
+    }
     if (!dryRun && opts.since === undefined && !opts.yes && firstRun) {
       throw new AttentionError(
         'refusing the first run on an empty ledger without --since: payments the app already credited by other means (its webhook, by hand) would be credited a second time',

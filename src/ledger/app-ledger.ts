@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AppConfig, BalanceConfig, LedgerMapping, SqlConstant } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { engineOf } from './engine.js';
+import { asText, engineOf } from './engine.js';
 import type { Database } from './schema.js';
 import { verifyUsersTable } from './users.js';
 
@@ -48,22 +48,56 @@ export function refFor(m: LedgerMapping, p: { paymentKey: string; checkoutSessio
   return (m.refKind === 'checkout_session' ? p.checkoutSession : p.paymentIntent) ?? p.paymentKey;
 }
 
-/** Which of these ids (PaymentIntent and Checkout Session ids) the app's table holds as a reference. */
+/**
+ * Which of these ids (PaymentIntent and Checkout Session ids) the app's table holds as a reference.
+ * The ids come back as text (a Postgres CHAR(n) column would return them blank-padded, and no
+ * padded id is ever equal to the one the tool looks for).
+ */
 export async function appRefsFound(db: Kysely<Database>, m: LedgerMapping, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   const ref = sql.ref(m.columns.paymentRef);
   for (const part of chunks([...new Set(ids)], CHUNK)) {
-    const r = await sql<{ ref: string }>`SELECT DISTINCT ${ref} AS ref FROM ${tableRef(m)} WHERE ${ref} IN (${sql.join(part)})`.execute(db);
+    const r = await sql<{ ref: string }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${tableRef(m)} WHERE ${ref} IN (${sql.join(part)})`.execute(db);
     for (const row of r.rows) found.add(String(row.ref));
   }
   return found;
 }
 
-/** Whether the app's table holds any payment reference at all (then the tool can see past credits). */
-export async function appLedgerHasPayments(db: Kysely<Database>, m: LedgerMapping): Promise<boolean> {
+/**
+ * A reference the tool can read: a plain PaymentIntent id (`pi_…`) or Checkout Session id
+ * (`cs_test_…`, `cs_live_…`), nothing before or after it. Anything else (`ch_…`, `evt_…`,
+ * `stripe:pi_…`, `pi_…-refund`) names a payment the tool cannot recognise as credited.
+ */
+export function readableRef(db: Kysely<any>, ref: RawBuilder<unknown>): RawBuilder<boolean> {
+  const r = asText(db, ref);
+  return engineOf(db) === 'postgres'
+    ? sql<boolean>`(${r} ~ '^(pi_[A-Za-z0-9]+|cs_(test|live)_[A-Za-z0-9]+)$')`
+    : sql<boolean>`((${r} GLOB 'pi_?*' AND substr(${r}, 4) NOT GLOB '*[^A-Za-z0-9]*') OR ((${r} GLOB 'cs_test_?*' OR ${r} GLOB 'cs_live_?*') AND substr(${r}, 9) NOT GLOB '*[^A-Za-z0-9]*'))`;
+}
+
+/** What the app's table holds as references: any the tool can read, and how many it cannot (with examples). */
+export interface AppRefSummary {
+  readable: boolean;
+  unreadable: number;
+  examples: string[];
+}
+
+/**
+ * Reads the app's references once, for the first-run decision: a table that holds readable
+ * references shows the tool what the app credited; one that also holds references the tool cannot
+ * read hides some of it (those payments would be credited a second time).
+ */
+export async function appLedgerRefs(db: Kysely<Database>, m: LedgerMapping): Promise<AppRefSummary> {
   const ref = sql.ref(m.columns.paymentRef);
-  const r = await sql<{ one: number }>`SELECT 1 AS one FROM ${tableRef(m)} WHERE ${ref} IS NOT NULL LIMIT 1`.execute(db);
-  return r.rows.length > 0;
+  const t = tableRef(m);
+  const readable = await sql<{ one: number }>`SELECT 1 AS one FROM ${t} WHERE ${readableRef(db, ref)} LIMIT 1`.execute(db);
+  const bad = await sql<{ n: number | string }>`SELECT count(*) AS n FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)}`.execute(db);
+  const unreadable = Number(bad.rows[0]?.n ?? 0);
+  const examples =
+    unreadable > 0
+      ? (await sql<{ ref: string }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} LIMIT 3`.execute(db)).rows.map((r) => String(r.ref))
+      : [];
+  return { readable: readable.rows.length > 0, unreadable, examples };
 }
 
 function bindable(db: Kysely<Database>, v: SqlConstant): RawBuilder<unknown> {
@@ -162,6 +196,11 @@ interface ColumnInfo {
 async function columnsOf(db: Kysely<Database>, t: { schema: string | null; table: string }): Promise<ColumnInfo[] | null> {
   const tables = await db.introspection.getTables();
   const pg = engineOf(db) === 'postgres';
+  if (!pg) {
+    // SQLite: names are case-insensitive, and `main.` is the database itself (as doctor reads them).
+    if (t.schema !== null && t.schema.toLowerCase() !== 'main') return null;
+    return tables.find((x) => x.name.toLowerCase() === t.table.toLowerCase())?.columns ?? null;
+  }
   let found = tables.filter((x) => x.name === t.table && (t.schema === null || x.schema === t.schema));
   if (pg && t.schema === null && found.length > 1) {
     const r = await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db);
@@ -181,8 +220,9 @@ export async function verifyAppTables(db: Kysely<Database>, cfg: Pick<AppConfig,
     const cols = await columnsOf(db, t);
     if (!cols) throw new ConfigError(`${where} table "${tableLabel(t)}" not found in the database`, `set ${where}.table in the config file to the app's table, and check --db`);
     const have = cols.map((c) => c.name);
+    const sqlite = engineOf(db) === 'sqlite';
     for (const [key, col] of wanted) {
-      if (!have.includes(col)) {
+      if (!have.some((h) => h === col || (sqlite && h.toLowerCase() === col.toLowerCase()))) {
         throw new ConfigError(`${where} table "${tableLabel(t)}" has no column "${col}" (${key}); it has: ${have.join(', ')}`, `set ${key} in the config file to the right column`);
       }
     }

@@ -55,14 +55,16 @@ export async function writeTransaction<T>(db: Kysely<any>, fn: (trx: Kysely<any>
   if (engineOf(db) === 'postgres') return db.transaction().execute(fn);
   return db.connection().execute(async (conn) => {
     await sql`BEGIN IMMEDIATE`.execute(conn);
-    let result: T;
     try {
-      result = await fn(conn);
+      const result = await fn(conn);
+      // A COMMIT that fails (SQLITE_BUSY while a reader holds the file longer than busy_timeout)
+      // leaves the transaction open: roll it back too, or this connection (a long-lived library
+      // in the app's process) would hold the write lock and refuse every later transaction.
+      await sql`COMMIT`.execute(conn);
+      return result;
     } catch (e) {
       await sql`ROLLBACK`.execute(conn).catch(() => {});
       throw e;
     }
-    await sql`COMMIT`.execute(conn);
-    return result;
   });
 }

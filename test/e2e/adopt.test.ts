@@ -152,6 +152,63 @@ describe.each(engines())('adopting an app that already credits (%s)', (engine) =
     expect((await appRows()).at(-1)).toEqual({ user_id: 2, amount: -5, stripe_id: null, type: 'adjustment', note: 'by support' });
   });
 
+  it('assign --reassign moves a credit the tool wrote as two manual rows of the app (no reference)', async () => {
+    const p = pay(now() - HOUR, '1', 2000);
+    await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (2, 10, 'pi_older', 'stripe')");
+    expect((await cli(['reconcile', '--since', '1d'])).code).toBe(0);
+    const moved = await json(['assign', p.paymentIntent!.id, '--user', '3', '--reason', 'bought for a colleague', '--reassign']);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect((await appRows()).slice(-3)).toEqual([
+      { user_id: 1, amount: 20, stripe_id: p.paymentIntent!.id, type: 'purchase', note: null },
+      { user_id: 1, amount: -20, stripe_id: null, type: 'adjustment', note: 'by support' },
+      { user_id: 3, amount: 20, stripe_id: null, type: 'adjustment', note: 'by support' },
+    ]);
+    expect((await json(['balance', '3'])).doc.balance).toBe(20);
+  });
+
+  it('references the tool cannot read keep the first-run stop, naming them; a baseline clears it', async () => {
+    const old = pay(now() - 3 * DAY, '1');
+    const fresh = pay(now() - HOUR, '2');
+    // The app stored the charge id for this one (and a prefixed id for an older one): invisible to the tool.
+    await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (1, 10, 'ch_3OldCharge', 'stripe')");
+    await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (1, 10, ?, 'stripe')", `stripe:${old.paymentIntent!.id}`);
+    await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (3, 10, 'pi_3Readable', 'stripe')");
+    const refused = await cli(['reconcile']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/^stripe-credits: refusing the first run without --since: 2 references in credit_transactions\.stripe_id are not PaymentIntent or Checkout Session ids \(e\.g\. /);
+    expect(refused.stderr).toContain('ch_3OldCharge');
+    expect(await app.tables()).not.toContain('credit_ledger'); // refused before anything was written
+
+    expect((await cli(['baseline', '--until', String(now() - 2 * DAY)])).code).toBe(0);
+    const run = await json(['reconcile']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await toolPurchases()).toEqual([fresh.paymentIntent!.id]);
+  });
+
+  it('a fixed-width reference column (CHAR(n), blank-padded on Postgres) still shows what the app credited', async () => {
+    await app.exec(
+      engine === 'postgres'
+        ? 'CREATE TABLE padded_credits (user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id CHAR(64), paid BOOLEAN NOT NULL, created_unix BIGINT NOT NULL)'
+        : 'CREATE TABLE Padded_Credits (User_Id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id CHAR(64), paid BOOLEAN NOT NULL, created_unix BIGINT NOT NULL)',
+    );
+    const credited = pay(now() - 2 * HOUR, '1');
+    const rest = pay(now() - HOUR, '2');
+    await app.exec(`INSERT INTO padded_credits (user_id, amount, stripe_id, paid, created_unix) VALUES (1, 10, ?, ${engine === 'postgres' ? 'true' : '1'}, 0)`, credited.paymentIntent!.id);
+    // Mixed case on SQLite, whose names are case-insensitive; a boolean constant; unix seconds.
+    const config = {
+      credits: MAPPED.credits,
+      ledger: { table: engine === 'sqlite' ? 'padded_CREDITS' : 'padded_credits', columns: { userId: 'user_id', credits: 'amount', paymentRef: 'stripe_id', createdAt: 'created_unix' }, set: { paid: true }, createdAtFormat: 'unix' },
+    };
+    const run = await json(['reconcile', '--since', '1d'], config);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.doc.counts).toMatchObject({ credited: 1, alreadyCredited: 1 });
+    const rows = await app.query<{ stripe_id: string; paid: unknown; created_unix: unknown }>('SELECT stripe_id, paid, created_unix FROM padded_credits WHERE created_unix > 0');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.stripe_id.trim()).toBe(rest.paymentIntent!.id);
+    expect([true, 1]).toContain(rows[0]!.paid);
+    expect(Math.abs(Number(rows[0]!.created_unix) - now())).toBeLessThan(600);
+  });
+
   it('baseline then reconcile credits nothing older than the line', async () => {
     const line = now() - 2 * DAY;
     const old = [pay(now() - 5 * DAY, '1'), pay(now() - 3 * DAY, '2')];

@@ -89,6 +89,12 @@ describe('the library: fulfill and handleWebhook', () => {
     expect(await credits.handleWebhook(succeeded, sign(succeeded), SECRET)).toMatchObject({ status: 'already_credited' });
     const other = event('customer.created', { id: 'cus_1', object: 'customer' });
     expect(await credits.handleWebhook(other, sign(other), SECRET)).toBeNull();
+    // A PaymentIntent that is no credit purchase (no metadata: a subscription renewal, a Terminal
+    // sale) is nothing to do, not an error a route would answer 500 to (Stripe would retry for days).
+    const bare = sim.store.createPaymentIntent({ created: now() - 600, amount: 999 }).paymentIntent.id;
+    const renewal = event('payment_intent.succeeded', { id: bare, object: 'payment_intent' });
+    expect(await credits.handleWebhook(renewal, sign(renewal), SECRET)).toBeNull();
+    await expect(credits.fulfill(bare)).rejects.toThrow(/is not a payment/);
     await expect(credits.handleWebhook(completed, sign(completed), 'whsec_wrong')).rejects.toThrow(/webhook signature verification failed/);
     await expect(credits.handleWebhook(`${completed} `, sign(completed), SECRET)).rejects.toThrow(/signature/);
     expect(purchases()).toHaveLength(1);
