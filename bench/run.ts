@@ -217,7 +217,7 @@ async function decideAndWrite() {
     const planner = new Planner(open.db, config, true, false);
     for (let i = 0; i < payments.length; i += 1000) await planner.decide(payments.slice(i, i + 1000));
     const decidedAt = performance.now();
-    const out = await writePlan(open.db, planner.decisions, { runId, actor: 'bench' });
+    const out = await writePlan(open.db, planner.plan, { runId, actor: 'bench' });
     const done = performance.now();
     const total = (done - started) / 1000;
     console.log(`\n2. Deciding and writing alone (no HTTP): ${fmt(DECIDE, 0)} payments, ${sequential ? 'sequential' : 'random (Stripe-like)'} ids, SQLite file`);

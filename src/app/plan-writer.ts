@@ -13,16 +13,17 @@ import {
 } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
 import { loadUserDirectory } from '../ledger/users.js';
+import { CompactPlan } from '../reconcile/compact-plan.js';
 import { planPayments } from '../reconcile/plan.js';
-import type { Payment, PaymentDecision } from '../reconcile/types.js';
+import type { Payment } from '../reconcile/types.js';
 
 /**
  * Decides payments batch by batch as they arrive: per batch one ledger query, one dismissal query
  * and a few users queries, then the pure core. The Stripe objects are dropped once decided; only
- * the plan (one decision per payment) is kept until it is written.
+ * the plan is kept until it is written, compact (about a hundred bytes a payment, see CompactPlan).
  */
 export class Planner {
-  readonly decisions: PaymentDecision[] = [];
+  readonly plan = new CompactPlan();
   /** Payment keys decided so far (a payment is decided once, however often it is found). */
   readonly decided = new Set<string>();
   readonly sessionsDecided = new Set<string>();
@@ -57,9 +58,9 @@ export class Planner {
       this.decided.add(p.paymentKey);
       if (p.session) this.sessionsDecided.add(p.session.id);
     }
-    for (const d of plan.decisions) this.decisions.push(d);
+    for (const d of plan.decisions) this.plan.push(d);
     this.creditsPlanned += plan.creditsToWrite;
-    this.progress(`${this.decisions.length} payments decided`);
+    this.progress(`${this.plan.length} payments decided`);
   };
 }
 
@@ -70,20 +71,25 @@ export interface WriteOutcome {
 }
 
 /**
- * Writes a plan in transactions of WRITE_BATCH decisions, each holding that batch's purchases,
- * review entries and local records: a crash while writing costs at most the batch in flight, and
- * the unique (kind, payment_key) constraint makes the rerun skip what was already written. A
- * purchase someone else wrote meanwhile turns its decision into `already_credited`.
+ * Writes a plan, in plan order, in transactions of WRITE_BATCH decisions, each holding that
+ * batch's purchases, review entries and local records: a crash while writing costs at most the
+ * batch in flight, and the unique (kind, payment_key) constraint makes the rerun skip what was
+ * already written. A purchase someone else wrote meanwhile turns its decision into
+ * `already_credited` (in the plan too). The decisions of a batch are rebuilt from the compact plan
+ * for the batch only.
  */
 export async function writePlan(
   db: Kysely<Database>,
-  decisions: PaymentDecision[],
+  plan: CompactPlan,
   opts: { runId: number | null; actor: string; progress?: (m: string) => void },
 ): Promise<WriteOutcome> {
   let creditsWritten = 0;
   const newInReview: string[] = [];
-  for (let i = 0; i < decisions.length; i += WRITE_BATCH) {
-    const batch = decisions.slice(i, i + WRITE_BATCH);
+  const total = plan.length;
+  for (let i = 0; i < total; i += WRITE_BATCH) {
+    const indexes: number[] = [];
+    for (let p = i; p < Math.min(i + WRITE_BATCH, total); p++) indexes.push(plan.at(p));
+    const batch = indexes.map((x) => plan.decision(x));
     const toCredit = batch.filter((d) => d.status === 'credited');
     const review = batch.filter((d) => d.status === 'needs_review');
     await db.transaction().execute(async (trx) => {
@@ -95,14 +101,20 @@ export async function writePlan(
       newInReview.push(...(await upsertReview(trx, review, opts.runId)));
       await recordDecisions(trx, batch, opts.runId);
     });
-    opts.progress?.(`written ${Math.min(i + WRITE_BATCH, decisions.length)} of ${decisions.length} payments`);
+    batch.forEach((d, j) => plan.setStatus(indexes[j]!, d.status));
+    opts.progress?.(`written ${Math.min(i + WRITE_BATCH, total)} of ${total} payments`);
+    // SQLite answers synchronously: without a turn of the event loop between batches, nothing else
+    // runs until the whole plan is written (the spinner, signals, and V8's own tasks that give
+    // freed memory back).
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return { creditsWritten, newInReview };
 }
 
 /** What a dry run would newly put in review: needs_review payments not in the queue yet. */
-export async function wouldBeNewInReview(db: Kysely<Database>, decisions: readonly PaymentDecision[], tables: boolean): Promise<string[]> {
-  const keys = decisions.filter((d) => d.status === 'needs_review').map((d) => d.paymentKey);
+export async function wouldBeNewInReview(db: Kysely<Database>, plan: CompactPlan, tables: boolean): Promise<string[]> {
+  const keys: string[] = [];
+  for (const i of plan.indexes()) if (plan.status(i) === 'needs_review') keys.push(plan.paymentKey(i));
   const known = tables ? await knownInReview(db, keys) : new Set<string>();
   return keys.filter((k) => !known.has(k));
 }
