@@ -25,8 +25,9 @@ import type { Payment } from '../reconcile/types.js';
 export class Planner {
   readonly plan = new CompactPlan();
   /** Payment keys decided so far (a payment is decided once, however often it is found). */
-  readonly decided = new Set<string>();
-  readonly sessionsDecided = new Set<string>();
+  private decided = new Set<string>();
+  /** The plan's Checkout Session ids, gathered the first time they are asked for (most runs never ask). */
+  private sessions: Set<string> | null = null;
   creditsPlanned = 0;
   private dismissals: Promise<boolean> | null = null;
 
@@ -56,12 +57,31 @@ export class Planner {
     });
     for (const p of fresh) {
       this.decided.add(p.paymentKey);
-      if (p.session) this.sessionsDecided.add(p.session.id);
+      if (p.session) this.sessions?.add(p.session.id);
     }
     for (const d of plan.decisions) this.plan.push(d);
     this.creditsPlanned += plan.creditsToWrite;
     this.progress(`${this.plan.length} payments decided`);
   };
+
+  /** Whether this id (a payment key or a Checkout Session id) is that of a payment decided already. */
+  hasDecided(id: string): boolean {
+    if (this.decided.has(id)) return true;
+    if (this.sessions === null) {
+      this.sessions = new Set();
+      for (let i = 0; i < this.plan.length; i++) {
+        const s = this.plan.checkoutSession(i);
+        if (s !== null) this.sessions.add(s);
+      }
+    }
+    return this.sessions.has(id);
+  }
+
+  /** Nothing more will be decided: the sets kept to decide each payment once are let go before the plan is written. */
+  finish(): void {
+    this.decided = new Set();
+    this.sessions = null;
+  }
 }
 
 export interface WriteOutcome {

@@ -145,18 +145,19 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       await fetchPayments(reader, window, settings.config, planner.decide, progress, opts.scan);
       if (alsoEvents) {
         progress(`reading events since the last run (${isoSeconds(alsoEvents.since)})`);
-        const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.decided.has(id) && !planner.sessionsDecided.has(id));
+        const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.hasDecided(id));
         await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress));
       }
     } else {
       await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
     }
     const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
-    const toRecheck = recheckIds.filter((id) => !planner.decided.has(id) && !planner.sessionsDecided.has(id));
+    const toRecheck = recheckIds.filter((id) => !planner.hasDecided(id));
     if (toRecheck.length > 0) {
       progress(`re-reading ${toRecheck.length} payments left pending or in review`);
       await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
     }
+    planner.finish();
     const { plan, creditsPlanned } = planner;
     plan.sort();
 

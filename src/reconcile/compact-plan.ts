@@ -107,6 +107,11 @@ export class CompactPlan {
     return this.keys[i]!;
   }
 
+  checkoutSession(i: number): string | null {
+    this.check(i);
+    return this.sessions[i]!;
+  }
+
   status(i: number): PaymentStatus {
     this.check(i);
     return STATUSES[this.statuses[i]!]!;
