@@ -91,12 +91,20 @@ export interface WriteOutcome {
 }
 
 /**
- * Writes a plan, in plan order, in transactions of WRITE_BATCH decisions, each holding that
- * batch's purchases, review entries and local records: a crash while writing costs at most the
- * batch in flight, and the unique (kind, payment_key) constraint makes the rerun skip what was
- * already written. A purchase someone else wrote meanwhile turns its decision into
- * `already_credited` (in the plan too). The decisions of a batch are rebuilt from the compact plan
- * for the batch only.
+ * Payments per write transaction: five statements' worth (WRITE_BATCH rows per statement is what
+ * SQLite's bound-parameter limit allows). Stripe ids are random, so every row lands on its own page
+ * of each index and a transaction rewrites (journal and file) about a page per index per row until
+ * rows share pages: on 200,000 payments, transactions of 5,000 write about 1.6x faster than of 1,000.
+ */
+export const TRANSACTION_BATCH = 5 * WRITE_BATCH;
+
+/**
+ * Writes a plan, in plan order, in transactions of TRANSACTION_BATCH decisions, each holding that
+ * batch's purchases, review entries and local records (in statements of WRITE_BATCH): a crash
+ * while writing costs at most the batch in flight, and the unique (kind, payment_key) constraint
+ * makes the rerun skip what was already written. A purchase someone else wrote meanwhile turns its
+ * decision into `already_credited` (in the plan too). The decisions of a batch are rebuilt from the
+ * compact plan for the batch only.
  */
 export async function writePlan(
   db: Kysely<Database>,
@@ -106,23 +114,26 @@ export async function writePlan(
   let creditsWritten = 0;
   const newInReview: string[] = [];
   const total = plan.length;
-  for (let i = 0; i < total; i += WRITE_BATCH) {
+  for (let i = 0; i < total; i += TRANSACTION_BATCH) {
     const indexes: number[] = [];
-    for (let p = i; p < Math.min(i + WRITE_BATCH, total); p++) indexes.push(plan.at(p));
-    const batch = indexes.map((x) => plan.decision(x));
-    const toCredit = batch.filter((d) => d.status === 'credited');
-    const review = batch.filter((d) => d.status === 'needs_review');
+    for (let p = i; p < Math.min(i + TRANSACTION_BATCH, total); p++) indexes.push(plan.at(p));
+    const decisions = indexes.map((x) => plan.decision(x));
     await db.transaction().execute(async (trx) => {
-      const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null });
-      for (const d of toCredit) {
-        if (inserted.has(d.paymentKey)) creditsWritten += d.credits ?? 0;
-        else d.status = 'already_credited';
+      for (let j = 0; j < decisions.length; j += WRITE_BATCH) {
+        const batch = decisions.slice(j, j + WRITE_BATCH);
+        const toCredit = batch.filter((d) => d.status === 'credited');
+        const review = batch.filter((d) => d.status === 'needs_review');
+        const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null });
+        for (const d of toCredit) {
+          if (inserted.has(d.paymentKey)) creditsWritten += d.credits ?? 0;
+          else d.status = 'already_credited';
+        }
+        newInReview.push(...(await upsertReview(trx, review, opts.runId)));
+        await recordDecisions(trx, batch, opts.runId);
       }
-      newInReview.push(...(await upsertReview(trx, review, opts.runId)));
-      await recordDecisions(trx, batch, opts.runId);
     });
-    batch.forEach((d, j) => plan.setStatus(indexes[j]!, d.status));
-    opts.progress?.(`written ${Math.min(i + WRITE_BATCH, total)} of ${total} payments`);
+    decisions.forEach((d, j) => plan.setStatus(indexes[j]!, d.status));
+    opts.progress?.(`written ${Math.min(i + TRANSACTION_BATCH, total)} of ${total} payments`);
     // SQLite answers synchronously: without a turn of the event loop between batches, nothing else
     // runs until the whole plan is written (the spinner, signals, and V8's own tasks that give
     // freed memory back).
