@@ -3,7 +3,7 @@
  * sequential script, on the same data, each in its own child process; then deciding and writing
  * alone (no HTTP); then peak memory on a large account. Prints figures, asserts nothing.
  *
- *   npm run bench -- [--sessions 10000] [--latency-ms 300] [--decide 200000] [--memory 200000] [--quick]
+ *   npm run bench -- [--sessions 10000] [--latency-ms 300] [--decide 200000] [--memory 200000] [--quick] [--only 1,2,3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +30,10 @@ const { values } = parseArgs({
     decide: { type: 'string', default: '200000' },
     memory: { type: 'string', default: '200000' },
     quick: { type: 'boolean', default: false },
+    /** Which sections to run (1 throughput, 2 deciding and writing, 3 memory): to measure one change at a time. */
+    only: { type: 'string', default: '1,2,3' },
+    /** Section 2's payment ids: random like Stripe's (every index insert lands on a random page), or sequential. */
+    ids: { type: 'string', default: 'random' },
   },
 });
 const quick = values.quick;
@@ -38,6 +42,7 @@ const LATENCY = Number(values['latency-ms']);
 const DECIDE = quick ? 20000 : Number(values.decide);
 const MEMORY = quick ? 20000 : Number(values.memory);
 const USERS = 1000;
+const ONLY = new Set(values.only.split(',').map((x) => x.trim()));
 
 const work = mkdtempSync(join(tmpdir(), 'stripe-credits-bench-'));
 const now = Math.floor(Date.now() / 1000);
@@ -162,6 +167,19 @@ async function throughput() {
   }
 }
 
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A small seeded PRNG: the same ids on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Deciding and writing alone: the very Planner and writePlan reconcile uses, on payments built in memory. */
 async function decideAndWrite() {
   const dbPath = join(work, 'decide.db');
@@ -172,9 +190,12 @@ async function decideAndWrite() {
     const runId = await startRun(open.db, { mode: 'apply', since, until, actor: 'bench' });
     const config = parseConfig({});
     const payments: Payment[] = [];
+    const sequential = values.ids === 'sequential';
+    const rnd = mulberry32(42);
+    const randomPart = (n: number) => Array.from({ length: n }, () => ALNUM[Math.floor(rnd() * 62)]).join('');
     for (let i = 0; i < DECIDE; i++) {
-      const id = `pi_bench${String(i).padStart(20, '0')}`;
-      const cs = `cs_live_bench${String(i).padStart(54, '0')}`;
+      const id = sequential ? `pi_bench${String(i).padStart(20, '0')}` : `pi_3${randomPart(24)}`;
+      const cs = sequential ? `cs_live_bench${String(i).padStart(54, '0')}` : `cs_live_a1${randomPart(58)}`;
       const created = since + i;
       payments.push({
         paymentKey: id,
@@ -196,10 +217,10 @@ async function decideAndWrite() {
     const planner = new Planner(open.db, config, true, false);
     for (let i = 0; i < payments.length; i += 1000) await planner.decide(payments.slice(i, i + 1000));
     const decidedAt = performance.now();
-    const out = await writePlan(open.db, planner.decisions, { runId, actor: 'bench', adoption: config });
+    const out = await writePlan(open.db, planner.plan, { runId, actor: 'bench', adoption: config });
     const done = performance.now();
     const total = (done - started) / 1000;
-    console.log(`\n2. Deciding and writing alone (no HTTP): ${fmt(DECIDE, 0)} payments, SQLite file`);
+    console.log(`\n2. Deciding and writing alone (no HTTP): ${fmt(DECIDE, 0)} payments, ${sequential ? 'sequential' : 'random (Stripe-like)'} ids, SQLite file`);
     console.log(
       `   decide ${fmt((decidedAt - started) / 1000, 2)} s + write ${fmt((done - decidedAt) / 1000, 2)} s = ${fmt(total, 2)} s: ${fmt(DECIDE / total, 0)} payments/s (${out.creditsWritten} credits written)`,
     );
@@ -234,9 +255,9 @@ async function memory() {
 
 try {
   console.log(`stripe-credits bench (Node ${process.version}, ${new Date().toISOString()})`);
-  await throughput();
-  await decideAndWrite();
-  await memory();
+  if (ONLY.has('1')) await throughput();
+  if (ONLY.has('2')) await decideAndWrite();
+  if (ONLY.has('3')) await memory();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -77,14 +77,14 @@ export class Fulfiller {
     }
     const planner = new Planner(db, this.config, true, false);
     await planner.decide([fetched.payment]);
-    const decision = planner.decisions[0]!;
+    const { plan } = planner;
     const live = keyIsLive(this.opts.stripeApiKey);
-    if (decision.livemode !== live || (await ledgerModes(db)).some((m) => m !== live)) {
+    if (plan.livemode(0) !== live || (await ledgerModes(db)).some((m) => m !== live)) {
       throw new ConfigError('test and live payments never mix in one ledger');
     }
     // The purchase (or review entry) and the local record; an already credited payment writes nothing.
-    if (decision.status !== 'already_credited') await writePlan(db, [decision], { runId: null, actor: this.opts.actor ?? 'webhook', adoption: this.config });
-    return decision;
+    if (plan.status(0) !== 'already_credited') await writePlan(db, plan, { runId: null, actor: this.opts.actor ?? 'webhook', adoption: this.config });
+    return plan.decision(0);
   }
 
   /**

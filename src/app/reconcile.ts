@@ -5,7 +5,7 @@ import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { appLedgerRefs, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
-import { countAll, type ReconcileCounts } from '../reconcile/plan.js';
+import type { ReconcileCounts } from '../reconcile/plan.js';
 import { Planner, wouldBeNewInReview, writePlan } from './plan-writer.js';
 import { stripeReaderFor } from './stripe-reader.js';
 import type { RateLimits } from '../stripe/rate-limit.js';
@@ -44,8 +44,11 @@ export interface ReconcileReport {
   creditsWritten: number;
   /** Credits the plan meant to write (what a dry run would write). */
   creditsPlanned: number;
-  /** Every payment decided except those already credited before this run. */
-  decisions: PaymentDecision[];
+  /**
+   * Every payment decided except those already credited before this run, in plan order: rebuilt
+   * from the compact plan as it is iterated (any number of times), not held as objects.
+   */
+  decisions: Iterable<PaymentDecision>;
   /** Payments that this run put in the review queue for the first time (dry run: would put). */
   newInReview: string[];
   /** Things a person should know about this run (a gap the window could not cover…). */
@@ -155,34 +158,35 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       await fetchPayments(reader, window, settings.config, planner.decide, progress, opts.scan);
       if (alsoEvents) {
         progress(`reading events since the last run (${isoSeconds(alsoEvents.since)})`);
-        const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.decided.has(id) && !planner.sessionsDecided.has(id));
+        const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.hasDecided(id));
         await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress));
       }
     } else {
       await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
     }
     const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
-    const toRecheck = recheckIds.filter((id) => !planner.decided.has(id) && !planner.sessionsDecided.has(id));
+    const toRecheck = recheckIds.filter((id) => !planner.hasDecided(id));
     if (toRecheck.length > 0) {
       progress(`re-reading ${toRecheck.length} payments left pending or in review`);
       await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
     }
-    const { decisions, creditsPlanned } = planner;
-    decisions.sort((a, b) => a.paidAt - b.paidAt || (a.paymentKey < b.paymentKey ? -1 : 1));
-    const creditedBefore = new Set(decisions.filter((d) => d.status === 'already_credited').map((d) => d.paymentKey));
+    planner.finish();
+    const { plan, creditsPlanned } = planner;
+    plan.sort();
 
-    const otherMode = decisions.find((d) => d.livemode !== live);
-    if (otherMode) {
-      throw new ConfigError(
-        `payment ${otherMode.paymentKey} is a ${otherMode.livemode ? 'live' : 'test'}-mode payment but the key is a ${live ? 'live' : 'test'}-mode key`,
-      );
+    for (const i of plan.indexes()) {
+      if (plan.livemode(i) !== live) {
+        throw new ConfigError(
+          `payment ${plan.paymentKey(i)} is a ${plan.livemode(i) ? 'live' : 'test'}-mode payment but the key is a ${live ? 'live' : 'test'}-mode key`,
+        );
+      }
     }
 
     const overCap = creditsPlanned > settings.config.maxCreditsPerRun && !opts.yes;
     if (overCap && dryRun) {
       notes.push(`the plan writes ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): a real run would stop unless --yes`);
     } else if (overCap) {
-      if (runId !== null) await finishRun(db, runId, { status: 'refused', counts: countAll(decisions), error: 'maxCreditsPerRun', source, requests: reader.requests, notes });
+      if (runId !== null) await finishRun(db, runId, { status: 'refused', counts: plan.counts(), error: 'maxCreditsPerRun', source, requests: reader.requests, notes });
       runId = null;
       throw new AttentionError(
         `this run would write ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): nothing was written`,
@@ -192,10 +196,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 
     const { creditsWritten, newInReview } =
       runId === null
-        ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, decisions, hadTables) }
-        : await writePlan(db, decisions, { runId, actor: opts.actor, adoption: settings.config, progress });
+        ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, plan, hadTables) }
+        : await writePlan(db, plan, { runId, actor: opts.actor, adoption: settings.config, progress });
 
-    const counts = countAll(decisions);
+    const counts = plan.counts();
     if (runId !== null) {
       await finishRun(db, runId, { status: 'succeeded', counts, creditsWritten, source, requests: reader.requests, notes });
       await advanceCursor(db, window, opts.now);
@@ -208,7 +212,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       counts,
       creditsWritten,
       creditsPlanned,
-      decisions: decisions.filter((d) => !creditedBefore.has(d.paymentKey)),
+      decisions: plan.reported(),
       newInReview,
       notes,
       runId,

@@ -60,7 +60,8 @@ export function jsonItem(d: PaymentDecision) {
   };
 }
 
-export function reconcileJson(r: ReconcileReport) {
+/** The JSON document of a run but its items (which come last). */
+export function reconcileJsonHead(r: ReconcileReport) {
   return {
     mode: r.mode,
     source: r.source,
@@ -71,8 +72,48 @@ export function reconcileJson(r: ReconcileReport) {
     newInReview: r.newInReview,
     notes: r.notes,
     requests: r.requests,
-    items: r.decisions.map(jsonItem),
   };
+}
+
+/** Bytes of output gathered before each write. */
+const JSON_CHUNK = 64 * 1024;
+
+/**
+ * Writes the JSON document of a run (SPEC "reconcile --json") item by item, waiting for the
+ * stream to drain: the output of a large run is never one string in memory. The bytes are those of
+ * `JSON.stringify({ ...reconcileJsonHead(r), items }, null, 2)` followed by a newline.
+ */
+export async function writeReconcileJson(out: NodeJS.WritableStream, r: ReconcileReport): Promise<void> {
+  const head = JSON.stringify(reconcileJsonHead(r), null, 2);
+  // The head ends with "\n}"; the items go in before that brace, indented two levels.
+  let chunk = `${head.slice(0, -2)},\n  "items": [`;
+  let any = false;
+  for (const d of r.decisions) {
+    chunk += `${any ? ',' : ''}\n    ${JSON.stringify(jsonItem(d), null, 2).replace(/\n/g, '\n    ')}`;
+    any = true;
+    if (chunk.length >= JSON_CHUNK) {
+      await writeChunk(out, chunk);
+      chunk = '';
+    }
+  }
+  await writeChunk(out, `${chunk}${any ? '\n  ]' : ']'}\n}\n`);
+}
+
+/** Writes, and waits for the stream to take more when its buffer is full. */
+function writeChunk(out: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (out.write(text)) return resolve();
+    const done = (e?: unknown) => {
+      out.off('drain', done);
+      out.off('error', done);
+      out.off('close', done);
+      if (e instanceof Error) reject(e);
+      else resolve();
+    };
+    out.on('drain', done);
+    out.on('error', done);
+    out.on('close', done);
+  });
 }
 
 /** No colours (output is often a log file) and no rule between rows (long tables stay readable). */
@@ -111,22 +152,20 @@ export function renderReconcile(r: ReconcileReport): string {
   const how = r.source === 'events' ? 'events' : 'payments';
   const head = `${r.mode === 'dry-run' ? 'Dry run' : 'Reconcile'}: ${how} from ${isoSeconds(r.window.since)} to ${isoSeconds(r.window.until)}`;
   const lines = [head];
-  if (r.decisions.length > 0) {
-    const t = plainTable(['Paid at (UTC)', 'Payment', 'User', 'Matched by', 'Credits', 'Amount', 'Status', 'Reason']);
-    for (const d of r.decisions) {
-      t.push([
-        isoSeconds(d.paidAt).slice(0, 16).replace('T', ' '),
-        d.paymentKey,
-        d.userId ?? '',
-        d.matchedBy ?? '',
-        d.credits === null ? '' : String(d.credits),
-        formatAmount(d.amount, d.currency),
-        STATUS_LABEL[d.status],
-        d.reason ?? '',
-      ]);
-    }
-    lines.push(t.toString());
+  const t = plainTable(['Paid at (UTC)', 'Payment', 'User', 'Matched by', 'Credits', 'Amount', 'Status', 'Reason']);
+  for (const d of r.decisions) {
+    t.push([
+      isoSeconds(d.paidAt).slice(0, 16).replace('T', ' '),
+      d.paymentKey,
+      d.userId ?? '',
+      d.matchedBy ?? '',
+      d.credits === null ? '' : String(d.credits),
+      formatAmount(d.amount, d.currency),
+      STATUS_LABEL[d.status],
+      d.reason ?? '',
+    ]);
   }
+  if (t.length > 0) lines.push(t.toString());
   lines.push(summaryLine(r));
   return `${lines.join('\n')}\n`;
 }
@@ -142,8 +181,9 @@ const REVIEW_HINT: Record<string, string> = {
 };
 
 /** What a person should look at: the payments that need review, with what is known about each. */
-export function renderAttention(decisions: readonly PaymentDecision[]): string {
-  const review = decisions.filter((d) => d.status === 'needs_review');
+export function renderAttention(decisions: Iterable<PaymentDecision>): string {
+  const review: PaymentDecision[] = [];
+  for (const d of decisions) if (d.status === 'needs_review') review.push(d);
   if (review.length === 0) return 'Nothing needs a person.\n';
   const lines = [`${review.length} payment${review.length === 1 ? '' : 's'} need a person:`];
   for (const d of review) {

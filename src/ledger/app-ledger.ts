@@ -20,6 +20,8 @@ const CHUNK = 1000;
 const INSERT_CHUNK = 500;
 /** The first key of the Postgres advisory locks taken per payment key (the run lock uses the one-key form). */
 const PAYMENT_LOCK_SPACE = 0x5343; // 'SC'
+/** Advisory locks per payment-key hash: a power of two. */
+const LOCK_BUCKETS = 256;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -157,14 +159,16 @@ export async function moveBalances(trx: Kysely<Database>, b: BalanceConfig, cred
 }
 
 /**
- * Postgres: serialises the tool's writers per payment key for the rest of the transaction (a
- * transaction-scoped advisory lock per key, taken in one order so that two batches never deadlock),
- * so that the check of the app's table and the insert after it cannot interleave with another
- * writer's. SQLite needs none: the write transaction is taken at its start (BEGIN IMMEDIATE).
+ * Postgres: serialises the tool's writers per payment key for the rest of the transaction, so that
+ * the check of the app's table and the insert after it cannot interleave with another writer's. A
+ * transaction-scoped advisory lock per key's hash bucket (LOCK_BUCKETS of them: a batch of thousands
+ * of keys must not fill the server's shared lock table, which holds 64 locks per connection by
+ * default), taken in one order so that two writers never deadlock. SQLite needs none: the write
+ * transaction is taken at its start (BEGIN IMMEDIATE).
  */
 export async function lockPaymentKeys(trx: Kysely<Database>, keys: readonly string[]): Promise<void> {
   if (engineOf(trx) !== 'postgres' || keys.length === 0) return;
-  await sql`SELECT pg_advisory_xact_lock(${PAYMENT_LOCK_SPACE}, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(${[...keys]} AS text[])) AS u(k) ORDER BY h) AS s`.execute(trx);
+  await sql`SELECT pg_advisory_xact_lock(${PAYMENT_LOCK_SPACE}, b) FROM (SELECT DISTINCT hashtext(k) & ${LOCK_BUCKETS - 1} AS b FROM unnest(CAST(${[...keys]} AS text[])) AS u(k) ORDER BY b) AS s`.execute(trx);
 }
 
 /** A user's balance as the app reads it: the balance column, else the sum of the app's ledger. */

@@ -4,6 +4,7 @@ import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
 import { paymentRecordRow, type Adoption } from './ledger.js';
+import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
 
 /**
@@ -14,6 +15,16 @@ import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.
 
 function nowIso(): string {
   return new Date().toISOString();
+}
+
+/**
+ * The rows whose PaymentIntent id is one of `wanted`, less those whose payment key is that same id,
+ * for a query that asks for `payment_key IN wanted` as well (so it finds the same rows as a plain
+ * `payment_intent_id IN wanted`): the payment_intent_id index holds only those rows (migration
+ * 0006), and spelling out its condition lets both engines use it.
+ */
+function intentNotKey(wanted: readonly string[]) {
+  return sql<boolean>`(payment_intent_id IN (${sql.join(wanted)}) AND ${sql.raw(INTENT_NOT_KEY)})`;
 }
 
 /** Which of the tool's tables exist: read-only commands must work on a database never migrated. */
@@ -122,7 +133,7 @@ export async function ledgerEntriesForPayment(db: Kysely<Database>, ids: readonl
   return db
     .selectFrom('credit_ledger')
     .selectAll()
-    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), intentNotKey(wanted)]))
     .orderBy('id', 'asc')
     .execute();
 }
@@ -391,7 +402,7 @@ export async function paymentRecordFor(db: Kysely<Database>, ids: readonly strin
   return db
     .selectFrom('stripe_credits_payments')
     .selectAll()
-    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), intentNotKey(wanted)]))
     .executeTakeFirst();
 }
 

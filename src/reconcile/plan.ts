@@ -25,8 +25,12 @@ const COUNT_FIELD: Record<PaymentDecision['status'], keyof ReconcileCounts> = {
 };
 
 export function countDecision(counts: ReconcileCounts, d: PaymentDecision): void {
+  countStatus(counts, d.status);
+}
+
+export function countStatus(counts: ReconcileCounts, status: PaymentDecision['status']): void {
   counts.payments += 1;
-  counts[COUNT_FIELD[d.status]] += 1;
+  counts[COUNT_FIELD[status]] += 1;
 }
 
 export function countAll(decisions: readonly PaymentDecision[]): ReconcileCounts {

@@ -253,12 +253,12 @@ describe.each(engines())('adopting an app that already credits (%s)', (engine) =
       const fetched = await fetchPaymentById(reader, p.session.id, config);
       const planner = new Planner(open.db, config, true, false);
       await planner.decide([fetched!.payment!]);
-      expect(planner.decisions[0]).toMatchObject({ status: 'credited' });
+      expect(planner.plan.decision(0)).toMatchObject({ status: 'credited' });
       // The app's webhook writes its own row, by session id, between the decision and the write.
       await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (2, 10, ?, 'stripe')", p.session.id);
-      const out = await writePlan(open.db, planner.decisions, { runId: null, actor: 'test', adoption: config });
+      const out = await writePlan(open.db, planner.plan, { runId: null, actor: 'test', adoption: config });
       expect(out.creditsWritten).toBe(0);
-      expect(planner.decisions[0]).toMatchObject({ status: 'already_credited' });
+      expect(planner.plan.decision(0)).toMatchObject({ status: 'already_credited' });
     } finally {
       await open.close();
     }

@@ -390,7 +390,7 @@ describe.concurrent('the database', () => {
 });
 
 describe.concurrent('migrate', () => {
-  it("creates the tool's tables with the unique (kind, payment_key) index, and is idempotent", async () => {
+  it("creates the tool's tables with the unique (payment_key, kind) index, and is idempotent", async () => {
     const { dir, db } = fresh();
     const r1 = await cli(['migrate', '--db', db], dir, { STRIPE_API_KEY: undefined });
     expect(r1.code, r1.stderr).toBe(0);
@@ -401,7 +401,7 @@ describe.concurrent('migrate', () => {
     const uniqueCols = indexes
       .filter((i) => i.unique === 1)
       .map((i) => query<{ name: string }>(db, 'SELECT name FROM pragma_index_info(?) ORDER BY seqno', i.name).map((c) => c.name));
-    expect(uniqueCols).toContainEqual(['kind', 'payment_key']);
+    expect(uniqueCols).toContainEqual(['payment_key', 'kind']);
     const schema = () => query(db, 'SELECT type, name, sql FROM sqlite_master ORDER BY name');
     const schema1 = schema();
 

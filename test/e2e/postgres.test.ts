@@ -251,7 +251,7 @@ describe.runIf(PG)('Postgres', () => {
       // A second ledger in public, beside billing's: its own tables and its own migration bookkeeping.
       const m = await cli(['migrate', '--db', d.url, '--json']);
       expect(m.code, m.stderr).toBe(0);
-      expect(JSON.parse(m.stdout).applied).toHaveLength(5);
+      expect(JSON.parse(m.stdout).applied).toHaveLength(6);
       expect(await d.tables()).toEqual(expect.arrayContaining(['credit_ledger', 'stripe_credits_migration', 'users']));
       expect(await d.query('SELECT count(*) AS n FROM public.credit_ledger')).toEqual([{ n: 0 }]);
     });
@@ -367,12 +367,12 @@ describe.runIf(PG)('Postgres', () => {
       for (const r of results) expect(r.code, r.stderr).toBe(0);
       const applied = results.map((r) => JSON.parse(r.stdout).applied as string[]);
       expect(applied.filter((a) => a.length > 0)).toHaveLength(1);
-      expect(applied.find((a) => a.length > 0)).toEqual(['0001-initial', '0002-payments', '0003-support', '0004-cron', '0005-baseline']);
+      expect(applied.find((a) => a.length > 0)).toEqual(['0001-initial', '0002-payments', '0003-support', '0004-cron', '0005-baseline', '0006-fewer-indexes']);
       expect(await d.tables()).toEqual(
         ['credit_ledger', 'stripe_credits_baseline', 'stripe_credits_lock', 'stripe_credits_migration', 'stripe_credits_migration_lock', 'stripe_credits_payments', 'stripe_credits_review', 'stripe_credits_runs', 'stripe_credits_state', 'users'],
       );
       const idx = await d.query<{ def: string }>("SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'credit_ledger' AND indexdef LIKE 'CREATE UNIQUE%'");
-      expect(idx.map((i) => i.def)).toContainEqual(expect.stringMatching(/UNIQUE INDEX credit_ledger_kind_payment_key ON public\.credit_ledger USING btree \(kind, payment_key\)/));
+      expect(idx.map((i) => i.def)).toContainEqual(expect.stringMatching(/UNIQUE INDEX credit_ledger_payment_key_kind ON public\.credit_ledger USING btree \(payment_key, kind\)/));
       const again = await cli(['migrate', '--db', d.url, '--json']);
       expect(JSON.parse(again.stdout)).toMatchObject({ database: expect.stringMatching(/^postgres:\/\/postgres:\*\*\*@/), applied: [] });
     });

@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { runDemo } from '../../app/demo.js';
-import { reconcileJson, renderAttention, renderReconcile, summaryLine } from '../output.js';
+import { renderAttention, renderReconcile, summaryLine, writeReconcileJson } from '../output.js';
 import type { CommandContext } from './reconcile.js';
 
 export async function demoCommand(ctx: CommandContext, flags: { json?: boolean }): Promise<number> {
@@ -19,7 +19,7 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean }
     },
   });
   if (flags.json) {
-    out.write(`${JSON.stringify(reconcileJson(result.apply), null, 2)}\n`);
+    await writeReconcileJson(out, result.apply);
     return 0;
   }
   out.write('== What a person should look at\n');

@@ -2,7 +2,7 @@ import { reconcile } from '../../app/reconcile.js';
 import { resolveSettings } from '../../config.js';
 import { parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
-import { progressReporter, reconcileJson, renderAttention, renderReconcile, summaryLine, type Io } from '../output.js';
+import { progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
 
 export interface CommandContext {
   io: Io;
@@ -39,7 +39,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
     });
     progress.stop();
     if (flags.json) {
-      ctx.io.stdout.write(`${JSON.stringify(reconcileJson(report), null, 2)}\n`);
+      await writeReconcileJson(ctx.io.stdout, report);
       return report.exitCode;
     }
     for (const note of report.notes) ctx.io.stderr.write(`stripe-credits: note: ${note}\n`);

@@ -1,0 +1,250 @@
+import { emptyCounts, countStatus, type ReconcileCounts } from './plan.js';
+import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewReason, SkipReason } from './types.js';
+
+/**
+ * The plan of a run, compact: a run decides every payment before it writes any, so the plan of a
+ * large account is held in memory whole. A PaymentDecision object (a dozen fields, three arrays)
+ * costs about a kilobyte; here a payment costs about a hundred bytes plus its ids:
+ * - its payment key and Checkout Session id, one string each (the PaymentIntent id is the payment
+ *   key whenever there is one, and is stored apart only when it is not);
+ * - numbers in typed arrays (amount, credits, paid at), one byte of flags (livemode, …) and one
+ *   of status;
+ * - everything that repeats across payments (currency, matched by, reason, credit rule, user id,
+ *   customer id, name, the lists of emails, unknown ids and candidates) as an index into a table
+ *   of distinct values, each value stored once.
+ * `decision(i)` rebuilds the full PaymentDecision, field for field (nulls and empty lists included).
+ */
+export class CompactPlan {
+  private capacity = 0;
+  private count = 0;
+  private readonly keys: string[] = [];
+  private readonly sessions: (string | null)[] = [];
+  /** PaymentIntent ids that are neither null nor the payment key (none, as the core decides today). */
+  private readonly otherIntents = new Map<number, string>();
+  private amounts = new Float64Array(0);
+  private credits = new Float64Array(0);
+  private paidAts = new Float64Array(0);
+  private statuses = new Uint8Array(0);
+  private flags = new Uint8Array(0);
+  private currencies = new Uint32Array(0);
+  private matchedBys = new Uint32Array(0);
+  private reasons = new Uint32Array(0);
+  private creditRules = new Uint32Array(0);
+  private userIds = new Uint32Array(0);
+  private customerIds = new Uint32Array(0);
+  private names = new Uint32Array(0);
+  private emails = new Uint32Array(0);
+  private unknownIds = new Uint32Array(0);
+  private candidateUserIds = new Uint32Array(0);
+  private readonly strings = new Interner<string>((s) => s);
+  private readonly lists = new Interner<readonly string[]>((l) => JSON.stringify(l), (l) => Object.freeze([...l]));
+  /** Plan order (after sort()): position → index. */
+  private order: Uint32Array | null = null;
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Adds a decision; returns its index. */
+  push(d: PaymentDecision): number {
+    if (this.count === this.capacity) this.grow();
+    const i = this.count++;
+    this.order = null;
+    this.keys.push(d.paymentKey);
+    this.sessions.push(d.checkoutSession);
+    let flags = d.livemode ? LIVEMODE : 0;
+    if (d.paymentIntent === d.paymentKey) flags |= INTENT_IS_KEY;
+    else if (d.paymentIntent !== null) this.otherIntents.set(i, d.paymentIntent);
+    if (d.status === 'already_credited') flags |= CREDITED_BEFORE;
+    this.flags[i] = flags;
+    this.statuses[i] = STATUS_CODE[d.status];
+    this.amounts[i] = d.amount ?? NaN;
+    this.credits[i] = d.credits ?? NaN;
+    this.paidAts[i] = d.paidAt;
+    this.currencies[i] = this.strings.id(d.currency);
+    this.matchedBys[i] = this.strings.id(d.matchedBy);
+    this.reasons[i] = this.strings.id(d.reason);
+    this.creditRules[i] = this.strings.id(d.creditRule);
+    this.userIds[i] = this.strings.id(d.userId);
+    this.customerIds[i] = this.strings.id(d.customerId);
+    this.names[i] = this.strings.id(d.name);
+    this.emails[i] = this.lists.id(d.emails.length === 0 ? null : d.emails);
+    this.unknownIds[i] = this.lists.id(d.unknownIds.length === 0 ? null : d.unknownIds);
+    this.candidateUserIds[i] = this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds);
+    return i;
+  }
+
+  /** The full decision at index `i`, rebuilt (a new object: changing it changes nothing here). */
+  decision(i: number): PaymentDecision {
+    this.check(i);
+    const flags = this.flags[i]!;
+    const amount = this.amounts[i]!;
+    const credits = this.credits[i]!;
+    return {
+      paymentKey: this.keys[i]!,
+      checkoutSession: this.sessions[i]!,
+      paymentIntent: flags & INTENT_IS_KEY ? this.keys[i]! : (this.otherIntents.get(i) ?? null),
+      amount: Number.isNaN(amount) ? null : amount,
+      currency: this.strings.value(this.currencies[i]!),
+      userId: this.strings.value(this.userIds[i]!),
+      matchedBy: this.strings.value(this.matchedBys[i]!) as MatchedBy | null,
+      credits: Number.isNaN(credits) ? null : credits,
+      status: STATUSES[this.statuses[i]!]!,
+      reason: this.strings.value(this.reasons[i]!) as ReviewReason | SkipReason | null,
+      paidAt: this.paidAts[i]!,
+      livemode: (flags & LIVEMODE) !== 0,
+      creditRule: this.strings.value(this.creditRules[i]!) as CreditRuleName | null,
+      unknownIds: [...(this.lists.value(this.unknownIds[i]!) ?? [])],
+      candidateUserIds: [...(this.lists.value(this.candidateUserIds[i]!) ?? [])],
+      emails: [...(this.lists.value(this.emails[i]!) ?? [])],
+      customerId: this.strings.value(this.customerIds[i]!),
+      name: this.strings.value(this.names[i]!),
+    };
+  }
+
+  paymentKey(i: number): string {
+    this.check(i);
+    return this.keys[i]!;
+  }
+
+  checkoutSession(i: number): string | null {
+    this.check(i);
+    return this.sessions[i]!;
+  }
+
+  status(i: number): PaymentStatus {
+    this.check(i);
+    return STATUSES[this.statuses[i]!]!;
+  }
+
+  /** The writer found a purchase someone else wrote meanwhile: `credited` becomes `already_credited`. */
+  setStatus(i: number, status: PaymentStatus): void {
+    this.check(i);
+    this.statuses[i] = STATUS_CODE[status];
+  }
+
+  livemode(i: number): boolean {
+    this.check(i);
+    return (this.flags[i]! & LIVEMODE) !== 0;
+  }
+
+  /** Whether the payment was already credited when it was decided (not merely found so while writing). */
+  creditedBefore(i: number): boolean {
+    this.check(i);
+    return (this.flags[i]! & CREDITED_BEFORE) !== 0;
+  }
+
+  /** Puts the plan in the order it is written and reported: by time paid, then payment key. */
+  sort(): void {
+    const order = new Uint32Array(this.count);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    const { paidAts, keys } = this;
+    order.sort((a, b) => paidAts[a]! - paidAts[b]! || (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    this.order = order;
+  }
+
+  /** The index of the payment at `position` in plan order (insertion order until sort()). */
+  at(position: number): number {
+    if (position < 0 || position >= this.count) throw new RangeError(`no payment at position ${position} of ${this.count}`);
+    return this.order ? this.order[position]! : position;
+  }
+
+  /** Indexes in plan order. */
+  *indexes(): IterableIterator<number> {
+    for (let p = 0; p < this.count; p++) yield this.at(p);
+  }
+
+  /** Decisions in plan order, rebuilt one at a time. */
+  *decisions(): IterableIterator<PaymentDecision> {
+    for (const i of this.indexes()) yield this.decision(i);
+  }
+
+  /**
+   * What a run reports (SPEC: every payment except those already credited before the run), in plan
+   * order; iterable any number of times, each decision rebuilt as it is reached.
+   */
+  reported(): Iterable<PaymentDecision> {
+    return {
+      [Symbol.iterator]: (): Iterator<PaymentDecision> => {
+        const it = this.indexes();
+        return {
+          next: (): IteratorResult<PaymentDecision> => {
+            for (let r = it.next(); !r.done; r = it.next()) if (!this.creditedBefore(r.value)) return { done: false, value: this.decision(r.value) };
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
+  }
+
+  counts(): ReconcileCounts {
+    const counts = emptyCounts();
+    for (let i = 0; i < this.count; i++) countStatus(counts, STATUSES[this.statuses[i]!]!);
+    return counts;
+  }
+
+  private check(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`no payment at index ${i} of ${this.count}`);
+  }
+
+  private grow(): void {
+    const cap = Math.max(1024, this.capacity * 2);
+    const more = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, make: new (n: number) => T): T => {
+      const b = new make(cap);
+      b.set(a);
+      return b;
+    };
+    this.amounts = more(this.amounts, Float64Array);
+    this.credits = more(this.credits, Float64Array);
+    this.paidAts = more(this.paidAts, Float64Array);
+    this.statuses = more(this.statuses, Uint8Array);
+    this.flags = more(this.flags, Uint8Array);
+    this.currencies = more(this.currencies, Uint32Array);
+    this.matchedBys = more(this.matchedBys, Uint32Array);
+    this.reasons = more(this.reasons, Uint32Array);
+    this.creditRules = more(this.creditRules, Uint32Array);
+    this.userIds = more(this.userIds, Uint32Array);
+    this.customerIds = more(this.customerIds, Uint32Array);
+    this.names = more(this.names, Uint32Array);
+    this.emails = more(this.emails, Uint32Array);
+    this.unknownIds = more(this.unknownIds, Uint32Array);
+    this.candidateUserIds = more(this.candidateUserIds, Uint32Array);
+    this.capacity = cap;
+  }
+}
+
+const LIVEMODE = 1;
+/** The PaymentIntent id is the payment key (else it is null, or kept in otherIntents). */
+const INTENT_IS_KEY = 2;
+const CREDITED_BEFORE = 4;
+
+const STATUSES: readonly PaymentStatus[] = ['credited', 'would_credit', 'already_credited', 'needs_review', 'pending', 'skipped'];
+const STATUS_CODE = Object.fromEntries(STATUSES.map((s, i) => [s, i])) as Record<PaymentStatus, number>;
+
+/** A table of distinct values: each stored once, referred to by its index; 0 stands for null. */
+class Interner<T> {
+  private readonly index = new Map<string, number>();
+  private readonly values: (T | null)[] = [null];
+
+  constructor(
+    private readonly keyOf: (v: T) => string,
+    /** What is kept of a new value (a copy, for a value its owner might change). */
+    private readonly keep: (v: T) => T = (v) => v,
+  ) {}
+
+  id(v: T | null): number {
+    if (v === null) return 0;
+    const k = this.keyOf(v);
+    let i = this.index.get(k);
+    if (i === undefined) {
+      i = this.values.length;
+      this.values.push(this.keep(v));
+      this.index.set(k, i);
+    }
+    return i;
+  }
+
+  value(i: number): T | null {
+    return this.values[i] ?? null;
+  }
+}

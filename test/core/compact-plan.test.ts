@@ -1,0 +1,189 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { ReconcileReport } from '../../src/app/reconcile.js';
+import { jsonItem, reconcileJsonHead, writeReconcileJson } from '../../src/cli/output.js';
+import { CompactPlan } from '../../src/reconcile/compact-plan.js';
+import { countAll, emptyCounts } from '../../src/reconcile/plan.js';
+import type { PaymentDecision, PaymentStatus } from '../../src/reconcile/types.js';
+
+const STATUSES: PaymentStatus[] = ['credited', 'would_credit', 'already_credited', 'needs_review', 'pending', 'skipped'];
+
+/** A decision with every field set to something other than its neighbour's. */
+function full(n: number, status: PaymentStatus): PaymentDecision {
+  return {
+    paymentKey: `pi_${n}`,
+    checkoutSession: `cs_${n}`,
+    paymentIntent: `pi_${n}`,
+    amount: 1000 + n,
+    currency: n % 2 ? 'usd' : 'jpy',
+    userId: String(n),
+    matchedBy: n % 2 ? 'client_reference_id' : 'metadata.user_id',
+    credits: 10 + n,
+    status,
+    reason: status === 'needs_review' ? 'ambiguous_email' : status === 'skipped' ? 'refunded' : null,
+    paidAt: 1_790_000_000 + n,
+    livemode: n % 2 === 0,
+    creditRule: n % 2 ? 'unit_amount' : 'metadata',
+    unknownIds: [`u${n}`],
+    candidateUserIds: [`${n}`, `${n + 1}`],
+    emails: [`a${n}@example.com`, `b${n}@example.com`],
+    customerId: `cus_${n}`,
+    name: `Name ${n}`,
+  };
+}
+
+/** The same with every field that can be null or empty so. */
+function bare(n: number, status: PaymentStatus): PaymentDecision {
+  return {
+    paymentKey: `cs_bare_${n}`,
+    checkoutSession: null,
+    paymentIntent: null,
+    amount: null,
+    currency: null,
+    userId: null,
+    matchedBy: null,
+    credits: null,
+    status,
+    reason: null,
+    paidAt: 0,
+    livemode: false,
+    creditRule: null,
+    unknownIds: [],
+    candidateUserIds: [],
+    emails: [],
+    customerId: null,
+    name: null,
+  };
+}
+
+describe('CompactPlan', () => {
+  it.each(STATUSES)('rebuilds a %s decision field for field, with every field set and with every field null or empty', (status) => {
+    const plan = new CompactPlan();
+    const decisions = [full(1, status), bare(2, status), full(2, status), { ...full(3, status), credits: 0, amount: 0 }];
+    decisions.forEach((d, i) => expect(plan.push(d)).toBe(i));
+    expect(plan.length).toBe(decisions.length);
+    decisions.forEach((d, i) => {
+      expect(plan.decision(i)).toStrictEqual(d);
+      expect(plan.status(i)).toBe(status);
+      expect(plan.paymentKey(i)).toBe(d.paymentKey);
+      expect(plan.livemode(i)).toBe(d.livemode);
+      expect(plan.creditedBefore(i)).toBe(status === 'already_credited');
+    });
+  });
+
+  it('keeps a PaymentIntent id that is not the payment key, large and negative amounts, and values shared between payments', () => {
+    const plan = new CompactPlan();
+    const odd = { ...full(1, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other', amount: -5, credits: 2 ** 40 };
+    const twin = { ...full(1, 'credited'), paymentKey: 'pi_twin' }; // same user, emails, lists as full(1)
+    plan.push(full(1, 'credited'));
+    plan.push(odd);
+    plan.push(twin);
+    expect(plan.decision(1)).toStrictEqual(odd);
+    expect(plan.decision(2)).toStrictEqual(twin);
+    expect(plan.decision(0)).toStrictEqual(full(1, 'credited'));
+  });
+
+  it('rebuilds new objects: changing one, or the decision it was built from, changes nothing in the plan', () => {
+    const plan = new CompactPlan();
+    const d = full(1, 'credited');
+    plan.push(d);
+    d.emails.push('changed@example.com');
+    d.unknownIds.length = 0;
+    const out = plan.decision(0);
+    out.status = 'skipped';
+    out.candidateUserIds.push('9');
+    expect(plan.decision(0)).toStrictEqual(full(1, 'credited'));
+  });
+
+  it('setStatus changes the status only; creditedBefore still tells what the plan found', () => {
+    const plan = new CompactPlan();
+    plan.push(full(1, 'credited'));
+    plan.push(full(2, 'already_credited'));
+    plan.setStatus(0, 'already_credited');
+    expect(plan.decision(0)).toStrictEqual({ ...full(1, 'credited'), status: 'already_credited' });
+    expect(plan.creditedBefore(0)).toBe(false);
+    expect(plan.creditedBefore(1)).toBe(true);
+  });
+
+  it('sorts by time paid, then payment key; reported() leaves out what was credited before, and can be iterated again', () => {
+    const plan = new CompactPlan();
+    const c = { ...full(1, 'credited'), paidAt: 30, paymentKey: 'pi_c' };
+    const b = { ...full(2, 'needs_review'), paidAt: 10, paymentKey: 'pi_b' };
+    const a = { ...full(3, 'pending'), paidAt: 10, paymentKey: 'pi_a' };
+    const before = { ...full(4, 'already_credited'), paidAt: 5, paymentKey: 'pi_0' };
+    for (const d of [c, b, before, a]) plan.push(d);
+    expect([...plan.decisions()].map((d) => d.paymentKey)).toEqual(['pi_c', 'pi_b', 'pi_0', 'pi_a']);
+    plan.sort();
+    expect([...plan.indexes()]).toEqual([2, 3, 1, 0]);
+    expect([...plan.decisions()]).toStrictEqual([before, a, b, c]);
+    const reported = plan.reported();
+    expect([...reported]).toStrictEqual([a, b, c]);
+    expect([...reported]).toStrictEqual([a, b, c]);
+  });
+
+  it('counts as countAll counts the decisions', () => {
+    const plan = new CompactPlan();
+    const decisions = STATUSES.flatMap((s, i) => Array.from({ length: i + 1 }, (_, j) => full(i * 10 + j, s)));
+    for (const d of decisions) plan.push(d);
+    expect(plan.counts()).toEqual(countAll(decisions));
+    expect(new CompactPlan().counts()).toEqual(emptyCounts());
+  });
+
+  it('grows past its first allocation and refuses indexes it does not hold', () => {
+    const plan = new CompactPlan();
+    for (let i = 0; i < 5000; i++) plan.push(full(i, STATUSES[i % STATUSES.length]!));
+    expect(plan.decision(4321)).toStrictEqual(full(4321, STATUSES[4321 % STATUSES.length]!));
+    expect(plan.decision(0)).toStrictEqual(full(0, 'credited'));
+    expect(() => plan.decision(5000)).toThrow(RangeError);
+    expect(() => plan.decision(-1)).toThrow(RangeError);
+    expect(() => plan.at(5000)).toThrow(RangeError);
+  });
+});
+
+describe('writeReconcileJson', () => {
+  function report(decisions: PaymentDecision[]): ReconcileReport {
+    return {
+      mode: 'apply',
+      source: 'window',
+      window: { since: 1_790_000_000, until: 1_790_086_400 },
+      counts: countAll(decisions),
+      creditsWritten: 12,
+      creditsPlanned: 12,
+      decisions,
+      newInReview: ['pi_2'],
+      notes: ['a note with "quotes"\nand a newline'],
+      runId: 7,
+      requests: 3,
+      exitCode: 3,
+    };
+  }
+
+  async function streamed(r: ReconcileReport, highWaterMark?: number): Promise<string> {
+    const out = new PassThrough({ highWaterMark });
+    const parts: Buffer[] = [];
+    out.on('data', (b: Buffer) => parts.push(b));
+    await writeReconcileJson(out, r);
+    out.end();
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  it.each([
+    ['no items', []],
+    ['one item', [full(1, 'credited')]],
+    ['every status, null fields included', STATUSES.flatMap((s, i) => [full(i, s), bare(i, s)])],
+  ])('writes exactly the bytes JSON.stringify wrote for the whole document (%s)', async (_, decisions) => {
+    const r = report(decisions);
+    const whole = `${JSON.stringify({ ...reconcileJsonHead(r), items: decisions.map(jsonItem) }, null, 2)}\n`;
+    expect(await streamed(r)).toBe(whole);
+  });
+
+  it('writes a large run in several chunks, waiting for the stream to drain, with the same bytes', async () => {
+    const decisions = Array.from({ length: 3000 }, (_, i) => full(i, STATUSES[i % STATUSES.length]!));
+    const r = report(decisions);
+    const whole = `${JSON.stringify({ ...reconcileJsonHead(r), items: decisions.map(jsonItem) }, null, 2)}\n`;
+    expect(whole.length).toBeGreaterThan(1024 * 1024);
+    const out = await streamed(r, 1024);
+    expect(out).toBe(whole);
+    expect(JSON.parse(out).items).toHaveLength(3000);
+  });
+});
