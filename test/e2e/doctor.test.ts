@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { PERMISSIONS, startSimulator, type SimulatorPermission } from '../../src/simulator/index.js';
-import { runCli, tempDir, writeJson, type CliResult, type TestUser } from '../helpers/cli.js';
+import { HOUR, now, runCli, tempDir, writeJson, type CliResult, type TestUser } from '../helpers/cli.js';
 import { createAppDb, engines, type EngineName } from '../helpers/engines.js';
 
 /**
@@ -104,14 +104,14 @@ function expectShape(doc: unknown): void {
 
 describe.each(engines())('doctor (%s)', (engine) => {
   describe.concurrent('findings', () => {
-    it('a good setup: every check ok, exit 0, and nothing written', async (test) => {
+    it('a good setup: every check ok, exit 0, and nothing written; then every writer succeeds on it', async (test) => {
       const w = await world(engine, test);
       await goodLedger(w);
       await w.app.exec('ALTER TABLE users ADD COLUMN credits INTEGER NOT NULL DEFAULT 0');
       await w.app.exec('CREATE INDEX users_email_lower_idx ON users (lower(trim(email)))');
       const migrated = await w.cli(['migrate']);
       expect(migrated.code, migrated.stderr).toBe(0);
-      const config = { ledger: LEDGER, balance: { column: 'credits' } };
+      const config = { ledger: LEDGER, balance: { column: 'credits' }, credits: { unitAmountPerCredit: { usd: 100 } } };
       const before = await w.app.fingerprint();
 
       const r = await w.doctor({ config });
@@ -139,6 +139,30 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(human.stdout).not.toMatch(/fix:/);
 
       expect(await w.app.fingerprint()).toBe(before);
+
+      // What doctor's OK means: the tool's writers succeed on this database and config, into the app's table.
+      const paid = w.sim.store.createCheckoutPayment({ created: now() - HOUR, clientReferenceId: '2', amount: 1500 });
+      const pi = paid.paymentIntent!.id;
+      const run = await w.cli(['reconcile', '--since', '7d', '--json'], { config });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).counts).toMatchObject({ credited: 1 });
+      const adjusted = await w.cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'], { config });
+      expect(adjusted.code, adjusted.stderr).toBe(0);
+      const moved = await w.cli(['assign', pi, '--user', '1', '--reassign', '--reason', 'paid for Ann'], { config });
+      expect(moved.code, moved.stderr).toBe(0);
+      const written = await w.app.query<{ user_id: number; amount: number; stripe_id: string | null; kind: string }>(
+        'SELECT user_id, amount, stripe_id, kind FROM credit_transactions WHERE id > 3 ORDER BY id',
+      );
+      expect(written.map((x) => ({ ...x, user_id: Number(x.user_id), amount: Number(x.amount) }))).toEqual([
+        { user_id: 2, amount: 15, stripe_id: pi, kind: 'purchase' },
+        { user_id: 1, amount: 5, stripe_id: null, kind: 'manual' },
+        { user_id: 2, amount: -15, stripe_id: null, kind: 'manual' },
+        { user_id: 1, amount: 15, stripe_id: null, kind: 'manual' },
+      ]);
+      expect(await w.app.query('SELECT id, credits FROM users ORDER BY id')).toEqual([
+        { id: 1, credits: 20 },
+        { id: 2, credits: 0 },
+      ]);
     });
 
     it('a broken setup: each problem named with its exact fix, exit 2, nothing written; the suggested SQL works', async (test) => {
