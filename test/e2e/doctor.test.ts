@@ -51,15 +51,15 @@ async function world(engine: EngineName, test: TestContext) {
     tmp.cleanup();
   });
   const autoId = engine === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY';
-  const cli = (args: string[], opts: { key?: string | null; config?: unknown } = {}): Promise<CliResult> => {
+  const cli = (args: string[], opts: { key?: string | null; config?: unknown; db?: string } = {}): Promise<CliResult> => {
     const cfg = writeJson(join(tmp.dir, `config-${Math.random().toString(36).slice(2)}.json`), opts.config ?? {});
     const key = opts.key === undefined ? KEYS.all : opts.key;
-    return runCli([...args, '--db', app.url, '--config', cfg], {
+    return runCli([...args, '--db', opts.db ?? app.url, '--config', cfg], {
       cwd: tmp.dir,
       env: { STRIPE_API_BASE: sim.url, ...(key === null ? {} : { STRIPE_API_KEY: key }) },
     });
   };
-  const doctor = async (opts: { key?: string | null; config?: unknown } = {}) => {
+  const doctor = async (opts: { key?: string | null; config?: unknown; db?: string } = {}) => {
     const r = await cli(['doctor', '--json'], opts);
     let doc: { ok: boolean; findings: Finding[] };
     try {
@@ -237,6 +237,55 @@ describe.each(engines())('doctor (%s)', (engine) => {
       const fixed = await w.doctor({ config, key: KEYS.noEvents });
       expect(fixed.one('ledger.unique').level).toBe('ok');
       expect(fixed.one('users.email').level).toBe('ok');
+    });
+
+    it('mixed-case names (Prisma): the suggested SQL quotes them and runs as given', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec(`CREATE TABLE "User" (id INTEGER PRIMARY KEY, "Email" TEXT, name TEXT)`);
+      await w.app.exec(`INSERT INTO "User" (id, "Email") VALUES (1, 'ann@example.com')`);
+      await w.app.exec(`CREATE TABLE "CreditTransaction" (id ${w.autoId}, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT, "createdAt" TEXT)`);
+      await w.app.exec(`INSERT INTO "CreditTransaction" ("userId", amount, "stripeId") VALUES (1, 10, 'pi_3Abc')`);
+      await w.app.exec(`CREATE TABLE "Wallet" ("userId" INTEGER NOT NULL, balance INTEGER)`);
+      await w.app.exec(`INSERT INTO "Wallet" ("userId", balance) VALUES (1, NULL)`);
+      const config = {
+        users: { table: 'User', email: 'Email' },
+        ledger: { table: 'CreditTransaction', columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' } },
+        balance: { table: 'Wallet', column: 'balance', key: 'userId' },
+      };
+      const r = await w.doctor({ config });
+      const fixes = [r.one('users.email').fix!, r.one('ledger.unique').fix!.split(';')[0]!, ...r.of('balance').map((x) => x.fix!)];
+      expect(fixes).toEqual(
+        engine === 'postgres'
+          ? [
+              'CREATE INDEX "User_Email_lower_idx" ON "User" (lower(trim("Email")))',
+              'CREATE UNIQUE INDEX "CreditTransaction_stripeId_key" ON "CreditTransaction" ("stripeId")',
+              'UPDATE "Wallet" SET balance = 0 WHERE balance IS NULL',
+              'CREATE UNIQUE INDEX "Wallet_userId_key" ON "Wallet" ("userId")',
+            ]
+          : [
+              'CREATE INDEX User_Email_lower_idx ON User (lower(trim(Email)))',
+              'CREATE UNIQUE INDEX CreditTransaction_stripeId_key ON CreditTransaction (stripeId)',
+              'UPDATE Wallet SET balance = 0 WHERE balance IS NULL',
+              'CREATE UNIQUE INDEX Wallet_userId_key ON Wallet (userId)',
+            ],
+      );
+      for (const sql of fixes) await w.app.exec(sql);
+      const fixed = await w.doctor({ config });
+      expect(fixed.code, fixed.stdout).toBe(0);
+      expect(fixed.one('users.email').level).toBe('ok');
+      expect(fixed.one('ledger.unique').level).toBe('ok');
+      expect(fixed.of('balance').map((x) => x.level)).toEqual(['ok']);
+      if (engine === 'sqlite') {
+        // Names are case-insensitive on SQLite, and doctor matches them so; a schema prefixes the index name, not the table.
+        const lower = { ledger: { schema: 'main', table: 'credittransaction', columns: { userId: 'userid', credits: 'AMOUNT', paymentRef: 'stripeid', createdAt: null } } };
+        await w.app.exec('DROP INDEX CreditTransaction_stripeId_key');
+        const main = await w.doctor({ config: lower });
+        expect(main.one('ledger').level).toBe('ok');
+        const unique = main.one('ledger.unique').fix!.split(';')[0]!;
+        expect(unique).toBe('CREATE UNIQUE INDEX main.CreditTransaction_stripeId_key ON CreditTransaction (stripeId)');
+        await w.app.exec(unique);
+        expect((await w.doctor({ config: lower })).one('ledger.unique').level).toBe('ok');
+      }
     });
 
     it('no key: a warning, not a crash; a setup without a mapped ledger is fine', async (test) => {
