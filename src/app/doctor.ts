@@ -336,6 +336,18 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
       );
     }
   }
+  const refColumn = columnOf(db, t, L.columns.paymentRef);
+  if (refColumn && refColumn.notNull && !refColumn.generated) {
+    columnProblems++;
+    const nullable = sqlite
+      ? 'SQLite cannot drop a NOT NULL in place: rebuild the table without it'
+      : `ALTER TABLE ${q.table(L.schema, t.name)} ALTER COLUMN ${q.id(refColumn.name)} DROP NOT NULL`;
+    f.warn(
+      'ledger.columns',
+      `paymentRef "${refColumn.name}" is NOT NULL: purchases insert fine, but a manual entry (adjust, assign --reassign) has no payment reference and writes NULL there, so adjustments and reassignments would fail to insert`,
+      `make "${refColumn.name}" nullable (${nullable}), or make adjustments and reassignments in the app, not with the tool`,
+    );
+  }
   if (columnProblems === 0) {
     const extra = [...new Set([...Object.keys(L.set), ...Object.keys(L.setManual)])];
     f.ok('ledger.columns', `${mapped.map(([, n]) => n).join(', ')}${extra.length ? ` and ${extra.join(', ')} (set)` : ''} exist; every NOT NULL column without a default is mapped or set`);

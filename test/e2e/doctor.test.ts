@@ -239,6 +239,36 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(fixed.one('users.email').level).toBe('ok');
     });
 
+    it('a NOT NULL payment reference: a warning, since adjustments (no reference) would fail; the fix makes them work', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec(`CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, created_at TEXT)`);
+      await w.app.exec(`INSERT INTO credit_transactions (user_id, amount, stripe_id, kind) VALUES (1, 10, 'pi_3Abc', 'purchase')`);
+      const config = { ledger: LEDGER };
+      const r = await w.doctor({ config });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const columns = r.one('ledger.columns');
+      expect(columns.level).toBe('warn');
+      expect(columns.message).toBe(
+        'paymentRef "stripe_id" is NOT NULL: purchases insert fine, but a manual entry (adjust, assign --reassign) has no payment reference and writes NULL there, so adjustments and reassignments would fail to insert',
+      );
+      expect(columns.fix).toBe(
+        engine === 'postgres'
+          ? 'make "stripe_id" nullable (ALTER TABLE credit_transactions ALTER COLUMN stripe_id DROP NOT NULL), or make adjustments and reassignments in the app, not with the tool'
+          : 'make "stripe_id" nullable (SQLite cannot drop a NOT NULL in place: rebuild the table without it), or make adjustments and reassignments in the app, not with the tool',
+      );
+      // It is what happens.
+      const adjust = ['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'];
+      const failed = await w.cli(adjust, { config });
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/NOT NULL constraint failed|null value in column "stripe_id"/);
+      if (engine === 'postgres') {
+        await w.app.exec(/^make "stripe_id" nullable \((.*)\), or/.exec(columns.fix!)![1]!);
+        expect((await w.doctor({ config })).one('ledger.columns').level).toBe('ok');
+        const ok = await w.cli(adjust, { config });
+        expect(ok.code, ok.stderr).toBe(0);
+      }
+    });
+
     it('mixed-case names (Prisma): the suggested SQL quotes them and runs as given', async (test) => {
       const w = await world(engine, test);
       await w.app.exec(`CREATE TABLE "User" (id INTEGER PRIMARY KEY, "Email" TEXT, name TEXT)`);
