@@ -1,3 +1,4 @@
+import SQLite from 'better-sqlite3';
 import type Stripe from 'stripe';
 import { sql, type Kysely } from 'kysely';
 import { DEFAULT_CONFIG_FILE, keyIsLive, type AppConfig, type BalanceConfig, type LedgerMapping, type Settings, type SqlConstant } from '../config.js';
@@ -388,6 +389,7 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
       else f.warn('ledger.types', problem.message, fix);
     }
   }
+  typeProblems += await checkConstantTypes(db, t, constants, sameManual, f);
   if (typeProblems === 0 && credits && ref) {
     const parts = [`credits "${credits.name}" ${credits.type || 'untyped'}`, `paymentRef "${ref.name}" ${ref.type || 'untyped'}`];
     if (created) parts.push(`createdAt "${created.name}" ${created.type || 'untyped'} (written as ${L.createdAtFormat})`);
@@ -397,6 +399,94 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   if (!ref) return [];
   await checkUniqueRef(db, t, L, ref, q, f);
   return checkReferences(db, t, L, ref, f);
+}
+
+/** Whether a Postgres error is about the statement (a value, a type), not the connection or the server. */
+function statementError(e: unknown): e is Error & { code: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
+}
+
+/**
+ * What the engine does with a `set`/`setManual` constant in its column, asked of the engine itself.
+ * Postgres: the constant, bound as the insert binds it, cast to the column's declared type (a
+ * read-only query): the error is the one the insert would fail with. SQLite: the constant bound as
+ * the insert binds it (a boolean as 1 or 0) into a column of the same declared type (and STRICT or
+ * not) in a private in-memory database: refused, or stored as which type.
+ */
+type Stored = { error: string } | { type: string; text: string | null } | null;
+
+async function storeConstant(db: Kysely<Database>, probe: () => SQLite.Database, t: TableInfo, c: ColumnInfo, v: string | number | boolean): Promise<Stored> {
+  if (engineOf(db) === 'postgres') {
+    const len = /^(character varying|character)\((\d+)\)$/.exec(c.type);
+    if (len && typeof v === 'string' && [...v.replace(/ +$/, '')].length > Number(len[2])) return { error: `value too long for type ${c.type}` };
+    try {
+      await sql`SELECT CAST(${v} AS ${sql.raw(c.type)}) AS v`.execute(db);
+      return null;
+    } catch (e) {
+      if (statementError(e)) return { error: e.message };
+      throw e;
+    }
+  }
+  const p = probe();
+  try {
+    p.exec('DROP TABLE IF EXISTS probe');
+    p.exec(`CREATE TABLE probe (c ${c.type})${t.strict ? ' STRICT' : ''}`);
+  } catch {
+    return null; // a declared type this SQLite cannot repeat: nothing to say about it
+  }
+  try {
+    p.prepare('INSERT INTO probe (c) VALUES (?)').run(typeof v === 'boolean' ? (v ? 1 : 0) : v);
+  } catch (e) {
+    return { error: (e as Error).message.replace(/\bprobe\.c\b/, `${t.name}.${c.name}`) };
+  }
+  return p.prepare('SELECT typeof(c) AS type, CAST(c AS TEXT) AS text FROM probe').get() as { type: string; text: string | null };
+}
+
+/** Each constant of `set` and `setManual` against its column's type; returns the number of problems. */
+async function checkConstantTypes(db: Kysely<Database>, t: TableInfo, constants: Array<[string, Record<string, SqlConstant>]>, sameManual: boolean, f: Findings): Promise<number> {
+  const pg = engineOf(db) === 'postgres';
+  const memory: { db: SQLite.Database | null } = { db: null };
+  const probe = () => (memory.db ??= new SQLite(':memory:'));
+  let problems = 0;
+  try {
+    for (const [where, consts] of constants) {
+      const manualOnly = where === 'ledger.setManual';
+      const fails = manualOnly
+        ? 'so manual entries (adjust, assign --reassign) would fail to insert'
+        : sameManual
+          ? 'so every insert the tool makes (purchases, adjustments) would fail'
+          : 'so every purchase the tool writes would fail to insert';
+      for (const [k, v] of Object.entries(consts)) {
+        const c = columnOf(db, t, k);
+        if (v === null || !c || c.generated) continue;
+        const stored = await storeConstant(db, probe, t, c, v);
+        if (!stored) continue;
+        const what = `${where}.${k} is ${JSON.stringify(v)}, but "${c.name}" is ${c.type || 'untyped'}`;
+        const example = typeof v === 'boolean' && (c.kind === 'integer' || c.kind === 'numeric') ? ` (${v ? 1 : 0} for ${v})` : '';
+        const fix = `set ${where}.${k} to a value of the column's type${example}: the value the app writes there`;
+        if ('error' in stored) {
+          problems++;
+          const msg = `${what}: ${pg ? 'Postgres' : `SQLite${t.strict ? ' (a STRICT table)' : ''}`} refuses it (${stored.error}), ${fails}`;
+          if (manualOnly) f.warn('ledger.types', msg, fix);
+          else f.fail('ledger.types', msg, fix);
+          continue;
+        }
+        // SQLite stores what it is given; a value stored as another type than the app's is only a warning.
+        const numeric = c.kind === 'integer' || c.kind === 'numeric' || c.kind === 'float' || c.kind === 'boolean';
+        if (stored.type === 'text' && typeof v === 'string' && numeric) {
+          problems++;
+          f.warn('ledger.types', `${what}: SQLite stores it as text, where the app reads a number`, fix);
+        } else if (stored.type === 'text' && typeof v !== 'string' && stored.text !== String(v)) {
+          problems++;
+          f.warn('ledger.types', `${what}: SQLite ${typeof v === 'boolean' ? 'has no booleans and ' : ''}stores it as the text '${stored.text}'`, fix);
+        }
+      }
+    }
+  } finally {
+    memory.db?.close();
+  }
+  return problems;
 }
 
 function createdAtProblem(c: ColumnInfo, format: LedgerMapping['createdAtFormat'], pg: boolean): { level: 'warn' | 'fail'; message: string } | null {

@@ -40,6 +40,8 @@ export interface TableInfo {
   schema: string | null;
   name: string;
   isView: boolean;
+  /** SQLite: a STRICT table (a value of the wrong type is refused, not stored as it is). */
+  strict: boolean;
   columns: ColumnInfo[];
   indexes: IndexInfo[];
 }
@@ -157,7 +159,8 @@ async function describeSqlite(db: Kysely<any>, schema: string | null, table: str
       predicate,
     });
   }
-  return { schema, name: found.name, isView: found.type === 'view', columns, indexes };
+  const strict = found.type === 'table' && (await sql<{ strict: number }>`SELECT strict FROM pragma_table_list WHERE schema = ${s} AND name = ${found.name}`.execute(db)).rows[0]?.strict === 1;
+  return { schema, name: found.name, isView: found.type === 'view', strict, columns, indexes };
 }
 
 async function describePg(db: Kysely<any>, schema: string | null, table: string): Promise<TableInfo | null> {
@@ -202,7 +205,7 @@ async function describePg(db: Kysely<any>, schema: string | null, table: string)
       FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
      WHERE x.indrelid = ${oid} AND x.indisvalid
      ORDER BY i.relname`.execute(db);
-  return { schema: found.schema, name: table, isView: found.kind === 'v' || found.kind === 'm', columns, indexes: ix.rows };
+  return { schema: found.schema, name: table, isView: found.kind === 'v' || found.kind === 'm', strict: false, columns, indexes: ix.rows };
 }
 
 /** The indexes whose first key column is `column`, best first (unique, then plain). */

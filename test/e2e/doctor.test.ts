@@ -269,6 +269,64 @@ describe.each(engines())('doctor (%s)', (engine) => {
       }
     });
 
+    it("set/setManual constants checked against their column's type: what the engine refuses is named with its error", async (test) => {
+      const w = await world(engine, test);
+      const adjust = (config: unknown) => w.cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'], { config });
+      if (engine === 'postgres') {
+        await w.app.exec(`CREATE TYPE credit_source AS ENUM ('stripe', 'admin')`);
+        await w.app.exec(
+          `CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase SMALLINT NOT NULL, source credit_source NOT NULL, granted_at TIMESTAMPTZ, label VARCHAR(8), external_id UUID, created_at TEXT)`,
+        );
+        const ledger = {
+          ...LEDGER,
+          set: { is_purchase: true, source: 'stripe', granted_at: 5, external_id: '0b6e1c1e-8f0e-4a53-9a43-5b2c3f6d7e81' },
+          setManual: { is_purchase: 0, source: 'support', label: 'adjustment', external_id: 'none' },
+        };
+        const r = await w.doctor({ config: { ledger } });
+        expect(r.code, r.stdout + r.stderr).toBe(2);
+        expect(r.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
+          ['fail', 'ledger.set.is_purchase is true, but "is_purchase" is smallint: Postgres refuses it (invalid input syntax for type smallint: "true"), so every purchase the tool writes would fail to insert'],
+          ['fail', 'ledger.set.granted_at is 5, but "granted_at" is timestamp with time zone: Postgres refuses it (invalid input syntax for type timestamp with time zone: "5"), so every purchase the tool writes would fail to insert'],
+          ['warn', 'ledger.setManual.source is "support", but "source" is credit_source: Postgres refuses it (invalid input value for enum credit_source: "support"), so manual entries (adjust, assign --reassign) would fail to insert'],
+          ['warn', 'ledger.setManual.label is "adjustment", but "label" is character varying(8): Postgres refuses it (value too long for type character varying(8)), so manual entries (adjust, assign --reassign) would fail to insert'],
+          ['warn', 'ledger.setManual.external_id is "none", but "external_id" is uuid: Postgres refuses it (invalid input syntax for type uuid: "none"), so manual entries (adjust, assign --reassign) would fail to insert'],
+        ]);
+        expect(r.of('ledger.types')[0]!.fix).toBe("set ledger.set.is_purchase to a value of the column's type (1 for true): the value the app writes there");
+        // The writes fail as doctor says.
+        expect((await adjust({ ledger })).stderr).toMatch(/invalid input value for enum credit_source: "support"/);
+        const fixed = { ...ledger, set: { is_purchase: 1, source: 'stripe' }, setManual: { is_purchase: 0, source: 'admin', label: 'adjusted' } };
+        const ok = await w.doctor({ config: { ledger: fixed } });
+        expect(ok.code, ok.stdout).toBe(0);
+        expect(ok.one('ledger.types').level).toBe('ok');
+        const adjusted = await adjust({ ledger: fixed });
+        expect(adjusted.code, adjusted.stderr).toBe(0);
+      } else {
+        await w.app.exec(
+          'CREATE TABLE credit_transactions (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase INTEGER NOT NULL, label TEXT, created_at TEXT) STRICT',
+        );
+        const ledger = { ...LEDGER, set: { is_purchase: true }, setManual: { is_purchase: 'no', label: 3 } };
+        const r = await w.doctor({ config: { ledger } });
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
+          ['warn', 'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite (a STRICT table) refuses it (cannot store TEXT value in INTEGER column credit_transactions.is_purchase), so manual entries (adjust, assign --reassign) would fail to insert'],
+          ['warn', "ledger.setManual.label is 3, but \"label\" is TEXT: SQLite stores it as the text '3.0'"],
+        ]);
+        expect((await adjust({ ledger })).stderr).toMatch(/cannot store TEXT value in INTEGER column credit_transactions\.is_purchase/);
+        // A boolean is written as 1 or 0, which an INTEGER column takes; the same constants in a table that is not STRICT are stored, as text.
+        const fixed = { ...ledger, setManual: { is_purchase: false, label: 'adjusted' } };
+        const ok = await w.doctor({ config: { ledger: fixed } });
+        expect(ok.one('ledger.types').level).toBe('ok');
+        expect((await adjust({ ledger: fixed })).code).toBe(0);
+        await w.app.exec('CREATE TABLE loose (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase INTEGER NOT NULL, label TEXT, created_at TEXT)');
+        const loose = await w.doctor({ config: { ledger: { ...ledger, table: 'loose', set: { is_purchase: true, label: true } } } });
+        expect(loose.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
+          ['warn', "ledger.set.label is true, but \"label\" is TEXT: SQLite has no booleans and stores it as the text '1.0'"],
+          ['warn', 'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite stores it as text, where the app reads a number'],
+          ['warn', "ledger.setManual.label is 3, but \"label\" is TEXT: SQLite stores it as the text '3.0'"],
+        ]);
+      }
+    });
+
     it('mixed-case names (Prisma): the suggested SQL quotes them and runs as given', async (test) => {
       const w = await world(engine, test);
       await w.app.exec(`CREATE TABLE "User" (id INTEGER PRIMARY KEY, "Email" TEXT, name TEXT)`);
