@@ -281,6 +281,7 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   f.ok('ledger', `mapped onto ${label}: a payment counts as credited when ${L.columns.paymentRef} holds its PaymentIntent or Checkout Session id; the tool writes ${refWord} ids (refKind ${L.refKind})`);
   if (t.isView) f.warn('ledger', `${label} is a view: the tool's inserts work only if it is updatable`, "map the ledger onto the app's table itself");
   await privilegeFinding(db, t, ['SELECT', 'INSERT'], 'ledger', 'the tool reads the ledger and inserts the credits it writes', q, f);
+  await sequenceFinding(db, t, L, q, f);
 
   const sqlite = engineOf(db) === 'sqlite';
   // Columns: the mapped ones, set and setManual.
@@ -399,6 +400,30 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   if (!ref) return [];
   await checkUniqueRef(db, t, L, ref, q, f);
   return checkReferences(db, t, L, ref, f);
+}
+
+/**
+ * Postgres: an insert that leaves a serial column to its default (`nextval('…_seq')`) needs USAGE
+ * on that sequence as well as INSERT on the table, or fails with "permission denied for sequence".
+ * (An identity column's sequence needs no privilege.) Checks every such column the tool's inserts
+ * leave to its default.
+ */
+async function sequenceFinding(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, q: Quoter, f: Findings): Promise<void> {
+  if (engineOf(db) !== 'postgres') return;
+  const written = (name: string) =>
+    [L.columns.userId, L.columns.credits, L.columns.paymentRef, L.columns.createdAt].includes(name) || (name in L.set && name in L.setManual);
+  for (const c of t.columns) {
+    if (!c.sequence || written(c.name)) continue;
+    const seq = qualifiedName(`"${c.sequence.schema}"`, `"${c.sequence.name.replace(/"/g, '""')}"`);
+    const r = await sql<{ ok: boolean }>`SELECT has_sequence_privilege(${seq}, 'USAGE') OR has_sequence_privilege(${seq}, 'UPDATE') AS ok`.execute(db);
+    if (r.rows[0]!.ok) continue;
+    const user = await currentUser(db);
+    f.fail(
+      'ledger',
+      `the database user ${user} lacks USAGE on the sequence ${c.sequence.schema}.${c.sequence.name} that numbers "${c.name}" of ${qualifiedName(t.schema, t.name)}: every insert the tool makes would fail (permission denied for sequence ${c.sequence.name})`,
+      `GRANT USAGE ON SEQUENCE ${q.table(c.sequence.schema, c.sequence.name)} TO ${q.id(user)}`,
+    );
+  }
 }
 
 /** Whether a Postgres error is about the statement (a value, a type), not the connection or the server. */

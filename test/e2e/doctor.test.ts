@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { PERMISSIONS, startSimulator, type SimulatorPermission } from '../../src/simulator/index.js';
 import { HOUR, now, runCli, tempDir, writeJson, type CliResult, type TestUser } from '../helpers/cli.js';
-import { createAppDb, engines, type EngineName } from '../helpers/engines.js';
+import { createAppDb, engines, pgAdmin, type EngineName } from '../helpers/engines.js';
 
 /**
  * `doctor` through the real CLI, on every engine: a good setup (everything ok, exit 0), a broken one
@@ -45,11 +46,25 @@ async function world(engine: EngineName, test: TestContext) {
   });
   const tmp = tempDir('sc-doctor-');
   const app = await createAppDb(engine, tmp.dir, USERS);
+  const roles: string[] = [];
   test.onTestFinished(async () => {
     await sim.close();
     await app.close();
+    for (const r of roles) await (await pgAdmin()).query(`DROP ROLE IF EXISTS ${r}`);
     tmp.cleanup();
   });
+  /** Postgres: a login role of its own, allowed to connect to the app's database; its --db URL. */
+  const role = async (): Promise<{ name: string; url: string }> => {
+    const name = `sc_r_${randomBytes(5).toString('hex')}`;
+    const password = `pw-${randomBytes(6).toString('hex')}`;
+    await (await pgAdmin()).query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
+    roles.push(name);
+    const u = new URL(app.url);
+    await app.exec(`GRANT CONNECT ON DATABASE ${u.pathname.slice(1)} TO ${name}`);
+    u.username = name;
+    u.password = password;
+    return { name, url: u.toString() };
+  };
   const autoId = engine === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY';
   const cli = (args: string[], opts: { key?: string | null; config?: unknown; db?: string } = {}): Promise<CliResult> => {
     const cfg = writeJson(join(tmp.dir, `config-${Math.random().toString(36).slice(2)}.json`), opts.config ?? {});
@@ -75,7 +90,7 @@ async function world(engine: EngineName, test: TestContext) {
     };
     return { ...r, doc, of, one };
   };
-  return { sim, app, engine, autoId, cli, doctor };
+  return { sim, app, engine, autoId, cli, doctor, role };
 }
 
 /** The app's credit table, with a unique index on the payment reference and only plain ids in it. */
@@ -414,6 +429,39 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(key[1]!.message).toBe('Stripe rejected the API key rk_test_****1234 (HTTP 401)');
       expect(r.of('stripe.payment_intents')).toEqual([]);
     });
+  });
+
+  it.runIf(engine === 'postgres')('a role of its own: INSERT on the mapped table is not enough for a serial id, doctor names the sequence grant', async (test) => {
+    const w = await world(engine, test);
+    await w.app.exec(`CREATE TABLE "CreditTransaction" (id SERIAL PRIMARY KEY, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT UNIQUE, "createdAt" TEXT)`);
+    const r = await w.role();
+    await w.app.exec(`GRANT USAGE, CREATE ON SCHEMA public TO ${r.name}; GRANT SELECT ON users TO ${r.name}; GRANT SELECT ON "CreditTransaction" TO ${r.name}`);
+    const config = { ledger: { table: 'CreditTransaction', columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' } } };
+    const migrated = await w.cli(['migrate'], { db: r.url });
+    expect(migrated.code, migrated.stderr).toBe(0);
+
+    const d = await w.doctor({ config, db: r.url });
+    expect(d.code, d.stdout + d.stderr).toBe(2);
+    const ledger = d.of('ledger').filter((x) => x.level === 'fail');
+    expect(ledger.map((x) => x.message)).toEqual([
+      `the database user ${r.name} lacks INSERT on public.CreditTransaction: the tool reads the ledger and inserts the credits it writes`,
+      `the database user ${r.name} lacks USAGE on the sequence public.CreditTransaction_id_seq that numbers "id" of public.CreditTransaction: every insert the tool makes would fail (permission denied for sequence CreditTransaction_id_seq)`,
+    ]);
+    expect(ledger.map((x) => x.fix)).toEqual([`GRANT INSERT ON public."CreditTransaction" TO ${r.name}`, `GRANT USAGE ON SEQUENCE public."CreditTransaction_id_seq" TO ${r.name}`]);
+
+    // INSERT alone: the insert fails on the sequence, as doctor said.
+    const adjust = ['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'];
+    await w.app.exec(ledger[0]!.fix!);
+    const denied = await w.cli(adjust, { config, db: r.url });
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/permission denied for sequence CreditTransaction_id_seq/);
+    await w.app.exec(ledger[1]!.fix!);
+    const ok = await w.doctor({ config, db: r.url });
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.of('ledger').map((x) => x.level)).toEqual(['ok']);
+    const adjusted = await w.cli(adjust, { config, db: r.url });
+    expect(adjusted.code, adjusted.stderr).toBe(0);
+    expect(await w.app.query('SELECT "userId", amount, "stripeId" FROM "CreditTransaction"')).toEqual([{ userId: 1, amount: 5, stripeId: null }]);
   });
 });
 
