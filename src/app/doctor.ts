@@ -683,6 +683,13 @@ async function checkBalance(db: Kysely<Database>, config: AppConfig, B: BalanceC
       q.createIndex(true, B.schema, t.name, `${t.name}_${key.name}_key`, q.id(key.name)),
     );
   }
+  if (!config.ledger) {
+    f.warn(
+      'balance.visibility',
+      `the tool cannot see credits the app makes itself by moving ${label}.${col.name}: only its own record (credit_ledger) and the baseline tell it a payment is credited`,
+      `from the baseline line on, the app's webhook must credit through the library (handleWebhook/fulfill) or not at all, else reconcile credits each new payment a second time; if the app also keeps a row per credit, map the ledger onto that table (ledger)`,
+    );
+  }
   if (problems === 0) f.ok('balance', `every credit also moves ${label}.${col.name} (${col.type}) on the row where ${key.name} (unique: ${unique!.name}) is the user id`);
 }
 

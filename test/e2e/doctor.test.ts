@@ -391,6 +391,21 @@ describe.each(engines())('doctor (%s)', (engine) => {
       }
     });
 
+    it('a balance without a mapped ledger: a warning that credits the app makes itself are invisible to the tool', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec('ALTER TABLE users ADD COLUMN credits INTEGER NOT NULL DEFAULT 0');
+      const r = await w.doctor({ config: { balance: { column: 'credits' } } });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const v = r.one('balance.visibility');
+      expect(v.level).toBe('warn');
+      expect(v.message).toBe("the tool cannot see credits the app makes itself by moving users.credits: only its own record (credit_ledger) and the baseline tell it a payment is credited");
+      expect(v.fix).toMatch(/^from the baseline line on, the app's webhook must credit through the library \(handleWebhook\/fulfill\) or not at all, else reconcile credits each new payment a second time/);
+      expect(r.one('balance').level).toBe('ok');
+      // With the ledger mapped too, the tool sees the app's credits: no such warning.
+      await goodLedger(w);
+      expect((await w.doctor({ config: { ledger: LEDGER, balance: { column: 'credits' } } })).of('balance.visibility')).toEqual([]);
+    });
+
     it('no key: a warning, not a crash; a setup without a mapped ledger is fine', async (test) => {
       const w = await world(engine, test);
       const r = await w.doctor({ key: null });
