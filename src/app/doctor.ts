@@ -411,7 +411,7 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
 async function sequenceFinding(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, q: Quoter, f: Findings): Promise<void> {
   if (engineOf(db) !== 'postgres') return;
   const written = (name: string) =>
-    [L.columns.userId, L.columns.credits, L.columns.paymentRef, L.columns.createdAt].includes(name) || (name in L.set && name in L.setManual);
+    [L.columns.userId, L.columns.credits, L.columns.paymentRef, L.columns.createdAt].includes(name) || (Object.hasOwn(L.set, name) && Object.hasOwn(L.setManual, name));
   for (const c of t.columns) {
     if (!c.sequence || written(c.name)) continue;
     const seq = qualifiedName(`"${c.sequence.schema}"`, `"${c.sequence.name.replace(/"/g, '""')}"`);
