@@ -1,3 +1,4 @@
+import SQLite from 'better-sqlite3';
 import type Stripe from 'stripe';
 import { sql, type Kysely } from 'kysely';
 import { DEFAULT_CONFIG_FILE, keyIsLive, type AppConfig, type BalanceConfig, type LedgerMapping, type Settings, type SqlConstant } from '../config.js';
@@ -50,6 +51,54 @@ class Findings {
   }
 }
 
+/** SQLite's keywords (https://sqlite.org/lang_keywords.html): a name that is one is quoted. */
+const SQLITE_KEYWORDS = new Set(
+  (
+    'ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT BEFORE BEGIN BETWEEN BY CASCADE CASE CAST CHECK ' +
+    'COLLATE COLUMN COMMIT CONFLICT CONSTRAINT CREATE CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP DATABASE DEFAULT ' +
+    'DEFERRABLE DEFERRED DELETE DESC DETACH DISTINCT DO DROP EACH ELSE END ESCAPE EXCEPT EXCLUDE EXCLUSIVE EXISTS EXPLAIN FAIL FILTER ' +
+    'FIRST FOLLOWING FOR FOREIGN FROM FULL GENERATED GLOB GROUP GROUPS HAVING IF IGNORE IMMEDIATE IN INDEX INDEXED INITIALLY INNER ' +
+    'INSERT INSTEAD INTERSECT INTO IS ISNULL JOIN KEY LAST LEFT LIKE LIMIT MATCH MATERIALIZED NATURAL NO NOT NOTHING NOTNULL NULL ' +
+    'NULLS OF OFFSET ON OR ORDER OTHERS OUTER OVER PARTITION PLAN PRAGMA PRECEDING PRIMARY QUERY RAISE RANGE RECURSIVE REFERENCES ' +
+    'REGEXP REINDEX RELEASE RENAME REPLACE RESTRICT RETURNING RIGHT ROLLBACK ROW ROWS SAVEPOINT SELECT SET TABLE TEMP TEMPORARY THEN ' +
+    'TIES TO TRANSACTION TRIGGER UNBOUNDED UNION UNIQUE UPDATE USING VACUUM VALUES VIEW VIRTUAL WHEN WHERE WINDOW WITH WITHOUT'
+  ).split(' '),
+);
+
+/**
+ * Writes the names in the SQL doctor suggests, quoted where the engine needs it: on Postgres every
+ * name that is not plain lower case (an unquoted name is folded to lower case: `CreditTransaction`
+ * would name `credittransaction`) or is a keyword, as `quote_ident` does; on SQLite (names are
+ * case-insensitive) a name with other characters or that is a keyword.
+ */
+class Quoter {
+  private constructor(
+    private readonly pg: boolean,
+    private readonly keywords: Set<string>,
+  ) {}
+
+  static async of(db: Kysely<Database>): Promise<Quoter> {
+    if (engineOf(db) !== 'postgres') return new Quoter(false, SQLITE_KEYWORDS);
+    const r = await sql<{ word: string }>`SELECT word FROM pg_catalog.pg_get_keywords() WHERE catcode <> 'U'`.execute(db);
+    return new Quoter(true, new Set(r.rows.map((x) => x.word.toUpperCase())));
+  }
+
+  id(name: string): string {
+    const plain = this.pg ? /^[a-z_][a-z0-9_]*$/.test(name) : /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+    return plain && !this.keywords.has(name.toUpperCase()) ? name : `"${name.replace(/"/g, '""')}"`;
+  }
+
+  table(schema: string | null, table: string): string {
+    return schema ? `${this.id(schema)}.${this.id(table)}` : this.id(table);
+  }
+
+  /** A CREATE INDEX statement. SQLite names the schema on the index (`main.idx ON t`), Postgres on the table. */
+  createIndex(unique: boolean, schema: string | null, table: string, index: string, keys: string): string {
+    const on = this.pg ? `${this.id(index)} ON ${this.table(schema, table)}` : `${this.table(schema, index)} ON ${this.id(table)}`;
+    return `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${on} (${keys})`;
+  }
+}
+
 export interface DoctorOptions {
   settings: Settings;
   cwd: string;
@@ -72,15 +121,16 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   }
   if (open) {
     try {
-      await checkDatabase(open, f);
-      await checkUsers(open.db, settings.config, f);
+      const q = await Quoter.of(open.db);
+      await checkDatabase(open, q, f);
+      await checkUsers(open.db, settings.config, q, f);
       if (settings.config.ledger) {
-        for (const m of await checkMappedLedger(open.db, settings.config, settings.config.ledger, f)) modes.add(m);
+        for (const m of await checkMappedLedger(open.db, settings.config, settings.config.ledger, q, f)) modes.add(m);
       } else {
         f.ok('ledger', "the tool's own ledger (credit_ledger): unique on (kind, payment_key), so a payment is credited at most once");
         if ((await ownSchemaTables(open.db)).has('credit_ledger')) for (const m of await ledgerModes(open.db)) modes.add(m);
       }
-      if (settings.config.balance) await checkBalance(open.db, settings.config.balance, f);
+      if (settings.config.balance) await checkBalance(open.db, settings.config, settings.config.balance, q, f);
     } finally {
       await open.close();
     }
@@ -94,7 +144,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
 // --------------------------------------------------------------------------------------------
 // database
 
-async function checkDatabase(open: OpenDb, f: Findings): Promise<void> {
+async function checkDatabase(open: OpenDb, q: Quoter, f: Findings): Promise<void> {
   const { db } = open;
   let schema: string | null = null;
   if (open.engine.kind === 'postgres') {
@@ -121,7 +171,7 @@ async function checkDatabase(open: OpenDb, f: Findings): Promise<void> {
   if (pending.length > 0 && schema !== null) {
     const r = await sql<{ create: boolean; user: string }>`SELECT has_schema_privilege(current_schema(), 'CREATE') AS "create", current_user AS "user"`.execute(db);
     if (!r.rows[0]!.create) {
-      f.fail('migrations', `the database user ${r.rows[0]!.user} may not create tables in schema ${schema}: migrate would fail`, `GRANT CREATE ON SCHEMA ${schema} TO ${r.rows[0]!.user}`);
+      f.fail('migrations', `the database user ${r.rows[0]!.user} may not create tables in schema ${schema}: migrate would fail`, `GRANT CREATE ON SCHEMA ${q.id(schema)} TO ${q.id(r.rows[0]!.user)}`);
     }
   }
 }
@@ -137,12 +187,14 @@ async function missingPrivileges(db: Kysely<Database>, t: TableInfo, privileges:
   return missing;
 }
 
-async function privilegeFinding(db: Kysely<Database>, t: TableInfo, privileges: readonly string[], check: string, why: string, f: Findings): Promise<void> {
+async function privilegeFinding(db: Kysely<Database>, t: TableInfo, privileges: readonly string[], check: string, why: string, q: Quoter, f: Findings): Promise<void> {
   const missing = await missingPrivileges(db, t, privileges);
   if (missing.length === 0) return;
-  const user = (await sql<{ u: string }>`SELECT current_user AS u`.execute(db)).rows[0]!.u;
-  f.fail(check, `the database user ${user} lacks ${missing.join(' and ')} on ${t.schema}.${t.name}: ${why}`, `GRANT ${missing.join(', ')} ON ${t.schema}.${t.name} TO ${user}`);
+  const user = await currentUser(db);
+  f.fail(check, `the database user ${user} lacks ${missing.join(' and ')} on ${t.schema}.${t.name}: ${why}`, `GRANT ${missing.join(', ')} ON ${q.table(t.schema, t.name)} TO ${q.id(user)}`);
 }
+
+const currentUser = async (db: Kysely<Database>) => (await sql<{ u: string }>`SELECT current_user AS u`.execute(db)).rows[0]!.u;
 
 /** A column by name: exactly on Postgres (names are stored as written), case-insensitively on SQLite. */
 function columnOf(db: Kysely<Database>, t: TableInfo, name: string): ColumnInfo | undefined {
@@ -161,7 +213,7 @@ async function missingTable(db: Kysely<Database>, label: string): Promise<string
 // --------------------------------------------------------------------------------------------
 // users
 
-async function checkUsers(db: Kysely<Database>, config: AppConfig, f: Findings): Promise<boolean> {
+async function checkUsers(db: Kysely<Database>, config: AppConfig, q: Quoter, f: Findings): Promise<boolean> {
   const u = config.users;
   try {
     await verifyUsersTable(db, u);
@@ -186,9 +238,9 @@ async function checkUsers(db: Kysely<Database>, config: AppConfig, f: Findings):
     ...(u.stripeCustomerId ? [`stripeCustomerId "${u.stripeCustomerId}"`] : []),
   ];
   f.ok('users', `${label}: ${described.join(', ')}`);
-  await privilegeFinding(db, t, ['SELECT'], 'users', 'the tool reads users', f);
+  await privilegeFinding(db, t, ['SELECT'], 'users', 'the tool reads users', q, f);
   if (!idIndex) {
-    f.warn('users.id', `"${id.name}" has no index: every lookup by user id reads the whole ${label} table`, `CREATE UNIQUE INDEX ${t.name}_${id.name}_key ON ${label} (${id.name})`);
+    f.warn('users.id', `"${id.name}" has no index: every lookup by user id reads the whole ${label} table`, q.createIndex(true, u.schema, t.name, `${t.name}_${id.name}_key`, q.id(id.name)));
   }
   if (email.kind !== 'text' && email.kind !== 'blob') {
     f.warn('users.email', `"${email.name}" is ${email.type}, not a text column: emails are compared as text`, 'set users.email to the column that holds the email address');
@@ -199,14 +251,14 @@ async function checkUsers(db: Kysely<Database>, config: AppConfig, f: Findings):
   } else {
     const plain = indexesOn(t, email.name)[0];
     const msg = `matching by email reads the whole ${label} table: no index on lower(trim(${email.name}))${plain ? ` (${plain.name} on ${email.name} itself cannot serve it)` : ''}`;
-    const fix = `CREATE INDEX ${t.name}_${email.name}_lower_idx ON ${label} (lower(trim(${email.name})))`;
+    const fix = q.createIndex(false, u.schema, t.name, `${t.name}_${email.name}_lower_idx`, `lower(trim(${q.id(email.name)}))`);
     if (config.match.byEmail) f.warn('users.email', msg, fix);
     else f.ok('users.email', `matching by email is off (match.byEmail); ${msg.replace(/^matching by email /, 'lookup by email ')}`);
   }
   if (u.stripeCustomerId) {
     const col = columnOf(db, t, u.stripeCustomerId)!;
     if (await usesIndex(db, customerLookup(db, u, col.name))) f.ok('users.stripeCustomerId', `matching by Stripe customer uses an index on ${col.name}`);
-    else f.warn('users.stripeCustomerId', `matching by Stripe customer reads the whole ${label} table: no index on ${col.name}`, `CREATE INDEX ${t.name}_${col.name}_idx ON ${label} (${col.name})`);
+    else f.warn('users.stripeCustomerId', `matching by Stripe customer reads the whole ${label} table: no index on ${col.name}`, q.createIndex(false, u.schema, t.name, `${t.name}_${col.name}_idx`, q.id(col.name)));
   }
   return true;
 }
@@ -218,7 +270,7 @@ const has = (consts: Record<string, SqlConstant>, name: string, sqlite: boolean)
   Object.keys(consts).some((k) => k === name || (sqlite && k.toLowerCase() === name.toLowerCase()));
 
 /** Checks the app's table the ledger is mapped onto; returns the livemode of the Checkout Session ids it holds. */
-async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: LedgerMapping, f: Findings): Promise<boolean[]> {
+async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: LedgerMapping, q: Quoter, f: Findings): Promise<boolean[]> {
   const label = qualifiedName(L.schema, L.table);
   const t = await describeTable(db, L.schema, L.table);
   const refWord = L.refKind === 'payment_intent' ? 'PaymentIntent' : 'Checkout Session';
@@ -228,7 +280,8 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   }
   f.ok('ledger', `mapped onto ${label}: a payment counts as credited when ${L.columns.paymentRef} holds its PaymentIntent or Checkout Session id; the tool writes ${refWord} ids (refKind ${L.refKind})`);
   if (t.isView) f.warn('ledger', `${label} is a view: the tool's inserts work only if it is updatable`, "map the ledger onto the app's table itself");
-  await privilegeFinding(db, t, ['SELECT', 'INSERT'], 'ledger', 'the tool reads the ledger and inserts the credits it writes', f);
+  await privilegeFinding(db, t, ['SELECT', 'INSERT'], 'ledger', 'the tool reads the ledger and inserts the credits it writes', q, f);
+  await sequenceFinding(db, t, L, q, f);
 
   const sqlite = engineOf(db) === 'sqlite';
   // Columns: the mapped ones, set and setManual.
@@ -285,6 +338,18 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
       );
     }
   }
+  const refColumn = columnOf(db, t, L.columns.paymentRef);
+  if (refColumn && refColumn.notNull && !refColumn.generated) {
+    columnProblems++;
+    const nullable = sqlite
+      ? 'SQLite cannot drop a NOT NULL in place: rebuild the table without it'
+      : `ALTER TABLE ${q.table(L.schema, t.name)} ALTER COLUMN ${q.id(refColumn.name)} DROP NOT NULL`;
+    f.warn(
+      'ledger.columns',
+      `paymentRef "${refColumn.name}" is NOT NULL: purchases insert fine, but a manual entry (adjust, assign --reassign) has no payment reference and writes NULL there, so adjustments and reassignments would fail to insert`,
+      `make "${refColumn.name}" nullable (${nullable}), or make adjustments and reassignments in the app, not with the tool`,
+    );
+  }
   if (columnProblems === 0) {
     const extra = [...new Set([...Object.keys(L.set), ...Object.keys(L.setManual)])];
     f.ok('ledger.columns', `${mapped.map(([, n]) => n).join(', ')}${extra.length ? ` and ${extra.join(', ')} (set)` : ''} exist; every NOT NULL column without a default is mapped or set`);
@@ -325,6 +390,7 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
       else f.warn('ledger.types', problem.message, fix);
     }
   }
+  typeProblems += await checkConstantTypes(db, t, constants, sameManual, f);
   if (typeProblems === 0 && credits && ref) {
     const parts = [`credits "${credits.name}" ${credits.type || 'untyped'}`, `paymentRef "${ref.name}" ${ref.type || 'untyped'}`];
     if (created) parts.push(`createdAt "${created.name}" ${created.type || 'untyped'} (written as ${L.createdAtFormat})`);
@@ -332,8 +398,120 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   }
 
   if (!ref) return [];
-  await checkUniqueRef(db, t, L, ref, f);
+  await checkUniqueRef(db, t, L, ref, q, f);
   return checkReferences(db, t, L, ref, f);
+}
+
+/**
+ * Postgres: an insert that leaves a serial column to its default (`nextval('…_seq')`) needs USAGE
+ * on that sequence as well as INSERT on the table, or fails with "permission denied for sequence".
+ * (An identity column's sequence needs no privilege.) Checks every such column the tool's inserts
+ * leave to its default.
+ */
+async function sequenceFinding(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, q: Quoter, f: Findings): Promise<void> {
+  if (engineOf(db) !== 'postgres') return;
+  const written = (name: string) =>
+    [L.columns.userId, L.columns.credits, L.columns.paymentRef, L.columns.createdAt].includes(name) || (Object.hasOwn(L.set, name) && Object.hasOwn(L.setManual, name));
+  for (const c of t.columns) {
+    if (!c.sequence || written(c.name)) continue;
+    const seq = qualifiedName(`"${c.sequence.schema}"`, `"${c.sequence.name.replace(/"/g, '""')}"`);
+    const r = await sql<{ ok: boolean }>`SELECT has_sequence_privilege(${seq}, 'USAGE') OR has_sequence_privilege(${seq}, 'UPDATE') AS ok`.execute(db);
+    if (r.rows[0]!.ok) continue;
+    const user = await currentUser(db);
+    f.fail(
+      'ledger',
+      `the database user ${user} lacks USAGE on the sequence ${c.sequence.schema}.${c.sequence.name} that numbers "${c.name}" of ${qualifiedName(t.schema, t.name)}: every insert the tool makes would fail (permission denied for sequence ${c.sequence.name})`,
+      `GRANT USAGE ON SEQUENCE ${q.table(c.sequence.schema, c.sequence.name)} TO ${q.id(user)}`,
+    );
+  }
+}
+
+/** Whether a Postgres error is about the statement (a value, a type), not the connection or the server. */
+function statementError(e: unknown): e is Error & { code: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
+}
+
+/**
+ * What the engine does with a `set`/`setManual` constant in its column, asked of the engine itself.
+ * Postgres: the constant, bound as the insert binds it, cast to the column's declared type (a
+ * read-only query): the error is the one the insert would fail with. SQLite: the constant bound as
+ * the insert binds it (a boolean as 1 or 0) into a column of the same declared type (and STRICT or
+ * not) in a private in-memory database: refused, or stored as which type.
+ */
+type Stored = { error: string } | { type: string; text: string | null } | null;
+
+async function storeConstant(db: Kysely<Database>, probe: () => SQLite.Database, t: TableInfo, c: ColumnInfo, v: string | number | boolean): Promise<Stored> {
+  if (engineOf(db) === 'postgres') {
+    const len = /^(character varying|character)\((\d+)\)$/.exec(c.type);
+    if (len && typeof v === 'string' && [...v.replace(/ +$/, '')].length > Number(len[2])) return { error: `value too long for type ${c.type}` };
+    try {
+      await sql`SELECT CAST(${v} AS ${sql.raw(c.type)}) AS v`.execute(db);
+      return null;
+    } catch (e) {
+      if (statementError(e)) return { error: e.message };
+      throw e;
+    }
+  }
+  const p = probe();
+  try {
+    p.exec('DROP TABLE IF EXISTS probe');
+    p.exec(`CREATE TABLE probe (c ${c.type})${t.strict ? ' STRICT' : ''}`);
+  } catch {
+    return null; // a declared type this SQLite cannot repeat: nothing to say about it
+  }
+  try {
+    p.prepare('INSERT INTO probe (c) VALUES (?)').run(typeof v === 'boolean' ? (v ? 1 : 0) : v);
+  } catch (e) {
+    return { error: (e as Error).message.replace(/\bprobe\.c\b/, `${t.name}.${c.name}`) };
+  }
+  return p.prepare('SELECT typeof(c) AS type, CAST(c AS TEXT) AS text FROM probe').get() as { type: string; text: string | null };
+}
+
+/** Each constant of `set` and `setManual` against its column's type; returns the number of problems. */
+async function checkConstantTypes(db: Kysely<Database>, t: TableInfo, constants: Array<[string, Record<string, SqlConstant>]>, sameManual: boolean, f: Findings): Promise<number> {
+  const pg = engineOf(db) === 'postgres';
+  const memory: { db: SQLite.Database | null } = { db: null };
+  const probe = () => (memory.db ??= new SQLite(':memory:'));
+  let problems = 0;
+  try {
+    for (const [where, consts] of constants) {
+      const manualOnly = where === 'ledger.setManual';
+      const fails = manualOnly
+        ? 'so manual entries (adjust, assign --reassign) would fail to insert'
+        : sameManual
+          ? 'so every insert the tool makes (purchases, adjustments) would fail'
+          : 'so every purchase the tool writes would fail to insert';
+      for (const [k, v] of Object.entries(consts)) {
+        const c = columnOf(db, t, k);
+        if (v === null || !c || c.generated) continue;
+        const stored = await storeConstant(db, probe, t, c, v);
+        if (!stored) continue;
+        const what = `${where}.${k} is ${JSON.stringify(v)}, but "${c.name}" is ${c.type || 'untyped'}`;
+        const example = typeof v === 'boolean' && (c.kind === 'integer' || c.kind === 'numeric') ? ` (${v ? 1 : 0} for ${v})` : '';
+        const fix = `set ${where}.${k} to a value of the column's type${example}: the value the app writes there`;
+        if ('error' in stored) {
+          problems++;
+          const msg = `${what}: ${pg ? 'Postgres' : `SQLite${t.strict ? ' (a STRICT table)' : ''}`} refuses it (${stored.error}), ${fails}`;
+          if (manualOnly) f.warn('ledger.types', msg, fix);
+          else f.fail('ledger.types', msg, fix);
+          continue;
+        }
+        // SQLite stores what it is given; a value stored as another type than the app's is only a warning.
+        const numeric = c.kind === 'integer' || c.kind === 'numeric' || c.kind === 'float' || c.kind === 'boolean';
+        if (stored.type === 'text' && typeof v === 'string' && numeric) {
+          problems++;
+          f.warn('ledger.types', `${what}: SQLite stores it as text, where the app reads a number`, fix);
+        } else if (stored.type === 'text' && typeof v !== 'string' && stored.text !== String(v)) {
+          problems++;
+          f.warn('ledger.types', `${what}: SQLite ${typeof v === 'boolean' ? 'has no booleans and ' : ''}stores it as the text '${stored.text}'`, fix);
+        }
+      }
+    }
+  } finally {
+    memory.db?.close();
+  }
+  return problems;
 }
 
 function createdAtProblem(c: ColumnInfo, format: LedgerMapping['createdAtFormat'], pg: boolean): { level: 'warn' | 'fail'; message: string } | null {
@@ -357,7 +535,7 @@ function suggestFormat(c: ColumnInfo): string {
   return c.kind === 'integer' || c.kind === 'numeric' || c.kind === 'float' ? '"unix" (or "unix_ms")' : '"iso"';
 }
 
-async function checkUniqueRef(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, ref: ColumnInfo, f: Findings): Promise<void> {
+async function checkUniqueRef(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, ref: ColumnInfo, q: Quoter, f: Findings): Promise<void> {
   const label = qualifiedName(L.schema, t.name);
   const kind = L.refKind === 'payment_intent' ? 'PaymentIntent ids (pi_…)' : 'Checkout Session ids (cs_…)';
   const race = `with refKind ${L.refKind}, the app's webhook must write ${kind} too for the index to catch a race`;
@@ -384,7 +562,7 @@ async function checkUniqueRef(db: Kysely<Database>, t: TableInfo, L: LedgerMappi
   f.warn(
     'ledger.unique',
     `no unique index on ${label} (${ref.name})${notes.length ? ` (${notes.join('; ')})` : ''}: the tool's own writers never credit a payment twice, but the app's webhook and the tool crediting the same payment at the same moment could both insert it`,
-    `CREATE UNIQUE INDEX ${t.name}_${ref.name}_key ON ${label} (${ref.name}); ${race}${dupeNote}`,
+    `${q.createIndex(true, L.schema, t.name, `${t.name}_${ref.name}_key`, q.id(ref.name))}; ${race}${dupeNote}`,
   );
 }
 
@@ -463,7 +641,7 @@ async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
 // --------------------------------------------------------------------------------------------
 // balance
 
-async function checkBalance(db: Kysely<Database>, B: BalanceConfig, f: Findings): Promise<void> {
+async function checkBalance(db: Kysely<Database>, config: AppConfig, B: BalanceConfig, q: Quoter, f: Findings): Promise<void> {
   const label = qualifiedName(B.schema, B.table);
   const t = await describeTable(db, B.schema, B.table);
   if (!t) {
@@ -475,7 +653,7 @@ async function checkBalance(db: Kysely<Database>, B: BalanceConfig, f: Findings)
   if (!key) f.fail('balance', `${label} has no column "${B.key}" (balance.key); it has: ${columnNames(t)}`, 'set balance.key to the column that holds the user id (default: users.id)');
   if (!col) f.fail('balance', `${label} has no column "${B.column}" (balance.column); it has: ${columnNames(t)}`, 'set balance.column to the column that holds the balance');
   if (!col || !key) return;
-  await privilegeFinding(db, t, ['SELECT', 'UPDATE'], 'balance', 'every credit the tool writes moves the balance', f);
+  await privilegeFinding(db, t, ['SELECT', 'UPDATE'], 'balance', 'every credit the tool writes moves the balance', q, f);
   let problems = 0;
   if (col.generated) {
     problems++;
@@ -492,7 +670,7 @@ async function checkBalance(db: Kysely<Database>, B: BalanceConfig, f: Findings)
     const n = Number(nulls.rows[0]?.n ?? 0);
     if (n > 0) {
       problems++;
-      f.warn('balance', `${n} rows of ${label} hold NULL in "${col.name}": NULL plus a credit is still NULL`, `UPDATE ${label} SET ${col.name} = 0 WHERE ${col.name} IS NULL`);
+      f.warn('balance', `${n} rows of ${label} hold NULL in "${col.name}": NULL plus a credit is still NULL`, `UPDATE ${q.table(B.schema, t.name)} SET ${q.id(col.name)} = 0 WHERE ${q.id(col.name)} IS NULL`);
     }
   }
   const unique = uniqueOn(t, key.name);
@@ -502,7 +680,14 @@ async function checkBalance(db: Kysely<Database>, B: BalanceConfig, f: Findings)
     f.warn(
       'balance',
       plain ? `balance.key "${key.name}" is indexed (${plain.name}) but not unique: a credit would move every row with that key` : `balance.key "${key.name}" has no index: every credit reads the whole ${label} table to find the row`,
-      `CREATE UNIQUE INDEX ${t.name}_${key.name}_key ON ${label} (${key.name})`,
+      q.createIndex(true, B.schema, t.name, `${t.name}_${key.name}_key`, q.id(key.name)),
+    );
+  }
+  if (!config.ledger) {
+    f.warn(
+      'balance.visibility',
+      `the tool cannot see credits the app makes itself by moving ${label}.${col.name}: only its own record (credit_ledger) and the baseline tell it a payment is credited`,
+      `from the baseline line on, the app's webhook must credit through the library (handleWebhook/fulfill) or not at all, else reconcile credits each new payment a second time; if the app also keeps a row per credit, map the ledger onto that table (ledger)`,
     );
   }
   if (problems === 0) f.ok('balance', `every credit also moves ${label}.${col.name} (${col.type}) on the row where ${key.name} (unique: ${unique!.name}) is the user id`);

@@ -23,6 +23,12 @@ export interface ColumnInfo {
   auto: boolean;
   /** A generated (computed) column: it cannot be written. */
   generated: boolean;
+  /**
+   * Postgres: the sequence a `nextval(…)` default draws from (a serial column), which an insert that
+   * leaves the column to its default needs USAGE on. null otherwise (an identity column needs no
+   * privilege on its sequence).
+   */
+  sequence: { schema: string; name: string } | null;
 }
 
 export interface IndexInfo {
@@ -40,6 +46,8 @@ export interface TableInfo {
   schema: string | null;
   name: string;
   isView: boolean;
+  /** SQLite: a STRICT table (a value of the wrong type is refused, not stored as it is). */
+  strict: boolean;
   columns: ColumnInfo[];
   indexes: IndexInfo[];
 }
@@ -137,6 +145,7 @@ async function describeSqlite(db: Kysely<any>, schema: string | null, table: str
       hasDefault: c.dflt_value !== null,
       auto: c.name === rowidAlias,
       generated: c.hidden === 2 || c.hidden === 3,
+      sequence: null,
     }));
   const indexes: IndexInfo[] = [];
   if (rowidAlias) indexes.push({ name: '(rowid primary key)', unique: true, primary: true, columns: [rowidAlias], predicate: null });
@@ -157,7 +166,8 @@ async function describeSqlite(db: Kysely<any>, schema: string | null, table: str
       predicate,
     });
   }
-  return { schema, name: found.name, isView: found.type === 'view', columns, indexes };
+  const strict = found.type === 'table' && (await sql<{ strict: number }>`SELECT strict FROM pragma_table_list WHERE schema = ${s} AND name = ${found.name}`.execute(db)).rows[0]?.strict === 1;
+  return { schema, name: found.name, isView: found.type === 'view', strict, columns, indexes };
 }
 
 async function describePg(db: Kysely<any>, schema: string | null, table: string): Promise<TableInfo | null> {
@@ -171,15 +181,34 @@ async function describePg(db: Kysely<any>, schema: string | null, table: string)
   const found = rel.rows[0];
   if (!found) return null;
   const oid = sql`CAST(${found.oid} AS oid)`;
-  const cols = await sql<{ name: string; type: string; typname: string; category: string; not_null: boolean; has_default: boolean; identity: string; generated: string; default_expr: string | null }>`
+  const cols = await sql<{
+    name: string;
+    type: string;
+    typname: string;
+    category: string;
+    not_null: boolean;
+    has_default: boolean;
+    identity: string;
+    generated: string;
+    default_expr: string | null;
+    seq_schema: string | null;
+    seq_name: string | null;
+  }>`
     SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
            COALESCE(bt.typname, t.typname)::text AS typname, COALESCE(bt.typcategory, t.typcategory)::text AS category,
            a.attnotnull AS not_null, a.atthasdef AS has_default, a.attidentity::text AS identity, a.attgenerated::text AS generated,
-           pg_get_expr(d.adbin, d.adrelid) AS default_expr
+           pg_get_expr(d.adbin, d.adrelid) AS default_expr, sn.nspname AS seq_schema, sc.relname AS seq_name
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
       LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      -- the sequence a default such as nextval('t_id_seq'::regclass) depends on
+      LEFT JOIN LATERAL (
+        SELECT dep.refobjid FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+         WHERE dep.classid = CAST('pg_catalog.pg_attrdef' AS regclass) AND dep.objid = d.oid AND dep.refclassid = CAST('pg_catalog.pg_class' AS regclass)
+         LIMIT 1) seq ON true
+      LEFT JOIN pg_catalog.pg_class sc ON sc.oid = seq.refobjid
+      LEFT JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace
      WHERE a.attrelid = ${oid} AND a.attnum > 0 AND NOT a.attisdropped
      ORDER BY a.attnum`.execute(db);
   const columns: ColumnInfo[] = cols.rows.map((c) => ({
@@ -190,6 +219,7 @@ async function describePg(db: Kysely<any>, schema: string | null, table: string)
     hasDefault: c.has_default,
     auto: c.identity !== '' || /^nextval\(/.test(c.default_expr ?? ''),
     generated: c.generated !== '',
+    sequence: c.seq_schema !== null && c.seq_name !== null ? { schema: c.seq_schema, name: c.seq_name } : null,
   }));
   const ix = await sql<{ name: string; unique: boolean; primary: boolean; predicate: string | null; columns: Array<string | null> }>`
     SELECT i.relname AS name, x.indisunique AS "unique", x.indisprimary AS "primary",
@@ -202,7 +232,7 @@ async function describePg(db: Kysely<any>, schema: string | null, table: string)
       FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
      WHERE x.indrelid = ${oid} AND x.indisvalid
      ORDER BY i.relname`.execute(db);
-  return { schema: found.schema, name: table, isView: found.kind === 'v' || found.kind === 'm', columns, indexes: ix.rows };
+  return { schema: found.schema, name: table, isView: found.kind === 'v' || found.kind === 'm', strict: false, columns, indexes: ix.rows };
 }
 
 /** The indexes whose first key column is `column`, best first (unique, then plain). */

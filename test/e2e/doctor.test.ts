@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { PERMISSIONS, startSimulator, type SimulatorPermission } from '../../src/simulator/index.js';
-import { runCli, tempDir, writeJson, type CliResult, type TestUser } from '../helpers/cli.js';
-import { createAppDb, engines, type EngineName } from '../helpers/engines.js';
+import { HOUR, now, runCli, tempDir, writeJson, type CliResult, type TestUser } from '../helpers/cli.js';
+import { createAppDb, engines, pgAdmin, type EngineName } from '../helpers/engines.js';
 
 /**
  * `doctor` through the real CLI, on every engine: a good setup (everything ok, exit 0), a broken one
@@ -45,21 +46,35 @@ async function world(engine: EngineName, test: TestContext) {
   });
   const tmp = tempDir('sc-doctor-');
   const app = await createAppDb(engine, tmp.dir, USERS);
+  const roles: string[] = [];
   test.onTestFinished(async () => {
     await sim.close();
     await app.close();
+    for (const r of roles) await (await pgAdmin()).query(`DROP ROLE IF EXISTS ${r}`);
     tmp.cleanup();
   });
+  /** Postgres: a login role of its own, allowed to connect to the app's database; its --db URL. */
+  const role = async (): Promise<{ name: string; url: string }> => {
+    const name = `sc_r_${randomBytes(5).toString('hex')}`;
+    const password = `pw-${randomBytes(6).toString('hex')}`;
+    await (await pgAdmin()).query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
+    roles.push(name);
+    const u = new URL(app.url);
+    await app.exec(`GRANT CONNECT ON DATABASE ${u.pathname.slice(1)} TO ${name}`);
+    u.username = name;
+    u.password = password;
+    return { name, url: u.toString() };
+  };
   const autoId = engine === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY';
-  const cli = (args: string[], opts: { key?: string | null; config?: unknown } = {}): Promise<CliResult> => {
+  const cli = (args: string[], opts: { key?: string | null; config?: unknown; db?: string } = {}): Promise<CliResult> => {
     const cfg = writeJson(join(tmp.dir, `config-${Math.random().toString(36).slice(2)}.json`), opts.config ?? {});
     const key = opts.key === undefined ? KEYS.all : opts.key;
-    return runCli([...args, '--db', app.url, '--config', cfg], {
+    return runCli([...args, '--db', opts.db ?? app.url, '--config', cfg], {
       cwd: tmp.dir,
       env: { STRIPE_API_BASE: sim.url, ...(key === null ? {} : { STRIPE_API_KEY: key }) },
     });
   };
-  const doctor = async (opts: { key?: string | null; config?: unknown } = {}) => {
+  const doctor = async (opts: { key?: string | null; config?: unknown; db?: string } = {}) => {
     const r = await cli(['doctor', '--json'], opts);
     let doc: { ok: boolean; findings: Finding[] };
     try {
@@ -75,7 +90,7 @@ async function world(engine: EngineName, test: TestContext) {
     };
     return { ...r, doc, of, one };
   };
-  return { sim, app, engine, autoId, cli, doctor };
+  return { sim, app, engine, autoId, cli, doctor, role };
 }
 
 /** The app's credit table, with a unique index on the payment reference and only plain ids in it. */
@@ -104,14 +119,14 @@ function expectShape(doc: unknown): void {
 
 describe.each(engines())('doctor (%s)', (engine) => {
   describe.concurrent('findings', () => {
-    it('a good setup: every check ok, exit 0, and nothing written', async (test) => {
+    it('a good setup: every check ok, exit 0, and nothing written; then every writer succeeds on it', async (test) => {
       const w = await world(engine, test);
       await goodLedger(w);
       await w.app.exec('ALTER TABLE users ADD COLUMN credits INTEGER NOT NULL DEFAULT 0');
       await w.app.exec('CREATE INDEX users_email_lower_idx ON users (lower(trim(email)))');
       const migrated = await w.cli(['migrate']);
       expect(migrated.code, migrated.stderr).toBe(0);
-      const config = { ledger: LEDGER, balance: { column: 'credits' } };
+      const config = { ledger: LEDGER, balance: { column: 'credits' }, credits: { unitAmountPerCredit: { usd: 100 } } };
       const before = await w.app.fingerprint();
 
       const r = await w.doctor({ config });
@@ -139,6 +154,30 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(human.stdout).not.toMatch(/fix:/);
 
       expect(await w.app.fingerprint()).toBe(before);
+
+      // What doctor's OK means: the tool's writers succeed on this database and config, into the app's table.
+      const paid = w.sim.store.createCheckoutPayment({ created: now() - HOUR, clientReferenceId: '2', amount: 1500 });
+      const pi = paid.paymentIntent!.id;
+      const run = await w.cli(['reconcile', '--since', '7d', '--json'], { config });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).counts).toMatchObject({ credited: 1 });
+      const adjusted = await w.cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'], { config });
+      expect(adjusted.code, adjusted.stderr).toBe(0);
+      const moved = await w.cli(['assign', pi, '--user', '1', '--reassign', '--reason', 'paid for Ann'], { config });
+      expect(moved.code, moved.stderr).toBe(0);
+      const written = await w.app.query<{ user_id: number; amount: number; stripe_id: string | null; kind: string }>(
+        'SELECT user_id, amount, stripe_id, kind FROM credit_transactions WHERE id > 3 ORDER BY id',
+      );
+      expect(written.map((x) => ({ ...x, user_id: Number(x.user_id), amount: Number(x.amount) }))).toEqual([
+        { user_id: 2, amount: 15, stripe_id: pi, kind: 'purchase' },
+        { user_id: 1, amount: 5, stripe_id: null, kind: 'manual' },
+        { user_id: 2, amount: -15, stripe_id: null, kind: 'manual' },
+        { user_id: 1, amount: 15, stripe_id: null, kind: 'manual' },
+      ]);
+      expect(await w.app.query('SELECT id, credits FROM users ORDER BY id')).toEqual([
+        { id: 1, credits: 20 },
+        { id: 2, credits: 0 },
+      ]);
     });
 
     it('a broken setup: each problem named with its exact fix, exit 2, nothing written; the suggested SQL works', async (test) => {
@@ -215,6 +254,158 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(fixed.one('users.email').level).toBe('ok');
     });
 
+    it('a NOT NULL payment reference: a warning, since adjustments (no reference) would fail; the fix makes them work', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec(`CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, created_at TEXT)`);
+      await w.app.exec(`INSERT INTO credit_transactions (user_id, amount, stripe_id, kind) VALUES (1, 10, 'pi_3Abc', 'purchase')`);
+      const config = { ledger: LEDGER };
+      const r = await w.doctor({ config });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const columns = r.one('ledger.columns');
+      expect(columns.level).toBe('warn');
+      expect(columns.message).toBe(
+        'paymentRef "stripe_id" is NOT NULL: purchases insert fine, but a manual entry (adjust, assign --reassign) has no payment reference and writes NULL there, so adjustments and reassignments would fail to insert',
+      );
+      expect(columns.fix).toBe(
+        engine === 'postgres'
+          ? 'make "stripe_id" nullable (ALTER TABLE credit_transactions ALTER COLUMN stripe_id DROP NOT NULL), or make adjustments and reassignments in the app, not with the tool'
+          : 'make "stripe_id" nullable (SQLite cannot drop a NOT NULL in place: rebuild the table without it), or make adjustments and reassignments in the app, not with the tool',
+      );
+      // It is what happens.
+      const adjust = ['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'];
+      const failed = await w.cli(adjust, { config });
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/NOT NULL constraint failed|null value in column "stripe_id"/);
+      if (engine === 'postgres') {
+        await w.app.exec(/^make "stripe_id" nullable \((.*)\), or/.exec(columns.fix!)![1]!);
+        expect((await w.doctor({ config })).one('ledger.columns').level).toBe('ok');
+        const ok = await w.cli(adjust, { config });
+        expect(ok.code, ok.stderr).toBe(0);
+      }
+    });
+
+    it("set/setManual constants checked against their column's type: what the engine refuses is named with its error", async (test) => {
+      const w = await world(engine, test);
+      const adjust = (config: unknown) => w.cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'], { config });
+      if (engine === 'postgres') {
+        await w.app.exec(`CREATE TYPE credit_source AS ENUM ('stripe', 'admin')`);
+        await w.app.exec(
+          `CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase SMALLINT NOT NULL, source credit_source NOT NULL, granted_at TIMESTAMPTZ, label VARCHAR(8), external_id UUID, created_at TEXT)`,
+        );
+        const ledger = {
+          ...LEDGER,
+          set: { is_purchase: true, source: 'stripe', granted_at: 5, external_id: '0b6e1c1e-8f0e-4a53-9a43-5b2c3f6d7e81' },
+          setManual: { is_purchase: 0, source: 'support', label: 'adjustment', external_id: 'none' },
+        };
+        const r = await w.doctor({ config: { ledger } });
+        expect(r.code, r.stdout + r.stderr).toBe(2);
+        expect(r.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
+          ['fail', 'ledger.set.is_purchase is true, but "is_purchase" is smallint: Postgres refuses it (invalid input syntax for type smallint: "true"), so every purchase the tool writes would fail to insert'],
+          ['fail', 'ledger.set.granted_at is 5, but "granted_at" is timestamp with time zone: Postgres refuses it (invalid input syntax for type timestamp with time zone: "5"), so every purchase the tool writes would fail to insert'],
+          ['warn', 'ledger.setManual.source is "support", but "source" is credit_source: Postgres refuses it (invalid input value for enum credit_source: "support"), so manual entries (adjust, assign --reassign) would fail to insert'],
+          ['warn', 'ledger.setManual.label is "adjustment", but "label" is character varying(8): Postgres refuses it (value too long for type character varying(8)), so manual entries (adjust, assign --reassign) would fail to insert'],
+          ['warn', 'ledger.setManual.external_id is "none", but "external_id" is uuid: Postgres refuses it (invalid input syntax for type uuid: "none"), so manual entries (adjust, assign --reassign) would fail to insert'],
+        ]);
+        expect(r.of('ledger.types')[0]!.fix).toBe("set ledger.set.is_purchase to a value of the column's type (1 for true): the value the app writes there");
+        // The writes fail as doctor says.
+        expect((await adjust({ ledger })).stderr).toMatch(/invalid input value for enum credit_source: "support"/);
+        const fixed = { ...ledger, set: { is_purchase: 1, source: 'stripe' }, setManual: { is_purchase: 0, source: 'admin', label: 'adjusted' } };
+        const ok = await w.doctor({ config: { ledger: fixed } });
+        expect(ok.code, ok.stdout).toBe(0);
+        expect(ok.one('ledger.types').level).toBe('ok');
+        const adjusted = await adjust({ ledger: fixed });
+        expect(adjusted.code, adjusted.stderr).toBe(0);
+      } else {
+        await w.app.exec(
+          'CREATE TABLE credit_transactions (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase INTEGER NOT NULL, label TEXT, created_at TEXT) STRICT',
+        );
+        const ledger = { ...LEDGER, set: { is_purchase: true }, setManual: { is_purchase: 'no', label: 3 } };
+        const r = await w.doctor({ config: { ledger } });
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
+          ['warn', 'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite (a STRICT table) refuses it (cannot store TEXT value in INTEGER column credit_transactions.is_purchase), so manual entries (adjust, assign --reassign) would fail to insert'],
+          ['warn', "ledger.setManual.label is 3, but \"label\" is TEXT: SQLite stores it as the text '3.0'"],
+        ]);
+        expect((await adjust({ ledger })).stderr).toMatch(/cannot store TEXT value in INTEGER column credit_transactions\.is_purchase/);
+        // A boolean is written as 1 or 0, which an INTEGER column takes; the same constants in a table that is not STRICT are stored, as text.
+        const fixed = { ...ledger, setManual: { is_purchase: false, label: 'adjusted' } };
+        const ok = await w.doctor({ config: { ledger: fixed } });
+        expect(ok.one('ledger.types').level).toBe('ok');
+        expect((await adjust({ ledger: fixed })).code).toBe(0);
+        await w.app.exec('CREATE TABLE loose (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase INTEGER NOT NULL, label TEXT, created_at TEXT)');
+        const loose = await w.doctor({ config: { ledger: { ...ledger, table: 'loose', set: { is_purchase: true, label: true } } } });
+        expect(loose.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
+          ['warn', "ledger.set.label is true, but \"label\" is TEXT: SQLite has no booleans and stores it as the text '1.0'"],
+          ['warn', 'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite stores it as text, where the app reads a number'],
+          ['warn', "ledger.setManual.label is 3, but \"label\" is TEXT: SQLite stores it as the text '3.0'"],
+        ]);
+      }
+    });
+
+    it('mixed-case names (Prisma): the suggested SQL quotes them and runs as given', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec(`CREATE TABLE "User" (id INTEGER PRIMARY KEY, "Email" TEXT, name TEXT)`);
+      await w.app.exec(`INSERT INTO "User" (id, "Email") VALUES (1, 'ann@example.com')`);
+      await w.app.exec(`CREATE TABLE "CreditTransaction" (id ${w.autoId}, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT, "createdAt" TEXT)`);
+      await w.app.exec(`INSERT INTO "CreditTransaction" ("userId", amount, "stripeId") VALUES (1, 10, 'pi_3Abc')`);
+      await w.app.exec(`CREATE TABLE "Wallet" ("userId" INTEGER NOT NULL, balance INTEGER)`);
+      await w.app.exec(`INSERT INTO "Wallet" ("userId", balance) VALUES (1, NULL)`);
+      const config = {
+        users: { table: 'User', email: 'Email' },
+        ledger: { table: 'CreditTransaction', columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' } },
+        balance: { table: 'Wallet', column: 'balance', key: 'userId' },
+      };
+      const r = await w.doctor({ config });
+      const fixes = [r.one('users.email').fix!, r.one('ledger.unique').fix!.split(';')[0]!, ...r.of('balance').map((x) => x.fix!)];
+      expect(fixes).toEqual(
+        engine === 'postgres'
+          ? [
+              'CREATE INDEX "User_Email_lower_idx" ON "User" (lower(trim("Email")))',
+              'CREATE UNIQUE INDEX "CreditTransaction_stripeId_key" ON "CreditTransaction" ("stripeId")',
+              'UPDATE "Wallet" SET balance = 0 WHERE balance IS NULL',
+              'CREATE UNIQUE INDEX "Wallet_userId_key" ON "Wallet" ("userId")',
+            ]
+          : [
+              'CREATE INDEX User_Email_lower_idx ON User (lower(trim(Email)))',
+              'CREATE UNIQUE INDEX CreditTransaction_stripeId_key ON CreditTransaction (stripeId)',
+              'UPDATE Wallet SET balance = 0 WHERE balance IS NULL',
+              'CREATE UNIQUE INDEX Wallet_userId_key ON Wallet (userId)',
+            ],
+      );
+      for (const sql of fixes) await w.app.exec(sql);
+      const fixed = await w.doctor({ config });
+      expect(fixed.code, fixed.stdout).toBe(0);
+      expect(fixed.one('users.email').level).toBe('ok');
+      expect(fixed.one('ledger.unique').level).toBe('ok');
+      expect(fixed.of('balance').map((x) => x.level)).toEqual(['ok']);
+      if (engine === 'sqlite') {
+        // Names are case-insensitive on SQLite, and doctor matches them so; a schema prefixes the index name, not the table.
+        const lower = { ledger: { schema: 'main', table: 'credittransaction', columns: { userId: 'userid', credits: 'AMOUNT', paymentRef: 'stripeid', createdAt: null } } };
+        await w.app.exec('DROP INDEX CreditTransaction_stripeId_key');
+        const main = await w.doctor({ config: lower });
+        expect(main.one('ledger').level).toBe('ok');
+        const unique = main.one('ledger.unique').fix!.split(';')[0]!;
+        expect(unique).toBe('CREATE UNIQUE INDEX main.CreditTransaction_stripeId_key ON CreditTransaction (stripeId)');
+        await w.app.exec(unique);
+        expect((await w.doctor({ config: lower })).one('ledger.unique').level).toBe('ok');
+      }
+    });
+
+    it('a balance without a mapped ledger: a warning that credits the app makes itself are invisible to the tool', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec('ALTER TABLE users ADD COLUMN credits INTEGER NOT NULL DEFAULT 0');
+      const r = await w.doctor({ config: { balance: { column: 'credits' } } });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const v = r.one('balance.visibility');
+      expect(v.level).toBe('warn');
+      expect(v.message).toBe("the tool cannot see credits the app makes itself by moving users.credits: only its own record (credit_ledger) and the baseline tell it a payment is credited");
+      expect(v.fix).toMatch(/^from the baseline line on, the app's webhook must credit through the library \(handleWebhook\/fulfill\) or not at all, else reconcile credits each new payment a second time/);
+      expect(r.one('balance').level).toBe('ok');
+      // With the ledger mapped too, the tool sees the app's credits: no such warning.
+      await goodLedger(w);
+      expect((await w.doctor({ config: { ledger: LEDGER, balance: { column: 'credits' } } })).of('balance.visibility')).toEqual([]);
+    });
+
     it('no key: a warning, not a crash; a setup without a mapped ledger is fine', async (test) => {
       const w = await world(engine, test);
       const r = await w.doctor({ key: null });
@@ -253,6 +444,39 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(key[1]!.message).toBe('Stripe rejected the API key rk_test_****1234 (HTTP 401)');
       expect(r.of('stripe.payment_intents')).toEqual([]);
     });
+  });
+
+  it.runIf(engine === 'postgres')('a role of its own: INSERT on the mapped table is not enough for a serial id, doctor names the sequence grant', async (test) => {
+    const w = await world(engine, test);
+    await w.app.exec(`CREATE TABLE "CreditTransaction" (id SERIAL PRIMARY KEY, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT UNIQUE, "createdAt" TEXT)`);
+    const r = await w.role();
+    await w.app.exec(`GRANT USAGE, CREATE ON SCHEMA public TO ${r.name}; GRANT SELECT ON users TO ${r.name}; GRANT SELECT ON "CreditTransaction" TO ${r.name}`);
+    const config = { ledger: { table: 'CreditTransaction', columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' } } };
+    const migrated = await w.cli(['migrate'], { db: r.url });
+    expect(migrated.code, migrated.stderr).toBe(0);
+
+    const d = await w.doctor({ config, db: r.url });
+    expect(d.code, d.stdout + d.stderr).toBe(2);
+    const ledger = d.of('ledger').filter((x) => x.level === 'fail');
+    expect(ledger.map((x) => x.message)).toEqual([
+      `the database user ${r.name} lacks INSERT on public.CreditTransaction: the tool reads the ledger and inserts the credits it writes`,
+      `the database user ${r.name} lacks USAGE on the sequence public.CreditTransaction_id_seq that numbers "id" of public.CreditTransaction: every insert the tool makes would fail (permission denied for sequence CreditTransaction_id_seq)`,
+    ]);
+    expect(ledger.map((x) => x.fix)).toEqual([`GRANT INSERT ON public."CreditTransaction" TO ${r.name}`, `GRANT USAGE ON SEQUENCE public."CreditTransaction_id_seq" TO ${r.name}`]);
+
+    // INSERT alone: the insert fails on the sequence, as doctor said.
+    const adjust = ['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'];
+    await w.app.exec(ledger[0]!.fix!);
+    const denied = await w.cli(adjust, { config, db: r.url });
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/permission denied for sequence CreditTransaction_id_seq/);
+    await w.app.exec(ledger[1]!.fix!);
+    const ok = await w.doctor({ config, db: r.url });
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.of('ledger').map((x) => x.level)).toEqual(['ok']);
+    const adjusted = await w.cli(adjust, { config, db: r.url });
+    expect(adjusted.code, adjusted.stderr).toBe(0);
+    expect(await w.app.query('SELECT "userId", amount, "stripeId" FROM "CreditTransaction"')).toEqual([{ userId: 1, amount: 5, stripeId: null }]);
   });
 });
 
