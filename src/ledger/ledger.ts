@@ -1,4 +1,4 @@
-import type { Insertable, Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import type { AppConfig, LedgerMapping } from '../config.js';
 import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, type AppCredit } from './app-ledger.js';
 import type { PaymentDecision, Payment } from '../reconcile/types.js';
@@ -166,8 +166,7 @@ export async function insertPurchases(
   let todo = decisions;
   if (mapped) {
     await lockPaymentKeys(trx, decisions.map((d) => d.paymentKey));
-    const ids = decisions.flatMap((d) => [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])]);
-    const inApp = await appRefsFound(trx, mapped, ids);
+    const inApp = await appRefsFound(trx, mapped, decisions.flatMap(idsOf));
     if (inApp.size > 0) {
       todo = decisions.filter((d) => !inApp.has(d.paymentKey) && !(d.checkoutSession && inApp.has(d.checkoutSession)) && !(d.paymentIntent && inApp.has(d.paymentIntent)));
     }
@@ -181,10 +180,9 @@ export async function insertPurchases(
     .execute();
   for (const r of rows) if (r.payment_key) inserted.add(r.payment_key);
   if (inserted.size > 0 && (mapped || balance)) {
-    const credits: AppCredit[] = todo
-      .filter((d) => inserted.has(d.paymentKey))
-      .map((d) => ({ userId: d.userId!, credits: d.credits!, ref: mapped ? refFor(mapped, d) : null }));
-    if (mapped) await insertAppCredits(trx, mapped, credits, 'purchase', at);
+    let written = todo.filter((d) => inserted.has(d.paymentKey));
+    if (mapped) written = await insertIntoAppTable(trx, mapped, written, inserted, at);
+    const credits: AppCredit[] = written.map((d) => ({ userId: d.userId!, credits: d.credits!, ref: null }));
     if (balance) await moveBalances(trx, balance, credits);
   }
   if (inserted.size > 0) {
@@ -196,6 +194,48 @@ export async function insertPurchases(
       .execute();
   }
   return inserted;
+}
+
+const idsOf = (d: PaymentDecision): string[] => [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])];
+
+function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * Writes the purchases into the app's table. When its unique index on the reference refuses one
+ * (Postgres: the app's webhook committed the same id after this transaction checked; SQLite cannot
+ * get there, the write lock is held from the start), the insert is undone to a savepoint, the
+ * payments the app now holds lose their entry in credit_ledger (so they are reported
+ * already_credited) and the rest is written: one race does not fail the whole batch.
+ */
+async function insertIntoAppTable(
+  trx: Kysely<Database>,
+  mapped: LedgerMapping,
+  decisions: PaymentDecision[],
+  inserted: Set<string>,
+  at: Date,
+): Promise<PaymentDecision[]> {
+  let todo = decisions;
+  for (let attempt = 1; todo.length > 0; attempt++) {
+    await sql`SAVEPOINT stripe_credits_app`.execute(trx);
+    try {
+      await insertAppCredits(trx, mapped, todo.map((d) => ({ userId: d.userId!, credits: d.credits!, ref: refFor(mapped, d) })), 'purchase', at);
+      await sql`RELEASE SAVEPOINT stripe_credits_app`.execute(trx);
+      return todo;
+    } catch (e) {
+      await sql`ROLLBACK TO SAVEPOINT stripe_credits_app`.execute(trx);
+      if (!isUniqueViolation(e) || attempt >= 3) throw e;
+      const taken = await appRefsFound(trx, mapped, todo.flatMap(idsOf));
+      const lost = todo.filter((d) => idsOf(d).some((id) => taken.has(id)));
+      if (lost.length === 0) throw e; // another unique index of the app's refused: not a race on the reference
+      await trx.deleteFrom('credit_ledger').where('kind', '=', 'purchase').where('payment_key', 'in', lost.map((d) => d.paymentKey)).execute();
+      for (const d of lost) inserted.delete(d.paymentKey);
+      todo = todo.filter((d) => !lost.includes(d));
+    }
+  }
+  return todo;
 }
 
 /**

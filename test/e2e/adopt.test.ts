@@ -10,7 +10,7 @@ import { createStripeClient } from '../../src/stripe/client.js';
 import { StripeReader } from '../../src/stripe/reader.js';
 import { DEFAULT_RETRY } from '../../src/stripe/retry.js';
 import { runCli, tempDir, writeJson, now, DAY, HOUR, type CliResult } from '../helpers/cli.js';
-import { createAppDb, engines, type AppDb, type EngineName } from '../helpers/engines.js';
+import { createAppDb, engines, pgConnect, type AppDb, type EngineName } from '../helpers/engines.js';
 
 /**
  * Adopting a live app (SPEC "Adopting an app that already credits", issue 7): its own ledger table
@@ -264,6 +264,36 @@ describe.each(engines())('adopting an app that already credits (%s)', (engine) =
     }
     expect(await appRows()).toHaveLength(1);
     expect(await toolPurchases()).toEqual([]);
+  });
+
+  if (engine === 'postgres') it("the app's unique index refusing a payment its webhook just committed costs only that payment", async () => {
+    await app.exec('CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions (stripe_id)');
+    const raced = pay(now() - HOUR, '1');
+    const other = pay(now() - HOUR + 60, '2');
+    const config = parseConfig(MAPPED);
+    const open = await openDatabase(parseDbUrl(app.url, tmp.dir), { readonly: false });
+    const webhook = await pgConnect(app.url);
+    try {
+      await migrateToLatest(open.db);
+      const reader = new StripeReader(createStripeClient({ apiKey: KEY, apiBase: sim.url }), DEFAULT_RETRY, 'sk_test_…');
+      const planner = new Planner(open.db, config, true, false);
+      for (const p of [raced, other]) await planner.decide([(await fetchPaymentById(reader, p.session.id, config))!.payment!]);
+      // The app's webhook has inserted the same PaymentIntent id, not committed yet: the tool's check
+      // cannot see it, and its insert waits on the unique index until the webhook commits.
+      await webhook.query('BEGIN');
+      await webhook.query("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (1, 10, $1, 'stripe')", [raced.paymentIntent!.id]);
+      const writing = writePlan(open.db, planner.plan, { runId: null, actor: 'test', adoption: config });
+      await new Promise((r) => setTimeout(r, 500));
+      await webhook.query('COMMIT');
+      const out = await writing;
+      expect(out.creditsWritten).toBe(10);
+      expect([planner.plan.decision(0).status, planner.plan.decision(1).status]).toEqual(['already_credited', 'credited']);
+    } finally {
+      await webhook.end();
+      await open.close();
+    }
+    expect(await appRefs()).toEqual([raced.paymentIntent!.id, other.paymentIntent!.id].sort());
+    expect(await toolPurchases()).toEqual([other.paymentIntent!.id]);
   });
 
   it('a mapped table or column that does not exist is a configuration error (exit 2), and nothing is written', async () => {
