@@ -5,6 +5,7 @@ import { DEFAULT_CONFIG_FILE, keyIsLive, type AppConfig, type BalanceConfig, typ
 import { CliError, ConfigError, StripeAuthError, StripeUnavailableError, maskKey } from '../errors.js';
 import { appliedMigrations, MIGRATION_NAMES, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { asText, engineOf, ownSchemaTables } from '../ledger/engine.js';
+import { readableRef } from '../ledger/app-ledger.js';
 import { describeTable, indexesOn, listTables, qualifiedName, tableRef, uniqueOn, usesIndex, type ColumnInfo, type TableInfo } from '../ledger/introspect.js';
 import { ledgerModes } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
@@ -588,10 +589,8 @@ async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
   const label = qualifiedName(L.schema, t.name);
   const table = tableRef(L.schema, t.name);
   const r = asText(db, sql.ref(ref.name));
-  const readable =
-    engineOf(db) === 'postgres'
-      ? sql`(${r} ~ '^(pi_[A-Za-z0-9]+|cs_(test|live)_[A-Za-z0-9]+)$')`
-      : sql`((${r} GLOB 'pi_?*' AND substr(${r}, 4) NOT GLOB '*[^A-Za-z0-9]*') OR ((${r} GLOB 'cs_test_?*' OR ${r} GLOB 'cs_live_?*') AND substr(${r}, 9) NOT GLOB '*[^A-Za-z0-9]*'))`;
+  // The same test the first-run stop makes (what reconcile can recognise as credited).
+  const readable = readableRef(db, sql.ref(ref.name));
   const when = (cond: unknown) => sql`COALESCE(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
   const agg = await sql<{ rows: number | string; refs: number | string; readable: number | string; pi: number | string; cs_test: number | string; cs_live: number | string }>`
     SELECT count(*) AS rows, count(${r}) AS refs,
