@@ -65,7 +65,7 @@ function busiestSecond(times: number[]): number {
 
 describe('RateLimiter', () => {
   it('defaults sit just below Stripe’s limits', () => {
-    expect(defaultRateLimits(true)).toEqual({ global: 90, perEndpoint: 22 });
+    expect(defaultRateLimits(true)).toEqual({ global: 95, perEndpoint: 24 });
     expect(defaultRateLimits(false)).toEqual({ global: 22, perEndpoint: 20 });
   });
 
