@@ -125,36 +125,74 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     }
 
     const tables = hadTables || !dryRun;
-    if (!dryRun) {
-      // On a database the tool has not touched yet, one cheap request first, so that a rejected key
-      // is reported before the tool creates its tables. (Later runs record a rejected key as a failed
-      // run.) Stripe being unreachable is different: that run is recorded, as failed.
-      if (!hadTables) {
-        try {
-          await reader.call('reach Stripe', () => client.checkout.sessions.list({ limit: 1 }), 'sessions.list');
-        } catch (e) {
-          if (e instanceof CliError && e.exitCode === 1) {
-            await migrateToLatest(db);
-            const failed = await startRun(db, { mode: 'apply', since: opts.since ?? until, until, actor: opts.actor });
-            await finishRun(db, failed, { status: 'failed', error: e.message, requests: reader.requests });
-          }
-          throw e;
-        }
+    const planWindow = (cursor: number | null) => {
+      const p = planSource({ since: opts.since, until, now: opts.now, cursor });
+      if (p.window.since >= p.window.until) {
+        throw new UsageError(`the window would start at ${isoSeconds(p.window.since)}, not before --until (${isoSeconds(p.window.until)})`);
       }
-      await migrateToLatest(db);
-      lock = await acquireRunLock(open, `${opts.actor} (reconcile)`);
+      return p;
+    };
+    // On a database the tool has not touched yet, a rejected key must be reported before the tool
+    // creates its tables (later runs record it as a failed run). No request is spent just on that:
+    // with no cursor yet the window is known before the tables are, so the scan starts at once and
+    // the first answer of its first pages is awaited before migrating. Pages that arrive meanwhile
+    // wait for the planner. Stripe being unreachable is different: that run is recorded, as failed.
+    let early: { plan: ReturnType<typeof planSource>; fetching: Promise<void>; open: (p: Planner | Error) => void } | null = null;
+    if (!dryRun && !hadTables) {
+      const sourcePlan = planWindow(null);
+      let release!: (p: Planner | Error) => void;
+      const planner = new Promise<Planner | Error>((r) => (release = r));
+      const sink = async (batch: Parameters<Planner['decide']>[0]) => {
+        const p = await planner;
+        if (p instanceof Error) throw p;
+        await p.decide(batch);
+      };
+      const fetching = fetchPayments(reader, sourcePlan.window, settings.config, sink, progress, opts.scan);
+      fetching.catch(() => {}); // awaited below, or abandoned with the run
+      early = { plan: sourcePlan, fetching, open: release };
+      try {
+        await reader.firstAnswer();
+      } catch (e) {
+        release(e instanceof Error ? e : new Error(String(e)));
+        if (e instanceof CliError && e.exitCode === 1) {
+          await migrateToLatest(db);
+          const failed = await startRun(db, { mode: 'apply', since: opts.since ?? until, until, actor: opts.actor });
+          await finishRun(db, failed, { status: 'failed', error: e.message, requests: reader.requests });
+        }
+        throw e;
+      }
+    }
+    try {
+      if (!dryRun) {
+        await migrateToLatest(db);
+        lock = await acquireRunLock(open, `${opts.actor} (reconcile)`);
+      }
+    } catch (e) {
+      early?.open(new Error('the run stopped before reading Stripe'));
+      reader.stop(e);
+      throw e;
     }
 
-    const { source, window, notes, alsoEvents } = planSource({ since: opts.since, until, now: opts.now, cursor: tables ? await readCursor(db) : null });
-    if (window.since >= window.until) {
-      throw new UsageError(`the window would start at ${isoSeconds(window.since)}, not before --until (${isoSeconds(window.until)})`);
-    }
+    // (A first run whose scan started early keeps its window: had another run finished in the
+    // meantime, this one would re-read a window, which changes nothing that run wrote.)
+    const { source, window, notes, alsoEvents } = early?.plan ?? planWindow(tables ? await readCursor(db) : null);
     for (const n of notes) progress(n);
-    if (!dryRun) runId = await startRun(db, { mode: 'apply', since: window.since, until: window.until, actor: opts.actor });
-
     const planner = new Planner(db, settings.config, tables, dryRun, progress);
+    if (!dryRun) {
+      try {
+        runId = await startRun(db, { mode: 'apply', since: window.since, until: window.until, actor: opts.actor });
+      } catch (e) {
+        early?.open(new Error('the run stopped before reading Stripe'));
+        reader.stop(e);
+        throw e;
+      }
+    }
+
     progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
-    if (source === 'window') {
+    if (early) {
+      early.open(planner);
+      await early.fetching;
+    } else if (source === 'window') {
       await fetchPayments(reader, window, settings.config, planner.decide, progress, opts.scan);
       if (alsoEvents) {
         progress(`reading events since the last run (${isoSeconds(alsoEvents.since)})`);

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import type { ReconcileReport } from '../app/reconcile.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { isoSeconds } from '../when.js';
@@ -17,11 +17,30 @@ export interface OutputFlags {
   verbose?: boolean;
 }
 
-/** A spinner on stderr only when it is a terminal and neither --json nor --quiet; --verbose logs lines instead. */
+/**
+ * A spinner on stderr only when it is a terminal and neither --json nor --quiet; --verbose logs lines
+ * instead. The spinner's module is loaded only then, and without holding up the start: it shows the
+ * latest message once it is there.
+ */
 export function progressReporter(io: Io, flags: OutputFlags): { update(msg: string): void; stop(): void } {
   if (!flags.json && !flags.quiet && io.stderr.isTTY && !flags.verbose) {
-    const spinner: Ora = ora({ stream: io.stderr as NodeJS.WriteStream, isEnabled: true, color: io.env.NO_COLOR ? false : 'cyan' }).start();
-    return { update: (m) => (spinner.text = m), stop: () => spinner.stop() };
+    let spinner: Ora | null = null;
+    let text = '';
+    let stopped = false;
+    void import('ora').then(({ default: ora }) => {
+      if (stopped) return;
+      spinner = ora({ stream: io.stderr as NodeJS.WriteStream, isEnabled: true, color: io.env.NO_COLOR ? false : 'cyan', text }).start();
+    });
+    return {
+      update: (m) => {
+        text = m;
+        if (spinner) spinner.text = m;
+      },
+      stop: () => {
+        stopped = true;
+        spinner?.stop();
+      },
+    };
   }
   if (flags.verbose) return { update: (m) => io.stderr.write(`${m}\n`), stop: () => {} };
   return { update: () => {}, stop: () => {} };

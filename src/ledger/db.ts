@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { CliError, ConfigError, DatabaseError } from '../errors.js';
 import { engineOf, ownSchemaTables, type EngineKind } from './engine.js';
 import * as m0001 from './migrations/0001-initial.js';
@@ -218,12 +218,17 @@ function parseInt8(text: string): number | string {
   return Number.isSafeInteger(n) ? n : text;
 }
 
-const PG_TYPES = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
+/** The pg module: loaded only when a database is Postgres (it is a tenth of a second of start-up for every SQLite run). */
+type Pg = typeof pg;
 
-function pgClientConfig(c: PgConnection): pg.ClientConfig {
+function pgTypes(pgm: Pg) {
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 20 && format !== 'binary' ? parseInt8 : pgm.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  };
+}
+
+function pgClientConfig(pgm: Pg, c: PgConnection): pg.ClientConfig {
   return {
     host: c.host,
     port: c.port,
@@ -235,7 +240,7 @@ function pgClientConfig(c: PgConnection): pg.ClientConfig {
     application_name: c.applicationName,
     options: c.options,
     keepAlive: true,
-    types: PG_TYPES,
+    types: pgTypes(pgm),
   };
 }
 
@@ -249,8 +254,9 @@ function dropSocket(client: pg.Client): void {
 }
 
 async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>, opts: { readonly: boolean }): Promise<OpenDb> {
+  const pgm: Pg = (await import('pg')).default;
   const clients = new Set<pg.Client>();
-  class TrackedClient extends pg.Client {
+  class TrackedClient extends pgm.Client {
     constructor(config?: pg.ClientConfig) {
       super(config);
       clients.add(this);
@@ -261,7 +267,7 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
       this.on('error', () => {});
     }
   }
-  const pool = new pg.Pool({ ...pgClientConfig(location.connection), max: 4, idleTimeoutMillis: 30_000, Client: TrackedClient });
+  const pool = new pgm.Pool({ ...pgClientConfig(pgm, location.connection), max: 4, idleTimeoutMillis: 30_000, Client: TrackedClient });
   // A pooled connection that dies while idle is reported by the next query that needs one; without
   // a listener, pg would throw the error event and end the process with a stack trace.
   pool.on('error', () => {});
@@ -291,7 +297,7 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
   const engine: Engine = {
     kind: 'postgres',
     async session() {
-      const client = new pg.Client(pgClientConfig(location.connection));
+      const client = new pgm.Client(pgClientConfig(pgm, location.connection));
       client.on('error', () => {}); // a lost session is reported by the next query on it
       try {
         await client.connect();

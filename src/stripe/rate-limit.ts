@@ -9,25 +9,48 @@ export interface RateLimits {
 
 /**
  * Just below Stripe's documented limits: 100 requests a second in live mode and 25 in test mode,
- * and by default 25 a second per endpoint (the list endpoints this tool leans on).
+ * and by default 25 a second per endpoint (the list endpoints this tool leans on). Live: one
+ * request a second below the endpoint limit and 5 below the global one; the limiter never lets
+ * more than the rate start in any second (even after a stall of the event loop) and spaces the
+ * starts, so one request of headroom absorbs the network's jitter. Test mode keeps a wider margin:
+ * its one global limit of 25 is shared with whatever else uses the test key (the app's own tests).
  */
 export function defaultRateLimits(live: boolean): RateLimits {
-  return live ? { global: 90, perEndpoint: 22 } : { global: 22, perEndpoint: 20 };
+  return live ? { global: 95, perEndpoint: 24 } : { global: 22, perEndpoint: 20 };
 }
 
 interface Lane {
   /** The configured rate: what the lane recovers to. */
   max: number;
   rate: number;
-  /** When the next request may start (ms, clock time). */
+  /** When the next request may be scheduled to start (ms, clock time): the plan. */
   next: number;
   lastPenalty: number;
+  /** When requests actually started, oldest first (no older than one second before the newest). */
+  started: number[];
+}
+
+/** The window Stripe counts requests in (ms). */
+const WINDOW_MS = 1000;
+/**
+ * Two requests of one lane never actually start closer than this fraction of 1/rate: after a stall
+ * of the event loop, the requests it held back go out spaced, not all at once (a bunch at one edge
+ * of a second would make the count in the server's second depend on network jitter).
+ */
+const MIN_SPACING = 0.75;
+
+function newLane(rate: number): Lane {
+  return { max: rate, rate, next: 0, lastPenalty: -Infinity, started: [] };
 }
 
 /**
  * Paces requests so that neither the global rate nor any endpoint's rate is exceeded: each request
- * is given the earliest start that both its lanes allow, spaced 1/rate apart (no bursts). A 429 halves
- * the rate of the lane that hit it (and trims the global one); the rate then creeps back up.
+ * is given the earliest start that both its lanes allow, spaced 1/rate apart (no bursts). That plan
+ * is then checked against when requests actually start: a request that wakes late (the event loop
+ * was busy) and would make more than the rate start within one second, or start right on the heels
+ * of the one before, waits. So no sliding second ever holds more starts than the rate, whatever the
+ * event loop does. A 429 halves the rate of the lane that hit it (and trims the global one); the
+ * rate then creeps back up.
  */
 export class RateLimiter {
   private readonly global: Lane;
@@ -39,13 +62,13 @@ export class RateLimiter {
     private readonly limits: RateLimits,
     private readonly clock: Pick<Clock, 'now' | 'sleep'>,
   ) {
-    this.global = { max: limits.global, rate: limits.global, next: 0, lastPenalty: -Infinity };
+    this.global = newLane(limits.global);
   }
 
   private lane(endpoint: string): Lane {
     let l = this.lanes.get(endpoint);
     if (!l) {
-      l = { max: this.limits.perEndpoint, rate: this.limits.perEndpoint, next: 0, lastPenalty: -Infinity };
+      l = newLane(this.limits.perEndpoint);
       this.lanes.set(endpoint, l);
     }
     return l;
@@ -65,9 +88,38 @@ export class RateLimiter {
     const lane = this.lane(endpoint);
     this.recover(lane, now);
     this.recover(this.global, now);
-    const start = this.globalSlot(Math.max(now, lane.next), now);
+    let start = this.globalSlot(Math.max(now, lane.next), now);
     lane.next = start + 1000 / lane.rate;
-    if (start > now) await this.clock.sleep(start - now);
+    for (;;) {
+      const t = this.clock.now();
+      if (start > t) {
+        await this.clock.sleep(start - t);
+        continue;
+      }
+      const ready = Math.max(this.readyAt(lane, t), this.readyAt(this.global, t));
+      if (ready <= t) {
+        this.started(lane, t);
+        this.started(this.global, t);
+        return;
+      }
+      start = ready;
+    }
+  }
+
+  /** The earliest time, by the requests that actually started, that one more may start in `l`. */
+  private readyAt(l: Lane, now: number): number {
+    const s = l.started;
+    while (s.length > 0 && s[0]! <= now - WINDOW_MS) s.shift();
+    if (s.length === 0) return now;
+    let ready = s[s.length - 1]! + (MIN_SPACING * 1000) / l.rate;
+    // No more than `rate` starts in any second: the n-th newest start must have left the window.
+    const n = Math.max(1, Math.floor(l.rate));
+    if (s.length >= n) ready = Math.max(ready, s[s.length - n]! + WINDOW_MS);
+    return ready;
+  }
+
+  private started(l: Lane, t: number): void {
+    l.started.push(t);
   }
 
   /**

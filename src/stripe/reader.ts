@@ -33,6 +33,9 @@ export class StripeReader {
   readonly requestsByEndpoint = new Map<string, number>();
   /** Once a request has failed for good, the run is over: the other scans stop at their next request. */
   private failure: unknown = null;
+  /** Settled by the first answer: resolved by the first request that succeeds, rejected by the first that fails for good. */
+  private readonly answered: Promise<void>;
+  private answer!: { resolve: () => void; reject: (e: unknown) => void };
 
   constructor(
     readonly stripe: Stripe,
@@ -40,7 +43,23 @@ export class StripeReader {
     /** The key as it may be shown (masked), for error messages. */
     private readonly keyLabel?: string,
     readonly limiter: RateLimiter | null = null,
-  ) {}
+  ) {
+    this.answered = new Promise<void>((resolve, reject) => (this.answer = { resolve, reject }));
+    this.answered.catch(() => {}); // nobody need ask
+  }
+
+  /**
+   * Resolves once any request has succeeded (the key works), rejects with the error of the first
+   * request that failed for good (a rejected key: StripeAuthError), whichever comes first.
+   */
+  firstAnswer(): Promise<void> {
+    return this.answered;
+  }
+
+  /** Ends the reading: every request not yet made fails with `reason`. */
+  stop(reason: unknown): void {
+    this.failure ??= reason;
+  }
 
   /** One request to `endpoint` (a name for its rate lane, e.g. 'sessions.list'). */
   async call<T>(what: string, fn: () => Promise<T>, endpoint = 'other'): Promise<T> {
@@ -52,7 +71,9 @@ export class StripeReader {
         this.requests += 1;
         this.requestsByEndpoint.set(endpoint, (this.requestsByEndpoint.get(endpoint) ?? 0) + 1);
         try {
-          return await fn();
+          const out = await fn();
+          this.answer.resolve();
+          return out;
         } catch (e) {
           if (this.limiter && e instanceof Stripe.errors.StripeRateLimitError) this.limiter.rateLimited(endpoint);
           throw e;
@@ -62,6 +83,7 @@ export class StripeReader {
       this.keyLabel,
     ).catch((e: unknown) => {
       this.failure ??= e;
+      this.answer.reject(e);
       throw e;
     });
   }

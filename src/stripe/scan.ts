@@ -19,13 +19,21 @@ export interface ScanOptions {
 export const DEFAULT_SCAN: ScanOptions = { maxSlices: 24, inflightFactor: 1.5 };
 
 /**
+ * How far under a whole number of pages a slice is sized: a slice that holds one object more than
+ * its pages costs a whole request more, one that holds a few less costs nothing.
+ */
+const PAGE_MARGIN = 0.02;
+
+/**
  * Lists every object of a `created` range, handing each page to `onPage` as it arrives. The first
  * page shows how dense the range is and how long a round trip takes; the rest of the range is then
- * cut once into as many time slices as it takes to keep the endpoint's rate busy (rate × round
- * trip × inflightFactor, no more than there are pages), fetched side by side: the rate limiter, not
- * this function, sets the pace. Slices are disjoint `[gte, lt)` ranges of whole seconds, and the
- * first page's last second is finished with `starting_after` inside that second only, so an object
- * is fetched exactly once even with many ties on `created`.
+ * cut once into time slices fetched side by side: as many as it takes to keep the endpoint's rate
+ * busy (rate × round trip × inflightFactor, no more than there are pages), each sized from the first
+ * page's density to hold a whole number of pages (a little under), so that a slice's last page is
+ * nearly full rather than a wasted partial one. The rate limiter, not this function, sets the pace.
+ * Slices are disjoint `[gte, lt)` ranges of whole seconds; the newest one reaches up to and
+ * including the first page's last second and starts after that page's last object, so an object is
+ * fetched exactly once even with many ties on `created`.
  */
 export async function scanCreated<T extends { id: string; created: number }>(
   reader: StripeReader,
@@ -56,20 +64,39 @@ export async function scanCreated<T extends { id: string; created: number }>(
     }
   };
 
-  const tasks: Promise<void>[] = [pageThrough({ gte: last.created, lt: last.created + 1 }, last.id)];
-  const rest: CreatedRange = { gte: range.gte, lt: last.created };
-  if (rest.lt > rest.gte) {
-    const seen = Math.max(1, range.lt - last.created);
-    const estimatedPages = ((first.data.length / seen) * (rest.lt - rest.gte)) / PAGE;
-    const rate = reader.limiter?.rateFor(endpoint) ?? 25;
-    const wanted = Math.ceil(rate * roundTripS * opts.inflightFactor);
-    const slices = Math.max(1, Math.min(opts.maxSlices, wanted, Math.ceil(estimatedPages), rest.lt - rest.gte));
-    const width = (rest.lt - rest.gte) / slices;
-    for (let i = 0; i < slices; i++) {
-      const gte = rest.gte + Math.round(i * width);
-      const lt = i === slices - 1 ? rest.lt : rest.gte + Math.round((i + 1) * width);
-      if (lt > gte) tasks.push(pageThrough({ gte, lt }));
-    }
-  }
-  await Promise.all(tasks);
+  const slices = planSlices(first.data, range, reader.limiter?.rateFor(endpoint) ?? 25, roundTripS, opts);
+  // The newest slice holds the rest of the first page's last second: it starts after that page.
+  await Promise.all(slices.map((r, i) => pageThrough(r, i === 0 ? last.id : undefined)));
+}
+
+/**
+ * Cuts what the first page did not cover, `[range.gte, last.created + 1)`, into slices, newest
+ * first. `firstPage` is the first page (newest first, has_more).
+ */
+export function planSlices(
+  firstPage: readonly { created: number }[],
+  range: CreatedRange,
+  rate: number,
+  roundTripS: number,
+  opts: ScanOptions,
+): CreatedRange[] {
+  const newest = firstPage[0]!.created;
+  const lastCreated = firstPage[firstPage.length - 1]!.created;
+  const top = lastCreated + 1;
+  const width = top - range.gte;
+  // Objects a second, from the first page: n objects from its newest second to its last span
+  // n - 1 gaps.
+  const density = firstPage.length > 1 ? (firstPage.length - 1) / Math.max(1, newest - lastCreated) : firstPage.length / Math.max(1, range.lt - lastCreated);
+  const estimatedPages = (density * width) / PAGE;
+  const wanted = Math.ceil(rate * roundTripS * opts.inflightFactor);
+  const count = Math.max(1, Math.min(opts.maxSlices, wanted, Math.ceil(estimatedPages), width));
+  // Whole pages a slice: the pages there are, shared out among `count` slices (rounded up: the
+  // oldest slice takes what is left, one slice more at most); then how many seconds hold that many
+  // objects at the first page's density.
+  const pages = Math.max(1, Math.ceil(estimatedPages / count));
+  let step = Math.floor((pages * PAGE * (1 - PAGE_MARGIN)) / density);
+  if (!(step >= 1) || Math.ceil(width / step) > Math.max(count + 1, opts.maxSlices)) step = Math.ceil(width / count);
+  const out: CreatedRange[] = [];
+  for (let lt = top; lt > range.gte; lt -= step) out.push({ gte: Math.max(range.gte, lt - step), lt });
+  return out;
 }
