@@ -1,3 +1,4 @@
+import { IdTable } from './id-table.js';
 import { emptyCounts, countStatus, type ReconcileCounts } from './plan.js';
 import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewReason, SkipReason } from './types.js';
 
@@ -5,8 +6,11 @@ import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewR
  * The plan of a run, compact: a run decides every payment before it writes any, so the plan of a
  * large account is held in memory whole. A PaymentDecision object (a dozen fields, three arrays)
  * costs about a kilobyte; here a payment costs about a hundred bytes plus its ids:
- * - its payment key and Checkout Session id, one string each (the PaymentIntent id is the payment
- *   key whenever there is one, and is stored apart only when it is not);
+ * - its payment key and Checkout Session id, as bytes outside the JavaScript heap (IdTable: V8
+ *   sizes its heap by what is live, and 200,000 id strings were a third of it), with a hash index
+ *   that answers whether a payment key (or, built when first asked, a session id) is in the plan
+ *   (the PaymentIntent id is the payment key whenever there is one, and is stored apart only when
+ *   it is not);
  * - numbers in typed arrays (amount, credits, paid at), one byte of flags (livemode, …) and one
  *   of status;
  * - everything that repeats across payments (currency, matched by, reason, credit rule, user id,
@@ -17,8 +21,9 @@ import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewR
 export class CompactPlan {
   private capacity = 0;
   private count = 0;
-  private readonly keys: string[] = [];
-  private readonly sessions: (string | null)[] = [];
+  /** Payment keys and Checkout Session ids, outside the JavaScript heap (see IdTable). */
+  private readonly keys = new IdTable();
+  private readonly sessions = new IdTable();
   /** PaymentIntent ids that are neither null nor the payment key (none, as the core decides today). */
   private readonly otherIntents = new Map<number, string>();
   private amounts = new Float64Array(0);
@@ -80,10 +85,11 @@ export class CompactPlan {
     const flags = this.flags[i]!;
     const amount = this.amounts[i]!;
     const credits = this.credits[i]!;
+    const key = this.keys.get(i)!;
     return {
-      paymentKey: this.keys[i]!,
-      checkoutSession: this.sessions[i]!,
-      paymentIntent: flags & INTENT_IS_KEY ? this.keys[i]! : (this.otherIntents.get(i) ?? null),
+      paymentKey: key,
+      checkoutSession: this.sessions.get(i),
+      paymentIntent: flags & INTENT_IS_KEY ? key : (this.otherIntents.get(i) ?? null),
       amount: Number.isNaN(amount) ? null : amount,
       currency: this.strings.value(this.currencies[i]!),
       userId: this.strings.value(this.userIds[i]!),
@@ -104,12 +110,22 @@ export class CompactPlan {
 
   paymentKey(i: number): string {
     this.check(i);
-    return this.keys[i]!;
+    return this.keys.get(i)!;
   }
 
   checkoutSession(i: number): string | null {
     this.check(i);
-    return this.sessions[i]!;
+    return this.sessions.get(i);
+  }
+
+  /** Whether a decision for this payment key is in the plan. */
+  hasPaymentKey(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  /** Whether a decision in the plan has this Checkout Session id (an index is built the first time this is asked). */
+  hasCheckoutSession(id: string): boolean {
+    return this.sessions.has(id);
   }
 
   status(i: number): PaymentStatus {
@@ -139,7 +155,7 @@ export class CompactPlan {
     const order = new Uint32Array(this.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
     const { paidAts, keys } = this;
-    order.sort((a, b) => paidAts[a]! - paidAts[b]! || (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    order.sort((a, b) => paidAts[a]! - paidAts[b]! || keys.compare(a, b));
     this.order = order;
   }
 
