@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { needsLineItems } from '../reconcile/credits.js';
+import { IdTable } from '../reconcile/id-table.js';
 import { SESSION_LOOKBACK_SECONDS, inWindow, sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
 import type { CreditsConfig, MatchConfig, Payment, PaymentIntentSnapshot, Window } from '../reconcile/types.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
@@ -42,7 +43,9 @@ export async function fetchPayments(
   scan: ScanOptions = DEFAULT_SCAN,
 ): Promise<void> {
   const { stripe } = reader;
-  const sessionPiIds = new Set<string>();
+  // The PaymentIntent ids of every session listed (about as many as there are payments): outside the
+  // JavaScript heap, like the plan's ids.
+  const sessionPiIds = new IdTable();
   const candidates = new Map<string, PaymentIntentSnapshot>();
   let buffer: Payment[] = [];
   let sessions = 0;
@@ -77,7 +80,7 @@ export async function fetchPayments(
       for (const s of page) {
         const session = toSessionSnapshot(s);
         if (session.paymentIntentId) {
-          sessionPiIds.add(session.paymentIntentId);
+          sessionPiIds.push(session.paymentIntentId);
           candidates.delete(session.paymentIntentId);
         }
         const p = sessionPayment(session, expandedIntent(s));
