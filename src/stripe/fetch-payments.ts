@@ -79,11 +79,18 @@ export async function fetchPayments(
       const found: Payment[] = [];
       for (const s of page) {
         const session = toSessionSnapshot(s);
+        const pi = expandedIntent(s);
         if (session.paymentIntentId) {
-          sessionPiIds.push(session.paymentIntentId);
+          // Only a PaymentIntent that would count on its own is remembered (most do not: Checkout
+          // puts metadata on the session). One that counts by the time the PaymentIntent list
+          // reaches it (it succeeded, or got metadata, meanwhile) is checked as a candidate: its
+          // session is found again, and the Planner decides a payment key once.
+          if (pi === null || standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
+            sessionPiIds.push(session.paymentIntentId);
+          }
           candidates.delete(session.paymentIntentId);
         }
-        const p = sessionPayment(session, expandedIntent(s));
+        const p = sessionPayment(session, pi);
         if (p && inWindow(p.paidAt, window)) found.push(p);
       }
       sessions += page.length;
