@@ -31,16 +31,16 @@ export class CompactPlan {
   private paidAts = new Float64Array(0);
   private statuses = new Uint8Array(0);
   private flags = new Uint8Array(0);
-  private currencies = new Uint32Array(0);
-  private matchedBys = new Uint32Array(0);
-  private reasons = new Uint32Array(0);
-  private creditRules = new Uint32Array(0);
-  private userIds = new Uint32Array(0);
-  private customerIds = new Uint32Array(0);
-  private names = new Uint32Array(0);
-  private emails = new Uint32Array(0);
-  private unknownIds = new Uint32Array(0);
-  private candidateUserIds = new Uint32Array(0);
+  private currencies: Codes = new Uint8Array(0);
+  private matchedBys: Codes = new Uint8Array(0);
+  private reasons: Codes = new Uint8Array(0);
+  private creditRules: Codes = new Uint8Array(0);
+  private userIds: Codes = new Uint8Array(0);
+  private customerIds: Codes = new Uint8Array(0);
+  private names: Codes = new Uint8Array(0);
+  private emails: Codes = new Uint8Array(0);
+  private unknownIds: Codes = new Uint8Array(0);
+  private candidateUserIds: Codes = new Uint8Array(0);
   private readonly strings = new Interner<string>((s) => s);
   private readonly lists = new Interner<readonly string[]>((l) => JSON.stringify(l), (l) => Object.freeze([...l]));
   /** Plan order (after sort()): position → index. */
@@ -66,16 +66,16 @@ export class CompactPlan {
     this.amounts[i] = d.amount ?? NaN;
     this.credits[i] = d.credits ?? NaN;
     this.paidAts[i] = d.paidAt;
-    this.currencies[i] = this.strings.id(d.currency);
-    this.matchedBys[i] = this.strings.id(d.matchedBy);
-    this.reasons[i] = this.strings.id(d.reason);
-    this.creditRules[i] = this.strings.id(d.creditRule);
-    this.userIds[i] = this.strings.id(d.userId);
-    this.customerIds[i] = this.strings.id(d.customerId);
-    this.names[i] = this.strings.id(d.name);
-    this.emails[i] = this.lists.id(d.emails.length === 0 ? null : d.emails);
-    this.unknownIds[i] = this.lists.id(d.unknownIds.length === 0 ? null : d.unknownIds);
-    this.candidateUserIds[i] = this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds);
+    this.currencies = put(this.currencies, i, this.strings.id(d.currency));
+    this.matchedBys = put(this.matchedBys, i, this.strings.id(d.matchedBy));
+    this.reasons = put(this.reasons, i, this.strings.id(d.reason));
+    this.creditRules = put(this.creditRules, i, this.strings.id(d.creditRule));
+    this.userIds = put(this.userIds, i, this.strings.id(d.userId));
+    this.customerIds = put(this.customerIds, i, this.strings.id(d.customerId));
+    this.names = put(this.names, i, this.strings.id(d.name));
+    this.emails = put(this.emails, i, this.lists.id(d.emails.length === 0 ? null : d.emails));
+    this.unknownIds = put(this.unknownIds, i, this.lists.id(d.unknownIds.length === 0 ? null : d.unknownIds));
+    this.candidateUserIds = put(this.candidateUserIds, i, this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds));
     return i;
   }
 
@@ -205,26 +205,27 @@ export class CompactPlan {
 
   private grow(): void {
     const cap = Math.max(1024, this.capacity * 2);
-    const more = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, make: new (n: number) => T): T => {
+    const more = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T, make: new (n: number) => T): T => {
       const b = new make(cap);
       b.set(a);
       return b;
     };
+    const moreCodes = (a: Codes): Codes => more<Codes>(a, a.constructor as new (n: number) => Codes);
     this.amounts = more(this.amounts, Float64Array);
     this.credits = more(this.credits, Float64Array);
     this.paidAts = more(this.paidAts, Float64Array);
     this.statuses = more(this.statuses, Uint8Array);
     this.flags = more(this.flags, Uint8Array);
-    this.currencies = more(this.currencies, Uint32Array);
-    this.matchedBys = more(this.matchedBys, Uint32Array);
-    this.reasons = more(this.reasons, Uint32Array);
-    this.creditRules = more(this.creditRules, Uint32Array);
-    this.userIds = more(this.userIds, Uint32Array);
-    this.customerIds = more(this.customerIds, Uint32Array);
-    this.names = more(this.names, Uint32Array);
-    this.emails = more(this.emails, Uint32Array);
-    this.unknownIds = more(this.unknownIds, Uint32Array);
-    this.candidateUserIds = more(this.candidateUserIds, Uint32Array);
+    this.currencies = moreCodes(this.currencies);
+    this.matchedBys = moreCodes(this.matchedBys);
+    this.reasons = moreCodes(this.reasons);
+    this.creditRules = moreCodes(this.creditRules);
+    this.userIds = moreCodes(this.userIds);
+    this.customerIds = moreCodes(this.customerIds);
+    this.names = moreCodes(this.names);
+    this.emails = moreCodes(this.emails);
+    this.unknownIds = moreCodes(this.unknownIds);
+    this.candidateUserIds = moreCodes(this.candidateUserIds);
     this.capacity = cap;
   }
 }
@@ -236,6 +237,21 @@ const CREDITED_BEFORE = 4;
 
 const STATUSES: readonly PaymentStatus[] = ['credited', 'would_credit', 'already_credited', 'needs_review', 'pending', 'skipped'];
 const STATUS_CODE = Object.fromEntries(STATUSES.map((s, i) => [s, i])) as Record<PaymentStatus, number>;
+
+/**
+ * Indexes into a table of distinct values: one byte each while every index fits, widened to two
+ * and then four bytes when one does not (most tables hold a handful of values; users can be many).
+ */
+type Codes = Uint8Array | Uint16Array | Uint32Array;
+
+function put(a: Codes, i: number, v: number): Codes {
+  let b = a;
+  if (v > 0xffff && !(a instanceof Uint32Array)) b = new Uint32Array(a.length);
+  else if (v > 0xff && a instanceof Uint8Array) b = new Uint16Array(a.length);
+  if (b !== a) b.set(a);
+  b[i] = v;
+  return b;
+}
 
 /** A table of distinct values: each stored once, referred to by its index; 0 stands for null. */
 class Interner<T> {
