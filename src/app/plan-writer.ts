@@ -27,11 +27,8 @@ import type { Payment } from '../reconcile/types.js';
  * the plan is kept until it is written, compact (about a hundred bytes a payment, see CompactPlan).
  */
 export class Planner {
+  /** Every payment decided so far, once each (however often it is found): the plan answers whether a key is in it. */
   readonly plan = new CompactPlan();
-  /** Payment keys decided so far (a payment is decided once, however often it is found). */
-  private decided = new Set<string>();
-  /** The plan's Checkout Session ids, gathered the first time they are asked for (most runs never ask). */
-  private sessions: Set<string> | null = null;
   creditsPlanned = 0;
   private dismissals: Promise<boolean> | null = null;
 
@@ -45,7 +42,7 @@ export class Planner {
   ) {}
 
   readonly decide = async (batch: Payment[]): Promise<void> => {
-    const fresh = batch.filter((p) => !this.decided.has(p.paymentKey));
+    const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));
     if (fresh.length === 0) return;
     const credited = this.tables ? await findCredited(this.db, fresh, this.config.ledger) : await findCreditedBeforeMigration(this.db, fresh, this.config.ledger);
     this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
@@ -59,10 +56,6 @@ export class Planner {
       isDismissed: (p) => dismissed.has(p.paymentKey),
       dryRun: this.dryRun,
     });
-    for (const p of fresh) {
-      this.decided.add(p.paymentKey);
-      if (p.session) this.sessions?.add(p.session.id);
-    }
     for (const d of plan.decisions) this.plan.push(d);
     this.creditsPlanned += plan.creditsToWrite;
     this.progress(`${this.plan.length} payments decided`);
@@ -70,22 +63,11 @@ export class Planner {
 
   /** Whether this id (a payment key or a Checkout Session id) is that of a payment decided already. */
   hasDecided(id: string): boolean {
-    if (this.decided.has(id)) return true;
-    if (this.sessions === null) {
-      this.sessions = new Set();
-      for (let i = 0; i < this.plan.length; i++) {
-        const s = this.plan.checkoutSession(i);
-        if (s !== null) this.sessions.add(s);
-      }
-    }
-    return this.sessions.has(id);
+    return this.plan.hasPaymentKey(id) || this.plan.hasCheckoutSession(id);
   }
 
-  /** Nothing more will be decided: the sets kept to decide each payment once are let go before the plan is written. */
-  finish(): void {
-    this.decided = new Set();
-    this.sessions = null;
-  }
+  /** Nothing more will be decided (kept for callers: the plan itself now answers what was decided). */
+  finish(): void {}
 }
 
 export interface WriteOutcome {

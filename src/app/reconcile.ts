@@ -16,6 +16,7 @@ import { fetchPaymentsByIds, idsFromEvents } from '../stripe/fetch-events.js';
 import { fetchPayments, type Progress } from '../stripe/fetch-payments.js';
 import type { RetryPolicy } from '../stripe/retry.js';
 import { isoSeconds } from '../when.js';
+import { memoryPhase } from './debug-memory.js';
 
 export interface ReconcileOptions {
   settings: Settings;
@@ -188,6 +189,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       }
     }
 
+    memoryPhase('before fetching');
     progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
     if (early) {
       early.open(planner);
@@ -208,6 +210,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       progress(`re-reading ${toRecheck.length} payments left pending or in review`);
       await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
     }
+    memoryPhase('fetched and decided');
     planner.finish();
     const { plan, creditsPlanned } = planner;
     plan.sort();
@@ -237,6 +240,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, plan, hadTables) }
         : await writePlan(db, plan, { runId, actor: opts.actor, adoption: settings.config, progress });
 
+    memoryPhase('written');
     const counts = plan.counts();
     if (runId !== null) {
       await finishRun(db, runId, { status: 'succeeded', counts, creditsWritten, source, requests: reader.requests, notes });

@@ -1,3 +1,4 @@
+import { IdTable } from './id-table.js';
 import { emptyCounts, countStatus, type ReconcileCounts } from './plan.js';
 import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewReason, SkipReason } from './types.js';
 
@@ -5,8 +6,11 @@ import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewR
  * The plan of a run, compact: a run decides every payment before it writes any, so the plan of a
  * large account is held in memory whole. A PaymentDecision object (a dozen fields, three arrays)
  * costs about a kilobyte; here a payment costs about a hundred bytes plus its ids:
- * - its payment key and Checkout Session id, one string each (the PaymentIntent id is the payment
- *   key whenever there is one, and is stored apart only when it is not);
+ * - its payment key and Checkout Session id, as bytes outside the JavaScript heap (IdTable: V8
+ *   sizes its heap by what is live, and 200,000 id strings were a third of it), with a hash index
+ *   that answers whether a payment key (or, built when first asked, a session id) is in the plan
+ *   (the PaymentIntent id is the payment key whenever there is one, and is stored apart only when
+ *   it is not);
  * - numbers in typed arrays (amount, credits, paid at), one byte of flags (livemode, …) and one
  *   of status;
  * - everything that repeats across payments (currency, matched by, reason, credit rule, user id,
@@ -17,8 +21,9 @@ import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewR
 export class CompactPlan {
   private capacity = 0;
   private count = 0;
-  private readonly keys: string[] = [];
-  private readonly sessions: (string | null)[] = [];
+  /** Payment keys and Checkout Session ids, outside the JavaScript heap (see IdTable). */
+  private readonly keys = new IdTable();
+  private readonly sessions = new IdTable();
   /** PaymentIntent ids that are neither null nor the payment key (none, as the core decides today). */
   private readonly otherIntents = new Map<number, string>();
   private amounts = new Float64Array(0);
@@ -26,16 +31,16 @@ export class CompactPlan {
   private paidAts = new Float64Array(0);
   private statuses = new Uint8Array(0);
   private flags = new Uint8Array(0);
-  private currencies = new Uint32Array(0);
-  private matchedBys = new Uint32Array(0);
-  private reasons = new Uint32Array(0);
-  private creditRules = new Uint32Array(0);
-  private userIds = new Uint32Array(0);
-  private customerIds = new Uint32Array(0);
-  private names = new Uint32Array(0);
-  private emails = new Uint32Array(0);
-  private unknownIds = new Uint32Array(0);
-  private candidateUserIds = new Uint32Array(0);
+  private currencies: Codes = new Uint8Array(0);
+  private matchedBys: Codes = new Uint8Array(0);
+  private reasons: Codes = new Uint8Array(0);
+  private creditRules: Codes = new Uint8Array(0);
+  private userIds: Codes = new Uint8Array(0);
+  private customerIds: Codes = new Uint8Array(0);
+  private names: Codes = new Uint8Array(0);
+  private emails: Codes = new Uint8Array(0);
+  private unknownIds: Codes = new Uint8Array(0);
+  private candidateUserIds: Codes = new Uint8Array(0);
   private readonly strings = new Interner<string>((s) => s);
   private readonly lists = new Interner<readonly string[]>((l) => JSON.stringify(l), (l) => Object.freeze([...l]));
   /** Plan order (after sort()): position → index. */
@@ -61,16 +66,16 @@ export class CompactPlan {
     this.amounts[i] = d.amount ?? NaN;
     this.credits[i] = d.credits ?? NaN;
     this.paidAts[i] = d.paidAt;
-    this.currencies[i] = this.strings.id(d.currency);
-    this.matchedBys[i] = this.strings.id(d.matchedBy);
-    this.reasons[i] = this.strings.id(d.reason);
-    this.creditRules[i] = this.strings.id(d.creditRule);
-    this.userIds[i] = this.strings.id(d.userId);
-    this.customerIds[i] = this.strings.id(d.customerId);
-    this.names[i] = this.strings.id(d.name);
-    this.emails[i] = this.lists.id(d.emails.length === 0 ? null : d.emails);
-    this.unknownIds[i] = this.lists.id(d.unknownIds.length === 0 ? null : d.unknownIds);
-    this.candidateUserIds[i] = this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds);
+    this.currencies = put(this.currencies, i, this.strings.id(d.currency));
+    this.matchedBys = put(this.matchedBys, i, this.strings.id(d.matchedBy));
+    this.reasons = put(this.reasons, i, this.strings.id(d.reason));
+    this.creditRules = put(this.creditRules, i, this.strings.id(d.creditRule));
+    this.userIds = put(this.userIds, i, this.strings.id(d.userId));
+    this.customerIds = put(this.customerIds, i, this.strings.id(d.customerId));
+    this.names = put(this.names, i, this.strings.id(d.name));
+    this.emails = put(this.emails, i, this.lists.id(d.emails.length === 0 ? null : d.emails));
+    this.unknownIds = put(this.unknownIds, i, this.lists.id(d.unknownIds.length === 0 ? null : d.unknownIds));
+    this.candidateUserIds = put(this.candidateUserIds, i, this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds));
     return i;
   }
 
@@ -80,10 +85,11 @@ export class CompactPlan {
     const flags = this.flags[i]!;
     const amount = this.amounts[i]!;
     const credits = this.credits[i]!;
+    const key = this.keys.get(i)!;
     return {
-      paymentKey: this.keys[i]!,
-      checkoutSession: this.sessions[i]!,
-      paymentIntent: flags & INTENT_IS_KEY ? this.keys[i]! : (this.otherIntents.get(i) ?? null),
+      paymentKey: key,
+      checkoutSession: this.sessions.get(i),
+      paymentIntent: flags & INTENT_IS_KEY ? key : (this.otherIntents.get(i) ?? null),
       amount: Number.isNaN(amount) ? null : amount,
       currency: this.strings.value(this.currencies[i]!),
       userId: this.strings.value(this.userIds[i]!),
@@ -104,12 +110,22 @@ export class CompactPlan {
 
   paymentKey(i: number): string {
     this.check(i);
-    return this.keys[i]!;
+    return this.keys.get(i)!;
   }
 
   checkoutSession(i: number): string | null {
     this.check(i);
-    return this.sessions[i]!;
+    return this.sessions.get(i);
+  }
+
+  /** Whether a decision for this payment key is in the plan. */
+  hasPaymentKey(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  /** Whether a decision in the plan has this Checkout Session id (an index is built the first time this is asked). */
+  hasCheckoutSession(id: string): boolean {
+    return this.sessions.has(id);
   }
 
   status(i: number): PaymentStatus {
@@ -139,7 +155,7 @@ export class CompactPlan {
     const order = new Uint32Array(this.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
     const { paidAts, keys } = this;
-    order.sort((a, b) => paidAts[a]! - paidAts[b]! || (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    order.sort((a, b) => paidAts[a]! - paidAts[b]! || keys.compare(a, b));
     this.order = order;
   }
 
@@ -189,26 +205,27 @@ export class CompactPlan {
 
   private grow(): void {
     const cap = Math.max(1024, this.capacity * 2);
-    const more = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, make: new (n: number) => T): T => {
+    const more = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T, make: new (n: number) => T): T => {
       const b = new make(cap);
       b.set(a);
       return b;
     };
+    const moreCodes = (a: Codes): Codes => more<Codes>(a, a.constructor as new (n: number) => Codes);
     this.amounts = more(this.amounts, Float64Array);
     this.credits = more(this.credits, Float64Array);
     this.paidAts = more(this.paidAts, Float64Array);
     this.statuses = more(this.statuses, Uint8Array);
     this.flags = more(this.flags, Uint8Array);
-    this.currencies = more(this.currencies, Uint32Array);
-    this.matchedBys = more(this.matchedBys, Uint32Array);
-    this.reasons = more(this.reasons, Uint32Array);
-    this.creditRules = more(this.creditRules, Uint32Array);
-    this.userIds = more(this.userIds, Uint32Array);
-    this.customerIds = more(this.customerIds, Uint32Array);
-    this.names = more(this.names, Uint32Array);
-    this.emails = more(this.emails, Uint32Array);
-    this.unknownIds = more(this.unknownIds, Uint32Array);
-    this.candidateUserIds = more(this.candidateUserIds, Uint32Array);
+    this.currencies = moreCodes(this.currencies);
+    this.matchedBys = moreCodes(this.matchedBys);
+    this.reasons = moreCodes(this.reasons);
+    this.creditRules = moreCodes(this.creditRules);
+    this.userIds = moreCodes(this.userIds);
+    this.customerIds = moreCodes(this.customerIds);
+    this.names = moreCodes(this.names);
+    this.emails = moreCodes(this.emails);
+    this.unknownIds = moreCodes(this.unknownIds);
+    this.candidateUserIds = moreCodes(this.candidateUserIds);
     this.capacity = cap;
   }
 }
@@ -220,6 +237,21 @@ const CREDITED_BEFORE = 4;
 
 const STATUSES: readonly PaymentStatus[] = ['credited', 'would_credit', 'already_credited', 'needs_review', 'pending', 'skipped'];
 const STATUS_CODE = Object.fromEntries(STATUSES.map((s, i) => [s, i])) as Record<PaymentStatus, number>;
+
+/**
+ * Indexes into a table of distinct values: one byte each while every index fits, widened to two
+ * and then four bytes when one does not (most tables hold a handful of values; users can be many).
+ */
+type Codes = Uint8Array | Uint16Array | Uint32Array;
+
+function put(a: Codes, i: number, v: number): Codes {
+  let b = a;
+  if (v > 0xffff && !(a instanceof Uint32Array)) b = new Uint32Array(a.length);
+  else if (v > 0xff && a instanceof Uint8Array) b = new Uint16Array(a.length);
+  if (b !== a) b.set(a);
+  b[i] = v;
+  return b;
+}
 
 /** A table of distinct values: each stored once, referred to by its index; 0 stands for null. */
 class Interner<T> {

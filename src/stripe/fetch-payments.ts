@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { needsLineItems } from '../reconcile/credits.js';
+import { IdTable } from '../reconcile/id-table.js';
 import { SESSION_LOOKBACK_SECONDS, inWindow, sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
 import type { CreditsConfig, MatchConfig, Payment, PaymentIntentSnapshot, Window } from '../reconcile/types.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
@@ -42,7 +43,9 @@ export async function fetchPayments(
   scan: ScanOptions = DEFAULT_SCAN,
 ): Promise<void> {
   const { stripe } = reader;
-  const sessionPiIds = new Set<string>();
+  // The PaymentIntent ids of every session listed (about as many as there are payments): outside the
+  // JavaScript heap, like the plan's ids.
+  const sessionPiIds = new IdTable();
   const candidates = new Map<string, PaymentIntentSnapshot>();
   let buffer: Payment[] = [];
   let sessions = 0;
@@ -76,11 +79,18 @@ export async function fetchPayments(
       const found: Payment[] = [];
       for (const s of page) {
         const session = toSessionSnapshot(s);
+        const pi = expandedIntent(s);
         if (session.paymentIntentId) {
-          sessionPiIds.add(session.paymentIntentId);
+          // Only a PaymentIntent that would count on its own is remembered (most do not: Checkout
+          // puts metadata on the session). One that counts by the time the PaymentIntent list
+          // reaches it (it succeeded, or got metadata, meanwhile) is checked as a candidate: its
+          // session is found again, and the Planner decides a payment key once.
+          if (pi === null || standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
+            sessionPiIds.push(session.paymentIntentId);
+          }
           candidates.delete(session.paymentIntentId);
         }
-        const p = sessionPayment(session, expandedIntent(s));
+        const p = sessionPayment(session, pi);
         if (p && inWindow(p.paidAt, window)) found.push(p);
       }
       sessions += page.length;

@@ -138,6 +138,19 @@ describe('CompactPlan', () => {
     expect(() => plan.decision(-1)).toThrow(RangeError);
     expect(() => plan.at(5000)).toThrow(RangeError);
   });
+
+  it('widens its value indexes past one and two bytes without losing the earlier ones; answers which keys and sessions it holds', () => {
+    const plan = new CompactPlan();
+    const n = 70_000;
+    for (let i = 0; i < n; i++) plan.push(full(i, 'credited'));
+    for (const i of [0, 255, 256, 65_535, 65_536, n - 1]) expect(plan.decision(i)).toStrictEqual(full(i, 'credited'));
+    expect(plan.hasPaymentKey('pi_69999')).toBe(true);
+    expect(plan.hasPaymentKey('pi_70000')).toBe(false);
+    expect(plan.hasCheckoutSession('cs_12345')).toBe(true);
+    expect(plan.hasCheckoutSession('pi_12345')).toBe(false);
+    plan.push(full(n, 'credited'));
+    expect(plan.hasCheckoutSession(`cs_${n}`)).toBe(true);
+  });
 });
 
 describe('writeReconcileJson', () => {

@@ -3,6 +3,7 @@ import { resolveSettings } from '../../config.js';
 import { parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
 import { progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
+import { memoryPhase } from '../../app/debug-memory.js';
 
 export interface CommandContext {
   io: Io;
@@ -40,6 +41,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
     progress.stop();
     if (flags.json) {
       await writeReconcileJson(ctx.io.stdout, report);
+      memoryPhase('reported');
       return report.exitCode;
     }
     for (const note of report.notes) ctx.io.stderr.write(`stripe-credits: note: ${note}\n`);
@@ -49,6 +51,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       ctx.io.stdout.write(renderReconcile(report));
       if (report.counts.needsReview > 0) ctx.io.stdout.write(renderAttention(report.decisions));
     }
+    memoryPhase('reported');
     return report.exitCode;
   } finally {
     progress.stop();

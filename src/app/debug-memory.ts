@@ -1,0 +1,30 @@
+/**
+ * STRIPE_CREDITS_DEBUG_MEMORY=1: prints to stderr, at each phase boundary of a run, the resident
+ * set, V8 heap used and external memory now, and the highest resident set sampled (every 50 ms)
+ * since the previous boundary: to see which phase sets the peak. Off unless the variable is set.
+ */
+const enabled = !!process.env.STRIPE_CREDITS_DEBUG_MEMORY;
+let peak = 0;
+let timer: NodeJS.Timeout | null = null;
+const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
+
+export function memoryPhase(name: string): void {
+  if (!enabled) return;
+  if (timer === null) {
+    timer = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage.rss());
+    }, 50);
+    timer.unref();
+  }
+  const m = process.memoryUsage();
+  peak = Math.max(peak, m.rss);
+  process.stderr.write(`memory: ${name}: rss ${mb(m.rss)} (peak since last ${mb(peak)}), heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}\n`);
+  peak = 0;
+  // Under --expose-gc: what is live, after a full collection.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    const after = process.memoryUsage();
+    process.stderr.write(`memory: ${name}: after a full GC: rss ${mb(after.rss)}, heap used ${mb(after.heapUsed)} of ${mb(after.heapTotal)}\n`);
+  }
+}

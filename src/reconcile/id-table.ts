@@ -1,0 +1,193 @@
+/**
+ * An append-only list of id strings (or nulls) kept outside the JavaScript heap: the characters in
+ * one growable byte buffer (UTF-8; Stripe ids are ASCII), where each starts in a typed array, and,
+ * once asked for (`indexOf`, `has`), an open-addressing hash index over them, also in a typed
+ * array. 200,000 Stripe ids as JavaScript strings cost about 50-90 bytes each on the V8 heap (and
+ * a Set of them as much again); here they cost their length plus about 12 bytes, and V8, which lets
+ * its heap grow to a multiple of what is live, no longer counts them as live.
+ */
+export class IdTable {
+  private bytes = new Uint8Array(0);
+  private used = 0;
+  /** Where entry i starts in `bytes`; it ends where entry i + 1 starts (starts[count] = used). */
+  private starts = new Uint32Array(1);
+  /** One bit per entry: null. */
+  private nulls = new Uint8Array(0);
+  private count = 0;
+  /** Open addressing: entry index + 1 per slot, 0 for empty; null until first looked up. */
+  private slots: Int32Array | null = null;
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends an id (or null); returns its index. */
+  push(id: string | null): number {
+    const i = this.count;
+    if (i + 2 > this.starts.length) {
+      const starts = new Uint32Array(Math.max(1024, this.starts.length * 2));
+      starts.set(this.starts);
+      this.starts = starts;
+      const nulls = new Uint8Array(starts.length >> 3);
+      nulls.set(this.nulls);
+      this.nulls = nulls;
+    }
+    if (id === null) {
+      this.nulls[i >> 3]! |= 1 << (i & 7);
+    } else {
+      this.reserve(id.length * 3);
+      this.used += encodeInto(id, this.bytes, this.used);
+    }
+    this.count = i + 1;
+    this.starts[i + 1] = this.used;
+    if (this.slots !== null) this.index(i);
+    return i;
+  }
+
+  /** The id at index i (a new string each time), or null. */
+  get(i: number): string | null {
+    if (i < 0 || i >= this.count) throw new RangeError(`no id at index ${i} of ${this.count}`);
+    if (this.nulls[i >> 3]! & (1 << (i & 7))) return null;
+    return decode(this.bytes, this.starts[i]!, this.starts[i + 1]!);
+  }
+
+  /** Whether the table holds this id. */
+  has(id: string): boolean {
+    return this.indexOf(id) >= 0;
+  }
+
+  /** The first index holding this id, or -1. */
+  indexOf(id: string): number {
+    this.ensureIndex();
+    const slots = this.slots!;
+    const mask = slots.length - 1;
+    for (let s = hashString(id) & mask; ; s = (s + 1) & mask) {
+      const e = slots[s]!;
+      if (e === 0) return -1;
+      if (this.equals(e - 1, id)) return e - 1;
+    }
+  }
+
+  /** Compares entries i and j as `<` compares strings (neither may be null). */
+  compare(i: number, j: number): number {
+    const { bytes, starts } = this;
+    const a = starts[i]!;
+    const b = starts[j]!;
+    const la = starts[i + 1]! - a;
+    const lb = starts[j + 1]! - b;
+    const n = Math.min(la, lb);
+    for (let k = 0; k < n; k++) {
+      const x = bytes[a + k]!;
+      const y = bytes[b + k]!;
+      if (x !== y) {
+        if (x < 0x80 && y < 0x80) return x - y;
+        // Beyond ASCII, UTF-8 byte order is not always UTF-16 order: compare the strings.
+        const s = this.get(i)!;
+        const t = this.get(j)!;
+        return s < t ? -1 : s > t ? 1 : 0;
+      }
+    }
+    return la - lb;
+  }
+
+  private equals(i: number, id: string): boolean {
+    if (this.nulls[i >> 3]! & (1 << (i & 7))) return false;
+    const start = this.starts[i]!;
+    const end = this.starts[i + 1]!;
+    if (end - start !== id.length) {
+      // Only ids with characters beyond ASCII take more bytes than characters.
+      return end - start > id.length && decode(this.bytes, start, end) === id;
+    }
+    for (let k = 0; k < id.length; k++) {
+      const c = id.charCodeAt(k);
+      if (c > 0x7f) return decode(this.bytes, start, end) === id;
+      if (this.bytes[start + k] !== c) return false;
+    }
+    return true;
+  }
+
+  private ensureIndex(): void {
+    if (this.slots === null || this.count * 2 > this.slots.length) {
+      let size = 1024;
+      while (size < this.count * 2 + 2) size *= 2;
+      this.slots = new Int32Array(size);
+      for (let i = 0; i < this.count; i++) this.index(i);
+    }
+  }
+
+  private index(i: number): void {
+    if (this.count * 2 > this.slots!.length) {
+      this.ensureIndex();
+      return;
+    }
+    if (this.nulls[i >> 3]! & (1 << (i & 7))) return;
+    const slots = this.slots!;
+    const mask = slots.length - 1;
+    const { bytes, starts } = this;
+    const start = starts[i]!;
+    const end = starts[i + 1]!;
+    let s = hashBytes(bytes, start, end) & mask;
+    for (; slots[s] !== 0; s = (s + 1) & mask) {
+      // Keep the first index of an id (indexOf answers the first).
+      const j = slots[s]! - 1;
+      const a = starts[j]!;
+      if (starts[j + 1]! - a !== end - start || this.nulls[j >> 3]! & (1 << (j & 7))) continue;
+      let same = true;
+      for (let k = 0; k < end - start && same; k++) same = bytes[a + k] === bytes[start + k];
+      if (same) return;
+    }
+    slots[s] = i + 1;
+  }
+
+  private reserve(n: number): void {
+    if (this.used + n <= this.bytes.length) return;
+    let size = Math.max(64 * 1024, this.bytes.length * 2);
+    while (size < this.used + n) size *= 2;
+    const bytes = new Uint8Array(size);
+    bytes.set(this.bytes.subarray(0, this.used));
+    this.bytes = bytes;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function encodeInto(s: string, bytes: Uint8Array, at: number): number {
+  // ASCII (every Stripe id) byte by byte: faster than TextEncoder for short strings.
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c > 0x7f) return encoder.encodeInto(s, bytes.subarray(at)).written;
+    bytes[at + k] = c;
+  }
+  return s.length;
+}
+
+function decode(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= 256) {
+    let ascii = true;
+    for (let k = start; k < end; k++) if (bytes[k]! > 0x7f) ascii = false;
+    if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  }
+  return decoder.decode(bytes.subarray(start, end));
+}
+
+/** FNV-1a over the UTF-8 bytes. */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let k = start; k < end; k++) h = Math.imul(h ^ bytes[k]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** hashBytes of the string's UTF-8 encoding. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c > 0x7f) {
+      const b = encoder.encode(s);
+      return hashBytes(b, 0, b.length);
+    }
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
