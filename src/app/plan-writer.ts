@@ -65,9 +65,6 @@ export class Planner {
   hasDecided(id: string): boolean {
     return this.plan.hasPaymentKey(id) || this.plan.hasCheckoutSession(id);
   }
-
-  /** Nothing more will be decided (kept for callers: the plan itself now answers what was decided). */
-  finish(): void {}
 }
 
 export interface WriteOutcome {

@@ -211,7 +211,6 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
     }
     memoryPhase('fetched and decided');
-    planner.finish();
     const { plan, creditsPlanned } = planner;
     plan.sort();
 
