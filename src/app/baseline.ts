@@ -1,7 +1,7 @@
 import type { Settings } from '../config.js';
 import { UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
-import { findCredited, findCreditedBeforeMigration, insertBaseline, isCreditedIn, WRITE_BATCH } from '../ledger/ledger.js';
+import { findCredited, insertBaseline, isCreditedIn, WRITE_BATCH } from '../ledger/ledger.js';
 import { acquireRunLock, advanceCursor, type HeldLock } from '../ledger/lock.js';
 import { verifyAppTables } from '../ledger/app-ledger.js';
 import { SESSION_LOOKBACK_SECONDS } from '../reconcile/select.js';
@@ -52,7 +52,7 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
       const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
       report.pending += batch.length - settled.length;
       report.payments += batch.length;
-      const handled = tables ? await findCredited(db, settled, settings.config.ledger) : await findCreditedBeforeMigration(db, settled, settings.config.ledger);
+      const handled = await findCredited(db, settled, settings.config.ledger, tables);
       const fresh = settled.filter((p) => !isCreditedIn(handled, p));
       report.alreadyHandled += settled.length - fresh.length;
       if (dryRun) report.baselined += fresh.length;

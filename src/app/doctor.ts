@@ -6,7 +6,7 @@ import { CliError, ConfigError, StripeAuthError, StripeUnavailableError, maskKey
 import { appliedMigrations, MIGRATION_NAMES, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { asText, engineOf, ownSchemaTables } from '../ledger/engine.js';
 import { readableRef } from '../ledger/app-ledger.js';
-import { describeTable, indexesOn, listTables, qualifiedName, tableRef, uniqueOn, usesIndex, type ColumnInfo, type TableInfo } from '../ledger/introspect.js';
+import { columnOf, describeTable, indexesOn, listTables, qualifiedName, tableRef, uniqueOn, usesIndex, type ColumnInfo, type TableInfo } from '../ledger/introspect.js';
 import { ledgerModes } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
 import { customerLookup, emailLookup, verifyUsersTable } from '../ledger/users.js';
@@ -196,13 +196,6 @@ async function privilegeFinding(db: Kysely<Database>, t: TableInfo, privileges: 
 }
 
 const currentUser = async (db: Kysely<Database>) => (await sql<{ u: string }>`SELECT current_user AS u`.execute(db)).rows[0]!.u;
-
-/** A column by name: exactly on Postgres (names are stored as written), case-insensitively on SQLite. */
-function columnOf(db: Kysely<Database>, t: TableInfo, name: string): ColumnInfo | undefined {
-  const exact = t.columns.find((c) => c.name === name);
-  if (exact || engineOf(db) === 'postgres') return exact;
-  return t.columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
-}
 
 const columnNames = (t: TableInfo) => t.columns.map((c) => c.name).join(', ');
 

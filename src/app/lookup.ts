@@ -16,7 +16,7 @@ import {
   type UserInfo,
 } from '../ledger/support.js';
 import { loadUserDirectory } from '../ledger/users.js';
-import { appBalance, appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
+import { appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
 import { sessionPayment } from '../reconcile/select.js';
@@ -538,7 +538,7 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     user,
     emails,
     customerIds: [...customerIds],
-    balance: user ? (tables.has('credit_ledger') ? await readBalance(open.db, o.settings.config, user.id) : (await appBalance(open.db, o.settings.config, user.id)) ?? 0) : 0,
+    balance: user ? await readBalance(open.db, o.settings.config, user.id, tables.has('credit_ledger')) : 0,
     entries: userEntries.map(toEntry),
     payments: rows,
     notes,

@@ -3,7 +3,6 @@ import type { AppConfig } from '../config.js';
 import {
   anyDismissed,
   findCredited,
-  findCreditedBeforeMigration,
   findDismissed,
   insertPurchases,
   isCreditedIn,
@@ -44,7 +43,7 @@ export class Planner {
   readonly decide = async (batch: Payment[]): Promise<void> => {
     const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));
     if (fresh.length === 0) return;
-    const credited = this.tables ? await findCredited(this.db, fresh, this.config.ledger) : await findCreditedBeforeMigration(this.db, fresh, this.config.ledger);
+    const credited = await findCredited(this.db, fresh, this.config.ledger, this.tables);
     this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
     const dismissed = (await this.dismissals) ? await findDismissed(this.db, fresh.map((p) => p.paymentKey)) : new Set<string>();
     const users = await loadUserDirectory(this.db, this.config.users, this.config.match, fresh);

@@ -1,7 +1,7 @@
 import type { Settings } from '../config.js';
 import { AttentionError, ConfigError, UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
-import { findCredited, insertPurchases, ledgerModes, type Adoption } from '../ledger/ledger.js';
+import { findCredited, insertPurchases, ledgerModes, paymentIds, type Adoption } from '../ledger/ledger.js';
 import { writeTransaction } from '../ledger/engine.js';
 import type { Database, LedgerRow, ReviewRow } from '../ledger/schema.js';
 import type { Kysely } from 'kysely';
@@ -277,18 +277,21 @@ export interface AssignResult {
   reason: string;
 }
 
-async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, meanwhile: boolean, settings?: Settings): Promise<AttentionError> {
+/**
+ * With a mapped ledger: "TABLE holds REF" when the app's own table credits one of these ids (a
+ * payment the tool has no entry of), else null.
+ */
+async function creditedByApp(open: OpenDb, settings: Settings, ids: string[]): Promise<string | null> {
+  const mapped = settings.config.ledger;
+  if (!mapped) return null;
+  const refs = [...(await appRefsFound(open.db, mapped, ids))];
+  return refs.length > 0 ? `${tableLabel(mapped)} holds ${refs.join(', ')}` : null;
+}
+
+async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, meanwhile: boolean, settings: Settings): Promise<AttentionError> {
   const holding = paymentHolding(await ledgerEntriesForPayment(open.db, ids));
-  const mapped = settings?.config.ledger;
-  if (!holding && mapped) {
-    const refs = [...(await appRefsFound(open.db, mapped, ids))];
-    if (refs.length > 0) {
-      return new AttentionError(
-        `${key} is already credited by the app itself (${tableLabel(mapped)} holds ${refs.join(', ')}): nothing written`,
-        `check it with: stripe-credits lookup ${key}`,
-      );
-    }
-  }
+  const byApp = holding ? null : await creditedByApp(open, settings, ids);
+  if (byApp) return new AttentionError(`${key} is already credited by the app itself (${byApp}): nothing written`, `check it with: stripe-credits lookup ${key}`);
   const to = holding ? `user ${holding.holderUserId} (${holding.credits} credits, ${whoWrote(toEntry(holding.purchase))}${holding.generation > 0 ? `, reassigned ${holding.generation}×` : ''})` : 'another user';
   return new AttentionError(
     `${key} is already credited${meanwhile ? ' (credited meanwhile by someone else)' : ''} to ${to}: nothing written`,
@@ -328,7 +331,7 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
     if (modes.some((m) => m !== d.livemode)) {
       throw new ConfigError(`${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`);
     }
-    const ids = [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])];
+    const ids = paymentIds(d);
     if ((await findCredited(open.db, [payment], o.settings.config.ledger)).size > 0) throw await alreadyCreditedError(open, ids, d.paymentKey, false, o.settings);
 
     const before = await reviewEntryFor(open.db, ids);
@@ -373,15 +376,12 @@ async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
     const user = await resolveUser(open, o.settings, o.user);
     await migrateToLatest(open.db);
     const holding = paymentHolding(await ledgerEntriesForPayment(open.db, [o.payment]));
-    const mapped = o.settings.config.ledger;
-    if (!holding && mapped) {
-      const refs = [...(await appRefsFound(open.db, mapped, [o.payment]))];
-      if (refs.length > 0) {
-        throw new UsageError(
-          `${o.payment} was credited by the app itself (${tableLabel(mapped)} holds ${refs.join(', ')}), not by stripe-credits: there is no entry of the tool's to move`,
-          'move the credits with two adjustments: stripe-credits adjust --user FROM --credits -N --reason TEXT, then --user TO --credits N',
-        );
-      }
+    const byApp = holding ? null : await creditedByApp(open, o.settings, [o.payment]);
+    if (byApp) {
+      throw new UsageError(
+        `${o.payment} was credited by the app itself (${byApp}), not by stripe-credits: there is no entry of the tool's to move`,
+        'move the credits with two adjustments: stripe-credits adjust --user FROM --credits -N --reason TEXT, then --user TO --credits N',
+      );
     }
     if (!holding) {
       throw new UsageError(`${o.payment} is not credited to anyone yet: there is nothing to reassign`, `credit it with: stripe-credits assign ${o.payment} --user USER --reason TEXT (without --reassign)`);
@@ -450,10 +450,11 @@ export async function adjustCredits(o: SupportOptions & { user: string; credits:
 
 /**
  * A user's balance as the app reads it: its balance column or its own ledger table when the config
- * maps them (the tool's entries are only part of those), else the sum of credit_ledger.
+ * maps them (the tool's entries are only part of those), else the sum of credit_ledger (0 while the
+ * tool's tables do not exist: `ownLedger` false).
  */
-export async function readBalance(db: Kysely<Database>, cfg: Adoption, userId: string): Promise<number> {
-  return (await appBalance(db, cfg, userId)) ?? (await balanceOf(db, userId));
+export async function readBalance(db: Kysely<Database>, cfg: Adoption, userId: string, ownLedger = true): Promise<number> {
+  return (await appBalance(db, cfg, userId)) ?? (ownLedger ? await balanceOf(db, userId) : 0);
 }
 
 export interface BalanceResult {
@@ -471,12 +472,9 @@ export async function userBalance(o: SupportOptions & { user: string }): Promise
   try {
     await verifyAppTables(open.db, o.settings.config);
     const user = await resolveUser(open, o.settings, o.user, { allowLedgerOnly: true });
-    const source = balanceSource(o.settings.config);
-    if (!(await existingTables(open.db)).has('credit_ledger')) {
-      return { user, balance: (await appBalance(open.db, o.settings.config, user.id)) ?? 0, balanceSource: source, entries: [] };
-    }
-    const entries = (await ledgerEntriesForUser(open.db, user.id)).map(toEntry);
-    return { user, balance: await readBalance(open.db, o.settings.config, user.id), balanceSource: source, entries };
+    const ownLedger = (await existingTables(open.db)).has('credit_ledger');
+    const entries = ownLedger ? (await ledgerEntriesForUser(open.db, user.id)).map(toEntry) : [];
+    return { user, balance: await readBalance(open.db, o.settings.config, user.id, ownLedger), balanceSource: balanceSource(o.settings.config), entries };
   } finally {
     await open.close();
   }

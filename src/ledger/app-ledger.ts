@@ -2,6 +2,8 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AppConfig, BalanceConfig, LedgerMapping, SqlConstant } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { asText, engineOf } from './engine.js';
+import { chunks } from './chunks.js';
+import { columnOf, describeTable, qualifiedName, tableRef as introspectedRef } from './introspect.js';
 import type { Database } from './schema.js';
 import { verifyUsersTable } from './users.js';
 
@@ -23,19 +25,10 @@ const PAYMENT_LOCK_SPACE = 0x5343; // 'SC'
 /** Advisory locks per payment-key hash: a power of two. */
 const LOCK_BUCKETS = 256;
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+const tableRef = (t: { schema: string | null; table: string }) => introspectedRef(t.schema, t.table);
 
-function tableRef(t: { schema: string | null; table: string }) {
-  return t.schema ? sql.id(t.schema, t.table) : sql.id(t.table);
-}
-
-export function tableLabel(t: { schema: string | null; table: string }): string {
-  return t.schema ? `${t.schema}.${t.table}` : t.table;
-}
+/** `schema.table` or `table`, for messages. */
+export const tableLabel = (t: { schema: string | null; table: string }): string => qualifiedName(t.schema, t.table);
 
 /** What the tool knows of a credit it writes into the app's table. */
 export interface AppCredit {
@@ -193,26 +186,6 @@ export function balanceSource(cfg: Pick<AppConfig, 'ledger' | 'balance'>): strin
   return 'SUM(credit_ledger.credits)';
 }
 
-interface ColumnInfo {
-  name: string;
-}
-
-async function columnsOf(db: Kysely<Database>, t: { schema: string | null; table: string }): Promise<ColumnInfo[] | null> {
-  const tables = await db.introspection.getTables();
-  const pg = engineOf(db) === 'postgres';
-  if (!pg) {
-    // SQLite: names are case-insensitive, and `main.` is the database itself (as doctor reads them).
-    if (t.schema !== null && t.schema.toLowerCase() !== 'main') return null;
-    return tables.find((x) => x.name.toLowerCase() === t.table.toLowerCase())?.columns ?? null;
-  }
-  let found = tables.filter((x) => x.name === t.table && (t.schema === null || x.schema === t.schema));
-  if (pg && t.schema === null && found.length > 1) {
-    const r = await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db);
-    found = found.filter((x) => x.schema === r.rows[0]?.s);
-  }
-  return found[0]?.columns ?? null;
-}
-
 /**
  * Checks that the tables the config names exist with the columns it names: the users table, the
  * mapped ledger and the balance column. A missing one is a configuration error naming what the
@@ -220,14 +193,13 @@ async function columnsOf(db: Kysely<Database>, t: { schema: string | null; table
  */
 export async function verifyAppTables(db: Kysely<Database>, cfg: Pick<AppConfig, 'users' | 'ledger' | 'balance'>): Promise<void> {
   await verifyUsersTable(db, cfg.users);
+  // Found as doctor finds them (introspect.ts): on SQLite case-insensitively, on Postgres through the search path.
   const check = async (where: string, t: { schema: string | null; table: string }, wanted: Array<[string, string]>) => {
-    const cols = await columnsOf(db, t);
-    if (!cols) throw new ConfigError(`${where} table "${tableLabel(t)}" not found in the database`, `set ${where}.table in the config file to the app's table, and check --db`);
-    const have = cols.map((c) => c.name);
-    const sqlite = engineOf(db) === 'sqlite';
+    const info = await describeTable(db, t.schema, t.table);
+    if (!info) throw new ConfigError(`${where} table "${tableLabel(t)}" not found in the database`, `set ${where}.table in the config file to the app's table, and check --db`);
     for (const [key, col] of wanted) {
-      if (!have.some((h) => h === col || (sqlite && h.toLowerCase() === col.toLowerCase()))) {
-        throw new ConfigError(`${where} table "${tableLabel(t)}" has no column "${col}" (${key}); it has: ${have.join(', ')}`, `set ${key} in the config file to the right column`);
+      if (!columnOf(db, info, col)) {
+        throw new ConfigError(`${where} table "${tableLabel(t)}" has no column "${col}" (${key}); it has: ${info.columns.map((c) => c.name).join(', ')}`, `set ${key} in the config file to the right column`);
       }
     }
   };

@@ -56,6 +56,13 @@ export function qualifiedName(schema: string | null, table: string): string {
   return schema ? `${schema}.${table}` : table;
 }
 
+/** A column by name: exactly on Postgres (names are stored as written), case-insensitively on SQLite. */
+export function columnOf(db: Kysely<any>, t: TableInfo, name: string): ColumnInfo | undefined {
+  const exact = t.columns.find((c) => c.name === name);
+  if (exact || engineOf(db) === 'postgres') return exact;
+  return t.columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
+}
+
 /** A table reference for queries. */
 export function tableRef(schema: string | null, table: string): RawBuilder<unknown> {
   return schema ? sql.id(schema, table) : sql.id(table);

@@ -3,6 +3,7 @@ import type { AppConfig, LedgerMapping } from '../config.js';
 import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, type AppCredit } from './app-ledger.js';
 import type { PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
+import { chunks } from './chunks.js';
 import type { Database, NewLedgerRow, PaymentsTable } from './schema.js';
 
 /** Rows per write transaction (SQLite allows 32766 bound parameters: 17 columns × 1000 fit). */
@@ -14,21 +15,22 @@ function nowIso(): string {
   return new Date().toISOString();
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /**
  * Which of these payments the ledger already credits: a purchase entry under the payment key (or
  * under the session id, for entries keyed that way), or one that names the payment's Checkout
  * Session. Our writers always key a payment with a PaymentIntent by that id, so the PaymentIntent
  * column needs no lookup of its own. Two indexed IN lists per chunk. With a mapped ledger, also
  * every payment whose PaymentIntent id or Checkout Session id the app's table holds.
+ * `toolTables: false` (a dry run before the first migration): only the app's own table is read.
  */
-export async function findCredited(db: Kysely<Database>, payments: readonly Payment[], mapped: LedgerMapping | null = null): Promise<Set<string>> {
+export async function findCredited(
+  db: Kysely<Database>,
+  payments: readonly Payment[],
+  mapped: LedgerMapping | null = null,
+  toolTables = true,
+): Promise<Set<string>> {
   const found = new Set<string>();
+  if (!toolTables && !mapped) return found;
   for (const part of chunks(payments, LOOKUP_CHUNK)) {
     const keys = new Set<string>();
     const sessions: string[] = [];
@@ -39,29 +41,22 @@ export async function findCredited(db: Kysely<Database>, payments: readonly Paym
         sessions.push(p.session.id);
       }
     }
-    let q = db.selectFrom('credit_ledger').select(['payment_key', 'checkout_session_id']).where('kind', '=', 'purchase');
-    q = sessions.length > 0 ? q.where((eb) => eb.or([eb('payment_key', 'in', [...keys]), eb('checkout_session_id', 'in', sessions)])) : q.where('payment_key', 'in', [...keys]);
-    for (const r of await q.execute()) {
-      if (r.payment_key) found.add(r.payment_key);
-      if (r.checkout_session_id) found.add(r.checkout_session_id);
-    }
-    // A baselined payment was handled by means the tool cannot see: as good as credited.
-    for (const r of await baselined(db, [...keys], sessions)) {
-      found.add(r.payment_key);
-      if (r.checkout_session_id) found.add(r.checkout_session_id);
+    if (toolTables) {
+      let q = db.selectFrom('credit_ledger').select(['payment_key', 'checkout_session_id']).where('kind', '=', 'purchase');
+      q = sessions.length > 0 ? q.where((eb) => eb.or([eb('payment_key', 'in', [...keys]), eb('checkout_session_id', 'in', sessions)])) : q.where('payment_key', 'in', [...keys]);
+      for (const r of await q.execute()) {
+        if (r.payment_key) found.add(r.payment_key);
+        if (r.checkout_session_id) found.add(r.checkout_session_id);
+      }
+      // A baselined payment was handled by means the tool cannot see: as good as credited.
+      for (const r of await baselined(db, [...keys], sessions)) {
+        found.add(r.payment_key);
+        if (r.checkout_session_id) found.add(r.checkout_session_id);
+      }
     }
     if (mapped) for (const ref of await appRefsFound(db, mapped, [...keys])) found.add(ref);
   }
   return found;
-}
-
-/**
- * findCredited for a database the tool has no tables in yet (a dry run before the first migration):
- * only the app's own table, when the ledger is mapped onto it, can hold credits.
- */
-export async function findCreditedBeforeMigration(db: Kysely<Database>, payments: readonly Payment[], mapped: LedgerMapping | null): Promise<Set<string>> {
-  if (!mapped) return new Set();
-  return appRefsFound(db, mapped, payments.flatMap((p) => [p.paymentKey, ...(p.session ? [p.session.id] : [])]));
 }
 
 async function baselined(db: Kysely<Database>, keys: string[], sessions: string[]) {
@@ -138,6 +133,11 @@ function purchaseRow(d: PaymentDecision, runId: number | null, actor: string, re
   };
 }
 
+/** Every id a decided payment goes by: its key, its Checkout Session id, its PaymentIntent id. */
+export function paymentIds(d: Pick<PaymentDecision, 'paymentKey' | 'checkoutSession' | 'paymentIntent'>): string[] {
+  return [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])];
+}
+
 /** Where credits go besides `credit_ledger`: the app's own table and balance column, when configured. */
 export type Adoption = Pick<AppConfig, 'ledger' | 'balance'>;
 
@@ -166,10 +166,8 @@ export async function insertPurchases(
   let todo = decisions;
   if (mapped) {
     await lockPaymentKeys(trx, decisions.map((d) => d.paymentKey));
-    const inApp = await appRefsFound(trx, mapped, decisions.flatMap(idsOf));
-    if (inApp.size > 0) {
-      todo = decisions.filter((d) => !inApp.has(d.paymentKey) && !(d.checkoutSession && inApp.has(d.checkoutSession)) && !(d.paymentIntent && inApp.has(d.paymentIntent)));
-    }
+    const inApp = await appRefsFound(trx, mapped, decisions.flatMap(paymentIds));
+    if (inApp.size > 0) todo = decisions.filter((d) => !paymentIds(d).some((id) => inApp.has(id)));
     if (todo.length === 0) return inserted;
   }
   const rows = await trx
@@ -195,8 +193,6 @@ export async function insertPurchases(
   }
   return inserted;
 }
-
-const idsOf = (d: PaymentDecision): string[] => [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])];
 
 function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
@@ -227,8 +223,8 @@ async function insertIntoAppTable(
     } catch (e) {
       await sql`ROLLBACK TO SAVEPOINT stripe_credits_app`.execute(trx);
       if (!isUniqueViolation(e) || attempt >= 3) throw e;
-      const taken = await appRefsFound(trx, mapped, todo.flatMap(idsOf));
-      const lost = todo.filter((d) => idsOf(d).some((id) => taken.has(id)));
+      const taken = await appRefsFound(trx, mapped, todo.flatMap(paymentIds));
+      const lost = todo.filter((d) => paymentIds(d).some((id) => taken.has(id)));
       if (lost.length === 0) throw e; // another unique index of the app's refused: not a race on the reference
       await trx.deleteFrom('credit_ledger').where('kind', '=', 'purchase').where('payment_key', 'in', lost.map((d) => d.paymentKey)).execute();
       for (const d of lost) inserted.delete(d.paymentKey);

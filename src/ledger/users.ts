@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/types.js';
 import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
 import { asText, engineOf } from './engine.js';
+import { chunks } from './chunks.js';
 import { TOOL_TABLES, type Database } from './schema.js';
 
 /** The app's users table: read only. Its name and columns come from the config and are checked at start. */
@@ -124,12 +125,6 @@ export function customerLookup(db: Kysely<Database>, cfg: UsersConfig, column: s
 
 const CHUNK = 500;
 
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 interface UserRow {
   id: string | number | bigint;
   email: string | null;
@@ -163,7 +158,7 @@ export async function loadUserDirectory(
     map.set(key, list);
   };
 
-  for (const part of chunks([...ids])) {
+  for (const part of chunks([...ids], CHUNK)) {
     // Ids from Stripe are arbitrary text: only rows whose id reads back as exactly that text count.
     const where = idIn(db, idCol, part);
     if (!where) continue;
@@ -184,7 +179,7 @@ export async function loadUserDirectory(
       if (cus) customers.add(cus);
     }
     const cusCol = sql.ref(cfg.stripeCustomerId);
-    for (const part of chunks([...customers])) {
+    for (const part of chunks([...customers], CHUNK)) {
       const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, cfg.stripeCustomerId, part)}`.execute(db);
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
     }
@@ -197,7 +192,7 @@ export async function loadUserDirectory(
       for (const e of emailCandidates(p, match)) emails.add(e);
     }
   }
-  for (const part of chunks([...emails])) {
+  for (const part of chunks([...emails], CHUNK)) {
     const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.execute(db);
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
