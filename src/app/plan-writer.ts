@@ -81,10 +81,16 @@ export interface WriteOutcome {
 export const TRANSACTION_BATCH = 5 * WRITE_BATCH;
 
 /**
- * Writes a plan, in plan order, in transactions of TRANSACTION_BATCH decisions, each holding that
- * batch's purchases, review entries and local records (in statements of WRITE_BATCH): a crash
- * while writing costs at most the batch in flight, and the unique (kind, payment_key) constraint
- * makes the rerun skip what was already written. A purchase someone else wrote meanwhile turns its
+ * Writes a plan in transactions of TRANSACTION_BATCH decisions, each holding that batch's
+ * purchases, review entries and local records (in statements of WRITE_BATCH): a crash while
+ * writing costs at most the batch in flight, and the unique (kind, payment_key) constraint makes
+ * the rerun skip what was already written.
+ *
+ * The plan is written in payment key order, not plan order: the indexes keyed by payment key then
+ * take each transaction's rows in one narrow range of keys, a few pages, where plan order (time)
+ * scatters them over every page of those indexes (Stripe ids are random), each page rewritten in
+ * the journal and the file. Nothing depends on the order rows are written in: the report and the
+ * JSON follow the plan, and a rerun after a crash finds what was written by key. A purchase someone else wrote meanwhile turns its
  * decision into `already_credited` (in the plan too). The decisions of a batch are rebuilt from the
  * compact plan for the batch only.
  */
@@ -96,9 +102,9 @@ export async function writePlan(
   let creditsWritten = 0;
   const newInReview: string[] = [];
   const total = plan.length;
+  const order = plan.byPaymentKey();
   for (let i = 0; i < total; i += TRANSACTION_BATCH) {
-    const indexes: number[] = [];
-    for (let p = i; p < Math.min(i + TRANSACTION_BATCH, total); p++) indexes.push(plan.at(p));
+    const indexes = [...order.subarray(i, Math.min(i + TRANSACTION_BATCH, total))];
     const decisions = indexes.map((x) => plan.decision(x));
     await writeTransaction(db, async (trx) => {
       // With a mapped ledger: every payment key of the transaction locked at its start, in one order.

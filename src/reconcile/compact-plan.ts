@@ -159,6 +159,17 @@ export class CompactPlan {
     this.order = order;
   }
 
+  /**
+   * Every index, ordered by payment key: the order the plan is written in (see writePlan). The
+   * keys are compared as stored, no string made.
+   */
+  byPaymentKey(): Uint32Array {
+    const order = new Uint32Array(this.count);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    const { keys } = this;
+    return order.sort((a, b) => keys.compare(a, b));
+  }
+
   /** The index of the payment at `position` in plan order (insertion order until sort()). */
   at(position: number): number {
     if (position < 0 || position >= this.count) throw new RangeError(`no payment at position ${position} of ${this.count}`);

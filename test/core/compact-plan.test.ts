@@ -121,6 +121,17 @@ describe('CompactPlan', () => {
     expect([...reported]).toStrictEqual([a, b, c]);
   });
 
+  it('byPaymentKey orders every index by payment key (the write order), whatever the plan order', () => {
+    const plan = new CompactPlan();
+    const keys = ['pi_3Zb', 'pi_3aB', 'cs_test_a1', 'pi_3A', 'pi_3Za', 'pi_3Z'];
+    keys.forEach((k, n) => plan.push({ ...full(n + 1, 'credited'), paidAt: 100 - n, paymentKey: k }));
+    plan.sort();
+    const order = [...plan.byPaymentKey()];
+    expect(order.map((i) => plan.paymentKey(i))).toEqual([...keys].sort());
+    expect(new Set(order).size).toBe(keys.length);
+    expect([...plan.indexes()]).toEqual([5, 4, 3, 2, 1, 0]); // plan order unchanged
+  });
+
   it('counts as countAll counts the decisions', () => {
     const plan = new CompactPlan();
     const decisions = STATUSES.flatMap((s, i) => Array.from({ length: i + 1 }, (_, j) => full(i * 10 + j, s)));
