@@ -5,6 +5,7 @@ import { asText, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
 import { paymentRecordRow, type Adoption } from './ledger.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
+import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
 
 /**
@@ -399,11 +400,30 @@ export async function recordAssignment(trx: Kysely<Database>, d: PaymentDecision
 export async function paymentRecordFor(db: Kysely<Database>, ids: readonly string[]): Promise<PaymentRecordRow | undefined> {
   const wanted = [...new Set(ids.filter((x) => x !== ''))];
   if (wanted.length === 0) return undefined;
+  return (await paymentRecordQuery(db, wanted)).executeTakeFirst();
+}
+
+/**
+ * The record of a payment by payment key, PaymentIntent id or Checkout Session id. By session: the
+ * rows the record's partial session index holds (migration 0007: payments that no purchase entry of
+ * the tool's stands for), and those of payments the tool credited, by the payment key of the
+ * ledger's purchase entry, which carries the same session id (looked up first: Postgres serves an
+ * OR of indexed conditions with its indexes, but not one that holds a subquery). The partial
+ * index's condition is spelled out so that both engines use it.
+ */
+export async function paymentRecordQuery(db: Kysely<Database>, wanted: readonly string[]) {
+  const purchases = await db.selectFrom('credit_ledger').select('payment_key').where('kind', '=', 'purchase').where('checkout_session_id', 'in', wanted).execute();
+  const keys = [...new Set([...wanted, ...purchases.flatMap((r) => (r.payment_key ? [r.payment_key] : []))])];
   return db
     .selectFrom('stripe_credits_payments')
     .selectAll()
-    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), intentNotKey(wanted)]))
-    .executeTakeFirst();
+    .where((eb) =>
+      eb.or([
+        eb('payment_key', 'in', keys),
+        sql<boolean>`(checkout_session_id IN (${sql.join(wanted)}) AND ${sql.raw(SESSION_NOT_CREDITED)})`,
+        intentNotKey(wanted),
+      ]),
+    );
 }
 
 /**
