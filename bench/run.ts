@@ -189,20 +189,27 @@ async function decideAndWrite() {
     await migrateToLatest(open.db);
     const runId = await startRun(open.db, { mode: 'apply', since, until, actor: 'bench' });
     const config = parseConfig({});
-    const payments: Payment[] = [];
     const sequential = values.ids === 'sequential';
     const rnd = mulberry32(42);
     const randomPart = (n: number) => Array.from({ length: n }, () => ALNUM[Math.floor(rnd() * 62)]).join('');
+    // The ids are made before the clock starts; the Payment objects are built batch by batch inside
+    // it, as reconcile builds them from each page of Stripe objects and drops them once decided (all
+    // 200,000 held at once would make the garbage collector, not the tool, the larger cost).
+    const intents: string[] = [];
+    const sessions: string[] = [];
     for (let i = 0; i < DECIDE; i++) {
-      const id = sequential ? `pi_bench${String(i).padStart(20, '0')}` : `pi_3${randomPart(24)}`;
-      const cs = sequential ? `cs_live_bench${String(i).padStart(54, '0')}` : `cs_live_a1${randomPart(58)}`;
+      intents.push(sequential ? `pi_bench${String(i).padStart(20, '0')}` : `pi_3${randomPart(24)}`);
+      sessions.push(sequential ? `cs_live_bench${String(i).padStart(54, '0')}` : `cs_live_a1${randomPart(58)}`);
+    }
+    const payment = (i: number): Payment => {
+      const id = intents[i]!;
       const created = since + i;
-      payments.push({
+      return {
         paymentKey: id,
         paidAt: created,
         paysInvoice: false,
         session: {
-          id: cs, created, mode: 'payment', status: 'complete', paymentStatus: 'paid', paymentIntentId: id,
+          id: sessions[i]!, created, mode: 'payment', status: 'complete', paymentStatus: 'paid', paymentIntentId: id,
           clientReferenceId: String((i % USERS) + 1), metadata: { credits: String((i % 9) + 1) }, customerId: null,
           customerDetailsEmail: `user${(i % USERS) + 1}@example.com`, customerEmail: null, customerName: null,
           amountTotal: 1000, currency: 'usd', livemode: true, lineItems: null,
@@ -211,11 +218,15 @@ async function decideAndWrite() {
           id, created, status: 'succeeded', amount: 1000, amountReceived: 1000, currency: 'usd', customerId: null,
           metadata: {}, receiptEmail: null, livemode: true, refunded: false, amountRefunded: 0,
         },
-      });
-    }
+      };
+    };
     const started = performance.now();
     const planner = new Planner(open.db, config, true, false);
-    for (let i = 0; i < payments.length; i += 1000) await planner.decide(payments.slice(i, i + 1000));
+    for (let i = 0; i < DECIDE; i += 1000) {
+      const batch: Payment[] = [];
+      for (let j = i; j < Math.min(i + 1000, DECIDE); j++) batch.push(payment(j));
+      await planner.decide(batch);
+    }
     const decidedAt = performance.now();
     const out = await writePlan(open.db, planner.plan, { runId, actor: 'bench', adoption: config });
     const done = performance.now();
