@@ -52,7 +52,7 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
       const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
       report.pending += batch.length - settled.length;
       report.payments += batch.length;
-      const handled = await findCredited(db, settled, settings.config.ledger, tables);
+      const handled = await findCredited(db, settled, settings.config.ledger, { toolTables: tables });
       const fresh = settled.filter((p) => !isCreditedIn(handled, p));
       report.alreadyHandled += settled.length - fresh.length;
       if (dryRun) report.baselined += fresh.length;

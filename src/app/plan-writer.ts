@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AppConfig } from '../config.js';
 import {
+  anyBaselined,
   anyDismissed,
   findCredited,
   findDismissed,
@@ -21,8 +22,9 @@ import { planPayments } from '../reconcile/plan.js';
 import type { Payment } from '../reconcile/types.js';
 
 /**
- * Decides payments batch by batch as they arrive: per batch one ledger query, one dismissal query
- * and a few users queries, then the pure core. The Stripe objects are dropped once decided; only
+ * Decides payments batch by batch as they arrive: per batch one ledger query, a baseline query and
+ * a dismissal query (only when the ledger has any: asked once per run), and a few users queries,
+ * then the pure core. The Stripe objects are dropped once decided; only
  * the plan is kept until it is written, compact (about a hundred bytes a payment, see CompactPlan).
  */
 export class Planner {
@@ -30,6 +32,7 @@ export class Planner {
   readonly plan = new CompactPlan();
   creditsPlanned = 0;
   private dismissals: Promise<boolean> | null = null;
+  private baselines: Promise<boolean> | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -43,7 +46,8 @@ export class Planner {
   readonly decide = async (batch: Payment[]): Promise<void> => {
     const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));
     if (fresh.length === 0) return;
-    const credited = await findCredited(this.db, fresh, this.config.ledger, this.tables);
+    this.baselines ??= this.tables ? anyBaselined(this.db) : Promise.resolve(false);
+    const credited = await findCredited(this.db, fresh, this.config.ledger, { toolTables: this.tables, baselines: await this.baselines });
     this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
     const dismissed = (await this.dismissals) ? await findDismissed(this.db, fresh.map((p) => p.paymentKey)) : new Set<string>();
     const users = await loadUserDirectory(this.db, this.config.users, this.config.match, fresh);
