@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
+import { writeTransaction } from '../../src/ledger/engine.js';
+import { insertPurchases, OWN_LEDGER_ONLY, recordDecisions } from '../../src/ledger/ledger.js';
+import type { PaymentDecision } from '../../src/reconcile/types.js';
+
+function decision(n: number, overrides: Partial<PaymentDecision> = {}): PaymentDecision {
+  return {
+    paymentKey: `pi_${n}`, checkoutSession: `cs_test_${n}`, paymentIntent: `pi_${n}`, amount: 100 * n, currency: 'usd',
+    userId: String(n), matchedBy: 'client_reference_id', credits: n, status: 'credited', reason: null, paidAt: 1_790_000_000 + n,
+    livemode: false, creditRule: 'metadata', unknownIds: [], candidateUserIds: [], emails: [`u${n}@example.com`], customerId: null, name: null,
+    ...overrides,
+  };
+}
+
+/**
+ * The ledger's inserts reuse their SQL text for every batch of the same shape (insertRows): each
+ * batch must still write its own values, and the conflict and upsert clauses must still apply.
+ */
+describe('batched inserts, the SQL of a shape reused', () => {
+  let dir: string;
+  let open: OpenDb;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'insert-rows-'));
+    const path = join(dir, 'app.db');
+    new SQLite(path).exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT)');
+    open = await openDatabase(parseDbUrl(path, dir), { readonly: false });
+    await migrateToLatest(open.db);
+  });
+  afterEach(async () => {
+    await open.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const write = (ds: PaymentDecision[]) =>
+    writeTransaction(open.db, async (trx) => {
+      const inserted = await insertPurchases(trx, ds.filter((d) => d.status === 'credited'), { runId: null, actor: 'test', reason: null, adoption: OWN_LEDGER_ONLY });
+      await recordDecisions(trx, ds, null);
+      return [...inserted].sort();
+    });
+
+  it('writes each batch of the same size with its own values; a repeated payment conflicts, and its record is updated', async () => {
+    expect(await write([decision(1), decision(2)])).toEqual(['pi_1', 'pi_2']);
+    expect(await write([decision(3), decision(4)])).toEqual(['pi_3', 'pi_4']);
+    // Same shape again: pi_2 is credited already (not inserted), pi_5 is new.
+    expect(await write([decision(2, { credits: 99 }), decision(5)])).toEqual(['pi_5']);
+    const ledger = await open.db.selectFrom('credit_ledger').select(['payment_key', 'user_id', 'credits', 'checkout_session_id', 'amount']).orderBy('payment_key').execute();
+    expect(ledger.map((r) => [r.payment_key, r.user_id, Number(r.credits), r.checkout_session_id, Number(r.amount)])).toEqual(
+      [1, 2, 3, 4, 5].map((n) => [`pi_${n}`, String(n), n, `cs_test_${n}`, 100 * n]),
+    );
+    // A later decision of another status updates the record in place (the upsert clause of the reused SQL).
+    await write([decision(1, { status: 'already_credited', userId: null, matchedBy: null, credits: null }), decision(6, { status: 'needs_review', userId: null, credits: null, reason: 'no_match' })]);
+    const records = await open.db.selectFrom('stripe_credits_payments').select(['payment_key', 'status', 'user_id', 'credits', 'reason']).orderBy('payment_key').execute();
+    expect(records.find((r) => r.payment_key === 'pi_1')).toMatchObject({ status: 'already_credited', user_id: '1', credits: 1 });
+    expect(records.find((r) => r.payment_key === 'pi_6')).toMatchObject({ status: 'needs_review', user_id: null, reason: 'no_match' });
+    expect(records).toHaveLength(6);
+  });
+});
