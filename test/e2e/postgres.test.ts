@@ -251,7 +251,7 @@ describe.runIf(PG)('Postgres', () => {
       // A second ledger in public, beside billing's: its own tables and its own migration bookkeeping.
       const m = await cli(['migrate', '--db', d.url, '--json']);
       expect(m.code, m.stderr).toBe(0);
-      expect(JSON.parse(m.stdout).applied).toHaveLength(6);
+      expect(JSON.parse(m.stdout).applied).toHaveLength(7);
       expect(await d.tables()).toEqual(expect.arrayContaining(['credit_ledger', 'stripe_credits_migration', 'users']));
       expect(await d.query('SELECT count(*) AS n FROM public.credit_ledger')).toEqual([{ n: 0 }]);
     });
