@@ -10,6 +10,7 @@ import {
   ledgerEntriesForUser,
   paymentHolding,
   paymentRecordFor,
+  sessionKeys,
   paymentRecordsFor,
   reviewEntryFor,
   usersByIds,
@@ -328,7 +329,11 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
   const session = fetched?.session ?? null;
   const pi = fetched?.paymentIntent ?? null;
   const paymentKey = payment?.paymentKey ?? session?.paymentIntentId ?? session?.id ?? pi?.id ?? id;
-  const ids = [...new Set([id, paymentKey, session?.id, pi?.id, session?.paymentIntentId].filter((x): x is string => typeof x === 'string'))];
+  const known = [id, paymentKey, session?.id, pi?.id, session?.paymentIntentId].filter((x): x is string => typeof x === 'string');
+  // A session id whose PaymentIntent Stripe did not tell (no such session here, or none paid yet):
+  // the payment keys the ledger and record hold for it, read from the tables whole.
+  const viaTables = id.startsWith('cs_') && !session?.paymentIntentId ? await sessionKeys(open.db, [id], tables) : [];
+  const ids = [...new Set([...known, ...viaTables])];
 
   const entries = tables.has('credit_ledger') ? await ledgerEntriesForPayment(open.db, ids) : [];
   const ledger = ledgerView(entries);

@@ -19,6 +19,7 @@ import {
   recordAssignment,
   resolveReviewOnAssign,
   reviewEntryFor,
+  sessionKeys,
   userHasEntries,
   usersByIds,
   type UserInfo,
@@ -375,8 +376,10 @@ async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
     await verifyAppTables(open.db, o.settings.config);
     const user = await resolveUser(open, o.settings, o.user);
     await migrateToLatest(open.db);
-    const holding = paymentHolding(await ledgerEntriesForPayment(open.db, [o.payment]));
-    const byApp = holding ? null : await creditedByApp(open, o.settings, [o.payment]);
+    // No Stripe call: a session id's payment key comes from the tool's own tables.
+    const known = [o.payment, ...(await sessionKeys(open.db, [o.payment], await existingTables(open.db)))];
+    const holding = paymentHolding(await ledgerEntriesForPayment(open.db, known));
+    const byApp = holding ? null : await creditedByApp(open, o.settings, known);
     if (byApp) {
       throw new UsageError(
         `${o.payment} was credited by the app itself (${byApp}), not by stripe-credits: there is no entry of the tool's to move`,
@@ -403,7 +406,7 @@ async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
     }
     const ids = await insertReassignment(open.db, holding, user.id, { actor: o.actor, reason: o.reason, adoption: o.settings.config });
     if (!ids) {
-      const now = paymentHolding(await ledgerEntriesForPayment(open.db, [o.payment]));
+      const now = paymentHolding(await ledgerEntriesForPayment(open.db, known));
       throw new AttentionError(
         `${base.paymentKey} was reassigned by someone else meanwhile; it is now with user ${now?.holderUserId ?? '?'}: nothing written`,
         'check with: stripe-credits lookup ' + base.paymentKey,

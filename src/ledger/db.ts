@@ -12,6 +12,7 @@ import * as m0004 from './migrations/0004-cron.js';
 import * as m0005 from './migrations/0005-baseline.js';
 import * as m0006 from './migrations/0006-fewer-indexes.js';
 import * as m0007 from './migrations/0007-record-session-index.js';
+import * as m0008 from './migrations/0008-ledger-session-index.js';
 import type { Database } from './schema.js';
 
 /** Where `--db` / DATABASE_URL points. `label` is what messages show: never a password. */
@@ -455,6 +456,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-baseline': m0005,
   '0006-fewer-indexes': m0006,
   '0007-record-session-index': m0007,
+  '0008-ledger-session-index': m0008,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -5,6 +5,7 @@ import type { PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import { chunks } from './chunks.js';
 import { engineOf } from './engine.js';
+import { SESSION_NOT_KEY } from './migrations/0008-ledger-session-index.js';
 import type { Database, NewLedgerRow, PaymentsTable } from './schema.js';
 
 /** Rows per write transaction (SQLite allows 32766 bound parameters: 17 columns × 1000 fit). */
@@ -19,8 +20,9 @@ function nowIso(): string {
 /**
  * Which of these payments the ledger already credits: a purchase entry under the payment key (or
  * under the session id, for entries keyed that way), or one that names the payment's Checkout
- * Session. Our writers always key a payment with a PaymentIntent by that id, so the PaymentIntent
- * column needs no lookup of its own. Two indexed IN lists per chunk. With a mapped ledger, also
+ * Session. Our writers always key a payment with a PaymentIntent by that id (a paid session has
+ * one PaymentIntent, for good), so the PaymentIntent column needs no lookup of its own, and the
+ * session column only for entries keyed by neither (sessionNotKey). Two indexed IN lists per chunk. With a mapped ledger, also
  * every payment whose PaymentIntent id or Checkout Session id the app's table holds.
  * `toolTables: false` (a dry run before the first migration): only the app's own table is read.
  * `baselines: false` when the caller knows there are none (see anyBaselined): one query per chunk
@@ -46,9 +48,7 @@ export async function findCredited(
       }
     }
     if (toolTables) {
-      let q = db.selectFrom('credit_ledger').select(['payment_key', 'checkout_session_id']).where('kind', '=', 'purchase');
-      q = sessions.length > 0 ? q.where((eb) => eb.or([eb('payment_key', 'in', [...keys]), eb('checkout_session_id', 'in', sessions)])) : q.where('payment_key', 'in', [...keys]);
-      for (const r of await q.execute()) {
+      for (const r of await purchasesQuery(db, [...keys], sessions).execute()) {
         if (r.payment_key) found.add(r.payment_key);
         if (r.checkout_session_id) found.add(r.checkout_session_id);
       }
@@ -61,6 +61,23 @@ export async function findCredited(
     if (mapped) for (const ref of await appRefsFound(db, mapped, [...keys])) found.add(ref);
   }
   return found;
+}
+
+/** The purchase entries under these payment keys, or naming these sessions (see findCredited). */
+export function purchasesQuery(db: Kysely<Database>, keys: readonly string[], sessions: readonly string[]) {
+  const q = db.selectFrom('credit_ledger').select(['payment_key', 'checkout_session_id']).where('kind', '=', 'purchase');
+  return sessions.length > 0 ? q.where((eb) => eb.or([eb('payment_key', 'in', keys), sessionNotKey(sessions)])) : q.where('payment_key', 'in', keys);
+}
+
+/**
+ * Entries whose Checkout Session id is one of `sessions`, less those whose payment key is that
+ * session id or their PaymentIntent id, for a query that asks for `payment_key IN` the payments'
+ * keys and session ids as well (so it finds the same entries as a plain `checkout_session_id IN`):
+ * the session index holds only those entries (migration 0008), and spelling out its condition lets
+ * both engines use it.
+ */
+export function sessionNotKey(sessions: readonly string[]) {
+  return sql<boolean>`(checkout_session_id IN (${sql.join(sessions)}) AND ${sql.raw(SESSION_NOT_KEY)})`;
 }
 
 async function baselined(db: Kysely<Database>, keys: string[], sessions: string[]) {

@@ -3,7 +3,7 @@ import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
-import { paymentRecordRow, type Adoption } from './ledger.js';
+import { paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
@@ -126,7 +126,9 @@ export async function userHasEntries(db: Kysely<Database>, userId: string): Prom
 
 /**
  * Every entry about a payment, oldest first: those under its payment key, and those naming its
- * Checkout Session or PaymentIntent (an app's webhook may have written either id).
+ * Checkout Session or PaymentIntent (an app's webhook may have written either id). `ids` must hold
+ * the payment key when a session id is among them (from Stripe, or sessionKeys): an entry under
+ * the PaymentIntent id is not in the session index (migration 0008).
  */
 export async function ledgerEntriesForPayment(db: Kysely<Database>, ids: readonly string[]): Promise<LedgerRow[]> {
   const wanted = [...new Set(ids.filter((x) => x !== ''))];
@@ -134,7 +136,7 @@ export async function ledgerEntriesForPayment(db: Kysely<Database>, ids: readonl
   return db
     .selectFrom('credit_ledger')
     .selectAll()
-    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), intentNotKey(wanted)]))
+    .where((eb) => eb.or([eb('payment_key', 'in', wanted), sessionNotKey(wanted), intentNotKey(wanted)]))
     .orderBy('id', 'asc')
     .execute();
 }
@@ -400,30 +402,46 @@ export async function recordAssignment(trx: Kysely<Database>, d: PaymentDecision
 export async function paymentRecordFor(db: Kysely<Database>, ids: readonly string[]): Promise<PaymentRecordRow | undefined> {
   const wanted = [...new Set(ids.filter((x) => x !== ''))];
   if (wanted.length === 0) return undefined;
-  return (await paymentRecordQuery(db, wanted)).executeTakeFirst();
+  return paymentRecordQuery(db, wanted).executeTakeFirst();
 }
 
 /**
- * The record of a payment by payment key, PaymentIntent id or Checkout Session id. By session: the
- * rows the record's partial session index holds (migration 0007: payments that no purchase entry of
- * the tool's stands for), and those of payments the tool credited, by the payment key of the
- * ledger's purchase entry, which carries the same session id (looked up first: Postgres serves an
- * OR of indexed conditions with its indexes, but not one that holds a subquery). The partial
- * index's condition is spelled out so that both engines use it.
+ * The record of a payment by payment key, PaymentIntent id or Checkout Session id. The session
+ * index holds only the records of payments no purchase entry of the tool's stands for (migration
+ * 0007): like ledgerEntriesForPayment, `wanted` must hold the payment key when it holds a session
+ * id. The index's condition is spelled out so that both engines use it.
  */
-export async function paymentRecordQuery(db: Kysely<Database>, wanted: readonly string[]) {
-  const purchases = await db.selectFrom('credit_ledger').select('payment_key').where('kind', '=', 'purchase').where('checkout_session_id', 'in', wanted).execute();
-  const keys = [...new Set([...wanted, ...purchases.flatMap((r) => (r.payment_key ? [r.payment_key] : []))])];
+export function paymentRecordQuery(db: Kysely<Database>, wanted: readonly string[]) {
   return db
     .selectFrom('stripe_credits_payments')
     .selectAll()
     .where((eb) =>
       eb.or([
-        eb('payment_key', 'in', keys),
+        eb('payment_key', 'in', wanted),
         sql<boolean>`(checkout_session_id IN (${sql.join(wanted)}) AND ${sql.raw(SESSION_NOT_CREDITED)})`,
         intentNotKey(wanted),
       ]),
     );
+}
+
+/**
+ * The payment keys the tool's ledger and record hold for these Checkout Session ids, for a
+ * command that has a session id but not its payment key (Stripe does not know the session, or
+ * `assign --reassign`, which asks Stripe nothing). The session indexes leave out the entries keyed
+ * by their PaymentIntent id (migrations 0007, 0008), so this reads both tables whole: a support
+ * command's one query, never a run's.
+ */
+export async function sessionKeys(db: Kysely<Database>, ids: readonly string[], tables: ReadonlySet<string>): Promise<string[]> {
+  const sessions = [...new Set(ids.filter((x) => x.startsWith('cs_')))];
+  if (sessions.length === 0) return [];
+  const keys = new Set<string>();
+  if (tables.has('credit_ledger')) {
+    for (const r of await db.selectFrom('credit_ledger').select('payment_key').where('checkout_session_id', 'in', sessions).execute()) if (r.payment_key) keys.add(r.payment_key);
+  }
+  if (tables.has('stripe_credits_payments')) {
+    for (const r of await db.selectFrom('stripe_credits_payments').select('payment_key').where('checkout_session_id', 'in', sessions).execute()) keys.add(r.payment_key);
+  }
+  return [...keys];
 }
 
 /**

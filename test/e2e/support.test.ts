@@ -263,7 +263,8 @@ describe.each(engines())('support commands (%s)', (engine) => {
     // Fourteen commands one after the other while the other tests run theirs: room on two cores.
     it('--reassign corrects a wrong assignment: every entry kept, the payment counts once', { timeout: 180_000 }, async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 }).paymentIntent!.id;
+      const bought = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 });
+      const p = bought.paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(0);
       expect(await w.ledger(p)).toMatchObject([{ user_id: '1', credits: 10, kind: 'purchase' }]);
 
@@ -280,8 +281,9 @@ describe.each(engines())('support commands (%s)', (engine) => {
       const balance = async (u: string) => (await w.json(['balance', u])).doc.balance as number;
       expect([await balance('1'), await balance('2')]).toEqual([0, 10]);
 
-      // And back again (by email): a second pair; nothing is deleted or changed.
-      const back = await w.json(['assign', p, '--user', 'ann@example.com', '--reason', 'it was Ann after all', '--reassign', '--actor', 'bob']);
+      // And back again (by email, and by the Checkout Session id: --reassign asks Stripe nothing, the
+      // ledger holds the entry under the PaymentIntent id): a second pair; nothing is deleted or changed.
+      const back = await w.json(['assign', bought.session.id, '--user', 'ann@example.com', '--reason', 'it was Ann after all', '--reassign', '--actor', 'bob']);
       expect(back.code, back.stderr).toBe(0);
       const rows = await w.ledger(p);
       expect(rows.map((r) => [r.kind, r.user_id, r.credits, r.actor])).toEqual([
@@ -508,6 +510,14 @@ describe.each(engines())('support commands (%s)', (engine) => {
       expect(text.stdout).toMatch(/The ledger holds:[\s\S]*purchase[\s\S]*\+10/);
 
       expectError(await w.cli(['lookup', 'pi_3NobodyKnowsThisOne000']), 2, /neither Stripe nor the ledger knows/);
+      // A session Stripe does not know (another account, or deleted test data) whose entry the ledger
+      // holds under its PaymentIntent id: found by reading the ledger, not reported unknown.
+      await w.app.exec(
+        `INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, payment_intent_id, livemode, actor, created_at) VALUES ('2', 7, 'purchase', 'pi_3GoneFromStripe00000000', 'cs_test_GoneFromStripe', 'pi_3GoneFromStripe00000000', 0, 'test', '2026-11-01T00:00:00.000Z')`,
+      );
+      const gone = await w.json(['lookup', 'cs_test_GoneFromStripe']);
+      expect(gone.code, gone.stderr).toBe(0);
+      expect(gone.doc.ledger).toMatchObject({ credited: true, holderUserId: '2', credits: 7 });
       expectError(await w.cli(['lookup', 'cs_nonsense!']), 2, /not a Checkout Session or PaymentIntent id/);
     });
 

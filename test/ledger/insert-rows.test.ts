@@ -53,10 +53,10 @@ describe('batched inserts, the SQL of a shape reused', () => {
       [1, 2, 3, 4, 5].map((n) => [`pi_${n}`, String(n), n, `cs_test_${n}`, 100 * n]),
     );
     // A later decision of another status updates the record in place (the upsert clause of the reused SQL).
-    await write([decision(1, { status: 'already_credited', userId: null, matchedBy: null, credits: null }), decision(6, { status: 'needs_review', userId: null, credits: null, reason: 'no_match' })]);
+    await write([decision(1, { status: 'already_credited', userId: null, matchedBy: null, credits: null }), decision(6, { status: 'needs_review', userId: null, credits: null, reason: 'no_user' })]);
     const records = await open.db.selectFrom('stripe_credits_payments').select(['payment_key', 'status', 'user_id', 'credits', 'reason']).orderBy('payment_key').execute();
     expect(records.find((r) => r.payment_key === 'pi_1')).toMatchObject({ status: 'already_credited', user_id: '1', credits: 1 });
-    expect(records.find((r) => r.payment_key === 'pi_6')).toMatchObject({ status: 'needs_review', user_id: null, reason: 'no_match' });
+    expect(records.find((r) => r.payment_key === 'pi_6')).toMatchObject({ status: 'needs_review', user_id: null, reason: 'no_user' });
     expect(records).toHaveLength(6);
   });
 });
