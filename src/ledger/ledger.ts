@@ -433,17 +433,23 @@ const insertTexts = new Map<string, string>();
  * makes and compiles an operation node per value (13,000 for 1,000 ledger rows), which was a tenth
  * of writing a large plan. Its parameters are the values row by row in column order, then those of
  * the rest of the statement (none here): that is checked against the first batch of each shape,
- * and a shape that does not pass is never reused. All rows must have the same columns, in the
- * same order (each writer makes its rows with one function); otherwise the statement is built as
- * usual.
+ * and a shape that does not pass is never reused. Rows whose columns differ from the first row's
+ * (each writer makes its rows with one function, so they do not) are built as usual.
  */
 async function insertRows<R>(trx: Kysely<Database>, name: string, rows: readonly object[], build: () => Compilable<R>): Promise<QueryResult<R>> {
   const columns = Object.keys(rows[0]!);
   const params: unknown[] = [];
-  for (const row of rows) {
-    const keys = Object.keys(row);
-    if (keys.length !== columns.length || keys.some((k, i) => k !== columns[i])) return trx.executeQuery(build().compile());
-    for (const k of keys) params.push((row as Record<string, unknown>)[k]);
+  for (const row of rows as ReadonlyArray<Record<string, unknown>>) {
+    // The same columns (counted, and each present: Kysely leaves an undefined value out), without
+    // an array of keys per row.
+    let n = 0;
+    for (const _ in row) n++;
+    if (n !== columns.length) return trx.executeQuery(build().compile());
+    for (const c of columns) {
+      const v = row[c];
+      if (v === undefined) return trx.executeQuery(build().compile());
+      params.push(v);
+    }
   }
   const key = `${engineOf(trx)}|${name}|${rows.length}|${columns.join(',')}`;
   let text = insertTexts.get(key);
