@@ -131,7 +131,11 @@ export interface PaymentLookup {
   chain: ChainView | null;
   ledger: LedgerView;
   review: ReviewItem | null;
-  /** The tool's own record of the payment (written by every apply run). */
+  /**
+   * The tool's own record of the payment: of every payment an apply run decided and did not credit
+   * (pending, in review, skipped), and of those it had recorded before they were credited. A
+   * credited payment's entry in `ledger` is its record (with how it was matched).
+   */
   record: PaymentRecordView | null;
   /** Set when `baseline` recorded the payment as handled by other means (reconcile never credits it). */
   baseline: { until: string; baselinedAt: string; actor: string } | null;

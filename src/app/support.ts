@@ -113,6 +113,8 @@ export interface LedgerEntry {
   actor: string;
   reason: string | null;
   runId: number | null;
+  /** How a purchase's payment was matched to its user (null on manual entries and on entries older than migration 0009). */
+  matchedBy: string | null;
 }
 
 export function toEntry(r: LedgerRow): LedgerEntry {
@@ -131,6 +133,7 @@ export function toEntry(r: LedgerRow): LedgerEntry {
     actor: r.actor,
     reason: r.reason,
     runId: r.run_id === null ? null : Number(r.run_id),
+    matchedBy: r.matched_by ?? null,
   };
 }
 

@@ -164,6 +164,7 @@ function purchaseRow(d: PaymentDecision, runId: number | null, actor: string, re
     reason,
     run_id: runId,
     created_at: at,
+    matched_by: d.matchedBy,
   };
 }
 
@@ -465,9 +466,22 @@ async function insertRows<R>(trx: Kysely<Database>, name: string, rows: readonly
 
 /**
  * Keeps the local record of decided payments up to date (one upsert per batch). `lookup` reads it
- * to find a user's payments, which Stripe cannot list by user id.
+ * to find a user's payments, which Stripe cannot list by user id, and every run re-reads the
+ * pending and in-review ones (paymentsToRecheck).
+ *
+ * A payment credited (now or before) is on record in the ledger: its entry says who has it, how
+ * many credits, how it was matched, by which run, and `lookup` finds it there by user. So it gets
+ * a record only when it has one already (it was pending, in review, or recorded before this rule),
+ * which is brought up to date; the others are not written twice. For a large sweep that halves
+ * what SQLite writes (the bench measured the record of each credit costing more than its entry).
  */
-export async function recordDecisions(trx: Kysely<Database>, decisions: readonly PaymentDecision[], runId: number | null): Promise<void> {
+export async function recordDecisions(trx: Kysely<Database>, all: readonly PaymentDecision[], runId: number | null): Promise<void> {
+  let decisions = all;
+  const onLedger = all.filter((d) => d.status === 'credited' || d.status === 'already_credited');
+  if (onLedger.length > 0) {
+    const recorded = await recordedKeys(trx, onLedger.map((d) => d.paymentKey));
+    decisions = all.filter((d) => !(d.status === 'credited' || d.status === 'already_credited') || recorded.has(d.paymentKey));
+  }
   if (decisions.length === 0) return;
   const at = nowIso();
   const values = decisions.map((d) => paymentRecordRow(d, runId, at));
@@ -494,6 +508,15 @@ export async function recordDecisions(trx: Kysely<Database>, decisions: readonly
         })),
       ),
   );
+}
+
+/** Which of these payment keys the local record holds (one indexed IN list per chunk). */
+async function recordedKeys(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const part of chunks(keys, LOOKUP_CHUNK)) {
+    for (const r of await db.selectFrom('stripe_credits_payments').select('payment_key').where('payment_key', 'in', part).execute()) out.add(r.payment_key);
+  }
+  return out;
 }
 
 /**

@@ -21,6 +21,8 @@ export interface CreditLedgerTable {
   reason: string | null;
   run_id: number | null;
   created_at: string;
+  /** How a purchase's payment was matched to its user (migration 0009; NULL on older entries and manual ones). */
+  matched_by: string | null;
 }
 
 export interface RunsTable {

@@ -551,7 +551,7 @@ describe.each(engines())('support commands (%s)', (engine) => {
       const rows = new Map<string, any>(r.doc.payments.map((p: { paymentKey: string }) => [p.paymentKey, p]));
       expect([...rows.keys()].sort()).toEqual([byRef, byEmail, byCustomer, standalone].sort());
       expect(rows.has(other)).toBe(false);
-      expect(rows.get(byRef)).toMatchObject({ foundBy: expect.arrayContaining(['record']), stripe: 'paid', ledger: { holderUserId: '1', credits: 10 }, note: null });
+      expect(rows.get(byRef)).toMatchObject({ foundBy: expect.arrayContaining(['ledger']), stripe: 'paid', ledger: { holderUserId: '1', credits: 10 }, note: null });
       expect(rows.get(byEmail)).toMatchObject({ foundBy: ['stripe:email'], stripe: 'paid', ledger: null, chain: { status: 'would_credit', userId: '1', matchedBy: 'email', credits: 20 }, note: expect.stringMatching(/paid, NOT credited/) });
       expect(rows.get(byCustomer)).toMatchObject({ foundBy: ['stripe:customer'], ledger: null, chain: { status: 'would_credit', userId: '1', matchedBy: 'customer', credits: 30 } });
       expect(rows.get(standalone)).toMatchObject({ foundBy: ['stripe:customer'], chain: { status: 'would_credit', userId: '1', credits: 4 } });

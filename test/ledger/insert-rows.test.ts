@@ -19,7 +19,8 @@ function decision(n: number, overrides: Partial<PaymentDecision> = {}): PaymentD
 
 /**
  * The ledger's inserts reuse their SQL text for every batch of the same shape (insertRows): each
- * batch must still write its own values, and the conflict and upsert clauses must still apply.
+ * batch must still write its own values, and the conflict and upsert clauses must still apply. And
+ * the record keeps only what the ledger cannot say (recordDecisions).
  */
 describe('batched inserts, the SQL of a shape reused', () => {
   let dir: string;
@@ -43,20 +44,40 @@ describe('batched inserts, the SQL of a shape reused', () => {
       return [...inserted].sort();
     });
 
-  it('writes each batch of the same size with its own values; a repeated payment conflicts, and its record is updated', async () => {
+  it('writes each batch of the same size with its own values; a repeated payment conflicts', async () => {
     expect(await write([decision(1), decision(2)])).toEqual(['pi_1', 'pi_2']);
     expect(await write([decision(3), decision(4)])).toEqual(['pi_3', 'pi_4']);
     // Same shape again: pi_2 is credited already (not inserted), pi_5 is new.
     expect(await write([decision(2, { credits: 99 }), decision(5)])).toEqual(['pi_5']);
-    const ledger = await open.db.selectFrom('credit_ledger').select(['payment_key', 'user_id', 'credits', 'checkout_session_id', 'amount']).orderBy('payment_key').execute();
-    expect(ledger.map((r) => [r.payment_key, r.user_id, Number(r.credits), r.checkout_session_id, Number(r.amount)])).toEqual(
-      [1, 2, 3, 4, 5].map((n) => [`pi_${n}`, String(n), n, `cs_test_${n}`, 100 * n]),
+    const ledger = await open.db.selectFrom('credit_ledger').select(['payment_key', 'user_id', 'credits', 'checkout_session_id', 'amount', 'matched_by']).orderBy('payment_key').execute();
+    expect(ledger.map((r) => [r.payment_key, r.user_id, Number(r.credits), r.checkout_session_id, Number(r.amount), r.matched_by])).toEqual(
+      [1, 2, 3, 4, 5].map((n) => [`pi_${n}`, String(n), n, `cs_test_${n}`, 100 * n, 'client_reference_id']),
     );
-    // A later decision of another status updates the record in place (the upsert clause of the reused SQL).
-    await write([decision(1, { status: 'already_credited', userId: null, matchedBy: null, credits: null }), decision(6, { status: 'needs_review', userId: null, credits: null, reason: 'no_user' })]);
-    const records = await open.db.selectFrom('stripe_credits_payments').select(['payment_key', 'status', 'user_id', 'credits', 'reason']).orderBy('payment_key').execute();
-    expect(records.find((r) => r.payment_key === 'pi_1')).toMatchObject({ status: 'already_credited', user_id: '1', credits: 1 });
-    expect(records.find((r) => r.payment_key === 'pi_6')).toMatchObject({ status: 'needs_review', user_id: null, reason: 'no_user' });
-    expect(records).toHaveLength(6);
+  });
+
+  it('records what the ledger cannot say: payments not credited, and brings a record up to date when its payment is credited', async () => {
+    const review = (n: number) => decision(n, { status: 'needs_review', userId: null, matchedBy: null, credits: null, reason: 'no_user' });
+    const pending = (n: number) => decision(n, { status: 'pending', userId: null, matchedBy: null, credits: null });
+    await write([review(1), pending(2), decision(3)]);
+    await write([review(4), pending(5), decision(6)]); // the same shapes again
+    const records = async () =>
+      (await open.db.selectFrom('stripe_credits_payments').select(['payment_key', 'status', 'user_id', 'credits', 'matched_by']).orderBy('payment_key').execute()).map((r) => [
+        r.payment_key, r.status, r.user_id, r.credits === null ? null : Number(r.credits), r.matched_by,
+      ]);
+    // Credited payments (3, 6) are on record in the ledger only.
+    expect(await records()).toEqual([
+      ['pi_1', 'needs_review', null, null, null],
+      ['pi_2', 'pending', null, null, null],
+      ['pi_4', 'needs_review', null, null, null],
+      ['pi_5', 'pending', null, null, null],
+    ]);
+    // pi_2 settles and is credited; pi_3 is found credited again: only pi_2's record changes.
+    expect(await write([decision(2), decision(3, { status: 'already_credited', userId: null, matchedBy: null, credits: null })])).toEqual(['pi_2']);
+    expect(await records()).toEqual([
+      ['pi_1', 'needs_review', null, null, null],
+      ['pi_2', 'credited', '2', 2, 'client_reference_id'],
+      ['pi_4', 'needs_review', null, null, null],
+      ['pi_5', 'pending', null, null, null],
+    ]);
   });
 });
