@@ -426,12 +426,15 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     const cus = await customerIdOfUser(open.db, cfg.users, user.id);
     if (cus) customerIds.add(cus);
   }
+  // And those the user paid as: on their ledger entries (a credited payment's record is its entry)
+  // and on their records.
+  const userEntries = user && tables.has('credit_ledger') ? await ledgerEntriesForUser(open.db, user.id) : [];
+  for (const e of userEntries) if (e.customer_id) customerIds.add(e.customer_id);
   let records: PaymentRecordRow[] = [];
   if (tables.has('stripe_credits_payments')) {
     records = await paymentRecordsFor(open.db, { userId: user?.id ?? null, emails, customerIds: [...customerIds] });
     for (const r of records) if (r.customer_id && user && r.user_id === user.id) customerIds.add(r.customer_id);
   }
-  const userEntries = user && tables.has('credit_ledger') ? await ledgerEntriesForUser(open.db, user.id) : [];
 
   // Live Stripe queries that Stripe supports: Checkout Sessions by customer_details[email] and by customer,
   // PaymentIntents by customer. (It cannot list by client_reference_id or metadata: the record covers those.)

@@ -165,6 +165,7 @@ function purchaseRow(d: PaymentDecision, runId: number | null, actor: string, re
     run_id: runId,
     created_at: at,
     matched_by: d.matchedBy,
+    customer_id: d.customerId,
   };
 }
 
@@ -427,6 +428,7 @@ export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: s
 
 /** SQL text of multi-row inserts, by engine, statement, row count and columns (see insertRows). */
 const insertTexts = new Map<string, string>();
+const INSERT_TEXTS = 32;
 
 /**
  * Runs a multi-row INSERT that `build` makes with Kysely, compiling it once per shape (statement,
@@ -460,6 +462,8 @@ async function insertRows<R>(trx: Kysely<Database>, name: string, rows: readonly
     if (!same) return trx.executeQuery(compiled);
     text = compiled.sql;
     insertTexts.set(key, text);
+    // A long-lived process (the library in an app) meets many row counts: keep the latest few.
+    if (insertTexts.size > INSERT_TEXTS) insertTexts.delete(insertTexts.keys().next().value!);
   }
   return trx.executeQuery<R>(CompiledQuery.raw(text, params));
 }

@@ -23,6 +23,8 @@ export interface CreditLedgerTable {
   created_at: string;
   /** How a purchase's payment was matched to its user (migration 0009; NULL on older entries and manual ones). */
   matched_by: string | null;
+  /** The Stripe customer a purchase's payment was paid as, if any (migration 0009). */
+  customer_id: string | null;
 }
 
 export interface RunsTable {

@@ -145,6 +145,7 @@ describe('paymentHolding: who holds a payment after reassignments', () => {
     run_id: null,
     created_at: '2026-01-01T00:00:00.000Z',
     matched_by: null,
+    customer_id: null,
   });
 
   it('no purchase: not credited', () => {

@@ -531,6 +531,26 @@ describe.each(engines())('support commands (%s)', (engine) => {
       expect(p.doc).toMatchObject({ stripe: { state: 'pending', checkoutSession: { paymentStatus: 'unpaid' } }, chain: { status: 'pending' }, verdict: expect.stringMatching(/not settled/) });
     });
 
+    it('a user: the customers they paid as, learned from their ledger entries, find their other payments', async (test) => {
+      // No customer column in the users table: the customer is known only from the credited payment.
+      const w = await world(engine, test);
+      const s = w.sim.store;
+      const credited = s.createCheckoutPayment({ created: t(5), clientReferenceId: '1', customer: 'cus_zed', email: 'zed@elsewhere.example', amount: 1000 }).paymentIntent!.id;
+      expect((await w.reconcile()).code).toBe(0);
+      // The same customer again, with no reference and an email no user has: it needs a person.
+      const again = s.createCheckoutPayment({ created: t(1), customer: 'cus_zed', email: 'zed@elsewhere.example', amount: 2000 }).paymentIntent!.id;
+      expect((await w.reconcile()).code).toBe(3);
+
+      const r = await w.json(['lookup', '1']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.doc.customerIds).toEqual(['cus_zed']);
+      const rows = new Map<string, any>(r.doc.payments.map((p: { paymentKey: string }) => [p.paymentKey, p]));
+      expect([...rows.keys()].sort()).toEqual([credited, again].sort());
+      expect(rows.get(again)).toMatchObject({ ledger: null, chain: { status: 'needs_review' } });
+      expect(rows.get(credited)).toMatchObject({ ledger: { holderUserId: '1', credits: 10 } });
+      expect(r.doc.entries).toMatchObject([{ kind: 'purchase', matchedBy: 'client_reference_id' }]);
+    });
+
     it("a user (by id or email): their payments side by side with their ledger entries", async (test) => {
       const w = await world(engine, test, { ...CONFIG, users: { stripeCustomerId: 'stripe_customer_id' } });
       const s = w.sim.store;
