@@ -10,9 +10,9 @@ import {
   ledgerEntriesForUser,
   paymentHolding,
   paymentRecordFor,
-  sessionKeys,
   paymentRecordsFor,
   reviewEntryFor,
+  sessionKeys,
   usersByIds,
   type UserInfo,
 } from '../ledger/support.js';

@@ -7,7 +7,7 @@ import {
   findDismissed,
   insertPurchases,
   isCreditedIn,
-  knownInReview,
+  keysHeldIn,
   recordDecisions,
   upsertReview,
   WRITE_BATCH,
@@ -24,8 +24,8 @@ import type { Payment } from '../reconcile/types.js';
 /**
  * Decides payments batch by batch as they arrive: per batch one ledger query, a baseline query and
  * a dismissal query (only when the ledger has any: asked once per run), and a few users queries,
- * then the pure core. The Stripe objects are dropped once decided; only
- * the plan is kept until it is written, compact (about a hundred bytes a payment, see CompactPlan).
+ * then the pure core. The Stripe objects are dropped once decided; only the plan is kept until it
+ * is written, compact (about a hundred bytes a payment, see CompactPlan).
  */
 export class Planner {
   /** Every payment decided so far, once each (however often it is found): the plan answers whether a key is in it. */
@@ -88,15 +88,15 @@ export const TRANSACTION_BATCH = 5 * WRITE_BATCH;
  * Writes a plan in transactions of TRANSACTION_BATCH decisions, each holding that batch's
  * purchases, review entries and local records (in statements of WRITE_BATCH): a crash while
  * writing costs at most the batch in flight, and the unique (kind, payment_key) constraint makes
- * the rerun skip what was already written.
+ * the rerun skip what was already written. A purchase someone else wrote meanwhile turns its
+ * decision into `already_credited` (in the plan too). The decisions of a batch are rebuilt from the
+ * compact plan for the batch only.
  *
  * The plan is written in payment key order, not plan order: the indexes keyed by payment key then
  * take each transaction's rows in one narrow range of keys, a few pages, where plan order (time)
  * scatters them over every page of those indexes (Stripe ids are random), each page rewritten in
  * the journal and the file. Nothing depends on the order rows are written in: the report and the
- * JSON follow the plan, and a rerun after a crash finds what was written by key. A purchase someone else wrote meanwhile turns its
- * decision into `already_credited` (in the plan too). The decisions of a batch are rebuilt from the
- * compact plan for the batch only.
+ * JSON follow the plan, and a rerun after a crash finds what was written by key.
  */
 export async function writePlan(
   db: Kysely<Database>,
@@ -140,6 +140,6 @@ export async function writePlan(
 export async function wouldBeNewInReview(db: Kysely<Database>, plan: CompactPlan, tables: boolean): Promise<string[]> {
   const keys: string[] = [];
   for (const i of plan.indexes()) if (plan.status(i) === 'needs_review') keys.push(plan.paymentKey(i));
-  const known = tables ? await knownInReview(db, keys) : new Set<string>();
+  const known = tables ? await keysHeldIn(db, 'stripe_credits_review', keys) : new Set<string>();
   return keys.filter((k) => !known.has(k));
 }

@@ -46,6 +46,15 @@ export async function ownSchemaTables(db: Kysely<any>): Promise<Set<string>> {
 }
 
 /**
+ * Whether an error says a table does not exist (SQLite: "no such table"; Postgres: "relation …
+ * does not exist"): a ledger migrated before that table existed, read by a command that never
+ * migrates (a dry run, a read-only command).
+ */
+export function isMissingTable(e: unknown): boolean {
+  return /no such table|does not exist/i.test((e as Error).message);
+}
+
+/**
  * A write transaction. SQLite: `BEGIN IMMEDIATE` on the connection held for the whole callback, so
  * the write lock is taken at the start and a transaction that reads before it writes (a check, then
  * an insert) cannot interleave with another writer's (a deferred transaction would fail with

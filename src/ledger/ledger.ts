@@ -4,7 +4,7 @@ import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, 
 import type { PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import { chunks } from './chunks.js';
-import { engineOf } from './engine.js';
+import { engineOf, isMissingTable } from './engine.js';
 import { SESSION_NOT_KEY } from './migrations/0008-ledger-session-index.js';
 import type { Database, NewLedgerRow, PaymentsTable } from './schema.js';
 
@@ -22,8 +22,9 @@ function nowIso(): string {
  * under the session id, for entries keyed that way), or one that names the payment's Checkout
  * Session. Our writers always key a payment with a PaymentIntent by that id (a paid session has
  * one PaymentIntent, for good), so the PaymentIntent column needs no lookup of its own, and the
- * session column only for entries keyed by neither (sessionNotKey). Two indexed IN lists per chunk. With a mapped ledger, also
- * every payment whose PaymentIntent id or Checkout Session id the app's table holds.
+ * session column only for entries keyed by neither (sessionNotKey). Two indexed IN lists per
+ * chunk. With a mapped ledger, also every payment whose PaymentIntent id or Checkout Session id
+ * the app's table holds.
  * `toolTables: false` (a dry run before the first migration): only the app's own table is read.
  * `baselines: false` when the caller knows there are none (see anyBaselined): one query per chunk
  * fewer.
@@ -89,7 +90,7 @@ async function baselined(db: Kysely<Database>, keys: string[], sessions: string[
       .execute();
   } catch (e) {
     // A ledger migrated before baselines existed, read by a dry run (which never migrates).
-    if (/no such table|does not exist/i.test((e as Error).message)) return [];
+    if (isMissingTable(e)) return [];
     throw e;
   }
 }
@@ -102,7 +103,7 @@ export async function anyBaselined(db: Kysely<Database>): Promise<boolean> {
   try {
     return (await db.selectFrom('stripe_credits_baseline').select('payment_key').limit(1).executeTakeFirst()) !== undefined;
   } catch (e) {
-    if (/no such table|does not exist/i.test((e as Error).message)) return false;
+    if (isMissingTable(e)) return false;
     throw e;
   }
 }
@@ -345,11 +346,14 @@ export async function findDismissed(db: Kysely<Database>, keys: readonly string[
   return out;
 }
 
-/** Keys of these payments that are already in the review queue (open or dismissed). */
-export async function knownInReview(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
+/**
+ * Keys of these payments that the review queue (open or dismissed) or the local record holds: one
+ * indexed IN list per chunk.
+ */
+export async function keysHeldIn(db: Kysely<Database>, table: 'stripe_credits_review' | 'stripe_credits_payments', keys: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();
   for (const part of chunks(keys, LOOKUP_CHUNK)) {
-    const rows = await db.selectFrom('stripe_credits_review').select('payment_key').where('payment_key', 'in', part).execute();
+    const rows = await db.selectFrom(table).select('payment_key').where('payment_key', 'in', part).execute();
     for (const r of rows) out.add(r.payment_key);
   }
   return out;
@@ -480,11 +484,11 @@ async function insertRows<R>(trx: Kysely<Database>, name: string, rows: readonly
  * what SQLite writes (the bench measured the record of each credit costing more than its entry).
  */
 export async function recordDecisions(trx: Kysely<Database>, all: readonly PaymentDecision[], runId: number | null): Promise<void> {
+  const onLedger = (d: PaymentDecision) => d.status === 'credited' || d.status === 'already_credited';
   let decisions = all;
-  const onLedger = all.filter((d) => d.status === 'credited' || d.status === 'already_credited');
-  if (onLedger.length > 0) {
-    const recorded = await recordedKeys(trx, onLedger.map((d) => d.paymentKey));
-    decisions = all.filter((d) => !(d.status === 'credited' || d.status === 'already_credited') || recorded.has(d.paymentKey));
+  if (all.some(onLedger)) {
+    const recorded = await keysHeldIn(trx, 'stripe_credits_payments', all.filter(onLedger).map((d) => d.paymentKey));
+    decisions = all.filter((d) => !onLedger(d) || recorded.has(d.paymentKey));
   }
   if (decisions.length === 0) return;
   const at = nowIso();
@@ -512,15 +516,6 @@ export async function recordDecisions(trx: Kysely<Database>, all: readonly Payme
         })),
       ),
   );
-}
-
-/** Which of these payment keys the local record holds (one indexed IN list per chunk). */
-async function recordedKeys(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const part of chunks(keys, LOOKUP_CHUNK)) {
-    for (const r of await db.selectFrom('stripe_credits_payments').select('payment_key').where('payment_key', 'in', part).execute()) out.add(r.payment_key);
-  }
-  return out;
 }
 
 /**

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import { CliError } from '../errors.js';
 import type { OpenDb, SqlSession } from './db.js';
+import { isMissingTable } from './engine.js';
 import type { Database } from './schema.js';
 
 /** Another apply run holds the lock: exit 75 (EX_TEMPFAIL), try again later. */
@@ -167,7 +168,7 @@ export async function readCursor(db: Kysely<Database>): Promise<number | null> {
     return row ? Number(row.value) : null;
   } catch (e) {
     // A ledger created before the state table existed (an apply run migrates it; a dry run never does).
-    if (/no such table|does not exist/i.test((e as Error).message)) return null;
+    if (isMissingTable(e)) return null;
     throw e;
   }
 }
