@@ -7,7 +7,8 @@
  * its heap grow to a multiple of what is live, no longer counts them as live.
  */
 export class IdTable {
-  private bytes = new Uint8Array(0);
+  /** A Buffer, not a bare Uint8Array: its toString decodes a slice about three times faster. */
+  private bytes: Buffer = Buffer.alloc(0);
   private used = 0;
   /** Where entry i starts in `bytes`; it ends where entry i + 1 starts (starts[count] = used). */
   private starts = new Uint32Array(1);
@@ -48,7 +49,7 @@ export class IdTable {
   get(i: number): string | null {
     if (i < 0 || i >= this.count) throw new RangeError(`no id at index ${i} of ${this.count}`);
     if (this.nulls[i >> 3]! & (1 << (i & 7))) return null;
-    return decode(this.bytes, this.starts[i]!, this.starts[i + 1]!);
+    return this.bytes.toString('utf8', this.starts[i]!, this.starts[i + 1]!);
   }
 
   /** Whether the table holds this id. */
@@ -96,11 +97,11 @@ export class IdTable {
     const end = this.starts[i + 1]!;
     if (end - start !== id.length) {
       // Only ids with characters beyond ASCII take more bytes than characters.
-      return end - start > id.length && decode(this.bytes, start, end) === id;
+      return end - start > id.length && this.bytes.toString('utf8', start, end) === id;
     }
     for (let k = 0; k < id.length; k++) {
       const c = id.charCodeAt(k);
-      if (c > 0x7f) return decode(this.bytes, start, end) === id;
+      if (c > 0x7f) return this.bytes.toString('utf8', start, end) === id;
       if (this.bytes[start + k] !== c) return false;
     }
     return true;
@@ -143,14 +144,13 @@ export class IdTable {
     if (this.used + n <= this.bytes.length) return;
     let size = Math.max(64 * 1024, this.bytes.length * 2);
     while (size < this.used + n) size *= 2;
-    const bytes = new Uint8Array(size);
-    bytes.set(this.bytes.subarray(0, this.used));
+    const bytes = Buffer.allocUnsafeSlow(size);
+    this.bytes.copy(bytes, 0, 0, this.used);
     this.bytes = bytes;
   }
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function encodeInto(s: string, bytes: Uint8Array, at: number): number {
   // ASCII (every Stripe id) byte by byte: faster than TextEncoder for short strings.
@@ -160,15 +160,6 @@ function encodeInto(s: string, bytes: Uint8Array, at: number): number {
     bytes[at + k] = c;
   }
   return s.length;
-}
-
-function decode(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= 256) {
-    let ascii = true;
-    for (let k = start; k < end; k++) if (bytes[k]! > 0x7f) ascii = false;
-    if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
-  }
-  return decoder.decode(bytes.subarray(start, end));
 }
 
 /** FNV-1a over the UTF-8 bytes. */
