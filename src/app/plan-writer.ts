@@ -89,8 +89,12 @@ export const TRANSACTION_BATCH = 5 * WRITE_BATCH;
  * purchases, review entries and local records (in statements of WRITE_BATCH): a crash while
  * writing costs at most the batch in flight, and the unique (kind, payment_key) constraint makes
  * the rerun skip what was already written. A purchase someone else wrote meanwhile turns its
- * decision into `already_credited` (in the plan too). The decisions of a batch are rebuilt from the
- * compact plan for the batch only.
+ * decision into `already_credited` (in the plan too, once its transaction is committed).
+ *
+ * Nearly every payment of a large sweep is credited, and its ledger entry is all that is written
+ * of it: only that part of its decision is rebuilt from the compact plan (CompactPlan.credit). The
+ * whole decision is rebuilt for the rest, and for a credited payment that has a local record
+ * already (which recordDecisions brings up to date).
  *
  * The plan is written in payment key order, not plan order: the indexes keyed by payment key then
  * take each transaction's rows in one narrow range of keys, a few pages, where plan order (time)
@@ -108,25 +112,43 @@ export async function writePlan(
   const total = plan.length;
   const order = plan.byPaymentKey();
   for (let i = 0; i < total; i += TRANSACTION_BATCH) {
-    const indexes = [...order.subarray(i, Math.min(i + TRANSACTION_BATCH, total))];
-    const decisions = indexes.map((x) => plan.decision(x));
+    const indexes = order.subarray(i, Math.min(i + TRANSACTION_BATCH, total));
+    /** Credited in the plan, but someone else wrote the purchase first. */
+    const lost: number[] = [];
     await writeTransaction(db, async (trx) => {
       // With a mapped ledger: every payment key of the transaction locked at its start, in one order.
-      if (opts.adoption.ledger) await lockPaymentKeys(trx, decisions.filter((d) => d.status === 'credited').map((d) => d.paymentKey));
-      for (let j = 0; j < decisions.length; j += WRITE_BATCH) {
-        const batch = decisions.slice(j, j + WRITE_BATCH);
-        const toCredit = batch.filter((d) => d.status === 'credited');
-        const review = batch.filter((d) => d.status === 'needs_review');
+      if (opts.adoption.ledger) {
+        const keys: string[] = [];
+        for (const x of indexes) if (plan.status(x) === 'credited') keys.push(plan.paymentKey(x));
+        await lockPaymentKeys(trx, keys);
+      }
+      for (let j = 0; j < indexes.length; j += WRITE_BATCH) {
+        const credited: number[] = [];
+        const others: number[] = [];
+        for (const x of indexes.subarray(j, j + WRITE_BATCH)) (plan.status(x) === 'credited' ? credited : others).push(x);
+        const toCredit = credited.map((x) => plan.credit(x));
         const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null, adoption: opts.adoption });
-        for (const d of toCredit) {
-          if (inserted.has(d.paymentKey)) creditsWritten += d.credits ?? 0;
-          else d.status = 'already_credited';
+        const lostHere = new Set<string>();
+        toCredit.forEach((c, k) => {
+          if (inserted.has(c.paymentKey)) creditsWritten += c.credits ?? 0;
+          else {
+            lost.push(credited[k]!);
+            lostHere.add(c.paymentKey);
+          }
+        });
+        const decisions = others.map((x) => plan.decision(x));
+        newInReview.push(...(await upsertReview(trx, decisions.filter((d) => d.status === 'needs_review'), opts.runId)));
+        const recorded = await keysHeldIn(trx, 'stripe_credits_payments', toCredit.map((c) => c.paymentKey));
+        for (const [k, c] of toCredit.entries()) {
+          if (!recorded.has(c.paymentKey)) continue;
+          const d = plan.decision(credited[k]!);
+          if (lostHere.has(c.paymentKey)) d.status = 'already_credited';
+          decisions.push(d);
         }
-        newInReview.push(...(await upsertReview(trx, review, opts.runId)));
-        await recordDecisions(trx, batch, opts.runId);
+        await recordDecisions(trx, decisions, opts.runId);
       }
     });
-    decisions.forEach((d, j) => plan.setStatus(indexes[j]!, d.status));
+    for (const x of lost) plan.setStatus(x, 'already_credited');
     opts.progress?.(`written ${Math.min(i + TRANSACTION_BATCH, total)} of ${total} payments`);
     // SQLite answers synchronously: without a turn of the event loop between batches, nothing else
     // runs until the whole plan is written (the spinner, signals, and V8's own tasks that give

@@ -1,6 +1,6 @@
 import { IdTable } from './id-table.js';
 import { emptyCounts, countStatus, type ReconcileCounts } from './plan.js';
-import type { CreditRuleName, MatchedBy, PaymentDecision, PaymentStatus, ReviewReason, SkipReason } from './types.js';
+import type { CreditRuleName, CreditToWrite, MatchedBy, PaymentDecision, PaymentStatus, ReviewReason, SkipReason } from './types.js';
 
 /**
  * The plan of a run, compact: a run decides every payment before it writes any, so the plan of a
@@ -79,8 +79,36 @@ export class CompactPlan {
     return i;
   }
 
-  /** The full decision at index `i`, rebuilt (a new object: changing it changes nothing here). */
+  /**
+   * The full decision at index `i`, rebuilt (a new object: changing it changes nothing here). Field
+   * for field, not a spread of credit(i): V8 makes that twenty times slower.
+   */
   decision(i: number): PaymentDecision {
+    const c = this.credit(i);
+    return {
+      paymentKey: c.paymentKey,
+      checkoutSession: c.checkoutSession,
+      paymentIntent: c.paymentIntent,
+      amount: c.amount,
+      currency: c.currency,
+      userId: c.userId,
+      matchedBy: c.matchedBy,
+      credits: c.credits,
+      status: STATUSES[this.statuses[i]!]!,
+      reason: this.strings.value(this.reasons[i]!) as ReviewReason | SkipReason | null,
+      paidAt: this.paidAts[i]!,
+      livemode: c.livemode,
+      creditRule: this.strings.value(this.creditRules[i]!) as CreditRuleName | null,
+      unknownIds: [...(this.lists.value(this.unknownIds[i]!) ?? [])],
+      candidateUserIds: [...(this.lists.value(this.candidateUserIds[i]!) ?? [])],
+      emails: [...(this.lists.value(this.emails[i]!) ?? [])],
+      customerId: c.customerId,
+      name: this.strings.value(this.names[i]!),
+    };
+  }
+
+  /** The part of the decision at index `i` that its ledger entry is made of, rebuilt (for the writer). */
+  credit(i: number): CreditToWrite {
     this.check(i);
     const flags = this.flags[i]!;
     const amount = this.amounts[i]!;
@@ -95,16 +123,8 @@ export class CompactPlan {
       userId: this.strings.value(this.userIds[i]!),
       matchedBy: this.strings.value(this.matchedBys[i]!) as MatchedBy | null,
       credits: Number.isNaN(credits) ? null : credits,
-      status: STATUSES[this.statuses[i]!]!,
-      reason: this.strings.value(this.reasons[i]!) as ReviewReason | SkipReason | null,
-      paidAt: this.paidAts[i]!,
       livemode: (flags & LIVEMODE) !== 0,
-      creditRule: this.strings.value(this.creditRules[i]!) as CreditRuleName | null,
-      unknownIds: [...(this.lists.value(this.unknownIds[i]!) ?? [])],
-      candidateUserIds: [...(this.lists.value(this.candidateUserIds[i]!) ?? [])],
-      emails: [...(this.lists.value(this.emails[i]!) ?? [])],
       customerId: this.strings.value(this.customerIds[i]!),
-      name: this.strings.value(this.names[i]!),
     };
   }
 

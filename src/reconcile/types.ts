@@ -149,3 +149,12 @@ export interface PaymentDecision {
   /** The customer's name as Stripe saw it: a hint for people, never used to match. */
   name: string | null;
 }
+
+/**
+ * What a credited payment's ledger entry is made of: its decision less what only people and the
+ * local record need (the writer rebuilds this much of each from the compact plan, see writePlan).
+ */
+export type CreditToWrite = Pick<
+  PaymentDecision,
+  'paymentKey' | 'checkoutSession' | 'paymentIntent' | 'userId' | 'credits' | 'amount' | 'currency' | 'livemode' | 'matchedBy' | 'customerId'
+>;

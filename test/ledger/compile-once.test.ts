@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compiledOnce } from '../../src/ledger/compile-once.js';
+import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
+
+/** compiledOnce: Kysely compiles a shape once; later calls bind their own values to its SQL text. */
+describe('compiledOnce', () => {
+  let dir: string;
+  let open: OpenDb;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'compile-once-'));
+    const path = join(dir, 'app.db');
+    new SQLite(path).exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B'), (3, 'c@x', 'C')");
+    open = await openDatabase(parseDbUrl(path, dir), { readonly: false });
+    await migrateToLatest(open.db);
+  });
+  afterEach(async () => {
+    await open.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const query = (ids: number[]) => ({ compile: () => sql<{ email: string }>`SELECT email FROM users WHERE id IN (${sql.join(ids)}) ORDER BY id`.compile(open.db) });
+  const emails = (rows: Array<{ email: string }>) => rows.map((r) => r.email);
+
+  it('compiles a shape once and binds each call its own values', async () => {
+    let compiles = 0;
+    const run = (ids: number[]) =>
+      compiledOnce(open.db, `test users|${ids.length}`, ids, () => {
+        compiles++;
+        return query(ids).compile();
+      });
+    expect(emails((await run([1, 2])).rows)).toEqual(['a@x', 'b@x']);
+    expect(emails((await run([2, 3])).rows)).toEqual(['b@x', 'c@x']);
+    expect(emails((await run([3, 9])).rows)).toEqual(['c@x']);
+    expect(compiles).toBe(1);
+    // Another length is another shape.
+    expect(emails((await run([1, 2, 3])).rows)).toEqual(['a@x', 'b@x', 'c@x']);
+    expect(compiles).toBe(2);
+  });
+
+  it('never reuses a shape whose parameters are not the ones given, in that order', async () => {
+    let compiles = 0;
+    const run = (ids: number[]) =>
+      compiledOnce(open.db, `test users reversed|${ids.length}`, [...ids].reverse(), () => {
+        compiles++;
+        return query(ids).compile();
+      });
+    expect(emails((await run([1, 2])).rows)).toEqual(['a@x', 'b@x']);
+    expect(emails((await run([2, 3])).rows)).toEqual(['b@x', 'c@x']);
+    expect(compiles).toBe(2);
+  });
+});
