@@ -42,7 +42,13 @@ export class CompactPlan {
   private unknownIds: Codes = new Uint8Array(0);
   private candidateUserIds: Codes = new Uint8Array(0);
   private readonly strings = new Interner<string>((s) => s);
-  private readonly lists = new Interner<readonly string[]>((l) => JSON.stringify(l), (l) => Object.freeze([...l]));
+  private readonly lists = new Interner<readonly string[]>(
+    // A list of one (a payment's email, mostly) is looked up by its element, in a table of its own:
+    // no key is made for it.
+    (l) => (l.length === 1 ? l[0]! : JSON.stringify(l)),
+    (l) => Object.freeze([...l]),
+    (l) => l.length === 1,
+  );
   /** Plan order (after sort()): position → index. */
   private order: Uint32Array | null = null;
 
@@ -181,13 +187,16 @@ export class CompactPlan {
 
   /**
    * Every index, ordered by payment key: the order the plan is written in (see writePlan). The
-   * keys are compared as stored, no string made.
+   * keys are compared as stored, no string made, and mostly by a number made of a few of their
+   * bytes (IdTable.sortKeys).
    */
   byPaymentKey(): Uint32Array {
     const order = new Uint32Array(this.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
     const { keys } = this;
-    return order.sort((a, b) => keys.compare(a, b));
+    const first = keys.sortKeys();
+    if (first === null) return order.sort((a, b) => keys.compare(a, b));
+    return order.sort((a, b) => first[a]! - first[b]! || keys.compare(a, b));
   }
 
   /** The index of the payment at `position` in plan order (insertion order until sort()). */
@@ -287,22 +296,26 @@ function put(a: Codes, i: number, v: number): Codes {
 /** A table of distinct values: each stored once, referred to by its index; 0 stands for null. */
 class Interner<T> {
   private readonly index = new Map<string, number>();
+  /** Values `apart` says are looked up here instead (their keys need not differ from the others'). */
+  private readonly apart = new Map<string, number>();
   private readonly values: (T | null)[] = [null];
 
   constructor(
     private readonly keyOf: (v: T) => string,
     /** What is kept of a new value (a copy, for a value its owner might change). */
     private readonly keep: (v: T) => T = (v) => v,
+    private readonly isApart: (v: T) => boolean = () => false,
   ) {}
 
   id(v: T | null): number {
     if (v === null) return 0;
+    const index = this.isApart(v) ? this.apart : this.index;
     const k = this.keyOf(v);
-    let i = this.index.get(k);
+    let i = index.get(k);
     if (i === undefined) {
       i = this.values.length;
       this.values.push(this.keep(v));
-      this.index.set(k, i);
+      index.set(k, i);
     }
     return i;
   }

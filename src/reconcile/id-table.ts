@@ -7,7 +7,7 @@
  * its heap grow to a multiple of what is live, no longer counts them as live.
  */
 export class IdTable {
-  /** A Buffer, not a bare Uint8Array: its toString decodes a slice about three times faster. */
+  /** A Buffer, not a bare Uint8Array: its write and toString are two to three times faster for ids. */
   private bytes: Buffer = Buffer.alloc(0);
   private used = 0;
   /** Where entry i starts in `bytes`; it ends where entry i + 1 starts (starts[count] = used). */
@@ -37,7 +37,7 @@ export class IdTable {
       this.nulls[i >> 3]! |= 1 << (i & 7);
     } else {
       this.reserve(id.length * 3);
-      this.used += encodeInto(id, this.bytes, this.used);
+      this.used += this.bytes.write(id, this.used, 'utf8');
     }
     this.count = i + 1;
     this.starts[i + 1] = this.used;
@@ -89,6 +89,35 @@ export class IdTable {
       }
     }
     return la - lb;
+  }
+
+  /**
+   * For sorting the entries (none null) by compare() faster: per entry a number such that a smaller
+   * number means a smaller entry (equal numbers say nothing). It is six bytes of the entry, from the
+   * first where the entries differ, read as one big-endian integer (48 bits: exact in a double).
+   * Null when an entry is null or not ASCII, where byte order is not always string order.
+   */
+  sortKeys(): Float64Array | null {
+    const { bytes, starts, count } = this;
+    if (count === 0) return new Float64Array(0);
+    for (let i = 0; i < count; i++) if (this.nulls[i >> 3]! & (1 << (i & 7))) return null;
+    for (let k = 0; k < this.used; k++) if (bytes[k]! > 0x7f) return null;
+    // The bytes every entry starts with are skipped.
+    let common = starts[1]! - starts[0]!;
+    for (let i = 1; i < count && common > 0; i++) {
+      const a = starts[i]!;
+      let k = 0;
+      while (k < common && a + k < starts[i + 1]! && bytes[a + k] === bytes[k]) k++;
+      common = k;
+    }
+    const out = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const end = starts[i + 1]!;
+      let v = 0;
+      for (let k = starts[i]! + common, n = 0; n < 6; k++, n++) v = v * 256 + (k < end ? bytes[k]! : 0);
+      out[i] = v;
+    }
+    return out;
   }
 
   private equals(i: number, id: string): boolean {
@@ -151,16 +180,6 @@ export class IdTable {
 }
 
 const encoder = new TextEncoder();
-
-function encodeInto(s: string, bytes: Uint8Array, at: number): number {
-  // ASCII (every Stripe id) byte by byte: faster than TextEncoder for short strings.
-  for (let k = 0; k < s.length; k++) {
-    const c = s.charCodeAt(k);
-    if (c > 0x7f) return encoder.encodeInto(s, bytes.subarray(at)).written;
-    bytes[at + k] = c;
-  }
-  return s.length;
-}
 
 /** FNV-1a over the UTF-8 bytes. */
 function hashBytes(bytes: Uint8Array, start: number, end: number): number {

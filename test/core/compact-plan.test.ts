@@ -83,6 +83,26 @@ describe('CompactPlan', () => {
     expect(plan.decision(0)).toStrictEqual(full(1, 'credited'));
   });
 
+  it('keeps apart lists that could be taken for one another: one element, its JSON, two elements', () => {
+    const plan = new CompactPlan();
+    const lists = [['a'], ['["a"]'], ['a', 'b'], ['["a","b"]'], ['a,b'], ['']];
+    lists.forEach((emails, n) => plan.push({ ...full(n + 1, 'needs_review'), emails, unknownIds: emails }));
+    lists.forEach((emails, n) => {
+      expect(plan.decision(n).emails).toEqual(emails);
+      expect(plan.decision(n).unknownIds).toEqual(emails);
+    });
+  });
+
+  it('credit() rebuilds what the ledger entry is made of, the same as the decision says', () => {
+    const plan = new CompactPlan();
+    const decisions = [full(1, 'credited'), bare(2, 'credited'), { ...full(3, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other' }];
+    decisions.forEach((d) => plan.push(d));
+    decisions.forEach((d, i) => {
+      const { paymentKey, checkoutSession, paymentIntent, userId, credits, amount, currency, livemode, matchedBy, customerId } = d;
+      expect(plan.credit(i)).toStrictEqual({ paymentKey, checkoutSession, paymentIntent, userId, credits, amount, currency, livemode, matchedBy, customerId });
+    });
+  });
+
   it('rebuilds new objects: changing one, or the decision it was built from, changes nothing in the plan', () => {
     const plan = new CompactPlan();
     const d = full(1, 'credited');

@@ -27,4 +27,27 @@ describe('IdTable', () => {
       expect(Math.sign(table.compare(i, j))).toBe(x! < y! ? -1 : x! > y! ? 1 : 0);
     }
   });
+
+  it('sortKeys: a smaller number is a smaller id, past the bytes every id starts with; none for nulls or beyond ASCII', () => {
+    // Shorter ids, ids that are prefixes of others, ids equal in their first six differing bytes.
+    const ascii = ['pi_3', 'pi_3a', 'pi_3abcdefZ', 'pi_3abcdefA', 'pi_3A', 'pi_3b', 'pi_3abcdef', 'pi_3\u0001', 'pi_3zzzzzzzzzz', 'pi_3'];
+    for (let n = 0; n < 2000; n++) ascii.push(`pi_3${((n * 7919) % 5000).toString(36)}`);
+    const t = new IdTable();
+    for (const id of ascii) t.push(id);
+    const keys = t.sortKeys()!;
+    for (let i = 0; i < ascii.length; i++)
+      for (let j = 0; j < ascii.length; j += 37) if (keys[i]! < keys[j]!) expect(ascii[i]! < ascii[j]!).toBe(true);
+    // Sorted by the numbers, then compare(): string order.
+    const order = ascii.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]! || t.compare(a, b));
+    expect(order.map((i) => ascii[i])).toEqual([...ascii].sort());
+    // The common prefix is skipped: ids differing only past their sixth byte still get distinct numbers.
+    const long = new IdTable();
+    for (const id of ['cs_live_a1AAAAAAAAAAx', 'cs_live_a1AAAAAAAAAAy', 'cs_live_a1AAAAAAAAAAz']) long.push(id);
+    expect(new Set(long.sortKeys()).size).toBe(3);
+    expect(table.sortKeys()).toBeNull(); // holds a null and 'é€😀x'
+    const accented = new IdTable();
+    accented.push('pi_a');
+    accented.push('pi_é');
+    expect(accented.sortKeys()).toBeNull();
+  });
 });
