@@ -5,6 +5,7 @@ import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/typ
 import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
 import { asText, engineOf } from './engine.js';
 import { chunks } from './chunks.js';
+import { compiledOnce } from './compile-once.js';
 import { TOOL_TABLES, type Database } from './schema.js';
 
 /** The app's users table: read only. Its name and columns come from the config and are checked at start. */
@@ -158,11 +159,13 @@ export async function loadUserDirectory(
     map.set(key, list);
   };
 
+  // What the SQL text of these lookups depends on besides the lists' lengths (see compiledOnce).
+  const shape = `users|${JSON.stringify(cfg)}|${idTypes.get(db) ?? ''}`;
   for (const part of chunks([...ids], CHUNK)) {
     // Ids from Stripe are arbitrary text: only rows whose id reads back as exactly that text count.
     const where = idIn(db, idCol, part);
     if (!where) continue;
-    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.execute(db);
+    const rows = await compiledOnce(db, `${shape}|by id|${part.length}`, part, () => sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.compile(db));
     const wanted = new Set(part);
     for (const r of rows.rows) {
       const u = toUser(r);
@@ -173,6 +176,7 @@ export async function loadUserDirectory(
   // resolved, and emails only for those no customer resolved either (most payments carry an id).
   const noId = opts.everyStep ? payments : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(c.value)));
   if (cfg.stripeCustomerId) {
+    const column = cfg.stripeCustomerId;
     const customers = new Set<string>();
     for (const p of noId) {
       const cus = customerOf(p);
@@ -180,7 +184,9 @@ export async function loadUserDirectory(
     }
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of chunks([...customers], CHUNK)) {
-      const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, cfg.stripeCustomerId, part)}`.execute(db);
+      const rows = await compiledOnce(db, `${shape}|by customer|${part.length}`, part, () =>
+        sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(db),
+      );
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
     }
   }
@@ -193,7 +199,7 @@ export async function loadUserDirectory(
     }
   }
   for (const part of chunks([...emails], CHUNK)) {
-    const rows = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.execute(db);
+    const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () => sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db));
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
 
