@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { writePlan } from '../../src/app/plan-writer.js';
+import { TRANSACTION_BATCH, writePlan } from '../../src/app/plan-writer.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
 import { writeTransaction } from '../../src/ledger/engine.js';
 import { insertPurchases, OWN_LEDGER_ONLY, recordDecisions, upsertReview } from '../../src/ledger/ledger.js';
@@ -45,17 +45,17 @@ for (const engine of engines()) {
       open = await openDatabase(parseDbUrl(app.url, t.dir), { readonly: false });
       await migrateToLatest(open.db);
 
-      // 12,000 payments: more than two transactions of 5,000, statements of 1,000.
-      const N = 12_000;
+      // Two transactions (the second one partial), statements of 1,000.
+      const N = TRANSACTION_BATCH + 2000;
       const odd: Record<number, PaymentStatus> = { 7: 'needs_review', 8: 'pending', 9: 'skipped', 10: 'already_credited', 6001: 'needs_review' };
       const decisions = Array.from({ length: N }, (_, n) => decision(n, odd[n] ?? 'credited'));
       const plan = new CompactPlan();
       // Pushed out of key order: the writer sorts.
       for (const d of [...decisions].reverse()) plan.push(d);
 
-      // Since the decisions: another writer credited three of them (to user 3), one in each
-      // transaction; a payment once pending has a record; one once in review is still open.
-      const others = [1500, 5500, 11_999].map((n) => ({ ...decision(n), userId: '3', credits: 99 }));
+      // Since the decisions: another writer credited three of them (to user 3), in both
+      // transactions; a payment once pending has a record; one once in review is still open.
+      const others = [1500, TRANSACTION_BATCH + 500, N - 1].map((n) => ({ ...decision(n), userId: '3', credits: 99 }));
       await writeTransaction(open.db, (trx) => insertPurchases(trx, others, { runId: null, actor: 'webhook', reason: null, adoption: OWN_LEDGER_ONLY }));
       await writeTransaction(open.db, async (trx) => {
         await recordDecisions(trx, [decision(2500, 'pending')], null);
