@@ -2,8 +2,10 @@ import { CompiledQuery, type Kysely, type QueryResult } from 'kysely';
 import { engineOf } from './engine.js';
 
 /**
- * SQL texts of the hot queries, by shape (see compiledOnce). A long-lived process (the library in
- * an app) meets many shapes (row counts, list lengths): the latest few are kept.
+ * SQL texts of the hot queries, by shape (see compiledOnce). A run, or a long-lived process (the
+ * library in an app), meets many shapes used once (the record's row count varies from batch to
+ * batch, the last batch is short): the most recently used are kept, so those do not push out the
+ * shapes of every batch.
  */
 const texts = new Map<string, string>();
 const TEXTS = 64;
@@ -17,13 +19,18 @@ const TEXTS = 64;
  * `shape` must name everything other than the parameters' values that the SQL text depends on:
  * the statement, its configured table and column names, the length of each list, the number of
  * rows (the engine is added here). `params` are the values the query binds, in the order Kysely
- * binds them: that is checked against the first compile of each shape, and a shape that does not
- * pass is never reused (the query is then compiled each time, as without this).
+ * binds them: that is checked when a shape is first compiled, and a shape that does not pass is not
+ * kept (the query is then compiled each time, as without this: so are the lookups of a Postgres
+ * integer or uuid users id, which bind their list as one array).
  */
 export async function compiledOnce<R>(db: Kysely<any>, shape: string, params: readonly unknown[], compile: () => CompiledQuery<R>): Promise<QueryResult<R>> {
   const key = `${engineOf(db)}|${shape}`;
   let text = texts.get(key);
-  if (text === undefined) {
+  if (text !== undefined) {
+    // Most recently used last: the first entry is the one to drop.
+    texts.delete(key);
+    texts.set(key, text);
+  } else {
     const compiled = compile();
     const same = compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]);
     if (!same) return db.executeQuery(compiled);

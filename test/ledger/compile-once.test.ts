@@ -42,6 +42,22 @@ describe('compiledOnce', () => {
     expect(compiles).toBe(2);
   });
 
+  it('keeps a shape in use while many others are used once', async () => {
+    let hot = 0;
+    const hotRun = () =>
+      compiledOnce(open.db, 'test users hot|2', [1, 2], () => {
+        hot++;
+        return query([1, 2]).compile();
+      });
+    await hotRun();
+    for (let n = 1; n <= 150; n++) {
+      const ids = Array.from({ length: n }, (_, i) => i + 1);
+      await compiledOnce(open.db, `test users once|${n}`, ids, () => query(ids).compile());
+      expect(emails((await hotRun()).rows)).toEqual(['a@x', 'b@x']);
+    }
+    expect(hot).toBe(1);
+  });
+
   it('never reuses a shape whose parameters are not the ones given, in that order', async () => {
     let compiles = 0;
     const run = (ids: number[]) =>
