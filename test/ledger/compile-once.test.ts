@@ -1,27 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compiledOnce } from '../../src/ledger/compile-once.js';
-import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
+import type { OpenDb } from '../../src/ledger/db.js';
+import { openTempLedger } from '../helpers/ledger.js';
 
 /** compiledOnce: Kysely compiles a shape once; later calls bind their own values to its SQL text. */
 describe('compiledOnce', () => {
-  let dir: string;
   let open: OpenDb;
+  let close: () => Promise<void>;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'compile-once-'));
-    const path = join(dir, 'app.db');
-    new SQLite(path).exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B'), (3, 'c@x', 'C')");
-    open = await openDatabase(parseDbUrl(path, dir), { readonly: false });
-    await migrateToLatest(open.db);
+    ({ open, close } = await openTempLedger("INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B'), (3, 'c@x', 'C')"));
   });
-  afterEach(async () => {
-    await open.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => close());
 
   const query = (ids: number[]) => ({ compile: () => sql<{ email: string }>`SELECT email FROM users WHERE id IN (${sql.join(ids)}) ORDER BY id`.compile(open.db) });
   const emails = (rows: Array<{ email: string }>) => rows.map((r) => r.email);

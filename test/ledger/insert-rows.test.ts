@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
+import type { OpenDb } from '../../src/ledger/db.js';
 import { writeTransaction } from '../../src/ledger/engine.js';
 import { insertPurchases, OWN_LEDGER_ONLY, recordDecisions } from '../../src/ledger/ledger.js';
 import type { PaymentDecision } from '../../src/reconcile/types.js';
+import { openTempLedger } from '../helpers/ledger.js';
 
 function decision(n: number, overrides: Partial<PaymentDecision> = {}): PaymentDecision {
   return {
@@ -23,19 +20,12 @@ function decision(n: number, overrides: Partial<PaymentDecision> = {}): PaymentD
  * the record keeps only what the ledger cannot say (recordDecisions).
  */
 describe('batched inserts, the SQL of a shape reused', () => {
-  let dir: string;
   let open: OpenDb;
+  let close: () => Promise<void>;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'insert-rows-'));
-    const path = join(dir, 'app.db');
-    new SQLite(path).exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT)');
-    open = await openDatabase(parseDbUrl(path, dir), { readonly: false });
-    await migrateToLatest(open.db);
+    ({ open, close } = await openTempLedger());
   });
-  afterEach(async () => {
-    await open.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => close());
 
   const write = (ds: PaymentDecision[]) =>
     writeTransaction(open.db, async (trx) => {
