@@ -6,7 +6,7 @@
  *   npm run bench -- [--sessions 10000] [--latency-ms 300] [--decide 200000] [--memory 200000] [--quick] [--only 1,2,3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,13 +21,14 @@ import { writeAppDb, writeFixture } from './fixture.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'sk_live_bench_simulator';
-const STRIPE_GLOBAL = 100;
-const STRIPE_PER_ENDPOINT = 25;
 
 const { values } = parseArgs({
   options: {
     sessions: { type: 'string', default: '10000' },
     'latency-ms': { type: 'string', default: '300' },
+    /** The simulator's limits: requests a second in all, and per endpoint (Stripe's live limits by default). */
+    'rate-limit': { type: 'string', default: '100' },
+    'endpoint-rate-limit': { type: 'string', default: '25' },
     decide: { type: 'string', default: '200000' },
     memory: { type: 'string', default: '200000' },
     quick: { type: 'boolean', default: false },
@@ -40,6 +41,16 @@ const { values } = parseArgs({
 const quick = values.quick;
 const SESSIONS = quick ? 2000 : Number(values.sessions);
 const LATENCY = Number(values['latency-ms']);
+const STRIPE_GLOBAL = Number(values['rate-limit']);
+const STRIPE_PER_ENDPOINT = Number(values['endpoint-rate-limit']);
+/** Stripe's live limits: the tool runs on its defaults for them (95 and 24 a second). */
+const LIVE_LIMITS = STRIPE_GLOBAL === 100 && STRIPE_PER_ENDPOINT === 25;
+for (const [name, v] of [['--latency-ms', LATENCY], ['--rate-limit', STRIPE_GLOBAL], ['--endpoint-rate-limit', STRIPE_PER_ENDPOINT]] as const) {
+  if (!Number.isFinite(v) || v < (name === '--latency-ms' ? 0 : 1)) {
+    console.error(`bench: ${name} must be a number${name === '--latency-ms' ? '' : ' of at least 1'}`);
+    process.exit(2);
+  }
+}
 const DECIDE = quick ? 20000 : Number(values.decide);
 const MEMORY = quick ? 20000 : Number(values.memory);
 const USERS = 1000;
@@ -136,8 +147,16 @@ async function throughput() {
 
     const oursDb = join(work, 'ours.db');
     copyFileSync(appDb, oursDb);
+    // Other limits than Stripe's: the tool is configured just below them, as its defaults are below Stripe's.
+    const rates = LIVE_LIMITS ? null : { maxRequestsPerSecond: Math.max(1, Math.floor(STRIPE_GLOBAL * 0.95)), maxRequestsPerSecondPerEndpoint: Math.max(1, STRIPE_PER_ENDPOINT - 1) };
+    const configArgs: string[] = [];
+    if (rates) {
+      const config = join(work, 'rates.json');
+      writeFileSync(config, JSON.stringify({ stripe: rates }));
+      configArgs.push('--config', config);
+    }
     const ours = await measure(
-      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', oursDb, '--since', String(since), '--until', String(until), '--yes', '--json'],
+      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', oursDb, ...configArgs, '--since', String(since), '--until', String(until), '--yes', '--json'],
       env,
     );
     const oursStats = await simStats(sim);
@@ -150,7 +169,9 @@ async function throughput() {
     const floorS = Math.max((sessionPages + intentPages) / STRIPE_GLOBAL, sessionPages / STRIPE_PER_ENDPOINT, intentPages / STRIPE_PER_ENDPOINT);
 
     console.log(`\n1. Throughput: ${fmt(SESSIONS, 0)} Checkout Sessions and their ${fmt(SESSIONS, 0)} PaymentIntents in the window`);
-    console.log(`   simulator in its own process: ${LATENCY} ms a request, ${STRIPE_GLOBAL} requests/s global, ${STRIPE_PER_ENDPOINT}/s per endpoint (Stripe's live limits)\n`);
+    console.log(
+      `   simulator in its own process: ${LATENCY} ms a request, ${STRIPE_GLOBAL} requests/s global, ${STRIPE_PER_ENDPOINT}/s per endpoint (${LIVE_LIMITS ? "Stripe's live limits; the tool on its defaults" : `the tool configured at ${rates!.maxRequestsPerSecond}/s and ${rates!.maxRequestsPerSecondPerEndpoint}/s per endpoint`})\n`,
+    );
     console.log(`   ${'run'.padEnd(24)}${pad('wall', 10)}${pad('requests', 10)}${pad('429s', 7)}${pad('payments/s', 12)}${pad('peak RSS', 11)}${pad('credited', 10)}`);
     const row = (name: string, m: Measured, st: { requests: number; rejected: number }, credited: number) =>
       console.log(
@@ -285,7 +306,7 @@ async function memory() {
   writeAppDb(dbPath, USERS);
   const config = join(work, 'fast.json');
   // Memory, not rate, is measured here: the simulator applies no limits and the tool is let loose.
-  await import('node:fs').then((fs) => fs.writeFileSync(config, JSON.stringify({ stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } })));
+  writeFileSync(config, JSON.stringify({ stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } }));
   const sim = await startSim(['--fixture', fixture]);
   try {
     const m = await measure(
