@@ -59,7 +59,8 @@ export class RateLimiter {
   private readonly reserved: number[] = [];
 
   constructor(
-    private readonly limits: RateLimits,
+    /** The configured rates (a 429 lowers a lane for a while, never these). */
+    readonly limits: RateLimits,
     private readonly clock: Pick<Clock, 'now' | 'sleep'>,
   ) {
     this.global = newLane(limits.global);

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
 import { createStripeClient } from '../../src/stripe/client.js';
+import { RateLimiter } from '../../src/stripe/rate-limit.js';
+import { StripeReader } from '../../src/stripe/reader.js';
 import { withRetry, type Clock, type RetryPolicy } from '../../src/stripe/retry.js';
 import { CliError, StripeAuthError, StripeUnavailableError } from '../../src/errors.js';
 
@@ -43,6 +45,20 @@ describe('withRetry against the simulator through the real SDK', () => {
     const page = await withRetry('list PaymentIntents', () => stripe.paymentIntents.list({ limit: 1 }), policy(clock));
     expect(page.data).toHaveLength(1);
     expect(clock.slept).toEqual([500, 1000, 2000, 4000]);
+  });
+
+  it("a 429 through the reader slows the rate limiter's lane for that endpoint, and the global one", async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter({ global: 95, perEndpoint: 24 }, clock);
+    const reader = new StripeReader(client(), policy(clock), 'sk_test_…', limiter);
+    sim.failNext(2, '429');
+    const page = await reader.call('list PaymentIntents', () => reader.stripe.paymentIntents.list({ limit: 1 }), 'payment_intents.list');
+    expect(page.data).toHaveLength(1);
+    // Halved twice, and the global rate trimmed twice; another endpoint keeps its rate.
+    expect(limiter.rateFor('payment_intents.list')).toBe(6);
+    expect(limiter.rates().global).toBeCloseTo(95 * 0.8 * 0.8);
+    expect(limiter.rateFor('sessions.list')).toBe(24);
+    expect(reader.requests).toBe(3);
   });
 
   it('retries connection resets', async () => {
