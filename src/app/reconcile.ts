@@ -234,6 +234,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       );
     }
 
+    // Still this run's lock? (Its session may have ended, or a stall let another run take it over.)
+    await lock?.assertHeld();
     const { creditsWritten, newInReview } =
       runId === null
         ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, plan, hadTables) }

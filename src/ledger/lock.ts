@@ -23,7 +23,22 @@ export interface LockOptions {
 export const DEFAULT_LOCK: LockOptions = { staleAfterMs: 120_000, heartbeatMs: 15_000 };
 
 export interface HeldLock {
+  /**
+   * Throws LockLostError when the lock is no longer this run's: Postgres, its session ended (the
+   * server, a network cut or an idle timeout closed it, and the advisory lock went with it);
+   * SQLite, another run took it over as stale (this one stalled past `staleAfterMs`). A run asks
+   * before it writes, so that two runs never write the same plan at once. (Exactly-once does not
+   * depend on it: the unique constraint decides each insert.)
+   */
+  assertHeld(): Promise<void>;
   release(): Promise<void>;
+}
+
+/** The run lock was lost before writing: exit 75 like a lock held elsewhere; nothing was written. */
+export class LockLostError extends CliError {
+  constructor(detail: string) {
+    super(`the run lock was lost before writing (${detail}): nothing was written`, 75, 'cron will try again on its next tick; if this repeats, check what ends database sessions or stalls the run');
+  }
 }
 
 function processAlive(pid: number): boolean {
@@ -147,6 +162,17 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
 
   let released = false;
   return {
+    async assertHeld() {
+      if (session) {
+        // Any query on a session that ended fails; the advisory lock is the session's.
+        await session.query('SELECT 1').catch((e: unknown) => {
+          throw new LockLostError(`its database session ended: ${(e as Error).message}`);
+        });
+        return;
+      }
+      const current = await db.selectFrom('stripe_credits_lock').select(['token', 'holder', 'pid', 'host', 'acquired_at']).where('name', '=', 'reconcile').executeTakeFirst();
+      if (current?.token !== token) throw new LockLostError(current ? `taken over as stale: ${heldBy(current).replace('another run holds the lock: ', '')}` : 'its row is gone');
+    },
     async release() {
       if (released) return;
       released = true;
