@@ -30,7 +30,8 @@ const BATCH = 1000;
  *   time slices (scanCreated) under the rate limiter;
  * - a PaymentIntent that belongs to a session is that session's payment; the others that pass the
  *   standalone policy are checked one by one (their session, if one was not listed; whether they
- *   pay an invoice) once both lists are done;
+ *   pay an invoice, unless the InvoicePayments listed under the "all" policy say so) once the lists
+ *   are done;
  * - line items only where the price rule needs them.
  * Only the ids of the sessions' PaymentIntents (and the few standalone candidates) are kept.
  */
@@ -119,16 +120,42 @@ export async function fetchPayments(
     },
     scan,
   );
-  await Promise.all([sessionScan, intentScan]);
+  // Under the "all" policy every PaymentIntent no session owns is a candidate, subscription and
+  // invoice payments included: the InvoicePayments of the window are listed too, side by side, so
+  // that a PaymentIntent they name needs no request of its own to say it pays an invoice. (Not
+  // under the other policies: their candidates are few, and the list would cost more than it saves.)
+  const invoicePiIds = new IdTable();
+  const invoiceScan =
+    rules.match.standalonePaymentIntents === 'all'
+      ? scanCreated<Stripe.InvoicePayment>(
+          reader,
+          'list InvoicePayments',
+          'invoice_payments.list',
+          (created, starting_after) => stripe.invoicePayments.list({ created, limit: PAGE, starting_after }),
+          // An invoice's payment is recorded when its PaymentIntent is made, or later: from the
+          // sessions' lookback on, as far as the window goes.
+          { gte: window.since - SESSION_LOOKBACK_SECONDS, lt: window.until },
+          (page) => {
+            for (const ip of page) {
+              const pi = ip.payment?.payment_intent;
+              const id = typeof pi === 'string' ? pi : (pi?.id ?? null);
+              if (id) invoicePiIds.push(id);
+            }
+          },
+          scan,
+        )
+      : Promise.resolve();
+  await Promise.all([sessionScan, intentScan, invoiceScan]);
 
   // A standalone-looking PaymentIntent may still belong to a session created before the lookback,
-  // or pay an invoice.
+  // or pay an invoice. Only what the InvoicePayments list named is taken from it: one it did not
+  // name is still asked about (its InvoicePayment may be newer than the window, say).
   const pending = [...candidates.values()].filter((pi) => !sessionPiIds.has(pi.id));
   if (pending.length > 0) progress(`checking ${pending.length} standalone PaymentIntents`);
   const standalone = await mapLimit(pending, 8, async (pi): Promise<Payment | null> => {
     const session = await sessionOfIntent(reader, pi.id, rules);
     if (session) return sessionPayment(toSessionSnapshot(session), pi);
-    return standalonePayment(pi, await paysInvoice(reader, pi.id));
+    return standalonePayment(pi, invoicePiIds.has(pi.id) || (await paysInvoice(reader, pi.id)));
   });
   await emit(standalone.filter((p): p is Payment => p !== null));
   await flush(true);

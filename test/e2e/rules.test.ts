@@ -119,6 +119,26 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     expect(none.report.items).toEqual([]);
   });
 
+  it('under "all", invoice PaymentIntents are known from the InvoicePayments listed side by side, not asked about one by one', async () => {
+    const invoices = Array.from({ length: 30 }, (_, i) => sim.store.createPaymentIntent({ created: now() - DAY + i, amount: 3000, metadata: { user_id: '4' }, invoice: true }).paymentIntent.id);
+    const bare = sim.store.createPaymentIntent({ created: now() - DAY + 100, amount: 2000, customer: 'cus_ann' }).paymentIntent.id;
+    const stats = async () => ((await (await fetch(`${sim.url}/_simulator/stats?reset=1`)).json()) as { byEndpoint: Record<string, number> }).byEndpoint;
+    await stats();
+    const r = await reconcile(['--dry-run'], { credits: { unitAmountPerCredit: { usd: 100 } }, users: { stripeCustomerId: 'stripe_customer_id' }, match: { standalonePaymentIntents: 'all' } });
+    expect(r.code, r.stderr).toBe(3);
+    for (const id of invoices) expect(r.item(id)).toMatchObject({ status: 'skipped', reason: 'invoice' });
+    expect(r.item(bare)).toMatchObject({ status: 'would_credit', userId: '1', matchedBy: 'customer' });
+    const byEndpoint = await stats();
+    // One page of the InvoicePayments list, and one request for the PaymentIntent it did not name
+    // (31 before: one per candidate). Each candidate's session is still asked for.
+    expect(byEndpoint['GET /v1/invoice_payments']).toBe(2);
+    expect(byEndpoint['GET /v1/checkout/sessions']).toBeGreaterThanOrEqual(31);
+    // Under the default policy the list is not made: its candidates (here the 30 with a user id in
+    // their metadata) are asked about one by one.
+    await reconcile(['--dry-run']);
+    expect((await stats())['GET /v1/invoice_payments']).toBe(30);
+  });
+
   it('a PaymentIntent whose session was not listed is still judged as that session', async () => {
     // The session was created before the 24h lookback (Stripe would have expired it; be safe anyway).
     const p = sim.store.createCheckoutPayment({
