@@ -44,6 +44,7 @@ export async function fetchPayments(
   scan: ScanOptions = DEFAULT_SCAN,
 ): Promise<void> {
   const { stripe } = reader;
+  const listsBegan = Math.floor(Date.now() / 1000);
   // The PaymentIntent ids of every session listed (about as many as there are payments): outside the
   // JavaScript heap, like the plan's ids.
   const sessionPiIds = new IdTable();
@@ -153,9 +154,15 @@ export async function fetchPayments(
   const pending = [...candidates.values()].filter((pi) => !sessionPiIds.has(pi.id));
   if (pending.length > 0) progress(`checking ${pending.length} standalone PaymentIntents`);
   const standalone = await mapLimit(pending, 8, async (pi): Promise<Payment | null> => {
+    const invoice = invoicePiIds.has(pi.id);
+    // An invoice's PaymentIntent made more than a day before the lists began needs no session
+    // request either: a Checkout Session lives at most a day, so one paid by it was complete before
+    // the lists began, and listed (its payment decided from the session, which the Planner keeps).
+    // A newer one may belong to a session that completed while the list ran: that is asked.
+    if (invoice && pi.created < listsBegan - SESSION_LOOKBACK_SECONDS) return standalonePayment(pi, true);
     const session = await sessionOfIntent(reader, pi.id, rules);
     if (session) return sessionPayment(toSessionSnapshot(session), pi);
-    return standalonePayment(pi, invoicePiIds.has(pi.id) || (await paysInvoice(reader, pi.id)));
+    return standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
   });
   await emit(standalone.filter((p): p is Payment => p !== null));
   await flush(true);

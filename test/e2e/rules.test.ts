@@ -120,23 +120,28 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('under "all", invoice PaymentIntents are known from the InvoicePayments listed side by side, not asked about one by one', async () => {
-    const invoices = Array.from({ length: 30 }, (_, i) => sim.store.createPaymentIntent({ created: now() - DAY + i, amount: 3000, metadata: { user_id: '4' }, invoice: true }).paymentIntent.id);
-    const bare = sim.store.createPaymentIntent({ created: now() - DAY + 100, amount: 2000, customer: 'cus_ann' }).paymentIntent.id;
+    const invoice = (created: number) => sim.store.createPaymentIntent({ created, amount: 3000, metadata: { user_id: '4' }, invoice: true }).paymentIntent.id;
+    // Made more than a day before the run: no session can be paying them that the list missed.
+    const old = Array.from({ length: 30 }, (_, i) => invoice(now() - 2 * DAY + i));
+    // Made within the day: a session may have completed while the list ran, so each is asked.
+    const recent = Array.from({ length: 3 }, (_, i) => invoice(now() - HOUR + i));
+    const bare = sim.store.createPaymentIntent({ created: now() - 2 * DAY + 100, amount: 2000, customer: 'cus_ann' }).paymentIntent.id;
     const stats = async () => ((await (await fetch(`${sim.url}/_simulator/stats?reset=1`)).json()) as { byEndpoint: Record<string, number> }).byEndpoint;
     await stats();
     const r = await reconcile(['--dry-run'], { credits: { unitAmountPerCredit: { usd: 100 } }, users: { stripeCustomerId: 'stripe_customer_id' }, match: { standalonePaymentIntents: 'all' } });
     expect(r.code, r.stderr).toBe(3);
-    for (const id of invoices) expect(r.item(id)).toMatchObject({ status: 'skipped', reason: 'invoice' });
+    for (const id of [...old, ...recent]) expect(r.item(id)).toMatchObject({ status: 'skipped', reason: 'invoice' });
     expect(r.item(bare)).toMatchObject({ status: 'would_credit', userId: '1', matchedBy: 'customer' });
     const byEndpoint = await stats();
-    // One page of the InvoicePayments list, and one request for the PaymentIntent it did not name
-    // (31 before: one per candidate). Each candidate's session is still asked for.
+    // InvoicePayments: one page of the list, and the bare PaymentIntent it did not name (34 before:
+    // one per candidate). Sessions: the list's one page, the 3 recent invoices and the bare one (35
+    // before).
     expect(byEndpoint['GET /v1/invoice_payments']).toBe(2);
-    expect(byEndpoint['GET /v1/checkout/sessions']).toBeGreaterThanOrEqual(31);
-    // Under the default policy the list is not made: its candidates (here the 30 with a user id in
-    // their metadata) are asked about one by one.
+    expect(byEndpoint['GET /v1/checkout/sessions']).toBe(1 + 3 + 1);
+    // Under the default policy the list is not made: its candidates (the 33 with a user id in their
+    // metadata) are asked about one by one.
     await reconcile(['--dry-run']);
-    expect((await stats())['GET /v1/invoice_payments']).toBe(30);
+    expect((await stats())['GET /v1/invoice_payments']).toBe(33);
   });
 
   it('a PaymentIntent whose session was not listed is still judged as that session', async () => {
