@@ -33,7 +33,8 @@ const BATCH = 1000;
  *   pay an invoice, unless the InvoicePayments listed under the "all" policy say so) once the lists
  *   are done;
  * - line items only where the price rule needs them.
- * Only the ids of the sessions' PaymentIntents (and the few standalone candidates) are kept.
+ * Only ids are kept: of the sessions' PaymentIntents, and under "all" of the PaymentIntents the
+ * InvoicePayments name; and the standalone candidates (few, but for "all").
  */
 export async function fetchPayments(
   reader: StripeReader,
@@ -48,6 +49,11 @@ export async function fetchPayments(
   // The PaymentIntent ids of every session listed (about as many as there are payments): outside the
   // JavaScript heap, like the plan's ids.
   const sessionPiIds = new IdTable();
+  // Under "all": the PaymentIntents of sessions listed that were not remembered above because they
+  // did not count yet (not succeeded: few). Such a PaymentIntent that counts by the time the
+  // PaymentIntent list reaches it is asked for its session, invoice or not (see below).
+  const uncountedSessionPiIds = new IdTable();
+  const listAll = rules.match.standalonePaymentIntents === 'all';
   const candidates = new Map<string, PaymentIntentSnapshot>();
   let buffer: Payment[] = [];
   let sessions = 0;
@@ -89,7 +95,7 @@ export async function fetchPayments(
           // session is found again, and the Planner decides a payment key once.
           if (pi === null || standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
             sessionPiIds.push(session.paymentIntentId);
-          }
+          } else if (listAll) uncountedSessionPiIds.push(session.paymentIntentId);
           candidates.delete(session.paymentIntentId);
         }
         const p = sessionPayment(session, pi);
@@ -126,26 +132,25 @@ export async function fetchPayments(
   // that a PaymentIntent they name needs no request of its own to say it pays an invoice. (Not
   // under the other policies: their candidates are few, and the list would cost more than it saves.)
   const invoicePiIds = new IdTable();
-  const invoiceScan =
-    rules.match.standalonePaymentIntents === 'all'
-      ? scanCreated<Stripe.InvoicePayment>(
-          reader,
-          'list InvoicePayments',
-          'invoice_payments.list',
-          (created, starting_after) => stripe.invoicePayments.list({ created, limit: PAGE, starting_after }),
-          // An invoice's payment is recorded when its PaymentIntent is made, or later: from the
-          // sessions' lookback on, as far as the window goes.
-          { gte: window.since - SESSION_LOOKBACK_SECONDS, lt: window.until },
-          (page) => {
-            for (const ip of page) {
-              const pi = ip.payment?.payment_intent;
-              const id = typeof pi === 'string' ? pi : (pi?.id ?? null);
-              if (id) invoicePiIds.push(id);
-            }
-          },
-          scan,
-        )
-      : Promise.resolve();
+  const invoiceScan = listAll
+    ? scanCreated<Stripe.InvoicePayment>(
+        reader,
+        'list InvoicePayments',
+        'invoice_payments.list',
+        (created, starting_after) => stripe.invoicePayments.list({ created, limit: PAGE, starting_after }),
+        // An invoice's payment is recorded when its PaymentIntent is made, or later: from the
+        // sessions' lookback on, as far as the window goes.
+        { gte: window.since - SESSION_LOOKBACK_SECONDS, lt: window.until },
+        (page) => {
+          for (const ip of page) {
+            const pi = ip.payment?.payment_intent;
+            const id = typeof pi === 'string' ? pi : (pi?.id ?? null);
+            if (id) invoicePiIds.push(id);
+          }
+        },
+        scan,
+      )
+    : Promise.resolve();
   await Promise.all([sessionScan, intentScan, invoiceScan]);
 
   // A standalone-looking PaymentIntent may still belong to a session created before the lookback,
@@ -155,11 +160,14 @@ export async function fetchPayments(
   if (pending.length > 0) progress(`checking ${pending.length} standalone PaymentIntents`);
   const standalone = await mapLimit(pending, 8, async (pi): Promise<Payment | null> => {
     const invoice = invoicePiIds.has(pi.id);
-    // An invoice's PaymentIntent made more than a day before the lists began needs no session
-    // request either: a Checkout Session lives at most a day, so one paid by it was complete before
-    // the lists began, and listed (its payment decided from the session, which the Planner keeps).
-    // A newer one may belong to a session that completed while the list ran: that is asked.
-    if (invoice && pi.created < listsBegan - SESSION_LOOKBACK_SECONDS) return standalonePayment(pi, true);
+    // An invoice's PaymentIntent made more than a day before the lists began (and an hour more, for
+    // the clocks) needs no session request either: a Checkout Session lives at most a day, so one
+    // paid by it was complete before the lists began, and listed, its payment decided from the
+    // session (the Planner keeps the first decision of a key). Asked all the same: a newer one (its
+    // session may have completed while the lists ran), and one of a listed session whose payment
+    // was not decided then (not succeeded yet, so the session's payment may have been no payment).
+    const settledLongBefore = pi.created < listsBegan - SESSION_LOOKBACK_SECONDS - 3600;
+    if (invoice && settledLongBefore && !uncountedSessionPiIds.has(pi.id)) return standalonePayment(pi, true);
     const session = await sessionOfIntent(reader, pi.id, rules);
     if (session) return sessionPayment(toSessionSnapshot(session), pi);
     return standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
