@@ -131,24 +131,22 @@ export async function writePlan(
         for (const x of indexes.subarray(j, j + WRITE_BATCH)) (plan.status(x) === 'credited' ? credited : others).push(x);
         const toCredit = credited.map((x) => plan.credit(x));
         const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null, adoption: opts.adoption });
-        const lostHere = new Set<string>();
         toCredit.forEach((c, k) => {
           if (inserted.has(c.paymentKey)) creditsWritten += c.credits ?? 0;
-          else {
-            lost.push(credited[k]!);
-            lostHere.add(c.paymentKey);
-          }
+          else lost.push(credited[k]!);
         });
         const decisions = others.map((x) => plan.decision(x));
         newInReview.push(...(await upsertReview(trx, decisions.filter((d) => d.status === 'needs_review'), opts.runId)));
+        // recordDecisions' rule, asked here so that only these are rebuilt whole: a credited payment
+        // is recorded only when it has a record already.
         const recorded = await keysHeldIn(trx, 'stripe_credits_payments', toCredit.map((c) => c.paymentKey));
         for (const [k, c] of toCredit.entries()) {
           if (!recorded.has(c.paymentKey)) continue;
           const d = plan.decision(credited[k]!);
-          if (lostHere.has(c.paymentKey)) d.status = 'already_credited';
+          if (!inserted.has(c.paymentKey)) d.status = 'already_credited';
           decisions.push(d);
         }
-        await recordDecisions(trx, decisions, opts.runId);
+        await recordDecisions(trx, decisions, opts.runId, recorded);
       }
     });
     for (const x of lost) plan.setStatus(x, 'already_credited');

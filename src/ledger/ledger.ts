@@ -480,13 +480,17 @@ export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: s
  * which is brought up to date; the others are not written twice. For a large sweep that halves
  * what SQLite writes (the bench measured the record of each credit costing more than its entry).
  */
-export async function recordDecisions(trx: Kysely<Database>, all: readonly PaymentDecision[], runId: number | null): Promise<void> {
+export async function recordDecisions(
+  trx: Kysely<Database>,
+  all: readonly PaymentDecision[],
+  runId: number | null,
+  /** Keys the caller found in the record already (in this transaction): not asked again. */
+  known: ReadonlySet<string> = new Set(),
+): Promise<void> {
   const onLedger = (d: PaymentDecision) => d.status === 'credited' || d.status === 'already_credited';
-  let decisions = all;
-  if (all.some(onLedger)) {
-    const recorded = await keysHeldIn(trx, 'stripe_credits_payments', all.filter(onLedger).map((d) => d.paymentKey));
-    decisions = all.filter((d) => !onLedger(d) || recorded.has(d.paymentKey));
-  }
+  const ask = all.filter((d) => onLedger(d) && !known.has(d.paymentKey)).map((d) => d.paymentKey);
+  const recorded = ask.length > 0 ? await keysHeldIn(trx, 'stripe_credits_payments', ask) : new Set<string>();
+  const decisions = all.filter((d) => !onLedger(d) || known.has(d.paymentKey) || recorded.has(d.paymentKey));
   if (decisions.length === 0) return;
   const at = nowIso();
   const values = decisions.map((d) => paymentRecordRow(d, runId, at));
