@@ -90,7 +90,15 @@ export function purchasesQuery(db: Kysely<Database>, keys: readonly string[], se
  * both engines use it.
  */
 export function sessionNotKey(sessions: readonly string[]) {
-  return sql<boolean>`(checkout_session_id IN (${sql.join(sessions)}) AND ${sql.raw(SESSION_NOT_KEY)})`;
+  return inPartialIndex('checkout_session_id', sessions, SESSION_NOT_KEY);
+}
+
+/**
+ * `column IN (values)` under the condition of the column's partial index, spelled out so that both
+ * engines use that index (migrations 0006, 0007 and 0008).
+ */
+export function inPartialIndex(column: 'checkout_session_id' | 'payment_intent_id', values: readonly string[], indexCondition: string) {
+  return sql<boolean>`(${sql.raw(column)} IN (${sql.join(values)}) AND ${sql.raw(indexCondition)})`;
 }
 
 async function baselined(db: Kysely<Database>, keys: string[], sessions: string[]) {

@@ -3,7 +3,7 @@ import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
-import { paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
+import { inPartialIndex, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
@@ -25,7 +25,7 @@ function nowIso(): string {
  * 0006), and spelling out its condition lets both engines use it.
  */
 function intentNotKey(wanted: readonly string[]) {
-  return sql<boolean>`(payment_intent_id IN (${sql.join(wanted)}) AND ${sql.raw(INTENT_NOT_KEY)})`;
+  return inPartialIndex('payment_intent_id', wanted, INTENT_NOT_KEY);
 }
 
 /** Which of the tool's tables exist: read-only commands must work on a database never migrated. */
@@ -418,7 +418,7 @@ export function paymentRecordQuery(db: Kysely<Database>, wanted: readonly string
     .where((eb) =>
       eb.or([
         eb('payment_key', 'in', wanted),
-        sql<boolean>`(checkout_session_id IN (${sql.join(wanted)}) AND ${sql.raw(SESSION_NOT_CREDITED)})`,
+        inPartialIndex('checkout_session_id', wanted, SESSION_NOT_CREDITED),
         intentNotKey(wanted),
       ]),
     );
