@@ -71,8 +71,13 @@ interface LockRow {
   acquired_at: string;
 }
 
+/** Who holds the lock, from its row: holder (pid on host) since when. */
+function holderOf(row: LockRow): string {
+  return `${row.holder} (pid ${row.pid} on ${row.host}) since ${row.acquired_at}`;
+}
+
 function heldBy(row: LockRow): string {
-  return `another run holds the lock: ${row.holder} (pid ${row.pid} on ${row.host}) since ${row.acquired_at}`;
+  return `another run holds the lock: ${holderOf(row)}`;
 }
 
 /**
@@ -171,7 +176,7 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
         return;
       }
       const current = await db.selectFrom('stripe_credits_lock').select(['token', 'holder', 'pid', 'host', 'acquired_at']).where('name', '=', 'reconcile').executeTakeFirst();
-      if (current?.token !== token) throw new LockLostError(current ? `taken over as stale: ${heldBy(current).replace('another run holds the lock: ', '')}` : 'its row is gone');
+      if (current?.token !== token) throw new LockLostError(current ? `taken over as stale: ${holderOf(current)}` : 'its row is gone');
     },
     async release() {
       if (released) return;
