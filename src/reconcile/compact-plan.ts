@@ -43,11 +43,11 @@ export class CompactPlan {
   private candidateUserIds: Codes = new Uint8Array(0);
   private readonly strings = new Interner<string>((s) => s);
   private readonly lists = new Interner<readonly string[]>(
+    (l) => JSON.stringify(l),
+    (l) => Object.freeze([...l]),
     // A list of one (a payment's email, mostly) is looked up by its element, in a table of its own:
     // no key is made for it.
-    (l) => (l.length === 1 ? l[0]! : JSON.stringify(l)),
-    (l) => Object.freeze([...l]),
-    (l) => l.length === 1,
+    (l) => (l.length === 1 ? l[0]! : null),
   );
   /** Plan order (after sort()): position → index. */
   private order: Uint32Array | null = null;
@@ -296,7 +296,7 @@ function put(a: Codes, i: number, v: number): Codes {
 /** A table of distinct values: each stored once, referred to by its index; 0 stands for null. */
 class Interner<T> {
   private readonly index = new Map<string, number>();
-  /** Values `apart` says are looked up here instead (their keys need not differ from the others'). */
+  /** Values that have an `apartKeyOf` key, by that key (it need not differ from other values' keys). */
   private readonly apart = new Map<string, number>();
   private readonly values: (T | null)[] = [null];
 
@@ -304,13 +304,15 @@ class Interner<T> {
     private readonly keyOf: (v: T) => string,
     /** What is kept of a new value (a copy, for a value its owner might change). */
     private readonly keep: (v: T) => T = (v) => v,
-    private readonly isApart: (v: T) => boolean = () => false,
+    /** A key for values looked up in a table of their own (cheaper to make than keyOf's), or null. */
+    private readonly apartKeyOf: (v: T) => string | null = () => null,
   ) {}
 
   id(v: T | null): number {
     if (v === null) return 0;
-    const index = this.isApart(v) ? this.apart : this.index;
-    const k = this.keyOf(v);
+    let k = this.apartKeyOf(v);
+    const index = k === null ? this.index : this.apart;
+    k ??= this.keyOf(v);
     let i = index.get(k);
     if (i === undefined) {
       i = this.values.length;
