@@ -43,30 +43,82 @@ export async function scanCreated<T extends { id: string; created: number }>(
   range: CreatedRange,
   onPage: (items: T[]) => void | Promise<void>,
   opts: ScanOptions = DEFAULT_SCAN,
+  coverage: Coverage = new Coverage(),
 ): Promise<void> {
+  coverage.start(range);
   const t0 = performance.now();
   const first = await reader.call(what, () => list(range, undefined), endpoint);
   StripeReader.checkPage(what, first);
   const roundTripS = (performance.now() - t0) / 1000;
   await onPage(first.data);
   const last = first.data[first.data.length - 1];
-  if (!first.has_more || !last) return;
+  if (!first.has_more || !last) return coverage.listedFirstPage(range.gte);
+  // More objects may share the last second with the page's last one.
+  coverage.listedFirstPage(last.created + 1);
 
-  const pageThrough = async (r: CreatedRange, startingAfter?: string) => {
+  const pageThrough = async (slice: number, r: CreatedRange, startingAfter?: string) => {
     let cursor = startingAfter;
     for (;;) {
       const page = await reader.call(what, () => list(r, cursor), endpoint);
       StripeReader.checkPage(what, page);
       if (page.data.length > 0) await onPage(page.data);
       const tail = page.data[page.data.length - 1];
-      if (!page.has_more || !tail) return;
+      if (!page.has_more || !tail) return coverage.listedSlice(slice, r.gte);
+      coverage.listedSlice(slice, tail.created + 1);
       cursor = tail.id;
     }
   };
 
   const slices = planSlices(first.data, range, reader.limiter?.rateFor(endpoint) ?? 25, roundTripS, opts);
+  coverage.sliced(slices);
   // The newest slice holds the rest of the first page's last second: it starts after that page.
-  await Promise.all(slices.map((r, i) => pageThrough(r, i === 0 ? last.id : undefined)));
+  await Promise.all(slices.map((r, i) => pageThrough(i, r, i === 0 ? last.id : undefined)));
+}
+
+/**
+ * How much of a scan's range has been listed so far: every object created in a second it
+ * `covers` has been handed to `onPage` already (whatever exists there now and is listed at all).
+ * Lists come newest first, so the first page covers the top of the range, and each slice covers a
+ * growing part from its top down; a page's last second is covered only by the next page, since
+ * more objects may share it. Lets a caller act on what the scan has ruled out before it ends.
+ */
+export class Coverage {
+  private range: CreatedRange | null = null;
+  /** Listed: `[firstFrom, range.lt)` by the first page. */
+  private firstFrom = Infinity;
+  /** The rest of the range, `[range.gte, firstFrom)`, cut into slices; each listed from `from` up. */
+  private slices: { gte: number; lt: number; from: number }[] = [];
+
+  start(range: CreatedRange): void {
+    this.range = range;
+    this.firstFrom = range.lt;
+    this.slices = [];
+  }
+
+  listedFirstPage(from: number): void {
+    this.firstFrom = from;
+  }
+
+  sliced(slices: readonly CreatedRange[]): void {
+    this.slices = slices.map((r) => ({ ...r, from: r.lt }));
+  }
+
+  listedSlice(i: number, from: number): void {
+    const s = this.slices[i]!;
+    s.from = Math.min(s.from, from);
+  }
+
+  /** Every object created in `[gte, lt)` that the scan lists has been listed. */
+  covers(gte: number, lt: number): boolean {
+    const r = this.range;
+    if (r === null) return false;
+    const a = Math.max(gte, r.gte);
+    const b = Math.min(lt, this.firstFrom);
+    // Nothing of it below the first page's part (above the range, nothing is ever listed).
+    if (a >= b) return true;
+    if (this.slices.length === 0) return false;
+    return this.slices.every((s) => s.gte >= b || s.lt <= a || s.from <= Math.max(a, s.gte));
+  }
 }
 
 /**

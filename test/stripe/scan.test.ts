@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { StripeReader } from '../../src/stripe/reader.js';
-import { DEFAULT_SCAN, scanCreated, type CreatedRange } from '../../src/stripe/scan.js';
+import { Coverage, DEFAULT_SCAN, scanCreated, type CreatedRange } from '../../src/stripe/scan.js';
 
 interface Obj {
   id: string;
@@ -29,13 +29,40 @@ function lister(objects: Obj[]) {
 /** As many slices as the bench's run makes (12 at 24/s and 300 ms): the round trip here is too short to ask for them. */
 const SLICED = { ...DEFAULT_SCAN, maxSlices: 12, inflightFactor: 1e6 };
 
+/**
+ * Scans `objects` and, before each page is handed over, checks what the Coverage claims: every
+ * object of a probe interval it says is covered has been seen. Probes: 400 equal parts of the
+ * range, and each object's own second. Returns how many claims were made before the scan ended.
+ */
 async function scan(objects: Obj[], range: CreatedRange) {
   const { list, requests } = lister(objects);
-  const seen: string[] = [];
+  const seen = new Set<string>();
+  const coverage = new Coverage();
+  const step = Math.ceil((range.lt - range.gte) / 400);
+  const probes: CreatedRange[] = [];
+  for (let t = range.gte; t < range.lt; t += step) probes.push({ gte: t, lt: Math.min(range.lt, t + step) });
+  for (const t of new Set(objects.map((o) => o.created))) probes.push({ gte: t, lt: t + 1 });
+  const inRange = objects.filter((o) => o.created >= range.gte && o.created < range.lt);
+  const members = probes.map((p) => inRange.filter((o) => o.created >= p.gte && o.created < p.lt).map((o) => o.id));
+  let claims = 0;
+  const check = () => {
+    probes.forEach((p, i) => {
+      if (!coverage.covers(p.gte, p.lt)) return;
+      claims++;
+      const missing = members[i]!.filter((id) => !seen.has(id));
+      if (missing.length > 0) expect(missing, `[${p.gte}, ${p.lt}) covered`).toEqual([]);
+    });
+  };
+  const order: string[] = [];
   await scanCreated(new StripeReader({} as Stripe), 'list things', 'things.list', list, range, (page) => {
-    for (const o of page) seen.push(o.id);
-  }, SLICED);
-  return { seen, requests: requests() };
+    check();
+    for (const o of page) {
+      seen.add(o.id);
+      order.push(o.id);
+    }
+  }, SLICED, coverage);
+  expect(coverage.covers(range.gte - 10, range.lt + 10)).toBe(true);
+  return { seen: order, requests: requests(), claims };
 }
 
 function expectEachOnce(objects: Obj[], range: CreatedRange, seen: string[]) {
@@ -44,15 +71,19 @@ function expectEachOnce(objects: Obj[], range: CreatedRange, seen: string[]) {
   expect(new Set(seen)).toEqual(new Set(want));
 }
 
+const probesCount = (objects: Obj[]) => 400 + new Set(objects.map((o) => o.created)).size;
+
 describe('scanCreated', () => {
   const range = { gte: 1_000_000, lt: 1_432_000 };
 
   it('an even spread: every object once, and slices sized to whole pages waste few requests', async () => {
     const objects = Array.from({ length: 9_950 }, (_, i) => ({ id: `o${i}`, created: range.lt - 30 - Math.floor(i * 43.2) }));
-    const { seen, requests } = await scan(objects, range);
+    const { seen, requests, claims } = await scan(objects, range);
     expectEachOnce(objects, range, seen);
     // 100 pages of objects; slices of equal width took a partial page more for nearly every slice (110).
     expect(requests).toBeLessThanOrEqual(103);
+    // The coverage grew as pages came, not only at the end (each probe checked before each page).
+    expect(claims).toBeGreaterThan(probesCount(objects) * 20);
   });
 
   it('ties on `created` across page and slice boundaries, the first page’s last second included', async () => {
@@ -76,5 +107,32 @@ describe('scanCreated', () => {
 
     const oneSecond: Obj[] = Array.from({ length: 1_234 }, (_, i) => ({ id: `z${String(i).padStart(4, '0')}`, created: range.gte + 5 }));
     expectEachOnce(oneSecond, range, (await scan(oneSecond, range)).seen);
+  });
+
+  it('Coverage: nothing before the first page, then only what was listed; a range outside the scan is covered', () => {
+    const c = new Coverage();
+    expect(c.covers(range.gte, range.gte + 1)).toBe(false);
+    c.start(range);
+    expect(c.covers(range.gte, range.lt)).toBe(false);
+    expect(c.covers(range.lt, range.lt + 100)).toBe(true);
+    expect(c.covers(range.gte - 100, range.gte)).toBe(true);
+    c.listedFirstPage(range.lt - 1000);
+    expect(c.covers(range.lt - 1000, range.lt + 5)).toBe(true);
+    expect(c.covers(range.lt - 1001, range.lt)).toBe(false);
+    c.sliced([
+      { gte: range.lt - 2000, lt: range.lt - 1000 },
+      { gte: range.gte, lt: range.lt - 2000 },
+    ]);
+    c.listedSlice(0, range.lt - 1500);
+    expect(c.covers(range.lt - 1500, range.lt)).toBe(true);
+    expect(c.covers(range.lt - 1501, range.lt)).toBe(false);
+    // The older slice has listed nothing yet: its top is not covered, even next to a covered part.
+    expect(c.covers(range.lt - 2001, range.lt - 1999)).toBe(false);
+    c.listedSlice(1, range.gte);
+    expect(c.covers(range.gte, range.lt - 2000)).toBe(true);
+    expect(c.covers(range.gte, range.lt - 1999)).toBe(false);
+    expect(c.covers(range.lt - 1600, range.lt - 1400)).toBe(false);
+    c.listedSlice(0, range.lt - 2000);
+    expect(c.covers(range.gte - 1, range.lt + 1)).toBe(true);
   });
 });
