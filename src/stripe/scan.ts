@@ -46,33 +46,93 @@ export async function scanCreated<T extends { id: string; created: number }>(
   coverage: Coverage = new Coverage(),
 ): Promise<void> {
   coverage.start(range);
-  const t0 = performance.now();
-  const first = await reader.call(what, () => list(range, undefined), endpoint);
-  StripeReader.checkPage(what, first);
-  const roundTripS = (performance.now() - t0) / 1000;
-  await onPage(first.data);
-  const last = first.data[first.data.length - 1];
-  if (!first.has_more || !last) return coverage.listedFirstPage(range.gte);
-  // More objects may share the last second with the page's last one.
-  coverage.listedFirstPage(last.created + 1);
+  try {
+    const t0 = performance.now();
+    const first = await reader.call(what, () => list(range, undefined), endpoint);
+    StripeReader.checkPage(what, first);
+    const roundTripS = (performance.now() - t0) / 1000;
+    await onPage(first.data);
+    const last = first.data[first.data.length - 1];
+    if (!first.has_more || !last) return coverage.listedFirstPage(range.gte);
+    // More objects may share the last second with the page's last one.
+    coverage.listedFirstPage(last.created + 1);
 
-  const pageThrough = async (slice: number, r: CreatedRange, startingAfter?: string) => {
-    let cursor = startingAfter;
-    for (;;) {
-      const page = await reader.call(what, () => list(r, cursor), endpoint);
-      StripeReader.checkPage(what, page);
-      if (page.data.length > 0) await onPage(page.data);
-      const tail = page.data[page.data.length - 1];
-      if (!page.has_more || !tail) return coverage.listedSlice(slice, r.gte);
-      coverage.listedSlice(slice, tail.created + 1);
-      cursor = tail.id;
-    }
-  };
+    const slices = planSlices(first.data, range, reader.limiter?.rateFor(endpoint) ?? 25, roundTripS, opts);
+    coverage.sliced(slices);
+    // The newest slice holds the rest of the first page's last second: it starts after that page.
+    await Promise.all(
+      slices.map((r, i) =>
+        pageThrough(reader, what, endpoint, list, r, onPage, i === 0 ? last.id : undefined, (from) => coverage.listedSlice(i, from)),
+      ),
+    );
+  } finally {
+    coverage.settle();
+  }
+}
 
-  const slices = planSlices(first.data, range, reader.limiter?.rateFor(endpoint) ?? 25, roundTripS, opts);
-  coverage.sliced(slices);
-  // The newest slice holds the rest of the first page's last second: it starts after that page.
-  await Promise.all(slices.map((r, i) => pageThrough(i, r, i === 0 ? last.id : undefined)));
+/**
+ * Lists every object of `range` side by side in the pieces that another scan, of another endpoint
+ * over about the same times, cut its range into (`along`: the slices it sized from its own first
+ * page; see piecesWithin for the ends), once that scan's first page has come. Both scans then
+ * reach a given second at about the same time, so what one lists there can be matched with what
+ * the other does as they go, instead of at the end; the sparser list keeps ahead.
+ */
+export async function scanAlong<T extends { id: string; created: number }>(
+  reader: StripeReader,
+  what: string,
+  endpoint: string,
+  list: (created: CreatedRange, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
+  range: CreatedRange,
+  onPage: (items: T[]) => void | Promise<void>,
+  along: Coverage,
+): Promise<void> {
+  // If that scan failed, the run fails with its error; this one has nothing to add.
+  const alongPieces = await along.pieces.catch(() => null);
+  if (alongPieces === null) return;
+  const pieces = piecesWithin(range, alongPieces);
+  await Promise.all(pieces.map((r) => pageThrough(reader, what, endpoint, list, r, onPage)));
+}
+
+/**
+ * `pieces` (contiguous, disjoint) clipped to `range`, the newest stretched up to its top and the
+ * oldest down to its bottom: as many pieces, no request more, and all of `range`.
+ */
+export function piecesWithin(range: CreatedRange, pieces: readonly CreatedRange[]): CreatedRange[] {
+  const out: CreatedRange[] = [];
+  for (const p of pieces) {
+    const gte = Math.max(p.gte, range.gte);
+    const lt = Math.min(p.lt, range.lt);
+    if (gte < lt) out.push({ gte, lt });
+  }
+  if (out.length === 0) return [range];
+  out.sort((a, b) => b.lt - a.lt);
+  out[0] = { gte: out[0]!.gte, lt: range.lt };
+  out[out.length - 1] = { gte: range.gte, lt: out[out.length - 1]!.lt };
+  return out;
+}
+
+/** Pages through one `created` range, newest first, from after `startingAfter` when given. */
+async function pageThrough<T extends { id: string; created: number }>(
+  reader: StripeReader,
+  what: string,
+  endpoint: string,
+  list: (created: CreatedRange, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
+  r: CreatedRange,
+  onPage: (items: T[]) => void | Promise<void>,
+  startingAfter?: string,
+  /** Everything from this second up has been listed (a page's last second only with the next page). */
+  listed: (from: number) => void = () => {},
+): Promise<void> {
+  let cursor = startingAfter;
+  for (;;) {
+    const page = await reader.call(what, () => list(r, cursor), endpoint);
+    StripeReader.checkPage(what, page);
+    if (page.data.length > 0) await onPage(page.data);
+    const tail = page.data[page.data.length - 1];
+    if (!page.has_more || !tail) return listed(r.gte);
+    listed(tail.created + 1);
+    cursor = tail.id;
+  }
 }
 
 /**
@@ -88,6 +148,17 @@ export class Coverage {
   private firstFrom = Infinity;
   /** The rest of the range, `[range.gte, firstFrom)`, cut into slices; each listed from `from` up. */
   private slices: { gte: number; lt: number; from: number }[] = [];
+  /**
+   * The pieces the scan cut its range into (the first page's part, then the slices), once it has:
+   * for scanAlong. Rejected if the scan ends first (it failed).
+   */
+  readonly pieces: Promise<CreatedRange[]>;
+  private cut!: { resolve: (pieces: CreatedRange[]) => void; reject: (err: Error) => void };
+
+  constructor() {
+    this.pieces = new Promise((resolve, reject) => (this.cut = { resolve, reject }));
+    this.pieces.catch(() => {}); // nobody need ask
+  }
 
   start(range: CreatedRange): void {
     this.range = range;
@@ -97,10 +168,18 @@ export class Coverage {
 
   listedFirstPage(from: number): void {
     this.firstFrom = from;
+    const range = this.range!;
+    if (from <= range.gte) this.cut.resolve([range]);
   }
 
   sliced(slices: readonly CreatedRange[]): void {
     this.slices = slices.map((r) => ({ ...r, from: r.lt }));
+    this.cut.resolve([{ gte: this.firstFrom, lt: this.range!.lt }, ...slices]);
+  }
+
+  /** The scan is over: if it never cut its range, it failed. */
+  settle(): void {
+    this.cut.reject(new Error('the scan ended before it cut its range'));
   }
 
   listedSlice(i: number, from: number): void {

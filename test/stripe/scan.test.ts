@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { StripeReader } from '../../src/stripe/reader.js';
-import { Coverage, DEFAULT_SCAN, scanCreated, type CreatedRange } from '../../src/stripe/scan.js';
+import { Coverage, DEFAULT_SCAN, piecesWithin, scanAlong, scanCreated, type CreatedRange } from '../../src/stripe/scan.js';
 
 interface Obj {
   id: string;
@@ -134,5 +134,63 @@ describe('scanCreated', () => {
     expect(c.covers(range.lt - 1600, range.lt - 1400)).toBe(false);
     c.listedSlice(0, range.lt - 2000);
     expect(c.covers(range.gte - 1, range.lt + 1)).toBe(true);
+  });
+
+  it('scanAlong: another list, in the pieces the first scan cut, and beyond them: every object once', async () => {
+    const intents = Array.from({ length: 6_000 }, (_, i) => ({ id: `pi${i}`, created: range.lt - 30 - Math.floor(i * 70) }));
+    const wider = { gte: range.gte - 86_400, lt: range.lt };
+    // Invoice payments at the PaymentIntents' own seconds (ties with every slice boundary), some a
+    // second apart, and a day of them below the first scan's range.
+    const invoices: Obj[] = intents.filter((_, i) => i % 3 !== 0).map((o, i) => ({ id: `in${i}`, created: o.created + (i % 7 === 0 ? 1 : 0) }));
+    for (let i = 0; i < 500; i++) invoices.push({ id: `low${i}`, created: range.gte - 1 - i * 150 });
+    const a = lister(intents);
+    const b = lister(invoices);
+    const coverage = new Coverage();
+    const reader = new StripeReader({} as Stripe);
+    const seen: string[] = [];
+    let first: CreatedRange[] = [];
+    await Promise.all([
+      scanCreated(reader, 'list intents', 'a.list', a.list, range, () => {}, SLICED, coverage),
+      scanAlong(reader, 'list invoices', 'b.list', b.list, wider, (page) => {
+        for (const o of page) seen.push(o.id);
+      }, coverage),
+      coverage.pieces.then((p) => (first = p)),
+    ]);
+    expect(first.length).toBeGreaterThan(5);
+    expectEachOnce(invoices, wider, seen);
+  });
+
+  it('scanAlong: when the first scan fails before it cuts its range, the other adds no error of its own', async () => {
+    const coverage = new Coverage();
+    const reader = new StripeReader({} as Stripe);
+    const failing = async (): Promise<Stripe.ApiList<Obj>> => {
+      throw new Error('the first list failed');
+    };
+    const b = lister([{ id: 'x', created: range.gte + 1 }]);
+    const seen: string[] = [];
+    const along = scanAlong(reader, 'list invoices', 'b.list', b.list, range, (page) => void seen.push(...page.map((o) => o.id)), coverage);
+    await expect(scanCreated(reader, 'list intents', 'a.list', failing, range, () => {}, SLICED, coverage)).rejects.toThrow('the first list failed');
+    await expect(along).resolves.toBeUndefined();
+    expect(b.requests()).toBe(0);
+  });
+
+  it('piecesWithin: the pieces clipped to the range, the outer ones stretched to its ends', () => {
+    const pieces = [
+      { gte: 500, lt: 1000 },
+      { gte: 200, lt: 500 },
+      { gte: 100, lt: 200 },
+    ];
+    expect(piecesWithin({ gte: 0, lt: 1200 }, pieces)).toEqual([
+      { gte: 500, lt: 1200 },
+      { gte: 200, lt: 500 },
+      { gte: 0, lt: 200 },
+    ]);
+    expect(piecesWithin({ gte: 300, lt: 600 }, pieces)).toEqual([
+      { gte: 500, lt: 600 },
+      { gte: 300, lt: 500 },
+    ]);
+    expect(piecesWithin({ gte: 0, lt: 1200 }, [{ gte: 100, lt: 1000 }])).toEqual([{ gte: 0, lt: 1200 }]);
+    expect(piecesWithin({ gte: 0, lt: 50 }, pieces)).toEqual([{ gte: 0, lt: 50 }]);
+    expect(piecesWithin({ gte: 0, lt: 50 }, [])).toEqual([{ gte: 0, lt: 50 }]);
   });
 });
