@@ -265,6 +265,11 @@ export interface CheckoutPaymentParams {
   lineItems?: LineItemParams[];
   refundedAmount?: number;
   livemode?: boolean;
+  /**
+   * Checkout's `invoice_creation`: an invoice for the payment, with an InvoicePayment naming its
+   * PaymentIntent (a credit purchase all the same: the session says what it is).
+   */
+  invoice?: boolean;
 }
 
 export interface CheckoutPaymentResult {
@@ -778,6 +783,7 @@ export class SimulatorStore {
     this.insert('checkout.session', session);
     if (items) this.lineItems.set(sessionId, items);
     if (paymentIntent) pushTo(this.sessionsByPi, paymentIntent.id, sessionId);
+    if (paymentIntent && p.invoice) this.createInvoiceFor(paymentIntent);
     this.emitCheckoutEvents(session, paymentIntent, charge);
     if (paymentIntent && paymentIntent.status === SUCCEEDED && p.refundedAmount) {
       this.refundAt(paymentIntent.id, p.refundedAmount, Math.max(this.now(), paymentIntent.created));

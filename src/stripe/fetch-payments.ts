@@ -5,7 +5,7 @@ import { SESSION_LOOKBACK_SECONDS, inWindow, sessionPayment, standaloneCounts, s
 import type { CreditsConfig, MatchConfig, Payment, PaymentIntentSnapshot, Window } from '../reconcile/types.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
 import { mapLimit, PAGE, StripeReader, type Progress } from './reader.js';
-import { scanCreated, DEFAULT_SCAN, type ScanOptions } from './scan.js';
+import { Coverage, scanAlong, scanCreated, DEFAULT_SCAN, type ScanOptions } from './scan.js';
 import { paysInvoice, sessionListExpand, sessionOfIntent } from './fetch-payment.js';
 
 export { mapLimit, StripeReader, type Progress } from './reader.js';
@@ -32,9 +32,12 @@ const BATCH = 1000;
  *   standalone policy are checked one by one (their session, if one was not listed; whether they
  *   pay an invoice, unless the InvoicePayments listed under the "all" policy say so) once the lists
  *   are done;
+ * - under "all", an old PaymentIntent the InvoicePayments name is decided while the lists run, as
+ *   soon as the sessions list has covered the day before it (settledInvoice);
  * - line items only where the price rule needs them.
  * Only ids are kept: of the sessions' PaymentIntents, and under "all" of the PaymentIntents the
- * InvoicePayments name; and the standalone candidates (few, but for "all").
+ * InvoicePayments name; and the standalone candidates not yet decided (few, and under "all" those
+ * the lists have not settled yet, or that need a request).
  */
 export async function fetchPayments(
   reader: StripeReader,
@@ -55,25 +58,64 @@ export async function fetchPayments(
   const uncountedSessionPiIds = new IdTable();
   const listAll = rules.match.standalonePaymentIntents === 'all';
   const candidates = new Map<string, PaymentIntentSnapshot>();
+  // What the sessions list has covered so far (see settledInvoice); the PaymentIntents list's pieces,
+  // along which the InvoicePayments are listed.
+  const sessionsListed = new Coverage();
+  const intentsListed = new Coverage();
+  // Filled by the InvoicePayments list (under "all"), declared here for settledInvoice.
+  const invoicePiIds = new IdTable();
   let buffer: Payment[] = [];
   let sessions = 0;
   let intents = 0;
-  // Batches go to the sink one at a time, in the order they filled.
+  // Batches of at most BATCH go to the sink one at a time, in the order they filled.
   let flushing: Promise<void> = Promise.resolve();
-  const flush = (force: boolean) => {
-    if (buffer.length === 0 || (!force && buffer.length < BATCH)) return flushing;
+  const send = () => {
     const batch = buffer;
     buffer = [];
     flushing = flushing.then(() => sink(batch));
-    return flushing;
   };
-  const emit = async (payments: Payment[]) => {
+  const emit = async (payments: readonly Payment[]) => {
     const needItems = payments.filter((p) => p.session?.lineItems === null && needsLineItems(p, rules.credits));
     await mapLimit(needItems, 8, async (p) => {
       if (p.session) p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
     });
-    buffer.push(...payments);
-    await flush(false);
+    for (const p of payments) {
+      buffer.push(p);
+      if (buffer.length >= BATCH) send();
+    }
+    await flushing;
+  };
+
+  // Made more than a day before the lists began (and an hour more, for the clocks): a Checkout
+  // Session lives at most a day, so a session paid by this PaymentIntent was complete before the
+  // lists began, and is listed by them.
+  const settledLongBefore = (pi: PaymentIntentSnapshot) => pi.created < listsBegan - SESSION_LOOKBACK_SECONDS - 3600;
+  // Under "all": a candidate decided with no request, as soon as the lists show it. The
+  // InvoicePayments name it (it pays an invoice); it was made long before the lists began; and the
+  // sessions list has covered every second in which a session paid by it could have been created
+  // (from a day before it, the session's lifetime, to its own second) without one claiming it (that
+  // would have dropped the candidate). Not one of a listed session whose payment was not decided
+  // then (not succeeded yet, so the session's payment may have been no payment): that one is asked.
+  const settledInvoice = (pi: PaymentIntentSnapshot) =>
+    invoicePiIds.has(pi.id) &&
+    settledLongBefore(pi) &&
+    !uncountedSessionPiIds.has(pi.id) &&
+    sessionsListed.covers(pi.created - SESSION_LOOKBACK_SECONDS, pi.created + 1);
+  // The candidates are looked over for settled ones when their number has doubled since the last
+  // look: each costs a constant share of looking in all, and under "all" (every subscription
+  // payment a candidate) they are decided and dropped as the lists go instead of held to the end.
+  // And once more when the sessions list is done, which settles every old one named by then.
+  let sweepAt = BATCH;
+  const sweep = async (now = false) => {
+    if (!listAll || (!now && candidates.size < sweepAt)) return;
+    const settled: Payment[] = [];
+    for (const pi of candidates.values()) {
+      if (!settledInvoice(pi)) continue;
+      settled.push(standalonePayment(pi, true));
+      candidates.delete(pi.id);
+    }
+    sweepAt = Math.max(BATCH, 2 * candidates.size);
+    await emit(settled);
   };
 
   const sessionScan = scanCreated<Stripe.Checkout.Session>(
@@ -104,9 +146,11 @@ export async function fetchPayments(
       sessions += page.length;
       progress(`${sessions} Checkout Sessions and ${intents} PaymentIntents read`);
       await emit(found);
+      await sweep();
     },
     scan,
-  );
+    sessionsListed,
+  ).then(() => sweep(true));
 
   const intentScan = scanCreated<Stripe.PaymentIntent>(
     reader,
@@ -114,26 +158,30 @@ export async function fetchPayments(
     'payment_intents.list',
     (created, starting_after) => stripe.paymentIntents.list({ created, limit: PAGE, starting_after, expand: INTENT_EXPAND }),
     { gte: window.since, lt: window.until },
-    (page) => {
+    async (page) => {
+      const settled: Payment[] = [];
       for (const raw of page) {
         if (sessionPiIds.has(raw.id)) continue;
         const pi = toPaymentIntentSnapshot(raw);
         if (standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
-          candidates.set(pi.id, pi);
+          if (settledInvoice(pi)) settled.push(standalonePayment(pi, true));
+          else candidates.set(pi.id, pi);
         }
       }
       intents += page.length;
       progress(`${sessions} Checkout Sessions and ${intents} PaymentIntents read`);
+      await emit(settled);
+      await sweep();
     },
     scan,
+    intentsListed,
   );
   // Under the "all" policy every PaymentIntent no session owns is a candidate, subscription and
   // invoice payments included: the InvoicePayments of the window are listed too, side by side, so
   // that a PaymentIntent they name needs no request of its own to say it pays an invoice. (Not
   // under the other policies: their candidates are few, and the list would cost more than it saves.)
-  const invoicePiIds = new IdTable();
   const invoiceScan = listAll
-    ? scanCreated<Stripe.InvoicePayment>(
+    ? scanAlong<Stripe.InvoicePayment>(
         reader,
         'list InvoicePayments',
         'invoice_payments.list',
@@ -147,8 +195,9 @@ export async function fetchPayments(
             const id = typeof pi === 'string' ? pi : (pi?.id ?? null);
             if (id) invoicePiIds.push(id);
           }
+          return sweep();
         },
-        scan,
+        intentsListed,
       )
     : Promise.resolve();
   await Promise.all([sessionScan, intentScan, invoiceScan]);
@@ -157,21 +206,18 @@ export async function fetchPayments(
   // or pay an invoice. Only what the InvoicePayments list named is taken from it: one it did not
   // name is still asked about (its InvoicePayment may be newer than the window, say).
   const pending = [...candidates.values()].filter((pi) => !sessionPiIds.has(pi.id));
+  candidates.clear();
   if (pending.length > 0) progress(`checking ${pending.length} standalone PaymentIntents`);
-  const standalone = await mapLimit(pending, 8, async (pi): Promise<Payment | null> => {
+  await mapLimit(pending, 8, async (pi) => {
     const invoice = invoicePiIds.has(pi.id);
-    // An invoice's PaymentIntent made more than a day before the lists began (and an hour more, for
-    // the clocks) needs no session request either: a Checkout Session lives at most a day, so one
-    // paid by it was complete before the lists began, and listed, its payment decided from the
-    // session (the Planner keeps the first decision of a key). Asked all the same: a newer one (its
-    // session may have completed while the lists ran), and one of a listed session whose payment
-    // was not decided then (not succeeded yet, so the session's payment may have been no payment).
-    const settledLongBefore = pi.created < listsBegan - SESSION_LOOKBACK_SECONDS - 3600;
-    if (invoice && settledLongBefore && !uncountedSessionPiIds.has(pi.id)) return standalonePayment(pi, true);
-    const session = await sessionOfIntent(reader, pi.id, rules);
-    if (session) return sessionPayment(toSessionSnapshot(session), pi);
-    return standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
+    let p: Payment | null;
+    if (invoice && settledLongBefore(pi) && !uncountedSessionPiIds.has(pi.id)) p = standalonePayment(pi, true);
+    else {
+      const session = await sessionOfIntent(reader, pi.id, rules);
+      p = session ? sessionPayment(toSessionSnapshot(session), pi) : standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
+    }
+    if (p) await emit([p]);
   });
-  await emit(standalone.filter((p): p is Payment => p !== null));
-  await flush(true);
+  if (buffer.length > 0) send();
+  await flushing;
 }

@@ -1,0 +1,113 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../src/config.js';
+import type { Payment } from '../../src/reconcile/types.js';
+import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
+import { createStripeClient } from '../../src/stripe/client.js';
+import { fetchPayments, type FetchRules } from '../../src/stripe/fetch-payments.js';
+import { RateLimiter } from '../../src/stripe/rate-limit.js';
+import { StripeReader } from '../../src/stripe/reader.js';
+import { DEFAULT_RETRY } from '../../src/stripe/retry.js';
+import { DAY, HOUR, now } from '../helpers/cli.js';
+
+const KEY = 'sk_test_fetch_payments';
+const ALL: FetchRules = { match: { ...DEFAULT_CONFIG.match, standalonePaymentIntents: 'all' }, credits: DEFAULT_CONFIG.credits };
+
+/**
+ * fetchPayments under the "all" policy, where every subscription payment is a standalone
+ * candidate: how the candidates reach the sink (the Planner) while the lists run, against the
+ * simulator through the real SDK.
+ */
+describe('fetchPayments under "all"', () => {
+  let sim: StripeSimulator;
+  const since = now() - 6 * DAY;
+  const window = { since, until: now() };
+
+  beforeEach(async () => {
+    sim = await startSimulator({ apiKeys: [KEY] });
+  });
+  afterEach(async () => {
+    await sim.close();
+  });
+
+  /** A reader with a rate high enough not to matter, and a record of what reached the sink. */
+  function run(slowSessions = 0) {
+    const stripe = createStripeClient({ apiKey: KEY, apiBase: sim.url });
+    if (slowSessions > 0) {
+      // Still the simulator over HTTP, each page of sessions answered later.
+      const list = stripe.checkout.sessions.list.bind(stripe.checkout.sessions);
+      stripe.checkout.sessions.list = (async (...args: Parameters<typeof list>) => {
+        await new Promise((r) => setTimeout(r, slowSessions));
+        return list(...args);
+      }) as typeof list;
+    }
+    const reader = new StripeReader(stripe, DEFAULT_RETRY, 'sk_test_…', new RateLimiter({ global: 2000, perEndpoint: 2000 }, DEFAULT_RETRY.clock));
+    const batches: { payments: Payment[]; intentPagesSoFar: number }[] = [];
+    // Two slices a list: pages follow one another, as they do within each slice of a long sweep.
+    const done = fetchPayments(reader, window, ALL, async (batch) => {
+      batches.push({ payments: batch, intentPagesSoFar: reader.requestsByEndpoint.get('payment_intents.list') ?? 0 });
+    }, () => {}, { maxSlices: 2, inflightFactor: 1 }).then(() => reader);
+    return { done, batches };
+  }
+
+  const byKey = (batches: { payments: Payment[] }[]) => {
+    const out = new Map<string, Payment>();
+    for (const b of batches) for (const p of b.payments) {
+      expect(out.has(p.paymentKey), `${p.paymentKey} reached the sink twice`).toBe(false);
+      out.set(p.paymentKey, p);
+    }
+    return out;
+  };
+
+  it('old invoice payments are decided while the lists run, in batches of at most 1,000', async () => {
+    const start = since + HOUR;
+    const invoices: string[] = [];
+    // 4,000 subscription payments over four days, all more than a day old; 150 credit purchases.
+    for (let i = 0; i < 4_000; i++) {
+      invoices.push(sim.store.createPaymentIntent({ created: start + Math.floor((i * 4 * DAY) / 4_000), amount: 900, invoice: true }).paymentIntent.id);
+    }
+    for (let i = 0; i < 150; i++) sim.store.createCheckoutPayment({ created: start + i * 2_000, clientReferenceId: '1', amount: 1000 });
+    // Made within the day: these are asked about one by one once the lists are done.
+    const recent = Array.from({ length: 1_100 }, (_, i) => sim.store.createPaymentIntent({ created: now() - HOUR + i, amount: 900, invoice: true }).paymentIntent.id);
+
+    const { done, batches } = run();
+    const reader = await done;
+    const got = byKey(batches);
+    expect(got.size).toBe(4_000 + 150 + 1_100);
+    for (const id of [...invoices, ...recent]) expect(got.get(id)).toMatchObject({ session: null, paysInvoice: true });
+    for (const b of batches) expect(b.payments.length).toBeLessThanOrEqual(1_000);
+
+    // Most old invoice payments reached the sink before the last page of PaymentIntents was asked
+    // for: they were not held until the lists ended.
+    const intentPages = reader.requestsByEndpoint.get('payment_intents.list')!;
+    const old = new Set(invoices);
+    const early = batches.filter((b) => b.intentPagesSoFar < intentPages).reduce((n, b) => n + b.payments.filter((p) => old.has(p.paymentKey)).length, 0);
+    expect(early).toBeGreaterThan(invoices.length / 2);
+    // The recent ones were each asked for their session (one request each, beside the sessions
+    // list's few pages); the old ones were not.
+    const sessionRequests = reader.requestsByEndpoint.get('sessions.list')!;
+    expect(sessionRequests).toBeGreaterThanOrEqual(1_100);
+    expect(sessionRequests).toBeLessThan(1_100 + 30);
+  });
+
+  it('a session’s PaymentIntent that an invoice names is the session’s payment, even when the PaymentIntents list gets there first', async () => {
+    const start = since + HOUR;
+    const purchases: string[] = [];
+    const invoices: string[] = [];
+    for (let i = 0; i < 1_500; i++) {
+      const created = start + Math.floor((i * 4 * DAY) / 1_500);
+      // Checkout with invoice_creation: an InvoicePayment names the session's PaymentIntent.
+      if (i % 5 === 0) purchases.push(sim.store.createCheckoutPayment({ created, clientReferenceId: '1', amount: 1000, invoice: true }).paymentIntent!.id);
+      else invoices.push(sim.store.createPaymentIntent({ created, amount: 900, invoice: true }).paymentIntent.id);
+    }
+    // Sessions are listed slowly, so the other two lists reach these PaymentIntents first.
+    const { done, batches } = run(40);
+    await done;
+    const got = byKey(batches);
+    for (const id of purchases) {
+      const p = got.get(id)!;
+      expect(p.session, `${id} was decided as a standalone PaymentIntent`).not.toBeNull();
+      expect(p.paysInvoice).toBe(false);
+    }
+    for (const id of invoices) expect(got.get(id)).toMatchObject({ session: null, paysInvoice: true });
+  });
+});
