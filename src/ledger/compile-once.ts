@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely, type QueryResult } from 'kysely';
+import { ladderChunks } from './chunks.js';
 import { engineOf } from './engine.js';
 
 /**
@@ -46,20 +47,44 @@ export async function compiledOnce<R>(db: Kysely<any>, shape: string, params: re
  * `name`, the number of rows and their columns). Kysely binds the values row by row in column
  * order, then those of the rest of the statement (none here). Rows whose columns differ from the
  * first row's (each writer makes its rows with one function, so they do not) are built as usual.
+ * On SQLite the rows go in parts of a few sizes (ladderChunks: a thousand, or powers of two), so
+ * that the statements prepared are few; the result is theirs together (rows, and rows affected).
  */
-export async function insertRows<R>(db: Kysely<any>, name: string, rows: readonly object[], compile: () => CompiledQuery<R>): Promise<QueryResult<R>> {
+export async function insertRows<R>(
+  db: Kysely<any>,
+  name: string,
+  rows: readonly object[],
+  compile: (rows: readonly object[]) => CompiledQuery<R>,
+): Promise<QueryResult<R>> {
+  if (engineOf(db) !== 'sqlite' || rows.length <= 1) return insertPart(db, name, rows, compile);
+  const parts = ladderChunks(rows, INSERT_ROWS);
+  if (parts.length === 1) return insertPart(db, name, rows, compile);
+  const out: R[] = [];
+  let affected = 0n;
+  for (const part of parts) {
+    const r = await insertPart(db, name, part, compile);
+    out.push(...r.rows);
+    affected += r.numAffectedRows ?? 0n;
+  }
+  return { rows: out, numAffectedRows: affected };
+}
+
+/** The most rows one INSERT takes (SQLite allows 32766 bound parameters: 17 columns × 1000 fit). */
+const INSERT_ROWS = 1000;
+
+async function insertPart<R>(db: Kysely<any>, name: string, rows: readonly object[], compile: (rows: readonly object[]) => CompiledQuery<R>): Promise<QueryResult<R>> {
   const columns = Object.keys(rows[0]!);
   const params: unknown[] = [];
   for (const row of rows) {
     // The same columns in the same order, each with a value (Kysely leaves an undefined one out).
     // Object.keys and Object.values, not a lookup of each column by name: about three times faster.
     const names = Object.keys(row);
-    if (names.length !== columns.length) return db.executeQuery(compile());
-    for (let k = 0; k < names.length; k++) if (names[k] !== columns[k]) return db.executeQuery(compile());
+    if (names.length !== columns.length) return db.executeQuery(compile(rows));
+    for (let k = 0; k < names.length; k++) if (names[k] !== columns[k]) return db.executeQuery(compile(rows));
     for (const v of Object.values(row)) {
-      if (v === undefined) return db.executeQuery(compile());
+      if (v === undefined) return db.executeQuery(compile(rows));
       params.push(v);
     }
   }
-  return compiledOnce(db, `insert|${name}|${rows.length}|${columns.join(',')}`, params, compile);
+  return compiledOnce(db, `insert|${name}|${rows.length}|${columns.join(',')}`, params, () => compile(rows));
 }

@@ -225,6 +225,8 @@ export async function openDatabase(location: DbLocation, opts: { readonly: boole
 export class StatementCache {
   /** Most recently used last. */
   private readonly statements = new Map<string, SQLite.Statement>();
+  /** Statements prepared so far (misses): see chunks.ts for why they should be few. */
+  prepared = 0;
 
   constructor(
     private readonly sqlite: SQLite.Database,
@@ -239,6 +241,7 @@ export class StatementCache {
       return cached;
     }
     const stmt = this.sqlite.prepare(text);
+    this.prepared += 1;
     this.statements.delete(text);
     this.statements.set(text, stmt);
     if (this.statements.size > this.size) this.statements.delete(this.statements.keys().next().value!);

@@ -3,7 +3,7 @@ import type { AppConfig, LedgerMapping } from '../config.js';
 import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, type AppCredit } from './app-ledger.js';
 import type { CreditToWrite, PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
-import { chunks } from './chunks.js';
+import { chunks, paddedChunks, padToLadder } from './chunks.js';
 import { compiledOnce, insertRows } from './compile-once.js';
 import { engineOf, isMissingTable } from './engine.js';
 import { SESSION_NOT_KEY } from './migrations/0008-ledger-session-index.js';
@@ -47,6 +47,9 @@ export async function findCredited(
     sessions.sort();
     // Every payment key and session id, once each (a payment with no PaymentIntent is keyed by its session).
     const ids = mergeSorted(part.map((p) => p.paymentKey).sort(), sessions);
+    // Padded to a few lengths (still sorted): a few statements prepared, not one per batch (chunks.ts).
+    padToLadder(ids, 2 * LOOKUP_CHUNK);
+    padToLadder(sessions, LOOKUP_CHUNK);
     if (toolTables) {
       const entries = await compiledOnce(db, `purchases|${ids.length}|${sessions.length}`, ['purchase', ...ids, ...sessions], () => purchasesQuery(db, ids, sessions).compile());
       for (const r of entries.rows) {
@@ -258,19 +261,19 @@ export async function insertPurchases(
  * RETURNING.
  */
 async function insertLedgerRows(trx: Kysely<Database>, values: NewLedgerRow[]): Promise<string[]> {
-  const insert = () =>
+  const insert = (rows: readonly NewLedgerRow[]) =>
     trx
       .insertInto('credit_ledger')
-      .values(values)
+      .values(rows)
       .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing());
   if (engineOf(trx) === 'sqlite') {
     await sql`SAVEPOINT stripe_credits_purchases`.execute(trx);
-    const { numAffectedRows } = await insertRows(trx, 'purchases counted', values, () => insert().compile());
+    const { numAffectedRows } = await insertRows(trx, 'purchases counted', values, (rows) => insert(rows as NewLedgerRow[]).compile());
     if (numAffectedRows !== BigInt(values.length)) await sql`ROLLBACK TO SAVEPOINT stripe_credits_purchases`.execute(trx);
     await sql`RELEASE SAVEPOINT stripe_credits_purchases`.execute(trx);
     if (numAffectedRows === BigInt(values.length)) return values.map((v) => v.payment_key!);
   }
-  const { rows } = await insertRows(trx, 'purchases', values, () => insert().returning('payment_key').compile());
+  const { rows } = await insertRows(trx, 'purchases', values, (part) => insert(part as NewLedgerRow[]).returning('payment_key').compile());
   return rows.flatMap((r) => (r.payment_key ? [r.payment_key] : []));
 }
 
@@ -381,7 +384,7 @@ export async function anyDismissed(db: Kysely<Database>): Promise<boolean> {
 /** Keys of these payments whose review entry a person dismissed. */
 export async function findDismissed(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();
-  for (const part of chunks(keys, LOOKUP_CHUNK)) {
+  for (const part of paddedChunks(keys, LOOKUP_CHUNK)) {
     const rows = await db
       .selectFrom('stripe_credits_review')
       .select('payment_key')
@@ -399,7 +402,7 @@ export async function findDismissed(db: Kysely<Database>, keys: readonly string[
  */
 export async function keysHeldIn(db: Kysely<Database>, table: 'stripe_credits_review' | 'stripe_credits_payments', keys: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();
-  for (const part of chunks(keys, LOOKUP_CHUNK)) {
+  for (const part of paddedChunks(keys, LOOKUP_CHUNK)) {
     const { rows } = await compiledOnce(db, `keys held|${table}|${part.length}`, part, () => db.selectFrom(table).select('payment_key').where('payment_key', 'in', part).compile());
     for (const r of rows) out.add(r.payment_key);
   }
@@ -502,10 +505,10 @@ export async function recordDecisions(
   if (decisions.length === 0) return;
   const at = nowIso();
   const values = decisions.map((d) => paymentRecordRow(d, runId, at));
-  await insertRows(trx, 'records', values, () =>
+  await insertRows(trx, 'records', values, (rows) =>
     trx
       .insertInto('stripe_credits_payments')
-      .values(values)
+      .values(rows as typeof values)
       .onConflict((oc) =>
         oc.column('payment_key').doUpdateSet((eb) => ({
           checkout_session_id: eb.ref('excluded.checkout_session_id'),

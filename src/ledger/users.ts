@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/types.js';
 import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
 import { asText, engineOf } from './engine.js';
-import { chunks } from './chunks.js';
+import { paddedChunks } from './chunks.js';
 import { compiledOnce } from './compile-once.js';
 import { TOOL_TABLES, type Database } from './schema.js';
 
@@ -161,7 +161,7 @@ export async function loadUserDirectory(
 
   // What the SQL text of these lookups depends on besides the lists' lengths (see compiledOnce).
   const shape = `users|${JSON.stringify(cfg)}|${idTypes.get(db) ?? ''}`;
-  for (const part of chunks([...ids], CHUNK)) {
+  for (const part of paddedChunks([...ids], CHUNK)) {
     // Ids from Stripe are arbitrary text: only rows whose id reads back as exactly that text count.
     const where = idIn(db, idCol, part);
     if (!where) continue;
@@ -183,7 +183,7 @@ export async function loadUserDirectory(
       if (cus) customers.add(cus);
     }
     const cusCol = sql.ref(cfg.stripeCustomerId);
-    for (const part of chunks([...customers], CHUNK)) {
+    for (const part of paddedChunks([...customers], CHUNK)) {
       const rows = await compiledOnce(db, `${shape}|by customer|${part.length}`, part, () =>
         sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(db),
       );
@@ -198,7 +198,7 @@ export async function loadUserDirectory(
       for (const e of emailCandidates(p, match)) emails.add(e);
     }
   }
-  for (const part of chunks([...emails], CHUNK)) {
+  for (const part of paddedChunks([...emails], CHUNK)) {
     const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () => sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db));
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
