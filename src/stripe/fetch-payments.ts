@@ -4,7 +4,7 @@ import { IdTable } from '../reconcile/id-table.js';
 import { SESSION_LOOKBACK_SECONDS, inWindow, sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
 import type { CreditsConfig, MatchConfig, Payment, PaymentIntentSnapshot, Window } from '../reconcile/types.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
-import { mapLimit, PAGE, StripeReader, type Progress } from './reader.js';
+import { mapLimit, PAGE, StripeReader, WorkQueue, type Progress } from './reader.js';
 import { Coverage, scanAlong, scanCreated, DEFAULT_SCAN, type ScanOptions } from './scan.js';
 import { paysInvoice, sessionListExpand, sessionOfIntent } from './fetch-payment.js';
 
@@ -62,6 +62,7 @@ export async function fetchPayments(
   // along which the InvoicePayments are listed.
   const sessionsListed = new Coverage();
   const intentsListed = new Coverage();
+  const invoicesListed = new Coverage();
   // Filled by the InvoicePayments list (under "all"), declared here for settledInvoice.
   const invoicePiIds = new IdTable();
   let buffer: Payment[] = [];
@@ -101,21 +102,50 @@ export async function fetchPayments(
     settledLongBefore(pi) &&
     !uncountedSessionPiIds.has(pi.id) &&
     sessionsListed.covers(pi.created - SESSION_LOOKBACK_SECONDS, pi.created + 1);
-  // The candidates are looked over for settled ones when their number has doubled since the last
-  // look: each costs a constant share of looking in all, and under "all" (every subscription
-  // payment a candidate) they are decided and dropped as the lists go instead of held to the end.
-  // And once more when the sessions list is done, which settles every old one named by then.
+  // A candidate that must be asked about: its session (one not listed, or completed while the lists
+  // ran) and whether it pays an invoice (unless the InvoicePayments named it). Asked as soon as
+  // nothing the lists could still show would spare the requests (askable), eight at a time, the
+  // PaymentIntents list held back while a thousand wait: not held, snapshot and all, until the
+  // lists end.
+  const check = async (pi: PaymentIntentSnapshot) => {
+    const invoice = invoicePiIds.has(pi.id);
+    let p: Payment | null;
+    if (invoice && settledLongBefore(pi) && !uncountedSessionPiIds.has(pi.id)) p = standalonePayment(pi, true);
+    else {
+      const session = await sessionOfIntent(reader, pi.id, rules);
+      p = session ? sessionPayment(toSessionSnapshot(session), pi) : standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
+    }
+    checked += 1;
+    if (p) await emit([p]);
+  };
+  const checks = new WorkQueue<PaymentIntentSnapshot>(8, BATCH, check);
+  let checked = 0;
+  // Once the sessions list is done, no session it lists can claim a candidate any more; under
+  // "all", once the InvoicePayments list has been past the candidate's second (and an hour after
+  // it, for an invoice paid a little later), it would have named it already.
+  let sessionsDone = false;
+  const askable = (pi: PaymentIntentSnapshot) => sessionsDone && (!listAll || invoicesListed.covers(pi.created, pi.created + 3600));
+  // A candidate seen by the lists: decided now, asked about now, or kept for later.
+  const settle = (pi: PaymentIntentSnapshot, settled: Payment[], ask: PaymentIntentSnapshot[]): boolean => {
+    if (settledInvoice(pi)) settled.push(standalonePayment(pi, true));
+    else if (askable(pi)) ask.push(pi);
+    else return false;
+    return true;
+  };
+  const hand = async (settled: Payment[], ask: PaymentIntentSnapshot[]) => {
+    for (const pi of ask) checks.push(pi);
+    await emit(settled);
+  };
+  // The candidates kept are looked over again when their number has doubled since the last look
+  // (each costs a constant share of looking in all), and when the sessions list is done.
   let sweepAt = BATCH;
   const sweep = async (now = false) => {
-    if (!listAll || (!now && candidates.size < sweepAt)) return;
+    if (!now && candidates.size < sweepAt) return;
     const settled: Payment[] = [];
-    for (const pi of candidates.values()) {
-      if (!settledInvoice(pi)) continue;
-      settled.push(standalonePayment(pi, true));
-      candidates.delete(pi.id);
-    }
+    const ask: PaymentIntentSnapshot[] = [];
+    for (const pi of candidates.values()) if (settle(pi, settled, ask)) candidates.delete(pi.id);
     sweepAt = Math.max(BATCH, 2 * candidates.size);
-    await emit(settled);
+    await hand(settled, ask);
   };
 
   const sessionScan = scanCreated<Stripe.Checkout.Session>(
@@ -150,7 +180,10 @@ export async function fetchPayments(
     },
     scan,
     sessionsListed,
-  ).then(() => sweep(true));
+  ).then(() => {
+    sessionsDone = true;
+    return sweep(true);
+  });
 
   const intentScan = scanCreated<Stripe.PaymentIntent>(
     reader,
@@ -160,18 +193,21 @@ export async function fetchPayments(
     { gte: window.since, lt: window.until },
     async (page) => {
       const settled: Payment[] = [];
+      const ask: PaymentIntentSnapshot[] = [];
       for (const raw of page) {
         if (sessionPiIds.has(raw.id)) continue;
         const pi = toPaymentIntentSnapshot(raw);
         if (standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
-          if (settledInvoice(pi)) settled.push(standalonePayment(pi, true));
-          else candidates.set(pi.id, pi);
+          if (!settle(pi, settled, ask)) candidates.set(pi.id, pi);
         }
       }
       intents += page.length;
-      progress(`${sessions} Checkout Sessions and ${intents} PaymentIntents read`);
-      await emit(settled);
+      progress(`${sessions} Checkout Sessions and ${intents} PaymentIntents read${checked > 0 ? `, ${checked} standalone PaymentIntents checked` : ''}`);
+      await hand(settled, ask);
       await sweep();
+      // The PaymentIntents list, which finds the candidates, waits while a thousand are to be
+      // asked about (the other lists do not: they only let candidates be decided).
+      await checks.roomy();
     },
     scan,
     intentsListed,
@@ -198,26 +234,20 @@ export async function fetchPayments(
           return sweep();
         },
         intentsListed,
+        invoicesListed,
       )
     : Promise.resolve();
   await Promise.all([sessionScan, intentScan, invoiceScan]);
 
-  // A standalone-looking PaymentIntent may still belong to a session created before the lookback,
+  // What is left: candidates that were not askable yet when last looked at (they are now). A
+  // standalone-looking PaymentIntent may still belong to a session created before the lookback,
   // or pay an invoice. Only what the InvoicePayments list named is taken from it: one it did not
   // name is still asked about (its InvoicePayment may be newer than the window, say).
   const pending = [...candidates.values()].filter((pi) => !sessionPiIds.has(pi.id));
   candidates.clear();
   if (pending.length > 0) progress(`checking ${pending.length} standalone PaymentIntents`);
-  await mapLimit(pending, 8, async (pi) => {
-    const invoice = invoicePiIds.has(pi.id);
-    let p: Payment | null;
-    if (invoice && settledLongBefore(pi) && !uncountedSessionPiIds.has(pi.id)) p = standalonePayment(pi, true);
-    else {
-      const session = await sessionOfIntent(reader, pi.id, rules);
-      p = session ? sessionPayment(toSessionSnapshot(session), pi) : standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
-    }
-    if (p) await emit([p]);
-  });
+  for (const pi of pending) await checks.add(pi);
+  await checks.drain();
   if (buffer.length > 0) send();
   await flushing;
 }

@@ -23,6 +23,85 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 /**
+ * Runs `work` on items as they are added, `limit` at a time, in the order added. `add` waits while
+ * `room` items wait to start (the adder is held back instead of the queue growing; `push` does
+ * not wait), and throws once a piece of work has failed; `drain` waits for all of it, and throws
+ * the first failure.
+ */
+export class WorkQueue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  private running = 0;
+  private failure: { error: unknown } | null = null;
+  private waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly limit: number,
+    private readonly room: number,
+    private readonly work: (item: T) => Promise<void>,
+  ) {}
+
+  /** Items waiting or running. */
+  get size(): number {
+    return this.items.length - this.head + this.running;
+  }
+
+  async add(item: T): Promise<void> {
+    this.push(item);
+    await this.roomy();
+  }
+
+  /** Adds without waiting for room (see roomy). */
+  push(item: T): void {
+    this.check();
+    this.items.push(item);
+    this.pump();
+  }
+
+  /** Waits while `room` items or more wait to start. */
+  async roomy(): Promise<void> {
+    while (this.items.length - this.head >= this.room && this.failure === null) await this.next();
+    this.check();
+  }
+
+  async drain(): Promise<void> {
+    while (this.size > 0 && this.failure === null) await this.next();
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  private next(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.running < this.limit && this.head < this.items.length) {
+      const item = this.items[this.head] as T;
+      this.items[this.head++] = undefined;
+      if (this.head === this.items.length || (this.head > 1024 && this.head * 2 > this.items.length)) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      this.running += 1;
+      this.work(item)
+        .catch((error: unknown) => {
+          this.failure ??= { error };
+        })
+        .finally(() => {
+          this.running -= 1;
+          this.pump();
+          const waiting = this.waiting;
+          this.waiting = [];
+          for (const w of waiting) w();
+        });
+    }
+  }
+}
+
+/**
  * Reads from Stripe through the SDK: every request paced by the rate limiter (per endpoint and
  * global), retried under the retry policy, and counted. The one place that knows which endpoints
  * the tool calls (a restricted key needs read access to exactly these: Checkout Sessions,

@@ -85,12 +85,19 @@ export async function scanAlong<T extends { id: string; created: number }>(
   range: CreatedRange,
   onPage: (items: T[]) => void | Promise<void>,
   along: Coverage,
+  coverage: Coverage = new Coverage(),
 ): Promise<void> {
-  // If that scan failed, the run fails with its error; this one has nothing to add.
-  const alongPieces = await along.pieces.catch(() => null);
-  if (alongPieces === null) return;
-  const pieces = piecesWithin(range, alongPieces);
-  await Promise.all(pieces.map((r) => pageThrough(reader, what, endpoint, list, r, onPage)));
+  coverage.start(range);
+  try {
+    // If that scan failed, the run fails with its error; this one has nothing to add.
+    const alongPieces = await along.pieces.catch(() => null);
+    if (alongPieces === null) return;
+    const pieces = piecesWithin(range, alongPieces);
+    coverage.sliced(pieces);
+    await Promise.all(pieces.map((r, i) => pageThrough(reader, what, endpoint, list, r, onPage, undefined, (from) => coverage.listedSlice(i, from))));
+  } finally {
+    coverage.settle();
+  }
 }
 
 /**
@@ -174,7 +181,8 @@ export class Coverage {
 
   sliced(slices: readonly CreatedRange[]): void {
     this.slices = slices.map((r) => ({ ...r, from: r.lt }));
-    this.cut.resolve([{ gte: this.firstFrom, lt: this.range!.lt }, ...slices]);
+    const top = this.firstFrom < this.range!.lt ? [{ gte: this.firstFrom, lt: this.range!.lt }] : [];
+    this.cut.resolve([...top, ...slices]);
   }
 
   /** The scan is over: if it never cut its range, it failed. */
