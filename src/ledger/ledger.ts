@@ -330,41 +330,42 @@ export async function upsertReview(
   const fresh = new Set<string>();
   if (decisions.length === 0) return fresh;
   const at = nowIso();
-  const rows = await trx
-    .insertInto('stripe_credits_review')
-    .values(
-      decisions.map((d) => ({
-        payment_key: d.paymentKey,
-        checkout_session_id: d.checkoutSession,
-        payment_intent_id: d.paymentIntent,
-        reason: d.reason ?? 'unknown',
-        amount: d.amount,
-        currency: d.currency,
-        livemode: d.livemode ? 1 : 0,
-        paid_at: new Date(d.paidAt * 1000).toISOString(),
-        emails: JSON.stringify(d.emails),
-        candidate_user_ids: JSON.stringify(d.candidateUserIds),
-        unknown_ids: JSON.stringify(d.unknownIds),
-        name: d.name,
-        status: 'open',
-        first_run_id: runId,
-        last_run_id: runId,
-        created_at: at,
-        updated_at: at,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.column('payment_key').doUpdateSet((eb) => ({
-        reason: eb.ref('excluded.reason'),
-        emails: eb.ref('excluded.emails'),
-        candidate_user_ids: eb.ref('excluded.candidate_user_ids'),
-        unknown_ids: eb.ref('excluded.unknown_ids'),
-        last_run_id: eb.ref('excluded.last_run_id'),
-        updated_at: eb.ref('excluded.updated_at'),
-      })),
-    )
-    .returning(['payment_key', 'first_run_id'])
-    .execute();
+  const values = decisions.map((d) => ({
+    payment_key: d.paymentKey,
+    checkout_session_id: d.checkoutSession,
+    payment_intent_id: d.paymentIntent,
+    reason: d.reason ?? 'unknown',
+    amount: d.amount,
+    currency: d.currency,
+    livemode: d.livemode ? 1 : 0,
+    paid_at: new Date(d.paidAt * 1000).toISOString(),
+    emails: JSON.stringify(d.emails),
+    candidate_user_ids: JSON.stringify(d.candidateUserIds),
+    unknown_ids: JSON.stringify(d.unknownIds),
+    name: d.name,
+    status: 'open',
+    first_run_id: runId,
+    last_run_id: runId,
+    created_at: at,
+    updated_at: at,
+  }));
+  const { rows } = await insertRows(trx, 'review', values, (part) =>
+    trx
+      .insertInto('stripe_credits_review')
+      .values(part as typeof values)
+      .onConflict((oc) =>
+        oc.column('payment_key').doUpdateSet((eb) => ({
+          reason: eb.ref('excluded.reason'),
+          emails: eb.ref('excluded.emails'),
+          candidate_user_ids: eb.ref('excluded.candidate_user_ids'),
+          unknown_ids: eb.ref('excluded.unknown_ids'),
+          last_run_id: eb.ref('excluded.last_run_id'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .returning(['payment_key', 'first_run_id'])
+      .compile(),
+  );
   for (const r of rows) if (r.first_run_id === runId) fresh.add(r.payment_key);
   return fresh;
 }
