@@ -1,8 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 
-/** A bench scenario: N paid Checkout Sessions (each with its PaymentIntent) spread over `days`. */
-export function writeFixture(path: string, opts: { sessions: number; until: number; days: number; users: number }): void {
+/**
+ * A bench scenario: N paid Checkout Sessions (each with its PaymentIntent) spread over `days`;
+ * and, with `invoicePayments`, that many subscription payments (a PaymentIntent paying an
+ * invoice each) spread over the same days but the last 26 hours (old enough that under "all" the
+ * InvoicePayments listed decide them with no request of their own).
+ */
+export function writeFixture(path: string, opts: { sessions: number; until: number; days: number; users: number; invoicePayments?: number }): void {
   const span = opts.days * 86400;
   const checkoutPayments = [];
   for (let i = 0; i < opts.sessions; i++) {
@@ -17,7 +22,13 @@ export function writeFixture(path: string, opts: { sessions: number; until: numb
       livemode: true,
     });
   }
-  writeFileSync(path, JSON.stringify({ checkoutPayments }));
+  const paymentIntents = [];
+  const n = opts.invoicePayments ?? 0;
+  const oldSpan = span - 26 * 3600;
+  for (let i = 0; i < n; i++) {
+    paymentIntents.push({ created: opts.until - 26 * 3600 - Math.floor(((i + 0.5) * oldSpan) / n), amount: 900, invoice: true, livemode: true });
+  }
+  writeFileSync(path, JSON.stringify({ checkoutPayments, paymentIntents }));
 }
 
 /** The app's database: a users table of `users` rows. */

@@ -300,23 +300,31 @@ function storageFloor(written: string, fresh: string): number {
 }
 
 async function memory() {
+  console.log(`\n3. Memory: ${fmt(MEMORY, 0)} payments reconciled end to end (no latency, no rate limit)`);
+  // The default policy on Checkout payments; then "all" on an account of subscriptions, where
+  // every subscription payment is a standalone PaymentIntent and the InvoicePayments are listed too.
+  await memoryRun('Checkout payments', { sessions: MEMORY }, {});
+  await memoryRun('under "all": subscription payments and a tenth of Checkout payments', { sessions: MEMORY / 10, invoicePayments: MEMORY - MEMORY / 10 }, { match: { standalonePaymentIntents: 'all' } });
+}
+
+async function memoryRun(title: string, mix: { sessions: number; invoicePayments?: number }, config: object) {
   const fixture = join(work, 'memory-fixture.json');
-  writeFixture(fixture, { sessions: MEMORY, until, days: 5, users: USERS });
+  writeFixture(fixture, { ...mix, until, days: 5, users: USERS });
   const dbPath = join(work, 'memory.db');
+  rmSync(dbPath, { force: true });
   writeAppDb(dbPath, USERS);
-  const config = join(work, 'fast.json');
+  const configPath = join(work, 'fast.json');
   // Memory, not rate, is measured here: the simulator applies no limits and the tool is let loose.
-  writeFileSync(config, JSON.stringify({ stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } }));
+  writeFileSync(configPath, JSON.stringify({ ...config, stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } }));
   const sim = await startSim(['--fixture', fixture]);
   try {
     const m = await measure(
-      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', dbPath, '--config', config, '--since', String(since), '--until', String(until), '--yes', '--quiet'],
+      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', dbPath, '--config', configPath, '--since', String(since), '--until', String(until), '--yes', '--quiet'],
       { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
     );
     const st = await simStats(sim);
     if (m.code !== 0) throw new Error(`reconcile failed (${m.code}): ${m.stderr}`);
-    console.log(`\n3. Memory: ${fmt(MEMORY, 0)} payments reconciled end to end (no latency, no rate limit)`);
-    console.log(`   ${m.stdout.trim()}`);
+    console.log(`   ${title}: ${m.stdout.trim()}`);
     console.log(`   wall ${fmt(m.wallMs / 1000)} s, ${st.requests} requests, peak RSS ${fmt(m.peakRssMb, 0)} MB`);
   } finally {
     await stopSim(sim);

@@ -6,6 +6,12 @@ export interface CreatedRange {
   lt: number;
 }
 
+/** One page of a list endpoint's objects created in a range, after `startingAfter` when given. */
+export type ListCreated<T> = (created: CreatedRange, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>;
+
+/** Receives each page as it arrives (the scan waits for it). */
+export type OnPage<T> = (items: T[]) => void | Promise<void>;
+
 export interface ScanOptions {
   /** Most slices per scan (each costs at most one partial page). */
   maxSlices: number;
@@ -39,9 +45,9 @@ export async function scanCreated<T extends { id: string; created: number }>(
   reader: StripeReader,
   what: string,
   endpoint: string,
-  list: (created: CreatedRange, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
+  list: ListCreated<T>,
   range: CreatedRange,
-  onPage: (items: T[]) => void | Promise<void>,
+  onPage: OnPage<T>,
   opts: ScanOptions = DEFAULT_SCAN,
   coverage: Coverage = new Coverage(),
 ): Promise<void> {
@@ -81,9 +87,9 @@ export async function scanAlong<T extends { id: string; created: number }>(
   reader: StripeReader,
   what: string,
   endpoint: string,
-  list: (created: CreatedRange, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
+  list: ListCreated<T>,
   range: CreatedRange,
-  onPage: (items: T[]) => void | Promise<void>,
+  onPage: OnPage<T>,
   along: Coverage,
   coverage: Coverage = new Coverage(),
 ): Promise<void> {
@@ -123,9 +129,9 @@ async function pageThrough<T extends { id: string; created: number }>(
   reader: StripeReader,
   what: string,
   endpoint: string,
-  list: (created: CreatedRange, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
+  list: ListCreated<T>,
   r: CreatedRange,
-  onPage: (items: T[]) => void | Promise<void>,
+  onPage: OnPage<T>,
   startingAfter?: string,
   /** Everything from this second up has been listed (a page's last second only with the next page). */
   listed: (from: number) => void = () => {},
