@@ -29,15 +29,15 @@ const BATCH = 1000;
  *   and its charge expanded, and PaymentIntents created in the window, listed side by side in
  *   time slices (scanCreated) under the rate limiter;
  * - a PaymentIntent that belongs to a session is that session's payment; the others that pass the
- *   standalone policy are checked one by one (their session, if one was not listed; whether they
- *   pay an invoice, unless the InvoicePayments listed under the "all" policy say so) once the lists
- *   are done;
- * - under "all", an old PaymentIntent the InvoicePayments name is decided while the lists run, as
+ *   standalone policy (candidates) are checked one by one (their session, if one was not listed;
+ *   whether they pay an invoice, unless the InvoicePayments listed under the "all" policy say so)
+ *   as soon as the lists can no longer spare the requests (askable), while the lists go on;
+ * - under "all", an old PaymentIntent the InvoicePayments name is decided with no request, as
  *   soon as the sessions list has covered the day before it (settledInvoice);
  * - line items only where the price rule needs them.
  * Only ids are kept: of the sessions' PaymentIntents, and under "all" of the PaymentIntents the
- * InvoicePayments name; and the standalone candidates not yet decided (few, and under "all" those
- * the lists have not settled yet, or that need a request).
+ * InvoicePayments name; and the candidates not yet decided or asked about (those the lists may
+ * still settle, and at most a thousand waiting to be asked).
  */
 export async function fetchPayments(
   reader: StripeReader,

@@ -78,7 +78,8 @@ export class WorkQueue<T> {
   }
 
   private pump(): void {
-    while (this.running < this.limit && this.head < this.items.length) {
+    // After a failure nothing more starts: the run is over, and what waits is dropped.
+    while (this.running < this.limit && this.head < this.items.length && this.failure === null) {
       const item = this.items[this.head] as T;
       this.items[this.head++] = undefined;
       if (this.head === this.items.length || (this.head > 1024 && this.head * 2 > this.items.length)) {

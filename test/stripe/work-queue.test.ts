@@ -39,8 +39,10 @@ describe('WorkQueue', () => {
     expect(third).toBe(true);
   });
 
-  it('a failure reaches drain, and the next add, once; the rest is not left hanging', async () => {
+  it('a failure reaches drain, and the next add; nothing more starts after it, nothing is left hanging', async () => {
+    const started: number[] = [];
     const q = new WorkQueue<number>(2, 1, async (n) => {
+      started.push(n);
       await tick();
       if (n === 3) throw new Error('Stripe said no');
     });
@@ -52,5 +54,19 @@ describe('WorkQueue', () => {
     }
     expect((error as Error).message).toBe('Stripe said no');
     await expect(q.drain()).rejects.toThrow('Stripe said no');
+    expect(() => q.push(99)).toThrow('Stripe said no');
+  });
+
+  it('after a failure, what waits is dropped, not started', async () => {
+    const started: number[] = [];
+    const q = new WorkQueue<number>(1, 100, async (n) => {
+      started.push(n);
+      await tick();
+      if (n === 0) throw new Error('Stripe said no');
+    });
+    for (let i = 0; i < 10; i++) q.push(i); // a sweep: no waiting for room
+    await expect(q.drain()).rejects.toThrow('Stripe said no');
+    await tick(20);
+    expect(started).toEqual([0]);
   });
 });
