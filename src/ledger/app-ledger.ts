@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AppConfig, BalanceConfig, LedgerMapping, SqlConstant } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { asText, engineOf } from './engine.js';
-import { chunks } from './chunks.js';
+import { chunks, ladderChunks, paddedChunks } from './chunks.js';
 import { columnOf, describeTable, qualifiedName, tableRef as introspectedRef } from './introspect.js';
 import type { Database } from './schema.js';
 import { verifyUsersTable } from './users.js';
@@ -43,6 +43,11 @@ export function refFor(m: LedgerMapping, p: { paymentKey: string; checkoutSessio
   return (m.refKind === 'checkout_session' ? p.checkoutSession : p.paymentIntent) ?? p.paymentKey;
 }
 
+/** On SQLite, parts of a few lengths (ladderChunks: few statements prepared); on Postgres, as few parts as can be. */
+function sqliteLadder<T>(db: Kysely<Database>, items: readonly T[], max: number): T[][] {
+  return engineOf(db) === 'sqlite' ? ladderChunks(items, max) : chunks(items, max);
+}
+
 /**
  * Which of these ids (PaymentIntent and Checkout Session ids) the app's table holds as a reference.
  * The ids come back as text (a Postgres CHAR(n) column would return them blank-padded, and no
@@ -51,7 +56,8 @@ export function refFor(m: LedgerMapping, p: { paymentKey: string; checkoutSessio
 export async function appRefsFound(db: Kysely<Database>, m: LedgerMapping, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   const ref = sql.ref(m.columns.paymentRef);
-  for (const part of chunks([...new Set(ids)], CHUNK)) {
+  // Padded to a few lengths: few statements prepared (chunks.ts).
+  for (const part of paddedChunks([...new Set(ids)], CHUNK)) {
     const r = await sql<{ ref: string }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${tableRef(m)} WHERE ${ref} IN (${sql.join(part)})`.execute(db);
     for (const row of r.rows) found.add(String(row.ref));
   }
@@ -116,7 +122,7 @@ export async function insertAppCredits(trx: Kysely<Database>, m: LedgerMapping, 
   const consts = Object.entries(kind === 'purchase' ? m.set : m.setManual);
   const cols = [m.columns.userId, m.columns.credits, m.columns.paymentRef, ...(m.columns.createdAt ? [m.columns.createdAt] : []), ...consts.map(([c]) => c)];
   const createdAt = createdAtValue(m, at);
-  for (const part of chunks(credits, INSERT_CHUNK)) {
+  for (const part of sqliteLadder(trx, credits, INSERT_CHUNK)) {
     const rows = part.map((c) => {
       const values: RawBuilder<unknown>[] = [sql`${c.userId}`, sql`${c.credits}`, sql`${c.ref}`];
       if (m.columns.createdAt) values.push(sql`${createdAt}`);
@@ -138,7 +144,7 @@ export async function moveBalances(trx: Kysely<Database>, b: BalanceConfig, cred
   if (byUser.size === 0) return;
   const key = sql.ref(b.key);
   const col = sql.ref(b.column);
-  for (const part of chunks([...byUser], CHUNK / 2)) {
+  for (const part of sqliteLadder(trx, [...byUser], CHUNK / 2)) {
     const cases = part.map(([user, n]) => sql`WHEN ${user} THEN CAST(${n} AS BIGINT)`);
     const r = await sql`UPDATE ${tableRef(b)} SET ${col} = COALESCE(${col}, 0) + (CASE ${key} ${sql.join(cases, sql` `)} END) WHERE ${key} IN (${sql.join(part.map(([u]) => u))})`.execute(trx);
     const moved = Number(r.numAffectedRows ?? 0n);
