@@ -16,7 +16,7 @@ import { lockPaymentKeys } from '../ledger/app-ledger.js';
 import { writeTransaction } from '../ledger/engine.js';
 import type { Adoption } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
-import { loadUserDirectory } from '../ledger/users.js';
+import { loadUserDirectory, usersTableKnownIn } from '../ledger/users.js';
 import { CompactPlan } from '../reconcile/compact-plan.js';
 import { planPayments } from '../reconcile/plan.js';
 import type { Payment } from '../reconcile/types.js';
@@ -24,7 +24,7 @@ import type { Payment } from '../reconcile/types.js';
 /**
  * Decides payments batch by batch as they arrive: per batch one ledger query, a baseline query and
  * a dismissal query (only when the ledger has any: asked once per run), and a few users queries,
- * then the pure core. The Stripe objects are dropped once decided; only the plan is kept until it
+ * in one read transaction, then the pure core. The Stripe objects are dropped once decided; only the plan is kept until it
  * is written, compact (about a hundred bytes a payment, see CompactPlan).
  */
 export class Planner {
@@ -47,10 +47,18 @@ export class Planner {
     const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));
     if (fresh.length === 0) return;
     this.baselines ??= this.tables ? anyBaselined(this.db) : Promise.resolve(false);
-    const credited = await findCredited(this.db, fresh, this.config.ledger, { toolTables: this.tables, baselines: await this.baselines });
     this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
-    const dismissed = (await this.dismissals) ? await findDismissed(this.db, fresh.map((p) => p.paymentKey)) : new Set<string>();
-    const users = await loadUserDirectory(this.db, this.config.users, this.config.match, fresh);
+    const baselines = await this.baselines;
+    const dismissals = await this.dismissals;
+    // The batch's lookups in one read transaction: they see the ledger and the users table as of
+    // one moment (the writes re-check by the unique index all the same).
+    const { credited, dismissed, users } = await this.db.transaction().execute(async (trx) => {
+      usersTableKnownIn(this.db, trx);
+      const credited = await findCredited(trx, fresh, this.config.ledger, { toolTables: this.tables, baselines });
+      const dismissed = dismissals ? await findDismissed(trx, fresh.map((p) => p.paymentKey)) : new Set<string>();
+      const users = await loadUserDirectory(trx, this.config.users, this.config.match, fresh);
+      return { credited, dismissed, users };
+    });
     const plan = planPayments(fresh, {
       rules: this.config,
       users,

@@ -21,6 +21,16 @@ function tableRef(cfg: UsersConfig) {
 /** Postgres: the type of the users table's id column, once verifyUsersTable has seen it. */
 const idTypes = new WeakMap<Kysely<Database>, string>();
 
+/**
+ * A transaction of `db` knows what verifyUsersTable found through `db` (the users id's type, which
+ * decides how ids are compared: Postgres' primary key index serves an integer or uuid id only when
+ * it is compared in its own type).
+ */
+export function usersTableKnownIn(db: Kysely<Database>, trx: Kysely<Database>): void {
+  const type = idTypes.get(db);
+  if (type !== undefined) idTypes.set(trx, type);
+}
+
 const CANONICAL_INT = /^-?(0|[1-9][0-9]{0,18})$/;
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
