@@ -46,12 +46,15 @@ export class Planner {
   readonly decide = async (batch: Payment[]): Promise<void> => {
     const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));
     if (fresh.length === 0) return;
+    // One after the other: a second query started before the first is awaited would be left
+    // unheard if the first failed, and its own failure would end the process (unhandled rejection).
     this.baselines ??= this.tables ? anyBaselined(this.db) : Promise.resolve(false);
-    this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
     const baselines = await this.baselines;
+    this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
     const dismissals = await this.dismissals;
-    // The batch's lookups in one read transaction: they see the ledger and the users table as of
-    // one moment (the writes re-check by the unique index all the same).
+    // The batch's lookups in one read transaction: on SQLite they see the ledger and the users
+    // table as of one moment (on Postgres, read committed, each its own; the writes re-check by
+    // the unique index all the same).
     const { credited, dismissed, users } = await this.db.transaction().execute(async (trx) => {
       usersTableKnownIn(this.db, trx);
       const credited = await findCredited(trx, fresh, this.config.ledger, { toolTables: this.tables, baselines });
