@@ -1,11 +1,11 @@
 import { CompiledQuery, sql, type Compilable } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
-import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
+import { describe, expect, it } from 'vitest';
+import type { OpenDb } from '../../src/ledger/db.js';
 import { findCredited, purchasesQuery } from '../../src/ledger/ledger.js';
 import { existingTables, ledgerEntriesForPayment, paymentRecordFor, paymentRecordQuery, sessionKeys } from '../../src/ledger/support.js';
 import { checkout } from '../core/builders.js';
-import { tempDir } from '../helpers/cli.js';
-import { createAppDb, engines, type AppDb } from '../helpers/engines.js';
+import { engines, type AppDb } from '../helpers/engines.js';
+import { engineLedger } from '../helpers/ledger.js';
 
 /**
  * Migrations 0007 and 0008: the Checkout Session indexes of the record and of the ledger hold only
@@ -15,21 +15,12 @@ import { createAppDb, engines, type AppDb } from '../helpers/engines.js';
  */
 for (const engine of engines()) {
   describe(`Checkout Session ids in the ledger and the record (${engine})`, () => {
+    const ledger = engineLedger(engine, [{ id: 1, email: 'a@example.com', name: 'A' }]);
     let app: AppDb;
     let open: OpenDb;
-    let cleanup = () => {};
-    afterEach(async () => {
-      await open?.close();
-      await app?.close();
-      cleanup();
-    });
 
     async function setup() {
-      const t = tempDir();
-      cleanup = t.cleanup;
-      app = await createAppDb(engine, t.dir, [{ id: 1, email: 'a@example.com', name: 'A' }]);
-      open = await openDatabase(parseDbUrl(app.url, t.dir), { readonly: false });
-      await migrateToLatest(open.db);
+      ({ app, open } = await ledger.start());
       const at = '2026-11-01T00:00:00.000Z';
       const record = (key: string, session: string | null, status: string) =>
         app.exec(

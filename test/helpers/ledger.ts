@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
-import { tempDir } from './cli.js';
+import { afterEach } from 'vitest';
+import { tempDir, type TestUser } from './cli.js';
+import { createAppDb, type AppDb, type EngineName } from './engines.js';
 
 /**
  * An app's SQLite database in a temp dir (a users table, plus whatever `sql` adds), opened as the
@@ -20,6 +22,35 @@ export async function openTempLedger(sql = ''): Promise<{ open: OpenDb; close():
     close: async () => {
       await open.close();
       t.cleanup();
+    },
+  };
+}
+
+/**
+ * For a describe block on one engine: `start()` makes an app database with these users (ids 1-3 by
+ * default), opens it as the tool does (migrated unless `migrate: false`, read-only with
+ * `readonly`), and everything is closed and removed after each test.
+ */
+export function engineLedger(engine: EngineName, users: TestUser[] = [1, 2, 3].map((id) => ({ id, email: `${id}@example.com`, name: `U${id}` }))) {
+  let app: AppDb | null = null;
+  let open: OpenDb | null = null;
+  let cleanup = () => {};
+  afterEach(async () => {
+    await open?.close();
+    await app?.close();
+    cleanup();
+    open = null;
+    app = null;
+    cleanup = () => {};
+  });
+  return {
+    async start(opts: { migrate?: boolean; readonly?: boolean } = {}): Promise<{ app: AppDb; open: OpenDb }> {
+      const t = tempDir();
+      cleanup = t.cleanup;
+      app = await createAppDb(engine, t.dir, users);
+      open = await openDatabase(parseDbUrl(app.url, t.dir), { readonly: opts.readonly ?? false });
+      if (opts.migrate ?? true) await migrateToLatest(open.db);
+      return { app, open };
     },
   };
 }

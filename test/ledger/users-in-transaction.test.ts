@@ -1,12 +1,11 @@
 import type { KyselyPlugin } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Planner } from '../../src/app/plan-writer.js';
 import { DEFAULT_CONFIG } from '../../src/config.js';
-import { openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
 import { loadUserDirectory, usersTableKnownIn, verifyUsersTable } from '../../src/ledger/users.js';
 import { checkout } from '../core/builders.js';
-import { tempDir } from '../helpers/cli.js';
-import { createAppDb, engines, type AppDb } from '../helpers/engines.js';
+import { engines } from '../helpers/engines.js';
+import { engineLedger } from '../helpers/ledger.js';
 
 /**
  * The Planner looks a batch's users up inside a read transaction. On Postgres an integer users id
@@ -16,20 +15,10 @@ import { createAppDb, engines, type AppDb } from '../helpers/engines.js';
  */
 for (const engine of engines()) {
   describe(`users looked up inside a transaction (${engine})`, () => {
-    let app: AppDb;
-    let open: OpenDb;
-    let cleanup = () => {};
-    afterEach(async () => {
-      await open?.close();
-      await app?.close();
-      cleanup();
-    });
+    const setup = engineLedger(engine);
 
     it('finds users by id, and on Postgres compares an integer id as an integer', async () => {
-      const t = tempDir();
-      cleanup = t.cleanup;
-      app = await createAppDb(engine, t.dir, [1, 2, 3].map((id) => ({ id, email: `${id}@example.com`, name: `U${id}` })));
-      open = await openDatabase(parseDbUrl(app.url, t.dir), { readonly: true });
+      const { open } = await setup.start({ migrate: false, readonly: true });
       // What the lookups' SQL is made of, as Kysely compiles it.
       const fragments: string[] = [];
       const spy: KyselyPlugin = {

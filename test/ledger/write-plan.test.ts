@@ -1,12 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TRANSACTION_BATCH, writePlan } from '../../src/app/plan-writer.js';
-import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
 import { writeTransaction } from '../../src/ledger/engine.js';
 import { insertPurchases, OWN_LEDGER_ONLY, recordDecisions, upsertReview } from '../../src/ledger/ledger.js';
 import { CompactPlan } from '../../src/reconcile/compact-plan.js';
 import type { PaymentDecision, PaymentStatus } from '../../src/reconcile/types.js';
-import { tempDir } from '../helpers/cli.js';
-import { createAppDb, engines, type AppDb } from '../helpers/engines.js';
+import { engines } from '../helpers/engines.js';
+import { engineLedger } from '../helpers/ledger.js';
 
 /** Keys that sort in the order of n, as the writer writes (payment key order). */
 const key = (n: number) => `pi_${String(n).padStart(5, '0')}`;
@@ -29,21 +28,10 @@ function decision(n: number, status: PaymentStatus = 'credited'): PaymentDecisio
  */
 for (const engine of engines()) {
   describe(`writePlan (${engine})`, () => {
-    let app: AppDb;
-    let open: OpenDb;
-    let cleanup = () => {};
-    afterEach(async () => {
-      await open?.close();
-      await app?.close();
-      cleanup();
-    });
+    const setup = engineLedger(engine);
 
     it('writes a large plan once; purchases written meanwhile, earlier records and open review entries are taken into account', async () => {
-      const t = tempDir();
-      cleanup = t.cleanup;
-      app = await createAppDb(engine, t.dir, [1, 2, 3].map((id) => ({ id, email: `${id}@example.com`, name: `U${id}` })));
-      open = await openDatabase(parseDbUrl(app.url, t.dir), { readonly: false });
-      await migrateToLatest(open.db);
+      const { app, open } = await setup.start();
 
       // Two transactions (the second one partial), statements of 1,000.
       const N = TRANSACTION_BATCH + 2000;
