@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AppConfig, BalanceConfig, LedgerMapping, SqlConstant } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { asText, engineOf } from './engine.js';
-import { chunks, ladderChunks, paddedChunks } from './chunks.js';
+import { paddedChunks, statementParts } from './chunks.js';
 import { columnOf, describeTable, qualifiedName, tableRef as introspectedRef } from './introspect.js';
 import type { Database } from './schema.js';
 import { verifyUsersTable } from './users.js';
@@ -41,11 +41,6 @@ export interface AppCredit {
 /** The id the tool writes for a payment: the kind `refKind` names when the payment has one. */
 export function refFor(m: LedgerMapping, p: { paymentKey: string; checkoutSession: string | null; paymentIntent: string | null }): string {
   return (m.refKind === 'checkout_session' ? p.checkoutSession : p.paymentIntent) ?? p.paymentKey;
-}
-
-/** On SQLite, parts of a few lengths (ladderChunks: few statements prepared); on Postgres, as few parts as can be. */
-function sqliteLadder<T>(db: Kysely<Database>, items: readonly T[], max: number): T[][] {
-  return engineOf(db) === 'sqlite' ? ladderChunks(items, max) : chunks(items, max);
 }
 
 /**
@@ -122,7 +117,7 @@ export async function insertAppCredits(trx: Kysely<Database>, m: LedgerMapping, 
   const consts = Object.entries(kind === 'purchase' ? m.set : m.setManual);
   const cols = [m.columns.userId, m.columns.credits, m.columns.paymentRef, ...(m.columns.createdAt ? [m.columns.createdAt] : []), ...consts.map(([c]) => c)];
   const createdAt = createdAtValue(m, at);
-  for (const part of sqliteLadder(trx, credits, INSERT_CHUNK)) {
+  for (const part of statementParts(trx, credits, INSERT_CHUNK)) {
     const rows = part.map((c) => {
       const values: RawBuilder<unknown>[] = [sql`${c.userId}`, sql`${c.credits}`, sql`${c.ref}`];
       if (m.columns.createdAt) values.push(sql`${createdAt}`);
@@ -144,7 +139,7 @@ export async function moveBalances(trx: Kysely<Database>, b: BalanceConfig, cred
   if (byUser.size === 0) return;
   const key = sql.ref(b.key);
   const col = sql.ref(b.column);
-  for (const part of sqliteLadder(trx, [...byUser], CHUNK / 2)) {
+  for (const part of statementParts(trx, [...byUser], CHUNK / 2)) {
     const cases = part.map(([user, n]) => sql`WHEN ${user} THEN CAST(${n} AS BIGINT)`);
     const r = await sql`UPDATE ${tableRef(b)} SET ${col} = COALESCE(${col}, 0) + (CASE ${key} ${sql.join(cases, sql` `)} END) WHERE ${key} IN (${sql.join(part.map(([u]) => u))})`.execute(trx);
     const moved = Number(r.numAffectedRows ?? 0n);

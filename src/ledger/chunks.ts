@@ -1,3 +1,6 @@
+import type { Kysely } from 'kysely';
+import { engineOf } from './engine.js';
+
 /** Splits a list into consecutive parts of at most `size` (one query or statement per part). */
 export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -58,4 +61,13 @@ export function ladderChunks<T>(items: readonly T[], max: number): T[][] {
     }
   }
   return out;
+}
+
+/**
+ * Parts for statements that cannot be padded (inserts, updates): on SQLite ladderChunks (few
+ * statements prepared), on Postgres as few parts as can be (each is a round trip there, and
+ * node-postgres prepares nothing).
+ */
+export function statementParts<T>(db: Kysely<any>, items: readonly T[], max: number): T[][] {
+  return engineOf(db) === 'sqlite' ? ladderChunks(items, max) : chunks(items, max);
 }

@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely, type QueryResult } from 'kysely';
-import { ladderChunks } from './chunks.js';
+import { statementParts } from './chunks.js';
 import { engineOf } from './engine.js';
 
 /**
@@ -47,8 +47,8 @@ export async function compiledOnce<R>(db: Kysely<any>, shape: string, params: re
  * `name`, the number of rows and their columns). Kysely binds the values row by row in column
  * order, then those of the rest of the statement (none here). Rows whose columns differ from the
  * first row's (each writer makes its rows with one function, so they do not) are built as usual.
- * On SQLite the rows go in parts of a few sizes (ladderChunks: a thousand, or powers of two), so
- * that the statements prepared are few; the result is theirs together (rows, and rows affected).
+ * The rows go in statementParts (on SQLite a thousand, or powers of two, so that the statements
+ * prepared are few); the result is theirs together (rows, and rows affected).
  */
 export async function insertRows<R>(
   db: Kysely<any>,
@@ -56,9 +56,8 @@ export async function insertRows<R>(
   rows: readonly object[],
   compile: (rows: readonly object[]) => CompiledQuery<R>,
 ): Promise<QueryResult<R>> {
-  if (engineOf(db) !== 'sqlite' || rows.length <= 1) return insertPart(db, name, rows, compile);
-  const parts = ladderChunks(rows, INSERT_ROWS);
-  if (parts.length === 1) return insertPart(db, name, rows, compile);
+  const parts = statementParts(db, rows, INSERT_ROWS);
+  if (parts.length <= 1) return insertPart(db, name, rows, compile);
   const out: R[] = [];
   let affected = 0n;
   for (const part of parts) {
