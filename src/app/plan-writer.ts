@@ -24,8 +24,8 @@ import type { Payment } from '../reconcile/types.js';
 /**
  * Decides payments batch by batch as they arrive: per batch one ledger query, a baseline query and
  * a dismissal query (only when the ledger has any: asked once per run), and a few users queries,
- * in one read transaction, then the pure core. The Stripe objects are dropped once decided; only the plan is kept until it
- * is written, compact (about a hundred bytes a payment, see CompactPlan).
+ * in one read transaction, then the pure core. The Stripe objects are dropped once decided; only
+ * the plan is kept until it is written, compact (about a hundred bytes a payment, see CompactPlan).
  */
 export class Planner {
   /** Every payment decided so far, once each (however often it is found): the plan answers whether a key is in it. */

@@ -107,10 +107,13 @@ export async function fetchPayments(
   // nothing the lists could still show would spare the requests (askable), eight at a time, the
   // PaymentIntents list held back while a thousand wait: not held, snapshot and all, until the
   // lists end.
+  // (By the time it is asked the sessions list is done, so settledInvoice is the rule above less
+  // its wait; the InvoicePayments may have named it since it was queued.)
+  let checked = 0;
   const check = async (pi: PaymentIntentSnapshot) => {
     const invoice = invoicePiIds.has(pi.id);
     let p: Payment | null;
-    if (invoice && settledLongBefore(pi) && !uncountedSessionPiIds.has(pi.id)) p = standalonePayment(pi, true);
+    if (settledInvoice(pi)) p = standalonePayment(pi, true);
     else {
       const session = await sessionOfIntent(reader, pi.id, rules);
       p = session ? sessionPayment(toSessionSnapshot(session), pi) : standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
@@ -119,7 +122,6 @@ export async function fetchPayments(
     if (p) await emit([p]);
   };
   const checks = new WorkQueue<PaymentIntentSnapshot>(8, BATCH, check);
-  let checked = 0;
   // Once the sessions list is done, no session it lists can claim a candidate any more; under
   // "all", once the InvoicePayments list has been past the candidate's second (and an hour after
   // it, for an invoice paid a little later), it would have named it already.
