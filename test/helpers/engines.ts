@@ -5,30 +5,20 @@ import pg from 'pg';
 import { createAppDb as createSqliteAppDb, query as queryFile, sha256, type TestUser } from './cli.js';
 
 /**
- * The database engines the end-to-end suites run on: SQLite always, and PostgreSQL when
- * STRIPE_CREDITS_TEST_PG names a server where the tests may create databases (a base URL such as
- * postgres://postgres:PASSWORD@127.0.0.1:5432/postgres; .ci/run starts a throwaway cluster and
- * sets it). Each app database is a fresh one: a file in a temp dir, or a new Postgres database.
+ * The database engines the end-to-end suites run on: SQLite and PostgreSQL, always. The Postgres
+ * server is the one STRIPE_CREDITS_TEST_PG names (a base URL such as
+ * postgres://postgres:PASSWORD@127.0.0.1:5432/postgres, where the tests may create databases), or
+ * the throwaway one test/global-setup.ts starts when it is not set. Each app database is a fresh
+ * one: a file in a temp dir, or a new Postgres database.
  */
 export type EngineName = 'sqlite' | 'postgres';
 
 const PG_ENV = 'STRIPE_CREDITS_TEST_PG';
-let warned = false;
 
-/** The engines to run on. Without STRIPE_CREDITS_TEST_PG: a loud notice, and SQLite only (never in CI). */
+/** The engines to run on: both; a run without a Postgres server is a failed run, never a skipped one. */
 export function engines(): EngineName[] {
-  if (process.env[PG_ENV]) return ['sqlite', 'postgres'];
-  if (process.env.CI) throw new Error(`${PG_ENV} is not set: CI must run the Postgres suites (.ci/run starts a cluster)`);
-  if (!warned) {
-    warned = true;
-    const line = '!'.repeat(100);
-    process.stderr.write(
-      `\n${line}\n!! ${PG_ENV} is not set: the Postgres variants of the end-to-end suites are SKIPPED.\n` +
-        `!! Set it to a server where the tests may create databases, e.g. postgres://postgres:PW@127.0.0.1:5432/postgres,\n` +
-        `!! or run: source .ci/postgres.sh && pg_test_start && npm test; pg_test_stop\n${line}\n\n`,
-    );
-  }
-  return ['sqlite'];
+  if (!process.env[PG_ENV]) throw new Error(`${PG_ENV} is not set: test/global-setup.ts should have started a server`);
+  return ['sqlite', 'postgres'];
 }
 
 export interface AppDbOptions {
