@@ -67,7 +67,7 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     })
     .exitOverride();
 
-  const ctx = { io, env: io.env, cwd: process.cwd(), defaultActor: defaultActor(io.env) };
+  const ctx = { io, env: io.env, cwd: io.cwd ?? process.cwd(), defaultActor: defaultActor(io.env) };
 
   withCommonOptions(
     program

@@ -9,6 +9,8 @@ export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** The working directory relative paths are read from (default: the process's). */
+  cwd?: string;
 }
 
 export interface OutputFlags {

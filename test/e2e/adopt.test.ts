@@ -67,10 +67,11 @@ describe.each(engines())('adopting an app that already credits (%s)', (engine) =
     tmp.cleanup();
   });
 
-  const cli = (args: string[], config: object = MAPPED): Promise<CliResult> =>
+  const cli = (args: string[], config: object = MAPPED, opts: { process?: boolean } = {}): Promise<CliResult> =>
     runCli([...args, '--db', app.url, '--config', writeJson(join(tmp.dir, 'config.json'), config)], {
       cwd: tmp.dir,
       env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      ...opts,
     });
   const json = async (args: string[], config: object = MAPPED) => {
     const r = await cli([...args, '--json'], config);
@@ -231,7 +232,7 @@ describe.each(engines())('adopting an app that already credits (%s)', (engine) =
     await app.exec("INSERT INTO credit_transactions (user_id, amount, stripe_id, type) VALUES (1, 10, 'pi_seen_before', 'stripe')");
     const lib = createStripeCredits({ db: app.url, stripeApiKey: KEY, stripeApiBase: sim.url, config: MAPPED, cwd: tmp.dir });
     try {
-      const [r, items] = await Promise.all([cli(['reconcile', '--since', '2d', '--json']), Promise.all(keys.map((k) => lib.fulfill(k)))]);
+      const [r, items] = await Promise.all([cli(['reconcile', '--since', '2d', '--json'], MAPPED, { process: true }), Promise.all(keys.map((k) => lib.fulfill(k)))]);
       expect([0, 3]).toContain(r.code);
       expect(items.every((i) => i.status === 'credited' || i.status === 'already_credited')).toBe(true);
     } finally {

@@ -57,7 +57,7 @@ describe('the library: fulfill and handleWebhook', () => {
   it('racing reconcile in another process, every payment is credited once', async () => {
     const keys: string[] = [];
     for (let i = 0; i < 60; i++) keys.push(sim.store.createCheckoutPayment({ created: now() - DAY + i * 60, clientReferenceId: String((i % 3) + 1), amount: 1000 }).paymentIntent!.id);
-    const cli = runCli(['reconcile', '--db', db, '--since', '2d', '--json'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, STRIPE_CREDITS_CONFIG: undefined } });
+    const cli = runCli(['reconcile', '--db', db, '--since', '2d', '--json'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, STRIPE_CREDITS_CONFIG: undefined }, process: true });
     const lib = Promise.all(keys.map((k) => credits.fulfill(k)));
     const [r, items] = await Promise.all([cli, lib]);
     expect([0, 3]).toContain(r.code);

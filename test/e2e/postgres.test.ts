@@ -85,8 +85,8 @@ describe('Postgres', () => {
     tmp?.cleanup();
   });
 
-  const cli = (args: string[], env: Record<string, string | undefined> = {}) =>
-    runCli(args, { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env } });
+  const cli = (args: string[], env: Record<string, string | undefined> = {}, opts: { process?: boolean } = {}) =>
+    runCli(args, { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env }, ...opts });
   const users = [1, 2, 3].map((id) => ({ id, email: `u${id}@example.com`, name: `U${id}` }));
   async function appDb(opts: Parameters<typeof createAppDb>[3] = {}): Promise<AppDb> {
     const d = await createAppDb('postgres', tmp.dir, users, opts);
@@ -327,7 +327,7 @@ describe('Postgres', () => {
       own.setFaults({ latencyMs: 10 });
       const args = ['reconcile', '--db', d.url, '--since', '2d', '--json'];
       const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: own.url };
-      const running = runCli(args, { cwd: tmp.dir, env });
+      const running = runCli(args, { cwd: tmp.dir, env, process: true });
       const admin = await pgAdmin();
       const database = new URL(d.url).pathname.slice(1);
       let killed = 0;
@@ -361,7 +361,7 @@ describe('Postgres', () => {
   describe.concurrent('migrations', () => {
     it('four processes migrating a new database at once: each exits 0, the tables exist once, with the unique index', async () => {
       const d = await appDb();
-      const results = await Promise.all([1, 2, 3, 4].map(() => cli(['migrate', '--db', d.url, '--json'])));
+      const results = await Promise.all([1, 2, 3, 4].map(() => cli(['migrate', '--db', d.url, '--json'], {}, { process: true })));
       for (const r of results) expect(r.code, r.stderr).toBe(0);
       const applied = results.map((r) => JSON.parse(r.stdout).applied as string[]);
       expect(applied.filter((a) => a.length > 0)).toHaveLength(1);

@@ -258,7 +258,7 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     const cfgPath = writeJson(join(tmp.dir, 'c.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
     const args = ['reconcile', '--db', db, '--config', cfgPath, '--since', String(since), '--json'];
     const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
-    const results = await Promise.all([1, 2, 3, 4].map(() => runCli(args, { cwd: tmp.dir, env })));
+    const results = await Promise.all([1, 2, 3, 4].map(() => runCli(args, { cwd: tmp.dir, env, process: true })));
     // One writer at a time: the others exit 75 at once (or run after it, finding nothing to do).
     const codes = results.map((r) => r.code);
     expect(codes.every((c) => c === 0 || c === 75), results.map((r) => r.stderr).join('')).toBe(true);

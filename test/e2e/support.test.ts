@@ -50,11 +50,13 @@ async function world(engine: EngineName, test: TestContext, config: Record<strin
   const cfg = writeJson(join(tmp.dir, 'config.json'), config);
   const since = now() - 7 * DAY;
 
-  const cli = (args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> =>
-    runCli([...args, '--db', db, '--config', cfg], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env } });
+  // `process: true` for races: each writer a process of its own, as in production (two SQLite
+  // connections in one thread would wait on each other's lock with the event loop blocked).
+  const cli = (args: string[], env: Record<string, string | undefined> = {}, opts: { process?: boolean } = {}): Promise<CliResult> =>
+    runCli([...args, '--db', db, '--config', cfg], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env }, ...opts });
   /** Runs with --json and parses stdout (which must be exactly one document). */
-  const json = async <T = any>(args: string[]) => {
-    const r = await cli([...args, '--json']);
+  const json = async <T = any>(args: string[], opts: { process?: boolean } = {}) => {
+    const r = await cli([...args, '--json'], {}, opts);
     let doc: T;
     try {
       doc = JSON.parse(r.stdout) as T;
@@ -63,7 +65,7 @@ async function world(engine: EngineName, test: TestContext, config: Record<strin
     }
     return { ...r, doc };
   };
-  const reconcile = () => json(['reconcile', '--since', String(since)]);
+  const reconcile = (opts: { process?: boolean } = {}) => json(['reconcile', '--since', String(since)], opts);
   const ledger = (key?: string) =>
     app.query<LedgerRow>(`SELECT id, user_id, credits, kind, payment_key, actor, reason, run_id FROM credit_ledger ${key ? 'WHERE payment_key = ?' : ''} ORDER BY id`, ...(key ? [key] : []));
   const reviewRow = async (key: string) =>
@@ -321,8 +323,8 @@ describe.each(engines())('support commands (%s)', (engine) => {
       const p = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 }).paymentIntent!.id;
       await w.reconcile();
       const [a, b] = await Promise.all([
-        w.cli(['assign', p, '--user', '2', '--reason', 'a', '--reassign']),
-        w.cli(['assign', p, '--user', '3', '--reason', 'b', '--reassign']),
+        w.cli(['assign', p, '--user', '2', '--reason', 'a', '--reassign'], {}, { process: true }),
+        w.cli(['assign', p, '--user', '3', '--reason', 'b', '--reassign'], {}, { process: true }),
       ]);
       const codes = [a.code, b.code].sort();
       // Either both ran one after the other (the second moved it again), or one lost the race (exit 3).
@@ -356,8 +358,8 @@ describe.each(engines())('support commands (%s)', (engine) => {
       for (let i = 0; i < 6; i++) keys.push(w.sim.store.createCheckoutPayment({ created: t(2) + i, clientReferenceId: '1', amount: 1000 }).paymentIntent!.id);
       // A database never migrated: the processes also race to create the tables.
       const [run, ...assigns] = await Promise.all([
-        w.reconcile(),
-        ...keys.map((k) => w.cli(['assign', k, '--user', '2', '--reason', 'race', '--actor', 'racer'])),
+        w.reconcile({ process: true }),
+        ...keys.map((k) => w.cli(['assign', k, '--user', '2', '--reason', 'race', '--actor', 'racer'], {}, { process: true })),
       ]);
       expect(run!.code, run!.stderr).toBe(0);
       const rows = await w.ledger();

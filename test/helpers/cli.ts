@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import SQLite from 'better-sqlite3';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -14,26 +15,71 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  /** A real process only: killed with SIGKILL after this long (code null). */
+  timeoutMs?: number;
+  /** Run the built bin as a child process instead of `main()` in this process (see runCli). */
+  process?: boolean;
+}
+
 /**
- * Runs the real CLI (the built bin) as a child process. Asynchronous on purpose: the simulator
- * usually runs inside the test process and must keep answering while the CLI waits on it.
+ * Environment variables that only a process of its own can be given: read by libraries straight
+ * from `process.env` (pg's PG*, Node's NODE_*), so an in-process run would not see them.
  */
-export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<CliResult> {
+const PROCESS_ONLY_ENV = /^(PG|NODE_)/;
+
+/**
+ * Runs the CLI on `args` and returns its exit code and output. By default in this process: `main()`
+ * from the sources with its own stdout, stderr, environment and working directory (fast, and what is
+ * tested is the source, never a stale build). A real child process (the built bin) when asked
+ * (`process: true`), when the test kills it (`timeoutMs`), or when the environment names a variable
+ * only a process sees: for exit codes as the shell sees them, signals, kill -9, the spinner on a TTY.
+ */
+export function runCli(args: string[], opts: RunOptions): Promise<CliResult> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('STRIPE') && k !== 'DATABASE_URL') env[k] = v;
+  }
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const needsProcess = opts.process || opts.timeoutMs !== undefined || Object.keys(opts.env ?? {}).some((k) => PROCESS_ONLY_ENV.test(k));
+  return needsProcess ? runCliProcess(args, opts.cwd, env, opts.timeoutMs) : runCliInProcess(args, opts.cwd, env);
+}
+
+/** A stream that keeps what is written to it, as text. */
+class Capture extends Writable {
+  text = '';
+  isTTY = false;
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+async function runCliInProcess(args: string[], cwd: string, env: Record<string, string>): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.js');
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await main(['node', 'stripe-credits', ...args], { stdout, stderr, env, cwd });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * The real CLI (the built bin) as a child process. Asynchronous on purpose: the simulator usually
+ * runs inside the test process and must keep answering while the CLI waits on it.
+ */
+export function runCliProcess(args: string[], cwd: string, env: Record<string, string>, timeoutMs = 50_000): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (v !== undefined && !k.startsWith('STRIPE') && k !== 'DATABASE_URL') env[k] = v;
-    }
-    for (const [k, v] of Object.entries(opts.env ?? {})) {
-      if (v === undefined) delete env[k];
-      else env[k] = v;
-    }
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 50_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
