@@ -69,7 +69,7 @@ export const DEFAULT_CONFIG: AppConfig = {
   ledger: null,
   balance: null,
   match: { userIdKeys: ['user_id'], emailKeys: ['user_email'], byEmail: true, standalonePaymentIntents: 'with_metadata' },
-  credits: { metadataKey: 'credits', prices: {}, unitAmountPerCredit: {} },
+  credits: { metadataKey: 'credits', prices: {}, unitAmountPerCredit: {}, minAmountPerCredit: {} },
   maxCreditsPerPayment: 100000,
   maxCreditsPerRun: 1000000,
   stripe: { maxRequestsPerSecond: null, maxRequestsPerSecondPerEndpoint: null },
@@ -127,6 +127,18 @@ function positiveIntMap(where: string, v: Json, allowZero: boolean): Record<stri
     out[k] = n;
   }
   return out;
+}
+
+/**
+ * Positive integers keyed by currency as Stripe writes it (`usd`): a key such as `USD` or `us` is
+ * refused rather than silently never matching, since a floor that never applies is no floor.
+ */
+function currencyMap(where: string, v: Json): Record<string, number> {
+  const m = positiveIntMap(where, v, false);
+  for (const k of Object.keys(v as Record<string, Json>)) {
+    if (!/^[a-z]{3}$/.test(k)) fail(`${where}.${k}`, 'must be a currency code as Stripe writes it: three lowercase letters, e.g. "usd"');
+  }
+  return m;
 }
 
 function rate(where: string, v: Json): number {
@@ -190,7 +202,7 @@ export function parseConfig(doc: Json): AppConfig {
   const credits: CreditsConfig = { ...DEFAULT_CONFIG.credits };
   if (doc.credits !== undefined) {
     if (!isObject(doc.credits)) fail('credits', 'must be an object');
-    checkKeys('credits', doc.credits, ['metadataKey', 'prices', 'unitAmountPerCredit']);
+    checkKeys('credits', doc.credits, ['metadataKey', 'prices', 'unitAmountPerCredit', 'minAmountPerCredit']);
     const c = doc.credits;
     if (c.metadataKey !== undefined) credits.metadataKey = str('credits.metadataKey', c.metadataKey);
     if (c.prices !== undefined) credits.prices = positiveIntMap('credits.prices', c.prices, true);
@@ -198,6 +210,7 @@ export function parseConfig(doc: Json): AppConfig {
       const m = positiveIntMap('credits.unitAmountPerCredit', c.unitAmountPerCredit, false);
       credits.unitAmountPerCredit = Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]));
     }
+    if (c.minAmountPerCredit !== undefined) credits.minAmountPerCredit = currencyMap('credits.minAmountPerCredit', c.minAmountPerCredit);
   }
 
   const stripe = { ...DEFAULT_CONFIG.stripe };

@@ -198,6 +198,7 @@ const REVIEW_HINT: Record<string, string> = {
   ambiguous_email: 'several users share this email',
   conflicting_emails: 'the emails on the payment point at different users',
   invalid_credits: 'the credits metadata is not a positive whole number, or exceeds maxCreditsPerPayment',
+  amount_too_low: 'the amount paid is below its credits times credits.minAmountPerCredit (a tiny payment or a 100% coupon)',
   no_credit_rule: 'no credit rule applies (no credits metadata, unknown price, no amount rule for the currency)',
 };
 

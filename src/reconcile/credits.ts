@@ -39,6 +39,22 @@ export function computeCredits(payment: Payment, cfg: CreditsConfig, maxCreditsP
   return outcome;
 }
 
+/**
+ * `credits.minAmountPerCredit` (SPEC step 6): whether a payment pays less than the credits a
+ * metadata or price rule gave it cost at the configured floor (a 1-cent PaymentIntent claiming
+ * 5,000 credits, a 100% coupon). The amount rule derives its credits from the amount paid, so it is
+ * not checked; nor is a currency absent from the map, or a payment without amount or currency.
+ */
+export function amountTooLow(payment: Payment, credits: { credits: number; rule: CreditRuleName }, cfg: CreditsConfig): boolean {
+  const floor = cfg.minAmountPerCredit;
+  if (!floor || credits.rule === 'unit_amount') return false;
+  const { amount, currency } = amountPaid(payment);
+  if (amount === null || currency === null) return false;
+  const key = currency.toLowerCase();
+  if (!Object.prototype.hasOwnProperty.call(floor, key)) return false;
+  return amount < credits.credits * floor[key]!;
+}
+
 function firstRule(payment: Payment, cfg: CreditsConfig): CreditOutcome {
   const raw = metadataCredits(payment, cfg.metadataKey);
   if (raw !== undefined) {

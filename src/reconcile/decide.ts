@@ -1,4 +1,4 @@
-import { amountPaid, computeCredits } from './credits.js';
+import { amountPaid, amountTooLow, computeCredits } from './credits.js';
 import { customerOf, emailCandidates, matchUser } from './match.js';
 import type { Payment, PaymentDecision, RulesConfig, UserDirectory } from './types.js';
 
@@ -72,6 +72,7 @@ export function decidePayment(payment: Payment, ctx: DecideContext): PaymentDeci
   // 6. no valid credit amount
   const credits = computeCredits(payment, ctx.rules.credits, ctx.rules.maxCreditsPerPayment);
   if (!credits.ok) return { ...matched, status: 'needs_review', reason: credits.reason };
+  if (amountTooLow(payment, credits, ctx.rules.credits)) return { ...matched, status: 'needs_review', reason: 'amount_too_low' };
 
   // 7. zero credits
   if (credits.credits === 0) {

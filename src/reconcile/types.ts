@@ -22,6 +22,11 @@ export interface CreditsConfig {
   metadataKey: string;
   prices: Record<string, number>;
   unitAmountPerCredit: Record<string, number>;
+  /**
+   * Per currency (lower case), the least amount paid in minor units per credit: a payment paying
+   * less than its credits cost at this floor goes to review (`amount_too_low`). Absent or `{}`: off.
+   */
+  minAmountPerCredit?: Record<string, number>;
 }
 
 export interface RulesConfig {
@@ -115,6 +120,7 @@ export type ReviewReason =
   | 'conflicting_emails'
   | 'no_user'
   | 'invalid_credits'
+  | 'amount_too_low'
   | 'no_credit_rule';
 
 export type SkipReason = 'subscription' | 'setup' | 'invoice' | 'refunded' | 'no_credits' | 'dismissed';

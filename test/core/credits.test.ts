@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { amountPaid, computeCredits, needsLineItems } from '../../src/reconcile/credits.js';
+import { amountPaid, amountTooLow, computeCredits, needsLineItems } from '../../src/reconcile/credits.js';
 import type { CreditsConfig, LineItemSnapshot, Payment } from '../../src/reconcile/types.js';
 import { checkout, creditsConfig, standalone } from './builders.js';
 
@@ -191,5 +191,34 @@ describe('amountPaid', () => {
     ['standalone: amount_received', standalone({ amount: 900, amountReceived: 800, currency: 'gbp' }), { amount: 800, currency: 'gbp' }],
   ])('%s', (_name, p, expected) => {
     expect(amountPaid(p)).toEqual(expected);
+  });
+});
+
+describe('amountTooLow: credits.minAmountPerCredit', () => {
+  const floor = creditsConfig({ unitAmountPerCredit: { usd: 10 }, minAmountPerCredit: { usd: 5, eur: 4 } });
+  const byMetadata = (n: number) => ({ credits: n, rule: 'metadata' as const });
+
+  it.each<[string, Payment, { credits: number; rule: 'metadata' | 'prices' | 'unit_amount' }, CreditsConfig, boolean]>([
+    ['1 cent for 5000 credits', standalone({ amount: 1, amountReceived: 1, metadata: { credits: '5000' } }), byMetadata(5000), floor, true],
+    ['100% coupon: amount_total 0 for 1000 credits', checkout({ amountTotal: 0, paymentStatus: 'no_payment_required' }, null), byMetadata(1000), floor, true],
+    ['one minor unit short of the floor', checkout({ amountTotal: 499 }), byMetadata(100), floor, true],
+    ['exactly the floor', checkout({ amountTotal: 500 }), byMetadata(100), floor, false],
+    ['above the floor', checkout({ amountTotal: 1000 }), byMetadata(100), floor, false],
+    ['by the price map', checkout({ amountTotal: 100 }), { credits: 1000, rule: 'prices' }, floor, true],
+    ['the amount rule is not checked', checkout({ amountTotal: 1000 }), { credits: 1000, rule: 'unit_amount' }, floor, false],
+    ['its own currency floor', checkout({ amountTotal: 399, currency: 'eur' }), byMetadata(100), floor, true],
+    ['currency compared in lower case', checkout({ amountTotal: 1, currency: 'USD' }), byMetadata(100), floor, true],
+    ['a currency absent from the map', checkout({ amountTotal: 1, currency: 'gbp' }), byMetadata(5000), floor, false],
+    ['no amount', checkout({ amountTotal: null }), byMetadata(5000), floor, false],
+    ['0 credits', checkout({ amountTotal: 0 }), byMetadata(0), floor, false],
+    ['off: {}', standalone({ amountReceived: 1 }), byMetadata(5000), creditsConfig({ minAmountPerCredit: {} }), false],
+    ['off: not set', standalone({ amountReceived: 1 }), byMetadata(5000), creditsConfig(), false],
+    ['a standalone PaymentIntent: amount_received, not amount', standalone({ amount: 50_000, amountReceived: 1 }), byMetadata(5000), floor, true],
+  ])('%s -> %s', (_name, p, given, cfg, expected) => {
+    expect(amountTooLow(p, given, cfg)).toBe(expected);
+  });
+
+  it('does not look up floors inherited from Object.prototype', () => {
+    expect(amountTooLow(checkout({ amountTotal: 0, currency: 'constructor' }), byMetadata(10), floor)).toBe(false);
   });
 });

@@ -21,6 +21,8 @@ function decide(p: Payment, o: ContextOverrides = {}): PaymentDecision {
 }
 
 const good = { clientReferenceId: '1' };
+/** The amount rule of BASE plus a floor of 5 cents per credit in usd. */
+const FLOOR = { unitAmountPerCredit: { usd: 10 }, minAmountPerCredit: { usd: 5 } };
 
 describe('one status per payment, in order', () => {
   it.each<[string, Payment, ContextOverrides, Pick<PaymentDecision, 'status' | 'reason'>]>([
@@ -82,6 +84,23 @@ describe('one status per payment, in order', () => {
     ['over the cap', checkout(good), { maxCreditsPerPayment: 99 }, { status: 'needs_review', reason: 'invalid_credits' }],
     ['no credit rule', checkout(good), { credits: {} }, { status: 'needs_review', reason: 'no_credit_rule' }],
     ['invalid credits beats zero amount', checkout({ ...good, amountTotal: 0, metadata: { credits: '0' } }), {}, { status: 'needs_review', reason: 'invalid_credits' }],
+    // 6. credits.minAmountPerCredit: paid less than the credits cost
+    ['1 cent for 5000 credits', standalone({ amountReceived: 1, metadata: { user_id: '1', credits: '5000' } }), { credits: FLOOR }, { status: 'needs_review', reason: 'amount_too_low' }],
+    [
+      '100% coupon with credits metadata',
+      checkout({ ...good, amountTotal: 0, paymentStatus: 'no_payment_required', metadata: { credits: '1000' } }, null),
+      { credits: FLOOR },
+      { status: 'needs_review', reason: 'amount_too_low' },
+    ],
+    ['too low under the price map', checkout({ ...good, amountTotal: 100, lineItems: [{ priceId: 'price_pack', quantity: 2 }] }), { credits: { ...FLOOR, prices: { price_pack: 1000 } } }, { status: 'needs_review', reason: 'amount_too_low' }],
+    ['too low in a dry run', checkout({ ...good, amountTotal: 1, metadata: { credits: '10' } }), { credits: FLOOR, dryRun: true }, { status: 'needs_review', reason: 'amount_too_low' }],
+    ['no user beats amount too low', checkout({ amountTotal: 1, metadata: { credits: '5000' } }), { credits: FLOOR }, { status: 'needs_review', reason: 'no_user' }],
+    ['over the cap beats amount too low', checkout({ ...good, amountTotal: 1, metadata: { credits: '5000' } }), { credits: FLOOR, maxCreditsPerPayment: 4999 }, { status: 'needs_review', reason: 'invalid_credits' }],
+    ['refunded beats amount too low', checkout({ ...good, amountTotal: 1, metadata: { credits: '5000' } }, { refunded: true }), { credits: FLOOR }, { status: 'skipped', reason: 'refunded' }],
+    ['enough paid at the floor', checkout({ ...good, amountTotal: 500, metadata: { credits: '100' } }), { credits: FLOOR }, { status: 'credited', reason: null }],
+    ['a currency absent from the floor', checkout({ ...good, amountTotal: 1, currency: 'eur', metadata: { credits: '5000' } }), { credits: FLOOR }, { status: 'credited', reason: null }],
+    ['the amount rule under a floor', checkout({ ...good, amountTotal: 1000 }), { credits: FLOOR }, { status: 'credited', reason: null }],
+    ['a tiny amount under a floor is still no_credits', checkout({ ...good, amountTotal: 9 }), { credits: FLOOR }, { status: 'skipped', reason: 'no_credits' }],
     // 7. zero credits
     ['tiny amount', checkout({ ...good, amountTotal: 9 }), {}, { status: 'skipped', reason: 'no_credits' }],
     [

@@ -79,6 +79,15 @@ describe('assignPlan: what assign may credit', () => {
     expect(assignPlan(checkout({ metadata: { credits: '500' } }), ALICE, rules({ maxCreditsPerPayment: 100 }), null)).toMatchObject({ ok: false, refusal: 'invalid_credits' });
   });
 
+  it('credits.minAmountPerCredit does not block assign: the person decided (by the rules, or --credits)', () => {
+    const floor = rules({ credits: { unitAmountPerCredit: { usd: 10 }, minAmountPerCredit: { usd: 5 } } });
+    const cent = standalone({ amount: 1, amountReceived: 1, metadata: { credits: '5000' } });
+    expect(assignPlan(cent, ALICE, floor, null)).toMatchObject({ ok: true, creditSource: 'metadata', decision: { credits: 5000, status: 'credited', reason: null } });
+    expect(assignPlan(cent, ALICE, floor, 1)).toMatchObject({ ok: true, creditSource: 'override', decision: { credits: 1 } });
+    // The other rules still hold without --credits.
+    expect(assignPlan(standalone({ amountReceived: 1, metadata: { credits: 'x' } }), ALICE, floor, null)).toMatchObject({ ok: false, refusal: 'invalid_credits' });
+  });
+
   it('a session without a PaymentIntent is keyed by the session id', () => {
     const plan = assignPlan(checkout({ paymentStatus: 'no_payment_required', metadata: { credits: '3' } }, null), ALICE, AMOUNT_RULE, null);
     expect(plan).toMatchObject({ ok: true, decision: { paymentKey: 'cs_1', paymentIntent: null, credits: 3 } });

@@ -326,6 +326,15 @@ describe.concurrent('the config file', () => {
     await withConfig({ balance: { table: 'users' } }, /config balance\.column: is required/);
   });
 
+  it('credits.minAmountPerCredit: positive whole minor units per lowercase currency code, else exit 2 naming the key', async () => {
+    await withConfig({ credits: { minAmountPerCredit: { USD: 5 } } }, /config credits\.minAmountPerCredit\.USD: must be a currency code as Stripe writes it: three lowercase letters/);
+    await withConfig({ credits: { minAmountPerCredit: { us: 5 } } }, /config credits\.minAmountPerCredit\.us: must be a currency code/);
+    await withConfig({ credits: { minAmountPerCredit: { usd: 0 } } }, /config credits\.minAmountPerCredit\.usd: must be a positive integer/);
+    await withConfig({ credits: { minAmountPerCredit: { usd: 2.5 } } }, /config credits\.minAmountPerCredit\.usd: must be a positive integer/);
+    await withConfig({ credits: { minAmountPerCredit: { usd: '5' } } }, /config credits\.minAmountPerCredit\.usd: must be a positive integer/);
+    await withConfig({ credits: { minAmountPerCredit: 5 } }, /config credits\.minAmountPerCredit: must be an object/);
+  });
+
   it('a config error with --json prints the error document', async () => {
     const { dir, db } = fresh();
     const path = writeJson(join(dir, 'conf.json'), { maxCreditPerRun: 10 });

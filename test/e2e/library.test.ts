@@ -67,6 +67,19 @@ describe('the library: fulfill and handleWebhook', () => {
     expect(new Set(rows.map((x) => x.payment_key)).size).toBe(60);
   });
 
+  it('credits.minAmountPerCredit applies to the library too: a 1-cent payment for 5000 credits is not credited', async () => {
+    const floored = createStripeCredits({ db, stripeApiKey: KEY, stripeApiBase: sim.url, config: { credits: { minAmountPerCredit: { usd: 5 } } }, cwd: tmp.dir });
+    try {
+      const cent = sim.store.createPaymentIntent({ created: now() - 600, amount: 1, metadata: { user_id: '1', credits: '5000' } }).paymentIntent.id;
+      const fair = sim.store.createPaymentIntent({ created: now() - 600, amount: 500, metadata: { user_id: '2', credits: '100' } }).paymentIntent.id;
+      expect(await floored.fulfill(cent)).toMatchObject({ status: 'needs_review', reason: 'amount_too_low', userId: '1' });
+      expect(await floored.fulfill(fair)).toMatchObject({ status: 'credited', credits: 100 });
+      expect(purchases()).toEqual([{ payment_key: fair, user_id: '2', credits: 100, actor: 'webhook' }]);
+    } finally {
+      await floored.close();
+    }
+  });
+
   it('reports why a payment is not credited, and refuses what is not a payment', async () => {
     const pending = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '1', amount: 1000, paymentStatus: 'unpaid' });
     expect(await credits.fulfill(pending.session.id)).toMatchObject({ status: 'pending' });

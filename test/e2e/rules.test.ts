@@ -179,6 +179,62 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     expect(await ledger()).toEqual([]);
   });
 
+  it('credits.minAmountPerCredit: a 1-cent PaymentIntent and a 100% coupon go to review (amount_too_low), --yes does not lift it, assign still can', async () => {
+    const cent = sim.store.createPaymentIntent({ created: now() - DAY, amount: 1, metadata: { user_id: '1', credits: '5000' } }).paymentIntent.id;
+    const coupon = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 0, paymentStatus: 'no_payment_required', metadata: { credits: '1000' } });
+    expect(coupon.paymentIntent).toBeNull(); // a free session has no PaymentIntent: keyed by its session id
+    const free = coupon.session.id;
+    const normal = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '4', amount: 1000, metadata: { credits: '100' } }).paymentIntent!.id;
+    const cfg = { credits: { unitAmountPerCredit: { usd: 100 }, minAmountPerCredit: { usd: 5 } } };
+
+    const r = await reconcile(['--yes'], cfg);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.item(cent)).toMatchObject({ status: 'needs_review', reason: 'amount_too_low', userId: '1', credits: null });
+    expect(r.item(free)).toMatchObject({ status: 'needs_review', reason: 'amount_too_low', userId: '2', credits: null });
+    expect(r.item(normal)).toMatchObject({ status: 'credited', userId: '4', credits: 100 });
+    expect(await ledger()).toEqual([{ payment_key: normal, user_id: '4', credits: 100 }]);
+
+    // A rerun leaves them in review (not new there: exit 0), still uncredited.
+    const again = await reconcile([], cfg);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.item(cent)).toMatchObject({ status: 'needs_review', reason: 'amount_too_low' });
+    expect(await ledger()).toHaveLength(1);
+
+    const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
+    const cfgPath = join(tmp.dir, 'config.json');
+    const review = await runCli(['review', '--db', db, '--config', cfgPath, '--json'], { cwd: tmp.dir, env });
+    expect(review.code, review.stderr).toBe(0);
+    const entries = (JSON.parse(review.stdout) as { entries: { paymentKey: string; reason: string }[] }).entries;
+    expect(entries.map((e) => [e.paymentKey, e.reason]).sort()).toEqual([[cent, 'amount_too_low'], [free, 'amount_too_low']].sort());
+    const text = await runCli(['review', '--db', db, '--config', cfgPath], { cwd: tmp.dir, env });
+    expect(text.stdout).toMatch(/paid less than its credits cost \(minAmountPerCredit\)/);
+    const look = await runCli(['lookup', free, '--db', db, '--config', cfgPath, '--json'], { cwd: tmp.dir, env });
+    expect(look.code, look.stderr).toBe(0);
+    expect(JSON.parse(look.stdout)).toMatchObject({ chain: { status: 'needs_review', reason: 'amount_too_low', userId: '2' }, review: { status: 'open', reason: 'amount_too_low' } });
+
+    // A person decides: with --credits, or by the rules (the floor is reconcile's, not assign's).
+    const byHand = await runCli(['assign', cent, '--user', '1', '--credits', '1', '--reason', 'paid 1 cent: 1 credit', '--db', db, '--config', cfgPath], { cwd: tmp.dir, env });
+    expect(byHand.code, byHand.stderr).toBe(0);
+    const byRule = await runCli(['assign', free, '--user', '2', '--reason', 'promo coupon, approved', '--db', db, '--config', cfgPath], { cwd: tmp.dir, env });
+    expect(byRule.code, byRule.stderr).toBe(0);
+    expect(byRule.stdout).toMatch(/Credited 1000 credits \(by the credits metadata\)/);
+    expect(await ledger()).toEqual([
+      { payment_key: normal, user_id: '4', credits: 100 },
+      { payment_key: cent, user_id: '1', credits: 1 },
+      { payment_key: free, user_id: '2', credits: 1000 },
+    ]);
+  });
+
+  it('without credits.minAmountPerCredit, a 1-cent PaymentIntent and a 100% coupon are credited by their metadata (off by default)', async () => {
+    const cent = sim.store.createPaymentIntent({ created: now() - DAY, amount: 1, metadata: { user_id: '1', credits: '5000' } }).paymentIntent.id;
+    const free = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 0, paymentStatus: 'no_payment_required', metadata: { credits: '1000' } }).session.id;
+    const r = await reconcile([], { credits: { unitAmountPerCredit: { usd: 100 }, minAmountPerCredit: { eur: 5 } } });
+    expect(r.code, r.stderr).toBe(0); // a floor for eur only does not check usd
+    expect(r.item(cent)).toMatchObject({ status: 'credited', credits: 5000 });
+    expect(r.item(free)).toMatchObject({ status: 'credited', credits: 1000 });
+    expect(await ledger()).toHaveLength(2);
+  });
+
   it('over maxCreditsPerRun writes nothing and exits 3, unless --yes', async () => {
     for (let i = 0; i < 3; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: '1', metadata: { credits: '400' }, amount: 1000 });
     sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'nobody@example.org' });

@@ -13,6 +13,7 @@ const REASON_TEXT: Record<string, string> = {
   ambiguous_email: 'several users share the email',
   conflicting_emails: 'emails point at different users',
   invalid_credits: 'credits metadata invalid or over the cap',
+  amount_too_low: 'paid less than its credits cost (minAmountPerCredit)',
   no_credit_rule: 'no credit rule applies',
 };
 
