@@ -4,7 +4,7 @@ import v8 from 'node:v8';
 // V8 lets its heap grow to up to four times what is live before a full collection when collecting
 // is cheap against allocating (a reconcile of a large account parses pages and builds write
 // statements fast): 385 MB peak RSS for 200,000 payments, with 60 MB live. Growing by a quarter at
-// a time keeps the peak near what is live, for a few percent more CPU time (README "Performance").
+// a time keeps the peak near what is live, for a few percent more CPU time (docs/performance.md).
 // Set before the program loads.
 v8.setFlagsFromString('--heap-growing-percent=25');
 const { main } = await import('../dist/cli/main.js');

@@ -696,7 +696,7 @@ interface Probe {
   call: (s: Stripe) => Promise<unknown>;
 }
 
-/** One cheap request per permission the tool needs (README "The key"). */
+/** One cheap request per permission the tool needs (README, "The first run on a real account"). */
 const PROBES: Probe[] = [
   { check: 'stripe.checkout_sessions', permission: 'Checkout Sessions: Read', what: 'list Checkout Sessions', why: 'every run lists them', call: (s) => s.checkout.sessions.list({ limit: 1 }) },
   { check: 'stripe.payment_intents', permission: 'PaymentIntents: Read', what: 'list PaymentIntents', why: 'every run lists them', call: (s) => s.paymentIntents.list({ limit: 1 }) },
@@ -708,7 +708,7 @@ const PROBES: Probe[] = [
 async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings): Promise<void> {
   const { env, settings } = opts;
   if (!env.STRIPE_API_KEY?.trim() && !env.STRIPE_API_KEY_FILE) {
-    f.warn('stripe.key', 'no Stripe key (STRIPE_API_KEY or STRIPE_API_KEY_FILE): the key and its permissions are not checked, and reconcile needs one', 'set STRIPE_API_KEY_FILE to a file holding a restricted key with the read permissions in the README ("The key"), then run doctor again');
+    f.warn('stripe.key', 'no Stripe key (STRIPE_API_KEY or STRIPE_API_KEY_FILE): the key and its permissions are not checked, and reconcile needs one', 'set STRIPE_API_KEY_FILE to a file holding a restricted key with the read permissions the README lists ("The first run on a real account"), then run doctor again');
     return;
   }
   let key: string;
@@ -745,7 +745,7 @@ async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings
           `${probe.what}: refused (HTTP 403${stripeName ? `, Stripe names ${stripeName}` : ''}): the key lacks "${probe.permission}", and ${probe.why}`,
           restricted
             ? `give the key "${probe.permission}" (Dashboard → Developers → API keys → edit ${maskKey(key)})`
-            : 'use a restricted key with the read permissions in the README ("The key")',
+            : 'use a restricted key with the read permissions the README lists ("The first run on a real account")',
         );
         continue;
       }

@@ -443,7 +443,7 @@ export function databaseError(e: unknown): CliError | null {
   const isPg = typeof err.severity === 'string' && /^[0-9A-Z]{5}$/.test(code);
   const msg = maskDbUrl(err.message as string);
   if (isPg && code === '42501') {
-    return new ConfigError(`the database refused: ${msg}`, "the tool's database user lacks a privilege: see \"Postgres\" in the README for the grants it needs", { cause: e });
+    return new ConfigError(`the database refused: ${msg}`, "the tool's database user lacks a privilege: see docs/postgres.md for the grants it needs", { cause: e });
   }
   if (connectionLost(e)) {
     return new DatabaseError(`lost the connection to the database: ${msg}; what was written is consistent, a rerun is safe`, { cause: e });
@@ -495,7 +495,7 @@ function migrationFailed(failed: string | undefined, error: unknown): CliError {
     return new DatabaseError(`lost the connection to the database while migrating the tool's tables (${maskDbUrl((error as Error).message ?? String(error))}): nothing half-done is kept, a rerun is safe`, { cause: error });
   }
   if (code === '42501') {
-    return new ConfigError(message, "the tool's database user needs CREATE on the schema and every privilege on the tool's own tables: see \"Postgres\" in the README", { cause: error });
+    return new ConfigError(message, "the tool's database user needs CREATE on the schema and every privilege on the tool's own tables: see docs/postgres.md", { cause: error });
   }
   return new DatabaseError(message, { cause: error });
 }

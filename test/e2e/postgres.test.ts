@@ -282,19 +282,19 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
   });
 
   describe.concurrent('privileges', () => {
-    it("with the README's grants a role of its own runs everything; without SELECT on the users table it is exit 2", async () => {
+    it("with the grants docs/postgres.md gives a role of its own runs everything; without SELECT on the users table it is exit 2", async () => {
       const d = await appDb();
       const pw = 'tool-Passw0rd-4';
       const role = await createRole(pw);
       const db = new URL(d.url).pathname.slice(1);
-      // What the README tells an operator to grant (Postgres 15: nobody may create in public by default).
+      // What docs/postgres.md tells an operator to grant (Postgres 15: nobody may create in public by default).
       await d.exec(`GRANT CONNECT ON DATABASE ${db} TO ${role}; GRANT USAGE, CREATE ON SCHEMA public TO ${role}`);
       const url = as(d, role, pw);
       const cfg = config('priv.json', { credits: { unitAmountPerCredit: { usd: 100 } } });
       // No SELECT on users yet.
       const denied = await cli(['reconcile', '--db', url, '--config', cfg, '--since', '2d', '--dry-run']);
       expectError(denied, 2, /permission denied for table users/, [pw]);
-      expect(denied.stderr).toMatch(/hint: .*privilege.*README/);
+      expect(denied.stderr).toMatch(/hint: .*privilege.*docs\/postgres\.md/);
       await d.exec(`GRANT SELECT ON public.users TO ${role}`);
       const run = await cli(['reconcile', '--db', url, '--config', cfg, '--since', '2d', '--json']);
       expect(run.code, run.stderr).toBe(0);

@@ -6,14 +6,14 @@ import { startSimulator, type StripeSimulator } from '../../src/simulator/index.
 import { createAppDb, query, tempDir, now, ROOT, writeJson } from '../helpers/cli.js';
 
 /**
- * The framework route handler the README shows (examples/next-route.ts), run as it is: imported
+ * The framework route handler docs/library.md shows (examples/next-route.ts), run as it is: imported
  * through the package's own name, called with Web Requests signed as Stripe signs them.
  */
 
 const KEY = 'sk_test_e2e_route';
 const SECRET = 'whsec_test_route';
 
-describe('the README webhook route handler (examples/next-route.ts)', () => {
+describe('the documented webhook route handler (examples/next-route.ts)', () => {
   let sim: StripeSimulator;
   let tmp: ReturnType<typeof tempDir>;
   let db: string;
@@ -61,8 +61,8 @@ describe('the README webhook route handler (examples/next-route.ts)', () => {
     expect(query(db, "SELECT user_id, credits FROM credit_ledger WHERE kind = 'purchase'")).toEqual([{ user_id: '2', credits: 30 }]);
   });
 
-  it('is the code the README shows, verbatim', () => {
+  it('is the code docs/library.md shows, verbatim', () => {
     const example = readFileSync(join(ROOT, 'examples', 'next-route.ts'), 'utf8').trim();
-    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(example);
+    expect(readFileSync(join(ROOT, 'docs', 'library.md'), 'utf8')).toContain(example);
   });
 });
