@@ -6,7 +6,8 @@ import { UsageError } from './errors.js';
  */
 export function parseWhen(input: string, now: number, flag = 'WHEN'): number {
   const s = input.trim();
-  if (/^\d{9,11}$/.test(s)) return Number(s);
+  // Digits alone are unix seconds, however few (a span always has its unit: 36h, 7d).
+  if (/^\d{1,11}$/.test(s)) return Number(s);
   const rel = /^(\d+)\s*(s|m|h|d|w)$/i.exec(s);
   if (rel) {
     const n = Number(rel[1]);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CliError } from '../errors.js';
@@ -34,16 +35,45 @@ export function defaultActor(env: NodeJS.ProcessEnv): string {
   }
 }
 
-function withCommonOptions(cmd: Command): Command {
-  return cmd
-    .option('--db <url>', "the app's database: a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST/DB (env DATABASE_URL; default data/credits.db)")
-    .option('--config <file>', 'JSON config file (env STRIPE_CREDITS_CONFIG; default stripe-credits.config.json if present)')
-    .option('--stripe-api-base <url>', 'Stripe API base URL (env STRIPE_API_BASE; default https://api.stripe.com)')
-    .option('--json', 'print exactly one JSON document on stdout')
-    .option('-q, --quiet', 'no progress output')
-    .option('--verbose', 'progress lines on stderr, and stack traces on errors')
-    .option('--actor <name>', 'who is doing this, recorded with every write (default: the OS user)');
+/** What a command does beyond reading the database: whether it calls Stripe, whether it records who wrote. */
+export interface CommandTraits {
+  stripe: boolean;
+  writes: boolean;
 }
+
+/** The options every command takes, and `--stripe-api-base` / `--actor` only where they mean something. */
+function withCommonOptions(cmd: Command, traits: CommandTraits): Command {
+  cmd
+    .option('--db <url>', "the app's database: a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST/DB (env DATABASE_URL; default data/credits.db)")
+    .option('--config <file>', 'JSON config file (env STRIPE_CREDITS_CONFIG; default stripe-credits.config.json if present)');
+  if (traits.stripe) cmd.option('--stripe-api-base <url>', 'Stripe API base URL (env STRIPE_API_BASE; default https://api.stripe.com)');
+  cmd
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('-q, --quiet', 'no spinner; reconcile prints only its one-line summary')
+    .option('--verbose', 'progress lines on stderr, and stack traces on errors');
+  if (traits.writes) cmd.option('--actor <name>', 'who is doing this, recorded with every write (default: the OS user)');
+  return cmd;
+}
+
+const ENVIRONMENT = `
+Environment:
+  STRIPE_API_KEY        the Stripe secret or restricted key (never on the command line)
+  STRIPE_API_KEY_FILE   or a file that holds it
+  DATABASE_URL          the app's database, as --db
+  STRIPE_CREDITS_CONFIG the config file, as --config
+  STRIPE_API_BASE       the Stripe API base, as --stripe-api-base
+  NO_COLOR              no colour on a terminal`;
+
+const EXAMPLES = `
+Examples:
+  $ export STRIPE_API_KEY_FILE=/etc/stripe-credits/key
+  $ stripe-credits reconcile --db data/app.db --since 7d --dry-run
+  $ stripe-credits reconcile --db data/app.db --since 7d
+  $ stripe-credits lookup customer@example.com --db data/app.db
+  $ stripe-credits demo                      the whole flow on a bundled simulator, no account needed`;
+
+const READS = { stripe: false, writes: false };
+const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const EXIT_CODES = `
 Exit codes:
@@ -59,8 +89,9 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
   program
     .name('stripe-credits')
     .description('Make sure every successful Stripe payment for prepaid credits is credited to the right user, exactly once.')
+    .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(false)
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', `${EXAMPLES}\n${ENVIRONMENT}\n${EXIT_CODES}`)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: () => {}, // errors are printed once, by main()
@@ -78,19 +109,26 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
       .option('--until <when>', 'end of the window, exclusive (default: now)')
       .option('--yes', 'go ahead past the safety stops (first run on an empty ledger, maxCreditsPerRun)')
       .option('--max-rps <n>', "requests per second to Stripe, all endpoints together (default: just below Stripe's limit for the key's mode)"),
+    { stripe: true, writes: true },
   )
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', `
+Examples:
+  $ stripe-credits reconcile --db data/app.db --since 2026-11-20 --dry-run   what it would write
+  $ stripe-credits reconcile --db data/app.db --since 36h                    an incident's window
+  $ stripe-credits reconcile --quiet                                         cron: from the last run on
+${ENVIRONMENT}
+${EXIT_CODES}`)
     .action(async (flags) => setResult(await reconcileCommand(ctx, flags)));
 
-  withCommonOptions(program.command('migrate').description("create or upgrade the tool's tables in the database")).action(
+  withCommonOptions(program.command('migrate').description("create or upgrade the tool's tables in the database"), READS).action(
     async (flags) => setResult(await migrateCommand(ctx, flags)),
   );
 
-  withCommonOptions(program.command('runs').description('recent runs: window, counts, outcome, duration'))
+  withCommonOptions(program.command('runs').description('recent runs: window, counts, outcome, duration'), READS)
     .option('--limit <n>', 'how many runs to show (default 20)')
     .action(async (flags) => setResult(await runsCommand(ctx, flags)));
 
-  withCommonOptions(program.command('baseline').description('mark every successful payment up to WHEN as already handled, without crediting'))
+  withCommonOptions(program.command('baseline').description('mark every successful payment up to WHEN as already handled, without crediting'), { stripe: true, writes: true })
     .option('--until <when>', 'the line: payments paid before it count as handled (required)')
     .option('--dry-run', 'count what would be recorded; write nothing')
     .action(async (flags) => setResult(await baselineCommand(ctx, flags)));
@@ -99,6 +137,7 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     program
       .command('doctor')
       .description('check config, database and key against each other; say exactly what to fix (reads only)'),
+    { stripe: true, writes: false },
   )
     .addHelpText('after', '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.')
     .action(async (flags) => setResult(await doctorCommand(ctx, flags)));

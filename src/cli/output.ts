@@ -207,7 +207,7 @@ export function renderAttention(decisions: Iterable<PaymentDecision>): string {
   const review: PaymentDecision[] = [];
   for (const d of decisions) if (d.status === 'needs_review') review.push(d);
   if (review.length === 0) return 'Nothing needs a person.\n';
-  const lines = [`${review.length} payment${review.length === 1 ? '' : 's'} need a person:`];
+  const lines = [review.length === 1 ? '1 payment needs a person:' : `${review.length} payments need a person:`];
   for (const d of review) {
     const facts = [
       formatAmount(d.amount, d.currency),

@@ -11,7 +11,7 @@ export interface Registrar {
   ctx: CommandContext;
   setResult: (code: number) => void;
   /** Adds the options every command takes (--db, --config, --json, --actor, …). */
-  common: (cmd: Command) => Command;
+  common: (cmd: Command, traits: { stripe: boolean; writes: boolean }) => Command;
 }
 
 /** Same look as reconcile's tables: no colours, no rule between rows. */

@@ -32,5 +32,6 @@ export function registerAdjust({ program, ctx, setResult, common }: Registrar): 
       .requiredOption('--user <user>', 'a user id or an email')
       .requiredOption('--credits <n>', 'credits to add (50 or +50) or take away (-20); not 0')
       .requiredOption('--reason <text>', 'why (required; recorded with the entry)'),
+    { stripe: false, writes: true },
   ).action(async (flags: AdjustFlags) => setResult(await adjustCommand(ctx, flags)));
 }

@@ -70,6 +70,7 @@ export function registerAssign({ program, ctx, setResult, common }: Registrar): 
       .requiredOption('--reason <text>', 'why (required; recorded with the entry)')
       .option('--credits <n>', 'credits to write instead of what the rules give')
       .option('--reassign', 'move an already credited payment to --user: a reversal for the user who has it and a credit for --user; every entry kept'),
+    { stripe: true, writes: true },
   )
     .addHelpText(
       'after',

@@ -20,7 +20,7 @@ async function balanceCommand(ctx: CommandContext, user: string, flags: CommonFl
 }
 
 export function registerBalance({ program, ctx, setResult, common }: Registrar): void {
-  common(program.command('balance <user>').description("a user's balance (the sum of their ledger entries) and their entries, newest first")).action(
+  common(program.command('balance <user>').description("a user's balance (the sum of their ledger entries) and their entries, newest first"), { stripe: false, writes: false }).action(
     async (user: string, flags: CommonFlags) => setResult(await balanceCommand(ctx, user, flags)),
   );
 }

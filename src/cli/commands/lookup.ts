@@ -119,5 +119,6 @@ export function registerLookup({ program, ctx, setResult, common }: Registrar): 
     program
       .command('lookup <query>')
       .description('what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email)'),
+    { stripe: true, writes: false },
   ).action(async (query: string, flags: CommonFlags) => setResult(await lookupCommand(ctx, query, flags)));
 }

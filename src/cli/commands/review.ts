@@ -75,8 +75,9 @@ export function registerReview({ program, ctx, setResult, common }: Registrar): 
     program
       .command('review')
       .description('open payments that need a person, oldest first; `review dismiss PAYMENT --reason TEXT` closes one'),
+    { stripe: false, writes: false },
   ).action(async (flags: CommonFlags) => setResult(await reviewList(ctx, flags)));
-  common(review.command('dismiss <payment>').description('close a review entry without crediting it (kept, with who and why)'))
+  common(review.command('dismiss <payment>').description('close a review entry without crediting it (kept, with who and why)'), { stripe: false, writes: true })
     .requiredOption('--reason <text>', 'why it needs no credit (required; recorded)')
     .action(async (payment: string, _flags: unknown, cmd: Command) => setResult(await reviewDismiss(ctx, payment, cmd.optsWithGlobals())));
 }
