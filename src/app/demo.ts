@@ -31,9 +31,9 @@ function absolute<T>(item: Relative<T>, now: number): T {
   return { ...rest, created: now - Math.round(hoursAgo * 3600) } as T;
 }
 
-/** Starts the simulator on 127.0.0.1 with the demo's Stripe objects. */
-export async function startDemoStripe(data: DemoData, now: number): Promise<StripeSimulator> {
-  const sim = await startSimulator({ apiKeys: [DEMO_KEY] });
+/** Starts the simulator on 127.0.0.1 (port 0: any free one) with the demo's Stripe objects. */
+export async function startDemoStripe(data: DemoData, now: number, port = 0): Promise<StripeSimulator> {
+  const sim = await startSimulator({ apiKeys: [DEMO_KEY], port });
   sim.store.loadFixture({
     checkoutPayments: data.checkoutPayments.map((p) => absolute(p, now)),
     paymentIntents: data.paymentIntents.map((p) => absolute(p, now)),
@@ -82,15 +82,21 @@ export interface DemoResult {
   dryRun: ReconcileReport;
   apply: ReconcileReport;
   rerun: ReconcileReport;
+  /** The simulator, still running, when the demo was asked to keep it. */
+  simulator: StripeSimulator | null;
 }
 
-/** The whole flow: simulator up, fresh database, dry run, real run, and a rerun that writes nothing. */
-export async function runDemo(opts: { cwd: string; actor: string; onReport?: (title: string, r: ReconcileReport) => void }): Promise<DemoResult> {
+/**
+ * The whole flow: simulator up, fresh database, dry run, real run, and a rerun that writes nothing.
+ * With `keep`, the simulator is left running for the caller (`result.simulator`), to be closed by it.
+ */
+export async function runDemo(opts: { cwd: string; actor: string; keep?: boolean; onReport?: (title: string, r: ReconcileReport) => void }): Promise<DemoResult> {
   const data = loadDemoData();
   const now = Math.floor(Date.now() / 1000);
   const dbPath = resolve(opts.cwd, join('data', 'demo.db'));
   createDemoDatabase(dbPath, data.users);
   const sim = await startDemoStripe(data, now);
+  let kept = false; // closed here unless the demo succeeded and the caller keeps it
   try {
     const settings: Settings = {
       db: dbPath,
@@ -109,8 +115,10 @@ export async function runDemo(opts: { cwd: string; actor: string; onReport?: (ti
     opts.onReport?.('2. Real run', apply);
     const rerun = await run(false);
     opts.onReport?.('3. The same run again (exactly once: nothing new)', rerun);
-    return { dbPath, balances: readBalances(dbPath), dryRun, apply, rerun };
+    const result = { dbPath, balances: readBalances(dbPath), dryRun, apply, rerun, simulator: opts.keep ? sim : null };
+    kept = opts.keep === true;
+    return result;
   } finally {
-    await sim.close();
+    if (!kept) await sim.close();
   }
 }

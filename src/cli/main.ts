@@ -7,7 +7,8 @@ import { reconcileCommand } from './commands/reconcile.js';
 import { migrateCommand } from './commands/migrate.js';
 import { runsCommand } from './commands/runs.js';
 import { baselineCommand } from './commands/baseline.js';
-import { demoCommand } from './commands/demo.js';
+import { demoCommand, simulatorCommand } from './commands/demo.js';
+import { DEMO_KEY } from '../app/demo.js';
 import { doctorCommand } from './commands/doctor.js';
 import { registerReview } from './commands/review.js';
 import { registerAssign } from './commands/assign.js';
@@ -146,8 +147,18 @@ ${EXIT_CODES}`)
     .command('demo')
     .description('the whole flow on a bundled local Stripe simulator and a fresh data/demo.db; no Stripe account needed')
     .option('--json', 'print the apply run as JSON')
+    .option('--keep', 'leave the simulator running afterwards, and print how to point the other commands at it')
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => setResult(await demoCommand(ctx, flags)));
+
+  program
+    .command('simulator')
+    .description("run the project's local Stripe simulator with the demo's payments (or --data FILE of the same shape) until Ctrl-C")
+    .option('--data <file>', 'Stripe objects in the shape of data/demo-payments.json (default: that file)')
+    .option('--port <n>', 'port on 127.0.0.1 (default: any free one)')
+    .option('--verbose', 'stack traces on errors')
+    .addHelpText('after', `\nIt accepts the key ${DEMO_KEY} and prints the STRIPE_API_BASE to use.`)
+    .action(async (flags) => setResult(await simulatorCommand(ctx, flags)));
 
   // The support commands (one file each) register themselves with the common options.
   for (const register of [registerReview, registerAssign, registerAdjust, registerBalance, registerLookup]) {

@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { query, runCli, tempDir } from '../helpers/cli.js';
+import { BIN, ROOT, query, runCli, tempDir, writeJson } from '../helpers/cli.js';
 
 describe('stripe-credits demo', () => {
   const tmp = tempDir('sc-demo-');
@@ -30,5 +31,68 @@ describe('stripe-credits demo', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.counts).toMatchObject({ payments: 15, credited: 6, needsReview: 5, pending: 1, skipped: 3 });
+  });
+});
+
+/**
+ * The demo's "Next: stripe-credits lookup PAYMENT" can be followed: `demo --keep` and `simulator`
+ * leave the simulator running (real processes: they serve until a signal) and print the environment
+ * that points the other commands at it.
+ */
+describe('the simulator kept running', () => {
+  const tmp = tempDir('sc-keep-');
+  afterAll(() => tmp.cleanup());
+
+  /** Starts the CLI, waits for its `export …` line, and returns that environment and a stopper. */
+  async function serving(args: string[]): Promise<{ env: Record<string, string>; stop(): Promise<number | null> }> {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        const m = /^ {2}export (.+)$/m.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`exited ${code} before serving: ${stderr}`)));
+    });
+    const env = Object.fromEntries(line.split(' ').map((kv) => kv.split('=') as [string, string]));
+    return {
+      env,
+      stop: async () => {
+        child.kill('SIGTERM');
+        return exited;
+      },
+    };
+  }
+
+  it('demo --keep: review and lookup work against it, and SIGTERM stops it with exit 0', async () => {
+    const s = await serving(['demo', '--keep']);
+    try {
+      expect(s.env).toMatchObject({ STRIPE_API_KEY: 'sk_test_demo_simulator', DATABASE_URL: join('data', 'demo.db') });
+      const review = await runCli(['review', '--json'], { cwd: tmp.dir, env: s.env });
+      expect(review.code, review.stderr).toBe(0);
+      const entries = JSON.parse(review.stdout).entries as Array<{ paymentKey: string }>;
+      expect(entries).toHaveLength(5);
+      const lookup = await runCli(['lookup', entries[0]!.paymentKey], { cwd: tmp.dir, env: s.env });
+      expect(lookup.code, lookup.stderr).toBe(0);
+      expect(lookup.stdout).toContain(entries[0]!.paymentKey);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
+  it('simulator --data serves the bundled data file; a file of another shape is exit 2', async () => {
+    const s = await serving(['simulator', '--data', join(ROOT, 'data', 'demo-payments.json')]);
+    try {
+      const r = await fetch(`${s.env.STRIPE_API_BASE}/v1/checkout/sessions?limit=100`, { headers: { authorization: `Bearer ${s.env.STRIPE_API_KEY}` } });
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { data: unknown[] }).data.length).toBeGreaterThan(5);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+    const bad = await runCli(['simulator', '--data', writeJson(join(tmp.dir, 'fixture.json'), { sessions: [] })], { cwd: tmp.dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not in the shape of data\/demo-payments\.json/);
   });
 });

@@ -1,9 +1,11 @@
-import { relative } from 'node:path';
-import { runDemo } from '../../app/demo.js';
-import { renderAttention, renderReconcile, summaryLine, writeReconcileJson } from '../output.js';
+import { relative, resolve } from 'node:path';
+import { DEMO_KEY, loadDemoData, runDemo, startDemoStripe } from '../../app/demo.js';
+import { UsageError } from '../../errors.js';
+import type { StripeSimulator } from '../../simulator/index.js';
+import { renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
 import type { CommandContext } from './reconcile.js';
 
-export async function demoCommand(ctx: CommandContext, flags: { json?: boolean }): Promise<number> {
+export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; keep?: boolean }): Promise<number> {
   const out = ctx.io.stdout;
   if (!flags.json) {
     out.write('stripe-credits demo: a local Stripe simulator on 127.0.0.1 with sample payments, and a fresh data/demo.db\n');
@@ -12,6 +14,7 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean }
   const result = await runDemo({
     cwd: ctx.cwd,
     actor: ctx.defaultActor,
+    keep: flags.keep === true,
     onReport: (title, r) => {
       if (flags.json) return;
       out.write(`== ${title}\n`);
@@ -20,12 +23,56 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean }
   });
   if (flags.json) {
     await writeReconcileJson(out, result.apply);
-    return 0;
+  } else {
+    out.write('== What a person should look at\n');
+    out.write(renderAttention(result.apply.decisions));
+    out.write('\n== Balances the app now reads (SELECT SUM(credits) FROM credit_ledger WHERE user_id = ?)\n');
+    for (const b of result.balances) out.write(`  user ${b.userId.padEnd(3)} ${(b.email ?? '').padEnd(22)} ${String(b.balance).padStart(6)} credits\n`);
+    out.write(`\nThe database is ${relative(ctx.cwd, result.dbPath)}; run the demo again to start over.\n`);
   }
-  out.write('== What a person should look at\n');
-  out.write(renderAttention(result.apply.decisions));
-  out.write('\n== Balances the app now reads (SELECT SUM(credits) FROM credit_ledger WHERE user_id = ?)\n');
-  for (const b of result.balances) out.write(`  user ${b.userId.padEnd(3)} ${(b.email ?? '').padEnd(22)} ${String(b.balance).padStart(6)} credits\n`);
-  out.write(`\nThe database is ${relative(ctx.cwd, result.dbPath)}; run the demo again to start over.\n`);
+  if (result.simulator) await serveUntilStopped(ctx.io, result.simulator, relative(ctx.cwd, result.dbPath));
   return 0;
+}
+
+/** `stripe-credits simulator`: the demo's Stripe objects (or a file of the same shape) served until a signal. */
+export async function simulatorCommand(ctx: CommandContext, flags: { data?: string; port?: string }): Promise<number> {
+  const port = flags.port === undefined ? 0 : Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port number: ${flags.port}`);
+  const data = readData(flags.data === undefined ? undefined : resolve(ctx.cwd, flags.data));
+  const sim = await startDemoStripe(data, Math.floor(Date.now() / 1000), port);
+  await serveUntilStopped(ctx.io, sim, null);
+  return 0;
+}
+
+/** The demo's data file, or one of the same shape (times as `hoursAgo`): bad files are usage errors. */
+function readData(path: string | undefined): ReturnType<typeof loadDemoData> {
+  let data: ReturnType<typeof loadDemoData>;
+  try {
+    data = loadDemoData(path);
+  } catch (e) {
+    throw new UsageError(`--data: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!Array.isArray(data?.checkoutPayments) || !Array.isArray(data?.paymentIntents)) {
+    throw new UsageError(`--data: ${path} is not in the shape of data/demo-payments.json (checkoutPayments and paymentIntents, each with hoursAgo)`);
+  }
+  return data;
+}
+
+/** Prints how to point the CLI at the simulator, then serves until SIGINT or SIGTERM. */
+async function serveUntilStopped(io: Io, sim: StripeSimulator, db: string | null): Promise<void> {
+  io.stderr.write(
+    `\nThe Stripe simulator is running on ${sim.url} (Ctrl-C stops it). In another terminal:\n` +
+      `  export STRIPE_API_KEY=${DEMO_KEY} STRIPE_API_BASE=${sim.url}${db ? ` DATABASE_URL=${db}` : ''}\n` +
+      `  stripe-credits review\n  stripe-credits lookup PAYMENT\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sim.close();
 }
