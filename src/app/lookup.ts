@@ -83,6 +83,9 @@ export interface StripeView {
   notPayment: string | null;
 }
 
+/** Review reasons about the amount, not the user: `assign` then needs `--credits`, the rules giving none it may take. */
+const CREDIT_REASONS = new Set(['invalid_credits', 'no_credit_rule', 'amount_too_low']);
+
 /** What the chain decides for the payment as if the ledger did not have it yet (reconcile's statuses; `would_credit` = it would credit). */
 export interface ChainView {
   status: PaymentDecision['status'];
@@ -300,7 +303,7 @@ function verdictOf(
     case 'credited':
       return `paid, NOT credited yet: the chain matches user ${chain.userId} (${chain.credits} credits); the next reconcile whose window covers it credits it, or: stripe-credits assign ${key} --user ${chain.userId} --reason TEXT`;
     case 'needs_review':
-      return `paid, NOT credited: needs a person (${chain.reason}); credit it with: stripe-credits assign ${key} --user USER --reason TEXT`;
+      return `paid, NOT credited: needs a person (${chain.reason}); credit it with: stripe-credits assign ${key} --user ${chain.userId ?? 'USER'} --reason TEXT${CREDIT_REASONS.has(chain.reason ?? '') ? ' --credits N' : ''}`;
     case 'pending':
       return 'not settled yet (pending): credited by a later reconcile once it succeeds';
     case 'skipped':

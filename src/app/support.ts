@@ -296,7 +296,7 @@ async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, me
   const holding = paymentHolding(await ledgerEntriesForPayment(open.db, ids));
   const byApp = holding ? null : await creditedByApp(open, settings, ids);
   if (byApp) return new AttentionError(`${key} is already credited by the app itself (${byApp}): nothing written`, `check it with: stripe-credits lookup ${key}`);
-  const to = holding ? `user ${holding.holderUserId} (${holding.credits} credits, ${whoWrote(toEntry(holding.purchase))}${holding.generation > 0 ? `, reassigned ${holding.generation}×` : ''})` : 'another user';
+  const to = holding ? `user ${holding.holderUserId} (${holding.credits} credits, ${whoWrote(toEntry(holding.holderEntry))}${holding.generation > 0 ? `, reassigned ${holding.generation}×` : ''})` : 'another user';
   return new AttentionError(
     `${key} is already credited${meanwhile ? ' (credited meanwhile by someone else)' : ''} to ${to}: nothing written`,
     `if it went to the wrong user, move it with: stripe-credits assign ${key} --user USER --reason TEXT --reassign`,

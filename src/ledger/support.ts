@@ -160,6 +160,8 @@ export interface PaymentHolding {
   purchase: LedgerRow;
   /** The user the credits are with: the last reassignment's, else the purchase's. */
   holderUserId: string;
+  /** The entry that gave them to that user (who wrote it, and when): the last reassignment's, else the purchase. */
+  holderEntry: LedgerRow;
   /** The purchase's credits (what every reassignment moves). */
   credits: number;
   /** The last reassignment's N (0 when never reassigned). */
@@ -174,7 +176,7 @@ export function paymentHolding(entries: readonly LedgerRow[]): PaymentHolding | 
   if (!purchase) return null;
   const same = entries.filter((e) => e.payment_key === purchase.payment_key);
   let generation = 0;
-  let holderUserId = purchase.user_id;
+  let holderEntry = purchase;
   for (const e of same) {
     const m = REASSIGN_KIND.exec(e.kind);
     if (!m) continue;
@@ -183,11 +185,12 @@ export function paymentHolding(entries: readonly LedgerRow[]): PaymentHolding | 
   }
   if (generation > 0) {
     const last = same.find((e) => e.kind === reassignKinds(generation).in);
-    if (last) holderUserId = last.user_id;
+    if (last) holderEntry = last;
   }
   return {
     purchase,
-    holderUserId,
+    holderUserId: holderEntry.user_id,
+    holderEntry,
     credits: Number(purchase.credits),
     generation,
     netCredits: same.reduce((s, e) => s + Number(e.credits), 0),

@@ -10,8 +10,9 @@ function metadata(m: Record<string, string>): string {
   return keys.length ? keys.map((k) => `${k}=${JSON.stringify(m[k])}`).join(' ') : '(none)';
 }
 
-function chainStatus(status: string, reason: string | null): string {
-  const label = status === 'would_credit' ? 'would credit' : status.replace('_', ' ');
+/** `credited`: the ledger has the payment, so the chain's "would credit" only says it agrees. */
+function chainStatus(status: string, reason: string | null, credited = false): string {
+  const label = status === 'would_credit' ? (credited ? 'matches' : 'would credit') : status.replace('_', ' ');
   return reason ? `${label} (${reason})` : label;
 }
 
@@ -91,7 +92,7 @@ export function renderUserLookup(r: UserLookup): string {
         p.paymentKey,
         formatAmount(p.amount, p.currency),
         p.stripe ?? '(not re-read)',
-        p.chain ? `${chainStatus(p.chain.status, p.chain.reason)}${p.chain.userId ? `\nuser ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}` : ''}` : '',
+        p.chain ? `${chainStatus(p.chain.status, p.chain.reason, p.ledger !== null)}${p.chain.userId ? `\nuser ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}` : ''}` : '',
         p.ledger ? `+${p.ledger.credits} user ${p.ledger.holderUserId}` : 'not credited',
         p.note ?? '',
       ]);

@@ -63,7 +63,7 @@ async function reviewDismiss(ctx: CommandContext, payment: string, flags: Common
     writeJson(ctx, { outcome: r.outcome, paymentKey: i.paymentKey, status: i.status, dismissedBy: i.resolvedBy, dismissedAt: i.resolvedAt, reason: i.resolution, entry: i });
   } else if (r.outcome === 'dismissed') {
     ctx.io.stdout.write(`Dismissed ${i.paymentKey} (${i.reason}, ${formatAmount(i.amount, i.currency)}) without crediting it, by ${i.resolvedBy}: ${i.resolution}\n`);
-    ctx.io.stdout.write('The entry is kept; reconcile does not reopen it. To credit it after all: stripe-credits assign PAYMENT --user USER --reason TEXT\n');
+    ctx.io.stdout.write(`The entry is kept; reconcile does not reopen it. To credit it after all: stripe-credits assign ${i.paymentKey} --user USER --reason TEXT\n`);
   } else {
     ctx.io.stdout.write(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.\n`);
   }
