@@ -190,6 +190,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     }
 
     memoryPhase('before fetching');
+    const missing: string[] = [];
     progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
     if (early) {
       early.open(planner);
@@ -199,17 +200,18 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       if (alsoEvents) {
         progress(`reading events since the last run (${isoSeconds(alsoEvents.since)})`);
         const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.hasDecided(id));
-        await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress));
+        await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress, missing));
       }
     } else {
-      await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
+      await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress, missing));
     }
     const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
     const toRecheck = recheckIds.filter((id) => !planner.hasDecided(id));
     if (toRecheck.length > 0) {
       progress(`re-reading ${toRecheck.length} payments left pending or in review`);
-      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
+      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress, missing));
     }
+    if (missing.length > 0) notes.push(missingNote(missing));
     memoryPhase('fetched and decided');
     const { plan, creditsPlanned } = planner;
     plan.sort();
@@ -271,4 +273,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     await lock?.release().catch(() => {});
     await open.close();
   }
+}
+
+/** Objects events (or earlier runs) named that Stripe no longer has, e.g. deleted test data. */
+function missingNote(ids: readonly string[]): string {
+  const shown = ids.slice(0, 5).join(', ');
+  return `Stripe no longer has ${ids.length} object${ids.length === 1 ? '' : 's'} named by events or earlier runs (deleted?), passed over: ${shown}${ids.length > 5 ? ', …' : ''}`;
 }
