@@ -135,6 +135,12 @@ export class StripeReader {
   requests = 0;
   readonly requestsByEndpoint = new Map<string, number>();
   /**
+   * How many seconds this machine's clock is ahead of Stripe's (negative: behind), from the Date
+   * header of the answers; null before one. Each answer's arrival minus its Date can only overstate
+   * it (the time in flight, the Date's truncated second), so the smallest is kept.
+   */
+  clockAhead: number | null = null;
+  /**
    * Once a request has failed for good (an outage past the retry budget, a rejected key), the run is
    * over: the other scans stop at their next request. An object Stripe does not have is no failure.
    */
@@ -178,6 +184,7 @@ export class StripeReader {
         this.requestsByEndpoint.set(endpoint, (this.requestsByEndpoint.get(endpoint) ?? 0) + 1);
         try {
           const out = await fn();
+          this.sawDate(out);
           this.answer.resolve();
           return out;
         } catch (e) {
@@ -196,6 +203,19 @@ export class StripeReader {
       }
       throw e;
     });
+  }
+
+  private sawDate(out: unknown): void {
+    const date = (out as { lastResponse?: { headers?: Record<string, unknown> } } | null)?.lastResponse?.headers?.date;
+    const at = typeof date === 'string' ? Date.parse(date) : NaN;
+    if (Number.isNaN(at)) return;
+    const ahead = (Date.now() - at) / 1000;
+    this.clockAhead = this.clockAhead === null ? ahead : Math.min(this.clockAhead, ahead);
+  }
+
+  /** Unix seconds `localNow` (this machine's clock) as Stripe's clock reads it, never later than `localNow`. */
+  stripeTime(localNow: number): number {
+    return this.clockAhead !== null && this.clockAhead > 0 ? Math.floor(localNow - this.clockAhead) : localNow;
   }
 
   /** A list page that says there is more but holds nothing: Stripe would never send it; stop rather than skip the rest. */

@@ -125,6 +125,23 @@ describe.each(engines())('cron-grade reconcile (%s)', (engine) => {
     expect(await ledger()).toHaveLength(1);
   });
 
+  it("a local clock 20 minutes ahead of Stripe's: the cursor follows Stripe's clock, so a payment made between runs is credited, and the skew is said", async () => {
+    await sim.close();
+    sim = await startSimulator({ apiKeys: [KEY], now: () => now() - 20 * 60 });
+    sim.store.createCheckoutPayment({ created: -DAY, clientReferenceId: '1', amount: 1000 });
+    const first = await run(['--since', '2d']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^stripe-credits: warning: this machine's clock is 20 minutes ahead of Stripe's/m);
+    expect(Number(await cursor())).toBeLessThanOrEqual(sim.store.now());
+
+    // Paid a minute after run 1 by Stripe's clock: long before run 1 by this machine's.
+    const between = sim.store.createCheckoutPayment({ created: -60, paidAt: sim.store.now(), clientReferenceId: '2', amount: 3000 });
+    const r = await run(['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: this machine's clock is 20 minutes ahead/);
+    expect(json(r).items).toEqual([expect.objectContaining({ paymentKey: between.paymentIntent!.id, status: 'credited', credits: 30 })]);
+  });
+
   it('credits a delayed payment that settles days after its session, and a session created long before it completed', async () => {
     const ach = sim.store.createCheckoutPayment({ created: now() - 5 * DAY, clientReferenceId: '3', amount: 4000, paymentStatus: 'unpaid' });
     const first = json(await run(['--since', '7d', '--json']));
