@@ -104,12 +104,13 @@ export class WorkQueue<T> {
 
 /**
  * Stripe has no such object (withRetry wraps the SDK's error: look at its cause). A fact about
- * that one object: it ends nothing else.
+ * that one object: it ends nothing else. Only Stripe's `resource_missing` says so: a bare 404 (a
+ * wrong API base, a proxy) is no answer about any object.
  */
 export function isMissing(e: unknown): boolean {
   if (e instanceof ReaderStopped) return false;
   const err = e instanceof CliError ? e.cause : e;
-  return err instanceof Stripe.errors.StripeInvalidRequestError && (err.statusCode === 404 || err.code === 'resource_missing');
+  return err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing';
 }
 
 /**
