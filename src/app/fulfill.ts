@@ -8,7 +8,7 @@ import type { PaymentDecision } from '../reconcile/types.js';
 import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentById } from '../stripe/fetch-payment.js';
 import { StripeReader } from '../stripe/reader.js';
-import { DEFAULT_RETRY } from '../stripe/retry.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
 import { Planner, writePlan } from './plan-writer.js';
 
 /** The webhook events that can complete a credit purchase. */
@@ -23,7 +23,15 @@ export interface FulfillerOptions {
   config?: string | Record<string, unknown>;
   /** Recorded with every entry written (default `webhook`). */
   actor?: string;
+  /** How long one call keeps retrying Stripe (429, 5xx, timeouts) before it throws (default 60, as STRIPE_CREDITS_RETRY_SECONDS). */
+  retrySeconds?: number;
   cwd?: string;
+}
+
+function retrySeconds(v: number | undefined): number {
+  if (v === undefined) return DEFAULT_RETRY.budgetMs / 1000;
+  if (!Number.isFinite(v) || v < 0 || v > 3600) throw new ConfigError(`retrySeconds must be a number of seconds from 0 to 3600, not ${v}`);
+  return v;
 }
 
 /**
@@ -33,15 +41,15 @@ export interface FulfillerOptions {
  */
 export class Fulfiller {
   private readonly config: AppConfig;
-  private readonly reader: StripeReader;
   private readonly stripe: Stripe;
+  private readonly retry: RetryPolicy;
   private opened: Promise<OpenDb> | null = null;
 
   constructor(private readonly opts: FulfillerOptions) {
     const cwd = opts.cwd ?? process.cwd();
     this.config = typeof opts.config === 'string' ? loadConfigFile(opts.config, true) : parseConfig(opts.config ?? {});
     this.stripe = createStripeClient({ apiKey: opts.stripeApiKey, apiBase: opts.stripeApiBase ?? 'https://api.stripe.com' });
-    this.reader = new StripeReader(this.stripe, DEFAULT_RETRY, maskKey(opts.stripeApiKey));
+    this.retry = { ...DEFAULT_RETRY, budgetMs: retrySeconds(opts.retrySeconds) * 1000 };
     parseDbUrl(opts.db, cwd); // a bad URL is reported at once, not on the first payment
   }
 
@@ -69,7 +77,10 @@ export class Fulfiller {
   /** `notPaymentIsNull`: a webhook's object that is not a credit purchase is no error, only nothing to do. */
   private async fulfillPayment(id: string, notPaymentIsNull: boolean): Promise<PaymentDecision | null> {
     const { db } = await this.database();
-    const fetched = await fetchPaymentById(this.reader, id, this.config);
+    // A reader per call: one that failed (Stripe down past the retry budget) stops only this call's
+    // remaining requests, never the calls after it.
+    const reader = new StripeReader(this.stripe, this.retry, maskKey(this.opts.stripeApiKey));
+    const fetched = await fetchPaymentById(reader, id, this.config);
     if (!fetched) throw new UsageError(`Stripe has no payment ${id}`);
     if (!fetched.payment) {
       if (notPaymentIsNull) return null;

@@ -31,6 +31,8 @@ export interface ReconcileOptions {
   progress?: Progress;
   /** Called for every Stripe request (--verbose). */
   onRequest?: (line: string) => void;
+  /** Told what a person should fix even when the run succeeds (a skewed clock). */
+  warn?: (message: string) => void;
   retry?: RetryPolicy;
   /** Requests per second (default: just below Stripe's limits for the key's mode). */
   rateLimits?: RateLimits;
@@ -190,6 +192,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     }
 
     memoryPhase('before fetching');
+    const missing: string[] = [];
     progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
     if (early) {
       early.open(planner);
@@ -199,17 +202,20 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       if (alsoEvents) {
         progress(`reading events since the last run (${isoSeconds(alsoEvents.since)})`);
         const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.hasDecided(id));
-        await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress));
+        await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress, missing));
       }
     } else {
-      await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress));
+      await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress, missing));
     }
     const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
     const toRecheck = recheckIds.filter((id) => !planner.hasDecided(id));
     if (toRecheck.length > 0) {
       progress(`re-reading ${toRecheck.length} payments left pending or in review`);
-      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress));
+      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress, missing));
     }
+    if (missing.length > 0) notes.push(missingNote(missing));
+    const skew = clockSkewWarning(reader.clockAhead);
+    if (skew) opts.warn?.(skew);
     memoryPhase('fetched and decided');
     const { plan, creditsPlanned } = planner;
     plan.sort();
@@ -245,7 +251,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     const counts = plan.counts();
     if (runId !== null) {
       await finishRun(db, runId, { status: 'succeeded', counts, creditsWritten, source, requests: reader.requests, notes });
-      await advanceCursor(db, window, opts.now);
+      // Stripe's time, not this machine's: a clock running ahead would move the cursor past events
+      // Stripe has yet to create, and the next run would start after them.
+      await advanceCursor(db, window, reader.stripeTime(opts.now));
     }
     const attention = newInReview.length > 0 || (dryRun && counts.wouldCredit > 0) || overCap;
     return {
@@ -271,4 +279,21 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     await lock?.release().catch(() => {});
     await open.close();
   }
+}
+
+/** Objects events (or earlier runs) named that Stripe no longer has, e.g. deleted test data. */
+function missingNote(ids: readonly string[]): string {
+  const shown = ids.slice(0, 5).join(', ');
+  return `Stripe no longer has ${ids.length} object${ids.length === 1 ? '' : 's'} named by events or earlier runs (deleted?), passed over: ${shown}${ids.length > 5 ? ', …' : ''}`;
+}
+
+/** Beyond this a skewed clock is said: past the events' overlap it would have lost payments. */
+const CLOCK_SKEW_WARN_SECONDS = 120;
+
+function clockSkewWarning(ahead: number | null): string | null {
+  if (ahead === null || Math.abs(ahead) <= CLOCK_SKEW_WARN_SECONDS) return null;
+  const minutes = Math.round(Math.abs(ahead) / 60);
+  return ahead > 0
+    ? `this machine's clock is ${minutes} minutes ahead of Stripe's (its Date header): the cursor follows Stripe's clock; set the clock right (NTP)`
+    : `this machine's clock is ${minutes} minutes behind Stripe's (its Date header): payments of the last ${minutes} minutes wait for the next run; set the clock right (NTP)`;
 }

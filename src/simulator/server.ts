@@ -1094,7 +1094,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Strip
     const entry: RequestLogEntry = { method, path, endpoint, query, status: 0, at };
     requests.push(entry);
 
-    const headers: Record<string, string> = { 'request-id': requestId(), 'content-type': 'application/json' };
+    // Stripe's clock is the store's (a test may set it apart from this machine's).
+    const headers: Record<string, string> = { 'request-id': requestId(), 'content-type': 'application/json', date: new Date(store.now() * 1000).toUTCString() };
     const version = req.headers['stripe-version'];
     if (typeof version === 'string') headers['stripe-version'] = version;
 

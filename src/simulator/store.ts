@@ -518,6 +518,11 @@ class Collection {
     this.version++;
   }
 
+  remove(e: Entry): void {
+    this.entries = this.entries.filter((x) => x !== e);
+    this.version++;
+  }
+
   /** Call after an object of this collection changed. */
   touched(orderChanged: boolean): void {
     if (orderChanged) this.dirty = true;
@@ -664,6 +669,14 @@ export class SimulatorStore {
           ? idOf(e.obj.payment?.payment_intent)
           : null;
     if (piId) pushTo(e.type === 'checkout.session' ? this.sessionsByPi : this.invoicePaymentsByPi, piId, id);
+  }
+
+  /** Forgets an object, as Stripe does with deleted test data: retrieving it answers 404, lists omit it; its events stay. */
+  delete(id: string): void {
+    const e = this.byId.get(id);
+    if (!e) throw new Error(`No such object: ${id}`);
+    this.byId.delete(id);
+    this.col(e.type).remove(e);
   }
 
   counts(): Record<string, number> {

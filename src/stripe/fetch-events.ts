@@ -52,12 +52,20 @@ function objectIdOf(e: Stripe.Event): string | null {
 
 /**
  * Re-reads payments by id (sessions and PaymentIntents), eight at a time, and keeps those that
- * are payments under the same rules as a window scan, one per payment key.
+ * are payments under the same rules as a window scan, one per payment key. An id Stripe no longer
+ * has (deleted test data) is passed over and added to `missing`: it says nothing about the others.
  */
-export async function fetchPaymentsByIds(reader: StripeReader, ids: readonly string[], rules: FetchRules, progress: Progress = () => {}): Promise<Payment[]> {
+export async function fetchPaymentsByIds(
+  reader: StripeReader,
+  ids: readonly string[],
+  rules: FetchRules,
+  progress: Progress = () => {},
+  missing: string[] = [],
+): Promise<Payment[]> {
   let done = 0;
   const fetched = await mapLimit(ids, 8, async (id) => {
     const r = await fetchPaymentById(reader, id, rules);
+    if (!r) missing.push(id);
     done += 1;
     if (done % 50 === 0) progress(`${done} of ${ids.length} payments re-read`);
     return r?.payment ?? null;

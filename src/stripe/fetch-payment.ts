@@ -2,8 +2,9 @@ import Stripe from 'stripe';
 import { needsLineItems } from '../reconcile/credits.js';
 import { sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
 import type { Payment, PaymentIntentSnapshot, SessionSnapshot } from '../reconcile/types.js';
-import { CliError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { FetchRules, StripeReader } from './fetch-payments.js';
+import { isMissing } from './reader.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
 
 const withLineItems = (rules: FetchRules) => Object.keys(rules.credits.prices).length > 0;
@@ -49,12 +50,6 @@ export function paymentIdKind(id: string): 'checkout_session' | 'payment_intent'
   if (/^cs_(test|live)_[A-Za-z0-9]+$/.test(id)) return 'checkout_session';
   if (/^pi_[A-Za-z0-9]+$/.test(id)) return 'payment_intent';
   throw new UsageError(`not a Checkout Session or PaymentIntent id: '${id}'`, 'expected cs_… or pi_…');
-}
-
-/** Stripe has no such object (withRetry wraps the SDK's error: look at its cause). */
-function isMissing(e: unknown): boolean {
-  const err = e instanceof CliError ? e.cause : e;
-  return err instanceof Stripe.errors.StripeInvalidRequestError && (err.statusCode === 404 || err.code === 'resource_missing');
 }
 
 /**

@@ -103,6 +103,30 @@ export class WorkQueue<T> {
 }
 
 /**
+ * Stripe has no such object (withRetry wraps the SDK's error: look at its cause). A fact about
+ * that one object: it ends nothing else. Only Stripe's `resource_missing` says so: a bare 404 (a
+ * wrong API base, a proxy) is no answer about any object.
+ */
+export function isMissing(e: unknown): boolean {
+  if (e instanceof ReaderStopped) return false;
+  const err = e instanceof CliError ? e.cause : e;
+  return err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing';
+}
+
+/**
+ * A request not made because the reading had already ended (another request failed for good, or
+ * the run stopped it). Says what ended it, with its exit code; never taken for an answer of Stripe's
+ * (a replayed 404 read as "missing" would pass over every payment after it).
+ */
+export class ReaderStopped extends CliError {
+  constructor(readonly reason: unknown) {
+    super(reason instanceof Error ? reason.message : String(reason), reason instanceof CliError ? reason.exitCode : 1, reason instanceof CliError ? reason.hint : undefined, {
+      cause: reason,
+    });
+  }
+}
+
+/**
  * Reads from Stripe through the SDK: every request paced by the rate limiter (per endpoint and
  * global), retried under the retry policy, and counted. The one place that knows which endpoints
  * the tool calls (a restricted key needs read access to exactly these: Checkout Sessions,
@@ -111,7 +135,16 @@ export class WorkQueue<T> {
 export class StripeReader {
   requests = 0;
   readonly requestsByEndpoint = new Map<string, number>();
-  /** Once a request has failed for good, the run is over: the other scans stop at their next request. */
+  /**
+   * How many seconds this machine's clock is ahead of Stripe's (negative: behind), from the Date
+   * header of the answers; null before one. Each answer's arrival minus its Date can only overstate
+   * it (the time in flight, the Date's truncated second), so the smallest is kept.
+   */
+  clockAhead: number | null = null;
+  /**
+   * Once a request has failed for good (an outage past the retry budget, a rejected key), the run is
+   * over: the other scans stop at their next request. An object Stripe does not have is no failure.
+   */
   private failure: unknown = null;
   /** Settled by the first answer: resolved by the first request that succeeds, rejected by the first that fails for good. */
   private readonly answered: Promise<void>;
@@ -143,7 +176,7 @@ export class StripeReader {
 
   /** One request to `endpoint` (a name for its rate lane, e.g. 'sessions.list'). */
   async call<T>(what: string, fn: () => Promise<T>, endpoint = 'other'): Promise<T> {
-    if (this.failure !== null) throw this.failure;
+    if (this.failure !== null) throw new ReaderStopped(this.failure);
     return withRetry(
       what,
       async () => {
@@ -152,6 +185,7 @@ export class StripeReader {
         this.requestsByEndpoint.set(endpoint, (this.requestsByEndpoint.get(endpoint) ?? 0) + 1);
         try {
           const out = await fn();
+          this.sawDate(out);
           this.answer.resolve();
           return out;
         } catch (e) {
@@ -162,10 +196,27 @@ export class StripeReader {
       this.retry,
       this.keyLabel,
     ).catch((e: unknown) => {
-      this.failure ??= e;
-      this.answer.reject(e);
+      if (isMissing(e)) {
+        this.answer.resolve(); // Stripe answered: the key works
+      } else {
+        this.failure ??= e;
+        this.answer.reject(e);
+      }
       throw e;
     });
+  }
+
+  private sawDate(out: unknown): void {
+    const date = (out as { lastResponse?: { headers?: Record<string, unknown> } } | null)?.lastResponse?.headers?.date;
+    const at = typeof date === 'string' ? Date.parse(date) : NaN;
+    if (Number.isNaN(at)) return;
+    const ahead = (Date.now() - at) / 1000;
+    this.clockAhead = this.clockAhead === null ? ahead : Math.min(this.clockAhead, ahead);
+  }
+
+  /** Unix seconds `localNow` (this machine's clock) as Stripe's clock reads it, never later than `localNow`. */
+  stripeTime(localNow: number): number {
+    return this.clockAhead !== null && this.clockAhead > 0 ? Math.floor(localNow - this.clockAhead) : localNow;
   }
 
   /** A list page that says there is more but holds nothing: Stripe would never send it; stop rather than skip the rest. */

@@ -71,6 +71,77 @@ describe.each(engines())('cron-grade reconcile (%s)', (engine) => {
     expect(again.requests).toBeLessThanOrEqual(5);
   });
 
+  const cursor = async () => (await app.query<{ value: string }>("SELECT value FROM stripe_credits_state WHERE key = 'cursor'"))[0]?.value;
+
+  it('an event for a payment Stripe no longer has is passed over: the incremental run credits every other one', async () => {
+    sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+    expect((await run(['--since', '2d'])).code).toBe(0);
+    const fresh: string[] = [];
+    for (let i = 0; i < 40; i++) fresh.push(sim.store.createCheckoutPayment({ created: now() - 120 + i, clientReferenceId: String((i % 5) + 1), amount: 1000 }).paymentIntent!.id);
+    // The newest events name a session (and its PaymentIntent) deleted since: they are read first.
+    const gone = sim.store.createCheckoutPayment({ created: now() - 65, clientReferenceId: '2', amount: 5000 });
+    sim.store.delete(gone.session.id);
+    sim.store.delete(gone.paymentIntent!.id);
+
+    const r = await run(['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const inc = json(r);
+    expect(inc.source).toBe('events');
+    expect(inc.counts).toMatchObject({ credited: 40 });
+    expect((await ledger()).map((x) => x.payment_key).filter((k) => fresh.includes(k))).toHaveLength(40);
+    expect(inc.notes).toEqual([expect.stringMatching(/^Stripe no longer has 2 objects named by events or earlier runs \(deleted\?\), passed over: /)]);
+    expect(inc.notes[0]).toContain(gone.session.id);
+  });
+
+  it('a Stripe outage during an incremental run: exit 1, the run recorded as failed, the cursor kept', async () => {
+    sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+    expect((await run(['--since', '2d'])).code).toBe(0);
+    const before = await cursor();
+    sim.store.createCheckoutPayment({ created: now() - 300, clientReferenceId: '2', amount: 1000 });
+    sim.setFaults({ rate500: 1 });
+    const r = await run([], { env: { STRIPE_CREDITS_RETRY_SECONDS: '1' } });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^stripe-credits: could not list Events after \d+ attempts/);
+    expect(await cursor()).toBe(before);
+    sim.setFaults({ rate500: 0 });
+    const runs = json(await runCli(['runs', '--db', db, '--json'], { cwd: tmp.dir }));
+    expect(runs.runs[0]).toMatchObject({ status: 'failed' });
+    // Once Stripe answers again, the next run reads from the kept cursor.
+    const after = await run(['--json']);
+    expect(json(after).counts).toMatchObject({ credited: 1 });
+  });
+
+  it('a key that may not read Checkout Sessions ends the incremental run (exit 2), the cursor kept', async () => {
+    sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+    expect((await run(['--since', '2d'])).code).toBe(0);
+    const before = await cursor();
+    await sim.close();
+    sim = await startSimulator({ store: sim.store, restrictedKeys: { rk_test_noSessions: ['rak_payment_intent_read', 'rak_charge_read', 'rak_event_read', 'rak_invoice_read'] } });
+    for (let i = 0; i < 20; i++) sim.store.createCheckoutPayment({ created: now() - 600 + i, clientReferenceId: '2', amount: 1000 });
+    const r = await run([], { env: { STRIPE_API_KEY: 'rk_test_noSessions', STRIPE_API_BASE: sim.url } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/may not retrieve cs_test_/);
+    expect(await cursor()).toBe(before);
+    expect(await ledger()).toHaveLength(1);
+  });
+
+  it("a local clock 20 minutes ahead of Stripe's: the cursor follows Stripe's clock, so a payment made between runs is credited, and the skew is said", async () => {
+    await sim.close();
+    sim = await startSimulator({ apiKeys: [KEY], now: () => now() - 20 * 60 });
+    sim.store.createCheckoutPayment({ created: -DAY, clientReferenceId: '1', amount: 1000 });
+    const first = await run(['--since', '2d']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^stripe-credits: warning: this machine's clock is 20 minutes ahead of Stripe's/m);
+    expect(Number(await cursor())).toBeLessThanOrEqual(sim.store.now());
+
+    // Paid a minute after run 1 by Stripe's clock: long before run 1 by this machine's.
+    const between = sim.store.createCheckoutPayment({ created: -60, paidAt: sim.store.now(), clientReferenceId: '2', amount: 3000 });
+    const r = await run(['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: this machine's clock is 20 minutes ahead/);
+    expect(json(r).items).toEqual([expect.objectContaining({ paymentKey: between.paymentIntent!.id, status: 'credited', credits: 30 })]);
+  });
+
   it('credits a delayed payment that settles days after its session, and a session created long before it completed', async () => {
     const ach = sim.store.createCheckoutPayment({ created: now() - 5 * DAY, clientReferenceId: '3', amount: 4000, paymentStatus: 'unpaid' });
     const first = json(await run(['--since', '7d', '--json']));

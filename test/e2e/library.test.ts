@@ -91,6 +91,35 @@ describe('the library: fulfill and handleWebhook', () => {
     expect(purchases()).toEqual([]);
   });
 
+  it('each call stands on its own: after an id Stripe does not have, the next payment is credited', async () => {
+    const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '2', amount: 2500 });
+    await expect(credits.fulfill('cs_test_a1B2c3D4e5F6g7H8doesNotExist')).rejects.toThrow(/^Stripe has no payment cs_test_a1B2c3D4e5F6g7H8doesNotExist$/);
+    const event = JSON.stringify({ id: 'evt_1QxYzAbCdEfGh', object: 'event', type: 'payment_intent.succeeded', data: { object: { id: 'pi_3MtwBwMissing0000000000', object: 'payment_intent' } } });
+    await expect(credits.handleWebhook(event, Stripe.webhooks.generateTestHeaderString({ payload: event, secret: SECRET }), SECRET)).rejects.toThrow(/Stripe has no payment pi_3MtwBwMissing/);
+    expect(await credits.fulfill(p.session.id)).toMatchObject({ paymentKey: p.paymentIntent!.id, status: 'credited', userId: '2', credits: 25 });
+    expect(purchases()).toHaveLength(1);
+  });
+
+  it('each call stands on its own: after a Stripe outage longer than the retry budget, the next call credits', async () => {
+    const quick = createStripeCredits({ db, stripeApiKey: KEY, stripeApiBase: sim.url, config: { credits: { unitAmountPerCredit: { usd: 100 } } }, cwd: tmp.dir, retrySeconds: 1 });
+    try {
+      const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '3', amount: 4000 });
+      sim.setFaults({ rate500: 1 });
+      await expect(quick.fulfill(p.session.id)).rejects.toThrow(/^could not retrieve cs_test_\w+ after \d+ attempts/);
+      sim.setFaults({ rate500: 0 });
+      const before = sim.requests.length;
+      expect(await quick.fulfill(p.session.id)).toMatchObject({ status: 'credited', userId: '3', credits: 40 });
+      expect(sim.requests.length).toBeGreaterThan(before); // asked Stripe again
+      expect(purchases()).toHaveLength(1);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('refuses a retrySeconds that is no number of seconds', () => {
+    expect(() => createStripeCredits({ db, stripeApiKey: KEY, retrySeconds: -1 })).toThrow(/retrySeconds must be a number of seconds from 0 to 3600/);
+  });
+
   it('handleWebhook verifies the signature and fulfils the events that complete a purchase', async () => {
     const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '3', amount: 4000 });
     const event = (type: string, object: unknown) => JSON.stringify({ id: 'evt_test_1', object: 'event', type, data: { object } });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
 import { createStripeClient } from '../../src/stripe/client.js';
 import { RateLimiter } from '../../src/stripe/rate-limit.js';
-import { StripeReader } from '../../src/stripe/reader.js';
+import { isMissing, ReaderStopped, StripeReader } from '../../src/stripe/reader.js';
 import { withRetry, type Clock, type RetryPolicy } from '../../src/stripe/retry.js';
 import { CliError, StripeAuthError, StripeUnavailableError } from '../../src/errors.js';
 
@@ -109,5 +109,27 @@ describe('withRetry against the simulator through the real SDK', () => {
     expect(err).toBeInstanceOf(CliError);
     expect((err as Error).message).toMatch(/Stripe refused to list PaymentIntents: HTTP 400: Received unknown parameter: status/);
     expect(clock.slept).toEqual([]);
+  });
+
+  it('an object Stripe does not have fails that request only; a failure for good stops the reader, and its replay is never "missing"', async () => {
+    const clock = fakeClock();
+    const reader = new StripeReader(client(), policy(clock, 5_000), 'sk_test_…');
+    const retrieve = (id: string) => reader.call(`retrieve ${id}`, () => reader.stripe.paymentIntents.retrieve(id), 'payment_intents.retrieve');
+    const missing = await retrieve('pi_3MissingXyz0000000000000').catch((e) => e);
+    expect(isMissing(missing)).toBe(true);
+    await expect(reader.firstAnswer()).resolves.toBeUndefined(); // Stripe answered: the key works
+    const page = await reader.call('list PaymentIntents', () => reader.stripe.paymentIntents.list({ limit: 1 }), 'payment_intents.list');
+    expect(page.data).toHaveLength(1);
+
+    sim.setFaults({ rate500: 1 });
+    const outage = await retrieve('pi_3MissingXyz0000000000000').catch((e) => e);
+    sim.setFaults({ rate500: 0 });
+    expect(outage).toBeInstanceOf(StripeUnavailableError);
+    const made = reader.requests;
+    const replay = await retrieve('pi_3MissingXyz0000000000000').catch((e) => e);
+    expect(replay).toBeInstanceOf(ReaderStopped);
+    expect(isMissing(replay)).toBe(false);
+    expect(replay).toMatchObject({ exitCode: 1, message: (outage as Error).message });
+    expect(reader.requests).toBe(made);
   });
 });

@@ -37,6 +37,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       now,
       progress: progress.update,
       onRequest: flags.verbose ? (line) => ctx.io.stderr.write(`${line}\n`) : undefined,
+      warn: (message) => ctx.io.stderr.write(`stripe-credits: warning: ${message}\n`),
     });
     progress.stop();
     if (flags.json) {
