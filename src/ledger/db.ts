@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { CliError, ConfigError, DatabaseError } from '../errors.js';
 import { engineOf, ownSchemaTables, type EngineKind } from './engine.js';
 import { maskDbLocation, maskDbUrl } from './mask.js';
+import { noteSqliteOpened, sqliteError, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-errors.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-payments.js';
 import * as m0003 from './migrations/0003-support.js';
@@ -198,14 +199,19 @@ export async function openDatabase(location: DbLocation, opts: { readonly: boole
       "--db (or DATABASE_URL) must name the app's existing database, the one that holds its users table",
     );
   }
+  if (statSync(location.path).isDirectory()) {
+    throw new ConfigError(`${location.label} is a directory, not a SQLite database file`, "--db (or DATABASE_URL) must name the app's database file, the one that holds its users table");
+  }
+  const opened = { label: location.label, readonly: opts.readonly };
+  noteSqliteOpened(opened);
   let sqlite: SQLite.Database;
   try {
     sqlite = new SQLite(location.path, { readonly: opts.readonly, fileMustExist: true });
-    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     // Touch the file so a non-database file is reported here, as a configuration error.
     sqlite.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (e) {
-    throw new ConfigError(`cannot open SQLite database ${location.label}: ${(e as Error).message}`);
+    throw sqliteError(e, opened) ?? new ConfigError(`cannot open SQLite database ${location.label}: ${(e as Error).message}`);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
   return {
@@ -441,6 +447,8 @@ function connectionLost(e: unknown): boolean {
 export function databaseError(e: unknown): CliError | null {
   const err = e as { code?: unknown; severity?: unknown; message?: unknown };
   if (!(e instanceof Error) || typeof err.message !== 'string') return null;
+  const fromSqlite = sqliteError(e);
+  if (fromSqlite) return fromSqlite;
   const code = typeof err.code === 'string' ? err.code : '';
   const isPg = typeof err.severity === 'string' && /^[0-9A-Z]{5}$/.test(code);
   const msg = maskDbUrl(err.message as string);
@@ -491,6 +499,8 @@ function migrator(db: Kysely<Database>, schema?: string): Migrator {
 }
 
 function migrationFailed(failed: string | undefined, error: unknown): CliError {
+  const fromSqlite = sqliteError(error);
+  if (fromSqlite) return fromSqlite;
   const code = (error as { code?: unknown }).code;
   const message = `${failed ? `migration ${failed}` : "migrating the tool's tables"} failed: ${maskDbUrl((error as Error).message ?? String(error))}`;
   if (connectionLost(error)) {

@@ -18,7 +18,10 @@ export interface CliResult {
  * Runs the real CLI (the built bin) as a child process. Asynchronous on purpose: the simulator
  * usually runs inside the test process and must keep answering while the CLI waits on it.
  */
-export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number; /** run as this user (root only: a file mode binds only others) */ uid?: number },
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) {
@@ -28,7 +31,8 @@ export function runCli(args: string[], opts: { cwd: string; env?: Record<string,
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const as = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid };
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...as });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
