@@ -15,6 +15,7 @@ import { registerAdjust } from './commands/adjust.js';
 import { registerBalance } from './commands/balance.js';
 import { registerLookup } from './commands/lookup.js';
 import type { Io } from './output.js';
+import { termLines, termSafeStream, termText } from './term-text.js';
 
 /** Options every command takes. */
 export interface CommonFlags {
@@ -151,9 +152,10 @@ export function reportError(io: Io, raw: unknown, argv: readonly string[]): numb
   const secrets = [...locationSecrets(dbArgument(argv)), ...locationSecrets(io.env.DATABASE_URL)];
   const clean = (s: string) => redactSecrets(maskDbUrl(s), secrets);
   message = clean(message);
-  io.stderr.write(`stripe-credits: ${message}\n`);
-  if (hint) io.stderr.write(`  hint: ${redactSecrets(hint, secrets)}\n`);
-  if (wantsVerbose(argv) && e instanceof Error && e.stack) io.stderr.write(`${clean(e.stack)}\n`);
+  // A message may quote what the user or Stripe gave (an id, a name): shown escaped, on one line.
+  io.stderr.write(`stripe-credits: ${termText(message)}\n`);
+  if (hint) io.stderr.write(`  hint: ${termText(redactSecrets(hint, secrets))}\n`);
+  if (wantsVerbose(argv) && e instanceof Error && e.stack) io.stderr.write(`${termLines(clean(e.stack))}\n`);
   if (wantsJson(argv)) io.stdout.write(`${JSON.stringify({ error: { exitCode: code, message } })}\n`);
   return code;
 }
@@ -170,7 +172,9 @@ function dbArgument(argv: readonly string[]): string | undefined {
 /** The entry point: runs the command and returns the process exit code. The only place that maps errors to codes. */
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let result = 0;
-  const program = buildProgram(io, (c) => (result = c));
+  // Human-readable output escapes control characters on its way out; --json output is JSON as it is.
+  const out: Io = wantsJson(argv) ? io : { ...io, stdout: termSafeStream(io.stdout) };
+  const program = buildProgram(out, (c) => (result = c));
   try {
     await program.parseAsync(argv);
     return result;
