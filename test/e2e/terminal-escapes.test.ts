@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { termLines, termText } from '../../src/cli/term-text.js';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
 import { createAppDb, runCli, tempDir, writeJson, now, DAY, type CliResult } from '../helpers/cli.js';
 
@@ -106,4 +107,14 @@ describe('control characters from payers and users are shown escaped', () => {
     ]);
     expect(names).toEqual(expect.arrayContaining([NASTY_NAME, NASTY_USER, `Bob${FORGED}`]));
   }, 300_000);
+});
+
+describe('termText', () => {
+  it('escapes C0, DEL, C1 and bidi controls, and nothing else', () => {
+    expect(termText('a\x1b[2Jb\r\n\t\x00\x7f\x9b\u202e\u2066')).toBe('a\\x1b[2Jb\\r\\n\\t\\x00\\x7f\\x9b\\u202e\\u2066');
+    expect(termLines('one\ntwo\x07')).toBe('one\ntwo\\x07');
+    const plain = 'Zoë Müller <zoe@example.com> 日本 ✓ → "quoted" \\ back';
+    expect(termText(plain)).toBe(plain);
+    expect(termText(termText('\x1b'))).toBe('\\x1b');
+  });
 });
