@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CliError } from '../errors.js';
 import { databaseError } from '../ledger/db.js';
+import { locationSecrets, maskDbUrl, redactSecrets } from '../ledger/mask.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { migrateCommand } from './commands/migrate.js';
 import { runsCommand } from './commands/runs.js';
@@ -16,6 +17,7 @@ import { registerAdjust } from './commands/adjust.js';
 import { registerBalance } from './commands/balance.js';
 import { registerLookup } from './commands/lookup.js';
 import type { Io } from './output.js';
+import { termLines, termSafeStream, termText } from './term-text.js';
 
 /** Options every command takes. */
 export interface CommonFlags {
@@ -195,17 +197,34 @@ export function reportError(io: Io, raw: unknown, argv: readonly string[]): numb
     message = `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
     hint = wantsVerbose(argv) ? undefined : 'rerun with --verbose for the stack trace';
   }
-  io.stderr.write(`stripe-credits: ${message}\n`);
-  if (hint) io.stderr.write(`  hint: ${hint}\n`);
-  if (wantsVerbose(argv) && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+  // The last guard against a printed password: whatever the message came from (a driver's error, a
+  // stack trace), the database location's password is masked by pattern and by its literal text.
+  const secrets = [...locationSecrets(dbArgument(argv)), ...locationSecrets(io.env.DATABASE_URL)];
+  const clean = (s: string) => redactSecrets(maskDbUrl(s), secrets);
+  message = clean(message);
+  // A message may quote what the user or Stripe gave (an id, a name): shown escaped, on one line.
+  io.stderr.write(`stripe-credits: ${termText(message)}\n`);
+  if (hint) io.stderr.write(`  hint: ${termText(redactSecrets(hint, secrets))}\n`);
+  if (wantsVerbose(argv) && e instanceof Error && e.stack) io.stderr.write(`${termLines(clean(e.stack))}\n`);
   if (wantsJson(argv)) io.stdout.write(`${JSON.stringify({ error: { exitCode: code, message } })}\n`);
   return code;
+}
+
+/** The value of `--db` on the command line, if any. */
+function dbArgument(argv: readonly string[]): string | undefined {
+  for (let i = argv.length - 1; i >= 0; i--) {
+    if (argv[i] === '--db') return argv[i + 1];
+    if (argv[i]!.startsWith('--db=')) return argv[i]!.slice('--db='.length);
+  }
+  return undefined;
 }
 
 /** The entry point: runs the command and returns the process exit code. The only place that maps errors to codes. */
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let result = 0;
-  const program = buildProgram(io, (c) => (result = c));
+  // Human-readable output escapes control characters on its way out; --json output is JSON as it is.
+  const out: Io = wantsJson(argv) ? io : { ...io, stdout: termSafeStream(io.stdout) };
+  const program = buildProgram(out, (c) => (result = c));
   try {
     await program.parseAsync(argv);
     return result;

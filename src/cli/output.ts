@@ -3,6 +3,7 @@ import type { Ora } from 'ora';
 import type { ReconcileReport } from '../app/reconcile.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { isoSeconds } from '../when.js';
+import { termText } from './term-text.js';
 
 /** Where a command writes: stdout for its result, stderr for progress and errors. */
 export interface Io {
@@ -177,13 +178,13 @@ export function renderReconcile(r: ReconcileReport): string {
   for (const d of r.decisions) {
     t.push([
       isoSeconds(d.paidAt).slice(0, 16).replace('T', ' '),
-      d.paymentKey,
-      d.userId ?? '',
+      termText(d.paymentKey),
+      termText(d.userId ?? ''),
       d.matchedBy ?? '',
       d.credits === null ? '' : String(d.credits),
       formatAmount(d.amount, d.currency),
       STATUS_LABEL[d.status],
-      d.reason ?? '',
+      termText(d.reason ?? ''),
     ]);
   }
   if (t.length > 0) lines.push(t.toString());
@@ -219,5 +220,6 @@ export function renderAttention(decisions: Iterable<PaymentDecision>): string {
     lines.push(`- ${d.paymentKey} [${d.reason}] ${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
     lines.push(`    ${facts.join('; ')}`);
   }
-  return `${lines.join('\n')}\n`;
+  // One element per line: what is in an element (a name, an email from Stripe) stays on its line.
+  return `${lines.map(termText).join('\n')}\n`;
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { LedgerEntry } from '../app/support.js';
 import type { UserInfo } from '../ledger/support.js';
 import { formatAmount } from './output.js';
+import { termText } from './term-text.js';
 import type { CommandContext } from './commands/reconcile.js';
 
 /** What each support command file needs to register itself on the program (see main.ts). */
@@ -23,9 +24,10 @@ export function table(head: string[]): Table.Table {
   });
 }
 
+/** A user as one line of text: the app's users chose their names and emails, so they are shown escaped (see term-text.ts). */
 export function userLabel(u: UserInfo): string {
   const bits = [u.email, u.name ? `"${u.name}"` : null].filter(Boolean);
-  return bits.length ? `user ${u.id} (${bits.join(', ')})` : `user ${u.id}`;
+  return termText(bits.length ? `user ${u.id} (${bits.join(', ')})` : `user ${u.id}`);
 }
 
 export function signed(n: number): string {
@@ -44,13 +46,13 @@ export function entriesTable(entries: readonly LedgerEntry[], opts: { withUser?:
     t.push([
       String(e.id),
       shortTime(e.createdAt),
-      ...(opts.withUser ? [e.userId] : []),
+      ...(opts.withUser ? [termText(e.userId)] : []),
       e.kind,
       signed(e.credits),
-      e.paymentKey ?? '',
+      termText(e.paymentKey ?? ''),
       formatAmount(e.amount, e.currency),
-      e.runId !== null ? `run ${e.runId}` : e.actor,
-      e.reason ?? '',
+      e.runId !== null ? `run ${e.runId}` : termText(e.actor),
+      termText(e.reason ?? ''),
     ]);
   }
   return t.toString();

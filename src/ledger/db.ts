@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import type pg from 'pg';
 import { CliError, ConfigError, DatabaseError } from '../errors.js';
 import { engineOf, ownSchemaTables, type EngineKind } from './engine.js';
+import { maskDbLocation, maskDbUrl } from './mask.js';
+import { noteSqliteOpened, sqliteError, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-errors.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-payments.js';
 import * as m0003 from './migrations/0003-support.js';
@@ -35,13 +37,7 @@ export interface PgConnection {
   options?: string;
 }
 
-/**
- * Replaces the password of a database URL (user:PASSWORD@, or a password= parameter) with ***.
- * Works on anything, a malformed URL included: every message that shows a URL goes through here.
- */
-export function maskDbUrl(url: string): string {
-  return url.replace(/(\/\/[^:@/?#]*):[^@/?#]*@/, '$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
-}
+export { maskDbUrl } from './mask.js';
 
 /** `--db` / DATABASE_URL: a file path, `sqlite:PATH`, or a `postgres://` / `postgresql://` URL. */
 export function parseDbUrl(url: string, cwd: string): DbLocation {
@@ -49,19 +45,26 @@ export function parseDbUrl(url: string, cwd: string): DbLocation {
   let path = url;
   if (/^sqlite:/i.test(path)) path = path.replace(/^sqlite:(\/\/)?/i, '');
   else if (/^file:/i.test(path)) path = path.replace(/^file:(\/\/)?/i, '');
-  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    throw new ConfigError(`unsupported database URL: ${maskDbUrl(url)}`, 'use a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE');
+  else if (/^([a-z][a-z0-9+.-]*:\/\/|jdbc:)/i.test(path)) {
+    const hint = /^jdbc:postgres/i.test(path) ? 'drop the jdbc: prefix: postgres://USER:PASSWORD@HOST:PORT/DATABASE' : 'use a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+    throw new ConfigError(`unsupported database URL: ${maskDbLocation(url)}`, hint);
+  } else if (KEYWORD_DSN.test(path)) {
+    throw new ConfigError(`unsupported database setting: ${maskDbLocation(url)} (a keyword/value connection string)`, `write it as a URL: ${PG_URL_FORM}`);
   }
   if (path === '') throw new ConfigError('empty database path');
   const abs = resolve(cwd, path);
-  return { kind: 'sqlite', path: abs, label: abs };
+  // A path is shown masked too: a mistyped connection string that ends up read as a path may hold a password.
+  return { kind: 'sqlite', path: abs, label: maskDbLocation(url, abs) };
 }
+
+/** A libpq keyword/value connection string (`host=db user=app password=…`), which `pg` cannot take here. */
+const KEYWORD_DSN = /^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|service|connect_timeout|application_name|options)\s*=/i;
 
 const PG_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options', 'host', 'port', 'user', 'password', 'dbname'];
 const PG_URL_FORM = 'postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=require (percent-encode special characters in the password)';
 
 function parsePostgresUrl(raw: string, cwd: string): DbLocation {
-  const label = maskDbUrl(raw);
+  const label = maskDbLocation(raw);
   let u: URL;
   let hostless = false;
   try {
@@ -192,18 +195,23 @@ export async function openDatabase(location: DbLocation, opts: { readonly: boole
   if (location.kind === 'postgres') return openPostgres(location, opts);
   if (!existsSync(location.path)) {
     throw new ConfigError(
-      `database not found: ${location.path}`,
+      `database not found: ${location.label}`,
       "--db (or DATABASE_URL) must name the app's existing database, the one that holds its users table",
     );
   }
+  if (statSync(location.path).isDirectory()) {
+    throw new ConfigError(`${location.label} is a directory, not a SQLite database file`, "--db (or DATABASE_URL) must name the app's database file, the one that holds its users table");
+  }
+  const opened = { label: location.label, readonly: opts.readonly };
+  noteSqliteOpened(opened);
   let sqlite: SQLite.Database;
   try {
     sqlite = new SQLite(location.path, { readonly: opts.readonly, fileMustExist: true });
-    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     // Touch the file so a non-database file is reported here, as a configuration error.
     sqlite.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (e) {
-    throw new ConfigError(`cannot open SQLite database ${location.path}: ${(e as Error).message}`);
+    throw sqliteError(e, opened) ?? new ConfigError(`cannot open SQLite database ${location.label}: ${(e as Error).message}`);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
   return {
@@ -439,6 +447,8 @@ function connectionLost(e: unknown): boolean {
 export function databaseError(e: unknown): CliError | null {
   const err = e as { code?: unknown; severity?: unknown; message?: unknown };
   if (!(e instanceof Error) || typeof err.message !== 'string') return null;
+  const fromSqlite = sqliteError(e);
+  if (fromSqlite) return fromSqlite;
   const code = typeof err.code === 'string' ? err.code : '';
   const isPg = typeof err.severity === 'string' && /^[0-9A-Z]{5}$/.test(code);
   const msg = maskDbUrl(err.message as string);
@@ -489,6 +499,8 @@ function migrator(db: Kysely<Database>, schema?: string): Migrator {
 }
 
 function migrationFailed(failed: string | undefined, error: unknown): CliError {
+  const fromSqlite = sqliteError(error);
+  if (fromSqlite) return fromSqlite;
   const code = (error as { code?: unknown }).code;
   const message = `${failed ? `migration ${failed}` : "migrating the tool's tables"} failed: ${maskDbUrl((error as Error).message ?? String(error))}`;
   if (connectionLost(error)) {

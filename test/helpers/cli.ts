@@ -22,6 +22,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Run the built bin as a child process instead of `main()` in this process (see runCli). */
   process?: boolean;
+  /** A real process only, run as this user (root only: a file mode binds only others). */
+  uid?: number;
 }
 
 /**
@@ -46,8 +48,9 @@ export function runCli(args: string[], opts: RunOptions): Promise<CliResult> {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const needsProcess = opts.process || opts.timeoutMs !== undefined || Object.keys(opts.env ?? {}).some((k) => PROCESS_ONLY_ENV.test(k));
-  return needsProcess ? runCliProcess(args, opts.cwd, env, opts.timeoutMs) : runCliInProcess(args, opts.cwd, env);
+  const needsProcess =
+    opts.process || opts.timeoutMs !== undefined || opts.uid !== undefined || Object.keys(opts.env ?? {}).some((k) => PROCESS_ONLY_ENV.test(k));
+  return needsProcess ? runCliProcess(args, opts.cwd, env, opts.timeoutMs, opts.uid) : runCliInProcess(args, opts.cwd, env);
 }
 
 /** A stream that keeps what is written to it, as text. */
@@ -72,9 +75,10 @@ async function runCliInProcess(args: string[], cwd: string, env: Record<string, 
  * The real CLI (the built bin) as a child process. Asynchronous on purpose: the simulator usually
  * runs inside the test process and must keep answering while the CLI waits on it.
  */
-export function runCliProcess(args: string[], cwd: string, env: Record<string, string>, timeoutMs = 50_000): Promise<CliResult> {
+export function runCliProcess(args: string[], cwd: string, env: Record<string, string>, timeoutMs = 50_000, uid?: number): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const as = uid === undefined ? {} : { uid, gid: uid };
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...as });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -3,6 +3,7 @@ import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { signed, userLabel, writeJson, type Registrar } from '../support-output.js';
 import type { CommandContext } from './reconcile.js';
+import { termText } from '../term-text.js';
 
 interface AdjustFlags extends CommonFlags {
   user: string;
@@ -18,7 +19,7 @@ async function adjustCommand(ctx: CommandContext, flags: AdjustFlags): Promise<n
   const r = await adjustCredits({ settings, cwd: ctx.cwd, user: flags.user, credits, reason, actor });
   if (flags.json) writeJson(ctx, { userId: r.user.id, user: r.user, credits: r.entry.credits, balance: r.balance, entry: r.entry });
   else {
-    ctx.io.stdout.write(`Adjusted ${userLabel(r.user)} by ${signed(r.entry.credits)} credits: manual entry ${r.entry.id}, by ${r.entry.actor}: ${r.entry.reason}\n`);
+    ctx.io.stdout.write(`${termText(`Adjusted ${userLabel(r.user)} by ${signed(r.entry.credits)} credits: manual entry ${r.entry.id}, by ${r.entry.actor}: ${r.entry.reason}`)}\n`);
     ctx.io.stdout.write(`Balance now ${r.balance} credits.\n`);
   }
   return 0;

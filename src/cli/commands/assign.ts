@@ -3,6 +3,7 @@ import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { signed, userLabel, writeJson, type Registrar } from '../support-output.js';
 import type { CommandContext } from './reconcile.js';
+import { termText } from '../term-text.js';
 
 interface AssignFlags extends CommonFlags {
   user: string;
@@ -57,7 +58,7 @@ async function assignCommand(ctx: CommandContext, payment: string, flags: Assign
       reason: r.reason,
       entries: r.entries,
     });
-  } else ctx.io.stdout.write(renderAssign(r));
+  } else ctx.io.stdout.write(renderAssign(r).split('\n').map(termText).join('\n'));
   return 0;
 }
 

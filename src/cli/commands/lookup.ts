@@ -3,6 +3,7 @@ import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
 import { entriesTable, shortTime, table, userLabel, writeJson, type Registrar } from '../support-output.js';
+import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';
 
 function metadata(m: Record<string, string>): string {
@@ -53,7 +54,7 @@ export function renderPaymentLookup(r: PaymentLookup): string {
   out.push('The ledger holds:');
   if (r.ledger.entries.length === 0) out.push('  nothing for this payment');
   else {
-    out.push(entriesTable(r.ledger.entries, { withUser: true }).replace(/^/gm, '  '));
+    out.push(...entriesTable(r.ledger.entries, { withUser: true }).replace(/^/gm, '  ').split('\n'));
     out.push(`  net ${r.ledger.netCredits} credits${r.ledger.credited ? `, now with user ${r.ledger.holderUserId}` : ''}`);
   }
   if (r.appLedger) {
@@ -70,7 +71,15 @@ export function renderPaymentLookup(r: PaymentLookup): string {
     const by = rec.matchedBy === 'assign' ? ' (by assign)' : rec.matchedBy ? ` (matched by ${rec.matchedBy})` : '';
     out.push(`The tool's record: ${chainStatus(rec.status, rec.reason)}${rec.userId ? `, user ${rec.userId}${by}` : ''}; last run ${rec.lastRunId ?? '(none)'}, updated ${shortTime(rec.lastSeenAt)}`);
   }
-  return `${out.join('\n')}\n`;
+  return joinLines(out);
+}
+
+/**
+ * `out` holds one line per element (tables are pushed line by line), so escaping each element
+ * keeps what Stripe or the app's users wrote (a name, metadata, an id) on its own line.
+ */
+function joinLines(out: readonly string[]): string {
+  return `${out.map(termText).join('\n')}\n`;
 }
 
 export function renderUserLookup(r: UserLookup): string {
@@ -89,22 +98,22 @@ export function renderUserLookup(r: UserLookup): string {
     for (const p of r.payments) {
       t.push([
         shortTime(p.paidAt),
-        p.paymentKey,
+        termText(p.paymentKey),
         formatAmount(p.amount, p.currency),
-        p.stripe ?? '(not re-read)',
-        p.chain ? `${chainStatus(p.chain.status, p.chain.reason, p.ledger !== null)}${p.chain.userId ? `\nuser ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}` : ''}` : '',
-        p.ledger ? `+${p.ledger.credits} user ${p.ledger.holderUserId}` : 'not credited',
-        p.note ?? '',
+        termText(p.stripe ?? '(not re-read)'),
+        p.chain ? `${chainStatus(p.chain.status, p.chain.reason, p.ledger !== null)}${p.chain.userId ? `\n${termText(`user ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}`)}` : ''}` : '',
+        termText(p.ledger ? `+${p.ledger.credits} user ${p.ledger.holderUserId}` : 'not credited'),
+        termText(p.note ?? ''),
       ]);
     }
-    out.push(t.toString());
+    out.push(...t.toString().split('\n'));
   }
   if (r.user) {
     out.push(`Ledger entries of user ${r.user.id} (newest first):`);
-    out.push(r.entries.length ? entriesTable(r.entries) : '  none');
+    out.push(...(r.entries.length ? entriesTable(r.entries) : '  none').split('\n'));
   }
   for (const n of r.notes) out.push(`Note: ${n}`);
-  return `${out.join('\n')}\n`;
+  return joinLines(out);
 }
 
 async function lookupCommand(ctx: CommandContext, query: string, flags: CommonFlags): Promise<number> {

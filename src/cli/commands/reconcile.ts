@@ -4,6 +4,7 @@ import { parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
 import { progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
 import { memoryPhase } from '../../app/debug-memory.js';
+import { termText } from '../term-text.js';
 
 export interface CommandContext {
   io: Io;
@@ -45,7 +46,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       memoryPhase('reported');
       return report.exitCode;
     }
-    for (const note of report.notes) ctx.io.stderr.write(`stripe-credits: note: ${note}\n`);
+    for (const note of report.notes) ctx.io.stderr.write(`stripe-credits: note: ${termText(note)}\n`);
     if (flags.quiet) {
       ctx.io.stdout.write(`${summaryLine(report)}\n`);
     } else {

@@ -4,6 +4,7 @@ import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
 import { shortTime, table, writeJson, type Registrar } from '../support-output.js';
+import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';
 
 const REASON_TEXT: Record<string, string> = {
@@ -17,25 +18,27 @@ const REASON_TEXT: Record<string, string> = {
   no_credit_rule: 'no credit rule applies',
 };
 
+/** One line per fact, each escaped before the lines are joined (see term-text.ts). */
 function stripeSaw(i: ReviewItem): string {
   return [
     i.emails.length ? i.emails.join(', ') : null,
     i.name ? `name "${i.name}" (hint)` : null,
     i.unknownIds.length ? `unknown ids ${i.unknownIds.join(', ')}` : null,
   ]
-    .filter(Boolean)
+    .filter((x): x is string => Boolean(x))
+    .map(termText)
     .join('\n');
 }
 
 function candidates(i: ReviewItem): string {
-  return i.candidates.map((u) => [u.id, u.email, u.name ? `"${u.name}"` : null].filter(Boolean).join(' ')).join('\n');
+  return i.candidates.map((u) => termText([u.id, u.email, u.name ? `"${u.name}"` : null].filter(Boolean).join(' '))).join('\n');
 }
 
 export function renderReview(items: readonly ReviewItem[]): string {
   if (items.length === 0) return 'The review queue is empty: nothing needs a person.\n';
   const t = table(['Paid at (UTC)', 'Payment', 'Amount', 'Reason', 'Stripe saw', 'Candidates', 'Queued']);
   for (const i of items) {
-    t.push([shortTime(i.paidAt), i.paymentKey, formatAmount(i.amount, i.currency), `${i.reason}\n${REASON_TEXT[i.reason] ?? ''}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
+    t.push([shortTime(i.paidAt), termText(i.paymentKey), formatAmount(i.amount, i.currency), `${i.reason}\n${REASON_TEXT[i.reason] ?? ''}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
   }
   return [
     `${items.length} payment${items.length === 1 ? '' : 's'} need${items.length === 1 ? 's' : ''} a person (oldest first):`,
@@ -62,10 +65,10 @@ async function reviewDismiss(ctx: CommandContext, payment: string, flags: Common
   if (flags.json) {
     writeJson(ctx, { outcome: r.outcome, paymentKey: i.paymentKey, status: i.status, dismissedBy: i.resolvedBy, dismissedAt: i.resolvedAt, reason: i.resolution, entry: i });
   } else if (r.outcome === 'dismissed') {
-    ctx.io.stdout.write(`Dismissed ${i.paymentKey} (${i.reason}, ${formatAmount(i.amount, i.currency)}) without crediting it, by ${i.resolvedBy}: ${i.resolution}\n`);
-    ctx.io.stdout.write(`The entry is kept; reconcile does not reopen it. To credit it after all: stripe-credits assign ${i.paymentKey} --user USER --reason TEXT\n`);
+    ctx.io.stdout.write(`${termText(`Dismissed ${i.paymentKey} (${i.reason}, ${formatAmount(i.amount, i.currency)}) without crediting it, by ${i.resolvedBy}: ${i.resolution}`)}\n`);
+    ctx.io.stdout.write(`${termText(`The entry is kept; reconcile does not reopen it. To credit it after all: stripe-credits assign ${i.paymentKey} --user USER --reason TEXT`)}\n`);
   } else {
-    ctx.io.stdout.write(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.\n`);
+    ctx.io.stdout.write(`${termText(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.`)}\n`);
   }
   return 0;
 }

@@ -6,6 +6,7 @@ import { listRuns } from '../../ledger/ledger.js';
 import type { RunRow } from '../../ledger/schema.js';
 import type { CommonFlags } from '../main.js';
 import type { CommandContext } from './reconcile.js';
+import { termText } from '../term-text.js';
 
 function durationSeconds(r: RunRow): number | null {
   if (!r.finished_at) return null;
@@ -71,8 +72,8 @@ export async function runsCommand(ctx: CommandContext, flags: CommonFlags & { li
     }
     ctx.io.stdout.write(`${t.toString()}\n`);
     for (const r of rows) {
-      if (r.error) ctx.io.stdout.write(`run ${r.id}: ${r.error}\n`);
-      for (const n of r.notes) ctx.io.stdout.write(`run ${r.id}: note: ${n}\n`);
+      if (r.error) ctx.io.stdout.write(`run ${r.id}: ${termText(r.error)}\n`);
+      for (const n of r.notes) ctx.io.stdout.write(`run ${r.id}: note: ${termText(n)}\n`);
     }
     return 0;
   } finally {
