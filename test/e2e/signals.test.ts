@@ -76,3 +76,64 @@ describe.skipIf(SCRIPT === null)('a pseudo-terminal that reports 0 columns', () 
     expect(r.stdout.length).toBeLessThan(10_000);
   }, 30_000);
 });
+
+describe.each(engines())('a run stopped by a signal (%s)', (engine) => {
+  let sim: StripeSimulator;
+  let tmp: ReturnType<typeof tempDir>;
+  let app: AppDb;
+  let env: Record<string, string>;
+
+  beforeEach(async () => {
+    sim = await startSimulator({ apiKeys: [KEY] });
+    tmp = tempDir();
+    app = await createAppDb(engine, tmp.dir, [1, 2, 3, 4, 5].map((id) => ({ id, email: `u${id}@example.com` })));
+    writeJson(join(tmp.dir, 'config.json'), CONFIG);
+    env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
+  });
+  afterEach(async () => {
+    await sim.close();
+    await app.close();
+    tmp.cleanup();
+  });
+
+  const args = (...more: string[]) => ['reconcile', '--db', app.url, '--config', 'config.json', '--since', '7d', ...more];
+
+  /** Waits until the run has recorded itself and asked Stripe a few times: it is mid-read. */
+  async function midRun(): Promise<void> {
+    for (let i = 0; i < 400; i++) {
+      const running = await app.query<{ n: number }>("SELECT count(*) AS n FROM stripe_credits_runs WHERE status = 'running'").catch(() => [{ n: 0 }]);
+      if (Number(running[0]!.n) > 0 && sim.requests.length >= 3) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('the run never got under way');
+  }
+
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    it.skipIf(signal === 'SIGINT' && engine === 'postgres')(`${signal} mid-run: exit ${code}, the run recorded as interrupted, the lock free, the ledger whole`, async () => {
+      const payments = Array.from({ length: 250 }, (_, i) => sim.store.createCheckoutPayment({ created: now() - 5 * DAY + i * 600, clientReferenceId: String((i % 5) + 1), amount: 1000 }));
+      sim.setFaults({ latencyMs: 300 });
+      const child = start(process.execPath, [BIN, ...args('--json')], { cwd: tmp.dir, env, timeoutMs: 40_000 });
+      await midRun();
+      child.kill(signal);
+      const r = await child.result;
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: stopped by ${signal}: the run lock is released`));
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(JSON.parse(r.stdout)).toEqual({ error: { exitCode: code, message: expect.stringMatching(/^stopped by/) } });
+
+      const runs = JSON.parse((await runCli(['runs', '--db', app.url, '--json'], { cwd: tmp.dir })).stdout);
+      expect(runs.runs).toEqual([expect.objectContaining({ status: 'interrupted', error: expect.stringMatching(/stopped by/) })]);
+      expect(await app.query('SELECT * FROM stripe_credits_lock')).toEqual([]);
+      // Nothing is written before all of Stripe is read: the ledger is as it was.
+      expect(await app.query('SELECT * FROM credit_ledger')).toEqual([]);
+
+      sim.setFaults({ latencyMs: 0 });
+      const next = await runCli(args('--json'), { cwd: tmp.dir, env });
+      expect(next.code, next.stderr).toBe(0);
+      expect(JSON.parse(next.stdout).counts.credited).toBe(250);
+      const rows = await app.query<{ payment_key: string }>("SELECT payment_key FROM credit_ledger WHERE kind = 'purchase'");
+      expect(new Set(rows.map((x) => x.payment_key))).toEqual(new Set(payments.map((p) => p.paymentIntent!.id)));
+      expect(rows).toHaveLength(250);
+    }, 60_000);
+  }
+});

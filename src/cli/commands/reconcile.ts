@@ -4,6 +4,7 @@ import { parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
 import { progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
 import { memoryPhase } from '../../app/debug-memory.js';
+import { stopOnSignals } from '../signals.js';
 
 export interface CommandContext {
   io: Io;
@@ -25,6 +26,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
   const until = flags.until !== undefined ? parseWhen(flags.until, now, '--until') : undefined;
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const progress = progressReporter(ctx.io, flags);
+  const stop = stopOnSignals();
   try {
     const report = await reconcile({
       settings,
@@ -37,6 +39,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       now,
       progress: progress.update,
       onRequest: flags.verbose ? (line) => ctx.io.stderr.write(`${line}\n`) : undefined,
+      signal: stop.signal,
     });
     progress.stop();
     if (flags.json) {
@@ -54,6 +57,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
     memoryPhase('reported');
     return report.exitCode;
   } finally {
+    stop.dispose();
     progress.stop();
   }
 }
