@@ -48,7 +48,11 @@ export class DeadlineHttpClient extends Stripe.HttpClient {
       const secure = protocol !== 'http';
       const agent = secure ? AGENTS.https : AGENTS.http;
       const req = (secure ? https : http).request({ host, port, path, method, agent, headers, ciphers: CIPHERS });
-      const cut = (e: Error) => req.destroy(e);
+      let cutWith: Error | null = null;
+      const cut = (e: Error) => {
+        cutWith = e;
+        req.destroy(e);
+      };
       const onAbort = () => cut(this.signal!.reason instanceof Error ? this.signal!.reason : new Error('stopped'));
       const deadline = setTimeout(() => cut(new RequestDeadlineError(this.deadlineMs)), this.deadlineMs);
       const done = () => {
@@ -59,7 +63,7 @@ export class DeadlineHttpClient extends Stripe.HttpClient {
       req.setTimeout(timeout, () => cut(Stripe.HttpClient.makeTimeoutError()));
       req.on('response', (res) => {
         res.once('close', done);
-        resolve(new BodyResponse(res));
+        resolve(new BodyResponse(res, () => cutWith));
       });
       req.on('error', (e) => {
         done();
@@ -72,7 +76,11 @@ export class DeadlineHttpClient extends Stripe.HttpClient {
 
 /** The SDK's Node response: the body read whole, a failure while reading it reported as the SDK expects. */
 class BodyResponse extends Stripe.HttpClientResponse {
-  constructor(private readonly res: http.IncomingMessage) {
+  constructor(
+    private readonly res: http.IncomingMessage,
+    /** Why the request was cut, if it was: the response only sees its socket go. */
+    private readonly cutWith: () => Error | null,
+  ) {
     super(res.statusCode ?? 0, res.headers as Record<string, string>);
   }
 
@@ -92,9 +100,9 @@ class BodyResponse extends Stripe.HttpClientResponse {
       this.res.on('data', (chunk: string) => (body += chunk));
       // A request destroyed mid-body (its deadline, a stop) errors its response; one that closes
       // early without an error is a truncated body all the same.
-      this.res.once('error', (e) => reject(Stripe.HttpClient.makeResponseBodyError(e)));
+      this.res.once('error', (e) => reject(Stripe.HttpClient.makeResponseBodyError(this.cutWith() ?? e)));
       this.res.once('close', () => {
-        if (!this.res.complete) reject(Stripe.HttpClient.makeResponseBodyError(null));
+        if (!this.res.complete) reject(Stripe.HttpClient.makeResponseBodyError(this.cutWith()));
       });
       this.res.once('end', () => {
         try {
