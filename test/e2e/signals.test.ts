@@ -136,4 +136,24 @@ describe.each(engines())('a run stopped by a signal (%s)', (engine) => {
       expect(rows).toHaveLength(250);
     }, 60_000);
   }
+
+  it.skipIf(engine === 'postgres')('SIGTERM mid-baseline: exit 143, the lock free, a rerun finishes it', async () => {
+    for (let i = 0; i < 250; i++) sim.store.createCheckoutPayment({ created: now() - 5 * DAY + i * 600, clientReferenceId: String((i % 5) + 1), amount: 1000 });
+    sim.setFaults({ latencyMs: 300 });
+    const baseline = (...more: string[]) => ['baseline', '--db', app.url, '--config', 'config.json', '--until', String(now() - 60), ...more];
+    const child = start(process.execPath, [BIN, ...baseline()], { cwd: tmp.dir, env, timeoutMs: 40_000 });
+    for (let i = 0; i < 400 && (await app.query<{ n: number }>('SELECT count(*) AS n FROM stripe_credits_lock').catch(() => [{ n: 0 }]))[0]!.n === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGTERM');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr.split('\n')[0]).toMatch(/^stripe-credits: stopped by SIGTERM/);
+    expect(await app.query('SELECT * FROM stripe_credits_lock')).toEqual([]);
+
+    sim.setFaults({ latencyMs: 0 });
+    const next = await runCli(baseline(), { cwd: tmp.dir, env });
+    expect(next.code, next.stderr).toBe(0);
+    expect(await app.query('SELECT count(*) AS n FROM stripe_credits_baseline')).toEqual([{ n: 250 }]);
+  }, 60_000);
 });
