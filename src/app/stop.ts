@@ -7,7 +7,7 @@ import { CliError } from '../errors.js';
 export class InterruptedError extends CliError {
   constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
     super(
-      `stopped by ${signal}: the run lock is released, what was written is consistent, and the next run continues from where this one stood`,
+      `stopped by ${signal}: nothing is left half-written or locked, and the next run continues from where this one stood`,
       signal === 'SIGINT' ? 130 : 143,
     );
   }
@@ -17,7 +17,7 @@ export class InterruptedError extends CliError {
 export class RunBudgetError extends CliError {
   constructor(budgetMs: number) {
     super(
-      `the run took longer than its budget of ${Math.round(budgetMs / 1000)} s and stopped: the run lock is released, what was written is consistent`,
+      `the run took longer than its budget of ${budgetMs / 1000} s and stopped: nothing is left half-written or locked`,
       1,
       'a rerun continues; a first run over a long history may need more: STRIPE_CREDITS_RUN_SECONDS',
     );

@@ -39,14 +39,14 @@ export function progressReporter(io: Io, flags: OutputFlags): { update(msg: stri
     let stopped = false;
     const stop = () => {
       stopped = true;
-      stream.off?.('resize', onResize);
+      stream.off('resize', onResize);
       spinner?.stop();
     };
     // A terminal resized to no width mid-run: the spinner goes, for the reason it never starts on one.
     const onResize = () => {
       if (!hasWidth(stream)) stop();
     };
-    stream.on?.('resize', onResize);
+    stream.on('resize', onResize);
     void import('ora').then(({ default: ora }) => {
       if (stopped) return;
       spinner = ora({ stream, isEnabled: true, color: io.env.NO_COLOR ? false : 'cyan', text }).start();

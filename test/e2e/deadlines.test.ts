@@ -111,7 +111,7 @@ describe.each(engines())('a run over its wall-clock budget (%s)', (engine) => {
     sim.setFaults({ latencyMs: 5000 });
     const r = await run({ STRIPE_CREDITS_RUN_SECONDS: '1' });
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr.split('\n')[0]).toMatch(/^stripe-credits: the run took longer than its budget of 1 s and stopped: the run lock is released/);
+    expect(r.stderr.split('\n')[0]).toMatch(/^stripe-credits: the run took longer than its budget of 1 s and stopped: nothing is left half-written or locked/);
     const runs = await app.query<{ status: string; error: string | null }>('SELECT status, error FROM stripe_credits_runs ORDER BY id');
     expect(runs.map((x) => x.status)).toEqual(['succeeded', 'failed']);
     expect(runs[1]!.error).toMatch(/budget of 1 s/);

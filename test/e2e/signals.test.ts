@@ -117,7 +117,7 @@ describe.each(engines())('a run stopped by a signal (%s)', (engine) => {
       child.kill(signal);
       const r = await child.result;
       expect(r.code, r.stderr).toBe(code);
-      expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: stopped by ${signal}: the run lock is released`));
+      expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: stopped by ${signal}: nothing is left half-written or locked`));
       expect(r.stderr).not.toMatch(/^\s+at /m);
       expect(JSON.parse(r.stdout)).toEqual({ error: { exitCode: code, message: expect.stringMatching(/^stopped by/) } });
 
