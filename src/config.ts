@@ -342,6 +342,10 @@ export interface Settings {
   rateOverrides: { global?: number; perEndpoint?: number };
   /** How long to keep retrying Stripe before giving up (STRIPE_CREDITS_RETRY_SECONDS, default 60). */
   retryBudgetMs: number;
+  /** How long one Stripe request may take in all, body included (STRIPE_CREDITS_REQUEST_SECONDS, default 60). */
+  requestDeadlineMs: number;
+  /** How long a reconcile run may take before it stops (STRIPE_CREDITS_RUN_SECONDS, default 1800). */
+  runBudgetMs: number;
   /** Reads the key only when a command needs Stripe (so `migrate` works without one). */
   stripeApiKey(): string;
 }
@@ -356,6 +360,8 @@ export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv, cwd:
     config,
     stripeApiBase: flags.stripeApiBase ?? env.STRIPE_API_BASE ?? DEFAULT_STRIPE_API_BASE,
     retryBudgetMs: retryBudget(env.STRIPE_CREDITS_RETRY_SECONDS),
+    requestDeadlineMs: seconds('STRIPE_CREDITS_REQUEST_SECONDS', env.STRIPE_CREDITS_REQUEST_SECONDS, DEFAULT_REQUEST_DEADLINE_MS, 600),
+    runBudgetMs: seconds('STRIPE_CREDITS_RUN_SECONDS', env.STRIPE_CREDITS_RUN_SECONDS, DEFAULT_RUN_BUDGET_MS, 7 * 86400),
     rateOverrides: {
       ...(config.stripe.maxRequestsPerSecond !== null ? { global: config.stripe.maxRequestsPerSecond } : {}),
       ...(config.stripe.maxRequestsPerSecondPerEndpoint !== null ? { perEndpoint: config.stripe.maxRequestsPerSecondPerEndpoint } : {}),
@@ -375,6 +381,19 @@ function retryBudget(v: string | undefined): number {
   if (v === undefined || v === '') return 60_000;
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0 || n > 3600) throw new ConfigError(`STRIPE_CREDITS_RETRY_SECONDS must be a number of seconds from 0 to 3600, not '${v}'`);
+  return Math.round(n * 1000);
+}
+
+/** The SDK's timeout only counts silence: a server that sends a byte now and then would hold a request for ever. */
+export const DEFAULT_REQUEST_DEADLINE_MS = 60_000;
+/** A run, and the lock it holds, ends after this however slowly Stripe or the database answers. */
+export const DEFAULT_RUN_BUDGET_MS = 30 * 60_000;
+
+/** A number of seconds above 0 and up to `max` from the environment, as milliseconds. */
+function seconds(name: string, v: string | undefined, fallbackMs: number, max: number): number {
+  if (v === undefined || v === '') return fallbackMs;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw new ConfigError(`${name} must be a number of seconds above 0 and up to ${max}, not '${v}'`);
   return Math.round(n * 1000);
 }
 

@@ -30,7 +30,17 @@ export interface BaselineReport {
  * without crediting, so that an app whose past payments were credited by means the tool cannot
  * see starts from a clean line. Reconcile never credits a baselined payment, and continues from WHEN.
  */
-export async function baseline(opts: { settings: Settings; cwd: string; until: number; dryRun: boolean; actor: string; now: number; progress?: Progress }): Promise<BaselineReport> {
+export async function baseline(opts: {
+  settings: Settings;
+  cwd: string;
+  until: number;
+  dryRun: boolean;
+  actor: string;
+  now: number;
+  progress?: Progress;
+  /** Stops it (SIGINT, SIGTERM) between two transactions; the lock is released. */
+  signal?: AbortSignal;
+}): Promise<BaselineReport> {
   const { settings, dryRun, until } = opts;
   if (until > opts.now) throw new UsageError(`--until (${isoSeconds(until)}) is in the future: a baseline records payments already made`);
   const progress = opts.progress ?? (() => {});
@@ -40,7 +50,7 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
   try {
     await verifyAppTables(db, settings.config);
     const tables = (await toolTablesExist(db)) || !dryRun;
-    const reader = stripeReaderFor(settings);
+    const reader = stripeReaderFor(settings, { signal: opts.signal });
     if (!dryRun) {
       await migrateToLatest(db);
       lock = await acquireRunLock(open, `${opts.actor} (baseline)`);
@@ -58,12 +68,14 @@ export async function baseline(opts: { settings: Settings; cwd: string; until: n
       if (dryRun) report.baselined += fresh.length;
       else {
         for (let i = 0; i < fresh.length; i += WRITE_BATCH) {
+          opts.signal?.throwIfAborted();
           const part = fresh.slice(i, i + WRITE_BATCH);
           report.baselined += await db.transaction().execute((trx) => insertBaseline(trx, part, { until, actor: opts.actor }));
         }
       }
       progress(`${report.payments} payments read`);
     }, progress);
+    opts.signal?.throwIfAborted();
     if (!dryRun && (await advanceCursor(db, window, opts.now))) report.cursor = until;
     return report;
   } finally {

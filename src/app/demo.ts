@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
-import { parseConfig, type Settings } from '../config.js';
+import { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_RUN_BUDGET_MS, parseConfig, type Settings } from '../config.js';
 import { startSimulator, type StripeSimulator } from '../simulator/index.js';
 import type { CheckoutPaymentParams, PaymentIntentParams } from '../simulator/store.js';
 import { parseWhen } from '../when.js';
@@ -104,6 +104,8 @@ export async function runDemo(opts: { cwd: string; actor: string; keep?: boolean
       config: parseConfig(data.config),
       stripeApiBase: sim.url,
       retryBudgetMs: 60_000,
+      requestDeadlineMs: DEFAULT_REQUEST_DEADLINE_MS,
+      runBudgetMs: DEFAULT_RUN_BUDGET_MS,
       rateOverrides: {},
       stripeApiKey: () => DEMO_KEY,
     };

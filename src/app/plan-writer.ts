@@ -119,13 +119,15 @@ export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
 export async function writePlan(
   db: Kysely<Database>,
   plan: CompactPlan,
-  opts: { runId: number | null; actor: string; adoption: Adoption; progress?: (m: string) => void },
+  opts: { runId: number | null; actor: string; adoption: Adoption; progress?: (m: string) => void; signal?: AbortSignal },
 ): Promise<WriteOutcome> {
   let creditsWritten = 0;
   const newInReview: string[] = [];
   const total = plan.length;
   const order = plan.byPaymentKey();
   for (let i = 0; i < total; i += TRANSACTION_BATCH) {
+    // A run told to stop stops between transactions: each is written whole or not at all.
+    opts.signal?.throwIfAborted();
     const indexes = order.subarray(i, Math.min(i + TRANSACTION_BATCH, total));
     /** Credited in the plan, but someone else wrote the purchase first. */
     const lost: number[] = [];

@@ -17,6 +17,7 @@ import { fetchPayments, type Progress } from '../stripe/fetch-payments.js';
 import type { RetryPolicy } from '../stripe/retry.js';
 import { isoSeconds } from '../when.js';
 import { memoryPhase } from './debug-memory.js';
+import { InterruptedError, runSignal } from './stop.js';
 
 export interface ReconcileOptions {
   settings: Settings;
@@ -37,6 +38,8 @@ export interface ReconcileOptions {
   /** Requests per second (default: just below Stripe's limits for the key's mode). */
   rateLimits?: RateLimits;
   scan?: ScanOptions;
+  /** Stops the run (SIGINT, SIGTERM): it ends between two steps, recorded as interrupted. */
+  signal?: AbortSignal;
 }
 
 export interface ReconcileReport {
@@ -77,6 +80,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   const { db } = open;
   let runId: number | null = null;
   let lock: HeldLock | null = null;
+  const stopper = runSignal(opts.signal, settings.runBudgetMs);
+  const { signal } = stopper;
   try {
     await verifyAppTables(db, settings.config);
     const hadTables = await toolTablesExist(db);
@@ -120,7 +125,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       throw new UsageError(`--since (${isoSeconds(opts.since)}) must be before --until (${isoSeconds(until)})`);
     }
 
-    const reader = stripeReaderFor(settings, { retry: opts.retry, rateLimits: opts.rateLimits });
+    const reader = stripeReaderFor(settings, { retry: opts.retry, rateLimits: opts.rateLimits, signal });
     const client = reader.stripe;
     if (opts.onRequest) {
       const log = opts.onRequest;
@@ -178,6 +183,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 
     // (A first run whose scan started early keeps its window: had another run finished in the
     // meantime, this one would re-read a window, which changes nothing that run wrote.)
+    signal.throwIfAborted();
     const { source, window, notes, alsoEvents } = early?.plan ?? planWindow(tables ? await readCursor(db) : null);
     for (const n of notes) progress(n);
     const planner = new Planner(db, settings.config, tables, dryRun, progress);
@@ -242,10 +248,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 
     // Still this run's lock? (Its session may have ended, or a stall let another run take it over.)
     await lock?.assertHeld();
+    signal.throwIfAborted();
     const { creditsWritten, newInReview } =
       runId === null
         ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, plan, hadTables) }
-        : await writePlan(db, plan, { runId, actor: opts.actor, adoption: settings.config, progress });
+        : await writePlan(db, plan, { runId, actor: opts.actor, adoption: settings.config, progress, signal });
 
     memoryPhase('written');
     const counts = plan.counts();
@@ -272,10 +279,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     };
   } catch (e) {
     if (runId !== null) {
-      await finishRun(db, runId, { status: 'failed', error: e instanceof Error ? e.message : String(e) }).catch(() => {});
+      const status = e instanceof InterruptedError ? 'interrupted' : 'failed';
+      await finishRun(db, runId, { status, error: e instanceof Error ? e.message : String(e) }).catch(() => {});
     }
     throw e;
   } finally {
+    stopper.dispose();
     await lock?.release().catch(() => {});
     await open.close();
   }

@@ -85,7 +85,8 @@ Exit codes:
   2   usage or configuration error (bad flag, missing or rejected API key, bad config, missing table/column)
   3   done, but a person should look (new payments in review, a dry run found credits to write,
       a safety cap stopped the run, assign found the payment already credited)
-  75  another run holds the lock; try again later`;
+  75  another run holds the lock; try again later
+  130 (SIGINT), 143 (SIGTERM): stopped cleanly by the signal; a rerun continues`;
 
 export function buildProgram(io: Io, setResult: (code: number) => void): Command {
   const program = new Command();

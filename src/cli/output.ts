@@ -21,28 +21,45 @@ export interface OutputFlags {
 }
 
 /**
- * A spinner on stderr only when it is a terminal and neither --json nor --quiet; --verbose logs lines
+ * Whether a terminal says how wide it is. One that reports 0 columns (`docker exec -t`, `script`, some
+ * CI runners) would have ora divide by zero and clear an infinity of lines, synchronously: the run
+ * would never end and no signal would be handled.
+ */
+function hasWidth(stream: { columns?: number }): boolean {
+  return typeof stream.columns === 'number' && Number.isFinite(stream.columns) && stream.columns > 0;
+}
+
+/**
+ * A spinner on stderr only when it is a terminal that reports its width and neither --json nor --quiet; --verbose logs lines
  * instead. The spinner's module is loaded only then, and without holding up the start: it shows the
  * latest message once it is there.
  */
 export function progressReporter(io: Io, flags: OutputFlags): { update(msg: string): void; stop(): void } {
-  if (!flags.json && !flags.quiet && io.stderr.isTTY && !flags.verbose) {
+  if (!flags.json && !flags.quiet && io.stderr.isTTY && !flags.verbose && hasWidth(io.stderr as { columns?: number })) {
+    const stream = io.stderr as NodeJS.WriteStream;
     let spinner: Ora | null = null;
     let text = '';
     let stopped = false;
+    const stop = () => {
+      stopped = true;
+      stream.off('resize', onResize);
+      spinner?.stop();
+    };
+    // A terminal resized to no width mid-run: the spinner goes, for the reason it never starts on one.
+    const onResize = () => {
+      if (!hasWidth(stream)) stop();
+    };
+    stream.on('resize', onResize);
     void import('ora').then(({ default: ora }) => {
       if (stopped) return;
-      spinner = ora({ stream: io.stderr as NodeJS.WriteStream, isEnabled: true, color: io.env.NO_COLOR ? false : 'cyan', text }).start();
+      spinner = ora({ stream, isEnabled: true, color: io.env.NO_COLOR ? false : 'cyan', text }).start();
     });
     return {
       update: (m) => {
         text = m;
         if (spinner) spinner.text = m;
       },
-      stop: () => {
-        stopped = true;
-        spinner?.stop();
-      },
+      stop,
     };
   }
   if (flags.verbose) return { update: (m) => io.stderr.write(`${m}\n`), stop: () => {} };

@@ -278,6 +278,13 @@ function pgTypes(pgm: Pg) {
   };
 }
 
+/**
+ * Every session gives up on a lock it waits for, and on a statement, after a while: a run blocked by
+ * another session (a `LOCK TABLE`, a long migration of the app's) would otherwise hold its own run
+ * lock for ever. First in the startup options, so that the URL's own `options` may set other values.
+ */
+export const PG_SESSION_DEFAULTS = '-c lock_timeout=30s -c statement_timeout=300s';
+
 function pgClientConfig(pgm: Pg, c: PgConnection): pg.ClientConfig {
   return {
     host: c.host,
@@ -288,7 +295,7 @@ function pgClientConfig(pgm: Pg, c: PgConnection): pg.ClientConfig {
     ssl: c.ssl,
     connectionTimeoutMillis: c.connectTimeoutMs,
     application_name: c.applicationName,
-    options: c.options,
+    options: c.options ? `${PG_SESSION_DEFAULTS} ${c.options}` : PG_SESSION_DEFAULTS,
     keepAlive: true,
     types: pgTypes(pgm),
   };
@@ -457,6 +464,17 @@ export function databaseError(e: unknown): CliError | null {
   }
   if (connectionLost(e)) {
     return new DatabaseError(`lost the connection to the database: ${msg}; what was written is consistent, a rerun is safe`, { cause: e });
+  }
+  if (isPg && code === '55P03') {
+    return new CliError(
+      `another database session held a lock this run needed for longer than lock_timeout (${msg}): what was written is consistent`,
+      75,
+      'cron will try again on its next tick; if this repeats, look for what holds locks on the tables (pg_locks); options=-c%20lock_timeout%3D… in the URL waits longer',
+      { cause: e },
+    );
+  }
+  if (isPg && code === '57014') {
+    return new DatabaseError(`the database cancelled a statement (statement_timeout, or an administrator): ${msg}; what was written is consistent, a rerun is safe`, { cause: e });
   }
   if (isPg) return new DatabaseError(`database error: ${msg} (SQLSTATE ${code})`, { cause: e });
   return null;

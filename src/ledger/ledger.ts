@@ -433,7 +433,7 @@ export async function finishRun(
   db: Kysely<Database>,
   runId: number,
   outcome: {
-    status: 'succeeded' | 'failed' | 'refused';
+    status: 'succeeded' | 'failed' | 'refused' | 'interrupted';
     counts?: ReconcileCounts;
     creditsWritten?: number;
     error?: string;

@@ -1,5 +1,7 @@
 import Stripe from 'stripe';
+import { DEFAULT_REQUEST_DEADLINE_MS } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { DeadlineHttpClient } from './http.js';
 
 /**
  * The API version every request is made with. Pinned so that object shapes do not change under
@@ -11,8 +13,12 @@ export interface StripeClientOptions {
   apiKey: string;
   /** `https://api.stripe.com` by default; the simulator in tests and the demo. */
   apiBase: string;
-  /** Per-request timeout. */
+  /** Per-request timeout: how long the server may stay silent. */
   timeoutMs?: number;
+  /** How long one request may take in all (default DEFAULT_REQUEST_DEADLINE_MS). */
+  deadlineMs?: number;
+  /** Aborting it destroys every request in flight (a run that stops). */
+  signal?: AbortSignal;
 }
 
 /** Splits an API base URL into the SDK's host/port/protocol options. */
@@ -44,6 +50,7 @@ export function createStripeClient(opts: StripeClientOptions): Stripe {
     ...apiBaseOptions(opts.apiBase),
     maxNetworkRetries: 0,
     timeout: opts.timeoutMs ?? 30_000,
+    httpClient: new DeadlineHttpClient(opts.deadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS, opts.signal),
     telemetry: false,
     appInfo: { name: 'stripe-credits' },
   });

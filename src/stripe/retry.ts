@@ -1,15 +1,27 @@
 import Stripe from 'stripe';
 import { CliError, StripeAuthError, StripeUnavailableError } from '../errors.js';
+import { RequestDeadlineError } from './http.js';
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or as soon as `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   random(): number;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    }),
   random: () => Math.random(),
 };
 
@@ -19,6 +31,8 @@ export interface RetryPolicy {
   baseDelayMs: number;
   maxDelayMs: number;
   clock: Clock;
+  /** Ends the retrying at once, throwing its reason (a run stopped by a signal, or over its budget). */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 60_000, baseDelayMs: 500, maxDelayMs: 8_000, clock: systemClock };
@@ -34,8 +48,18 @@ function isRetryable(e: unknown): boolean {
   return false;
 }
 
+/** The deadline that cut a request, however deep the SDK wrapped it (a body half read is wrapped twice). */
+function deadlineOf(e: Stripe.errors.StripeError): RequestDeadlineError | null {
+  const detail = (e as { detail?: unknown }).detail;
+  if (detail instanceof RequestDeadlineError) return detail;
+  const inner = (detail as { exception?: unknown } | undefined)?.exception;
+  return inner instanceof RequestDeadlineError ? inner : null;
+}
+
 function describe(e: unknown): string {
   if (e instanceof Stripe.errors.StripeError) {
+    const deadline = deadlineOf(e);
+    if (deadline) return `timeout: ${deadline.message}`;
     const status = e.statusCode ? `HTTP ${e.statusCode}` : e.type;
     return `${status}: ${e.message}`;
   }
@@ -55,9 +79,12 @@ export async function withRetry<T>(
 ): Promise<T> {
   const started = policy.clock.now();
   for (let attempt = 0; ; attempt++) {
+    policy.signal?.throwIfAborted();
     try {
       return await fn();
     } catch (e) {
+      // A request cut short because the run is stopping failed for that reason, not Stripe's.
+      policy.signal?.throwIfAborted();
       if (e instanceof Stripe.errors.StripeAuthenticationError) {
         throw new StripeAuthError(
           `Stripe rejected the API key${keyLabel ? ` ${keyLabel}` : ''} (HTTP 401)`,
@@ -89,7 +116,7 @@ export async function withRetry<T>(
           { cause: e },
         );
       }
-      await policy.clock.sleep(delay);
+      await policy.clock.sleep(delay, policy.signal);
     }
   }
 }

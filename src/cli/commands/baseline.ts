@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import { isoSeconds, parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
 import { progressReporter } from '../output.js';
+import { stopOnSignals } from '../signals.js';
 import type { CommandContext } from './reconcile.js';
 
 export async function baselineCommand(ctx: CommandContext, flags: CommonFlags & { until?: string; dryRun?: boolean }): Promise<number> {
@@ -12,8 +13,18 @@ export async function baselineCommand(ctx: CommandContext, flags: CommonFlags & 
   const until = parseWhen(flags.until, now, '--until');
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const progress = progressReporter(ctx.io, flags);
+  const stop = stopOnSignals();
   try {
-    const r = await baseline({ settings, cwd: ctx.cwd, until, dryRun: flags.dryRun === true, actor: flags.actor ?? ctx.defaultActor, now, progress: progress.update });
+    const r = await baseline({
+      settings,
+      cwd: ctx.cwd,
+      until,
+      dryRun: flags.dryRun === true,
+      actor: flags.actor ?? ctx.defaultActor,
+      now,
+      progress: progress.update,
+      signal: stop.signal,
+    });
     progress.stop();
     if (flags.json) {
       ctx.io.stdout.write(`${JSON.stringify({ ...r, until: isoSeconds(r.until), cursor: r.cursor === null ? null : isoSeconds(r.cursor) }, null, 2)}\n`);
@@ -28,6 +39,7 @@ export async function baselineCommand(ctx: CommandContext, flags: CommonFlags & 
     if (r.cursor !== null) ctx.io.stdout.write(`reconcile continues from ${isoSeconds(r.cursor)}.\n`);
     return 0;
   } finally {
+    stop.dispose();
     progress.stop();
   }
 }

@@ -5,6 +5,7 @@ import type { CommonFlags } from '../main.js';
 import { progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
 import { memoryPhase } from '../../app/debug-memory.js';
 import { termText } from '../term-text.js';
+import { stopOnSignals } from '../signals.js';
 
 export interface CommandContext {
   io: Io;
@@ -26,6 +27,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
   const until = flags.until !== undefined ? parseWhen(flags.until, now, '--until') : undefined;
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const progress = progressReporter(ctx.io, flags);
+  const stop = stopOnSignals();
   try {
     const report = await reconcile({
       settings,
@@ -39,6 +41,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       progress: progress.update,
       onRequest: flags.verbose ? (line) => ctx.io.stderr.write(`${line}\n`) : undefined,
       warn: (message) => ctx.io.stderr.write(`stripe-credits: warning: ${message}\n`),
+      signal: stop.signal,
     });
     progress.stop();
     if (flags.json) {
@@ -56,6 +59,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
     memoryPhase('reported');
     return report.exitCode;
   } finally {
+    stop.dispose();
     progress.stop();
   }
 }
