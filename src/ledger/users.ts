@@ -3,7 +3,7 @@ import type { UsersConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/types.js';
 import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
-import { asText, engineOf } from './engine.js';
+import { asText, engineOf, idAsRead } from './engine.js';
 import { paddedChunks } from './chunks.js';
 import { compiledOnce } from './compile-once.js';
 import { TOOL_TABLES, type Database } from './schema.js';
@@ -161,6 +161,7 @@ export async function loadUserDirectory(
   const byEmail = new Map<string, User[]>();
   const t = tableRef(cfg);
   const idCol = sql.ref(cfg.id);
+  const idOut = idAsRead(db, idCol);
   const emailCol = sql.ref(cfg.email);
   const toUser = (r: UserRow): User => ({ id: String(r.id), email: r.email });
   const add = (map: Map<string, User[]>, key: string, u: User) => {
@@ -175,7 +176,7 @@ export async function loadUserDirectory(
     // Ids from Stripe are arbitrary text: only rows whose id reads back as exactly that text count.
     const where = idIn(db, idCol, part);
     if (!where) continue;
-    const rows = await compiledOnce(db, `${shape}|by id|${part.length}`, part, () => sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.compile(db));
+    const rows = await compiledOnce(db, `${shape}|by id|${part.length}`, part, () => sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.compile(db));
     const wanted = new Set(part);
     for (const r of rows.rows) {
       const u = toUser(r);
@@ -195,7 +196,7 @@ export async function loadUserDirectory(
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of paddedChunks([...customers], CHUNK)) {
       const rows = await compiledOnce(db, `${shape}|by customer|${part.length}`, part, () =>
-        sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(db),
+        sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(db),
       );
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
     }
@@ -209,7 +210,7 @@ export async function loadUserDirectory(
     }
   }
   for (const part of paddedChunks([...emails], CHUNK)) {
-    const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () => sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db));
+    const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () => sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db));
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
 
@@ -226,9 +227,9 @@ export async function findUsers(db: Kysely<Database>, cfg: UsersConfig, query: s
   const idCol = sql.ref(cfg.id);
   const emailCol = sql.ref(cfg.email);
   const q = query.trim();
-  const byId = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} = ${q}`.execute(db);
+  const byId = await sql<UserRow>`SELECT ${idAsRead(db, idCol)} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} = ${q}`.execute(db);
   const exact = byId.rows.map((r) => ({ id: String(r.id), email: r.email })).filter((u) => u.id === q);
   if (exact.length > 0) return exact;
-  const byEmail = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) = ${q.toLowerCase()}`.execute(db);
+  const byEmail = await sql<UserRow>`SELECT ${idAsRead(db, idCol)} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) = ${q.toLowerCase()}`.execute(db);
   return byEmail.rows.map((r) => ({ id: String(r.id), email: r.email }));
 }

@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { startSimulator } from '../../src/simulator/index.js';
+import { DAY, now, runCli, tempDir, writeJson, type CliResult, type TestUser } from '../helpers/cli.js';
+import { createAppDb, engines, type AppDbOptions, type EngineName } from '../helpers/engines.js';
+
+/**
+ * How the app's users table is read and named, through the real CLI on every engine: ids read back
+ * exactly (beyond 2^53, with spaces, with a NUL byte), a schema-qualified users table, and a ledger
+ * or balance mapped onto a table where the tool would write what it must not.
+ */
+
+const KEY = 'sk_test_usersTable0001';
+
+interface Item {
+  paymentKey: string;
+  status: string;
+  reason: string | null;
+  userId: string | null;
+  credits: number | null;
+  matchedBy: string | null;
+}
+
+interface Finding {
+  check: string;
+  level: 'ok' | 'warn' | 'fail';
+  message: string;
+}
+
+async function world(engine: EngineName, test: TestContext, users: TestUser[], opts: AppDbOptions = {}) {
+  const sim = await startSimulator({ apiKeys: [KEY] });
+  const tmp = tempDir('sc-users-');
+  const app = await createAppDb(engine, tmp.dir, users, opts);
+  test.onTestFinished(async () => {
+    await sim.close();
+    await app.close();
+    tmp.cleanup();
+  });
+  const since = now() - 3 * DAY;
+  const cli = (args: string[], config: unknown = {}): Promise<CliResult> => {
+    const cfg = writeJson(join(tmp.dir, `config-${Math.random().toString(36).slice(2)}.json`), config);
+    return runCli([...args, '--db', app.url, '--config', cfg], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url } });
+  };
+  const json = async (args: string[], config: unknown = {}) => {
+    const r = await cli([...args, '--json'], config);
+    try {
+      return { ...r, doc: JSON.parse(r.stdout) };
+    } catch {
+      throw new Error(`no JSON on stdout (exit ${r.code}): ${r.stderr}`);
+    }
+  };
+  const reconcile = async (config: unknown = {}, extra: string[] = []) => {
+    const r = await json(['reconcile', '--since', String(since), ...extra], config);
+    const items = r.doc.items as Item[];
+    return { ...r, item: (key: string) => items.find((i) => i.paymentKey === key) };
+  };
+  const doctor = async (config: unknown = {}) => {
+    const r = await json(['doctor'], config);
+    return { ...r, findings: r.doc.findings as Finding[] };
+  };
+  const ledger = () => app.query<{ payment_key: string; user_id: string; credits: number }>("SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id");
+  const pay = (p: { ref?: string; metadata?: Record<string, string>; credits?: number }) =>
+    sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: p.ref, metadata: { credits: String(p.credits ?? 5), ...p.metadata }, amount: 500 }).paymentIntent!.id;
+  return { sim, tmp, app, cli, json, reconcile, doctor, ledger, pay };
+}
+
+describe.each(engines())('the users table as the tool reads it (%s)', (engine) => {
+  it('an INTEGER id beyond 2^53 is read exactly: a neighbouring id finds nobody, the real one is credited, looked up and assigned', async (t) => {
+    const big = '9007199254740993';
+    const w = await world(engine, t, [{ id: big, email: 'big@example.com' }], { idType: engine === 'sqlite' ? 'INTEGER' : 'BIGINT' });
+    const near = w.pay({ ref: '9007199254740992' });
+    const exact = w.pay({ ref: big });
+    const r = await w.reconcile();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.item(near)).toMatchObject({ status: 'needs_review', reason: 'no_user', userId: null });
+    expect(r.item(exact)).toMatchObject({ status: 'credited', userId: big, credits: 5 });
+    expect(await w.ledger()).toEqual([{ payment_key: exact, user_id: big, credits: 5 }]);
+
+    const assigned = await w.json(['assign', near, '--user', big, '--reason', 'support ticket 7']);
+    expect(assigned.code, assigned.stderr).toBe(0);
+    expect((await w.ledger()).map((e) => e.user_id)).toEqual([big, big]);
+    const wrong = await w.cli(['assign', near, '--user', '9007199254740992', '--reason', 'nobody']);
+    expect(wrong.code).toBe(2); // no such user: never the neighbouring id
+    expect(wrong.stderr).toContain('9007199254740992');
+    expect(await w.ledger()).toHaveLength(2);
+    const bal = await w.json(['balance', big]);
+    expect(bal.code, bal.stderr).toBe(0);
+    expect(bal.doc).toMatchObject({ userId: big, balance: 10 });
+    const none = await w.cli(['balance', '9007199254740992']);
+    expect(none.code).toBe(2);
+    const look = await w.json(['lookup', exact]);
+    expect(look.code, look.stderr).toBe(0);
+    expect(JSON.stringify(look.doc)).toContain(`"${big}"`);
+    expect(JSON.stringify(look.doc)).not.toContain('9007199254740992');
+  });
+});
