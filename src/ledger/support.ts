@@ -4,6 +4,7 @@ import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, idAsRead, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
 import { inPartialIndex, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
+import { comparable } from './users.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
@@ -77,7 +78,7 @@ const toUserInfo = (r: UserInfoRow): UserInfo => ({ id: String(r.id), email: r.e
  */
 export async function findUserCandidates(db: Kysely<Database>, cfg: UsersConfig, query: string): Promise<UserInfo[]> {
   const q = query.trim();
-  if (q === '') return [];
+  if (q === '' || !comparable(q)) return [];
   const t = usersTable(cfg);
   const byId = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${q}`.execute(db);
   // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly q counts.
@@ -90,7 +91,7 @@ export async function findUserCandidates(db: Kysely<Database>, cfg: UsersConfig,
 /** Users by id (for showing candidates with their email and name). */
 export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: readonly string[]): Promise<Map<string, UserInfo>> {
   const out = new Map<string, UserInfo>();
-  const wanted = [...new Set(ids)];
+  const wanted = [...new Set(ids)].filter(comparable);
   for (let i = 0; i < wanted.length; i += 400) {
     const part = wanted.slice(i, i + 400);
     const rows = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} IN (${sql.join(part)})`.execute(db);
@@ -104,7 +105,7 @@ export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: re
 
 /** The Stripe customer id the users table holds for a user, when `users.stripeCustomerId` is configured. */
 export async function customerIdOfUser(db: Kysely<Database>, cfg: UsersConfig, userId: string): Promise<string | null> {
-  if (!cfg.stripeCustomerId) return null;
+  if (!cfg.stripeCustomerId || !comparable(userId)) return null;
   const rows = await sql<{ id: string | number; customer: string | null }>`SELECT ${idAsRead(db, sql.ref(cfg.id))} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} = ${userId}`.execute(db);
   const row = rows.rows.find((r) => String(r.id) === userId);
   return row?.customer?.trim() || null;

@@ -136,6 +136,13 @@ export function customerLookup(db: Kysely<Database>, cfg: UsersConfig, column: s
 
 const CHUNK = 500;
 
+/**
+ * Whether a text from Stripe can be compared in SQL at all. Postgres refuses a NUL byte in any text
+ * parameter (invalid byte sequence, failing the whole run), and no id or email in a table can hold
+ * one: such a value matches nobody, so it is left out of the lookups, never sent.
+ */
+export const comparable = (v: string): boolean => !v.includes('\u0000');
+
 interface UserRow {
   id: string | number | bigint;
   email: string | null;
@@ -155,7 +162,7 @@ export async function loadUserDirectory(
   opts: { everyStep?: boolean } = {},
 ): Promise<UserDirectory> {
   const ids = new Set<string>();
-  for (const p of payments) for (const c of idCandidates(p, match)) ids.add(c.value);
+  for (const p of payments) for (const c of idCandidates(p, match)) if (comparable(c.value)) ids.add(c.value);
   const byId = new Map<string, User>();
   const byCustomer = new Map<string, User[]>();
   const byEmail = new Map<string, User[]>();
@@ -191,7 +198,7 @@ export async function loadUserDirectory(
     const customers = new Set<string>();
     for (const p of noId) {
       const cus = customerOf(p);
-      if (cus) customers.add(cus);
+      if (cus && comparable(cus)) customers.add(cus);
     }
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of paddedChunks([...customers], CHUNK)) {
@@ -206,7 +213,7 @@ export async function loadUserDirectory(
     for (const p of noId) {
       const cus = cfg.stripeCustomerId && !opts.everyStep ? customerOf(p) : null;
       if (cus && (byCustomer.get(cus)?.length ?? 0) > 0) continue;
-      for (const e of emailCandidates(p, match)) emails.add(e);
+      for (const e of emailCandidates(p, match)) if (comparable(e)) emails.add(e);
     }
   }
   for (const part of paddedChunks([...emails], CHUNK)) {
@@ -227,6 +234,7 @@ export async function findUsers(db: Kysely<Database>, cfg: UsersConfig, query: s
   const idCol = sql.ref(cfg.id);
   const emailCol = sql.ref(cfg.email);
   const q = query.trim();
+  if (!comparable(q)) return [];
   const byId = await sql<UserRow>`SELECT ${idAsRead(db, idCol)} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} = ${q}`.execute(db);
   const exact = byId.rows.map((r) => ({ id: String(r.id), email: r.email })).filter((u) => u.id === q);
   if (exact.length > 0) return exact;

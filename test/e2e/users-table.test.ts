@@ -93,4 +93,26 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
     expect(JSON.stringify(look.doc)).toContain(`"${big}"`);
     expect(JSON.stringify(look.doc)).not.toContain('9007199254740992');
   });
+
+  it('an id or email with a NUL byte matches nobody: that payment needs review, the others are credited', async (t) => {
+    const w = await world(engine, t, [{ id: 'u1', email: 'ann@example.com' }, { id: 'u2', email: 'ben@example.com' }], { idType: 'TEXT' });
+    const good = w.pay({ ref: 'u1' });
+    const badRef = w.pay({ ref: 'u2\u0000' });
+    const badEmail = w.pay({ metadata: { user_email: 'ben@example.com\u0000' } });
+    const byEmail = w.pay({ metadata: { user_email: 'ben@example.com' } });
+    const r = await w.reconcile();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.item(good)).toMatchObject({ status: 'credited', userId: 'u1' });
+    expect(r.item(byEmail)).toMatchObject({ status: 'credited', userId: 'u2', matchedBy: 'email' });
+    expect(r.item(badRef)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+    expect(r.item(badEmail)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+    expect((await w.ledger()).map((e) => e.payment_key).sort()).toEqual([good, byEmail].sort());
+    const review = await w.json(['review']);
+    expect(review.code, review.stderr).toBe(0);
+    expect(JSON.stringify(review.doc)).toContain(badRef);
+    for (const key of [badRef, badEmail]) {
+      const look = await w.json(['lookup', key]);
+      expect(look.code, look.stderr).toBe(0);
+    }
+  });
 });
