@@ -80,10 +80,13 @@ export async function findUserCandidates(db: Kysely<Database>, cfg: UsersConfig,
   const q = query.trim();
   if (q === '' || !comparable(q)) return [];
   const t = usersTable(cfg);
-  const byId = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${q}`.execute(db);
-  // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly q counts.
-  const exact = byId.rows.map(toUserInfo).filter((u) => u.id === q);
-  if (exact.length > 0) return exact;
+  // An id is exact text (a TEXT id may hold spaces); a typed argument may carry stray ones, so the trimmed text comes next.
+  for (const id of new Set([query, q])) {
+    const byId = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${id}`.execute(db);
+    // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly the text counts.
+    const exact = byId.rows.map(toUserInfo).filter((u) => u.id === id);
+    if (exact.length > 0) return exact;
+  }
   const byEmail = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE lower(trim(${asText(db, sql.ref(cfg.email))})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(db);
   return byEmail.rows.map(toUserInfo);
 }

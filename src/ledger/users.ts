@@ -18,7 +18,7 @@ function tableRef(cfg: UsersConfig) {
   return cfg.schema ? sql.id(cfg.schema, cfg.table) : sql.id(cfg.table);
 }
 
-/** Postgres: the type of the users table's id column, once verifyUsersTable has seen it. */
+/** The type of the users table's id column (as Postgres names it, or as SQLite's table declares it), once verifyUsersTable has seen it. */
 const idTypes = new WeakMap<Kysely<Database>, string>();
 
 /**
@@ -59,6 +59,25 @@ function idIn(db: Kysely<Database>, idCol: ReturnType<typeof sql.ref>, values: r
   return sql<boolean>`${asText(db, idCol)} IN (${sql.join(values)})`;
 }
 
+/** A number with ASCII spaces around it: what an integer id column reads back without them. */
+const SPACED_NUMBER = /^ *[0-9]+ *$/;
+
+/** Whether the users id column is an integer type (Postgres' int2/4/8; SQLite's INTEGER affinity). */
+function integerIds(db: Kysely<Database>): boolean {
+  const type = idTypes.get(db);
+  if (type === undefined) return false;
+  return engineOf(db) === 'postgres' ? type === 'int2' || type === 'int4' || type === 'int8' : type.toUpperCase().includes('INT');
+}
+
+/**
+ * The text a payment's id is looked up as. Ids are exact text (a TEXT id " 42" is not "42"), except
+ * that an integer column cannot hold spaces (SQLite stores " 42 " as 42), so there " 42 " can only
+ * mean user 42.
+ */
+function lookupText(db: Kysely<Database>, id: string): string {
+  return integerIds(db) && SPACED_NUMBER.test(id) ? id.trim() : id;
+}
+
 /** Postgres: the schemas an unqualified table name is looked up in, in order (the search path). */
 async function searchPath(db: Kysely<Database>): Promise<string[]> {
   const r = await sql<{ s: string }>`SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS t(s, i) ORDER BY i`.execute(db);
@@ -95,7 +114,7 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
   }
   const have = table.columns.map((c) => c.name);
   const idType = table.columns.find((c) => c.name === cfg.id)?.dataType;
-  if (pg && idType) idTypes.set(db, idType);
+  if (idType) idTypes.set(db, idType);
   const wanted: Array<[string, string | null]> = [
     ['users.id', cfg.id],
     ['users.email', cfg.email],
@@ -162,7 +181,8 @@ export async function loadUserDirectory(
   opts: { everyStep?: boolean } = {},
 ): Promise<UserDirectory> {
   const ids = new Set<string>();
-  for (const p of payments) for (const c of idCandidates(p, match)) if (comparable(c.value)) ids.add(c.value);
+  const idOf = (v: string) => lookupText(db, v);
+  for (const p of payments) for (const c of idCandidates(p, match)) if (comparable(c.value)) ids.add(idOf(c.value));
   const byId = new Map<string, User>();
   const byCustomer = new Map<string, User[]>();
   const byEmail = new Map<string, User[]>();
@@ -192,7 +212,7 @@ export async function loadUserDirectory(
   }
   // The chain stops at the first step that finds a user: look customers up only for payments no id
   // resolved, and emails only for those no customer resolved either (most payments carry an id).
-  const noId = opts.everyStep ? payments : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(c.value)));
+  const noId = opts.everyStep ? payments : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(idOf(c.value))));
   if (cfg.stripeCustomerId) {
     const column = cfg.stripeCustomerId;
     const customers = new Set<string>();
@@ -222,7 +242,7 @@ export async function loadUserDirectory(
   }
 
   return {
-    byId: (id) => byId.get(id),
+    byId: (id) => byId.get(idOf(id)),
     byCustomer: (c) => byCustomer.get(c) ?? [],
     byEmail: (e) => byEmail.get(e) ?? [],
   };

@@ -115,4 +115,35 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
       expect(look.code, look.stderr).toBe(0);
     }
   });
+
+  it('ids are exact text on a TEXT id column: " 42" is its own user, never "42"', async (t) => {
+    const w = await world(engine, t, [{ id: '42', email: 'plain@example.com' }, { id: ' 42', email: 'spaced@example.com' }], { idType: 'TEXT' });
+    const spaced = w.pay({ ref: ' 42' });
+    const plain = w.pay({ ref: '42' });
+    const trailing = w.pay({ metadata: { user_id: '42 ' } });
+    const r = await w.reconcile();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.item(spaced)).toMatchObject({ status: 'credited', userId: ' 42', matchedBy: 'client_reference_id' });
+    expect(r.item(plain)).toMatchObject({ status: 'credited', userId: '42', matchedBy: 'client_reference_id' });
+    expect(r.item(trailing)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+    const ledger = Object.fromEntries((await w.ledger()).map((e) => [e.payment_key, e.user_id]));
+    expect(ledger).toEqual({ [spaced]: ' 42', [plain]: '42' });
+    const bal = await w.json(['balance', ' 42']);
+    expect(bal.doc).toMatchObject({ userId: ' 42', balance: 5 });
+    const look = await w.json(['lookup', ' 42']);
+    expect(JSON.stringify(look.doc)).toContain(spaced);
+    expect(JSON.stringify(look.doc)).not.toContain(plain);
+  });
+
+  it('on an integer id column, spaces around a number are dropped (it can hold no other user), nothing else', async (t) => {
+    const w = await world(engine, t, [{ id: 42, email: 'plain@example.com' }]);
+    const spaced = w.pay({ ref: ' 42 ' });
+    const zero = w.pay({ ref: '042' });
+    const tab = w.pay({ metadata: { user_id: '42\t' } });
+    const r = await w.reconcile();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.item(spaced)).toMatchObject({ status: 'credited', userId: '42' });
+    expect(r.item(zero)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+    expect(r.item(tab)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
+  });
 });
