@@ -93,7 +93,11 @@ async function searchPath(db: Kysely<Database>): Promise<string[]> {
 export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): Promise<void> {
   const tables = await db.introspection.getTables();
   const pg = engineOf(db) === 'postgres';
-  let table = tables.find((t) => t.name === cfg.table && (cfg.schema === null || t.schema === cfg.schema));
+  // SQLite: names are case-insensitive, and the tables listed are the main database's, which
+  // `main.users` names as well.
+  const same = (a: string, b: string) => (pg ? a === b : a.toLowerCase() === b.toLowerCase());
+  const schema = !pg && cfg.schema?.toLowerCase() === 'main' ? null : cfg.schema;
+  let table = tables.find((t) => same(t.name, cfg.table) && (schema === null || t.schema === schema));
   if (pg && cfg.schema === null) {
     table = undefined;
     for (const s of await searchPath(db)) {
@@ -109,11 +113,13 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
       `users table "${tableLabel(cfg)}" not found in the database (it has: ${appTables.length ? appTables.join(', ') : 'no tables'})`,
       elsewhere.length > 0 && pg
         ? `there is ${elsewhere.join(', ')}, outside the search path: set users.table to "${elsewhere[0]}" in the config file`
-        : 'set users.table in the config file to the table that holds your users, and check --db',
+        : !pg && schema !== null
+          ? `SQLite finds the app's tables in its main database: set users.table to "${cfg.table}" or "main.${cfg.table}"`
+          : 'set users.table in the config file to the table that holds your users, and check --db',
     );
   }
   const have = table.columns.map((c) => c.name);
-  const idType = table.columns.find((c) => c.name === cfg.id)?.dataType;
+  const idType = table.columns.find((c) => same(c.name, cfg.id))?.dataType;
   if (idType) idTypes.set(db, idType);
   const wanted: Array<[string, string | null]> = [
     ['users.id', cfg.id],
@@ -122,7 +128,7 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
     ['users.stripeCustomerId', cfg.stripeCustomerId],
   ];
   for (const [key, col] of wanted) {
-    if (col !== null && !have.includes(col)) {
+    if (col !== null && !have.some((h) => same(h, col))) {
       throw new ConfigError(
         `users table "${tableLabel(cfg)}" has no column "${col}" (${key}); it has: ${have.join(', ')}`,
         `set ${key} in the config file to the right column${key === 'users.name' || key === 'users.stripeCustomerId' ? ', or null' : ''}`,

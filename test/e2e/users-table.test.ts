@@ -146,4 +146,23 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
     expect(r.item(zero)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
     expect(r.item(tab)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
   });
+
+  it('a schema-qualified users table (main.users on SQLite, public.users on Postgres) works in doctor and reconcile', async (t) => {
+    const w = await world(engine, t, [{ id: 1, email: 'ann@example.com' }]);
+    const config = { users: { table: engine === 'sqlite' ? 'main.users' : 'public.users' } };
+    const p = w.pay({ ref: '1' });
+    const doc = await w.doctor(config);
+    expect(doc.findings.filter((f) => f.level === 'fail'), doc.stderr).toEqual([]);
+    expect(doc.findings.find((f) => f.check === 'users')).toMatchObject({ level: 'ok' });
+    expect(doc.code).toBe(0);
+    const r = await w.reconcile(config);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.item(p)).toMatchObject({ status: 'credited', userId: '1' });
+    const bal = await w.json(['balance', '1'], config);
+    expect(bal.doc).toMatchObject({ userId: '1', balance: 5 });
+    const other = await w.cli(['reconcile', '--since', String(now() - DAY), '--dry-run'], { users: { table: 'elsewhere.users' } });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('users table "elsewhere.users" not found');
+    expect(other.stderr).not.toMatch(/\n\s+at /);
+  });
 });
