@@ -165,4 +165,39 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
     expect(other.stderr).toContain('users table "elsewhere.users" not found');
     expect(other.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('a ledger mapped onto the users table, or a balance onto the ledger table, is refused (exit 2; doctor fails it)', async (t) => {
+    const w = await world(engine, t, [{ id: 1, email: 'ann@example.com' }]);
+    await w.app.exec('ALTER TABLE users ADD COLUMN credits INTEGER');
+    await w.app.exec('ALTER TABLE users ADD COLUMN stripe_ref TEXT');
+    const autoId = engine === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY';
+    await w.app.exec(`CREATE TABLE credit_transactions (id ${autoId}, user_id TEXT NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT UNIQUE, created_at TEXT)`);
+    const p = w.pay({ ref: '1' });
+    const txColumns = { userId: 'user_id', credits: 'amount', paymentRef: 'stripe_id', createdAt: 'created_at' };
+    // Named as the engine would find it, not as users.table spells it.
+    const onUsers = { ledger: { table: engine === 'sqlite' ? 'main.Users' : 'public.users', columns: { userId: 'id', credits: 'credits', paymentRef: 'stripe_ref' } } };
+    const onLedger = { ledger: { table: 'credit_transactions', columns: txColumns }, balance: { table: 'credit_transactions', column: 'amount', key: 'user_id' } };
+
+    for (const [config, key, text] of [
+      [onUsers, 'ledger', 'is the users table'],
+      [onLedger, 'balance', "is the ledger's table"],
+    ] as const) {
+      const r = await w.cli(['reconcile', '--since', String(now() - 3 * DAY)], config);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(text);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      const doc = await w.doctor(config);
+      expect(doc.code).toBe(2);
+      expect(doc.findings.filter((f) => f.level === 'fail' && f.message.includes(text)).map((f) => f.check)).toEqual([key]);
+    }
+    expect(await w.app.query('SELECT id, credits, stripe_ref FROM users')).toEqual([{ id: 1, credits: null, stripe_ref: null }]);
+    expect(await w.app.query('SELECT * FROM credit_transactions')).toEqual([]);
+
+    // The balance on the users table is what it is for.
+    const fine = { ledger: { table: 'credit_transactions', columns: txColumns }, balance: { column: 'credits' } };
+    const r = await w.reconcile(fine);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.item(p)).toMatchObject({ status: 'credited', userId: '1' });
+    expect(await w.app.query('SELECT id, credits FROM users')).toEqual([{ id: 1, credits: 5 }]);
+  });
 });
