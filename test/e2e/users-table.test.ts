@@ -164,6 +164,9 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
     expect(other.code).toBe(2);
     expect(other.stderr).toContain('users table "elsewhere.users" not found');
     expect(other.stderr).not.toMatch(/\n\s+at /);
+    const ledger = await w.doctor({ ledger: { table: 'elsewhere.tx', columns: { userId: 'u', credits: 'c', paymentRef: 'r' } } });
+    expect(ledger.code, ledger.stderr).toBe(2);
+    expect(ledger.findings.find((f) => f.check === 'ledger')).toMatchObject({ level: 'fail', message: expect.stringContaining('there is no table elsewhere.tx') });
   });
 
   it('a ledger mapped onto the users table, or a balance onto the ledger table, is refused (exit 2; doctor fails it)', async (t) => {
