@@ -5,7 +5,7 @@ import { DEFAULT_CONFIG_FILE, keyIsLive, type AppConfig, type BalanceConfig, typ
 import { CliError, ConfigError, StripeAuthError, StripeUnavailableError, maskKey } from '../errors.js';
 import { appliedMigrations, MIGRATION_NAMES, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { asText, engineOf, ownSchemaTables } from '../ledger/engine.js';
-import { readableRef } from '../ledger/app-ledger.js';
+import { mappingConflicts, readableRef } from '../ledger/app-ledger.js';
 import { columnOf, describeTable, indexesOn, listTables, qualifiedName, tableRef, uniqueOn, usesIndex, type ColumnInfo, type TableInfo } from '../ledger/introspect.js';
 import { ledgerModes } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
@@ -270,6 +270,11 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   const refWord = L.refKind === 'payment_intent' ? 'PaymentIntent' : 'Checkout Session';
   if (!t) {
     f.fail('ledger', `the ledger is mapped onto ${label}, but ${await missingTable(db, label)}`, "set ledger.table to the app's table that holds its credits, and check --db");
+    return [];
+  }
+  const onUsers = (await mappingConflicts(db, config)).find((c) => c.key === 'ledger');
+  if (onUsers) {
+    f.fail('ledger', onUsers.message, onUsers.hint);
     return [];
   }
   f.ok('ledger', `mapped onto ${label}: a payment counts as credited when ${L.columns.paymentRef} holds its PaymentIntent or Checkout Session id; the tool writes ${refWord} ids (refKind ${L.refKind})`);
@@ -638,6 +643,11 @@ async function checkBalance(db: Kysely<Database>, config: AppConfig, B: BalanceC
   const t = await describeTable(db, B.schema, B.table);
   if (!t) {
     f.fail('balance', `the balance is configured on ${label}, but ${await missingTable(db, label)}`, 'set balance.table to the table that holds the balance column (default: users.table)');
+    return;
+  }
+  const onLedger = (await mappingConflicts(db, config)).find((c) => c.key === 'balance');
+  if (onLedger) {
+    f.fail('balance', onLedger.message, onLedger.hint);
     return;
   }
   const col = columnOf(db, t, B.column);

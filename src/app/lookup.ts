@@ -323,7 +323,7 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
   try {
     await verifyAppTables(open.db, o.settings.config);
     const reader = stripeReaderFor(o.settings);
-    return isPayment ? await lookupPayment(o, open, reader, q) : await lookupUser(o, open, reader, q);
+    return isPayment ? await lookupPayment(o, open, reader, q) : await lookupUser(o, open, reader, q, o.query);
   } finally {
     await open.close();
   }
@@ -410,12 +410,13 @@ async function listAll<T>(reader: StripeReader, what: string, list: () => Promis
   return page.data;
 }
 
-async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader, q: string): Promise<UserLookup> {
+async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader, q: string, typed: string): Promise<UserLookup> {
   const cfg = o.settings.config;
   const tables = await existingTables(open.db);
   let user: UserInfo | null = null;
   try {
-    user = await resolveUser(open, o.settings, q, { allowLedgerOnly: true });
+    // The query as typed: an id is exact text (resolveUser tries it trimmed next).
+    user = await resolveUser(open, o.settings, typed, { allowLedgerOnly: true });
   } catch (e) {
     // An email nobody has is still worth a look: the payer may have no account, or used another address.
     if (!(e instanceof UsageError) || !q.includes('@') || /matches \d+ users/.test(e.message)) throw e;

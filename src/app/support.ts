@@ -81,7 +81,7 @@ function describeUser(u: UserInfo): string {
 export async function resolveUser(open: OpenDb, settings: Settings, query: string, opts: { allowLedgerOnly?: boolean } = {}): Promise<UserInfo> {
   const q = query.trim();
   if (q === '') throw new UsageError('USER must not be blank', 'give a user id or an email');
-  const found = await findUserCandidates(open.db, settings.config.users, q);
+  const found = await findUserCandidates(open.db, settings.config.users, query);
   if (found.length === 1) return found[0]!;
   if (found.length > 1) {
     throw new UsageError(

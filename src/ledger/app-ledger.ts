@@ -187,6 +187,47 @@ export function balanceSource(cfg: Pick<AppConfig, 'ledger' | 'balance'>): strin
   return 'SUM(credit_ledger.credits)';
 }
 
+/** A table as the engine finds it (SQLite: case-insensitively, `main` by default; Postgres: through the search path), or null. */
+async function resolvedTable(db: Kysely<Database>, t: { schema: string | null; table: string }): Promise<string | null> {
+  const info = await describeTable(db, t.schema, t.table);
+  if (!info) return null;
+  return engineOf(db) === 'postgres' ? `${info.schema}.${info.name}` : `${t.schema ?? 'main'}.${info.name}`.toLowerCase();
+}
+
+/** A `ledger` or `balance` mapping that names a table the tool must not write there. */
+export interface MappingConflict {
+  key: 'ledger' | 'balance';
+  message: string;
+  hint: string;
+}
+
+/**
+ * The mapped ledger gets a new row per credit: mapped onto the users table it would add a "user"
+ * per payment. The balance moves a column on every row whose key is the user: on the ledger's table
+ * it would rewrite the user's credit entries. (A balance on the users table is its purpose.)
+ */
+export async function mappingConflicts(db: Kysely<Database>, cfg: Pick<AppConfig, 'users' | 'ledger' | 'balance'>): Promise<MappingConflict[]> {
+  const out: MappingConflict[] = [];
+  if (!cfg.ledger) return out;
+  const ledger = await resolvedTable(db, cfg.ledger);
+  if (ledger === null) return out;
+  if (ledger === (await resolvedTable(db, cfg.users))) {
+    out.push({
+      key: 'ledger',
+      message: `ledger.table "${tableLabel(cfg.ledger)}" is the users table (users.table "${tableLabel(cfg.users)}"): the tool inserts a row there for every credit, which would add a user per payment`,
+      hint: 'map ledger.table onto the app\'s table of credit entries; for a balance column on the user row, configure "balance" instead',
+    });
+  }
+  if (cfg.balance && ledger === (await resolvedTable(db, cfg.balance))) {
+    out.push({
+      key: 'balance',
+      message: `balance.table "${tableLabel(cfg.balance)}" is the ledger's table (ledger.table "${tableLabel(cfg.ledger)}"): moving a balance there would rewrite the user's credit entries`,
+      hint: 'set balance.table to the table with one row per user (default: users.table), or remove "balance"',
+    });
+  }
+  return out;
+}
+
 /**
  * Checks that the tables the config names exist with the columns it names: the users table, the
  * mapped ledger and the balance column. A missing one is a configuration error naming what the
@@ -216,6 +257,8 @@ export async function verifyAppTables(db: Kysely<Database>, cfg: Pick<AppConfig,
     ];
     await check('ledger', m, wanted);
   }
+  const conflict = (await mappingConflicts(db, cfg))[0];
+  if (conflict) throw new ConfigError(conflict.message, conflict.hint);
   if (cfg.balance) {
     const b = cfg.balance;
     await check('balance', b, [

@@ -32,6 +32,16 @@ export function asText(db: Kysely<any>, column: RawBuilder<unknown>): RawBuilder
 }
 
 /**
+ * A user id read out of the app's table, as the exact text the tool compares and writes. SQLite hands
+ * an INTEGER to JavaScript as a number, which rounds beyond 2^53 (9007199254740993 would read as
+ * ...992, another user's id): there it is read as text. Postgres' int8 parser already keeps such a
+ * value as text, and a CHAR(n) id must keep its padding, so there the column is read as it is.
+ */
+export function idAsRead(db: Kysely<any>, column: RawBuilder<unknown>): RawBuilder<unknown> {
+  return engineOf(db) === 'postgres' ? column : sql`CAST(${column} AS TEXT)`;
+}
+
+/**
  * Names of the tables in the schema where the tool keeps its own (SQLite: the database; Postgres:
  * `current_schema()`, the first schema of the search path), so that a table of the same name in
  * another schema never counts as the tool's.

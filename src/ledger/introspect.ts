@@ -135,6 +135,8 @@ export async function describeTable(db: Kysely<any>, schema: string | null, tabl
 
 async function describeSqlite(db: Kysely<any>, schema: string | null, table: string): Promise<TableInfo | null> {
   const s = schema ?? 'main';
+  // A schema SQLite does not have (only main and temp, on a connection that attaches nothing) holds no table.
+  if ((await sql<{ name: string }>`SELECT name FROM pragma_database_list WHERE name = ${s} COLLATE NOCASE`.execute(db)).rows.length === 0) return null;
   const master = await sql<{ type: string; name: string }>`SELECT type, name FROM ${sql.id(s, 'sqlite_master')} WHERE type IN ('table', 'view') AND name = ${table} COLLATE NOCASE`.execute(db);
   const found = master.rows[0];
   if (!found) return null;

@@ -1,9 +1,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
-import { asText, ownSchemaTables, writeTransaction } from './engine.js';
+import { asText, idAsRead, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
 import { inPartialIndex, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
+import { comparable } from './users.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
@@ -64,9 +65,9 @@ function usersTable(cfg: UsersConfig) {
   return cfg.schema ? sql.id(cfg.schema, cfg.table) : sql.id(cfg.table);
 }
 
-function userColumns(cfg: UsersConfig) {
+function userColumns(db: Kysely<Database>, cfg: UsersConfig) {
   const name = cfg.name ? sql.ref(cfg.name) : sql`NULL`;
-  return sql`${sql.ref(cfg.id)} AS id, ${sql.ref(cfg.email)} AS email, ${name} AS name`;
+  return sql`${idAsRead(db, sql.ref(cfg.id))} AS id, ${sql.ref(cfg.email)} AS email, ${name} AS name`;
 }
 
 const toUserInfo = (r: UserInfoRow): UserInfo => ({ id: String(r.id), email: r.email, name: r.name });
@@ -77,23 +78,26 @@ const toUserInfo = (r: UserInfoRow): UserInfo => ({ id: String(r.id), email: r.e
  */
 export async function findUserCandidates(db: Kysely<Database>, cfg: UsersConfig, query: string): Promise<UserInfo[]> {
   const q = query.trim();
-  if (q === '') return [];
+  if (q === '' || !comparable(q)) return [];
   const t = usersTable(cfg);
-  const byId = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${q}`.execute(db);
-  // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly q counts.
-  const exact = byId.rows.map(toUserInfo).filter((u) => u.id === q);
-  if (exact.length > 0) return exact;
-  const byEmail = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${t} WHERE lower(trim(${asText(db, sql.ref(cfg.email))})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(db);
+  // An id is exact text (a TEXT id may hold spaces); a typed argument may carry stray ones, so the trimmed text comes next.
+  for (const id of new Set([query, q])) {
+    const byId = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${id}`.execute(db);
+    // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly the text counts.
+    const exact = byId.rows.map(toUserInfo).filter((u) => u.id === id);
+    if (exact.length > 0) return exact;
+  }
+  const byEmail = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE lower(trim(${asText(db, sql.ref(cfg.email))})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(db);
   return byEmail.rows.map(toUserInfo);
 }
 
 /** Users by id (for showing candidates with their email and name). */
 export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: readonly string[]): Promise<Map<string, UserInfo>> {
   const out = new Map<string, UserInfo>();
-  const wanted = [...new Set(ids)];
+  const wanted = [...new Set(ids)].filter(comparable);
   for (let i = 0; i < wanted.length; i += 400) {
     const part = wanted.slice(i, i + 400);
-    const rows = await sql<UserInfoRow>`SELECT ${userColumns(cfg)} FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} IN (${sql.join(part)})`.execute(db);
+    const rows = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} IN (${sql.join(part)})`.execute(db);
     for (const r of rows.rows) {
       const u = toUserInfo(r);
       if (part.includes(u.id)) out.set(u.id, u);
@@ -104,8 +108,8 @@ export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: re
 
 /** The Stripe customer id the users table holds for a user, when `users.stripeCustomerId` is configured. */
 export async function customerIdOfUser(db: Kysely<Database>, cfg: UsersConfig, userId: string): Promise<string | null> {
-  if (!cfg.stripeCustomerId) return null;
-  const rows = await sql<{ id: string | number; customer: string | null }>`SELECT ${sql.ref(cfg.id)} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} = ${userId}`.execute(db);
+  if (!cfg.stripeCustomerId || !comparable(userId)) return null;
+  const rows = await sql<{ id: string | number; customer: string | null }>`SELECT ${idAsRead(db, sql.ref(cfg.id))} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} = ${userId}`.execute(db);
   const row = rows.rows.find((r) => String(r.id) === userId);
   return row?.customer?.trim() || null;
 }

@@ -3,7 +3,7 @@ import type { UsersConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Payment, MatchConfig, User, UserDirectory } from '../reconcile/types.js';
 import { customerOf, emailCandidates, idCandidates } from '../reconcile/match.js';
-import { asText, engineOf } from './engine.js';
+import { asText, engineOf, idAsRead } from './engine.js';
 import { paddedChunks } from './chunks.js';
 import { compiledOnce } from './compile-once.js';
 import { TOOL_TABLES, type Database } from './schema.js';
@@ -18,7 +18,7 @@ function tableRef(cfg: UsersConfig) {
   return cfg.schema ? sql.id(cfg.schema, cfg.table) : sql.id(cfg.table);
 }
 
-/** Postgres: the type of the users table's id column, once verifyUsersTable has seen it. */
+/** The type of the users table's id column (as Postgres names it, or as SQLite's table declares it), once verifyUsersTable has seen it. */
 const idTypes = new WeakMap<Kysely<Database>, string>();
 
 /**
@@ -59,6 +59,25 @@ function idIn(db: Kysely<Database>, idCol: ReturnType<typeof sql.ref>, values: r
   return sql<boolean>`${asText(db, idCol)} IN (${sql.join(values)})`;
 }
 
+/** A number with ASCII spaces around it: what an integer id column reads back without them. */
+const SPACED_NUMBER = /^ *[0-9]+ *$/;
+
+/** Whether the users id column is an integer type (Postgres' int2/4/8; SQLite's INTEGER affinity). */
+function integerIds(db: Kysely<Database>): boolean {
+  const type = idTypes.get(db);
+  if (type === undefined) return false;
+  return engineOf(db) === 'postgres' ? type === 'int2' || type === 'int4' || type === 'int8' : type.toUpperCase().includes('INT');
+}
+
+/**
+ * The text a payment's id is looked up as. Ids are exact text (a TEXT id " 42" is not "42"), except
+ * that an integer column cannot hold spaces (SQLite stores " 42 " as 42), so there " 42 " can only
+ * mean user 42.
+ */
+function lookupText(db: Kysely<Database>, id: string): string {
+  return integerIds(db) && SPACED_NUMBER.test(id) ? id.trim() : id;
+}
+
 /** Postgres: the schemas an unqualified table name is looked up in, in order (the search path). */
 async function searchPath(db: Kysely<Database>): Promise<string[]> {
   const r = await sql<{ s: string }>`SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS t(s, i) ORDER BY i`.execute(db);
@@ -74,7 +93,11 @@ async function searchPath(db: Kysely<Database>): Promise<string[]> {
 export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): Promise<void> {
   const tables = await db.introspection.getTables();
   const pg = engineOf(db) === 'postgres';
-  let table = tables.find((t) => t.name === cfg.table && (cfg.schema === null || t.schema === cfg.schema));
+  // SQLite: names are case-insensitive, and the tables listed are the main database's, which
+  // `main.users` names as well.
+  const same = (a: string, b: string) => (pg ? a === b : a.toLowerCase() === b.toLowerCase());
+  const schema = !pg && cfg.schema?.toLowerCase() === 'main' ? null : cfg.schema;
+  let table = tables.find((t) => same(t.name, cfg.table) && (schema === null || t.schema === schema));
   if (pg && cfg.schema === null) {
     table = undefined;
     for (const s of await searchPath(db)) {
@@ -90,12 +113,14 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
       `users table "${tableLabel(cfg)}" not found in the database (it has: ${appTables.length ? appTables.join(', ') : 'no tables'})`,
       elsewhere.length > 0 && pg
         ? `there is ${elsewhere.join(', ')}, outside the search path: set users.table to "${elsewhere[0]}" in the config file`
-        : 'set users.table in the config file to the table that holds your users, and check --db',
+        : !pg && schema !== null
+          ? `SQLite finds the app's tables in its main database: set users.table to "${cfg.table}" or "main.${cfg.table}"`
+          : 'set users.table in the config file to the table that holds your users, and check --db',
     );
   }
   const have = table.columns.map((c) => c.name);
-  const idType = table.columns.find((c) => c.name === cfg.id)?.dataType;
-  if (pg && idType) idTypes.set(db, idType);
+  const idType = table.columns.find((c) => same(c.name, cfg.id))?.dataType;
+  if (idType) idTypes.set(db, idType);
   const wanted: Array<[string, string | null]> = [
     ['users.id', cfg.id],
     ['users.email', cfg.email],
@@ -103,7 +128,7 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
     ['users.stripeCustomerId', cfg.stripeCustomerId],
   ];
   for (const [key, col] of wanted) {
-    if (col !== null && !have.includes(col)) {
+    if (col !== null && !have.some((h) => same(h, col))) {
       throw new ConfigError(
         `users table "${tableLabel(cfg)}" has no column "${col}" (${key}); it has: ${have.join(', ')}`,
         `set ${key} in the config file to the right column${key === 'users.name' || key === 'users.stripeCustomerId' ? ', or null' : ''}`,
@@ -136,6 +161,13 @@ export function customerLookup(db: Kysely<Database>, cfg: UsersConfig, column: s
 
 const CHUNK = 500;
 
+/**
+ * Whether a text from Stripe can be compared in SQL at all. Postgres refuses a NUL byte in any text
+ * parameter (invalid byte sequence, failing the whole run), and no id or email in a table can hold
+ * one: such a value matches nobody, so it is left out of the lookups, never sent.
+ */
+export const comparable = (v: string): boolean => !v.includes('\u0000');
+
 interface UserRow {
   id: string | number | bigint;
   email: string | null;
@@ -155,12 +187,14 @@ export async function loadUserDirectory(
   opts: { everyStep?: boolean } = {},
 ): Promise<UserDirectory> {
   const ids = new Set<string>();
-  for (const p of payments) for (const c of idCandidates(p, match)) ids.add(c.value);
+  const idOf = (v: string) => lookupText(db, v);
+  for (const p of payments) for (const c of idCandidates(p, match)) if (comparable(c.value)) ids.add(idOf(c.value));
   const byId = new Map<string, User>();
   const byCustomer = new Map<string, User[]>();
   const byEmail = new Map<string, User[]>();
   const t = tableRef(cfg);
   const idCol = sql.ref(cfg.id);
+  const idOut = idAsRead(db, idCol);
   const emailCol = sql.ref(cfg.email);
   const toUser = (r: UserRow): User => ({ id: String(r.id), email: r.email });
   const add = (map: Map<string, User[]>, key: string, u: User) => {
@@ -175,7 +209,7 @@ export async function loadUserDirectory(
     // Ids from Stripe are arbitrary text: only rows whose id reads back as exactly that text count.
     const where = idIn(db, idCol, part);
     if (!where) continue;
-    const rows = await compiledOnce(db, `${shape}|by id|${part.length}`, part, () => sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.compile(db));
+    const rows = await compiledOnce(db, `${shape}|by id|${part.length}`, part, () => sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.compile(db));
     const wanted = new Set(part);
     for (const r of rows.rows) {
       const u = toUser(r);
@@ -184,18 +218,18 @@ export async function loadUserDirectory(
   }
   // The chain stops at the first step that finds a user: look customers up only for payments no id
   // resolved, and emails only for those no customer resolved either (most payments carry an id).
-  const noId = opts.everyStep ? payments : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(c.value)));
+  const noId = opts.everyStep ? payments : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(idOf(c.value))));
   if (cfg.stripeCustomerId) {
     const column = cfg.stripeCustomerId;
     const customers = new Set<string>();
     for (const p of noId) {
       const cus = customerOf(p);
-      if (cus) customers.add(cus);
+      if (cus && comparable(cus)) customers.add(cus);
     }
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of paddedChunks([...customers], CHUNK)) {
       const rows = await compiledOnce(db, `${shape}|by customer|${part.length}`, part, () =>
-        sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(db),
+        sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(db),
       );
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
     }
@@ -205,16 +239,16 @@ export async function loadUserDirectory(
     for (const p of noId) {
       const cus = cfg.stripeCustomerId && !opts.everyStep ? customerOf(p) : null;
       if (cus && (byCustomer.get(cus)?.length ?? 0) > 0) continue;
-      for (const e of emailCandidates(p, match)) emails.add(e);
+      for (const e of emailCandidates(p, match)) if (comparable(e)) emails.add(e);
     }
   }
   for (const part of paddedChunks([...emails], CHUNK)) {
-    const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () => sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db));
+    const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () => sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db));
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
 
   return {
-    byId: (id) => byId.get(id),
+    byId: (id) => byId.get(idOf(id)),
     byCustomer: (c) => byCustomer.get(c) ?? [],
     byEmail: (e) => byEmail.get(e) ?? [],
   };
@@ -226,9 +260,10 @@ export async function findUsers(db: Kysely<Database>, cfg: UsersConfig, query: s
   const idCol = sql.ref(cfg.id);
   const emailCol = sql.ref(cfg.email);
   const q = query.trim();
-  const byId = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} = ${q}`.execute(db);
+  if (!comparable(q)) return [];
+  const byId = await sql<UserRow>`SELECT ${idAsRead(db, idCol)} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} = ${q}`.execute(db);
   const exact = byId.rows.map((r) => ({ id: String(r.id), email: r.email })).filter((u) => u.id === q);
   if (exact.length > 0) return exact;
-  const byEmail = await sql<UserRow>`SELECT ${idCol} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) = ${q.toLowerCase()}`.execute(db);
+  const byEmail = await sql<UserRow>`SELECT ${idAsRead(db, idCol)} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) = ${q.toLowerCase()}`.execute(db);
   return byEmail.rows.map((r) => ({ id: String(r.id), email: r.email }));
 }

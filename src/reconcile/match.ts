@@ -20,6 +20,15 @@ function clean(v: string | null | undefined): string | null {
   return t === '' ? null : t;
 }
 
+/**
+ * An id as the payment carries it: exact text, spaces included (an app's TEXT id may hold them), and
+ * absent when blank. The users table decides whether spaces around a number may go (users.ts).
+ */
+function idText(v: string | null | undefined): string | null {
+  if (v === null || v === undefined || v.trim() === '') return null;
+  return v;
+}
+
 export function normaliseEmail(v: string | null | undefined): string | null {
   const t = clean(v);
   return t === null ? null : t.toLowerCase();
@@ -28,12 +37,12 @@ export function normaliseEmail(v: string | null | undefined): string | null {
 /** The user ids a payment carries, in the chain's order: client_reference_id, then metadata keys (session, then PaymentIntent). */
 export function idCandidates(payment: Payment, cfg: MatchConfig): IdCandidate[] {
   const out: IdCandidate[] = [];
-  const ref = clean(payment.session?.clientReferenceId);
+  const ref = idText(payment.session?.clientReferenceId);
   if (ref !== null) out.push({ field: 'client_reference_id', value: ref });
   for (const source of [payment.session?.metadata, payment.paymentIntent?.metadata]) {
     if (!source) continue;
     for (const key of cfg.userIdKeys) {
-      const v = Object.prototype.hasOwnProperty.call(source, key) ? clean(source[key]) : null;
+      const v = Object.prototype.hasOwnProperty.call(source, key) ? idText(source[key]) : null;
       if (v !== null) out.push({ field: `metadata.${key}`, value: v });
     }
   }

@@ -39,7 +39,7 @@ describe('the in-memory directory', () => {
 describe('step 1: ids', () => {
   it.each<[string, Payment, Partial<MatchConfig>, object]>([
     ['client_reference_id', checkout({ clientReferenceId: '1' }), {}, ok('1', 'client_reference_id')],
-    ['client_reference_id trimmed', checkout({ clientReferenceId: ' 1 ' }), {}, ok('1', 'client_reference_id')],
+    ['client_reference_id is exact text: spaces are part of it', checkout({ clientReferenceId: ' 1 ' }), { byEmail: false }, review('no_user', [], [' 1 '])],
     ['session metadata user_id', checkout({ metadata: { user_id: '2' } }), {}, ok('2', 'metadata.user_id')],
     ['PaymentIntent metadata user_id', checkout({}, { metadata: { user_id: '2' } }), {}, ok('2', 'metadata.user_id')],
     ['standalone PaymentIntent metadata', standalone({ metadata: { user_id: '2' } }), {}, ok('2', 'metadata.user_id')],
