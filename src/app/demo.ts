@@ -10,7 +10,8 @@ import { reconcile, type ReconcileReport } from './reconcile.js';
 
 /** The bundled sample data: users, config, and Stripe objects with times relative to now. */
 export const DEMO_DATA = fileURLToPath(new URL('../../data/demo-payments.json', import.meta.url));
-export const DEMO_KEY = 'sk_test_demo_simulator';
+export { DEMO_KEY } from './demo-key.js';
+import { DEMO_KEY } from './demo-key.js';
 
 type Relative<T> = Omit<T, 'created'> & { hoursAgo: number; $comment?: string };
 

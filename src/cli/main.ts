@@ -2,20 +2,9 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CliError } from '../errors.js';
-import { databaseError } from '../ledger/db.js';
 import { locationSecrets, maskDbUrl, redactSecrets } from '../ledger/mask.js';
-import { reconcileCommand } from './commands/reconcile.js';
-import { migrateCommand } from './commands/migrate.js';
-import { runsCommand } from './commands/runs.js';
-import { baselineCommand } from './commands/baseline.js';
-import { demoCommand, simulatorCommand } from './commands/demo.js';
-import { DEMO_KEY } from '../app/demo.js';
-import { doctorCommand } from './commands/doctor.js';
-import { registerReview } from './commands/review.js';
-import { registerAssign } from './commands/assign.js';
-import { registerAdjust } from './commands/adjust.js';
-import { registerBalance } from './commands/balance.js';
-import { registerLookup } from './commands/lookup.js';
+import { DEMO_KEY } from '../app/demo-key.js';
+import { registerSupportCommands } from './commands/support-commands.js';
 import type { Io } from './output.js';
 import { termLines, termSafeStream, termText } from './term-text.js';
 
@@ -122,20 +111,20 @@ Examples:
   $ stripe-credits reconcile --quiet                                         cron: from the last run on
 ${ENVIRONMENT}
 ${EXIT_CODES}`)
-    .action(async (flags) => setResult(await reconcileCommand(ctx, flags)));
+    .action(async (flags) => setResult(await (await import('./commands/reconcile.js')).reconcileCommand(ctx, flags)));
 
   withCommonOptions(program.command('migrate').description("create or upgrade the tool's tables in the database"), READS).action(
-    async (flags) => setResult(await migrateCommand(ctx, flags)),
+    async (flags) => setResult(await (await import('./commands/migrate.js')).migrateCommand(ctx, flags)),
   );
 
   withCommonOptions(program.command('runs').description('recent runs: window, counts, outcome, duration'), READS)
     .option('--limit <n>', 'how many runs to show (default 20)')
-    .action(async (flags) => setResult(await runsCommand(ctx, flags)));
+    .action(async (flags) => setResult(await (await import('./commands/runs.js')).runsCommand(ctx, flags)));
 
   withCommonOptions(program.command('baseline').description('mark every successful payment up to WHEN as already handled, without crediting'), { stripe: true, writes: true })
     .option('--until <when>', 'the line: payments paid before it count as handled (required)')
     .option('--dry-run', 'count what would be recorded; write nothing')
-    .action(async (flags) => setResult(await baselineCommand(ctx, flags)));
+    .action(async (flags) => setResult(await (await import('./commands/baseline.js')).baselineCommand(ctx, flags)));
 
   withCommonOptions(
     program
@@ -144,7 +133,7 @@ ${EXIT_CODES}`)
     { stripe: true, writes: false },
   )
     .addHelpText('after', '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.')
-    .action(async (flags) => setResult(await doctorCommand(ctx, flags)));
+    .action(async (flags) => setResult(await (await import('./commands/doctor.js')).doctorCommand(ctx, flags)));
 
   program
     .command('demo')
@@ -152,7 +141,7 @@ ${EXIT_CODES}`)
     .option('--json', 'print the apply run as JSON')
     .option('--keep', 'leave the simulator running afterwards, and print how to point the other commands at it')
     .option('--verbose', 'stack traces on errors')
-    .action(async (flags) => setResult(await demoCommand(ctx, flags)));
+    .action(async (flags) => setResult(await (await import('./commands/demo.js')).demoCommand(ctx, flags)));
 
   program
     .command('simulator')
@@ -161,12 +150,10 @@ ${EXIT_CODES}`)
     .option('--port <n>', 'port on 127.0.0.1 (default: any free one)')
     .option('--verbose', 'stack traces on errors')
     .addHelpText('after', `\nIt accepts the key ${DEMO_KEY} and prints the STRIPE_API_BASE to use.`)
-    .action(async (flags) => setResult(await simulatorCommand(ctx, flags)));
+    .action(async (flags) => setResult(await (await import('./commands/demo.js')).simulatorCommand(ctx, flags)));
 
-  // The support commands (one file each) register themselves with the common options.
-  for (const register of [registerReview, registerAssign, registerAdjust, registerBalance, registerLookup]) {
-    register({ program, ctx, setResult, common: withCommonOptions });
-  }
+  // Every command's implementation is loaded when it runs: --help and a command load only what they use.
+  registerSupportCommands({ program, ctx, setResult, common: withCommonOptions });
 
   return program;
 }
@@ -180,9 +167,9 @@ function wantsVerbose(argv: readonly string[]): boolean {
 }
 
 /** Prints an error the one way SPEC wants: one line on stderr (plus a hint), JSON on stdout with --json. */
-export function reportError(io: Io, raw: unknown, argv: readonly string[]): number {
+export async function reportError(io: Io, raw: unknown, argv: readonly string[]): Promise<number> {
   // A database error met mid-command (a lost connection, a missing privilege) becomes one line too.
-  const e = raw instanceof CliError ? raw : (databaseError(raw) ?? raw);
+  const e = raw instanceof CliError || raw instanceof CommanderError ? raw : ((await import('../ledger/db.js')).databaseError(raw) ?? raw);
   let code = 1;
   let message: string;
   let hint: string | undefined;

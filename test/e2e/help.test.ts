@@ -53,3 +53,33 @@ describe('the CLI as a newcomer meets it', () => {
     expect(() => parseWhen('1000000x', 2_000_000_000)).toThrow(/cannot read/);
   });
 });
+
+/**
+ * `stripe-credits --help` and `--version` start fast because main.ts reaches none of the heavy
+ * modules through static imports: every command's implementation is imported when it runs. Counted,
+ * not timed: the static import graph from src/cli/main.ts.
+ */
+describe('what the CLI loads before it knows the command', () => {
+  const HEAVY = ['stripe', 'kysely', 'better-sqlite3', 'pg', 'cli-table3', 'ora'];
+  const staticImports = (file: string): string[] =>
+    [...readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*?from '([^']+)';/gms)].map((m) => m[1]!).concat(
+      [...readFileSync(file, 'utf8').matchAll(/^export [^;]*? from '([^']+)';/gms)].map((m) => m[1]!),
+    );
+
+  it('main.ts reaches none of the heavy modules statically', () => {
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of staticImports(file)) {
+        if (spec.startsWith('.')) visit(join(file, '..', spec.replace(/\.js$/, '.ts')));
+        else if (!spec.startsWith('node:')) packages.add(spec);
+      }
+    };
+    visit(join(ROOT, 'src', 'cli', 'main.ts'));
+    expect(seen.size).toBeGreaterThan(3);
+    expect([...packages].filter((p) => HEAVY.includes(p))).toEqual([]);
+    expect([...packages]).toContain('commander');
+  });
+});

@@ -1,17 +1,17 @@
 import { adjustCredits, parseCredits, requireText } from '../../app/support.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
-import { signed, userLabel, writeJson, type Registrar } from '../support-output.js';
+import { signed, userLabel, writeJson } from '../support-output.js';
 import type { CommandContext } from './reconcile.js';
 import { termText } from '../term-text.js';
 
-interface AdjustFlags extends CommonFlags {
+export interface AdjustFlags extends CommonFlags {
   user: string;
   credits: string;
   reason?: string;
 }
 
-async function adjustCommand(ctx: CommandContext, flags: AdjustFlags): Promise<number> {
+export async function adjustCommand(ctx: CommandContext, flags: AdjustFlags): Promise<number> {
   const reason = requireText(flags.reason, '--reason');
   const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
   const credits = parseCredits(flags.credits, { signed: true });
@@ -23,16 +23,4 @@ async function adjustCommand(ctx: CommandContext, flags: AdjustFlags): Promise<n
     ctx.io.stdout.write(`Balance now ${r.balance} credits.\n`);
   }
   return 0;
-}
-
-export function registerAdjust({ program, ctx, setResult, common }: Registrar): void {
-  common(
-    program
-      .command('adjust')
-      .description("write a manual credit adjustment to a user's balance")
-      .requiredOption('--user <user>', 'a user id or an email')
-      .requiredOption('--credits <n>', 'credits to add (50 or +50) or take away (-20); not 0')
-      .requiredOption('--reason <text>', 'why (required; recorded with the entry)'),
-    { stripe: false, writes: true },
-  ).action(async (flags: AdjustFlags) => setResult(await adjustCommand(ctx, flags)));
 }

@@ -1,11 +1,11 @@
 import { assignPayment, parseCredits, requireText, type AssignResult } from '../../app/support.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
-import { signed, userLabel, writeJson, type Registrar } from '../support-output.js';
+import { signed, userLabel, writeJson } from '../support-output.js';
 import type { CommandContext } from './reconcile.js';
 import { termText } from '../term-text.js';
 
-interface AssignFlags extends CommonFlags {
+export interface AssignFlags extends CommonFlags {
   user: string;
   reason?: string;
   credits?: string;
@@ -36,7 +36,7 @@ export function renderAssign(r: AssignResult): string {
   ].join('\n');
 }
 
-async function assignCommand(ctx: CommandContext, payment: string, flags: AssignFlags): Promise<number> {
+export async function assignCommand(ctx: CommandContext, payment: string, flags: AssignFlags): Promise<number> {
   const reason = requireText(flags.reason, '--reason');
   const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
   const credits = flags.credits !== undefined ? parseCredits(flags.credits, { signed: false }) : null;
@@ -60,25 +60,4 @@ async function assignCommand(ctx: CommandContext, payment: string, flags: Assign
     });
   } else ctx.io.stdout.write(renderAssign(r).split('\n').map(termText).join('\n'));
   return 0;
-}
-
-export function registerAssign({ program, ctx, setResult, common }: Registrar): void {
-  common(
-    program
-      .command('assign <payment>')
-      .description('credit a payment (cs_… or pi_…) the chain could not match, to the user a person names')
-      .requiredOption('--user <user>', 'the user to credit: a user id or an email')
-      .requiredOption('--reason <text>', 'why (required; recorded with the entry)')
-      .option('--credits <n>', 'credits to write instead of what the rules give')
-      .option('--reassign', 'move an already credited payment to --user: a reversal for the user who has it and a credit for --user; every entry kept'),
-    { stripe: true, writes: true },
-  )
-    .addHelpText(
-      'after',
-      `
-Exit codes: 0 credited (or moved); 2 bad input, unknown or ambiguous user, or not a payment that can be
-credited (pending, refunded, subscription, not a payment); 3 already credited (nothing written; the user
-it went to is named; correct it with --reassign).`,
-    )
-    .action(async (payment: string, flags: AssignFlags) => setResult(await assignCommand(ctx, payment, flags)));
 }

@@ -1,10 +1,10 @@
 import { userBalance } from '../../app/support.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
-import { entriesTable, userLabel, writeJson, type Registrar } from '../support-output.js';
+import { entriesTable, userLabel, writeJson } from '../support-output.js';
 import type { CommandContext } from './reconcile.js';
 
-async function balanceCommand(ctx: CommandContext, user: string, flags: CommonFlags): Promise<number> {
+export async function balanceCommand(ctx: CommandContext, user: string, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const r = await userBalance({ settings, cwd: ctx.cwd, user });
   if (flags.json) {
@@ -17,10 +17,4 @@ async function balanceCommand(ctx: CommandContext, user: string, flags: CommonFl
   else if (!own) ctx.io.stdout.write(`Entries written by stripe-credits (its own record):\n${entriesTable(r.entries)}\n`);
   else ctx.io.stdout.write(`${entriesTable(r.entries)}\n`);
   return 0;
-}
-
-export function registerBalance({ program, ctx, setResult, common }: Registrar): void {
-  common(program.command('balance <user>').description("a user's balance (the sum of their ledger entries) and their entries, newest first"), { stripe: false, writes: false }).action(
-    async (user: string, flags: CommonFlags) => setResult(await balanceCommand(ctx, user, flags)),
-  );
 }

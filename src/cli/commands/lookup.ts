@@ -2,7 +2,7 @@ import { lookup, type PaymentLookup, type UserLookup } from '../../app/lookup.js
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
-import { entriesTable, shortTime, table, userLabel, writeJson, type Registrar } from '../support-output.js';
+import { entriesTable, shortTime, table, userLabel, writeJson } from '../support-output.js';
 import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';
 
@@ -116,19 +116,10 @@ export function renderUserLookup(r: UserLookup): string {
   return joinLines(out);
 }
 
-async function lookupCommand(ctx: CommandContext, query: string, flags: CommonFlags): Promise<number> {
+export async function lookupCommand(ctx: CommandContext, query: string, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const r = await lookup({ settings, cwd: ctx.cwd, query });
   if (flags.json) writeJson(ctx, r);
   else ctx.io.stdout.write(r.kind === 'payment' ? renderPaymentLookup(r) : renderUserLookup(r));
   return 0;
-}
-
-export function registerLookup({ program, ctx, setResult, common }: Registrar): void {
-  common(
-    program
-      .command('lookup <query>')
-      .description('what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email)'),
-    { stripe: true, writes: false },
-  ).action(async (query: string, flags: CommonFlags) => setResult(await lookupCommand(ctx, query, flags)));
 }

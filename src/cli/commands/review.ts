@@ -1,9 +1,8 @@
-import type { Command } from 'commander';
 import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/support.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
-import { shortTime, table, writeJson, type Registrar } from '../support-output.js';
+import { shortTime, table, writeJson } from '../support-output.js';
 import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';
 
@@ -48,7 +47,7 @@ export function renderReview(items: readonly ReviewItem[]): string {
   ].join('\n');
 }
 
-async function reviewList(ctx: CommandContext, flags: CommonFlags): Promise<number> {
+export async function reviewList(ctx: CommandContext, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const items = await listReview({ settings, cwd: ctx.cwd });
   if (flags.json) writeJson(ctx, { open: items.length, entries: items });
@@ -56,7 +55,7 @@ async function reviewList(ctx: CommandContext, flags: CommonFlags): Promise<numb
   return 0;
 }
 
-async function reviewDismiss(ctx: CommandContext, payment: string, flags: CommonFlags & { reason?: string }): Promise<number> {
+export async function reviewDismiss(ctx: CommandContext, payment: string, flags: CommonFlags & { reason?: string }): Promise<number> {
   const reason = requireText(flags.reason, '--reason');
   const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
@@ -71,16 +70,4 @@ async function reviewDismiss(ctx: CommandContext, payment: string, flags: Common
     ctx.io.stdout.write(`${termText(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.`)}\n`);
   }
   return 0;
-}
-
-export function registerReview({ program, ctx, setResult, common }: Registrar): void {
-  const review = common(
-    program
-      .command('review')
-      .description('open payments that need a person, oldest first; `review dismiss PAYMENT --reason TEXT` closes one'),
-    { stripe: false, writes: false },
-  ).action(async (flags: CommonFlags) => setResult(await reviewList(ctx, flags)));
-  common(review.command('dismiss <payment>').description('close a review entry without crediting it (kept, with who and why)'), { stripe: false, writes: true })
-    .requiredOption('--reason <text>', 'why it needs no credit (required; recorded)')
-    .action(async (payment: string, _flags: unknown, cmd: Command) => setResult(await reviewDismiss(ctx, payment, cmd.optsWithGlobals())));
 }
