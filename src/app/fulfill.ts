@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { keyIsLive, loadConfigFile, parseConfig, type AppConfig } from '../config.js';
+import { DEFAULT_STRIPE_API_BASE, keyIsLive, loadConfigFile, parseConfig, type AppConfig } from '../config.js';
 import { ConfigError, UsageError, WebhookSignatureError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { ledgerModes } from '../ledger/ledger.js';
@@ -48,7 +48,7 @@ export class Fulfiller {
   constructor(private readonly opts: FulfillerOptions) {
     const cwd = opts.cwd ?? process.cwd();
     this.config = typeof opts.config === 'string' ? loadConfigFile(opts.config, true) : parseConfig(opts.config ?? {});
-    this.stripe = createStripeClient({ apiKey: opts.stripeApiKey, apiBase: opts.stripeApiBase ?? 'https://api.stripe.com' });
+    this.stripe = createStripeClient({ apiKey: opts.stripeApiKey, apiBase: opts.stripeApiBase ?? DEFAULT_STRIPE_API_BASE });
     this.retry = { ...DEFAULT_RETRY, budgetMs: retrySeconds(opts.retrySeconds) * 1000 };
     parseDbUrl(opts.db, cwd); // a bad URL is reported at once, not on the first payment
   }

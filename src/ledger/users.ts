@@ -253,17 +253,3 @@ export async function loadUserDirectory(
     byEmail: (e) => byEmail.get(e) ?? [],
   };
 }
-
-/** Finds users by id or email, for commands that take a USER argument. */
-export async function findUsers(db: Kysely<Database>, cfg: UsersConfig, query: string): Promise<User[]> {
-  const t = tableRef(cfg);
-  const idCol = sql.ref(cfg.id);
-  const emailCol = sql.ref(cfg.email);
-  const q = query.trim();
-  if (!comparable(q)) return [];
-  const byId = await sql<UserRow>`SELECT ${idAsRead(db, idCol)} AS id, ${emailCol} AS email FROM ${t} WHERE ${asText(db, idCol)} = ${q}`.execute(db);
-  const exact = byId.rows.map((r) => ({ id: String(r.id), email: r.email })).filter((u) => u.id === q);
-  if (exact.length > 0) return exact;
-  const byEmail = await sql<UserRow>`SELECT ${idAsRead(db, idCol)} AS id, ${emailCol} AS email FROM ${t} WHERE lower(trim(${asText(db, emailCol)})) = ${q.toLowerCase()}`.execute(db);
-  return byEmail.rows.map((r) => ({ id: String(r.id), email: r.email }));
-}
