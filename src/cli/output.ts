@@ -31,6 +31,15 @@ function hasWidth(stream: { columns?: number }): boolean {
 }
 
 /**
+ * A line for a log (a cron job appends stderr to a file): the UTC time to the second first, so the
+ * log says when each thing happened. The one-line error of main.ts's reportError has no time: people
+ * and scripts match on its `stripe-credits: ` start.
+ */
+export function logLine(text: string, at: Date = new Date()): string {
+  return `${at.toISOString().slice(0, 19)}Z ${text}\n`;
+}
+
+/**
  * A spinner on stderr only when it is a terminal that reports its width and neither --json nor --quiet; --verbose logs lines
  * instead. The spinner's module is loaded only then, and without holding up the start: it shows the
  * latest message once it is there.
@@ -63,7 +72,7 @@ export function progressReporter(io: Io, flags: OutputFlags): { update(msg: stri
       stop,
     };
   }
-  if (flags.verbose) return { update: (m) => io.stderr.write(`${m}\n`), stop: () => {} };
+  if (flags.verbose) return { update: (m) => io.stderr.write(logLine(m)), stop: () => {} };
   return { update: () => {}, stop: () => {} };
 }
 
