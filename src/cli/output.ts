@@ -3,6 +3,7 @@ import type { Ora } from 'ora';
 import type { ReconcileReport } from '../app/reconcile.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { isoSeconds } from '../when.js';
+import { shortId } from './short-id.js';
 import { termText } from './term-text.js';
 
 /** Where a command writes: stdout for its result, stderr for progress and errors. */
@@ -27,6 +28,15 @@ export interface OutputFlags {
  */
 function hasWidth(stream: { columns?: number }): boolean {
   return typeof stream.columns === 'number' && Number.isFinite(stream.columns) && stream.columns > 0;
+}
+
+/**
+ * A line for a log (a cron job appends stderr to a file): the UTC time to the second first, so the
+ * log says when each thing happened. The one-line error of main.ts's reportError has no time: people
+ * and scripts match on its `stripe-credits: ` start.
+ */
+export function logLine(text: string, at: Date = new Date()): string {
+  return `${at.toISOString().slice(0, 19)}Z ${text}\n`;
 }
 
 /**
@@ -62,7 +72,7 @@ export function progressReporter(io: Io, flags: OutputFlags): { update(msg: stri
       stop,
     };
   }
-  if (flags.verbose) return { update: (m) => io.stderr.write(`${m}\n`), stop: () => {} };
+  if (flags.verbose) return { update: (m) => io.stderr.write(logLine(m)), stop: () => {} };
   return { update: () => {}, stop: () => {} };
 }
 
@@ -195,7 +205,7 @@ export function renderReconcile(r: ReconcileReport): string {
   for (const d of r.decisions) {
     t.push([
       isoSeconds(d.paidAt).slice(0, 16).replace('T', ' '),
-      termText(d.paymentKey),
+      termText(shortId(d.paymentKey)),
       termText(d.userId ?? ''),
       d.matchedBy ?? '',
       d.credits === null ? '' : String(d.credits),
@@ -234,7 +244,9 @@ export function renderAttention(decisions: Iterable<PaymentDecision>): string {
       d.unknownIds.length ? `unknown user ids ${d.unknownIds.join(', ')}` : null,
       d.candidateUserIds.length ? `candidates: users ${d.candidateUserIds.join(', ')}` : null,
     ].filter(Boolean);
-    lines.push(`- ${d.paymentKey} [${d.reason}] ${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
+    // The whole id on a line of its own, to copy; what it means below it.
+    lines.push(`- ${d.paymentKey} [${d.reason}]`);
+    lines.push(`    ${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
     lines.push(`    ${facts.join('; ')}`);
   }
   // One element per line: what is in an element (a name, an email from Stripe) stays on its line.

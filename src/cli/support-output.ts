@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { LedgerEntry } from '../app/support.js';
 import type { UserInfo } from '../ledger/support.js';
 import { formatAmount } from './output.js';
+import { ShortIds } from './short-id.js';
 import { termText } from './term-text.js';
 import type { CommandContext } from './commands/reconcile.js';
 
@@ -39,8 +40,12 @@ export function shortTime(iso: string | null): string {
   return iso ? iso.slice(0, 16).replace('T', ' ') : '';
 }
 
-/** A user's or a payment's ledger entries. */
-export function entriesTable(entries: readonly LedgerEntry[], opts: { withUser?: boolean } = {}): string {
+/**
+ * A user's or a payment's ledger entries. Long payment ids are shortened through `ids`; the caller
+ * prints its legend (or not, when the full id is already on the page).
+ */
+export function entriesTable(entries: readonly LedgerEntry[], opts: { withUser?: boolean; ids?: ShortIds } = {}): string {
+  const ids = opts.ids ?? new ShortIds();
   const t = table(['Entry', 'When (UTC)', ...(opts.withUser ? ['User'] : []), 'Kind', 'Credits', 'Payment', 'Amount', 'By', 'Reason']);
   for (const e of entries) {
     t.push([
@@ -49,7 +54,7 @@ export function entriesTable(entries: readonly LedgerEntry[], opts: { withUser?:
       ...(opts.withUser ? [termText(e.userId)] : []),
       e.kind,
       signed(e.credits),
-      termText(e.paymentKey ?? ''),
+      termText(e.paymentKey === null ? '' : ids.show(e.paymentKey)),
       formatAmount(e.amount, e.currency),
       e.runId !== null ? `run ${e.runId}` : termText(e.actor),
       termText(e.reason ?? ''),

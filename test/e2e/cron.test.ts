@@ -131,7 +131,7 @@ describe.each(engines())('cron-grade reconcile (%s)', (engine) => {
     sim.store.createCheckoutPayment({ created: -DAY, clientReferenceId: '1', amount: 1000 });
     const first = await run(['--since', '2d']);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stderr).toMatch(/^stripe-credits: warning: this machine's clock is 20 minutes ahead of Stripe's/m);
+    expect(first.stderr).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ stripe-credits: warning: this machine's clock is 20 minutes ahead of Stripe's/m);
     expect(Number(await cursor())).toBeLessThanOrEqual(sim.store.now());
 
     // Paid a minute after run 1 by Stripe's clock: long before run 1 by this machine's.

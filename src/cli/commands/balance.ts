@@ -3,6 +3,8 @@ import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { entriesTable, userLabel, writeJson } from '../support-output.js';
 import type { CommandContext } from './reconcile.js';
+import { ShortIds } from '../short-id.js';
+import { termText } from '../term-text.js';
 
 export async function balanceCommand(ctx: CommandContext, user: string, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
@@ -14,7 +16,10 @@ export async function balanceCommand(ctx: CommandContext, user: string, flags: C
   const own = r.balanceSource === 'SUM(credit_ledger.credits)';
   ctx.io.stdout.write(`${userLabel(r.user)}: ${r.balance} credits${own ? '' : ` (${r.balanceSource})`}\n`);
   if (r.entries.length === 0) ctx.io.stdout.write(own ? 'No ledger entries.\n' : 'No entries written by stripe-credits.\n');
-  else if (!own) ctx.io.stdout.write(`Entries written by stripe-credits (its own record):\n${entriesTable(r.entries)}\n`);
-  else ctx.io.stdout.write(`${entriesTable(r.entries)}\n`);
+  else {
+    const ids = new ShortIds();
+    const lines = [...(own ? [] : ['Entries written by stripe-credits (its own record):']), entriesTable(r.entries, { ids }), ...ids.legend().map(termText)];
+    ctx.io.stdout.write(`${lines.join('\n')}\n`);
+  }
   return 0;
 }

@@ -3,6 +3,7 @@ import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
 import { entriesTable, shortTime, table, userLabel, writeJson } from '../support-output.js';
+import { ShortIds, shortId } from '../short-id.js';
 import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';
 
@@ -19,7 +20,11 @@ function chainStatus(status: string, reason: string | null, credited = false): s
 
 export function renderPaymentLookup(r: PaymentLookup): string {
   const out: string[] = [];
-  const ids = [r.checkoutSession ? `Checkout Session ${r.checkoutSession}` : null, r.paymentIntent ? `PaymentIntent ${r.paymentIntent}` : null].filter(Boolean);
+  // Each whole id once, here, to copy; below and in the tables a long one is shortened.
+  const ids = [
+    r.checkoutSession ? `Checkout Session${r.checkoutSession === r.paymentKey ? '' : ` ${r.checkoutSession}`}` : null,
+    r.paymentIntent ? `PaymentIntent${r.paymentIntent === r.paymentKey ? '' : ` ${r.paymentIntent}`}` : null,
+  ].filter(Boolean);
   out.push(`Payment ${r.paymentKey}${ids.length ? ` (${ids.join(', ')})` : ''}`);
   out.push(`  ${r.verdict}`);
   out.push('');
@@ -28,7 +33,7 @@ export function renderPaymentLookup(r: PaymentLookup): string {
   else {
     const s = r.stripe.checkoutSession;
     if (s) {
-      out.push(`  Checkout Session ${s.id}: ${s.status}, mode ${s.mode}, payment_status ${s.paymentStatus}, ${formatAmount(s.amountTotal, s.currency)}, created ${shortTime(s.created)}`);
+      out.push(`  Checkout Session ${shortId(s.id)}: ${s.status}, mode ${s.mode}, payment_status ${s.paymentStatus}, ${formatAmount(s.amountTotal, s.currency)}, created ${shortTime(s.created)}`);
       out.push(`    client_reference_id ${s.clientReferenceId ?? '(none)'}; customer ${s.customer ?? '(none)'}; metadata ${metadata(s.metadata)}`);
       out.push(`    customer_details.email ${s.customerDetailsEmail ?? '(none)'}; customer_email ${s.customerEmail ?? '(none)'}${s.name ? `; name "${s.name}" (a hint for people, never matched)` : ''}`);
     }
@@ -84,6 +89,7 @@ function joinLines(out: readonly string[]): string {
 
 export function renderUserLookup(r: UserLookup): string {
   const out: string[] = [];
+  const ids = new ShortIds();
   out.push(r.user ? `${userLabel(r.user)}: balance ${r.balance} credits` : `No user has the email ${r.query}: showing the payments Stripe has for it`);
   const sources = [
     r.emails.length ? `Checkout Sessions by email ${r.emails.join(', ')}` : null,
@@ -98,7 +104,7 @@ export function renderUserLookup(r: UserLookup): string {
     for (const p of r.payments) {
       t.push([
         shortTime(p.paidAt),
-        termText(p.paymentKey),
+        termText(ids.show(p.paymentKey)),
         formatAmount(p.amount, p.currency),
         termText(p.stripe ?? '(not re-read)'),
         p.chain ? `${chainStatus(p.chain.status, p.chain.reason, p.ledger !== null)}${p.chain.userId ? `\n${termText(`user ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}`)}` : ''}` : '',
@@ -110,8 +116,9 @@ export function renderUserLookup(r: UserLookup): string {
   }
   if (r.user) {
     out.push(`Ledger entries of user ${r.user.id} (newest first):`);
-    out.push(...(r.entries.length ? entriesTable(r.entries) : '  none').split('\n'));
+    out.push(...(r.entries.length ? entriesTable(r.entries, { ids }) : '  none').split('\n'));
   }
+  out.push(...ids.legend());
   for (const n of r.notes) out.push(`Note: ${n}`);
   return joinLines(out);
 }

@@ -2,7 +2,7 @@ import { reconcile } from '../../app/reconcile.js';
 import { resolveSettings } from '../../config.js';
 import { parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
-import { progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
+import { logLine, progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
 import { memoryPhase } from '../../app/debug-memory.js';
 import { termText } from '../term-text.js';
 import { stopOnSignals } from '../signals.js';
@@ -39,8 +39,8 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       actor: flags.actor ?? ctx.defaultActor,
       now,
       progress: progress.update,
-      onRequest: flags.verbose ? (line) => ctx.io.stderr.write(`${line}\n`) : undefined,
-      warn: (message) => ctx.io.stderr.write(`stripe-credits: warning: ${message}\n`),
+      onRequest: flags.verbose ? (line) => ctx.io.stderr.write(logLine(line)) : undefined,
+      warn: (message) => ctx.io.stderr.write(logLine(`stripe-credits: warning: ${message}`)),
       signal: stop.signal,
     });
     progress.stop();
@@ -49,7 +49,7 @@ export async function reconcileCommand(ctx: CommandContext, flags: ReconcileFlag
       memoryPhase('reported');
       return report.exitCode;
     }
-    for (const note of report.notes) ctx.io.stderr.write(`stripe-credits: note: ${termText(note)}\n`);
+    for (const note of report.notes) ctx.io.stderr.write(logLine(`stripe-credits: note: ${termText(note)}`));
     if (flags.quiet) {
       ctx.io.stdout.write(`${summaryLine(report)}\n`);
     } else {

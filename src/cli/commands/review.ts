@@ -3,6 +3,7 @@ import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
 import { shortTime, table, writeJson } from '../support-output.js';
+import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';
 
@@ -36,12 +37,14 @@ function candidates(i: ReviewItem): string {
 export function renderReview(items: readonly ReviewItem[]): string {
   if (items.length === 0) return 'The review queue is empty: nothing needs a person.\n';
   const t = table(['Paid at (UTC)', 'Payment', 'Amount', 'Reason', 'Stripe saw', 'Candidates', 'Queued']);
+  const ids = new ShortIds();
   for (const i of items) {
-    t.push([shortTime(i.paidAt), termText(i.paymentKey), formatAmount(i.amount, i.currency), `${i.reason}\n${REASON_TEXT[i.reason] ?? ''}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
+    t.push([shortTime(i.paidAt), termText(ids.show(i.paymentKey)), formatAmount(i.amount, i.currency), `${i.reason}\n${REASON_TEXT[i.reason] ?? ''}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
   }
   return [
     `${items.length} payment${items.length === 1 ? '' : 's'} need${items.length === 1 ? 's' : ''} a person (oldest first):`,
     t.toString(),
+    ...ids.legend().map(termText),
     'Next: stripe-credits lookup PAYMENT  ·  assign PAYMENT --user USER --reason TEXT  ·  review dismiss PAYMENT --reason TEXT',
     '',
   ].join('\n');
