@@ -234,7 +234,7 @@ export function renderAttention(decisions: Iterable<PaymentDecision>): string {
       d.unknownIds.length ? `unknown user ids ${d.unknownIds.join(', ')}` : null,
       d.candidateUserIds.length ? `candidates: users ${d.candidateUserIds.join(', ')}` : null,
     ].filter(Boolean);
-    lines.push(`- ${d.paymentKey} [${d.reason}] ${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
+    lines.push(`- ${d.paymentKey} [${d.reason}] ${d.detail ? `${d.detail}: ` : ''}${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
     lines.push(`    ${facts.join('; ')}`);
   }
   // One element per line: what is in an element (a name, an email from Stripe) stays on its line.

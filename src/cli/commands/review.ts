@@ -37,7 +37,7 @@ export function renderReview(items: readonly ReviewItem[]): string {
   if (items.length === 0) return 'The review queue is empty: nothing needs a person.\n';
   const t = table(['Paid at (UTC)', 'Payment', 'Amount', 'Reason', 'Stripe saw', 'Candidates', 'Queued']);
   for (const i of items) {
-    t.push([shortTime(i.paidAt), termText(i.paymentKey), formatAmount(i.amount, i.currency), `${i.reason}\n${REASON_TEXT[i.reason] ?? ''}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
+    t.push([shortTime(i.paidAt), termText(i.paymentKey), formatAmount(i.amount, i.currency), `${i.reason}\n${termText(i.detail ?? REASON_TEXT[i.reason] ?? '')}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
   }
   return [
     `${items.length} payment${items.length === 1 ? '' : 's'} need${items.length === 1 ? 's' : ''} a person (oldest first):`,
