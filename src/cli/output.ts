@@ -234,7 +234,8 @@ export function renderAttention(decisions: Iterable<PaymentDecision>): string {
       d.unknownIds.length ? `unknown user ids ${d.unknownIds.join(', ')}` : null,
       d.candidateUserIds.length ? `candidates: users ${d.candidateUserIds.join(', ')}` : null,
     ].filter(Boolean);
-    lines.push(`- ${d.paymentKey} [${d.reason}] ${d.detail ? `${d.detail}: ` : ''}${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
+    // The detail (the value at fault) says more than the reason's general hint, so it replaces it.
+    lines.push(`- ${d.paymentKey} [${d.reason}] ${d.detail ?? REVIEW_HINT[d.reason ?? ''] ?? ''}`);
     lines.push(`    ${facts.join('; ')}`);
   }
   // One element per line: what is in an element (a name, an email from Stripe) stays on its line.

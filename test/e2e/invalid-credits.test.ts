@@ -56,7 +56,7 @@ describe.each(engines())('invalid_credits shows the bad value (%s)', (engine) =>
   it("reconcile's list of payments that need a person", () => {
     for (const [name, detail] of Object.entries(EXPECTED)) {
       const line = reconcileOut.split('\n').find((l) => l.startsWith(`- ${pay[name]!} `));
-      expect(line, name).toContain(`[invalid_credits] ${detail}`);
+      expect(line, name).toBe(`- ${pay[name]!} [invalid_credits] ${detail}`);
     }
   });
 
