@@ -90,6 +90,8 @@ const CREDIT_REASONS = new Set(['invalid_credits', 'no_credit_rule', 'amount_too
 export interface ChainView {
   status: PaymentDecision['status'];
   reason: string | null;
+  /** What made the reason so (invalid_credits: the bad value), when there is more to say. */
+  detail: string | null;
   userId: string | null;
   matchedBy: string | null;
   credits: number | null;
@@ -268,6 +270,7 @@ function chainView(payment: Payment, users: UserDirectory, o: SupportOptions): C
   return {
     status: d.status,
     reason: d.reason,
+    detail: d.detail ?? null,
     userId: d.userId,
     matchedBy: d.matchedBy,
     credits: d.credits,
@@ -303,7 +306,7 @@ function verdictOf(
     case 'credited':
       return `paid, NOT credited yet: the chain matches user ${chain.userId} (${chain.credits} credits); the next reconcile whose window covers it credits it, or: stripe-credits assign ${key} --user ${chain.userId} --reason TEXT`;
     case 'needs_review':
-      return `paid, NOT credited: needs a person (${chain.reason}); credit it with: stripe-credits assign ${key} --user ${chain.userId ?? 'USER'} --reason TEXT${CREDIT_REASONS.has(chain.reason ?? '') ? ' --credits N' : ''}`;
+      return `paid, NOT credited: needs a person (${chain.reason}${chain.detail ? `: ${chain.detail}` : ''}); credit it with: stripe-credits assign ${key} --user ${chain.userId ?? 'USER'} --reason TEXT${CREDIT_REASONS.has(chain.reason ?? '') ? ' --credits N' : ''}`;
     case 'pending':
       return 'not settled yet (pending): credited by a later reconcile once it succeeds';
     case 'skipped':

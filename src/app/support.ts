@@ -151,6 +151,8 @@ export interface ReviewItem {
   checkoutSession: string | null;
   paymentIntent: string | null;
   reason: string;
+  /** What made the reason so (invalid_credits: the bad value); null when the reason says it all. */
+  detail: string | null;
   amount: number | null;
   currency: string | null;
   livemode: boolean;
@@ -185,6 +187,7 @@ export function toReviewItem(r: ReviewRow, users: Map<string, UserInfo>): Review
     checkoutSession: r.checkout_session_id,
     paymentIntent: r.payment_intent_id,
     reason: r.reason,
+    detail: r.detail ?? null,
     amount: r.amount === null ? null : Number(r.amount),
     currency: r.currency,
     livemode: Number(r.livemode) === 1,

@@ -244,9 +244,10 @@ export function renderAttention(decisions: Iterable<PaymentDecision>): string {
       d.unknownIds.length ? `unknown user ids ${d.unknownIds.join(', ')}` : null,
       d.candidateUserIds.length ? `candidates: users ${d.candidateUserIds.join(', ')}` : null,
     ].filter(Boolean);
-    // The whole id on a line of its own, to copy; what it means below it.
+    // The whole id on a line of its own, to copy; what it means below it: the detail (the value at
+    // fault) says more than the reason's general hint, so it replaces it.
     lines.push(`- ${d.paymentKey} [${d.reason}]`);
-    lines.push(`    ${REVIEW_HINT[d.reason ?? ''] ?? ''}`);
+    lines.push(`    ${d.detail ?? REVIEW_HINT[d.reason ?? ''] ?? ''}`);
     lines.push(`    ${facts.join('; ')}`);
   }
   // One element per line: what is in an element (a name, an email from Stripe) stays on its line.

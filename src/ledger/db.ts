@@ -16,6 +16,7 @@ import * as m0006 from './migrations/0006-fewer-indexes.js';
 import * as m0007 from './migrations/0007-record-session-index.js';
 import * as m0008 from './migrations/0008-ledger-session-index.js';
 import * as m0009 from './migrations/0009-ledger-matched-by.js';
+import * as m0010 from './migrations/0010-review-detail.js';
 import type { Database } from './schema.js';
 
 /** Where `--db` / DATABASE_URL points. `label` is what messages show: never a password. */
@@ -490,6 +491,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-record-session-index': m0007,
   '0008-ledger-session-index': m0008,
   '0009-ledger-matched-by': m0009,
+  '0010-review-detail': m0010,
 };
 
 class InCodeMigrations implements MigrationProvider {

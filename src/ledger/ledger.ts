@@ -335,6 +335,7 @@ export async function upsertReview(
     checkout_session_id: d.checkoutSession,
     payment_intent_id: d.paymentIntent,
     reason: d.reason ?? 'unknown',
+    detail: d.detail ?? null,
     amount: d.amount,
     currency: d.currency,
     livemode: d.livemode ? 1 : 0,
@@ -356,6 +357,7 @@ export async function upsertReview(
       .onConflict((oc) =>
         oc.column('payment_key').doUpdateSet((eb) => ({
           reason: eb.ref('excluded.reason'),
+          detail: eb.ref('excluded.detail'),
           emails: eb.ref('excluded.emails'),
           candidate_user_ids: eb.ref('excluded.candidate_user_ids'),
           unknown_ids: eb.ref('excluded.unknown_ids'),

@@ -69,6 +69,8 @@ export interface ReviewTable {
   checkout_session_id: string | null;
   payment_intent_id: string | null;
   reason: string;
+  /** What made the reason so (invalid_credits: the bad value), for people (migration 0010; else NULL). */
+  detail: string | null;
   amount: number | null;
   currency: string | null;
   livemode: number;

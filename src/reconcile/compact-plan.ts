@@ -26,6 +26,8 @@ export class CompactPlan {
   private readonly sessions = new IdTable();
   /** PaymentIntent ids that are neither null nor the payment key (none, as the core decides today). */
   private readonly otherIntents = new Map<number, string>();
+  /** Details of the few decisions that have one (needs_review only): nothing per credited payment. */
+  private readonly details = new Map<number, string>();
   private amounts = new Float64Array(0);
   private credits = new Float64Array(0);
   private paidAts = new Float64Array(0);
@@ -68,6 +70,7 @@ export class CompactPlan {
     else if (d.paymentIntent !== null) this.otherIntents.set(i, d.paymentIntent);
     if (d.status === 'already_credited') flags |= CREDITED_BEFORE;
     this.flags[i] = flags;
+    if (d.detail !== undefined) this.details.set(i, d.detail);
     this.statuses[i] = STATUS_CODE[d.status];
     this.amounts[i] = d.amount ?? NaN;
     this.credits[i] = d.credits ?? NaN;
@@ -110,6 +113,7 @@ export class CompactPlan {
       emails: [...(this.lists.value(this.emails[i]!) ?? [])],
       customerId: c.customerId,
       name: this.strings.value(this.names[i]!),
+      ...(this.details.has(i) ? { detail: this.details.get(i)! } : {}),
     };
   }
 

@@ -2,7 +2,16 @@ import type { CreditRuleName, CreditsConfig, Payment, ReviewReason } from './typ
 
 export type CreditOutcome =
   | { ok: true; credits: number; rule: CreditRuleName }
-  | { ok: false; reason: Extract<ReviewReason, 'invalid_credits' | 'no_credit_rule'> };
+  | { ok: false; reason: Extract<ReviewReason, 'invalid_credits' | 'no_credit_rule'>; detail?: string };
+
+/** Long enough to recognise a value, short enough for a table cell (metadata values run to 500 characters). */
+const SHOWN_VALUE = 40;
+
+/** invalid_credits with the value that made it so: a person fixes the metadata, not the reason. */
+function invalidMetadata(raw: string, key: string): CreditOutcome {
+  const shown = raw.length > SHOWN_VALUE ? `${raw.slice(0, SHOWN_VALUE)}…` : raw;
+  return { ok: false, reason: 'invalid_credits', detail: `${key} metadata ${JSON.stringify(shown)} is not a positive whole number` };
+}
 
 const DIGITS = /^[0-9]+$/;
 
@@ -35,7 +44,10 @@ export function amountPaid(payment: Payment): { amount: number | null; currency:
  */
 export function computeCredits(payment: Payment, cfg: CreditsConfig, maxCreditsPerPayment: number): CreditOutcome {
   const outcome = firstRule(payment, cfg);
-  if (outcome.ok && outcome.credits > maxCreditsPerPayment) return { ok: false, reason: 'invalid_credits' };
+  if (outcome.ok && outcome.credits > maxCreditsPerPayment) {
+    const detail = `${outcome.credits} credits (${outcome.rule} rule) is over maxCreditsPerPayment (${maxCreditsPerPayment})`;
+    return { ok: false, reason: 'invalid_credits', detail };
+  }
   return outcome;
 }
 
@@ -58,9 +70,9 @@ export function amountTooLow(payment: Payment, credits: { credits: number; rule:
 function firstRule(payment: Payment, cfg: CreditsConfig): CreditOutcome {
   const raw = metadataCredits(payment, cfg.metadataKey);
   if (raw !== undefined) {
-    if (!DIGITS.test(raw)) return { ok: false, reason: 'invalid_credits' };
+    if (!DIGITS.test(raw)) return invalidMetadata(raw, cfg.metadataKey);
     const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n <= 0) return { ok: false, reason: 'invalid_credits' };
+    if (!Number.isSafeInteger(n) || n <= 0) return invalidMetadata(raw, cfg.metadataKey);
     return { ok: true, credits: n, rule: 'metadata' };
   }
 

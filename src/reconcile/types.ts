@@ -141,7 +141,11 @@ export interface PaymentDecision {
   credits: number | null;
   status: PaymentStatus;
   reason: ReviewReason | SkipReason | null;
-  /** Extra detail (kept out of SPEC's required fields but useful to people). */
+  /**
+   * What made the reason so, for people (only on some needs_review decisions, e.g. invalid_credits:
+   * the metadata value); absent otherwise. Kept out of SPEC's required fields.
+   */
+  detail?: string;
   paidAt: number;
   livemode: boolean;
   creditRule: CreditRuleName | null;

@@ -33,6 +33,7 @@ describe('rule 1: metadata credits key', () => {
       expect(credits(checkout({ metadata: { credits: raw }, lineItems: packItems }), everyRule)).toEqual({
         ok: false,
         reason: 'invalid_credits',
+        detail: `credits metadata ${JSON.stringify(raw)} is not a positive whole number`,
       });
     },
   );
@@ -40,17 +41,22 @@ describe('rule 1: metadata credits key', () => {
   it.each<[string, Record<string, string>, Record<string, string>, ReturnType<typeof credits>]>([
     ['session before PaymentIntent', { credits: '5' }, { credits: '9' }, { ok: true, credits: 5, rule: 'metadata' }],
     ['PaymentIntent when the session has none', {}, { credits: '9' }, { ok: true, credits: 9, rule: 'metadata' }],
-    ['invalid on session, valid on PI: invalid', { credits: 'abc' }, { credits: '9' }, { ok: false, reason: 'invalid_credits' }],
+    ['invalid on session, valid on PI: invalid', { credits: 'abc' }, { credits: '9' }, { ok: false, reason: 'invalid_credits', detail: 'credits metadata "abc" is not a positive whole number' }],
     ['valid on session, invalid on PI: session wins', { credits: '5' }, { credits: 'abc' }, { ok: true, credits: 5, rule: 'metadata' }],
-    ['empty on session is present (invalid)', { credits: '' }, { credits: '9' }, { ok: false, reason: 'invalid_credits' }],
-    ['invalid on PI only', {}, { credits: '-1' }, { ok: false, reason: 'invalid_credits' }],
+    ['empty on session is present (invalid)', { credits: '' }, { credits: '9' }, { ok: false, reason: 'invalid_credits', detail: 'credits metadata "" is not a positive whole number' }],
+    ['invalid on PI only', {}, { credits: '-1' }, { ok: false, reason: 'invalid_credits', detail: 'credits metadata "-1" is not a positive whole number' }],
   ])('%s', (_name, sessionMeta, piMeta, expected) => {
     expect(credits(checkout({ metadata: sessionMeta }, { metadata: piMeta }), everyRule)).toEqual(expected);
   });
 
   it('reads a standalone PaymentIntent metadata', () => {
     expect(credits(standalone({ metadata: { credits: '12' } }), everyRule)).toEqual({ ok: true, credits: 12, rule: 'metadata' });
-    expect(credits(standalone({ metadata: { credits: '1.0' } }), everyRule)).toEqual({ ok: false, reason: 'invalid_credits' });
+    expect(credits(standalone({ metadata: { credits: '1.0' } }), everyRule)).toEqual({ ok: false, reason: 'invalid_credits', detail: 'credits metadata "1.0" is not a positive whole number' });
+  });
+
+  it('a long invalid value is shown cut short', () => {
+    const long = 'x'.repeat(500);
+    expect(credits(checkout({ metadata: { credits: long } }), everyRule)).toMatchObject({ detail: `credits metadata "${'x'.repeat(40)}…" is not a positive whole number` });
   });
 
   it('uses the configured key only', () => {
@@ -160,10 +166,10 @@ describe('maxCreditsPerPayment', () => {
   const cfg = creditsConfig({ prices: { price_pack: 600 }, unitAmountPerCredit: { usd: 1 } });
   it.each<[string, Payment, number, ReturnType<typeof credits>]>([
     ['metadata at the cap', checkout({ metadata: { credits: '500' } }), 500, { ok: true, credits: 500, rule: 'metadata' }],
-    ['metadata over the cap', checkout({ metadata: { credits: '501' } }), 500, { ok: false, reason: 'invalid_credits' }],
-    ['prices over the cap', checkout({ lineItems: packItems }), 500, { ok: false, reason: 'invalid_credits' }],
+    ['metadata over the cap', checkout({ metadata: { credits: '501' } }), 500, { ok: false, reason: 'invalid_credits', detail: '501 credits (metadata rule) is over maxCreditsPerPayment (500)' }],
+    ['prices over the cap', checkout({ lineItems: packItems }), 500, { ok: false, reason: 'invalid_credits', detail: '600 credits (prices rule) is over maxCreditsPerPayment (500)' }],
     ['prices at the cap', checkout({ lineItems: packItems }), 600, { ok: true, credits: 600, rule: 'prices' }],
-    ['amount over the cap', checkout({ amountTotal: 501 }), 500, { ok: false, reason: 'invalid_credits' }],
+    ['amount over the cap', checkout({ amountTotal: 501 }), 500, { ok: false, reason: 'invalid_credits', detail: '501 credits (unit_amount rule) is over maxCreditsPerPayment (500)' }],
     ['amount at the cap', checkout({ amountTotal: 500 }), 500, { ok: true, credits: 500, rule: 'unit_amount' }],
   ])('%s', (_name, p, max, expected) => {
     expect(credits(p, cfg, max)).toEqual(expected);

@@ -245,7 +245,7 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       // A second ledger in public, beside billing's: its own tables and its own migration bookkeeping.
       const m = await cli(['migrate', '--db', d.url, '--json']);
       expect(m.code, m.stderr).toBe(0);
-      expect(JSON.parse(m.stdout).applied).toHaveLength(9);
+      expect(JSON.parse(m.stdout).applied).toHaveLength(10);
       expect(await d.tables()).toEqual(expect.arrayContaining(['credit_ledger', 'stripe_credits_migration', 'users']));
       expect(await d.query('SELECT count(*) AS n FROM public.credit_ledger')).toEqual([{ n: 0 }]);
     });
@@ -365,7 +365,7 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       for (const r of results) expect(r.code, r.stderr).toBe(0);
       const applied = results.map((r) => JSON.parse(r.stdout).applied as string[]);
       expect(applied.filter((a) => a.length > 0)).toHaveLength(1);
-      expect(applied.find((a) => a.length > 0)).toEqual(['0001-initial', '0002-payments', '0003-support', '0004-cron', '0005-baseline', '0006-fewer-indexes', '0007-record-session-index', '0008-ledger-session-index', '0009-ledger-matched-by']);
+      expect(applied.find((a) => a.length > 0)).toEqual(['0001-initial', '0002-payments', '0003-support', '0004-cron', '0005-baseline', '0006-fewer-indexes', '0007-record-session-index', '0008-ledger-session-index', '0009-ledger-matched-by', '0010-review-detail']);
       expect(await d.tables()).toEqual(
         ['credit_ledger', 'stripe_credits_baseline', 'stripe_credits_lock', 'stripe_credits_migration', 'stripe_credits_migration_lock', 'stripe_credits_payments', 'stripe_credits_review', 'stripe_credits_runs', 'stripe_credits_state', 'users'],
       );

@@ -35,7 +35,7 @@ describe('support hints a person can follow', () => {
     const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 500, metadata: { credits: 'lots' } }).paymentIntent!.id;
     const r = await cli('lookup', p);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`needs a person (invalid_credits); credit it with: stripe-credits assign ${p} --user 1 --reason TEXT --credits N`);
+    expect(r.stdout).toContain(`needs a person (invalid_credits: credits metadata "lots" is not a positive whole number); credit it with: stripe-credits assign ${p} --user 1 --reason TEXT --credits N`);
   });
 
   it('review dismiss names the payment in its hint; lookup of a user says a credited payment matches, not "would credit"', async () => {

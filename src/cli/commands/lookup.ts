@@ -53,7 +53,7 @@ export function renderPaymentLookup(r: PaymentLookup): string {
     r.chain.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s.field} ${s.value} -> ${s.note}`));
     out.push(`  => ${r.chain.summary}`);
     const credits = r.chain.credits !== null ? `; ${r.chain.credits} credits${r.chain.creditRule ? ` by the ${r.chain.creditRule} rule` : ''}` : '';
-    out.push(`  => reconcile would decide: ${chainStatus(r.chain.status, r.chain.reason)}${r.chain.userId ? ` for user ${r.chain.userId}` : ''}${credits}`);
+    out.push(`  => reconcile would decide: ${chainStatus(r.chain.status, r.chain.reason)}${r.chain.detail ? `: ${r.chain.detail}` : ''}${r.chain.userId ? ` for user ${r.chain.userId}` : ''}${credits}`);
   }
   out.push('');
   out.push('The ledger holds:');
@@ -69,7 +69,7 @@ export function renderPaymentLookup(r: PaymentLookup): string {
   if (r.review) {
     const v = r.review;
     const how = v.status === 'open' ? 'open' : `${v.status}${v.resolvedBy ? ` by ${v.resolvedBy}` : ''}${v.resolvedAt ? ` on ${shortTime(v.resolvedAt)}` : ''}${v.resolution ? `: ${v.resolution}` : ''}`;
-    out.push(`Review queue: ${v.reason}, queued ${shortTime(v.queuedAt)}, ${how}${v.candidates.length ? `; candidates ${v.candidates.map((c) => c.id).join(', ')}` : ''}`);
+    out.push(`Review queue: ${v.reason}${v.detail ? ` (${v.detail})` : ''}, queued ${shortTime(v.queuedAt)}, ${how}${v.candidates.length ? `; candidates ${v.candidates.map((c) => c.id).join(', ')}` : ''}`);
   }
   if (r.record) {
     const rec = r.record;

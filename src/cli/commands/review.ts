@@ -30,6 +30,17 @@ function stripeSaw(i: ReviewItem): string {
     .join('\n');
 }
 
+/** The entry's detail (the value at fault) if it has one, in two lines to keep the column narrow; else what the reason means. */
+function reasonText(i: ReviewItem): string {
+  if (i.detail) {
+    // The last " is ": the value (quoted, first) may hold one of its own.
+    const text = termText(i.detail);
+    const at = text.lastIndexOf(' is ');
+    return at < 0 ? text : `${text.slice(0, at)}\n${text.slice(at + 1)}`;
+  }
+  return REASON_TEXT[i.reason] ?? '';
+}
+
 function candidates(i: ReviewItem): string {
   return i.candidates.map((u) => termText([u.id, u.email, u.name ? `"${u.name}"` : null].filter(Boolean).join(' '))).join('\n');
 }
@@ -39,7 +50,7 @@ export function renderReview(items: readonly ReviewItem[]): string {
   const t = table(['Paid at (UTC)', 'Payment', 'Amount', 'Reason', 'Stripe saw', 'Candidates', 'Queued']);
   const ids = new ShortIds();
   for (const i of items) {
-    t.push([shortTime(i.paidAt), termText(ids.show(i.paymentKey)), formatAmount(i.amount, i.currency), `${i.reason}\n${REASON_TEXT[i.reason] ?? ''}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
+    t.push([shortTime(i.paidAt), termText(ids.show(i.paymentKey)), formatAmount(i.amount, i.currency), `${i.reason}\n${reasonText(i)}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
   }
   return [
     `${items.length} payment${items.length === 1 ? '' : 's'} need${items.length === 1 ? 's' : ''} a person (oldest first):`,
