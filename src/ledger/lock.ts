@@ -103,11 +103,12 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
   const row = () => ({ name: 'reconcile', token, holder, host, pid: process.pid, acquired_at: at(), heartbeat_at: at() });
 
   let session: SqlSession | null = null;
+  let key = '';
   if (open.engine.session) {
     session = await open.engine.session();
     try {
       const [s] = await session.query<{ schema: string }>('SELECT current_schema() AS schema');
-      const key = runLockKey(s!.schema);
+      key = runLockKey(s!.schema);
       // Taking the lock and recording the holder happen under a second, transaction-scoped lock
       // (held for microseconds), which a refused run takes too before it reads the row: so the row
       // it reads is always the current holder's, never one not written yet or left by a dead run.
@@ -183,13 +184,27 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
       released = true;
       clearInterval(beat);
       try {
-        await db.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').where('token', '=', token).execute();
+        // A lock session that has ended holds nothing: its row is then removed from the pool's side.
+        const registered = session ? await releaseRegistered(session, key, token).then(() => true, () => false) : false;
+        if (!registered) await db.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').where('token', '=', token).execute();
       } finally {
         // Ending the session releases the advisory lock, whatever became of the row.
         await session?.close().catch(() => {});
       }
     },
   };
+}
+
+/**
+ * Postgres: the row goes and the advisory lock is let go under the registration lock, as they came,
+ * so that a refused run never finds the lock held and its holder's row already gone.
+ */
+async function releaseRegistered(session: SqlSession, key: string, token: string): Promise<void> {
+  await session.query('BEGIN');
+  await session.query('SELECT pg_advisory_xact_lock($1::bigint)', [registrationKey(key)]);
+  await session.query("DELETE FROM stripe_credits_lock WHERE name = 'reconcile' AND token = $1", [token]);
+  await session.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+  await session.query('COMMIT');
 }
 
 /** The cursor: every payment up to this time (unix seconds) has been seen by a finished run. */
