@@ -282,9 +282,19 @@ function pgTypes(pgm: Pg) {
 /**
  * Every session gives up on a lock it waits for, and on a statement, after a while: a run blocked by
  * another session (a `LOCK TABLE`, a long migration of the app's) would otherwise hold its own run
- * lock for ever. First in the startup options, so that the URL's own `options` may set other values.
+ * lock for ever. Set once connected, not as startup options (PgBouncer and other poolers refuse
+ * those), and only where the URL's own `options` does not set the value.
  */
-export const PG_SESSION_DEFAULTS = '-c lock_timeout=30s -c statement_timeout=300s';
+const PG_SESSION_DEFAULTS = { lock_timeout: '30s', statement_timeout: '300s' } as const;
+
+/** The SET statements a new connection runs: the defaults the URL's `options` leaves unset, and read-only. */
+function sessionSetup(c: PgConnection, readonly: boolean): string[] {
+  const own = c.options ?? '';
+  const sets = Object.entries(PG_SESSION_DEFAULTS)
+    .filter(([name]) => !own.includes(name))
+    .map(([name, value]) => `SET ${name} = '${value}'`);
+  return readonly ? [...sets, 'SET default_transaction_read_only = on'] : sets;
+}
 
 function pgClientConfig(pgm: Pg, c: PgConnection): pg.ClientConfig {
   return {
@@ -296,7 +306,7 @@ function pgClientConfig(pgm: Pg, c: PgConnection): pg.ClientConfig {
     ssl: c.ssl,
     connectionTimeoutMillis: c.connectTimeoutMs,
     application_name: c.applicationName,
-    options: c.options ? `${PG_SESSION_DEFAULTS} ${c.options}` : PG_SESSION_DEFAULTS,
+    options: c.options,
     keepAlive: true,
     types: pgTypes(pgm),
   };
@@ -326,17 +336,16 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
     }
   }
   const pool = new pgm.Pool({ ...pgClientConfig(pgm, location.connection), max: 4, idleTimeoutMillis: 30_000, Client: TrackedClient });
+  const setup = sessionSetup(location.connection, opts.readonly);
   // A pooled connection that dies while idle is reported by the next query that needs one; without
   // a listener, pg would throw the error event and end the process with a stack trace.
   pool.on('error', () => {});
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({
       pool,
-      onCreateConnection: opts.readonly
-        ? async (conn) => {
-            await conn.executeQuery(CompiledQuery.raw('SET default_transaction_read_only = on'));
-          }
-        : undefined,
+      onCreateConnection: async (conn) => {
+        for (const statement of setup) await conn.executeQuery(CompiledQuery.raw(statement));
+      },
     }),
   });
   try {
@@ -359,7 +368,7 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
       client.on('error', () => {}); // a lost session is reported by the next query on it
       try {
         await client.connect();
-        if (opts.readonly) await client.query('SET default_transaction_read_only = on');
+        for (const statement of setup) await client.query(statement);
       } catch (e) {
         dropSocket(client);
         await client.end().catch(() => {});

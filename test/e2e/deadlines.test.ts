@@ -160,6 +160,20 @@ describe.skipIf(!engines().includes('postgres'))('a Postgres table locked by ano
     expect(await settings(own.toString())).toEqual(['2s', '0', '2s']);
   });
 
+  it('the defaults are SET once connected, never sent as startup options (PgBouncer refuses those)', async () => {
+    const open = await openDatabase(parseDbUrl(app.url, tmp.dir), { readonly: true });
+    try {
+      const r = await sql<{ name: string; source: string }>`SELECT name, source FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout') ORDER BY name`.execute(open.db);
+      // 'client' would mean the startup packet carried them; 'session' is a SET.
+      expect(r.rows).toEqual([
+        { name: 'lock_timeout', source: 'session' },
+        { name: 'statement_timeout', source: 'session' },
+      ]);
+    } finally {
+      await open.close();
+    }
+  });
+
   it('a run gives up after lock_timeout: exit 75, one line, and runs once the lock is gone', async () => {
     const run = (db: string) =>
       runCli(['reconcile', '--db', db, '--config', 'config.json', '--since', '7d'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url }, timeoutMs: 40_000 });
