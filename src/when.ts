@@ -4,10 +4,21 @@ import { UsageError } from './errors.js';
  * Parses SPEC's WHEN: an ISO-8601 date or time (UTC unless it names a zone), unix seconds, or a
  * relative span back from `now` (`36h`, `7d`, `90m`, `2w`). Returns unix seconds.
  */
+/** 2011-01-01T00:00:00Z: no Stripe payment is older. */
+const STRIPE_EPOCH = 1_293_840_000;
+
 export function parseWhen(input: string, now: number, flag = 'WHEN'): number {
   const s = input.trim();
-  // Digits alone are unix seconds, however few (a span always has its unit: 36h, 7d).
-  if (/^\d{1,11}$/.test(s)) return Number(s);
+  // Digits alone are unix seconds, however few (a span always has its unit: 36h, 7d); but a time
+  // before Stripe existed is a slip (`7` for `7d`), and as a baseline or a window start it would
+  // move the cursor to 1970: refused, saying so.
+  if (/^\d{1,11}$/.test(s)) {
+    const t = Number(s);
+    if (t < STRIPE_EPOCH) {
+      throw new UsageError(`${flag}: ${s} is unix seconds for ${isoSeconds(t)}, before Stripe existed`, `for a span back from now write its unit (${s}d, ${s}h); unix seconds of 2011 or later are taken as they are`);
+    }
+    return t;
+  }
   const rel = /^(\d+)\s*(s|m|h|d|w)$/i.exec(s);
   if (rel) {
     const n = Number(rel[1]);

@@ -47,10 +47,14 @@ describe('the CLI as a newcomer meets it', () => {
     expect(r.stderr).toMatch(/unknown option '--actor'/);
   });
 
-  it('unix seconds are read however few their digits, as the hint says', () => {
-    expect(parseWhen('1000000', 2_000_000_000)).toBe(1_000_000);
+  it('digits alone are unix seconds; one before Stripe existed (7 for 7d) is refused, saying so', async () => {
     expect(parseWhen('1764547200', 2_000_000_000)).toBe(1_764_547_200);
+    expect(parseWhen('1293840000', 2_000_000_000)).toBe(1_293_840_000);
+    expect(() => parseWhen('1000000', 2_000_000_000)).toThrow(/1000000 is unix seconds for 1970-01-12T13:46:40.000Z, before Stripe existed/);
     expect(() => parseWhen('1000000x', 2_000_000_000)).toThrow(/cannot read/);
+    const r = await cli(['baseline', '--until', '7', '--db', join(tmp.dir, 'none.db')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^stripe-credits: --until: 7 is unix seconds for 1970-01-01T00:00:07\.000Z, before Stripe existed\n {2}hint: for a span back from now write its unit \(7d, 7h\)/);
   });
 });
 
