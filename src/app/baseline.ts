@@ -76,7 +76,8 @@ export async function baseline(opts: {
       progress(`${report.payments} payments read`);
     }, progress);
     opts.signal?.throwIfAborted();
-    if (!dryRun && (await advanceCursor(db, window, opts.now))) report.cursor = until;
+    // Never past Stripe's now: a clock running ahead would put the cursor after payments not yet read.
+    if (!dryRun && (await advanceCursor(db, window, reader.stripeTime(opts.now)))) report.cursor = Math.min(until, reader.stripeTime(opts.now));
     return report;
   } finally {
     await lock?.release().catch(() => {});

@@ -18,6 +18,7 @@ import type { RetryPolicy } from '../stripe/retry.js';
 import { isoSeconds } from '../when.js';
 import { memoryPhase } from './debug-memory.js';
 import { InterruptedError, runSignal } from './stop.js';
+import { ReaderStopped } from '../stripe/reader.js';
 
 export interface ReconcileOptions {
   settings: Settings;
@@ -279,7 +280,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     };
   } catch (e) {
     if (runId !== null) {
-      const status = e instanceof InterruptedError ? 'interrupted' : 'failed';
+      // A request refused because the signal had stopped the reader carries the interruption as its reason.
+      const cause = e instanceof ReaderStopped ? e.reason : e;
+      const status = cause instanceof InterruptedError ? 'interrupted' : 'failed';
       await finishRun(db, runId, { status, error: e instanceof Error ? e.message : String(e) }).catch(() => {});
     }
     throw e;

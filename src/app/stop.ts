@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CliError } from '../errors.js';
 
 /**
@@ -30,6 +31,9 @@ export class RunBudgetError extends CliError {
  */
 export function runSignal(outer: AbortSignal | undefined, budgetMs: number): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
+  // Each request in flight and each retry's wait listens on it: dozens at once in a sliced scan, which
+  // is no leak (each goes with its request), so Node's warning past ten would only be noise in cron mail.
+  setMaxListeners(0, controller.signal);
   const timer = setTimeout(() => controller.abort(new RunBudgetError(budgetMs)), budgetMs);
   timer.unref();
   const onOuter = () => controller.abort(outer!.reason);
