@@ -8,7 +8,9 @@ import { runCli, tempDir, writeJson, now, DAY, HOUR, type CliResult } from '../h
 import { createAppDb, engines, pgConnect, type AppDb } from '../helpers/engines.js';
 
 const KEY = 'sk_test_e2e_cron';
-const CONFIG = { credits: { unitAmountPerCredit: { usd: 100 } } };
+// The local simulator takes any rate; Stripe's test-mode limit (the default) would only make these
+// tests wait on the limiter, which has suites of its own. Request counts are the same either way.
+const CONFIG = { credits: { unitAmountPerCredit: { usd: 100 } }, stripe: { maxRequestsPerSecond: 1000, maxRequestsPerSecondPerEndpoint: 1000 } };
 
 describe.each(engines())('cron-grade reconcile (%s)', (engine) => {
   let sim: StripeSimulator;
