@@ -359,9 +359,9 @@ export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv, cwd:
     configPath: existsSync(configPath) ? configPath : null,
     config,
     stripeApiBase: flags.stripeApiBase ?? env.STRIPE_API_BASE ?? DEFAULT_STRIPE_API_BASE,
-    retryBudgetMs: retryBudget(env.STRIPE_CREDITS_RETRY_SECONDS),
-    requestDeadlineMs: seconds('STRIPE_CREDITS_REQUEST_SECONDS', env.STRIPE_CREDITS_REQUEST_SECONDS, DEFAULT_REQUEST_DEADLINE_MS, 600),
-    runBudgetMs: seconds('STRIPE_CREDITS_RUN_SECONDS', env.STRIPE_CREDITS_RUN_SECONDS, DEFAULT_RUN_BUDGET_MS, 7 * 86400),
+    retryBudgetMs: secondsSetting('STRIPE_CREDITS_RETRY_SECONDS', env.STRIPE_CREDITS_RETRY_SECONDS, DEFAULT_RETRY_BUDGET_MS, { max: 3600, zero: true }),
+    requestDeadlineMs: secondsSetting('STRIPE_CREDITS_REQUEST_SECONDS', env.STRIPE_CREDITS_REQUEST_SECONDS, DEFAULT_REQUEST_DEADLINE_MS, { max: 600, zero: false }),
+    runBudgetMs: secondsSetting('STRIPE_CREDITS_RUN_SECONDS', env.STRIPE_CREDITS_RUN_SECONDS, DEFAULT_RUN_BUDGET_MS, { max: 7 * 86400, zero: false }),
     rateOverrides: {
       ...(config.stripe.maxRequestsPerSecond !== null ? { global: config.stripe.maxRequestsPerSecond } : {}),
       ...(config.stripe.maxRequestsPerSecondPerEndpoint !== null ? { perEndpoint: config.stripe.maxRequestsPerSecondPerEndpoint } : {}),
@@ -377,23 +377,24 @@ function maxRps(v: string): number {
   return n;
 }
 
-function retryBudget(v: string | undefined): number {
-  if (v === undefined || v === '') return 60_000;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || n > 3600) throw new ConfigError(`STRIPE_CREDITS_RETRY_SECONDS must be a number of seconds from 0 to 3600, not '${v}'`);
-  return Math.round(n * 1000);
-}
-
+/** How long Stripe is retried before a run (or a library call) gives up. */
+export const DEFAULT_RETRY_BUDGET_MS = 60_000;
 /** The SDK's timeout only counts silence: a server that sends a byte now and then would hold a request for ever. */
 export const DEFAULT_REQUEST_DEADLINE_MS = 60_000;
 /** A run, and the lock it holds, ends after this however slowly Stripe or the database answers. */
 export const DEFAULT_RUN_BUDGET_MS = 30 * 60_000;
 
-/** A number of seconds above 0 and up to `max` from the environment, as milliseconds. */
-function seconds(name: string, v: string | undefined, fallbackMs: number, max: number): number {
+/**
+ * A number of seconds (from the environment, or a library option), as milliseconds: from 0 when
+ * `zero` allows it, else above 0, and up to `max`; unset is `fallbackMs`.
+ */
+export function secondsSetting(name: string, v: string | number | undefined, fallbackMs: number, limits: { max: number; zero: boolean }): number {
   if (v === undefined || v === '') return fallbackMs;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > max) throw new ConfigError(`${name} must be a number of seconds above 0 and up to ${max}, not '${v}'`);
+  if (!Number.isFinite(n) || (limits.zero ? n < 0 : n <= 0) || n > limits.max) {
+    const range = limits.zero ? `from 0 to ${limits.max}` : `above 0 and up to ${limits.max}`;
+    throw new ConfigError(`${name} must be a number of seconds ${range}, not ${typeof v === 'string' ? `'${v}'` : v}`);
+  }
   return Math.round(n * 1000);
 }
 

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { DEFAULT_STRIPE_API_BASE, keyIsLive, loadConfigFile, parseConfig, type AppConfig } from '../config.js';
+import { DEFAULT_STRIPE_API_BASE, keyIsLive, loadConfigFile, parseConfig, secondsSetting, type AppConfig } from '../config.js';
 import { ConfigError, UsageError, WebhookSignatureError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { ledgerModes } from '../ledger/ledger.js';
@@ -28,12 +28,6 @@ export interface FulfillerOptions {
   cwd?: string;
 }
 
-function retrySeconds(v: number | undefined): number {
-  if (v === undefined) return DEFAULT_RETRY.budgetMs / 1000;
-  if (!Number.isFinite(v) || v < 0 || v > 3600) throw new ConfigError(`retrySeconds must be a number of seconds from 0 to 3600, not ${v}`);
-  return v;
-}
-
 /**
  * Credits one payment by id with the very rules and payment key reconcile uses. Safe to call any
  * number of times, concurrently, and while reconcile runs: the unique (kind, payment_key) constraint
@@ -49,7 +43,7 @@ export class Fulfiller {
     const cwd = opts.cwd ?? process.cwd();
     this.config = typeof opts.config === 'string' ? loadConfigFile(opts.config, true) : parseConfig(opts.config ?? {});
     this.stripe = createStripeClient({ apiKey: opts.stripeApiKey, apiBase: opts.stripeApiBase ?? DEFAULT_STRIPE_API_BASE });
-    this.retry = { ...DEFAULT_RETRY, budgetMs: retrySeconds(opts.retrySeconds) * 1000 };
+    this.retry = { ...DEFAULT_RETRY, budgetMs: secondsSetting('retrySeconds', opts.retrySeconds, DEFAULT_RETRY.budgetMs, { max: 3600, zero: true }) };
     parseDbUrl(opts.db, cwd); // a bad URL is reported at once, not on the first payment
   }
 

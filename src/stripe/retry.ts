@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { CliError, StripeAuthError, StripeUnavailableError } from '../errors.js';
 import { RequestDeadlineError } from './http.js';
+import { DEFAULT_RETRY_BUDGET_MS } from '../config.js';
 
 export interface Clock {
   now(): number;
@@ -35,7 +36,7 @@ export interface RetryPolicy {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 60_000, baseDelayMs: 500, maxDelayMs: 8_000, clock: systemClock };
+export const DEFAULT_RETRY: RetryPolicy = { budgetMs: DEFAULT_RETRY_BUDGET_MS, baseDelayMs: 500, maxDelayMs: 8_000, clock: systemClock };
 
 function isRetryable(e: unknown): boolean {
   if (e instanceof Stripe.errors.StripeRateLimitError) return true;
