@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import type { StripeSimulator } from '../../simulator/index.js';
 import { renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
 import type { CommandContext } from './reconcile.js';
+import { stopOnSignals } from '../signals.js';
 
 export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; keep?: boolean }): Promise<number> {
   const out = ctx.io.stdout;
@@ -65,14 +66,11 @@ async function serveUntilStopped(io: Io, sim: StripeSimulator, db: string | null
       `  export STRIPE_API_KEY=${DEMO_KEY} STRIPE_API_BASE=${sim.url}${db ? ` DATABASE_URL=${db}` : ''}\n` +
       `  stripe-credits review\n  stripe-credits lookup PAYMENT\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await sim.close();
+  const stop = stopOnSignals();
+  try {
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await sim.close();
+  } finally {
+    stop.dispose();
+  }
 }
