@@ -77,7 +77,8 @@ export async function baseline(opts: {
     }, progress);
     opts.signal?.throwIfAborted();
     // Never past Stripe's now: a clock running ahead would put the cursor after payments not yet read.
-    if (!dryRun && (await advanceCursor(db, window, reader.stripeTime(opts.now)))) report.cursor = Math.min(until, reader.stripeTime(opts.now));
+    const stripeNow = reader.stripeTime(opts.now);
+    if (!dryRun && (await advanceCursor(db, window, stripeNow))) report.cursor = Math.min(until, stripeNow);
     return report;
   } finally {
     await lock?.release().catch(() => {});
