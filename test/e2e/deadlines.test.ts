@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { openDatabase, parseDbUrl } from '../../src/ledger/db.js';
-import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
+import type { StripeSimulator } from '../../src/simulator/index.js';
 import { runCli, tempDir, writeJson, now, DAY, type CliResult } from '../helpers/cli.js';
 import { createAppDb, engines, pgConnect, type AppDb } from '../helpers/engines.js';
+import { closeWorld, openWorld } from '../helpers/world.js';
 
 /**
  * Nothing holds a run (and its lock) for ever: a Stripe that answers a byte at a time, a run that
@@ -85,16 +86,9 @@ describe.each(engines())('a run over its wall-clock budget (%s)', (engine) => {
   let app: AppDb;
 
   beforeEach(async () => {
-    sim = await startSimulator({ apiKeys: [KEY] });
-    tmp = tempDir();
-    app = await createAppDb(engine, tmp.dir, [1, 2, 3].map((id) => ({ id, email: `u${id}@example.com` })));
-    writeJson(join(tmp.dir, 'config.json'), CONFIG);
+    ({ sim, tmp, app } = await openWorld(engine, { key: KEY, config: CONFIG, users: 3 }));
   });
-  afterEach(async () => {
-    await sim.close();
-    await app.close();
-    tmp.cleanup();
-  });
+  afterEach(() => closeWorld({ sim, tmp, app }));
 
   const run = (env: Record<string, string> = {}): Promise<CliResult> =>
     runCli(['reconcile', '--db', app.url, '--config', 'config.json', '--since', '7d'], {
@@ -129,16 +123,9 @@ describe.skipIf(!engines().includes('postgres'))('a Postgres table locked by ano
   let app: AppDb;
 
   beforeEach(async () => {
-    sim = await startSimulator({ apiKeys: [KEY] });
-    tmp = tempDir();
-    app = await createAppDb('postgres', tmp.dir, [1, 2, 3].map((id) => ({ id, email: `u${id}@example.com` })));
-    writeJson(join(tmp.dir, 'config.json'), CONFIG);
+    ({ sim, tmp, app } = await openWorld('postgres', { key: KEY, config: CONFIG, users: 3 }));
   });
-  afterEach(async () => {
-    await sim.close();
-    await app.close();
-    tmp.cleanup();
-  });
+  afterEach(() => closeWorld({ sim, tmp, app }));
 
   it('every session waits for a lock 30 s at most and runs a statement 5 min at most, unless the URL says otherwise', async () => {
     const settings = async (url: string) => {

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, query, runCli, tempDir, writeJson } from '../helpers/cli.js';
+import { ROOT, query, runCli, startServing, tempDir, writeJson } from '../helpers/cli.js';
 
 describe('stripe-credits demo', () => {
   const tmp = tempDir('sc-demo-');
@@ -43,28 +42,7 @@ describe('the simulator kept running', () => {
   const tmp = tempDir('sc-keep-');
   afterAll(() => tmp.cleanup());
 
-  /** Starts the CLI, waits for its `export …` line, and returns that environment and a stopper. */
-  async function serving(args: string[]): Promise<{ env: Record<string, string>; stop(): Promise<number | null> }> {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const line = await new Promise<string>((resolve, reject) => {
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        const m = /^ {2}export (.+)$/m.exec(stderr);
-        if (m) resolve(m[1]!);
-      });
-      void exited.then((code) => reject(new Error(`exited ${code} before serving: ${stderr}`)));
-    });
-    const env = Object.fromEntries(line.split(' ').map((kv) => kv.split('=') as [string, string]));
-    return {
-      env,
-      stop: async () => {
-        child.kill('SIGTERM');
-        return exited;
-      },
-    };
-  }
+  const serving = (args: string[]) => startServing(args, tmp.dir);
 
   it('demo --keep: review and lookup work against it, and SIGTERM stops it with exit 0', async () => {
     const s = await serving(['demo', '--keep']);

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, runCli, startServing, tempDir } from '../helpers/cli.js';
 
 /**
  * Every command README shows works as printed: each line of its ```sh and ```cron blocks and of the
@@ -83,23 +82,6 @@ function placeholders(dir: string, demoDb: string): Record<string, string> {
   };
 }
 
-/** `demo --keep` as a real process (it serves until a signal): its environment and a stopper. */
-async function keepDemo(cwd: string): Promise<{ env: Record<string, string>; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'demo', '--keep'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const line = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /^ {2}export (.+)$/m.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then((code) => reject(new Error(`demo --keep exited ${code} before serving: ${stderr}`)));
-  });
-  const env = Object.fromEntries(line.split(' ').map((kv) => kv.split('=') as [string, string]));
-  return { env, stop: async () => (child.kill('SIGTERM'), exited) };
-}
-
 /** The CLI's arguments for a README command: `npx stripe-credits`/`stripe-credits` dropped, optional [parts] kept, placeholders swapped. */
 function argv(command: string, vars: Record<string, string>): string[] {
   const cli = /(?:^|&& )(?:npx )?stripe-credits (.*?)(?: >>.*)?$/.exec(command);
@@ -112,14 +94,14 @@ function argv(command: string, vars: Record<string, string>): string[] {
 
 describe('README', () => {
   const tmp = tempDir('sc-readme-');
-  let demo: Awaited<ReturnType<typeof keepDemo>>;
+  let demo: Awaited<ReturnType<typeof startServing>>;
   let vars: Record<string, string>;
   /** What README's `export` lines set, with its placeholders swapped: the environment its commands run in. */
   const exported: Record<string, string> = {};
   const state: Demo = { review: [] };
 
   beforeAll(async () => {
-    demo = await keepDemo(tmp.dir);
+    demo = await startServing(['demo', '--keep'], tmp.dir);
     vars = placeholders(tmp.dir, join(tmp.dir, demo.env.DATABASE_URL!));
     writeFileSync(join(tmp.dir, 'key'), `${demo.env.STRIPE_API_KEY}\n`, { mode: 0o600 });
     const review = await runCli(['review', '--json', '--db', vars['data/app.db']!], { cwd: tmp.dir, env: demo.env });

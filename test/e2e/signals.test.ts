@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
-import { BIN, runCli, tempDir, writeJson, now, DAY, type CliResult } from '../helpers/cli.js';
-import { createAppDb, engines, type AppDb } from '../helpers/engines.js';
+import type { StripeSimulator } from '../../src/simulator/index.js';
+import { BIN, runCli, tempDir, now, DAY, type CliResult } from '../helpers/cli.js';
+import { engines, type AppDb } from '../helpers/engines.js';
+import { closeWorld, openWorld } from '../helpers/world.js';
 
 /**
  * How a run ends when its terminal or its supervisor is unusual: a pseudo-terminal that reports 0
@@ -51,16 +52,9 @@ describe.skipIf(SCRIPT === null)('a pseudo-terminal that reports 0 columns', () 
   let app: AppDb;
 
   beforeEach(async () => {
-    sim = await startSimulator({ apiKeys: [KEY] });
-    tmp = tempDir();
-    app = await createAppDb('sqlite', tmp.dir, [1, 2, 3].map((id) => ({ id, email: `u${id}@example.com` })));
-    writeJson(join(tmp.dir, 'config.json'), CONFIG);
+    ({ sim, tmp, app } = await openWorld('sqlite', { key: KEY, config: CONFIG, users: 3 }));
   });
-  afterEach(async () => {
-    await sim.close();
-    await app.close();
-    tmp.cleanup();
-  });
+  afterEach(() => closeWorld({ sim, tmp, app }));
 
   it('a run that would show the spinner on such a terminal finishes, and its output is whole', async () => {
     // Slow answers: the spinner is up before the run ends (its module loads while the run starts).
@@ -84,17 +78,10 @@ describe.each(engines())('a run stopped by a signal (%s)', (engine) => {
   let env: Record<string, string>;
 
   beforeEach(async () => {
-    sim = await startSimulator({ apiKeys: [KEY] });
-    tmp = tempDir();
-    app = await createAppDb(engine, tmp.dir, [1, 2, 3, 4, 5].map((id) => ({ id, email: `u${id}@example.com` })));
-    writeJson(join(tmp.dir, 'config.json'), CONFIG);
+    ({ sim, tmp, app } = await openWorld(engine, { key: KEY, config: CONFIG, users: 5 }));
     env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
   });
-  afterEach(async () => {
-    await sim.close();
-    await app.close();
-    tmp.cleanup();
-  });
+  afterEach(() => closeWorld({ sim, tmp, app }));
 
   const args = (...more: string[]) => ['reconcile', '--db', app.url, '--config', 'config.json', '--since', '7d', ...more];
 

@@ -92,6 +92,33 @@ export function runCliProcess(args: string[], cwd: string, env: Record<string, s
   });
 }
 
+/**
+ * A CLI command that serves until a signal (`demo --keep`, `simulator`) as a real process: waits for
+ * its `export …` line on stderr and returns that environment, and a stopper (SIGTERM) that resolves
+ * to its exit code.
+ */
+export async function startServing(args: string[], cwd: string): Promise<{ env: Record<string, string>; stop(): Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /^ {2}export (.+)$/m.exec(stderr);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`${args.join(' ')} exited ${code} before serving: ${stderr}`)));
+  });
+  const env = Object.fromEntries(line.split(' ').map((kv) => kv.split('=') as [string, string]));
+  return {
+    env,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
 export function tempDir(prefix = 'sc-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
