@@ -7,7 +7,10 @@ import SQLite from 'better-sqlite3';
  * invoice each) spread over the same days but the last 26 hours (old enough that under "all" the
  * InvoicePayments listed decide them with no request of their own).
  */
-export function writeFixture(path: string, opts: { sessions: number; until: number; days: number; users: number; invoicePayments?: number }): void {
+export function writeFixture(
+  path: string,
+  opts: { sessions: number; until: number; days: number; users: number; invoicePayments?: number },
+): void {
   const span = opts.days * 86400;
   const checkoutPayments = [];
   for (let i = 0; i < opts.sessions; i++) {
@@ -26,7 +29,12 @@ export function writeFixture(path: string, opts: { sessions: number; until: numb
   const n = opts.invoicePayments ?? 0;
   const oldSpan = span - 26 * 3600;
   for (let i = 0; i < n; i++) {
-    paymentIntents.push({ created: opts.until - 26 * 3600 - Math.floor(((i + 0.5) * oldSpan) / n), amount: 900, invoice: true, livemode: true });
+    paymentIntents.push({
+      created: opts.until - 26 * 3600 - Math.floor(((i + 0.5) * oldSpan) / n),
+      amount: 900,
+      invoice: true,
+      livemode: true,
+    });
   }
   writeFileSync(path, JSON.stringify({ checkoutPayments, paymentIntents }));
 }

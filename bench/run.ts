@@ -45,7 +45,11 @@ const STRIPE_GLOBAL = Number(values['rate-limit']);
 const STRIPE_PER_ENDPOINT = Number(values['endpoint-rate-limit']);
 /** Stripe's live limits: the tool runs on its defaults for them (95 and 24 a second). */
 const LIVE_LIMITS = STRIPE_GLOBAL === 100 && STRIPE_PER_ENDPOINT === 25;
-for (const [name, v] of [['--latency-ms', LATENCY], ['--rate-limit', STRIPE_GLOBAL], ['--endpoint-rate-limit', STRIPE_PER_ENDPOINT]] as const) {
+for (const [name, v] of [
+  ['--latency-ms', LATENCY],
+  ['--rate-limit', STRIPE_GLOBAL],
+  ['--endpoint-rate-limit', STRIPE_PER_ENDPOINT],
+] as const) {
   if (!Number.isFinite(v) || v < (name === '--latency-ms' ? 0 : 1)) {
     console.error(`bench: ${name} must be a number${name === '--latency-ms' ? '' : ' of at least 1'}`);
     process.exit(2);
@@ -68,9 +72,22 @@ interface Sim {
 
 function startSim(args: string[]): Promise<Sim> {
   return new Promise((resolvePromise, reject) => {
-    const proc = spawn(process.execPath, ['--max-old-space-size=8192', join(ROOT, 'dist/simulator/main.js'), '--port', '0', '--key', KEY, '--livemode', ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [
+        '--max-old-space-size=8192',
+        join(ROOT, 'dist/simulator/main.js'),
+        '--port',
+        '0',
+        '--key',
+        KEY,
+        '--livemode',
+        ...args,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     proc.stdout!.on('data', (d) => {
       out += d;
@@ -106,7 +123,11 @@ interface Measured {
 function measure(args: string[], env: Record<string, string>): Promise<Measured> {
   return new Promise((resolvePromise) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: work,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let peakKb = 0;
@@ -135,20 +156,37 @@ async function throughput() {
   writeFixture(fixture, { sessions: SESSIONS, until, days: 5, users: USERS });
   const appDb = join(work, 'app.db');
   writeAppDb(appDb, USERS);
-  const sim = await startSim(['--fixture', fixture, '--latency-ms', String(LATENCY), '--rate-limit', String(STRIPE_GLOBAL), '--endpoint-rate-limit', String(STRIPE_PER_ENDPOINT)]);
+  const sim = await startSim([
+    '--fixture',
+    fixture,
+    '--latency-ms',
+    String(LATENCY),
+    '--rate-limit',
+    String(STRIPE_GLOBAL),
+    '--endpoint-rate-limit',
+    String(STRIPE_PER_ENDPOINT),
+  ]);
   try {
     const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
     const seqDb = join(work, 'sequential.db');
     copyFileSync(appDb, seqDb);
     await simStats(sim);
-    const seq = await measure([join(ROOT, 'dist-bench/bench/sequential.js'), sim.url, seqDb, String(since), String(until)], env);
+    const seq = await measure(
+      [join(ROOT, 'dist-bench/bench/sequential.js'), sim.url, seqDb, String(since), String(until)],
+      env,
+    );
     const seqStats = await simStats(sim);
     if (seq.code !== 0) throw new Error(`sequential loop failed: ${seq.stderr}`);
 
     const oursDb = join(work, 'ours.db');
     copyFileSync(appDb, oursDb);
     // Other limits than Stripe's: the tool is configured just below them, as its defaults are below Stripe's.
-    const rates = LIVE_LIMITS ? null : { maxRequestsPerSecond: Math.max(1, Math.floor(STRIPE_GLOBAL * 0.95)), maxRequestsPerSecondPerEndpoint: Math.max(1, STRIPE_PER_ENDPOINT - 1) };
+    const rates = LIVE_LIMITS
+      ? null
+      : {
+          maxRequestsPerSecond: Math.max(1, Math.floor(STRIPE_GLOBAL * 0.95)),
+          maxRequestsPerSecondPerEndpoint: Math.max(1, STRIPE_PER_ENDPOINT - 1),
+        };
     const configArgs: string[] = [];
     if (rates) {
       const config = join(work, 'rates.json');
@@ -156,7 +194,19 @@ async function throughput() {
       configArgs.push('--config', config);
     }
     const ours = await measure(
-      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', oursDb, ...configArgs, '--since', String(since), '--until', String(until), '--yes', '--json'],
+      [
+        join(ROOT, 'bin/stripe-credits.js'),
+        'reconcile',
+        '--db',
+        oursDb,
+        ...configArgs,
+        '--since',
+        String(since),
+        '--until',
+        String(until),
+        '--yes',
+        '--json',
+      ],
       env,
     );
     const oursStats = await simStats(sim);
@@ -166,13 +216,21 @@ async function throughput() {
     // The floor: the fewest list requests there can be, at Stripe's limits.
     const sessionPages = Math.ceil(SESSIONS / 100);
     const intentPages = Math.ceil(SESSIONS / 100);
-    const floorS = Math.max((sessionPages + intentPages) / STRIPE_GLOBAL, sessionPages / STRIPE_PER_ENDPOINT, intentPages / STRIPE_PER_ENDPOINT);
+    const floorS = Math.max(
+      (sessionPages + intentPages) / STRIPE_GLOBAL,
+      sessionPages / STRIPE_PER_ENDPOINT,
+      intentPages / STRIPE_PER_ENDPOINT,
+    );
 
-    console.log(`\n1. Throughput: ${fmt(SESSIONS, 0)} Checkout Sessions and their ${fmt(SESSIONS, 0)} PaymentIntents in the window`);
+    console.log(
+      `\n1. Throughput: ${fmt(SESSIONS, 0)} Checkout Sessions and their ${fmt(SESSIONS, 0)} PaymentIntents in the window`,
+    );
     console.log(
       `   simulator in its own process: ${LATENCY} ms a request, ${STRIPE_GLOBAL} requests/s global, ${STRIPE_PER_ENDPOINT}/s per endpoint (${LIVE_LIMITS ? "Stripe's live limits; the tool on its defaults" : `the tool configured at ${rates!.maxRequestsPerSecond}/s and ${rates!.maxRequestsPerSecondPerEndpoint}/s per endpoint`})\n`,
     );
-    console.log(`   ${'run'.padEnd(24)}${pad('wall', 10)}${pad('requests', 10)}${pad('429s', 7)}${pad('payments/s', 12)}${pad('peak RSS', 11)}${pad('credited', 10)}`);
+    console.log(
+      `   ${'run'.padEnd(24)}${pad('wall', 10)}${pad('requests', 10)}${pad('429s', 7)}${pad('payments/s', 12)}${pad('peak RSS', 11)}${pad('credited', 10)}`,
+    );
     const row = (name: string, m: Measured, st: { requests: number; rejected: number }, credited: number) =>
       console.log(
         `   ${name.padEnd(24)}${pad(`${fmt(m.wallMs / 1000)} s`, 10)}${pad(String(st.requests), 10)}${pad(String(st.rejected), 7)}${pad(fmt(SESSIONS / (m.wallMs / 1000), 0), 12)}${pad(`${fmt(m.peakRssMb, 0)} MB`, 11)}${pad(String(credited), 10)}`,
@@ -183,7 +241,9 @@ async function throughput() {
     console.log(
       `   floor: ${fmt(floorS)} s = max(${sessionPages + intentPages} list pages / ${STRIPE_GLOBAL}/s, ${sessionPages} session pages / ${STRIPE_PER_ENDPOINT}/s, ${intentPages} PaymentIntent pages / ${STRIPE_PER_ENDPOINT}/s)`,
     );
-    console.log(`   stripe-credits / floor: ${fmt(ours.wallMs / 1000 / floorS, 2)}x   requests by endpoint: ${JSON.stringify(oursStats.byEndpoint)}`);
+    console.log(
+      `   stripe-credits / floor: ${fmt(ours.wallMs / 1000 / floorS, 2)}x   requests by endpoint: ${JSON.stringify(oursStats.byEndpoint)}`,
+    );
   } finally {
     await stopSim(sim);
   }
@@ -234,14 +294,36 @@ async function decideAndWrite() {
         paidAt: created,
         paysInvoice: false,
         session: {
-          id: sessions[i]!, created, mode: 'payment', status: 'complete', paymentStatus: 'paid', paymentIntentId: id,
-          clientReferenceId: String((i % USERS) + 1), metadata: { credits: String((i % 9) + 1) }, customerId: null,
-          customerDetailsEmail: `user${(i % USERS) + 1}@example.com`, customerEmail: null, customerName: null,
-          amountTotal: 1000, currency: 'usd', livemode: true, lineItems: null,
+          id: sessions[i]!,
+          created,
+          mode: 'payment',
+          status: 'complete',
+          paymentStatus: 'paid',
+          paymentIntentId: id,
+          clientReferenceId: String((i % USERS) + 1),
+          metadata: { credits: String((i % 9) + 1) },
+          customerId: null,
+          customerDetailsEmail: `user${(i % USERS) + 1}@example.com`,
+          customerEmail: null,
+          customerName: null,
+          amountTotal: 1000,
+          currency: 'usd',
+          livemode: true,
+          lineItems: null,
         },
         paymentIntent: {
-          id, created, status: 'succeeded', amount: 1000, amountReceived: 1000, currency: 'usd', customerId: null,
-          metadata: {}, receiptEmail: null, livemode: true, refunded: false, amountRefunded: 0,
+          id,
+          created,
+          status: 'succeeded',
+          amount: 1000,
+          amountReceived: 1000,
+          currency: 'usd',
+          customerId: null,
+          metadata: {},
+          receiptEmail: null,
+          livemode: true,
+          refunded: false,
+          amountRefunded: 0,
         },
       };
     };
@@ -253,15 +335,20 @@ async function decideAndWrite() {
       await planner.decide(batch);
     }
     const decidedAt = performance.now();
-    creditsWritten = (await writePlan(open.db, planner.plan, { runId, actor: 'bench', adoption: config })).creditsWritten;
+    creditsWritten = (await writePlan(open.db, planner.plan, { runId, actor: 'bench', adoption: config }))
+      .creditsWritten;
     decideS = (decidedAt - started) / 1000;
     writeS = (performance.now() - decidedAt) / 1000;
   } finally {
     await open.close();
   }
   const floorS = storageFloor(dbPath, join(work, 'floor.db'));
-  console.log(`\n2. Deciding and writing alone (no HTTP): ${fmt(DECIDE, 0)} payments, ${sequential ? 'sequential' : 'random (Stripe-like)'} ids, SQLite file`);
-  console.log(`   decide ${fmt(decideS, 2)} s + write ${fmt(writeS, 2)} s = ${fmt(decideS + writeS, 2)} s: ${fmt(DECIDE / (decideS + writeS), 0)} payments/s (${creditsWritten} credits written)`);
+  console.log(
+    `\n2. Deciding and writing alone (no HTTP): ${fmt(DECIDE, 0)} payments, ${sequential ? 'sequential' : 'random (Stripe-like)'} ids, SQLite file`,
+  );
+  console.log(
+    `   decide ${fmt(decideS, 2)} s + write ${fmt(writeS, 2)} s = ${fmt(decideS + writeS, 2)} s: ${fmt(DECIDE / (decideS + writeS), 0)} payments/s (${creditsWritten} credits written)`,
+  );
   console.log(
     `   SQLite alone, the very rows written, one prepared INSERT each, same order and transactions: ${fmt(floorS, 2)} s (${fmt(DECIDE / floorS, 0)} payments/s); the tool's write takes ${fmt(writeS / floorS, 2)}x that`,
   );
@@ -282,8 +369,13 @@ function storageFloor(written: string, fresh: string): number {
     const tables = ['credit_ledger', 'stripe_credits_payments'].map((table) => {
       const columns = (src.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => `"${c.name}"`);
       return {
-        rows: src.prepare(`SELECT ${columns.join(', ')} FROM ${table} ORDER BY rowid`).raw().all() as unknown[][],
-        insert: dst.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
+        rows: src
+          .prepare(`SELECT ${columns.join(', ')} FROM ${table} ORDER BY rowid`)
+          .raw()
+          .all() as unknown[][],
+        insert: dst.prepare(
+          `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+        ),
       };
     });
     const started = performance.now();
@@ -304,7 +396,11 @@ async function memory() {
   // The default policy on Checkout payments; then "all" on an account of subscriptions, where
   // every subscription payment is a standalone PaymentIntent and the InvoicePayments are listed too.
   await memoryRun('Checkout payments', { sessions: MEMORY }, {});
-  await memoryRun('under "all": subscription payments and a tenth of Checkout payments', { sessions: MEMORY / 10, invoicePayments: MEMORY - MEMORY / 10 }, { match: { standalonePaymentIntents: 'all' } });
+  await memoryRun(
+    'under "all": subscription payments and a tenth of Checkout payments',
+    { sessions: MEMORY / 10, invoicePayments: MEMORY - MEMORY / 10 },
+    { match: { standalonePaymentIntents: 'all' } },
+  );
 }
 
 async function memoryRun(title: string, mix: { sessions: number; invoicePayments?: number }, config: object) {
@@ -315,11 +411,27 @@ async function memoryRun(title: string, mix: { sessions: number; invoicePayments
   writeAppDb(dbPath, USERS);
   const configPath = join(work, 'fast.json');
   // Memory, not rate, is measured here: the simulator applies no limits and the tool is let loose.
-  writeFileSync(configPath, JSON.stringify({ ...config, stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({ ...config, stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } }),
+  );
   const sim = await startSim(['--fixture', fixture]);
   try {
     const m = await measure(
-      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', dbPath, '--config', configPath, '--since', String(since), '--until', String(until), '--yes', '--quiet'],
+      [
+        join(ROOT, 'bin/stripe-credits.js'),
+        'reconcile',
+        '--db',
+        dbPath,
+        '--config',
+        configPath,
+        '--since',
+        String(since),
+        '--until',
+        String(until),
+        '--yes',
+        '--quiet',
+      ],
       { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
     );
     const st = await simStats(sim);

@@ -35,11 +35,19 @@ for await (const s of stripe.checkout.sessions.list({
   const user = db.prepare('SELECT id FROM users WHERE id = ?').get(s.client_reference_id) as { id: number } | undefined;
   if (!user) continue;
   if (db.prepare('SELECT 1 FROM naive_ledger WHERE payment_key = ?').get(pi.id)) continue;
-  db.prepare('INSERT INTO naive_ledger (payment_key, user_id, credits) VALUES (?, ?, ?)').run(pi.id, String(user.id), Number(s.metadata?.credits ?? 0));
+  db.prepare('INSERT INTO naive_ledger (payment_key, user_id, credits) VALUES (?, ?, ?)').run(
+    pi.id,
+    String(user.id),
+    Number(s.metadata?.credits ?? 0),
+  );
   credited += 1;
 }
 let standalone = 0;
-for await (const pi of stripe.paymentIntents.list({ created: { gte: since, lt: until }, limit: 100, expand: ['data.latest_charge'] })) {
+for await (const pi of stripe.paymentIntents.list({
+  created: { gte: since, lt: until },
+  limit: 100,
+  expand: ['data.latest_charge'],
+})) {
   if (!sessionIntents.has(pi.id) && pi.status === 'succeeded') standalone += 1;
 }
 db.close();

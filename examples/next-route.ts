@@ -15,7 +15,11 @@ export async function POST(req: Request): Promise<Response> {
   // The signature covers the exact bytes Stripe sent: read the raw body, never parsed JSON.
   const body = Buffer.from(await req.arrayBuffer());
   try {
-    const item = await credits.handleWebhook(body, req.headers.get('stripe-signature') ?? '', process.env.STRIPE_WEBHOOK_SECRET!);
+    const item = await credits.handleWebhook(
+      body,
+      req.headers.get('stripe-signature') ?? '',
+      process.env.STRIPE_WEBHOOK_SECRET!,
+    );
     return Response.json({ received: true, status: item?.status ?? 'ignored' });
   } catch (e) {
     // A bad signature is the sender's fault: 400. Anything else: 500, and Stripe retries later.

@@ -68,7 +68,12 @@ export const DEFAULT_CONFIG: AppConfig = {
   users: { schema: null, table: 'users', id: 'id', email: 'email', name: 'name', stripeCustomerId: null },
   ledger: null,
   balance: null,
-  match: { userIdKeys: ['user_id'], emailKeys: ['user_email'], byEmail: true, standalonePaymentIntents: 'with_metadata' },
+  match: {
+    userIdKeys: ['user_id'],
+    emailKeys: ['user_email'],
+    byEmail: true,
+    standalonePaymentIntents: 'with_metadata',
+  },
   credits: { metadataKey: 'credits', prices: {}, unitAmountPerCredit: {}, minAmountPerCredit: {} },
   maxCreditsPerPayment: 100000,
   maxCreditsPerRun: 1000000,
@@ -102,7 +107,10 @@ function checkKeys(where: string, obj: Record<string, Json>, allowed: readonly s
 
 function ident(where: string, v: Json): string {
   if (typeof v !== 'string' || !IDENT.test(v)) {
-    fail(where, `${JSON.stringify(v)} is not a valid SQL identifier (letters, digits and _, not starting with a digit)`);
+    fail(
+      where,
+      `${JSON.stringify(v)} is not a valid SQL identifier (letters, digits and _, not starting with a digit)`,
+    );
   }
   return v;
 }
@@ -136,13 +144,15 @@ function positiveIntMap(where: string, v: Json, allowZero: boolean): Record<stri
 function currencyMap(where: string, v: Json): Record<string, number> {
   const m = positiveIntMap(where, v, false);
   for (const k of Object.keys(v as Record<string, Json>)) {
-    if (!/^[a-z]{3}$/.test(k)) fail(`${where}.${k}`, 'must be a currency code as Stripe writes it: three lowercase letters, e.g. "usd"');
+    if (!/^[a-z]{3}$/.test(k))
+      fail(`${where}.${k}`, 'must be a currency code as Stripe writes it: three lowercase letters, e.g. "usd"');
   }
   return m;
 }
 
 function rate(where: string, v: Json): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 10000) fail(where, 'must be a number of requests per second above 0');
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 10000)
+    fail(where, 'must be a number of requests per second above 0');
   return v;
 }
 
@@ -154,7 +164,17 @@ function positiveInt(where: string, v: Json): number {
 /** Validates a parsed config document and fills in the defaults. */
 export function parseConfig(doc: Json): AppConfig {
   if (!isObject(doc)) fail('file', 'must be a JSON object');
-  const known = ['users', 'ledger', 'balance', 'match', 'credits', 'maxCreditsPerPayment', 'maxCreditsPerRun', 'stripe', '$schema'];
+  const known = [
+    'users',
+    'ledger',
+    'balance',
+    'match',
+    'credits',
+    'maxCreditsPerPayment',
+    'maxCreditsPerRun',
+    'stripe',
+    '$schema',
+  ];
   checkKeys('file', doc, known);
 
   const users: UsersConfig = { ...DEFAULT_CONFIG.users };
@@ -210,16 +230,21 @@ export function parseConfig(doc: Json): AppConfig {
       const m = positiveIntMap('credits.unitAmountPerCredit', c.unitAmountPerCredit, false);
       credits.unitAmountPerCredit = Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]));
     }
-    if (c.minAmountPerCredit !== undefined) credits.minAmountPerCredit = currencyMap('credits.minAmountPerCredit', c.minAmountPerCredit);
+    if (c.minAmountPerCredit !== undefined)
+      credits.minAmountPerCredit = currencyMap('credits.minAmountPerCredit', c.minAmountPerCredit);
   }
 
   const stripe = { ...DEFAULT_CONFIG.stripe };
   if (doc.stripe !== undefined) {
     if (!isObject(doc.stripe)) fail('stripe', 'must be an object');
     checkKeys('stripe', doc.stripe, ['maxRequestsPerSecond', 'maxRequestsPerSecondPerEndpoint']);
-    if (doc.stripe.maxRequestsPerSecond !== undefined) stripe.maxRequestsPerSecond = rate('stripe.maxRequestsPerSecond', doc.stripe.maxRequestsPerSecond);
+    if (doc.stripe.maxRequestsPerSecond !== undefined)
+      stripe.maxRequestsPerSecond = rate('stripe.maxRequestsPerSecond', doc.stripe.maxRequestsPerSecond);
     if (doc.stripe.maxRequestsPerSecondPerEndpoint !== undefined) {
-      stripe.maxRequestsPerSecondPerEndpoint = rate('stripe.maxRequestsPerSecondPerEndpoint', doc.stripe.maxRequestsPerSecondPerEndpoint);
+      stripe.maxRequestsPerSecondPerEndpoint = rate(
+        'stripe.maxRequestsPerSecondPerEndpoint',
+        doc.stripe.maxRequestsPerSecondPerEndpoint,
+      );
     }
   }
 
@@ -231,9 +256,13 @@ export function parseConfig(doc: Json): AppConfig {
     match,
     credits,
     maxCreditsPerPayment:
-      doc.maxCreditsPerPayment === undefined ? DEFAULT_CONFIG.maxCreditsPerPayment : positiveInt('maxCreditsPerPayment', doc.maxCreditsPerPayment),
+      doc.maxCreditsPerPayment === undefined
+        ? DEFAULT_CONFIG.maxCreditsPerPayment
+        : positiveInt('maxCreditsPerPayment', doc.maxCreditsPerPayment),
     maxCreditsPerRun:
-      doc.maxCreditsPerRun === undefined ? DEFAULT_CONFIG.maxCreditsPerRun : positiveInt('maxCreditsPerRun', doc.maxCreditsPerRun),
+      doc.maxCreditsPerRun === undefined
+        ? DEFAULT_CONFIG.maxCreditsPerRun
+        : positiveInt('maxCreditsPerRun', doc.maxCreditsPerRun),
   };
 }
 
@@ -244,7 +273,10 @@ function tableName(where: string, v: Json, schema: Json): { schema: string | nul
   const table = ident(where, parts[parts.length - 1]);
   if (OWN_TABLES.test(table)) fail(where, `"${table}" is one of the tool's own tables; name the app's table`);
   if (parts.length === 2) return { schema: ident(where, parts[0]), table };
-  return { schema: schema === undefined || schema === null ? null : ident(`${where.split('.')[0]}.schema`, schema), table };
+  return {
+    schema: schema === undefined || schema === null ? null : ident(`${where.split('.')[0]}.schema`, schema),
+    table,
+  };
 }
 
 function constants(where: string, v: Json): Record<string, SqlConstant> {
@@ -252,7 +284,12 @@ function constants(where: string, v: Json): Record<string, SqlConstant> {
   const out: Record<string, SqlConstant> = {};
   for (const [k, x] of Object.entries(v)) {
     ident(`${where} key`, k);
-    if (x !== null && typeof x !== 'string' && typeof x !== 'boolean' && !(typeof x === 'number' && Number.isFinite(x))) {
+    if (
+      x !== null &&
+      typeof x !== 'string' &&
+      typeof x !== 'boolean' &&
+      !(typeof x === 'number' && Number.isFinite(x))
+    ) {
       fail(`${where}.${k}`, 'must be a string, a number, true, false or null');
     }
     out[k] = x as SqlConstant;
@@ -265,30 +302,40 @@ function parseLedger(v: Json): LedgerMapping {
   checkKeys('ledger', v, ['schema', 'table', 'columns', 'set', 'setManual', 'refKind', 'createdAtFormat']);
   if (v.table === undefined) fail('ledger.table', 'is required: the app table that holds its credits');
   const { schema, table } = tableName('ledger.table', v.table, v.schema);
-  if (!isObject(v.columns)) fail('ledger.columns', 'is required: {"userId", "credits", "paymentRef", "createdAt"} column names');
+  if (!isObject(v.columns))
+    fail('ledger.columns', 'is required: {"userId", "credits", "paymentRef", "createdAt"} column names');
   checkKeys('ledger.columns', v.columns, ['userId', 'credits', 'paymentRef', 'createdAt']);
   const col = (k: 'userId' | 'credits' | 'paymentRef'): string => {
     const c = (v.columns as Record<string, Json>)[k];
     if (c === undefined) fail(`ledger.columns.${k}`, 'is required');
     return ident(`ledger.columns.${k}`, c);
   };
-  const createdAt = v.columns.createdAt === undefined || v.columns.createdAt === null ? null : ident('ledger.columns.createdAt', v.columns.createdAt);
+  const createdAt =
+    v.columns.createdAt === undefined || v.columns.createdAt === null
+      ? null
+      : ident('ledger.columns.createdAt', v.columns.createdAt);
   const columns = { userId: col('userId'), credits: col('credits'), paymentRef: col('paymentRef'), createdAt };
   const mapped = Object.values(columns).filter((c): c is string => c !== null);
   if (new Set(mapped).size !== mapped.length) fail('ledger.columns', 'each must name a different column');
   const set = v.set === undefined ? {} : constants('ledger.set', v.set);
   const setManual = v.setManual === undefined ? { ...set } : constants('ledger.setManual', v.setManual);
-  for (const [where, consts] of [['ledger.set', set], ['ledger.setManual', setManual]] as const) {
-    for (const k of Object.keys(consts)) if (mapped.includes(k)) fail(`${where}.${k}`, 'is already a mapped column (ledger.columns)');
+  for (const [where, consts] of [
+    ['ledger.set', set],
+    ['ledger.setManual', setManual],
+  ] as const) {
+    for (const k of Object.keys(consts))
+      if (mapped.includes(k)) fail(`${where}.${k}`, 'is already a mapped column (ledger.columns)');
   }
   let refKind: LedgerMapping['refKind'] = 'payment_intent';
   if (v.refKind !== undefined) {
-    if (v.refKind !== 'payment_intent' && v.refKind !== 'checkout_session') fail('ledger.refKind', 'must be "payment_intent" or "checkout_session"');
+    if (v.refKind !== 'payment_intent' && v.refKind !== 'checkout_session')
+      fail('ledger.refKind', 'must be "payment_intent" or "checkout_session"');
     refKind = v.refKind;
   }
   let createdAtFormat: LedgerMapping['createdAtFormat'] = 'iso';
   if (v.createdAtFormat !== undefined) {
-    if (v.createdAtFormat !== 'iso' && v.createdAtFormat !== 'unix' && v.createdAtFormat !== 'unix_ms') fail('ledger.createdAtFormat', 'must be "iso", "unix" or "unix_ms"');
+    if (v.createdAtFormat !== 'iso' && v.createdAtFormat !== 'unix' && v.createdAtFormat !== 'unix_ms')
+      fail('ledger.createdAtFormat', 'must be "iso", "unix" or "unix_ms"');
     createdAtFormat = v.createdAtFormat;
   }
   return { schema, table, columns, createdAtFormat, set, setManual, refKind };
@@ -299,9 +346,16 @@ function parseBalance(v: Json, users: UsersConfig): BalanceConfig {
   if (!isObject(v)) fail('balance', 'must be an object');
   checkKeys('balance', v, ['schema', 'table', 'column', 'key']);
   const { schema, table } =
-    v.table === undefined ? { schema: users.schema, table: users.table } : tableName('balance.table', v.table, v.schema);
+    v.table === undefined
+      ? { schema: users.schema, table: users.table }
+      : tableName('balance.table', v.table, v.schema);
   if (v.column === undefined) fail('balance.column', 'is required: the column that holds the balance');
-  return { schema, table, column: ident('balance.column', v.column), key: v.key === undefined ? users.id : ident('balance.key', v.key) };
+  return {
+    schema,
+    table,
+    column: ident('balance.column', v.column),
+    key: v.key === undefined ? users.id : ident('balance.key', v.key),
+  };
 }
 
 /** Reads and validates the config file; `explicit` says the user named it (then it must exist). */
@@ -359,12 +413,27 @@ export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv, cwd:
     configPath: existsSync(configPath) ? configPath : null,
     config,
     stripeApiBase: flags.stripeApiBase ?? env.STRIPE_API_BASE ?? DEFAULT_STRIPE_API_BASE,
-    retryBudgetMs: secondsSetting('STRIPE_CREDITS_RETRY_SECONDS', env.STRIPE_CREDITS_RETRY_SECONDS, DEFAULT_RETRY_BUDGET_MS, { max: 3600, zero: true }),
-    requestDeadlineMs: secondsSetting('STRIPE_CREDITS_REQUEST_SECONDS', env.STRIPE_CREDITS_REQUEST_SECONDS, DEFAULT_REQUEST_DEADLINE_MS, { max: 600, zero: false }),
-    runBudgetMs: secondsSetting('STRIPE_CREDITS_RUN_SECONDS', env.STRIPE_CREDITS_RUN_SECONDS, DEFAULT_RUN_BUDGET_MS, { max: 7 * 86400, zero: false }),
+    retryBudgetMs: secondsSetting(
+      'STRIPE_CREDITS_RETRY_SECONDS',
+      env.STRIPE_CREDITS_RETRY_SECONDS,
+      DEFAULT_RETRY_BUDGET_MS,
+      { max: 3600, zero: true },
+    ),
+    requestDeadlineMs: secondsSetting(
+      'STRIPE_CREDITS_REQUEST_SECONDS',
+      env.STRIPE_CREDITS_REQUEST_SECONDS,
+      DEFAULT_REQUEST_DEADLINE_MS,
+      { max: 600, zero: false },
+    ),
+    runBudgetMs: secondsSetting('STRIPE_CREDITS_RUN_SECONDS', env.STRIPE_CREDITS_RUN_SECONDS, DEFAULT_RUN_BUDGET_MS, {
+      max: 7 * 86400,
+      zero: false,
+    }),
     rateOverrides: {
       ...(config.stripe.maxRequestsPerSecond !== null ? { global: config.stripe.maxRequestsPerSecond } : {}),
-      ...(config.stripe.maxRequestsPerSecondPerEndpoint !== null ? { perEndpoint: config.stripe.maxRequestsPerSecondPerEndpoint } : {}),
+      ...(config.stripe.maxRequestsPerSecondPerEndpoint !== null
+        ? { perEndpoint: config.stripe.maxRequestsPerSecondPerEndpoint }
+        : {}),
       ...(flags.maxRps !== undefined ? { global: maxRps(flags.maxRps) } : {}),
     },
     stripeApiKey: () => readStripeKey(env),
@@ -373,7 +442,8 @@ export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv, cwd:
 
 function maxRps(v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 10000) throw new UsageError(`--max-rps must be a number of requests per second above 0, not '${v}'`);
+  if (!Number.isFinite(n) || n <= 0 || n > 10000)
+    throw new UsageError(`--max-rps must be a number of requests per second above 0, not '${v}'`);
   return n;
 }
 
@@ -388,7 +458,12 @@ export const DEFAULT_RUN_BUDGET_MS = 30 * 60_000;
  * A number of seconds (from the environment, or a library option), as milliseconds: from 0 when
  * `zero` allows it, else above 0, and up to `max`; unset is `fallbackMs`.
  */
-export function secondsSetting(name: string, v: string | number | undefined, fallbackMs: number, limits: { max: number; zero: boolean }): number {
+export function secondsSetting(
+  name: string,
+  v: string | number | undefined,
+  fallbackMs: number,
+  limits: { max: number; zero: boolean },
+): number {
   if (v === undefined || v === '') return fallbackMs;
   const n = Number(v);
   if (!Number.isFinite(n) || (limits.zero ? n < 0 : n <= 0) || n > limits.max) {
@@ -409,7 +484,9 @@ export function readStripeKey(env: NodeJS.ProcessEnv): string {
     try {
       key = readFileSync(env.STRIPE_API_KEY_FILE, 'utf8').trim();
     } catch (e) {
-      throw new StripeAuthError(`cannot read STRIPE_API_KEY_FILE ${env.STRIPE_API_KEY_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new StripeAuthError(
+        `cannot read STRIPE_API_KEY_FILE ${env.STRIPE_API_KEY_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   }
   if (!key) {
@@ -419,7 +496,9 @@ export function readStripeKey(env: NodeJS.ProcessEnv): string {
     );
   }
   if (!KEY_SHAPE.test(key)) {
-    const kind = key.startsWith('pk_') ? 'a publishable key (pk_…), which cannot read payments' : 'not a Stripe secret (sk_…) or restricted (rk_…) key';
+    const kind = key.startsWith('pk_')
+      ? 'a publishable key (pk_…), which cannot read payments'
+      : 'not a Stripe secret (sk_…) or restricted (rk_…) key';
     throw new StripeAuthError(`the key in ${source} is ${kind}`);
   }
   return key;

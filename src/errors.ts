@@ -45,7 +45,11 @@ export class StripeAuthError extends CliError {
 
 /** Stripe could not be reached or kept failing after retries: exit 1. */
 export class StripeUnavailableError extends CliError {
-  constructor(message: string, readonly requestId?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly requestId?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, 1, undefined, options);
   }
 }

@@ -19,7 +19,11 @@ export interface StripeCredits {
   /** Credits a payment (`cs_…` or `pi_…`) at most once; safe concurrently and while reconcile runs. */
   fulfill(id: string): Promise<FulfilledItem>;
   /** Verifies the signature, then fulfils `checkout.session.completed`, `…async_payment_succeeded` and `payment_intent.succeeded`; null for other events and for objects that are not credit purchases. */
-  handleWebhook(rawBody: string | Buffer, signatureHeader: string, endpointSecret: string): Promise<FulfilledItem | null>;
+  handleWebhook(
+    rawBody: string | Buffer,
+    signatureHeader: string,
+    endpointSecret: string,
+  ): Promise<FulfilledItem | null>;
   close(): Promise<void>;
 }
 

@@ -15,7 +15,10 @@ export function parseWhen(input: string, now: number, flag = 'WHEN'): number {
   if (/^\d{1,11}$/.test(s)) {
     const t = Number(s);
     if (t < STRIPE_EPOCH) {
-      throw new UsageError(`${flag}: ${s} is unix seconds for ${isoSeconds(t)}, before Stripe existed`, `for a span back from now write its unit (${s}d, ${s}h); unix seconds of 2011 or later are taken as they are`);
+      throw new UsageError(
+        `${flag}: ${s} is unix seconds for ${isoSeconds(t)}, before Stripe existed`,
+        `for a span back from now write its unit (${s}d, ${s}h); unix seconds of 2011 or later are taken as they are`,
+      );
     }
     return t;
   }
@@ -28,7 +31,13 @@ export function parseWhen(input: string, now: number, flag = 'WHEN'): number {
   const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(s);
   if (iso) {
     const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone] = iso;
-    const z = zone ? (zone.toUpperCase() === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone) : 'Z';
+    const z = zone
+      ? zone.toUpperCase() === 'Z'
+        ? 'Z'
+        : zone.length === 5
+          ? `${zone.slice(0, 3)}:${zone.slice(3)}`
+          : zone
+      : 'Z';
     const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac}${z}`);
     const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
     if (!Number.isNaN(ms) && check.getUTCMonth() === Number(mo) - 1 && check.getUTCDate() === Number(d)) {

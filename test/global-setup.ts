@@ -35,10 +35,51 @@ function makeTls(dir: string): { ca: string; cert: string; key: string } {
   const p = (f: string) => join(dir, f);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '3', '-subj', '/CN=stripe-credits test CA');
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=localhost');
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      p('ca.key'),
+      '-out',
+      p('ca.pem'),
+      '-days',
+      '3',
+      '-subj',
+      '/CN=stripe-credits test CA',
+    );
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      p('server.key'),
+      '-out',
+      p('server.csr'),
+      '-subj',
+      '/CN=localhost',
+    );
     writeFileSync(p('ext'), 'subjectAltName=DNS:localhost\n');
-    openssl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.crt'), '-days', '3', '-extfile', p('ext'));
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      p('server.csr'),
+      '-CA',
+      p('ca.pem'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p('server.crt'),
+      '-days',
+      '3',
+      '-extfile',
+      p('ext'),
+    );
   } catch (e) {
     throw new Error(`could not make the test server's TLS certificate with openssl: ${(e as Error).message}`);
   }
@@ -100,7 +141,9 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
   } catch (e) {
     await server.stop().catch(() => {});
     rmSync(root, { recursive: true, force: true });
-    throw new Error(`could not start the embedded PostgreSQL for the tests: ${(e as Error)?.message ?? e}\n${log.join('').slice(-4000)}`);
+    throw new Error(
+      `could not start the embedded PostgreSQL for the tests: ${(e as Error)?.message ?? e}\n${log.join('').slice(-4000)}`,
+    );
   }
   process.env[PG_ENV] = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   process.env[CA_ENV] = tls.ca;

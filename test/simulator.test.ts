@@ -35,7 +35,11 @@ function seedSessions(sim: StripeSimulator, n = 250): string[] {
   return created.sort((a, b) => b.created - a.created || b.i - a.i).map((s) => s.id);
 }
 
-async function raw(sim: StripeSimulator, path: string, key = KEY): Promise<{ status: number; body: any; headers: Headers }> {
+async function raw(
+  sim: StripeSimulator,
+  path: string,
+  key = KEY,
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(sim.url + path, { headers: { authorization: `Bearer ${key}` } });
   return { status: res.status, body: await res.json(), headers: res.headers };
 }
@@ -186,7 +190,8 @@ describe('simulator lists', () => {
       expect((ip.invoice as Stripe.Invoice).object).toBe('invoice');
       expect(ip.id).toMatch(/^inpay_/);
       const expanded = await stripe.invoicePayments.list({ expand: ['data.payment.payment_intent.latest_charge'] });
-      const epi = expanded.data.find((x) => x.id === a.invoicePayment!.id)!.payment.payment_intent as Stripe.PaymentIntent;
+      const epi = expanded.data.find((x) => x.id === a.invoicePayment!.id)!.payment
+        .payment_intent as Stripe.PaymentIntent;
       expect(epi.id).toBe(a.paymentIntent.id);
       expect((epi.latest_charge as Stripe.Charge).id).toBe(a.charge!.id);
       const deep = await raw(sim, '/v1/invoice_payments?expand[]=data.payment.payment_intent.customer.foo');
@@ -319,7 +324,9 @@ describe('simulator errors', () => {
             "Having the 'rak_event_read' permission would allow this request to continue.",
         );
         // Listing sessions is allowed, expanding their PaymentIntent's charge is not.
-        const expanded = await stripe.checkout.sessions.list({ limit: 1, expand: ['data.payment_intent.latest_charge'] }).catch((e) => e);
+        const expanded = await stripe.checkout.sessions
+          .list({ limit: 1, expand: ['data.payment_intent.latest_charge'] })
+          .catch((e) => e);
         expect(expanded).toBeInstanceOf(Stripe.errors.StripePermissionError);
         expect(expanded.message).toMatch(/'rak_charge_read'/);
         // The other keys are unaffected.
@@ -346,7 +353,10 @@ describe('simulator errors', () => {
         headers: { authorization: `Bearer ${KEY}`, 'stripe-version': '2026-10-28.endive' },
       });
       expect(echoed.headers.get('stripe-version')).toBe('2026-10-28.endive');
-      const post = await fetch(sim.url + '/v1/customers', { method: 'POST', headers: { authorization: `Bearer ${KEY}` } });
+      const post = await fetch(sim.url + '/v1/customers', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}` },
+      });
       expect(post.status).toBe(404);
       expect(((await post.json()) as any).error.message).toBe('Unrecognized request URL (POST: /v1/customers)');
     });
@@ -507,7 +517,8 @@ describe('simulator events', () => {
     await withSim((sim, stripe) => fn(sim, stripe, clock), { now: () => clock.now });
   }
 
-  const summary = (events: Stripe.Event[]) => events.map((e) => [e.type, (e.data.object as { id: string }).id, e.created]);
+  const summary = (events: Stripe.Event[]) =>
+    events.map((e) => [e.type, (e.data.object as { id: string }).id, e.created]);
 
   it('auto-pages events filtered by types[] and created[gte]: each exactly once, newest first', async () => {
     await withClock(async (sim, stripe) => {
@@ -524,7 +535,9 @@ describe('simulator events', () => {
       }
       for (let i = 0; i < 50; i++) sim.store.createCustomer({ created: T0 + i });
       const types = ['checkout.session.completed', 'payment_intent.succeeded'];
-      const got = await stripe.events.list({ types, created: { gte: T0 + 1000 }, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      const got = await stripe.events
+        .list({ types, created: { gte: T0 + 1000 }, limit: 100 })
+        .autoPagingToArray({ limit: 10_000 });
       expect(got.length).toBe(sessions.length * 2);
       expect(new Set(got.map((e) => e.id)).size).toBe(got.length);
       const ids = (t: string) => got.filter((e) => e.type === t).map((e) => (e.data.object as { id: string }).id);
@@ -535,7 +548,9 @@ describe('simulator events', () => {
       expect(sim.requests.every((r) => r.endpoint === 'GET /v1/events' && r.status === 200)).toBe(true);
       expect(sim.requests[0]!.query).toMatchObject({ types: types, created: { gte: String(T0 + 1000) } });
       // the same order as the unfiltered list, restricted to those types
-      const all = await stripe.events.list({ created: { gte: T0 + 1000 }, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      const all = await stripe.events
+        .list({ created: { gte: T0 + 1000 }, limit: 100 })
+        .autoPagingToArray({ limit: 10_000 });
       expect(got.map((e) => e.id)).toEqual(all.filter((e) => types.includes(e.type)).map((e) => e.id));
       expect(all.length).toBe(sessions.length * 3); // + charge.succeeded
       // backwards over a merged filter
@@ -572,7 +587,12 @@ describe('simulator events', () => {
       });
       expect(ev.id).toMatch(/^evt_1[A-Za-z0-9]{23}$/);
       const s = ev.data.object as Stripe.Checkout.Session;
-      expect(s).toMatchObject({ status: 'complete', payment_status: 'paid', client_reference_id: 'u1', amount_total: 2500 });
+      expect(s).toMatchObject({
+        status: 'complete',
+        payment_status: 'paid',
+        client_reference_id: 'u1',
+        amount_total: 2500,
+      });
       expect(s.payment_intent).toBe(paymentIntent!.id);
       expect((page.data[1]!.data.object as Stripe.PaymentIntent).latest_charge).toBe(charge!.id);
       // a copy, not the live object
@@ -634,12 +654,19 @@ describe('simulator events', () => {
       const ch = refunded.data[1]!.data.object as Stripe.Charge;
       expect(ch).toMatchObject({ id: chargeId, payment_intent: pi, amount_refunded: 200, refunded: false });
       expect(refunded.data[1]!.data.previous_attributes).toEqual({ amount_refunded: 0, refunded: false });
-      expect(refunded.data[0]!.data.object).toMatchObject({ object: 'refund', amount: 200, charge: chargeId, payment_intent: pi });
+      expect(refunded.data[0]!.data.object).toMatchObject({
+        object: 'refund',
+        amount: 200,
+        charge: chargeId,
+        payment_intent: pi,
+      });
 
       // a fixture refund happens at now(), after the payment
       const r2 = sim.store.createCheckoutPayment({ created: T0 + 100, refundedAmount: 1000, amount: 1000 });
       const r2Events = (await stripe.events.list({ limit: 100 })).data.filter(
-        (e) => (e.data.object as any).payment_intent === r2.paymentIntent!.id || (e.data.object as any).id === r2.paymentIntent!.id,
+        (e) =>
+          (e.data.object as any).payment_intent === r2.paymentIntent!.id ||
+          (e.data.object as any).id === r2.paymentIntent!.id,
       );
       expect(r2Events.map((e) => [e.type, e.created])).toEqual([
         ['refund.created', T0 + 4 * DAY],
@@ -695,7 +722,11 @@ describe('simulator events', () => {
       const cus = st.createCustomer({ created: T0, email: 'a@b.c' });
       const custom = st.emitEvent('customer.updated', cus.id, T0 + 5, { email: null });
       const got = await stripe.events.retrieve(custom.id);
-      expect(got).toMatchObject({ type: 'customer.updated', created: T0 + 5, data: { previous_attributes: { email: null } } });
+      expect(got).toMatchObject({
+        type: 'customer.updated',
+        created: T0 + 5,
+        data: { previous_attributes: { email: null } },
+      });
       expect((got.data.object as Stripe.Customer).email).toBe('a@b.c');
       const now = st.emitEvent('customer.created', cus.id);
       expect(now.created).toBe(T0 + 10 * DAY);
@@ -736,7 +767,10 @@ describe('simulator events', () => {
       const { session } = sim.store.createCheckoutPayment({ created: T0, paymentStatus: 'unpaid' });
       sim.store.settle(sim.store.get(session.id).payment_intent);
       const wild = await stripe.events.list({ type: 'checkout.session.*' });
-      expect(wild.data.map((e) => e.type)).toEqual(['checkout.session.async_payment_succeeded', 'checkout.session.completed']);
+      expect(wild.data.map((e) => e.type)).toEqual([
+        'checkout.session.async_payment_succeeded',
+        'checkout.session.completed',
+      ]);
       expect((await stripe.events.list({ type: 'payment_intent.*' })).data.map((e) => e.type)).toEqual([
         'payment_intent.succeeded',
         'payment_intent.processing',
@@ -775,7 +809,11 @@ describe('simulator events', () => {
       for (let i = 0; i < 30_000; i++) sim.store.createCheckoutPayment({ created: T0 + (i % 5000) * 60 });
       expect(sim.store.counts().event).toBe(90_000);
       let n = 0;
-      for await (const e of stripe.events.list({ types: ['checkout.session.completed'], created: { gte: T0 + 1000 * 60 }, limit: 100 })) {
+      for await (const e of stripe.events.list({
+        types: ['checkout.session.completed'],
+        created: { gte: T0 + 1000 * 60 },
+        limit: 100,
+      })) {
         expect(e.type).toBe('checkout.session.completed');
         n++;
       }

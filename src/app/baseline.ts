@@ -42,7 +42,8 @@ export async function baseline(opts: {
   signal?: AbortSignal;
 }): Promise<BaselineReport> {
   const { settings, dryRun, until } = opts;
-  if (until > opts.now) throw new UsageError(`--until (${isoSeconds(until)}) is in the future: a baseline records payments already made`);
+  if (until > opts.now)
+    throw new UsageError(`--until (${isoSeconds(until)}) is in the future: a baseline records payments already made`);
   const progress = opts.progress ?? (() => {});
   const open = await openDatabase(parseDbUrl(settings.db, opts.cwd), { readonly: dryRun });
   const { db } = open;
@@ -55,26 +56,42 @@ export async function baseline(opts: {
       await migrateToLatest(db);
       lock = await acquireRunLock(open, `${opts.actor} (baseline)`);
     }
-    const report: BaselineReport = { mode: dryRun ? 'dry-run' : 'apply', until, payments: 0, baselined: 0, alreadyHandled: 0, pending: 0, cursor: null };
+    const report: BaselineReport = {
+      mode: dryRun ? 'dry-run' : 'apply',
+      until,
+      payments: 0,
+      baselined: 0,
+      alreadyHandled: 0,
+      pending: 0,
+      cursor: null,
+    };
     // From the start of Stripe time (sessions are listed from 24 hours before the window).
     const window = { since: SESSION_LOOKBACK_SECONDS, until };
-    await fetchPayments(reader, window, settings.config, async (batch) => {
-      const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
-      report.pending += batch.length - settled.length;
-      report.payments += batch.length;
-      const handled = await findCredited(db, settled, settings.config.ledger, { toolTables: tables });
-      const fresh = settled.filter((p) => !isCreditedIn(handled, p));
-      report.alreadyHandled += settled.length - fresh.length;
-      if (dryRun) report.baselined += fresh.length;
-      else {
-        for (let i = 0; i < fresh.length; i += WRITE_BATCH) {
-          opts.signal?.throwIfAborted();
-          const part = fresh.slice(i, i + WRITE_BATCH);
-          report.baselined += await db.transaction().execute((trx) => insertBaseline(trx, part, { until, actor: opts.actor }));
+    await fetchPayments(
+      reader,
+      window,
+      settings.config,
+      async (batch) => {
+        const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
+        report.pending += batch.length - settled.length;
+        report.payments += batch.length;
+        const handled = await findCredited(db, settled, settings.config.ledger, { toolTables: tables });
+        const fresh = settled.filter((p) => !isCreditedIn(handled, p));
+        report.alreadyHandled += settled.length - fresh.length;
+        if (dryRun) report.baselined += fresh.length;
+        else {
+          for (let i = 0; i < fresh.length; i += WRITE_BATCH) {
+            opts.signal?.throwIfAborted();
+            const part = fresh.slice(i, i + WRITE_BATCH);
+            report.baselined += await db
+              .transaction()
+              .execute((trx) => insertBaseline(trx, part, { until, actor: opts.actor }));
+          }
         }
-      }
-      progress(`${report.payments} payments read`);
-    }, progress);
+        progress(`${report.payments} payments read`);
+      },
+      progress,
+    );
     opts.signal?.throwIfAborted();
     // Never past Stripe's now: a clock running ahead would put the cursor after payments not yet read.
     const stripeNow = reader.stripeTime(opts.now);

@@ -18,13 +18,17 @@ export function memoryPhase(name: string): void {
   }
   const m = process.memoryUsage();
   peak = Math.max(peak, m.rss);
-  process.stderr.write(`memory: ${name}: rss ${mb(m.rss)} (peak since last ${mb(peak)}), heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}\n`);
+  process.stderr.write(
+    `memory: ${name}: rss ${mb(m.rss)} (peak since last ${mb(peak)}), heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}\n`,
+  );
   peak = 0;
   // Under --expose-gc: what is live, after a full collection.
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) {
     gc();
     const after = process.memoryUsage();
-    process.stderr.write(`memory: ${name}: after a full GC: rss ${mb(after.rss)}, heap used ${mb(after.heapUsed)} of ${mb(after.heapTotal)}\n`);
+    process.stderr.write(
+      `memory: ${name}: after a full GC: rss ${mb(after.rss)}, heap used ${mb(after.heapUsed)} of ${mb(after.heapTotal)}\n`,
+    );
   }
 }

@@ -91,7 +91,12 @@ export interface DemoResult {
  * The whole flow: simulator up, fresh database, dry run, real run, and a rerun that writes nothing.
  * With `keep`, the simulator is left running for the caller (`result.simulator`), to be closed by it.
  */
-export async function runDemo(opts: { cwd: string; actor: string; keep?: boolean; onReport?: (title: string, r: ReconcileReport) => void }): Promise<DemoResult> {
+export async function runDemo(opts: {
+  cwd: string;
+  actor: string;
+  keep?: boolean;
+  onReport?: (title: string, r: ReconcileReport) => void;
+}): Promise<DemoResult> {
   const data = loadDemoData();
   const now = Math.floor(Date.now() / 1000);
   const dbPath = resolve(opts.cwd, join('data', 'demo.db'));
@@ -111,7 +116,8 @@ export async function runDemo(opts: { cwd: string; actor: string; keep?: boolean
       stripeApiKey: () => DEMO_KEY,
     };
     const since = parseWhen(data.since, now);
-    const run = (dryRun: boolean) => reconcile({ settings, cwd: opts.cwd, dryRun, since, until: now, yes: false, actor: opts.actor, now });
+    const run = (dryRun: boolean) =>
+      reconcile({ settings, cwd: opts.cwd, dryRun, since, until: now, yes: false, actor: opts.actor, now });
     const dryRun = await run(true);
     opts.onReport?.('1. Dry run (writes nothing)', dryRun);
     const apply = await run(false);

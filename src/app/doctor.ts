@@ -1,12 +1,31 @@
 import SQLite from 'better-sqlite3';
 import type Stripe from 'stripe';
 import { sql, type Kysely } from 'kysely';
-import { DEFAULT_CONFIG_FILE, keyIsLive, type AppConfig, type BalanceConfig, type LedgerMapping, type Settings, type SqlConstant } from '../config.js';
+import {
+  DEFAULT_CONFIG_FILE,
+  keyIsLive,
+  type AppConfig,
+  type BalanceConfig,
+  type LedgerMapping,
+  type Settings,
+  type SqlConstant,
+} from '../config.js';
 import { CliError, ConfigError, StripeAuthError, StripeUnavailableError, maskKey } from '../errors.js';
 import { appliedMigrations, MIGRATION_NAMES, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { asText, engineOf, ownSchemaTables } from '../ledger/engine.js';
 import { mappingConflicts, readableRef } from '../ledger/app-ledger.js';
-import { columnOf, describeTable, indexesOn, listTables, qualifiedName, tableRef, uniqueOn, usesIndex, type ColumnInfo, type TableInfo } from '../ledger/introspect.js';
+import {
+  columnOf,
+  describeTable,
+  indexesOn,
+  listTables,
+  qualifiedName,
+  tableRef,
+  uniqueOn,
+  usesIndex,
+  type ColumnInfo,
+  type TableInfo,
+} from '../ledger/introspect.js';
 import { ledgerModes } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
 import { customerLookup, emailLookup, verifyUsersTable } from '../ledger/users.js';
@@ -80,7 +99,9 @@ class Quoter {
 
   static async of(db: Kysely<Database>): Promise<Quoter> {
     if (engineOf(db) !== 'postgres') return new Quoter(false, SQLITE_KEYWORDS);
-    const r = await sql<{ word: string }>`SELECT word FROM pg_catalog.pg_get_keywords() WHERE catcode <> 'U'`.execute(db);
+    const r = await sql<{ word: string }>`SELECT word FROM pg_catalog.pg_get_keywords() WHERE catcode <> 'U'`.execute(
+      db,
+    );
     return new Quoter(true, new Set(r.rows.map((x) => x.word.toUpperCase())));
   }
 
@@ -95,7 +116,9 @@ class Quoter {
 
   /** A CREATE INDEX statement. SQLite names the schema on the index (`main.idx ON t`), Postgres on the table. */
   createIndex(unique: boolean, schema: string | null, table: string, index: string, keys: string): string {
-    const on = this.pg ? `${this.id(index)} ON ${this.table(schema, table)}` : `${this.table(schema, index)} ON ${this.id(table)}`;
+    const on = this.pg
+      ? `${this.id(index)} ON ${this.table(schema, table)}`
+      : `${this.table(schema, index)} ON ${this.id(table)}`;
     return `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${on} (${keys})`;
   }
 }
@@ -109,7 +132,12 @@ export interface DoctorOptions {
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const f = new Findings();
   const { settings } = opts;
-  f.ok('config', settings.configPath ? `read ${settings.configPath}` : `no config file (${DEFAULT_CONFIG_FILE} is not in ${opts.cwd}, and neither --config nor STRIPE_CREDITS_CONFIG is given): the defaults`);
+  f.ok(
+    'config',
+    settings.configPath
+      ? `read ${settings.configPath}`
+      : `no config file (${DEFAULT_CONFIG_FILE} is not in ${opts.cwd}, and neither --config nor STRIPE_CREDITS_CONFIG is given): the defaults`,
+  );
 
   const modes = new Set<boolean>(); // the livemode of payments the ledger holds
   let open: OpenDb | null = null;
@@ -128,8 +156,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       if (settings.config.ledger) {
         for (const m of await checkMappedLedger(open.db, settings.config, settings.config.ledger, q, f)) modes.add(m);
       } else {
-        f.ok('ledger', "the tool's own ledger (credit_ledger): unique on (kind, payment_key), so a payment is credited at most once");
-        if ((await ownSchemaTables(open.db)).has('credit_ledger')) for (const m of await ledgerModes(open.db)) modes.add(m);
+        f.ok(
+          'ledger',
+          "the tool's own ledger (credit_ledger): unique on (kind, payment_key), so a payment is credited at most once",
+        );
+        if ((await ownSchemaTables(open.db)).has('credit_ledger'))
+          for (const m of await ledgerModes(open.db)) modes.add(m);
       }
       if (settings.config.balance) await checkBalance(open.db, settings.config, settings.config.balance, q, f);
     } finally {
@@ -149,9 +181,18 @@ async function checkDatabase(open: OpenDb, q: Quoter, f: Findings): Promise<void
   const { db } = open;
   let schema: string | null = null;
   if (open.engine.kind === 'postgres') {
-    const r = await sql<{ schema: string; path: string; user: string }>`SELECT current_schema() AS schema, array_to_string(current_schemas(false), ', ') AS path, current_user AS "user"`.execute(db);
+    const r = await sql<{
+      schema: string;
+      path: string;
+      user: string;
+    }>`SELECT current_schema() AS schema, array_to_string(current_schemas(false), ', ') AS path, current_user AS "user"`.execute(
+      db,
+    );
     schema = r.rows[0]!.schema;
-    f.ok('database', `PostgreSQL ${open.location.label}: the tool's tables live in schema ${schema} (search path: ${r.rows[0]!.path})`);
+    f.ok(
+      'database',
+      `PostgreSQL ${open.location.label}: the tool's tables live in schema ${schema} (search path: ${r.rows[0]!.path})`,
+    );
   } else {
     f.ok('database', `SQLite ${open.location.label}`);
   }
@@ -161,18 +202,40 @@ async function checkDatabase(open: OpenDb, q: Quoter, f: Findings): Promise<void
   const pending = applied === null ? [...MIGRATION_NAMES] : MIGRATION_NAMES.filter((n) => !applied.includes(n));
   const unknown = applied === null ? [] : applied.filter((n) => !MIGRATION_NAMES.includes(n));
   if (applied === null) {
-    f.warn('migrations', "the tool's tables are not created yet", 'run stripe-credits migrate (the first apply run migrates too); a dry run works without them');
+    f.warn(
+      'migrations',
+      "the tool's tables are not created yet",
+      'run stripe-credits migrate (the first apply run migrates too); a dry run works without them',
+    );
   } else if (pending.length > 0) {
-    f.warn('migrations', `${pending.length} of ${MIGRATION_NAMES.length} migrations are not applied yet (${pending.join(', ')})`, 'run stripe-credits migrate (the next apply run migrates too); a dry run works meanwhile');
+    f.warn(
+      'migrations',
+      `${pending.length} of ${MIGRATION_NAMES.length} migrations are not applied yet (${pending.join(', ')})`,
+      'run stripe-credits migrate (the next apply run migrates too); a dry run works meanwhile',
+    );
   } else if (unknown.length > 0) {
-    f.warn('migrations', `the database has migrations this version does not know (${unknown.join(', ')}): a newer stripe-credits migrated it`, 'upgrade stripe-credits to the version that migrated it');
+    f.warn(
+      'migrations',
+      `the database has migrations this version does not know (${unknown.join(', ')}): a newer stripe-credits migrated it`,
+      'upgrade stripe-credits to the version that migrated it',
+    );
   } else {
-    f.ok('migrations', `the tool's tables are at the latest migration (${MIGRATION_NAMES[MIGRATION_NAMES.length - 1]})`);
+    f.ok(
+      'migrations',
+      `the tool's tables are at the latest migration (${MIGRATION_NAMES[MIGRATION_NAMES.length - 1]})`,
+    );
   }
   if (pending.length > 0 && schema !== null) {
-    const r = await sql<{ create: boolean; user: string }>`SELECT has_schema_privilege(current_schema(), 'CREATE') AS "create", current_user AS "user"`.execute(db);
+    const r = await sql<{
+      create: boolean;
+      user: string;
+    }>`SELECT has_schema_privilege(current_schema(), 'CREATE') AS "create", current_user AS "user"`.execute(db);
     if (!r.rows[0]!.create) {
-      f.fail('migrations', `the database user ${r.rows[0]!.user} may not create tables in schema ${schema}: migrate would fail`, `GRANT CREATE ON SCHEMA ${q.id(schema)} TO ${q.id(r.rows[0]!.user)}`);
+      f.fail(
+        'migrations',
+        `the database user ${r.rows[0]!.user} may not create tables in schema ${schema}: migrate would fail`,
+        `GRANT CREATE ON SCHEMA ${q.id(schema)} TO ${q.id(r.rows[0]!.user)}`,
+      );
     }
   }
 }
@@ -182,20 +245,35 @@ async function missingPrivileges(db: Kysely<Database>, t: TableInfo, privileges:
   if (engineOf(db) !== 'postgres') return [];
   const missing: string[] = [];
   for (const p of privileges) {
-    const r = await sql<{ ok: boolean }>`SELECT has_table_privilege(${qualifiedName(`"${t.schema}"`, `"${t.name}"`)}, ${p}) AS ok`.execute(db);
+    const r = await sql<{
+      ok: boolean;
+    }>`SELECT has_table_privilege(${qualifiedName(`"${t.schema}"`, `"${t.name}"`)}, ${p}) AS ok`.execute(db);
     if (!r.rows[0]!.ok) missing.push(p);
   }
   return missing;
 }
 
-async function privilegeFinding(db: Kysely<Database>, t: TableInfo, privileges: readonly string[], check: string, why: string, q: Quoter, f: Findings): Promise<void> {
+async function privilegeFinding(
+  db: Kysely<Database>,
+  t: TableInfo,
+  privileges: readonly string[],
+  check: string,
+  why: string,
+  q: Quoter,
+  f: Findings,
+): Promise<void> {
   const missing = await missingPrivileges(db, t, privileges);
   if (missing.length === 0) return;
   const user = await currentUser(db);
-  f.fail(check, `the database user ${user} lacks ${missing.join(' and ')} on ${t.schema}.${t.name}: ${why}`, `GRANT ${missing.join(', ')} ON ${q.table(t.schema, t.name)} TO ${q.id(user)}`);
+  f.fail(
+    check,
+    `the database user ${user} lacks ${missing.join(' and ')} on ${t.schema}.${t.name}: ${why}`,
+    `GRANT ${missing.join(', ')} ON ${q.table(t.schema, t.name)} TO ${q.id(user)}`,
+  );
 }
 
-const currentUser = async (db: Kysely<Database>) => (await sql<{ u: string }>`SELECT current_user AS u`.execute(db)).rows[0]!.u;
+const currentUser = async (db: Kysely<Database>) =>
+  (await sql<{ u: string }>`SELECT current_user AS u`.execute(db)).rows[0]!.u;
 
 const columnNames = (t: TableInfo) => t.columns.map((c) => c.name).join(', ');
 
@@ -218,7 +296,11 @@ async function checkUsers(db: Kysely<Database>, config: AppConfig, q: Quoter, f:
   }
   const t = await describeTable(db, u.schema, u.table);
   if (!t) {
-    f.fail('users', await missingTable(db, qualifiedName(u.schema, u.table)), 'set users.table in the config file to the table that holds your users');
+    f.fail(
+      'users',
+      await missingTable(db, qualifiedName(u.schema, u.table)),
+      'set users.table in the config file to the table that holds your users',
+    );
     return false;
   }
   const label = qualifiedName(u.schema, u.table);
@@ -234,10 +316,18 @@ async function checkUsers(db: Kysely<Database>, config: AppConfig, q: Quoter, f:
   f.ok('users', `${label}: ${described.join(', ')}`);
   await privilegeFinding(db, t, ['SELECT'], 'users', 'the tool reads users', q, f);
   if (!idIndex) {
-    f.warn('users.id', `"${id.name}" has no index: every lookup by user id reads the whole ${label} table`, q.createIndex(true, u.schema, t.name, `${t.name}_${id.name}_key`, q.id(id.name)));
+    f.warn(
+      'users.id',
+      `"${id.name}" has no index: every lookup by user id reads the whole ${label} table`,
+      q.createIndex(true, u.schema, t.name, `${t.name}_${id.name}_key`, q.id(id.name)),
+    );
   }
   if (email.kind !== 'text' && email.kind !== 'blob') {
-    f.warn('users.email', `"${email.name}" is ${email.type}, not a text column: emails are compared as text`, 'set users.email to the column that holds the email address');
+    f.warn(
+      'users.email',
+      `"${email.name}" is ${email.type}, not a text column: emails are compared as text`,
+      'set users.email to the column that holds the email address',
+    );
   }
   const emailIndexed = await usesIndex(db, emailLookup(db, u));
   if (emailIndexed) {
@@ -245,14 +335,30 @@ async function checkUsers(db: Kysely<Database>, config: AppConfig, q: Quoter, f:
   } else {
     const plain = indexesOn(t, email.name)[0];
     const msg = `matching by email reads the whole ${label} table: no index on lower(trim(${email.name}))${plain ? ` (${plain.name} on ${email.name} itself cannot serve it)` : ''}`;
-    const fix = q.createIndex(false, u.schema, t.name, `${t.name}_${email.name}_lower_idx`, `lower(trim(${q.id(email.name)}))`);
+    const fix = q.createIndex(
+      false,
+      u.schema,
+      t.name,
+      `${t.name}_${email.name}_lower_idx`,
+      `lower(trim(${q.id(email.name)}))`,
+    );
     if (config.match.byEmail) f.warn('users.email', msg, fix);
-    else f.ok('users.email', `matching by email is off (match.byEmail); ${msg.replace(/^matching by email /, 'lookup by email ')}`);
+    else
+      f.ok(
+        'users.email',
+        `matching by email is off (match.byEmail); ${msg.replace(/^matching by email /, 'lookup by email ')}`,
+      );
   }
   if (u.stripeCustomerId) {
     const col = columnOf(db, t, u.stripeCustomerId)!;
-    if (await usesIndex(db, customerLookup(db, u, col.name))) f.ok('users.stripeCustomerId', `matching by Stripe customer uses an index on ${col.name}`);
-    else f.warn('users.stripeCustomerId', `matching by Stripe customer reads the whole ${label} table: no index on ${col.name}`, q.createIndex(false, u.schema, t.name, `${t.name}_${col.name}_idx`, q.id(col.name)));
+    if (await usesIndex(db, customerLookup(db, u, col.name)))
+      f.ok('users.stripeCustomerId', `matching by Stripe customer uses an index on ${col.name}`);
+    else
+      f.warn(
+        'users.stripeCustomerId',
+        `matching by Stripe customer reads the whole ${label} table: no index on ${col.name}`,
+        q.createIndex(false, u.schema, t.name, `${t.name}_${col.name}_idx`, q.id(col.name)),
+      );
   }
   return true;
 }
@@ -264,12 +370,22 @@ const has = (consts: Record<string, SqlConstant>, name: string, sqlite: boolean)
   Object.keys(consts).some((k) => k === name || (sqlite && k.toLowerCase() === name.toLowerCase()));
 
 /** Checks the app's table the ledger is mapped onto; returns the livemode of the Checkout Session ids it holds. */
-async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: LedgerMapping, q: Quoter, f: Findings): Promise<boolean[]> {
+async function checkMappedLedger(
+  db: Kysely<Database>,
+  config: AppConfig,
+  L: LedgerMapping,
+  q: Quoter,
+  f: Findings,
+): Promise<boolean[]> {
   const label = qualifiedName(L.schema, L.table);
   const t = await describeTable(db, L.schema, L.table);
   const refWord = L.refKind === 'payment_intent' ? 'PaymentIntent' : 'Checkout Session';
   if (!t) {
-    f.fail('ledger', `the ledger is mapped onto ${label}, but ${await missingTable(db, label)}`, "set ledger.table to the app's table that holds its credits, and check --db");
+    f.fail(
+      'ledger',
+      `the ledger is mapped onto ${label}, but ${await missingTable(db, label)}`,
+      "set ledger.table to the app's table that holds its credits, and check --db",
+    );
     return [];
   }
   const onUsers = (await mappingConflicts(db, config)).find((c) => c.key === 'ledger');
@@ -277,9 +393,25 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
     f.fail('ledger', onUsers.message, onUsers.hint);
     return [];
   }
-  f.ok('ledger', `mapped onto ${label}: a payment counts as credited when ${L.columns.paymentRef} holds its PaymentIntent or Checkout Session id; the tool writes ${refWord} ids (refKind ${L.refKind})`);
-  if (t.isView) f.warn('ledger', `${label} is a view: the tool's inserts work only if it is updatable`, "map the ledger onto the app's table itself");
-  await privilegeFinding(db, t, ['SELECT', 'INSERT'], 'ledger', 'the tool reads the ledger and inserts the credits it writes', q, f);
+  f.ok(
+    'ledger',
+    `mapped onto ${label}: a payment counts as credited when ${L.columns.paymentRef} holds its PaymentIntent or Checkout Session id; the tool writes ${refWord} ids (refKind ${L.refKind})`,
+  );
+  if (t.isView)
+    f.warn(
+      'ledger',
+      `${label} is a view: the tool's inserts work only if it is updatable`,
+      "map the ledger onto the app's table itself",
+    );
+  await privilegeFinding(
+    db,
+    t,
+    ['SELECT', 'INSERT'],
+    'ledger',
+    'the tool reads the ledger and inserts the credits it writes',
+    q,
+    f,
+  );
   await sequenceFinding(db, t, L, q, f);
 
   const sqlite = engineOf(db) === 'sqlite';
@@ -292,15 +424,26 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
     ...(L.columns.createdAt ? [['ledger.columns.createdAt', L.columns.createdAt] as [string, string]] : []),
   ];
   const sameManual = JSON.stringify(L.set) === JSON.stringify(L.setManual);
-  const constants: Array<[string, Record<string, SqlConstant>]> = [['ledger.set', L.set], ...(sameManual ? [] : [['ledger.setManual', L.setManual] as [string, Record<string, SqlConstant>]])];
+  const constants: Array<[string, Record<string, SqlConstant>]> = [
+    ['ledger.set', L.set],
+    ...(sameManual ? [] : [['ledger.setManual', L.setManual] as [string, Record<string, SqlConstant>]]),
+  ];
   for (const [key, name] of mapped) {
     const c = columnOf(db, t, name);
     if (!c) {
       columnProblems++;
-      f.fail('ledger.columns', `${label} has no column "${name}" (${key}); it has: ${columnNames(t)}`, `set ${key} to the column of ${label} that holds it`);
+      f.fail(
+        'ledger.columns',
+        `${label} has no column "${name}" (${key}); it has: ${columnNames(t)}`,
+        `set ${key} to the column of ${label} that holds it`,
+      );
     } else if (c.generated) {
       columnProblems++;
-      f.fail('ledger.columns', `"${c.name}" (${key}) is a generated column: it cannot be written`, `set ${key} to a plain column`);
+      f.fail(
+        'ledger.columns',
+        `"${c.name}" (${key}) is a generated column: it cannot be written`,
+        `set ${key} to a plain column`,
+      );
     }
   }
   for (const [where, consts] of constants) {
@@ -308,13 +451,25 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
       const c = columnOf(db, t, k);
       if (!c) {
         columnProblems++;
-        f.fail('ledger.columns', `${label} has no column "${k}" (${where}); it has: ${columnNames(t)}`, `remove "${k}" from ${where}, or name a column ${label} has`);
+        f.fail(
+          'ledger.columns',
+          `${label} has no column "${k}" (${where}); it has: ${columnNames(t)}`,
+          `remove "${k}" from ${where}, or name a column ${label} has`,
+        );
       } else if (c.generated) {
         columnProblems++;
-        f.fail('ledger.columns', `"${c.name}" (${where}) is a generated column: it cannot be written`, `remove "${k}" from ${where}`);
+        f.fail(
+          'ledger.columns',
+          `"${c.name}" (${where}) is a generated column: it cannot be written`,
+          `remove "${k}" from ${where}`,
+        );
       } else if (v === null && c.notNull) {
         columnProblems++;
-        f.fail('ledger.columns', `${where}.${k} is null, but "${c.name}" is NOT NULL: the insert would fail`, `give ${where}.${k} a value`);
+        f.fail(
+          'ledger.columns',
+          `${where}.${k} is null, but "${c.name}" is NOT NULL: the insert would fail`,
+          `give ${where}.${k} a value`,
+        );
       }
     }
   }
@@ -351,7 +506,10 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   }
   if (columnProblems === 0) {
     const extra = [...new Set([...Object.keys(L.set), ...Object.keys(L.setManual)])];
-    f.ok('ledger.columns', `${mapped.map(([, n]) => n).join(', ')}${extra.length ? ` and ${extra.join(', ')} (set)` : ''} exist; every NOT NULL column without a default is mapped or set`);
+    f.ok(
+      'ledger.columns',
+      `${mapped.map(([, n]) => n).join(', ')}${extra.length ? ` and ${extra.join(', ')} (set)` : ''} exist; every NOT NULL column without a default is mapped or set`,
+    );
   }
 
   // Types.
@@ -363,21 +521,43 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
     if (credits.kind === 'integer') {
       if (pg && credits.type === 'smallint' && config.maxCreditsPerPayment > 32767) {
         typeProblems++;
-        f.warn('ledger.types', `credits "${credits.name}" is a smallint (at most 32767), and maxCreditsPerPayment is ${config.maxCreditsPerPayment}`, 'set maxCreditsPerPayment to 32767 or less in the config file');
+        f.warn(
+          'ledger.types',
+          `credits "${credits.name}" is a smallint (at most 32767), and maxCreditsPerPayment is ${config.maxCreditsPerPayment}`,
+          'set maxCreditsPerPayment to 32767 or less in the config file',
+        );
       }
     } else if (credits.kind === 'numeric') {
       typeProblems++;
-      f.warn('ledger.types', `credits "${credits.name}" is ${type}, not an integer type: it holds whole credits, but reads back as a decimal`, 'map ledger.columns.credits to an integer column if the app has one');
+      f.warn(
+        'ledger.types',
+        `credits "${credits.name}" is ${type}, not an integer type: it holds whole credits, but reads back as a decimal`,
+        'map ledger.columns.credits to an integer column if the app has one',
+      );
     } else {
       typeProblems++;
-      f.fail('ledger.types', `credits "${credits.name}" is ${type}: credits must be an integer column`, 'set ledger.columns.credits to the integer column that holds the credits');
+      f.fail(
+        'ledger.types',
+        `credits "${credits.name}" is ${type}: credits must be an integer column`,
+        'set ledger.columns.credits to the integer column that holds the credits',
+      );
     }
   }
   const ref = columnOf(db, t, L.columns.paymentRef);
   if (ref && ref.kind !== 'text' && !(sqlite && ref.kind === 'blob')) {
     typeProblems++;
-    if (pg) f.fail('ledger.types', `paymentRef "${ref.name}" is ${ref.type}: it cannot hold ${refWord} ids (pi_…, cs_…)`, 'set ledger.columns.paymentRef to the text column that holds the Stripe id');
-    else f.warn('ledger.types', `paymentRef "${ref.name}" is ${ref.type || 'untyped'}, not TEXT: SQLite stores the ids as text anyway, but the app may not expect it`, 'set ledger.columns.paymentRef to the text column that holds the Stripe id');
+    if (pg)
+      f.fail(
+        'ledger.types',
+        `paymentRef "${ref.name}" is ${ref.type}: it cannot hold ${refWord} ids (pi_…, cs_…)`,
+        'set ledger.columns.paymentRef to the text column that holds the Stripe id',
+      );
+    else
+      f.warn(
+        'ledger.types',
+        `paymentRef "${ref.name}" is ${ref.type || 'untyped'}, not TEXT: SQLite stores the ids as text anyway, but the app may not expect it`,
+        'set ledger.columns.paymentRef to the text column that holds the Stripe id',
+      );
   }
   const created = L.columns.createdAt ? columnOf(db, t, L.columns.createdAt) : undefined;
   if (created) {
@@ -391,8 +571,12 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
   }
   typeProblems += await checkConstantTypes(db, t, constants, sameManual, f);
   if (typeProblems === 0 && credits && ref) {
-    const parts = [`credits "${credits.name}" ${credits.type || 'untyped'}`, `paymentRef "${ref.name}" ${ref.type || 'untyped'}`];
-    if (created) parts.push(`createdAt "${created.name}" ${created.type || 'untyped'} (written as ${L.createdAtFormat})`);
+    const parts = [
+      `credits "${credits.name}" ${credits.type || 'untyped'}`,
+      `paymentRef "${ref.name}" ${ref.type || 'untyped'}`,
+    ];
+    if (created)
+      parts.push(`createdAt "${created.name}" ${created.type || 'untyped'} (written as ${L.createdAtFormat})`);
     f.ok('ledger.types', parts.join(', '));
   }
 
@@ -407,14 +591,23 @@ async function checkMappedLedger(db: Kysely<Database>, config: AppConfig, L: Led
  * (An identity column's sequence needs no privilege.) Checks every such column the tool's inserts
  * leave to its default.
  */
-async function sequenceFinding(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, q: Quoter, f: Findings): Promise<void> {
+async function sequenceFinding(
+  db: Kysely<Database>,
+  t: TableInfo,
+  L: LedgerMapping,
+  q: Quoter,
+  f: Findings,
+): Promise<void> {
   if (engineOf(db) !== 'postgres') return;
   const written = (name: string) =>
-    [L.columns.userId, L.columns.credits, L.columns.paymentRef, L.columns.createdAt].includes(name) || (Object.hasOwn(L.set, name) && Object.hasOwn(L.setManual, name));
+    [L.columns.userId, L.columns.credits, L.columns.paymentRef, L.columns.createdAt].includes(name) ||
+    (Object.hasOwn(L.set, name) && Object.hasOwn(L.setManual, name));
   for (const c of t.columns) {
     if (!c.sequence || written(c.name)) continue;
     const seq = qualifiedName(`"${c.sequence.schema}"`, `"${c.sequence.name.replace(/"/g, '""')}"`);
-    const r = await sql<{ ok: boolean }>`SELECT has_sequence_privilege(${seq}, 'USAGE') OR has_sequence_privilege(${seq}, 'UPDATE') AS ok`.execute(db);
+    const r = await sql<{
+      ok: boolean;
+    }>`SELECT has_sequence_privilege(${seq}, 'USAGE') OR has_sequence_privilege(${seq}, 'UPDATE') AS ok`.execute(db);
     if (r.rows[0]!.ok) continue;
     const user = await currentUser(db);
     f.fail(
@@ -428,7 +621,9 @@ async function sequenceFinding(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
 /** Whether a Postgres error is about the statement (a value, a type), not the connection or the server. */
 function statementError(e: unknown): e is Error & { code: string } {
   const code = (e as { code?: unknown } | null)?.code;
-  return e instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
+  return (
+    e instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code)
+  );
 }
 
 /**
@@ -440,10 +635,17 @@ function statementError(e: unknown): e is Error & { code: string } {
  */
 type Stored = { error: string } | { type: string; text: string | null } | null;
 
-async function storeConstant(db: Kysely<Database>, probe: () => SQLite.Database, t: TableInfo, c: ColumnInfo, v: string | number | boolean): Promise<Stored> {
+async function storeConstant(
+  db: Kysely<Database>,
+  probe: () => SQLite.Database,
+  t: TableInfo,
+  c: ColumnInfo,
+  v: string | number | boolean,
+): Promise<Stored> {
   if (engineOf(db) === 'postgres') {
     const len = /^(character varying|character)\((\d+)\)$/.exec(c.type);
-    if (len && typeof v === 'string' && [...v.replace(/ +$/, '')].length > Number(len[2])) return { error: `value too long for type ${c.type}` };
+    if (len && typeof v === 'string' && [...v.replace(/ +$/, '')].length > Number(len[2]))
+      return { error: `value too long for type ${c.type}` };
     try {
       await sql`SELECT CAST(${v} AS ${sql.raw(c.type)}) AS v`.execute(db);
       return null;
@@ -464,11 +666,20 @@ async function storeConstant(db: Kysely<Database>, probe: () => SQLite.Database,
   } catch (e) {
     return { error: (e as Error).message.replace(/\bprobe\.c\b/, `${t.name}.${c.name}`) };
   }
-  return p.prepare('SELECT typeof(c) AS type, CAST(c AS TEXT) AS text FROM probe').get() as { type: string; text: string | null };
+  return p.prepare('SELECT typeof(c) AS type, CAST(c AS TEXT) AS text FROM probe').get() as {
+    type: string;
+    text: string | null;
+  };
 }
 
 /** Each constant of `set` and `setManual` against its column's type; returns the number of problems. */
-async function checkConstantTypes(db: Kysely<Database>, t: TableInfo, constants: Array<[string, Record<string, SqlConstant>]>, sameManual: boolean, f: Findings): Promise<number> {
+async function checkConstantTypes(
+  db: Kysely<Database>,
+  t: TableInfo,
+  constants: Array<[string, Record<string, SqlConstant>]>,
+  sameManual: boolean,
+  f: Findings,
+): Promise<number> {
   const pg = engineOf(db) === 'postgres';
   const memory: { db: SQLite.Database | null } = { db: null };
   const probe = () => (memory.db ??= new SQLite(':memory:'));
@@ -487,7 +698,8 @@ async function checkConstantTypes(db: Kysely<Database>, t: TableInfo, constants:
         const stored = await storeConstant(db, probe, t, c, v);
         if (!stored) continue;
         const what = `${where}.${k} is ${JSON.stringify(v)}, but "${c.name}" is ${c.type || 'untyped'}`;
-        const example = typeof v === 'boolean' && (c.kind === 'integer' || c.kind === 'numeric') ? ` (${v ? 1 : 0} for ${v})` : '';
+        const example =
+          typeof v === 'boolean' && (c.kind === 'integer' || c.kind === 'numeric') ? ` (${v ? 1 : 0} for ${v})` : '';
         const fix = `set ${where}.${k} to a value of the column's type${example}: the value the app writes there`;
         if ('error' in stored) {
           problems++;
@@ -503,7 +715,11 @@ async function checkConstantTypes(db: Kysely<Database>, t: TableInfo, constants:
           f.warn('ledger.types', `${what}: SQLite stores it as text, where the app reads a number`, fix);
         } else if (stored.type === 'text' && typeof v !== 'string' && stored.text !== String(v)) {
           problems++;
-          f.warn('ledger.types', `${what}: SQLite ${typeof v === 'boolean' ? 'has no booleans and ' : ''}stores it as the text '${stored.text}'`, fix);
+          f.warn(
+            'ledger.types',
+            `${what}: SQLite ${typeof v === 'boolean' ? 'has no booleans and ' : ''}stores it as the text '${stored.text}'`,
+            fix,
+          );
         }
       }
     }
@@ -513,20 +729,36 @@ async function checkConstantTypes(db: Kysely<Database>, t: TableInfo, constants:
   return problems;
 }
 
-function createdAtProblem(c: ColumnInfo, format: LedgerMapping['createdAtFormat'], pg: boolean): { level: 'warn' | 'fail'; message: string } | null {
+function createdAtProblem(
+  c: ColumnInfo,
+  format: LedgerMapping['createdAtFormat'],
+  pg: boolean,
+): { level: 'warn' | 'fail'; message: string } | null {
   const what = `createdAt "${c.name}" is ${c.type || 'untyped'} and createdAtFormat is ${format}`;
   if (format === 'iso') {
     if (c.kind === 'text' || c.kind === 'timestamp' || c.kind === 'blob') return null;
     if (c.kind === 'date') return { level: 'warn', message: `${what}: the time of day is dropped` };
-    if (pg) return { level: 'fail', message: `${what}: Postgres refuses an ISO-8601 text in such a column, so every insert would fail` };
-    return { level: 'warn', message: `${what}: SQLite stores the ISO-8601 text as it is, where the app expects a number` };
+    if (pg)
+      return {
+        level: 'fail',
+        message: `${what}: Postgres refuses an ISO-8601 text in such a column, so every insert would fail`,
+      };
+    return {
+      level: 'warn',
+      message: `${what}: SQLite stores the ISO-8601 text as it is, where the app expects a number`,
+    };
   }
   if (c.kind === 'integer' || c.kind === 'numeric') {
-    if (pg && format === 'unix_ms' && c.type === 'integer') return { level: 'fail', message: `${what}: milliseconds overflow a 32-bit integer` };
+    if (pg && format === 'unix_ms' && c.type === 'integer')
+      return { level: 'fail', message: `${what}: milliseconds overflow a 32-bit integer` };
     return null;
   }
   if (c.kind === 'float' || (!pg && c.kind === 'timestamp')) return null;
-  if (c.kind === 'timestamp' || c.kind === 'date') return { level: 'fail', message: `${what}: Postgres refuses a number in such a column, so every insert would fail` };
+  if (c.kind === 'timestamp' || c.kind === 'date')
+    return {
+      level: 'fail',
+      message: `${what}: Postgres refuses a number in such a column, so every insert would fail`,
+    };
   return { level: 'warn', message: `${what}: the number is stored as text` };
 }
 
@@ -534,28 +766,62 @@ function suggestFormat(c: ColumnInfo): string {
   return c.kind === 'integer' || c.kind === 'numeric' || c.kind === 'float' ? '"unix" (or "unix_ms")' : '"iso"';
 }
 
-async function checkUniqueRef(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, ref: ColumnInfo, q: Quoter, f: Findings): Promise<void> {
+async function checkUniqueRef(
+  db: Kysely<Database>,
+  t: TableInfo,
+  L: LedgerMapping,
+  ref: ColumnInfo,
+  q: Quoter,
+  f: Findings,
+): Promise<void> {
   const label = qualifiedName(L.schema, t.name);
   const kind = L.refKind === 'payment_intent' ? 'PaymentIntent ids (pi_…)' : 'Checkout Session ids (cs_…)';
   const race = `with refKind ${L.refKind}, the app's webhook must write ${kind} too for the index to catch a race`;
-  const notNullOnly = (p: string) => new RegExp(`^\\(*\\s*"?${ref.name}"?\\s+IS\\s+NOT\\s+NULL\\s*\\)*$`, 'i').test(p.trim());
-  const unique = uniqueOn(t, ref.name) ?? t.indexes.find((i) => i.unique && i.columns.length === 1 && i.columns[0] === ref.name && i.predicate !== null && notNullOnly(i.predicate));
+  const notNullOnly = (p: string) =>
+    new RegExp(`^\\(*\\s*"?${ref.name}"?\\s+IS\\s+NOT\\s+NULL\\s*\\)*$`, 'i').test(p.trim());
+  const unique =
+    uniqueOn(t, ref.name) ??
+    t.indexes.find(
+      (i) =>
+        i.unique &&
+        i.columns.length === 1 &&
+        i.columns[0] === ref.name &&
+        i.predicate !== null &&
+        notNullOnly(i.predicate),
+    );
   if (unique) {
-    f.ok('ledger.unique', `${unique.name} makes "${ref.name}" unique: the app's webhook and the tool cannot both credit a payment, a second insert fails (${race})`);
+    f.ok(
+      'ledger.unique',
+      `${unique.name} makes "${ref.name}" unique: the app's webhook and the tool cannot both credit a payment, a second insert fails (${race})`,
+    );
     return;
   }
-  const partial = t.indexes.find((i) => i.unique && i.columns.length === 1 && i.columns[0] === ref.name && i.predicate !== null);
+  const partial = t.indexes.find(
+    (i) => i.unique && i.columns.length === 1 && i.columns[0] === ref.name && i.predicate !== null,
+  );
   const wider = t.indexes.find((i) => i.unique && i.columns.length > 1 && i.columns.includes(ref.name));
   const notes = [
     ...(partial ? [`${partial.name} is unique only WHERE ${partial.predicate}`] : []),
-    ...(wider ? [`${wider.name} is unique on (${wider.columns.map((c) => c ?? 'expression').join(', ')}) together, which lets one ${ref.name} appear twice`] : []),
+    ...(wider
+      ? [
+          `${wider.name} is unique on (${wider.columns.map((c) => c ?? 'expression').join(', ')}) together, which lets one ${ref.name} appear twice`,
+        ]
+      : []),
   ];
   const r = sql.ref(ref.name);
-  const dupes = await sql<{ n: number | string }>`SELECT count(*) AS n FROM (SELECT ${r} FROM ${tableRef(L.schema, t.name)} WHERE ${r} IS NOT NULL GROUP BY ${r} HAVING count(*) > 1) d`.execute(db);
+  const dupes = await sql<{
+    n: number | string;
+  }>`SELECT count(*) AS n FROM (SELECT ${r} FROM ${tableRef(L.schema, t.name)} WHERE ${r} IS NOT NULL GROUP BY ${r} HAVING count(*) > 1) d`.execute(
+    db,
+  );
   const nDupes = Number(dupes.rows[0]?.n ?? 0);
   let dupeNote = '';
   if (nDupes > 0) {
-    const ex = await sql<{ ref: string }>`SELECT ${r} AS ref FROM ${tableRef(L.schema, t.name)} WHERE ${r} IS NOT NULL GROUP BY ${r} HAVING count(*) > 1 ORDER BY 1 LIMIT 3`.execute(db);
+    const ex = await sql<{
+      ref: string;
+    }>`SELECT ${r} AS ref FROM ${tableRef(L.schema, t.name)} WHERE ${r} IS NOT NULL GROUP BY ${r} HAVING count(*) > 1 ORDER BY 1 LIMIT 3`.execute(
+      db,
+    );
     dupeNote = `; first resolve the ${plural(nDupes, 'reference')} that appear${nDupes === 1 ? 's' : ''} more than once (${ex.rows.map((x) => String(x.ref)).join(', ')}${nDupes > 3 ? ', …' : ''}), or the index cannot be created`;
   }
   f.warn(
@@ -583,14 +849,27 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
  * Counts the references the tool can read (a plain `pi_…` or `cs_test_…`/`cs_live_…` id) and
  * classifies the others, with examples. Returns the livemode of the Checkout Session ids it holds.
  */
-async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapping, ref: ColumnInfo, f: Findings): Promise<boolean[]> {
+async function checkReferences(
+  db: Kysely<Database>,
+  t: TableInfo,
+  L: LedgerMapping,
+  ref: ColumnInfo,
+  f: Findings,
+): Promise<boolean[]> {
   const label = qualifiedName(L.schema, t.name);
   const table = tableRef(L.schema, t.name);
   const r = asText(db, sql.ref(ref.name));
   // The same test the first-run stop makes (what reconcile can recognise as credited).
   const readable = readableRef(db, sql.ref(ref.name));
   const when = (cond: unknown) => sql`COALESCE(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
-  const agg = await sql<{ rows: number | string; refs: number | string; readable: number | string; pi: number | string; cs_test: number | string; cs_live: number | string }>`
+  const agg = await sql<{
+    rows: number | string;
+    refs: number | string;
+    readable: number | string;
+    pi: number | string;
+    cs_test: number | string;
+    cs_live: number | string;
+  }>`
     SELECT count(*) AS rows, count(${r}) AS refs,
            ${when(readable)} AS readable,
            ${when(sql`${readable} AND substr(${r}, 1, 3) = 'pi_'`)} AS pi,
@@ -598,19 +877,34 @@ async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
            ${when(sql`${readable} AND substr(${r}, 1, 8) = 'cs_live_'`)} AS cs_live
       FROM ${table}`.execute(db);
   const a = agg.rows[0]!;
-  const n = { rows: Number(a.rows), refs: Number(a.refs), readable: Number(a.readable), pi: Number(a.pi), csTest: Number(a.cs_test), csLive: Number(a.cs_live) };
+  const n = {
+    rows: Number(a.rows),
+    refs: Number(a.refs),
+    readable: Number(a.readable),
+    pi: Number(a.pi),
+    csTest: Number(a.cs_test),
+    csLive: Number(a.cs_live),
+  };
   const cs = n.csTest + n.csLive;
   const unreadable = n.refs - n.readable;
   const modes = [...(n.csTest > 0 ? [false] : []), ...(n.csLive > 0 ? [true] : [])];
   if (n.refs === 0) {
-    f.ok('ledger.references', `${label} holds no payment references yet${n.rows ? ` (${n.rows} rows without one)` : ''}`);
+    f.ok(
+      'ledger.references',
+      `${label} holds no payment references yet${n.rows ? ` (${n.rows} rows without one)` : ''}`,
+    );
     return modes;
   }
   if (unreadable === 0) {
-    f.ok('ledger.references', `all ${n.refs} references are ids the tool reads (${n.pi} PaymentIntent, ${cs} Checkout Session)`);
+    f.ok(
+      'ledger.references',
+      `all ${n.refs} references are ids the tool reads (${n.pi} PaymentIntent, ${cs} Checkout Session)`,
+    );
   } else {
     const sample = await sql<{ ref: string; n: number | string }>`
-      SELECT ${r} AS ref, count(*) AS n FROM ${table} WHERE ${r} IS NOT NULL AND NOT ${readable} GROUP BY ${r} ORDER BY 1 LIMIT ${SAMPLE}`.execute(db);
+      SELECT ${r} AS ref, count(*) AS n FROM ${table} WHERE ${r} IS NOT NULL AND NOT ${readable} GROUP BY ${r} ORDER BY 1 LIMIT ${SAMPLE}`.execute(
+      db,
+    );
     const classes = new Map<string, { rows: number; examples: string[] }>();
     for (const row of sample.rows) {
       const v = String(row.ref);
@@ -619,7 +913,11 @@ async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
       if (c.examples.length < 3) c.examples.push(v === '' ? "''" : v);
       classes.set(referenceClass(v), c);
     }
-    const parts = [...classes].sort((x, y) => y[1].rows - x[1].rows).map(([name, c]) => `${plural(c.rows, name)} (${c.examples.join(', ')}${c.rows > c.examples.length ? ', …' : ''})`);
+    const parts = [...classes]
+      .sort((x, y) => y[1].rows - x[1].rows)
+      .map(
+        ([name, c]) => `${plural(c.rows, name)} (${c.examples.join(', ')}${c.rows > c.examples.length ? ', …' : ''})`,
+      );
     const sampled = sample.rows.length === SAMPLE ? ` (classified from the first ${SAMPLE} distinct values)` : '';
     f.warn(
       'ledger.references',
@@ -628,9 +926,17 @@ async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
     );
   }
   if (L.refKind === 'payment_intent' && n.pi === 0 && cs > 0) {
-    f.warn('ledger.refKind', `${label} holds ${cs} Checkout Session ids and no PaymentIntent id, but refKind is payment_intent: the tool would write pi_… ids where the app writes cs_… ids`, 'set ledger.refKind to "checkout_session", so that the app and the tool write the same id for a payment (a unique index can then catch a race)');
+    f.warn(
+      'ledger.refKind',
+      `${label} holds ${cs} Checkout Session ids and no PaymentIntent id, but refKind is payment_intent: the tool would write pi_… ids where the app writes cs_… ids`,
+      'set ledger.refKind to "checkout_session", so that the app and the tool write the same id for a payment (a unique index can then catch a race)',
+    );
   } else if (L.refKind === 'checkout_session' && cs === 0 && n.pi > 0) {
-    f.warn('ledger.refKind', `${label} holds ${n.pi} PaymentIntent ids and no Checkout Session id, but refKind is checkout_session: the tool would write cs_… ids where the app writes pi_… ids`, 'set ledger.refKind to "payment_intent", so that the app and the tool write the same id for a payment (a unique index can then catch a race)');
+    f.warn(
+      'ledger.refKind',
+      `${label} holds ${n.pi} PaymentIntent ids and no Checkout Session id, but refKind is checkout_session: the tool would write cs_… ids where the app writes pi_… ids`,
+      'set ledger.refKind to "payment_intent", so that the app and the tool write the same id for a payment (a unique index can then catch a race)',
+    );
   }
   return modes;
 }
@@ -638,11 +944,21 @@ async function checkReferences(db: Kysely<Database>, t: TableInfo, L: LedgerMapp
 // --------------------------------------------------------------------------------------------
 // balance
 
-async function checkBalance(db: Kysely<Database>, config: AppConfig, B: BalanceConfig, q: Quoter, f: Findings): Promise<void> {
+async function checkBalance(
+  db: Kysely<Database>,
+  config: AppConfig,
+  B: BalanceConfig,
+  q: Quoter,
+  f: Findings,
+): Promise<void> {
   const label = qualifiedName(B.schema, B.table);
   const t = await describeTable(db, B.schema, B.table);
   if (!t) {
-    f.fail('balance', `the balance is configured on ${label}, but ${await missingTable(db, label)}`, 'set balance.table to the table that holds the balance column (default: users.table)');
+    f.fail(
+      'balance',
+      `the balance is configured on ${label}, but ${await missingTable(db, label)}`,
+      'set balance.table to the table that holds the balance column (default: users.table)',
+    );
     return;
   }
   const onLedger = (await mappingConflicts(db, config)).find((c) => c.key === 'balance');
@@ -652,27 +968,63 @@ async function checkBalance(db: Kysely<Database>, config: AppConfig, B: BalanceC
   }
   const col = columnOf(db, t, B.column);
   const key = columnOf(db, t, B.key);
-  if (!key) f.fail('balance', `${label} has no column "${B.key}" (balance.key); it has: ${columnNames(t)}`, 'set balance.key to the column that holds the user id (default: users.id)');
-  if (!col) f.fail('balance', `${label} has no column "${B.column}" (balance.column); it has: ${columnNames(t)}`, 'set balance.column to the column that holds the balance');
+  if (!key)
+    f.fail(
+      'balance',
+      `${label} has no column "${B.key}" (balance.key); it has: ${columnNames(t)}`,
+      'set balance.key to the column that holds the user id (default: users.id)',
+    );
+  if (!col)
+    f.fail(
+      'balance',
+      `${label} has no column "${B.column}" (balance.column); it has: ${columnNames(t)}`,
+      'set balance.column to the column that holds the balance',
+    );
   if (!col || !key) return;
-  await privilegeFinding(db, t, ['SELECT', 'UPDATE'], 'balance', 'every credit the tool writes moves the balance', q, f);
+  await privilegeFinding(
+    db,
+    t,
+    ['SELECT', 'UPDATE'],
+    'balance',
+    'every credit the tool writes moves the balance',
+    q,
+    f,
+  );
   let problems = 0;
   if (col.generated) {
     problems++;
-    f.fail('balance', `balance.column "${col.name}" is a generated column: it cannot be written`, 'set balance.column to the plain column that holds the balance');
+    f.fail(
+      'balance',
+      `balance.column "${col.name}" is a generated column: it cannot be written`,
+      'set balance.column to the plain column that holds the balance',
+    );
   } else if (col.kind === 'numeric') {
     problems++;
-    f.warn('balance', `balance.column "${col.name}" is ${col.type}, not an integer type`, 'point balance.column at an integer column if the app has one');
+    f.warn(
+      'balance',
+      `balance.column "${col.name}" is ${col.type}, not an integer type`,
+      'point balance.column at an integer column if the app has one',
+    );
   } else if (col.kind !== 'integer') {
     problems++;
-    f.fail('balance', `balance.column "${col.name}" is ${col.type || 'untyped'}: a balance must be an integer column`, 'set balance.column to the integer column that holds the balance');
+    f.fail(
+      'balance',
+      `balance.column "${col.name}" is ${col.type || 'untyped'}: a balance must be an integer column`,
+      'set balance.column to the integer column that holds the balance',
+    );
   }
   if (!col.notNull) {
-    const nulls = await sql<{ n: number | string }>`SELECT count(*) AS n FROM ${tableRef(B.schema, t.name)} WHERE ${sql.ref(col.name)} IS NULL`.execute(db);
+    const nulls = await sql<{
+      n: number | string;
+    }>`SELECT count(*) AS n FROM ${tableRef(B.schema, t.name)} WHERE ${sql.ref(col.name)} IS NULL`.execute(db);
     const n = Number(nulls.rows[0]?.n ?? 0);
     if (n > 0) {
       problems++;
-      f.warn('balance', `${n} rows of ${label} hold NULL in "${col.name}": NULL plus a credit is still NULL`, `UPDATE ${q.table(B.schema, t.name)} SET ${q.id(col.name)} = 0 WHERE ${q.id(col.name)} IS NULL`);
+      f.warn(
+        'balance',
+        `${n} rows of ${label} hold NULL in "${col.name}": NULL plus a credit is still NULL`,
+        `UPDATE ${q.table(B.schema, t.name)} SET ${q.id(col.name)} = 0 WHERE ${q.id(col.name)} IS NULL`,
+      );
     }
   }
   const unique = uniqueOn(t, key.name);
@@ -681,7 +1033,9 @@ async function checkBalance(db: Kysely<Database>, config: AppConfig, B: BalanceC
     const plain = indexesOn(t, key.name)[0];
     f.warn(
       'balance',
-      plain ? `balance.key "${key.name}" is indexed (${plain.name}) but not unique: a credit would move every row with that key` : `balance.key "${key.name}" has no index: every credit reads the whole ${label} table to find the row`,
+      plain
+        ? `balance.key "${key.name}" is indexed (${plain.name}) but not unique: a credit would move every row with that key`
+        : `balance.key "${key.name}" has no index: every credit reads the whole ${label} table to find the row`,
       q.createIndex(true, B.schema, t.name, `${t.name}_${key.name}_key`, q.id(key.name)),
     );
   }
@@ -692,7 +1046,11 @@ async function checkBalance(db: Kysely<Database>, config: AppConfig, B: BalanceC
       `from the baseline line on, the app's webhook must credit through the library (handleWebhook/fulfill) or not at all, else reconcile credits each new payment a second time; if the app also keeps a row per credit, map the ledger onto that table (ledger)`,
     );
   }
-  if (problems === 0) f.ok('balance', `every credit also moves ${label}.${col.name} (${col.type}) on the row where ${key.name} (unique: ${unique!.name}) is the user id`);
+  if (problems === 0)
+    f.ok(
+      'balance',
+      `every credit also moves ${label}.${col.name} (${col.type}) on the row where ${key.name} (unique: ${unique!.name}) is the user id`,
+    );
 }
 
 // --------------------------------------------------------------------------------------------
@@ -708,17 +1066,51 @@ interface Probe {
 
 /** One cheap request per permission the tool needs (README, "The first run on a real account"). */
 const PROBES: Probe[] = [
-  { check: 'stripe.checkout_sessions', permission: 'Checkout Sessions: Read', what: 'list Checkout Sessions', why: 'every run lists them', call: (s) => s.checkout.sessions.list({ limit: 1 }) },
-  { check: 'stripe.payment_intents', permission: 'PaymentIntents: Read', what: 'list PaymentIntents', why: 'every run lists them', call: (s) => s.paymentIntents.list({ limit: 1 }) },
-  { check: 'stripe.charges', permission: 'Charges: Read', what: 'read Charges', why: "a PaymentIntent's charge shows whether it was refunded", call: (s) => s.charges.list({ limit: 1 }) },
-  { check: 'stripe.invoice_payments', permission: 'Invoices: Read', what: 'list InvoicePayments', why: 'they tell whether a PaymentIntent pays an invoice', call: (s) => s.invoicePayments.list({ limit: 1 }) },
-  { check: 'stripe.events', permission: 'Events: Read', what: 'list Events', why: 'incremental runs (no --since) read what changed since the last run', call: (s) => s.events.list({ limit: 1 }) },
+  {
+    check: 'stripe.checkout_sessions',
+    permission: 'Checkout Sessions: Read',
+    what: 'list Checkout Sessions',
+    why: 'every run lists them',
+    call: (s) => s.checkout.sessions.list({ limit: 1 }),
+  },
+  {
+    check: 'stripe.payment_intents',
+    permission: 'PaymentIntents: Read',
+    what: 'list PaymentIntents',
+    why: 'every run lists them',
+    call: (s) => s.paymentIntents.list({ limit: 1 }),
+  },
+  {
+    check: 'stripe.charges',
+    permission: 'Charges: Read',
+    what: 'read Charges',
+    why: "a PaymentIntent's charge shows whether it was refunded",
+    call: (s) => s.charges.list({ limit: 1 }),
+  },
+  {
+    check: 'stripe.invoice_payments',
+    permission: 'Invoices: Read',
+    what: 'list InvoicePayments',
+    why: 'they tell whether a PaymentIntent pays an invoice',
+    call: (s) => s.invoicePayments.list({ limit: 1 }),
+  },
+  {
+    check: 'stripe.events',
+    permission: 'Events: Read',
+    what: 'list Events',
+    why: 'incremental runs (no --since) read what changed since the last run',
+    call: (s) => s.events.list({ limit: 1 }),
+  },
 ];
 
 async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings): Promise<void> {
   const { env, settings } = opts;
   if (!env.STRIPE_API_KEY?.trim() && !env.STRIPE_API_KEY_FILE) {
-    f.warn('stripe.key', 'no Stripe key (STRIPE_API_KEY or STRIPE_API_KEY_FILE): the key and its permissions are not checked, and reconcile needs one', 'set STRIPE_API_KEY_FILE to a file holding a restricted key with the read permissions the README lists ("The first run on a real account"), then run doctor again');
+    f.warn(
+      'stripe.key',
+      'no Stripe key (STRIPE_API_KEY or STRIPE_API_KEY_FILE): the key and its permissions are not checked, and reconcile needs one',
+      'set STRIPE_API_KEY_FILE to a file holding a restricted key with the read permissions the README lists ("The first run on a real account"), then run doctor again',
+    );
     return;
   }
   let key: string;
@@ -734,7 +1126,11 @@ async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings
   const mode = live ? 'live' : 'test';
   const kindLine = `${maskKey(key)}: a ${restricted ? 'restricted' : 'secret'} key, ${mode} mode`;
   if (live && !restricted) {
-    f.warn('stripe.key', `${kindLine}: it can do anything on the account, and the tool only reads`, `a restricted read-only key is enough and safer: create one with ${PROBES.map((p) => `"${p.permission}"`).join(', ')} and nothing else`);
+    f.warn(
+      'stripe.key',
+      `${kindLine}: it can do anything on the account, and the tool only reads`,
+      `a restricted read-only key is enough and safer: create one with ${PROBES.map((p) => `"${p.permission}"`).join(', ')} and nothing else`,
+    );
   } else f.ok('stripe.key', kindLine);
 
   const stripe = createStripeClient({ apiKey: key, apiBase: settings.stripeApiBase, timeoutMs: 10_000 });
@@ -760,7 +1156,11 @@ async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings
         continue;
       }
       if (e instanceof StripeUnavailableError) {
-        f.fail('stripe', `cannot reach Stripe at ${settings.stripeApiBase}: ${e.message}`, 'check the network, and STRIPE_API_BASE / --stripe-api-base if set; then run doctor again');
+        f.fail(
+          'stripe',
+          `cannot reach Stripe at ${settings.stripeApiBase}: ${e.message}`,
+          'check the network, and STRIPE_API_BASE / --stripe-api-base if set; then run doctor again',
+        );
         f.toolFailed = true;
         break;
       }
@@ -774,7 +1174,13 @@ async function checkStripe(opts: DoctorOptions, modes: Set<boolean>, f: Findings
 
   if (modes.has(!live)) {
     const other = live ? 'test' : 'live';
-    f.fail('stripe.mode', `the key is a ${mode}-mode key, but the ledger holds ${other}-mode payments: test and live never mix in one ledger (reconcile refuses with exit 2)`, live ? "point --db at the live app's database, or use a test key with this one" : "point --db at the test app's database, or use a live key with this one");
+    f.fail(
+      'stripe.mode',
+      `the key is a ${mode}-mode key, but the ledger holds ${other}-mode payments: test and live never mix in one ledger (reconcile refuses with exit 2)`,
+      live
+        ? "point --db at the live app's database, or use a test key with this one"
+        : "point --db at the test app's database, or use a live key with this one",
+    );
   } else if (modes.size > 0) {
     f.ok('stripe.mode', `the ledger's payments are ${mode}-mode, like the key`);
   }

@@ -1,5 +1,12 @@
 import Stripe from 'stripe';
-import { DEFAULT_STRIPE_API_BASE, keyIsLive, loadConfigFile, parseConfig, secondsSetting, type AppConfig } from '../config.js';
+import {
+  DEFAULT_STRIPE_API_BASE,
+  keyIsLive,
+  loadConfigFile,
+  parseConfig,
+  secondsSetting,
+  type AppConfig,
+} from '../config.js';
 import { ConfigError, UsageError, WebhookSignatureError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { ledgerModes } from '../ledger/ledger.js';
@@ -12,7 +19,11 @@ import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
 import { Planner, writePlan } from './plan-writer.js';
 
 /** The webhook events that can complete a credit purchase. */
-export const FULFILLING_EVENTS = ['checkout.session.completed', 'checkout.session.async_payment_succeeded', 'payment_intent.succeeded'] as const;
+export const FULFILLING_EVENTS = [
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'payment_intent.succeeded',
+] as const;
 
 export interface FulfillerOptions {
   /** The app's database: a SQLite path, `sqlite:PATH` or a Postgres URL (as `--db`). */
@@ -42,8 +53,14 @@ export class Fulfiller {
   constructor(private readonly opts: FulfillerOptions) {
     const cwd = opts.cwd ?? process.cwd();
     this.config = typeof opts.config === 'string' ? loadConfigFile(opts.config, true) : parseConfig(opts.config ?? {});
-    this.stripe = createStripeClient({ apiKey: opts.stripeApiKey, apiBase: opts.stripeApiBase ?? DEFAULT_STRIPE_API_BASE });
-    this.retry = { ...DEFAULT_RETRY, budgetMs: secondsSetting('retrySeconds', opts.retrySeconds, DEFAULT_RETRY.budgetMs, { max: 3600, zero: true }) };
+    this.stripe = createStripeClient({
+      apiKey: opts.stripeApiKey,
+      apiBase: opts.stripeApiBase ?? DEFAULT_STRIPE_API_BASE,
+    });
+    this.retry = {
+      ...DEFAULT_RETRY,
+      budgetMs: secondsSetting('retrySeconds', opts.retrySeconds, DEFAULT_RETRY.budgetMs, { max: 3600, zero: true }),
+    };
     parseDbUrl(opts.db, cwd); // a bad URL is reported at once, not on the first payment
   }
 
@@ -88,7 +105,8 @@ export class Fulfiller {
       throw new ConfigError('test and live payments never mix in one ledger');
     }
     // The purchase (or review entry) and the local record; an already credited payment writes nothing.
-    if (plan.status(0) !== 'already_credited') await writePlan(db, plan, { runId: null, actor: this.opts.actor ?? 'webhook', adoption: this.config });
+    if (plan.status(0) !== 'already_credited')
+      await writePlan(db, plan, { runId: null, actor: this.opts.actor ?? 'webhook', adoption: this.config });
     return plan.decision(0);
   }
 
@@ -99,7 +117,11 @@ export class Fulfiller {
    * answering an error there would make Stripe retry it for days. A bad signature throws an error
    * that says so.
    */
-  async handleWebhook(rawBody: string | Buffer, signatureHeader: string, endpointSecret: string): Promise<PaymentDecision | null> {
+  async handleWebhook(
+    rawBody: string | Buffer,
+    signatureHeader: string,
+    endpointSecret: string,
+  ): Promise<PaymentDecision | null> {
     let event: Stripe.Event;
     try {
       event = this.stripe.webhooks.constructEvent(rawBody, signatureHeader, endpointSecret);

@@ -22,13 +22,28 @@ import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
 import { sessionPayment } from '../reconcile/select.js';
 import { explainMatch, type MatchStep } from '../reconcile/support.js';
-import type { Payment, PaymentDecision, PaymentIntentSnapshot, SessionSnapshot, UserDirectory } from '../reconcile/types.js';
+import type {
+  Payment,
+  PaymentDecision,
+  PaymentIntentSnapshot,
+  SessionSnapshot,
+  UserDirectory,
+} from '../reconcile/types.js';
 import type { StripeReader } from '../stripe/fetch-payments.js';
 import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
 import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';
-import { openForReading, readBalance, resolveUser, toEntry, toReviewItem, type LedgerEntry, type ReviewItem, type SupportOptions } from './support.js';
+import {
+  openForReading,
+  readBalance,
+  resolveUser,
+  toEntry,
+  toReviewItem,
+  type LedgerEntry,
+  type ReviewItem,
+  type SupportOptions,
+} from './support.js';
 
 /**
  * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger
@@ -160,7 +175,13 @@ export interface UserPaymentRow {
   foundBy: string[];
   /** What Stripe says now; null when it was not re-read (beyond the per-lookup limit): see `record`. */
   stripe: StripeState | null;
-  chain: { status: string; reason: string | null; userId: string | null; matchedBy: string | null; credits: number | null } | null;
+  chain: {
+    status: string;
+    reason: string | null;
+    userId: string | null;
+    matchedBy: string | null;
+    credits: number | null;
+  } | null;
   ledger: { holderUserId: string; credits: number } | null;
   record: PaymentRecordView | null;
   /** What a person should notice (e.g. "paid, not credited"), or null when it is credited to this user. */
@@ -232,7 +253,8 @@ function stateOf(payment: Payment | null): StripeState {
 
 function describeNotPayment(s: SessionSnapshot, pi: PaymentIntentSnapshot | null): string {
   if (s.status !== 'complete') return `the Checkout Session is ${s.status}`;
-  if (s.paymentStatus === 'unpaid') return `the Checkout Session is unpaid and its PaymentIntent is ${pi?.status ?? 'missing'}`;
+  if (s.paymentStatus === 'unpaid')
+    return `the Checkout Session is unpaid and its PaymentIntent is ${pi?.status ?? 'missing'}`;
   return `the Checkout Session has payment_status ${s.paymentStatus}`;
 }
 
@@ -293,12 +315,16 @@ function verdictOf(
 ): string {
   if (ledger.credited) {
     const moved = ledger.reassignments > 0 ? ` (reassigned ${ledger.reassignments}×)` : '';
-    const other = chain?.userId && chain.userId !== ledger.holderUserId ? `; the chain alone would pick user ${chain.userId}` : '';
+    const other =
+      chain?.userId && chain.userId !== ledger.holderUserId ? `; the chain alone would pick user ${chain.userId}` : '';
     return `credited: ${ledger.credits} credits with user ${ledger.holderUserId}${moved}${other}`;
   }
-  if (appLedger && appLedger.refs.length > 0) return `credited by the app: ${appLedger.table} holds ${appLedger.refs.join(' and ')}; reconcile never credits it again`;
-  if (baseline) return `baselined: recorded as handled by other means (payments up to ${baseline.until}, by ${baseline.actor}); reconcile never credits it`;
-  if (state === null) return 'Stripe has no such object in this account and mode, and the ledger has no purchase for it';
+  if (appLedger && appLedger.refs.length > 0)
+    return `credited by the app: ${appLedger.table} holds ${appLedger.refs.join(' and ')}; reconcile never credits it again`;
+  if (baseline)
+    return `baselined: recorded as handled by other means (payments up to ${baseline.until}, by ${baseline.actor}); reconcile never credits it`;
+  if (state === null)
+    return 'Stripe has no such object in this account and mode, and the ledger has no purchase for it';
   if (state === 'not_a_payment') return `not a payment: ${notPayment ?? ''}; nothing to credit`;
   if (!chain) return 'not credited';
   switch (chain.status) {
@@ -332,14 +358,21 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
   }
 }
 
-async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeReader, id: string): Promise<PaymentLookup> {
+async function lookupPayment(
+  o: SupportOptions,
+  open: OpenDb,
+  reader: StripeReader,
+  id: string,
+): Promise<PaymentLookup> {
   const tables = await existingTables(open.db);
   const fetched = await fetchPaymentById(reader, id, o.settings.config);
   const payment = fetched?.payment ?? null;
   const session = fetched?.session ?? null;
   const pi = fetched?.paymentIntent ?? null;
   const paymentKey = payment?.paymentKey ?? session?.paymentIntentId ?? session?.id ?? pi?.id ?? id;
-  const known = [id, paymentKey, session?.id, pi?.id, session?.paymentIntentId].filter((x): x is string => typeof x === 'string');
+  const known = [id, paymentKey, session?.id, pi?.id, session?.paymentIntentId].filter(
+    (x): x is string => typeof x === 'string',
+  );
   // A session id whose PaymentIntent Stripe did not tell (no such session here, or none paid yet):
   // the payment keys the ledger and record hold for it, read from the tables whole.
   const viaTables = id.startsWith('cs_') && !session?.paymentIntentId ? await sessionKeys(open.db, [id], tables) : [];
@@ -351,17 +384,26 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
   let review: ReviewItem | null = null;
   if (reviewRow) {
     const candidates = JSON.parse(reviewRow.candidate_user_ids || '[]') as string[];
-    review = toReviewItem(reviewRow, candidates.length ? await usersByIds(open.db, o.settings.config.users, candidates) : new Map());
+    review = toReviewItem(
+      reviewRow,
+      candidates.length ? await usersByIds(open.db, o.settings.config.users, candidates) : new Map(),
+    );
   }
   const record = tables.has('stripe_credits_payments') ? recordView(await paymentRecordFor(open.db, ids)) : null;
   const baselined = tables.has('stripe_credits_baseline') ? await baselineFor(open.db, ids) : undefined;
-  const baseline = baselined ? { until: baselined.until, baselinedAt: baselined.baselined_at, actor: baselined.actor } : null;
+  const baseline = baselined
+    ? { until: baselined.until, baselinedAt: baselined.baselined_at, actor: baselined.actor }
+    : null;
   const mapped = o.settings.config.ledger;
-  const appLedger = mapped ? { table: tableLabel(mapped), refs: [...(await appRefsFound(open.db, mapped, ids))] } : null;
+  const appLedger = mapped
+    ? { table: tableLabel(mapped), refs: [...(await appRefsFound(open.db, mapped, ids))] }
+    : null;
 
   let chain: ChainView | null = null;
   if (payment) {
-    const users = await loadUserDirectory(open.db, o.settings.config.users, o.settings.config.match, [payment], { everyStep: true });
+    const users = await loadUserDirectory(open.db, o.settings.config.users, o.settings.config.match, [payment], {
+      everyStep: true,
+    });
     chain = chainView(payment, users, o);
   }
   const stripe: StripeView | null = fetched
@@ -372,10 +414,17 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
         notPayment: fetched.notPayment,
       }
     : null;
-  const amount = payment ? (payment.session ? payment.session.amountTotal : payment.paymentIntent?.amountReceived ?? null) : session?.amountTotal ?? pi?.amount ?? entries[0]?.amount ?? null;
+  const amount = payment
+    ? payment.session
+      ? payment.session.amountTotal
+      : (payment.paymentIntent?.amountReceived ?? null)
+    : (session?.amountTotal ?? pi?.amount ?? entries[0]?.amount ?? null);
   const currency = session?.currency ?? pi?.currency ?? entries[0]?.currency ?? null;
   if (!fetched && entries.length === 0 && !reviewRow && !record && !baseline && !appLedger?.refs.length) {
-    throw new UsageError(`neither Stripe nor the ledger knows ${id}`, 'check the id, and that the key is for the right account and mode (test or live)');
+    throw new UsageError(
+      `neither Stripe nor the ledger knows ${id}`,
+      'check the id, and that the key is for the right account and mode (test or live)',
+    );
   }
   return {
     kind: 'payment',
@@ -393,7 +442,15 @@ async function lookupPayment(o: SupportOptions, open: OpenDb, reader: StripeRead
     record,
     baseline,
     appLedger,
-    verdict: verdictOf(stripe?.state ?? null, stripe?.notPayment ?? null, chain, ledger, paymentKey, baseline, appLedger),
+    verdict: verdictOf(
+      stripe?.state ?? null,
+      stripe?.notPayment ?? null,
+      chain,
+      ledger,
+      paymentKey,
+      baseline,
+      appLedger,
+    ),
   };
 }
 
@@ -407,13 +464,24 @@ interface Candidate {
   live: boolean;
 }
 
-async function listAll<T>(reader: StripeReader, what: string, list: () => Promise<Stripe.ApiList<T>>, notes: string[]): Promise<T[]> {
+async function listAll<T>(
+  reader: StripeReader,
+  what: string,
+  list: () => Promise<Stripe.ApiList<T>>,
+  notes: string[],
+): Promise<T[]> {
   const page = await reader.call(what, list);
   if (page.has_more) notes.push(`${what}: more than ${LIST_LIMIT}; only the newest ${LIST_LIMIT} are shown`);
   return page.data;
 }
 
-async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader, q: string, typed: string): Promise<UserLookup> {
+async function lookupUser(
+  o: SupportOptions,
+  open: OpenDb,
+  reader: StripeReader,
+  q: string,
+  typed: string,
+): Promise<UserLookup> {
   const cfg = o.settings.config;
   const tables = await existingTables(open.db);
   let user: UserInfo | null = null;
@@ -424,7 +492,11 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     // An email nobody has is still worth a look: the payer may have no account, or used another address.
     if (!(e instanceof UsageError) || !q.includes('@') || /matches \d+ users/.test(e.message)) throw e;
   }
-  const emails = [...new Set([user?.email ?? (user ? null : q)].filter((x): x is string => !!x && x.trim() !== '').map((e) => e.trim()))];
+  const emails = [
+    ...new Set(
+      [user?.email ?? (user ? null : q)].filter((x): x is string => !!x && x.trim() !== '').map((e) => e.trim()),
+    ),
+  ];
   const notes: string[] = [];
 
   // The user's Stripe customer ids: from the users table when configured, and those the tool saw on their payments.
@@ -459,22 +531,49 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     const snap = toSessionSnapshot(s);
     const pi = expandedIntent(s);
     const payment = sessionPayment(snap, pi);
-    add(payment?.paymentKey ?? snap.paymentIntentId ?? snap.id, { payment, session: snap, notPayment: payment ? null : describeNotPayment(snap, pi), live: true }, via);
+    add(
+      payment?.paymentKey ?? snap.paymentIntentId ?? snap.id,
+      { payment, session: snap, notPayment: payment ? null : describeNotPayment(snap, pi), live: true },
+      via,
+    );
   };
   const emailVariants = [...new Set(emails.flatMap((e) => [e, e.toLowerCase()]))];
   for (const email of emailVariants) {
-    const found = await listAll(reader, `list Checkout Sessions of ${email}`, () =>
-      reader.stripe.checkout.sessions.list({ customer_details: { email }, status: 'complete', limit: LIST_LIMIT, expand: ['data.payment_intent.latest_charge'] }),
-    notes);
+    const found = await listAll(
+      reader,
+      `list Checkout Sessions of ${email}`,
+      () =>
+        reader.stripe.checkout.sessions.list({
+          customer_details: { email },
+          status: 'complete',
+          limit: LIST_LIMIT,
+          expand: ['data.payment_intent.latest_charge'],
+        }),
+      notes,
+    );
     for (const s of found) addSession(s, 'stripe:email');
   }
   const standalone: string[] = [];
   for (const customer of customerIds) {
-    const sessions = await listAll(reader, `list Checkout Sessions of customer ${customer}`, () =>
-      reader.stripe.checkout.sessions.list({ customer, status: 'complete', limit: LIST_LIMIT, expand: ['data.payment_intent.latest_charge'] }),
-    notes);
+    const sessions = await listAll(
+      reader,
+      `list Checkout Sessions of customer ${customer}`,
+      () =>
+        reader.stripe.checkout.sessions.list({
+          customer,
+          status: 'complete',
+          limit: LIST_LIMIT,
+          expand: ['data.payment_intent.latest_charge'],
+        }),
+      notes,
+    );
     for (const s of sessions) addSession(s, 'stripe:customer');
-    const intents = await listAll(reader, `list PaymentIntents of customer ${customer}`, () => reader.stripe.paymentIntents.list({ customer, limit: LIST_LIMIT }), notes);
+    const intents = await listAll(
+      reader,
+      `list PaymentIntents of customer ${customer}`,
+      () => reader.stripe.paymentIntents.list({ customer, limit: LIST_LIMIT }),
+      notes,
+    );
     for (const pi of intents) {
       const have = candidates.get(pi.id);
       if (have) have.foundBy.add('stripe:customer');
@@ -484,10 +583,19 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
 
   // Payments known only locally (the record, the ledger) and standalone PaymentIntents: re-read one by one.
   const local = new Map<string, { via: string; id: string; paidAt: string }>();
-  for (const r of records) local.set(r.payment_key, { via: 'record', id: r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key, paidAt: r.paid_at });
+  for (const r of records)
+    local.set(r.payment_key, {
+      via: 'record',
+      id: r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key,
+      paidAt: r.paid_at,
+    });
   for (const e of userEntries) {
     if (!e.payment_key || local.has(e.payment_key)) continue;
-    local.set(e.payment_key, { via: 'ledger', id: e.checkout_session_id ?? e.payment_intent_id ?? e.payment_key, paidAt: e.created_at });
+    local.set(e.payment_key, {
+      via: 'ledger',
+      id: e.checkout_session_id ?? e.payment_intent_id ?? e.payment_key,
+      paidAt: e.created_at,
+    });
   }
   const toFetch: Array<{ key: string; id: string; via: string }> = [];
   for (const id of standalone) toFetch.push({ key: id, id, via: 'stripe:customer' });
@@ -496,7 +604,10 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     if (have) have.foundBy.add(l.via);
     else toFetch.push({ key, id: l.id, via: l.via });
   }
-  if (toFetch.length > FETCH_LIMIT) notes.push(`${toFetch.length - FETCH_LIMIT} older payments known only from the tool's record or the ledger were not re-read from Stripe (shown as recorded)`);
+  if (toFetch.length > FETCH_LIMIT)
+    notes.push(
+      `${toFetch.length - FETCH_LIMIT} older payments known only from the tool's record or the ledger were not re-read from Stripe (shown as recorded)`,
+    );
   for (const [i, f] of toFetch.entries()) {
     if (i >= FETCH_LIMIT || !/^(cs_(test|live)_|pi_)[A-Za-z0-9]+$/.test(f.id)) {
       add(f.key, { payment: null, session: null, notPayment: null, live: false }, f.via);
@@ -504,7 +615,11 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     }
     const got = await fetchPaymentById(reader, f.id, cfg);
     if (!got) {
-      add(f.key, { payment: null, session: null, notPayment: 'Stripe has no such object in this account and mode', live: false }, f.via);
+      add(
+        f.key,
+        { payment: null, session: null, notPayment: 'Stripe has no such object in this account and mode', live: false },
+        f.via,
+      );
       continue;
     }
     const key = got.payment?.paymentKey ?? f.key;
@@ -520,14 +635,18 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
   }
   const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments, { everyStep: true });
 
-  const allIds = [...candidates.values()].flatMap((c) => [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x));
+  const allIds = [...candidates.values()].flatMap((c) =>
+    [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x),
+  );
   const ledgerRows = tables.has('credit_ledger') ? await entriesForMany(open, allIds) : [];
   const recordByKey = new Map(records.map((r) => [r.payment_key, r]));
 
   const rows: UserPaymentRow[] = [];
   for (const c of candidates.values()) {
     const ids = new Set([c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x));
-    const mine = ledgerRows.filter((e) => [e.payment_key, e.checkout_session_id, e.payment_intent_id].some((v) => v !== null && ids.has(v)));
+    const mine = ledgerRows.filter((e) =>
+      [e.payment_key, e.checkout_session_id, e.payment_intent_id].some((v) => v !== null && ids.has(v)),
+    );
     const h = paymentHolding(mine);
     const rec = recordByKey.get(c.key);
     const chain = c.payment ? chainView(c.payment, directory, o) : null;
@@ -535,13 +654,37 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     const row: UserPaymentRow = {
       paymentKey: c.key,
       checkoutSession: c.session?.id ?? rec?.checkout_session_id ?? h?.purchase.checkout_session_id ?? null,
-      paymentIntent: c.payment?.paymentIntent?.id ?? c.session?.paymentIntentId ?? rec?.payment_intent_id ?? h?.purchase.payment_intent_id ?? null,
-      paidAt: c.payment ? isoSeconds(c.payment.paidAt) : rec?.paid_at ?? (c.session ? isoSeconds(c.session.created) : null),
-      amount: c.payment ? (c.payment.session ? c.payment.session.amountTotal : c.payment.paymentIntent?.amountReceived ?? null) : c.session?.amountTotal ?? (rec?.amount == null ? null : Number(rec.amount)),
-      currency: c.payment?.session?.currency ?? c.payment?.paymentIntent?.currency ?? c.session?.currency ?? rec?.currency ?? null,
+      paymentIntent:
+        c.payment?.paymentIntent?.id ??
+        c.session?.paymentIntentId ??
+        rec?.payment_intent_id ??
+        h?.purchase.payment_intent_id ??
+        null,
+      paidAt: c.payment
+        ? isoSeconds(c.payment.paidAt)
+        : (rec?.paid_at ?? (c.session ? isoSeconds(c.session.created) : null)),
+      amount: c.payment
+        ? c.payment.session
+          ? c.payment.session.amountTotal
+          : (c.payment.paymentIntent?.amountReceived ?? null)
+        : (c.session?.amountTotal ?? (rec?.amount == null ? null : Number(rec.amount))),
+      currency:
+        c.payment?.session?.currency ??
+        c.payment?.paymentIntent?.currency ??
+        c.session?.currency ??
+        rec?.currency ??
+        null,
       foundBy: [...c.foundBy].sort(),
       stripe: state,
-      chain: chain ? { status: chain.status, reason: chain.reason, userId: chain.userId, matchedBy: chain.matchedBy, credits: chain.credits } : null,
+      chain: chain
+        ? {
+            status: chain.status,
+            reason: chain.reason,
+            userId: chain.userId,
+            matchedBy: chain.matchedBy,
+            credits: chain.credits,
+          }
+        : null,
       ledger: h ? { holderUserId: h.holderUserId, credits: h.credits } : null,
       record: recordView(rec),
       note: null,
@@ -549,7 +692,15 @@ async function lookupUser(o: SupportOptions, open: OpenDb, reader: StripeReader,
     row.note = rowNote(row, user, c.notPayment);
     rows.push(row);
   }
-  rows.sort((a, b) => ((a.paidAt ?? '') < (b.paidAt ?? '') ? 1 : (a.paidAt ?? '') > (b.paidAt ?? '') ? -1 : a.paymentKey < b.paymentKey ? -1 : 1));
+  rows.sort((a, b) =>
+    (a.paidAt ?? '') < (b.paidAt ?? '')
+      ? 1
+      : (a.paidAt ?? '') > (b.paidAt ?? '')
+        ? -1
+        : a.paymentKey < b.paymentKey
+          ? -1
+          : 1,
+  );
 
   return {
     kind: 'user',
@@ -587,7 +738,9 @@ function rowNote(r: UserPaymentRow, user: UserInfo | null, notPayment: string | 
   }
   if (r.stripe === null) {
     if (notPayment) return notPayment;
-    return r.record ? `not re-read from Stripe; last decided ${r.record.status}${r.record.reason ? ` (${r.record.reason})` : ''}` : 'not re-read from Stripe';
+    return r.record
+      ? `not re-read from Stripe; last decided ${r.record.status}${r.record.reason ? ` (${r.record.reason})` : ''}`
+      : 'not re-read from Stripe';
   }
   if (r.stripe === 'not_a_payment') return `not a payment: ${notPayment ?? ''}`;
   const c = r.chain;
@@ -595,7 +748,9 @@ function rowNote(r: UserPaymentRow, user: UserInfo | null, notPayment: string | 
   switch (c.status) {
     case 'would_credit':
     case 'credited':
-      return user && c.userId !== user.id ? `paid, NOT credited; the chain matches user ${c.userId}` : 'paid, NOT credited yet (the chain matches this user)';
+      return user && c.userId !== user.id
+        ? `paid, NOT credited; the chain matches user ${c.userId}`
+        : 'paid, NOT credited yet (the chain matches this user)';
     case 'needs_review':
       return `paid, NOT credited: needs review (${c.reason})`;
     case 'pending':

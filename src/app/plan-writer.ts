@@ -58,7 +58,12 @@ export class Planner {
     const { credited, dismissed, users } = await this.db.transaction().execute(async (trx) => {
       usersTableKnownIn(this.db, trx);
       const credited = await findCredited(trx, fresh, this.config.ledger, { toolTables: this.tables, baselines });
-      const dismissed = dismissals ? await findDismissed(trx, fresh.map((p) => p.paymentKey)) : new Set<string>();
+      const dismissed = dismissals
+        ? await findDismissed(
+            trx,
+            fresh.map((p) => p.paymentKey),
+          )
+        : new Set<string>();
       const users = await loadUserDirectory(trx, this.config.users, this.config.match, fresh);
       return { credited, dismissed, users };
     });
@@ -119,7 +124,13 @@ export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
 export async function writePlan(
   db: Kysely<Database>,
   plan: CompactPlan,
-  opts: { runId: number | null; actor: string; adoption: Adoption; progress?: (m: string) => void; signal?: AbortSignal },
+  opts: {
+    runId: number | null;
+    actor: string;
+    adoption: Adoption;
+    progress?: (m: string) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<WriteOutcome> {
   let creditsWritten = 0;
   const newInReview: string[] = [];
@@ -141,18 +152,34 @@ export async function writePlan(
       for (let j = 0; j < indexes.length; j += WRITE_BATCH) {
         const credited: number[] = [];
         const others: number[] = [];
-        for (const x of indexes.subarray(j, j + WRITE_BATCH)) (plan.status(x) === 'credited' ? credited : others).push(x);
+        for (const x of indexes.subarray(j, j + WRITE_BATCH))
+          (plan.status(x) === 'credited' ? credited : others).push(x);
         const toCredit = credited.map((x) => plan.credit(x));
-        const inserted = await insertPurchases(trx, toCredit, { runId: opts.runId, actor: opts.actor, reason: null, adoption: opts.adoption });
+        const inserted = await insertPurchases(trx, toCredit, {
+          runId: opts.runId,
+          actor: opts.actor,
+          reason: null,
+          adoption: opts.adoption,
+        });
         toCredit.forEach((c, k) => {
           if (inserted.has(c.paymentKey)) creditsWritten += c.credits ?? 0;
           else lost.push(credited[k]!);
         });
         const decisions = others.map((x) => plan.decision(x));
-        newInReview.push(...(await upsertReview(trx, decisions.filter((d) => d.status === 'needs_review'), opts.runId)));
+        newInReview.push(
+          ...(await upsertReview(
+            trx,
+            decisions.filter((d) => d.status === 'needs_review'),
+            opts.runId,
+          )),
+        );
         // recordDecisions' rule, asked here so that only these are rebuilt whole: a credited payment
         // is recorded only when it has a record already.
-        const recorded = await keysHeldIn(trx, 'stripe_credits_payments', toCredit.map((c) => c.paymentKey));
+        const recorded = await keysHeldIn(
+          trx,
+          'stripe_credits_payments',
+          toCredit.map((c) => c.paymentKey),
+        );
         for (const [k, c] of toCredit.entries()) {
           if (!recorded.has(c.paymentKey)) continue;
           const d = plan.decision(credited[k]!);

@@ -130,14 +130,18 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     const client = reader.stripe;
     if (opts.onRequest) {
       const log = opts.onRequest;
-      client.on('response', (r: Stripe.ResponseEvent) => log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`));
+      client.on('response', (r: Stripe.ResponseEvent) =>
+        log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`),
+      );
     }
 
     const tables = hadTables || !dryRun;
     const planWindow = (cursor: number | null) => {
       const p = planSource({ since: opts.since, until, now: opts.now, cursor });
       if (p.window.since >= p.window.until) {
-        throw new UsageError(`the window would start at ${isoSeconds(p.window.since)}, not before --until (${isoSeconds(p.window.until)})`);
+        throw new UsageError(
+          `the window would start at ${isoSeconds(p.window.since)}, not before --until (${isoSeconds(p.window.until)})`,
+        );
       }
       return p;
     };
@@ -146,7 +150,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     // with no cursor yet the window is known before the tables are, so the scan starts at once and
     // the first answer of its first pages is awaited before migrating. Pages that arrive meanwhile
     // wait for the planner. Stripe being unreachable is different: that run is recorded, as failed.
-    let early: { plan: ReturnType<typeof planSource>; fetching: Promise<void>; open: (p: Planner | Error) => void } | null = null;
+    let early: {
+      plan: ReturnType<typeof planSource>;
+      fetching: Promise<void>;
+      open: (p: Planner | Error) => void;
+    } | null = null;
     if (!dryRun && !hadTables) {
       const sourcePlan = planWindow(null);
       let release!: (p: Planner | Error) => void;
@@ -200,7 +208,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 
     memoryPhase('before fetching');
     const missing: string[] = [];
-    progress(`reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`);
+    progress(
+      `reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`,
+    );
     if (early) {
       early.open(planner);
       await early.fetching;
@@ -212,7 +222,15 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress, missing));
       }
     } else {
-      await planner.decide(await fetchPaymentsByIds(reader, await idsFromEvents(reader, window, progress), settings.config, progress, missing));
+      await planner.decide(
+        await fetchPaymentsByIds(
+          reader,
+          await idsFromEvents(reader, window, progress),
+          settings.config,
+          progress,
+          missing,
+        ),
+      );
     }
     const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
     const toRecheck = recheckIds.filter((id) => !planner.hasDecided(id));
@@ -237,9 +255,19 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 
     const overCap = creditsPlanned > settings.config.maxCreditsPerRun && !opts.yes;
     if (overCap && dryRun) {
-      notes.push(`the plan writes ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): a real run would stop unless --yes`);
+      notes.push(
+        `the plan writes ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): a real run would stop unless --yes`,
+      );
     } else if (overCap) {
-      if (runId !== null) await finishRun(db, runId, { status: 'refused', counts: plan.counts(), error: 'maxCreditsPerRun', source, requests: reader.requests, notes });
+      if (runId !== null)
+        await finishRun(db, runId, {
+          status: 'refused',
+          counts: plan.counts(),
+          error: 'maxCreditsPerRun',
+          source,
+          requests: reader.requests,
+          notes,
+        });
       runId = null;
       throw new AttentionError(
         `this run would write ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): nothing was written`,
@@ -258,7 +286,14 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     memoryPhase('written');
     const counts = plan.counts();
     if (runId !== null) {
-      await finishRun(db, runId, { status: 'succeeded', counts, creditsWritten, source, requests: reader.requests, notes });
+      await finishRun(db, runId, {
+        status: 'succeeded',
+        counts,
+        creditsWritten,
+        source,
+        requests: reader.requests,
+        notes,
+      });
       // Stripe's time, not this machine's: a clock running ahead would move the cursor past events
       // Stripe has yet to create, and the next run would start after them.
       await advanceCursor(db, window, reader.stripeTime(opts.now));

@@ -17,10 +17,18 @@ export function stripeReaderFor(
 ): StripeReader {
   const apiKey = settings.stripeApiKey();
   const { signal } = opts;
-  const retry = { ...(opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs }), ...(signal ? { signal } : {}) };
+  const retry = {
+    ...(opts.retry ?? { ...DEFAULT_RETRY, budgetMs: settings.retryBudgetMs }),
+    ...(signal ? { signal } : {}),
+  };
   const limits = { ...(opts.rateLimits ?? { ...defaultRateLimits(keyIsLive(apiKey)), ...settings.rateOverrides }) };
   limits.perEndpoint = Math.min(limits.perEndpoint, limits.global);
-  const client = createStripeClient({ apiKey, apiBase: settings.stripeApiBase, deadlineMs: settings.requestDeadlineMs, signal });
+  const client = createStripeClient({
+    apiKey,
+    apiBase: settings.stripeApiBase,
+    deadlineMs: settings.requestDeadlineMs,
+    signal,
+  });
   const reader = new StripeReader(client, retry, maskKey(apiKey), new RateLimiter(limits, retry.clock));
   // A run that stops starts no request more; those in flight are cut by the client.
   signal?.addEventListener('abort', () => reader.stop(signal.reason), { once: true });

@@ -52,7 +52,11 @@ function openForWriting(o: SupportOptions): Promise<OpenDb> {
 /** A required free-text flag (`--reason`, `--actor`): present and not blank. */
 export function requireText(value: string | undefined, flag: string): string {
   const v = value?.trim() ?? '';
-  if (v === '') throw new UsageError(`${flag} is required and must not be blank`, `say why, e.g. ${flag} "customer emailed, paid with a work address"`);
+  if (v === '')
+    throw new UsageError(
+      `${flag} is required and must not be blank`,
+      `say why, e.g. ${flag} "customer emailed, paid with a work address"`,
+    );
   return v;
 }
 
@@ -62,10 +66,14 @@ export function parseCredits(raw: string, opts: { signed: boolean }): number {
   const shape = opts.signed ? /^[+-]?\d+$/ : /^\+?\d+$/;
   const n = Number(s);
   if (!shape.test(s) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`--credits must be a ${opts.signed ? 'whole number, + or -' : 'positive whole number'}, not '${raw}'`, opts.signed ? 'e.g. --credits 50 or --credits -20' : 'e.g. --credits 100');
+    throw new UsageError(
+      `--credits must be a ${opts.signed ? 'whole number, + or -' : 'positive whole number'}, not '${raw}'`,
+      opts.signed ? 'e.g. --credits 50 or --credits -20' : 'e.g. --credits 100',
+    );
   }
   if (n === 0) throw new UsageError('--credits 0 changes nothing: give a number of credits other than 0');
-  if (!opts.signed && n < 0) throw new UsageError(`--credits must be positive for assign, not '${raw}'`, 'to take credits away, use adjust');
+  if (!opts.signed && n < 0)
+    throw new UsageError(`--credits must be positive for assign, not '${raw}'`, 'to take credits away, use adjust');
   return n;
 }
 
@@ -78,7 +86,12 @@ function describeUser(u: UserInfo): string {
  * USER (an id or an email) → exactly one user of the app. An email that several users share is
  * refused, listing them: a person must pick one by id.
  */
-export async function resolveUser(open: OpenDb, settings: Settings, query: string, opts: { allowLedgerOnly?: boolean } = {}): Promise<UserInfo> {
+export async function resolveUser(
+  open: OpenDb,
+  settings: Settings,
+  query: string,
+  opts: { allowLedgerOnly?: boolean } = {},
+): Promise<UserInfo> {
   const q = query.trim();
   if (q === '') throw new UsageError('USER must not be blank', 'give a user id or an email');
   const found = await findUserCandidates(open.db, settings.config.users, query);
@@ -90,11 +103,20 @@ export async function resolveUser(open: OpenDb, settings: Settings, query: strin
     );
   }
   // A user removed from the app may still have entries: balance and lookup can still show them.
-  if (opts.allowLedgerOnly && (await existingTables(open.db)).has('credit_ledger') && (await userHasEntries(open.db, q))) {
+  if (
+    opts.allowLedgerOnly &&
+    (await existingTables(open.db)).has('credit_ledger') &&
+    (await userHasEntries(open.db, q))
+  ) {
     return { id: q, email: null, name: null };
   }
-  const table = settings.config.users.schema ? `${settings.config.users.schema}.${settings.config.users.table}` : settings.config.users.table;
-  throw new UsageError(`no user with id or email '${q}' in table ${table}`, 'check the id or email (stripe-credits never creates users)');
+  const table = settings.config.users.schema
+    ? `${settings.config.users.schema}.${settings.config.users.table}`
+    : settings.config.users.table;
+  throw new UsageError(
+    `no user with id or email '${q}' in table ${table}`,
+    'check the id or email (stripe-credits never creates users)',
+  );
 }
 
 /** A ledger entry as support output shows it. */
@@ -215,7 +237,8 @@ export async function listReview(o: SupportOptions): Promise<ReviewItem[]> {
     if (!(await existingTables(open.db)).has('stripe_credits_review')) return [];
     const rows = await openReviewEntries(open.db);
     const ids = rows.flatMap((r) => jsonList(r.candidate_user_ids));
-    const users = ids.length > 0 ? await usersByIds(open.db, o.settings.config.users, ids) : new Map<string, UserInfo>();
+    const users =
+      ids.length > 0 ? await usersByIds(open.db, o.settings.config.users, ids) : new Map<string, UserInfo>();
     return rows.map((r) => toReviewItem(r, users));
   } finally {
     await open.close();
@@ -229,14 +252,19 @@ export interface DismissResult {
 }
 
 /** Closes an open review entry without crediting; who and why are kept on it. */
-export async function dismissReview(o: SupportOptions & { payment: string; reason: string; actor: string }): Promise<DismissResult> {
+export async function dismissReview(
+  o: SupportOptions & { payment: string; reason: string; actor: string },
+): Promise<DismissResult> {
   paymentIdKind(o.payment);
   const open = await openForWriting(o);
   try {
     await migrateToLatest(open.db);
     const before = await reviewEntryFor(open.db, [o.payment]);
     if (!before) {
-      throw new UsageError(`${o.payment} is not in the review queue`, 'see the open entries with: stripe-credits review; lookup shows what is known about a payment');
+      throw new UsageError(
+        `${o.payment} is not in the review queue`,
+        'see the open entries with: stripe-credits review; lookup shows what is known about a payment',
+      );
     }
     if (before.status === 'open' && (await dismissReviewEntry(open.db, before.payment_key, o.actor, o.reason))) {
       const after = await reviewEntryFor(open.db, [before.payment_key]);
@@ -295,11 +323,23 @@ async function creditedByApp(open: OpenDb, settings: Settings, ids: string[]): P
   return refs.length > 0 ? `${tableLabel(mapped)} holds ${refs.join(', ')}` : null;
 }
 
-async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, meanwhile: boolean, settings: Settings): Promise<AttentionError> {
+async function alreadyCreditedError(
+  open: OpenDb,
+  ids: string[],
+  key: string,
+  meanwhile: boolean,
+  settings: Settings,
+): Promise<AttentionError> {
   const holding = paymentHolding(await ledgerEntriesForPayment(open.db, ids));
   const byApp = holding ? null : await creditedByApp(open, settings, ids);
-  if (byApp) return new AttentionError(`${key} is already credited by the app itself (${byApp}): nothing written`, `check it with: stripe-credits lookup ${key}`);
-  const to = holding ? `user ${holding.holderUserId} (${holding.credits} credits, ${whoWrote(toEntry(holding.holderEntry))}${holding.generation > 0 ? `, reassigned ${holding.generation}×` : ''})` : 'another user';
+  if (byApp)
+    return new AttentionError(
+      `${key} is already credited by the app itself (${byApp}): nothing written`,
+      `check it with: stripe-credits lookup ${key}`,
+    );
+  const to = holding
+    ? `user ${holding.holderUserId} (${holding.credits} credits, ${whoWrote(toEntry(holding.holderEntry))}${holding.generation > 0 ? `, reassigned ${holding.generation}×` : ''})`
+    : 'another user';
   return new AttentionError(
     `${key} is already credited${meanwhile ? ' (credited meanwhile by someone else)' : ''} to ${to}: nothing written`,
     `if it went to the wrong user, move it with: stripe-credits assign ${key} --user USER --reason TEXT --reassign`,
@@ -315,7 +355,11 @@ async function alreadyCreditedError(open: OpenDb, ids: string[], key: string, me
 export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
   paymentIdKind(o.payment);
   if (o.reassign) {
-    if (o.credits !== null) throw new UsageError('--credits cannot be combined with --reassign: a reassignment moves the credits the payment was credited with', 'change the amount with adjust');
+    if (o.credits !== null)
+      throw new UsageError(
+        '--credits cannot be combined with --reassign: a reassignment moves the credits the payment was credited with',
+        'change the amount with adjust',
+      );
     return reassignPayment(o);
   }
   const open = await openForWriting(o);
@@ -325,33 +369,58 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
     const reader = stripeReaderFor(o.settings);
     const fetched = await fetchPaymentById(reader, o.payment, o.settings.config);
     if (!fetched) {
-      throw new UsageError(`Stripe has no ${paymentIdKind(o.payment) === 'checkout_session' ? 'Checkout Session' : 'PaymentIntent'} ${o.payment}`, 'check the id, and that the key is for the right account and mode (test or live)');
+      throw new UsageError(
+        `Stripe has no ${paymentIdKind(o.payment) === 'checkout_session' ? 'Checkout Session' : 'PaymentIntent'} ${o.payment}`,
+        'check the id, and that the key is for the right account and mode (test or live)',
+      );
     }
-    if (!fetched.payment) throw new UsageError(`${o.payment} is not a payment: ${fetched.notPayment ?? 'unknown'}`, 'only a successful payment can be credited');
+    if (!fetched.payment)
+      throw new UsageError(
+        `${o.payment} is not a payment: ${fetched.notPayment ?? 'unknown'}`,
+        'only a successful payment can be credited',
+      );
     const payment = fetched.payment;
     const plan = assignPlan(payment, user, o.settings.config, o.credits);
-    if (!plan.ok) throw new UsageError(plan.message.startsWith('--') ? plan.message : `${payment.paymentKey} ${plan.message}`, plan.hint);
+    if (!plan.ok)
+      throw new UsageError(
+        plan.message.startsWith('--') ? plan.message : `${payment.paymentKey} ${plan.message}`,
+        plan.hint,
+      );
     const d = plan.decision;
 
     await migrateToLatest(open.db);
     const modes = await ledgerModes(open.db);
     if (modes.some((m) => m !== d.livemode)) {
-      throw new ConfigError(`${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`);
+      throw new ConfigError(
+        `${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`,
+      );
     }
     const ids = paymentIds(d);
-    if ((await findCredited(open.db, [payment], o.settings.config.ledger)).size > 0) throw await alreadyCreditedError(open, ids, d.paymentKey, false, o.settings);
+    if ((await findCredited(open.db, [payment], o.settings.config.ledger)).size > 0)
+      throw await alreadyCreditedError(open, ids, d.paymentKey, false, o.settings);
 
     const before = await reviewEntryFor(open.db, ids);
     const written = await writeTransaction(open.db, async (trx: Kysely<Database>) => {
       // The unique (kind, payment_key) index decides (and with a mapped ledger, the app's table, checked again under the lock).
-      const inserted = await insertPurchases(trx, [d], { runId: null, actor: o.actor, reason: o.reason, adoption: o.settings.config });
+      const inserted = await insertPurchases(trx, [d], {
+        runId: null,
+        actor: o.actor,
+        reason: o.reason,
+        adoption: o.settings.config,
+      });
       if (!inserted.has(d.paymentKey)) return null;
-      const reviewClosed = await resolveReviewOnAssign(trx, before, { userId: user.id, actor: o.actor, reason: o.reason });
+      const reviewClosed = await resolveReviewOnAssign(trx, before, {
+        userId: user.id,
+        actor: o.actor,
+        reason: o.reason,
+      });
       await recordAssignment(trx, d);
       return { reviewClosed };
     });
     if (!written) throw await alreadyCreditedError(open, ids, d.paymentKey, true, o.settings);
-    const entries = (await ledgerEntriesForPayment(open.db, [d.paymentKey])).filter((e) => e.kind === 'purchase').map(toEntry);
+    const entries = (await ledgerEntriesForPayment(open.db, [d.paymentKey]))
+      .filter((e) => e.kind === 'purchase')
+      .map(toEntry);
     return {
       outcome: 'credited',
       paymentKey: d.paymentKey,
@@ -393,7 +462,10 @@ async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
       );
     }
     if (!holding) {
-      throw new UsageError(`${o.payment} is not credited to anyone yet: there is nothing to reassign`, `credit it with: stripe-credits assign ${o.payment} --user USER --reason TEXT (without --reassign)`);
+      throw new UsageError(
+        `${o.payment} is not credited to anyone yet: there is nothing to reassign`,
+        `credit it with: stripe-credits assign ${o.payment} --user USER --reason TEXT (without --reassign)`,
+      );
     }
     const p = holding.purchase;
     const base = {
@@ -410,7 +482,11 @@ async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
     if (holding.holderUserId === user.id) {
       return { ...base, outcome: 'unchanged', previousUserId: user.id, entries: [] };
     }
-    const ids = await insertReassignment(open.db, holding, user.id, { actor: o.actor, reason: o.reason, adoption: o.settings.config });
+    const ids = await insertReassignment(open.db, holding, user.id, {
+      actor: o.actor,
+      reason: o.reason,
+      adoption: o.settings.config,
+    });
     if (!ids) {
       const now = paymentHolding(await ledgerEntriesForPayment(open.db, known));
       throw new AttentionError(
@@ -418,7 +494,9 @@ async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
         'check with: stripe-credits lookup ' + base.paymentKey,
       );
     }
-    const written = (await ledgerEntriesForPayment(open.db, [base.paymentKey])).filter((e) => Number(e.id) === ids.out || Number(e.id) === ids.in).map(toEntry);
+    const written = (await ledgerEntriesForPayment(open.db, [base.paymentKey]))
+      .filter((e) => Number(e.id) === ids.out || Number(e.id) === ids.in)
+      .map(toEntry);
     return { ...base, outcome: 'reassigned', previousUserId: holding.holderUserId, entries: written };
   } finally {
     await open.close();
@@ -435,10 +513,15 @@ export interface AdjustResult {
 }
 
 /** A `manual` ledger entry for a user, with who and why. */
-export async function adjustCredits(o: SupportOptions & { user: string; credits: number; reason: string; actor: string }): Promise<AdjustResult> {
+export async function adjustCredits(
+  o: SupportOptions & { user: string; credits: number; reason: string; actor: string },
+): Promise<AdjustResult> {
   const max = o.settings.config.maxCreditsPerPayment;
   if (Math.abs(o.credits) > max) {
-    throw new UsageError(`--credits ${o.credits} is more than maxCreditsPerPayment (${max}) in one entry`, 'check the number; split it, or raise maxCreditsPerPayment in the config file');
+    throw new UsageError(
+      `--credits ${o.credits} is more than maxCreditsPerPayment (${max}) in one entry`,
+      'check the number; split it, or raise maxCreditsPerPayment in the config file',
+    );
   }
   const open = await openForWriting(o);
   try {
@@ -447,7 +530,17 @@ export async function adjustCredits(o: SupportOptions & { user: string; credits:
     await migrateToLatest(open.db);
     // A manual entry takes the ledger's mode (test and live never mix in one ledger).
     const modes = await ledgerModes(open.db);
-    const row = await insertManual(open.db, { userId: user.id, credits: o.credits, actor: o.actor, reason: o.reason, livemode: modes.length === 1 && modes[0] === true }, o.settings.config);
+    const row = await insertManual(
+      open.db,
+      {
+        userId: user.id,
+        credits: o.credits,
+        actor: o.actor,
+        reason: o.reason,
+        livemode: modes.length === 1 && modes[0] === true,
+      },
+      o.settings.config,
+    );
     return { user, entry: toEntry(row), balance: await readBalance(open.db, o.settings.config, user.id) };
   } finally {
     await open.close();
@@ -462,7 +555,12 @@ export async function adjustCredits(o: SupportOptions & { user: string; credits:
  * maps them (the tool's entries are only part of those), else the sum of credit_ledger (0 while the
  * tool's tables do not exist: `ownLedger` false).
  */
-export async function readBalance(db: Kysely<Database>, cfg: Adoption, userId: string, ownLedger = true): Promise<number> {
+export async function readBalance(
+  db: Kysely<Database>,
+  cfg: Adoption,
+  userId: string,
+  ownLedger = true,
+): Promise<number> {
   return (await appBalance(db, cfg, userId)) ?? (ownLedger ? await balanceOf(db, userId) : 0);
 }
 
@@ -483,7 +581,12 @@ export async function userBalance(o: SupportOptions & { user: string }): Promise
     const user = await resolveUser(open, o.settings, o.user, { allowLedgerOnly: true });
     const ownLedger = (await existingTables(open.db)).has('credit_ledger');
     const entries = ownLedger ? (await ledgerEntriesForUser(open.db, user.id)).map(toEntry) : [];
-    return { user, balance: await readBalance(open.db, o.settings.config, user.id, ownLedger), balanceSource: balanceSource(o.settings.config), entries };
+    return {
+      user,
+      balance: await readBalance(open.db, o.settings.config, user.id, ownLedger),
+      balanceSource: balanceSource(o.settings.config),
+      entries,
+    };
   } finally {
     await open.close();
   }

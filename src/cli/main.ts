@@ -36,14 +36,22 @@ export interface CommandTraits {
 /** The options every command takes, and `--stripe-api-base` / `--actor` only where they mean something. */
 function withCommonOptions(cmd: Command, traits: CommandTraits): Command {
   cmd
-    .option('--db <url>', "the app's database: a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST/DB (env DATABASE_URL; default data/credits.db)")
-    .option('--config <file>', 'JSON config file (env STRIPE_CREDITS_CONFIG; default stripe-credits.config.json if present)');
-  if (traits.stripe) cmd.option('--stripe-api-base <url>', 'Stripe API base URL (env STRIPE_API_BASE; default https://api.stripe.com)');
+    .option(
+      '--db <url>',
+      "the app's database: a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST/DB (env DATABASE_URL; default data/credits.db)",
+    )
+    .option(
+      '--config <file>',
+      'JSON config file (env STRIPE_CREDITS_CONFIG; default stripe-credits.config.json if present)',
+    );
+  if (traits.stripe)
+    cmd.option('--stripe-api-base <url>', 'Stripe API base URL (env STRIPE_API_BASE; default https://api.stripe.com)');
   cmd
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-q, --quiet', 'no spinner; reconcile prints only its one-line summary')
     .option('--verbose', 'progress lines on stderr, and stack traces on errors');
-  if (traits.writes) cmd.option('--actor <name>', 'who is doing this, recorded with every write (default: the OS user)');
+  if (traits.writes)
+    cmd.option('--actor <name>', 'who is doing this, recorded with every write (default: the OS user)');
   return cmd;
 }
 
@@ -65,7 +73,9 @@ Examples:
   $ stripe-credits demo                      the whole flow on a bundled simulator, no account needed`;
 
 const READS = { stripe: false, writes: false };
-const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const EXIT_CODES = `
 Exit codes:
@@ -81,7 +91,9 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
   const program = new Command();
   program
     .name('stripe-credits')
-    .description('Make sure every successful Stripe payment for prepaid credits is credited to the right user, exactly once.')
+    .description(
+      'Make sure every successful Stripe payment for prepaid credits is credited to the right user, exactly once.',
+    )
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(false)
     .addHelpText('after', `${EXAMPLES}\n${ENVIRONMENT}\n${EXIT_CODES}`)
@@ -98,30 +110,45 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
       .command('reconcile')
       .description('credit every successful payment in the window that the ledger does not have yet')
       .option('--dry-run', 'show what would be written; write nothing (the database file is not touched)')
-      .option('--since <when>', 'start of the window: ISO date/time (UTC unless zoned), unix seconds, or a span like 36h, 7d')
+      .option(
+        '--since <when>',
+        'start of the window: ISO date/time (UTC unless zoned), unix seconds, or a span like 36h, 7d',
+      )
       .option('--until <when>', 'end of the window, exclusive (default: now)')
       .option('--yes', 'go ahead past the safety stops (first run on an empty ledger, maxCreditsPerRun)')
-      .option('--max-rps <n>', "requests per second to Stripe, all endpoints together (default: just below Stripe's limit for the key's mode)"),
+      .option(
+        '--max-rps <n>',
+        "requests per second to Stripe, all endpoints together (default: just below Stripe's limit for the key's mode)",
+      ),
     { stripe: true, writes: true },
   )
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ stripe-credits reconcile --db data/app.db --since 2026-11-20 --dry-run   what it would write
   $ stripe-credits reconcile --db data/app.db --since 36h                    an incident's window
   $ stripe-credits reconcile --quiet                                         cron: from the last run on
 ${ENVIRONMENT}
-${EXIT_CODES}`)
+${EXIT_CODES}`,
+    )
     .action(async (flags) => setResult(await (await import('./commands/reconcile.js')).reconcileCommand(ctx, flags)));
 
-  withCommonOptions(program.command('migrate').description("create or upgrade the tool's tables in the database"), READS).action(
-    async (flags) => setResult(await (await import('./commands/migrate.js')).migrateCommand(ctx, flags)),
-  );
+  withCommonOptions(
+    program.command('migrate').description("create or upgrade the tool's tables in the database"),
+    READS,
+  ).action(async (flags) => setResult(await (await import('./commands/migrate.js')).migrateCommand(ctx, flags)));
 
   withCommonOptions(program.command('runs').description('recent runs: window, counts, outcome, duration'), READS)
     .option('--limit <n>', 'how many runs to show (default 20)')
     .action(async (flags) => setResult(await (await import('./commands/runs.js')).runsCommand(ctx, flags)));
 
-  withCommonOptions(program.command('baseline').description('mark every successful payment up to WHEN as already handled, without crediting'), { stripe: true, writes: true })
+  withCommonOptions(
+    program
+      .command('baseline')
+      .description('mark every successful payment up to WHEN as already handled, without crediting'),
+    { stripe: true, writes: true },
+  )
     .option('--until <when>', 'the line: payments paid before it count as handled (required)')
     .option('--dry-run', 'count what would be recorded; write nothing')
     .action(async (flags) => setResult(await (await import('./commands/baseline.js')).baselineCommand(ctx, flags)));
@@ -132,12 +159,17 @@ ${EXIT_CODES}`)
       .description('check config, database and key against each other; say exactly what to fix (reads only)'),
     { stripe: true, writes: false },
   )
-    .addHelpText('after', '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.',
+    )
     .action(async (flags) => setResult(await (await import('./commands/doctor.js')).doctorCommand(ctx, flags)));
 
   program
     .command('demo')
-    .description('the whole flow on a bundled local Stripe simulator and a fresh data/demo.db; no Stripe account needed')
+    .description(
+      'the whole flow on a bundled local Stripe simulator and a fresh data/demo.db; no Stripe account needed',
+    )
     .option('--json', 'print the apply run as JSON')
     .option('--keep', 'leave the simulator running afterwards, and print how to point the other commands at it')
     .option('--verbose', 'stack traces on errors')
@@ -145,7 +177,9 @@ ${EXIT_CODES}`)
 
   program
     .command('simulator')
-    .description("run the project's local Stripe simulator with the demo's payments (or --data FILE of the same shape) until Ctrl-C")
+    .description(
+      "run the project's local Stripe simulator with the demo's payments (or --data FILE of the same shape) until Ctrl-C",
+    )
     .option('--data <file>', 'Stripe objects in the shape of data/demo-payments.json (default: that file)')
     .option('--port <n>', 'port on 127.0.0.1 (default: any free one)')
     .option('--verbose', 'stack traces on errors')
@@ -169,7 +203,10 @@ function wantsVerbose(argv: readonly string[]): boolean {
 /** Prints an error the one way SPEC wants: one line on stderr (plus a hint), JSON on stdout with --json. */
 export async function reportError(io: Io, raw: unknown, argv: readonly string[]): Promise<number> {
   // A database error met mid-command (a lost connection, a missing privilege) becomes one line too.
-  const e = raw instanceof CliError || raw instanceof CommanderError ? raw : ((await import('../ledger/db.js')).databaseError(raw) ?? raw);
+  const e =
+    raw instanceof CliError || raw instanceof CommanderError
+      ? raw
+      : ((await import('../ledger/db.js')).databaseError(raw) ?? raw);
   let code = 1;
   let message: string;
   let hint: string | undefined;
@@ -208,7 +245,10 @@ function dbArgument(argv: readonly string[]): string | undefined {
 }
 
 /** The entry point: runs the command and returns the process exit code. The only place that maps errors to codes. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   let result = 0;
   // Human-readable output escapes control characters on its way out; --json output is JSON as it is.
   const out: Io = wantsJson(argv) ? io : { ...io, stdout: termSafeStream(io.stdout) };
@@ -217,7 +257,10 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     await program.parseAsync(argv);
     return result;
   } catch (e) {
-    if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')) {
+    if (
+      e instanceof CommanderError &&
+      (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+    ) {
       return 0;
     }
     if (e instanceof CommanderError && e.code === 'commander.executeSubCommandAsync') return 0;

@@ -76,7 +76,24 @@ export function progressReporter(io: Io, flags: OutputFlags): { update(msg: stri
   return { update: () => {}, stop: () => {} };
 }
 
-const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
+const ZERO_DECIMAL = new Set([
+  'bif',
+  'clp',
+  'djf',
+  'gnf',
+  'jpy',
+  'kmf',
+  'krw',
+  'mga',
+  'pyg',
+  'rwf',
+  'ugx',
+  'vnd',
+  'vuv',
+  'xaf',
+  'xof',
+  'xpf',
+]);
 
 /** Minor units → "12.34 USD" (integer arithmetic: money is never a float here). */
 export function formatAmount(amount: number | null, currency: string | null): string {
@@ -226,7 +243,8 @@ const REVIEW_HINT: Record<string, string> = {
   ambiguous_email: 'several users share this email',
   conflicting_emails: 'the emails on the payment point at different users',
   invalid_credits: 'the credits metadata is not a positive whole number, or exceeds maxCreditsPerPayment',
-  amount_too_low: 'the amount paid is below its credits times credits.minAmountPerCredit (a tiny payment or a 100% coupon)',
+  amount_too_low:
+    'the amount paid is below its credits times credits.minAmountPerCredit (a tiny payment or a 100% coupon)',
   no_credit_rule: 'no credit rule applies (no credits metadata, unknown price, no amount rule for the currency)',
 };
 

@@ -44,9 +44,22 @@ export function shortTime(iso: string | null): string {
  * A user's or a payment's ledger entries. Long payment ids are shortened through `ids`; the caller
  * prints its legend (or not, when the full id is already on the page).
  */
-export function entriesTable(entries: readonly LedgerEntry[], opts: { withUser?: boolean; ids?: ShortIds } = {}): string {
+export function entriesTable(
+  entries: readonly LedgerEntry[],
+  opts: { withUser?: boolean; ids?: ShortIds } = {},
+): string {
   const ids = opts.ids ?? new ShortIds();
-  const t = table(['Entry', 'When (UTC)', ...(opts.withUser ? ['User'] : []), 'Kind', 'Credits', 'Payment', 'Amount', 'By', 'Reason']);
+  const t = table([
+    'Entry',
+    'When (UTC)',
+    ...(opts.withUser ? ['User'] : []),
+    'Kind',
+    'Credits',
+    'Payment',
+    'Amount',
+    'By',
+    'Reason',
+  ]);
   for (const e of entries) {
     t.push([
       String(e.id),

@@ -39,7 +39,11 @@ export function termSafeStream<T extends NodeJS.WritableStream>(stream: T): T {
     get(target, prop) {
       if (prop === 'write') {
         return (chunk: unknown, ...rest: unknown[]) =>
-          (target.write as (...a: unknown[]) => boolean).call(target, typeof chunk === 'string' ? termLines(chunk) : chunk, ...rest);
+          (target.write as (...a: unknown[]) => boolean).call(
+            target,
+            typeof chunk === 'string' ? termLines(chunk) : chunk,
+            ...rest,
+          );
       }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;

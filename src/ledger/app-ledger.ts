@@ -39,7 +39,10 @@ export interface AppCredit {
 }
 
 /** The id the tool writes for a payment: the kind `refKind` names when the payment has one. */
-export function refFor(m: LedgerMapping, p: { paymentKey: string; checkoutSession: string | null; paymentIntent: string | null }): string {
+export function refFor(
+  m: LedgerMapping,
+  p: { paymentKey: string; checkoutSession: string | null; paymentIntent: string | null },
+): string {
   return (m.refKind === 'checkout_session' ? p.checkoutSession : p.paymentIntent) ?? p.paymentKey;
 }
 
@@ -48,12 +51,18 @@ export function refFor(m: LedgerMapping, p: { paymentKey: string; checkoutSessio
  * The ids come back as text (a Postgres CHAR(n) column would return them blank-padded, and no
  * padded id is ever equal to the one the tool looks for).
  */
-export async function appRefsFound(db: Kysely<Database>, m: LedgerMapping, ids: readonly string[]): Promise<Set<string>> {
+export async function appRefsFound(
+  db: Kysely<Database>,
+  m: LedgerMapping,
+  ids: readonly string[],
+): Promise<Set<string>> {
   const found = new Set<string>();
   const ref = sql.ref(m.columns.paymentRef);
   // Padded to a few lengths: few statements prepared (chunks.ts).
   for (const part of paddedChunks([...new Set(ids)], CHUNK)) {
-    const r = await sql<{ ref: string }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${tableRef(m)} WHERE ${ref} IN (${sql.join(part)})`.execute(db);
+    const r = await sql<{
+      ref: string;
+    }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${tableRef(m)} WHERE ${ref} IN (${sql.join(part)})`.execute(db);
     for (const row of r.rows) found.add(String(row.ref));
   }
   return found;
@@ -86,12 +95,22 @@ export interface AppRefSummary {
 export async function appLedgerRefs(db: Kysely<Database>, m: LedgerMapping): Promise<AppRefSummary> {
   const ref = sql.ref(m.columns.paymentRef);
   const t = tableRef(m);
-  const readable = await sql<{ one: number }>`SELECT 1 AS one FROM ${t} WHERE ${readableRef(db, ref)} LIMIT 1`.execute(db);
-  const bad = await sql<{ n: number | string }>`SELECT count(*) AS n FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)}`.execute(db);
+  const readable = await sql<{ one: number }>`SELECT 1 AS one FROM ${t} WHERE ${readableRef(db, ref)} LIMIT 1`.execute(
+    db,
+  );
+  const bad = await sql<{
+    n: number | string;
+  }>`SELECT count(*) AS n FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)}`.execute(db);
   const unreadable = Number(bad.rows[0]?.n ?? 0);
   const examples =
     unreadable > 0
-      ? (await sql<{ ref: string }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} LIMIT 3`.execute(db)).rows.map((r) => String(r.ref))
+      ? (
+          await sql<{
+            ref: string;
+          }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} LIMIT 3`.execute(
+            db,
+          )
+        ).rows.map((r) => String(r.ref))
       : [];
   return { readable: readable.rows.length > 0, unreadable, examples };
 }
@@ -112,10 +131,22 @@ function createdAtValue(m: LedgerMapping, at: Date): string | number {
  * Inserts credits into the app's table in its own shape: the mapped columns plus the constants of
  * `set` (purchases) or `setManual` (manual entries). One statement per INSERT_CHUNK rows.
  */
-export async function insertAppCredits(trx: Kysely<Database>, m: LedgerMapping, credits: readonly AppCredit[], kind: 'purchase' | 'manual', at: Date): Promise<void> {
+export async function insertAppCredits(
+  trx: Kysely<Database>,
+  m: LedgerMapping,
+  credits: readonly AppCredit[],
+  kind: 'purchase' | 'manual',
+  at: Date,
+): Promise<void> {
   if (credits.length === 0) return;
   const consts = Object.entries(kind === 'purchase' ? m.set : m.setManual);
-  const cols = [m.columns.userId, m.columns.credits, m.columns.paymentRef, ...(m.columns.createdAt ? [m.columns.createdAt] : []), ...consts.map(([c]) => c)];
+  const cols = [
+    m.columns.userId,
+    m.columns.credits,
+    m.columns.paymentRef,
+    ...(m.columns.createdAt ? [m.columns.createdAt] : []),
+    ...consts.map(([c]) => c),
+  ];
   const createdAt = createdAtValue(m, at);
   for (const part of statementParts(trx, credits, INSERT_CHUNK)) {
     const rows = part.map((c) => {
@@ -124,7 +155,9 @@ export async function insertAppCredits(trx: Kysely<Database>, m: LedgerMapping, 
       for (const [, v] of consts) values.push(bindable(trx, v));
       return sql`(${sql.join(values)})`;
     });
-    await sql`INSERT INTO ${tableRef(m)} (${sql.join(cols.map((c) => sql.id(c)))}) VALUES ${sql.join(rows)}`.execute(trx);
+    await sql`INSERT INTO ${tableRef(m)} (${sql.join(cols.map((c) => sql.id(c)))}) VALUES ${sql.join(rows)}`.execute(
+      trx,
+    );
   }
 }
 
@@ -133,7 +166,11 @@ export async function insertAppCredits(trx: Kysely<Database>, m: LedgerMapping, 
  * whose row is missing fails the transaction: a credit the app's balance does not show would be
  * worse than a run that stops and says why.
  */
-export async function moveBalances(trx: Kysely<Database>, b: BalanceConfig, credits: readonly AppCredit[]): Promise<void> {
+export async function moveBalances(
+  trx: Kysely<Database>,
+  b: BalanceConfig,
+  credits: readonly AppCredit[],
+): Promise<void> {
   const byUser = new Map<string, number>();
   for (const c of credits) if (c.credits !== 0) byUser.set(c.userId, (byUser.get(c.userId) ?? 0) + c.credits);
   if (byUser.size === 0) return;
@@ -141,7 +178,10 @@ export async function moveBalances(trx: Kysely<Database>, b: BalanceConfig, cred
   const col = sql.ref(b.column);
   for (const part of statementParts(trx, [...byUser], CHUNK / 2)) {
     const cases = part.map(([user, n]) => sql`WHEN ${user} THEN CAST(${n} AS BIGINT)`);
-    const r = await sql`UPDATE ${tableRef(b)} SET ${col} = COALESCE(${col}, 0) + (CASE ${key} ${sql.join(cases, sql` `)} END) WHERE ${key} IN (${sql.join(part.map(([u]) => u))})`.execute(trx);
+    const r =
+      await sql`UPDATE ${tableRef(b)} SET ${col} = COALESCE(${col}, 0) + (CASE ${key} ${sql.join(cases, sql` `)} END) WHERE ${key} IN (${sql.join(part.map(([u]) => u))})`.execute(
+        trx,
+      );
     const moved = Number(r.numAffectedRows ?? 0n);
     if (moved !== part.length) {
       throw new ConfigError(
@@ -162,19 +202,31 @@ export async function moveBalances(trx: Kysely<Database>, b: BalanceConfig, cred
  */
 export async function lockPaymentKeys(trx: Kysely<Database>, keys: readonly string[]): Promise<void> {
   if (engineOf(trx) !== 'postgres' || keys.length === 0) return;
-  await sql`SELECT pg_advisory_xact_lock(${PAYMENT_LOCK_SPACE}, b) FROM (SELECT DISTINCT hashtext(k) & ${LOCK_BUCKETS - 1} AS b FROM unnest(CAST(${[...keys]} AS text[])) AS u(k) ORDER BY b) AS s`.execute(trx);
+  await sql`SELECT pg_advisory_xact_lock(${PAYMENT_LOCK_SPACE}, b) FROM (SELECT DISTINCT hashtext(k) & ${LOCK_BUCKETS - 1} AS b FROM unnest(CAST(${[...keys]} AS text[])) AS u(k) ORDER BY b) AS s`.execute(
+    trx,
+  );
 }
 
 /** A user's balance as the app reads it: the balance column, else the sum of the app's ledger. */
-export async function appBalance(db: Kysely<Database>, cfg: Pick<AppConfig, 'ledger' | 'balance'>, userId: string): Promise<number | null> {
+export async function appBalance(
+  db: Kysely<Database>,
+  cfg: Pick<AppConfig, 'ledger' | 'balance'>,
+  userId: string,
+): Promise<number | null> {
   if (cfg.balance) {
     const b = cfg.balance;
-    const r = await sql<{ v: number | string | null }>`SELECT ${sql.ref(b.column)} AS v FROM ${tableRef(b)} WHERE ${sql.ref(b.key)} = ${userId}`.execute(db);
+    const r = await sql<{
+      v: number | string | null;
+    }>`SELECT ${sql.ref(b.column)} AS v FROM ${tableRef(b)} WHERE ${sql.ref(b.key)} = ${userId}`.execute(db);
     return r.rows.length > 0 ? Number(r.rows[0]!.v ?? 0) : null;
   }
   if (cfg.ledger) {
     const m = cfg.ledger;
-    const r = await sql<{ v: number | string | null }>`SELECT COALESCE(SUM(${sql.ref(m.columns.credits)}), 0) AS v FROM ${tableRef(m)} WHERE ${sql.ref(m.columns.userId)} = ${userId}`.execute(db);
+    const r = await sql<{
+      v: number | string | null;
+    }>`SELECT COALESCE(SUM(${sql.ref(m.columns.credits)}), 0) AS v FROM ${tableRef(m)} WHERE ${sql.ref(m.columns.userId)} = ${userId}`.execute(
+      db,
+    );
     return Number(r.rows[0]?.v ?? 0);
   }
   return null;
@@ -188,10 +240,15 @@ export function balanceSource(cfg: Pick<AppConfig, 'ledger' | 'balance'>): strin
 }
 
 /** A table as the engine finds it (SQLite: case-insensitively, `main` by default; Postgres: through the search path), or null. */
-async function resolvedTable(db: Kysely<Database>, t: { schema: string | null; table: string }): Promise<string | null> {
+async function resolvedTable(
+  db: Kysely<Database>,
+  t: { schema: string | null; table: string },
+): Promise<string | null> {
   const info = await describeTable(db, t.schema, t.table);
   if (!info) return null;
-  return engineOf(db) === 'postgres' ? `${info.schema}.${info.name}` : `${t.schema ?? 'main'}.${info.name}`.toLowerCase();
+  return engineOf(db) === 'postgres'
+    ? `${info.schema}.${info.name}`
+    : `${t.schema ?? 'main'}.${info.name}`.toLowerCase();
 }
 
 /** A `ledger` or `balance` mapping that names a table the tool must not write there. */
@@ -206,7 +263,10 @@ export interface MappingConflict {
  * per payment. The balance moves a column on every row whose key is the user: on the ledger's table
  * it would rewrite the user's credit entries. (A balance on the users table is its purpose.)
  */
-export async function mappingConflicts(db: Kysely<Database>, cfg: Pick<AppConfig, 'users' | 'ledger' | 'balance'>): Promise<MappingConflict[]> {
+export async function mappingConflicts(
+  db: Kysely<Database>,
+  cfg: Pick<AppConfig, 'users' | 'ledger' | 'balance'>,
+): Promise<MappingConflict[]> {
   const out: MappingConflict[] = [];
   if (!cfg.ledger) return out;
   const ledger = await resolvedTable(db, cfg.ledger);
@@ -233,15 +293,25 @@ export async function mappingConflicts(db: Kysely<Database>, cfg: Pick<AppConfig
  * mapped ledger and the balance column. A missing one is a configuration error naming what the
  * table actually has. (`doctor` checks more: types, NOT NULL columns, indexes.)
  */
-export async function verifyAppTables(db: Kysely<Database>, cfg: Pick<AppConfig, 'users' | 'ledger' | 'balance'>): Promise<void> {
+export async function verifyAppTables(
+  db: Kysely<Database>,
+  cfg: Pick<AppConfig, 'users' | 'ledger' | 'balance'>,
+): Promise<void> {
   await verifyUsersTable(db, cfg.users);
   // Found as doctor finds them (introspect.ts): on SQLite case-insensitively, on Postgres through the search path.
   const check = async (where: string, t: { schema: string | null; table: string }, wanted: Array<[string, string]>) => {
     const info = await describeTable(db, t.schema, t.table);
-    if (!info) throw new ConfigError(`${where} table "${tableLabel(t)}" not found in the database`, `set ${where}.table in the config file to the app's table, and check --db`);
+    if (!info)
+      throw new ConfigError(
+        `${where} table "${tableLabel(t)}" not found in the database`,
+        `set ${where}.table in the config file to the app's table, and check --db`,
+      );
     for (const [key, col] of wanted) {
       if (!columnOf(db, info, col)) {
-        throw new ConfigError(`${where} table "${tableLabel(t)}" has no column "${col}" (${key}); it has: ${info.columns.map((c) => c.name).join(', ')}`, `set ${key} in the config file to the right column`);
+        throw new ConfigError(
+          `${where} table "${tableLabel(t)}" has no column "${col}" (${key}); it has: ${info.columns.map((c) => c.name).join(', ')}`,
+          `set ${key} in the config file to the right column`,
+        );
       }
     }
   };

@@ -24,7 +24,12 @@ const TEXTS = 64;
  * kept (the query is then compiled each time, as without this: so are the lookups of a Postgres
  * integer or uuid users id, which bind their list as one array).
  */
-export async function compiledOnce<R>(db: Kysely<any>, shape: string, params: readonly unknown[], compile: () => CompiledQuery<R>): Promise<QueryResult<R>> {
+export async function compiledOnce<R>(
+  db: Kysely<any>,
+  shape: string,
+  params: readonly unknown[],
+  compile: () => CompiledQuery<R>,
+): Promise<QueryResult<R>> {
   const key = `${engineOf(db)}|${shape}`;
   let text = texts.get(key);
   if (text !== undefined) {
@@ -71,7 +76,12 @@ export async function insertRows<R>(
 /** The most rows one INSERT takes (SQLite allows 32766 bound parameters: 17 columns × 1000 fit). */
 const INSERT_ROWS = 1000;
 
-async function insertPart<R>(db: Kysely<any>, name: string, rows: readonly object[], compile: (rows: readonly object[]) => CompiledQuery<R>): Promise<QueryResult<R>> {
+async function insertPart<R>(
+  db: Kysely<any>,
+  name: string,
+  rows: readonly object[],
+  compile: (rows: readonly object[]) => CompiledQuery<R>,
+): Promise<QueryResult<R>> {
   const columns = Object.keys(rows[0]!);
   const params: unknown[] = [];
   for (const row of rows) {

@@ -1,7 +1,16 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type MigrationProvider,
+} from 'kysely';
 import type pg from 'pg';
 import { CliError, ConfigError, DatabaseError } from '../errors.js';
 import { engineOf, ownSchemaTables, type EngineKind } from './engine.js';
@@ -21,8 +30,7 @@ import type { Database } from './schema.js';
 
 /** Where `--db` / DATABASE_URL points. `label` is what messages show: never a password. */
 export type DbLocation =
-  | { kind: 'sqlite'; path: string; label: string }
-  | { kind: 'postgres'; label: string; connection: PgConnection };
+  { kind: 'sqlite'; path: string; label: string } | { kind: 'postgres'; label: string; connection: PgConnection };
 
 /** What `pg` needs to connect, from the URL (TLS files already read). */
 export interface PgConnection {
@@ -31,7 +39,9 @@ export interface PgConnection {
   user?: string;
   password?: string;
   database?: string;
-  ssl: false | { rejectUnauthorized: boolean; ca?: string; cert?: string; key?: string; checkServerIdentity?: () => undefined };
+  ssl:
+    | false
+    | { rejectUnauthorized: boolean; ca?: string; cert?: string; key?: string; checkServerIdentity?: () => undefined };
   sslmode: string;
   connectTimeoutMs: number;
   applicationName: string;
@@ -47,10 +57,15 @@ export function parseDbUrl(url: string, cwd: string): DbLocation {
   if (/^sqlite:/i.test(path)) path = path.replace(/^sqlite:(\/\/)?/i, '');
   else if (/^file:/i.test(path)) path = path.replace(/^file:(\/\/)?/i, '');
   else if (/^([a-z][a-z0-9+.-]*:\/\/|jdbc:)/i.test(path)) {
-    const hint = /^jdbc:postgres/i.test(path) ? 'drop the jdbc: prefix: postgres://USER:PASSWORD@HOST:PORT/DATABASE' : 'use a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+    const hint = /^jdbc:postgres/i.test(path)
+      ? 'drop the jdbc: prefix: postgres://USER:PASSWORD@HOST:PORT/DATABASE'
+      : 'use a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE';
     throw new ConfigError(`unsupported database URL: ${maskDbLocation(url)}`, hint);
   } else if (KEYWORD_DSN.test(path)) {
-    throw new ConfigError(`unsupported database setting: ${maskDbLocation(url)} (a keyword/value connection string)`, `write it as a URL: ${PG_URL_FORM}`);
+    throw new ConfigError(
+      `unsupported database setting: ${maskDbLocation(url)} (a keyword/value connection string)`,
+      `write it as a URL: ${PG_URL_FORM}`,
+    );
   }
   if (path === '') throw new ConfigError('empty database path');
   const abs = resolve(cwd, path);
@@ -59,10 +74,25 @@ export function parseDbUrl(url: string, cwd: string): DbLocation {
 }
 
 /** A libpq keyword/value connection string (`host=db user=app password=…`), which `pg` cannot take here. */
-const KEYWORD_DSN = /^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|service|connect_timeout|application_name|options)\s*=/i;
+const KEYWORD_DSN =
+  /^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|service|connect_timeout|application_name|options)\s*=/i;
 
-const PG_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options', 'host', 'port', 'user', 'password', 'dbname'];
-const PG_URL_FORM = 'postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=require (percent-encode special characters in the password)';
+const PG_PARAMS = [
+  'sslmode',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'connect_timeout',
+  'application_name',
+  'options',
+  'host',
+  'port',
+  'user',
+  'password',
+  'dbname',
+];
+const PG_URL_FORM =
+  'postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=require (percent-encode special characters in the password)';
 
 function parsePostgresUrl(raw: string, cwd: string): DbLocation {
   const label = maskDbLocation(raw);
@@ -82,7 +112,10 @@ function parsePostgresUrl(raw: string, cwd: string): DbLocation {
   const params = new Map<string, string>();
   for (const [k, v] of u.searchParams) {
     if (!PG_PARAMS.includes(k)) {
-      throw new ConfigError(`unsupported parameter '${k}' in the database URL ${label}`, `supported: ${PG_PARAMS.join(', ')}`);
+      throw new ConfigError(
+        `unsupported parameter '${k}' in the database URL ${label}`,
+        `supported: ${PG_PARAMS.join(', ')}`,
+      );
     }
     params.set(k, v);
   }
@@ -101,14 +134,20 @@ function parsePostgresUrl(raw: string, cwd: string): DbLocation {
   }
   const timeoutText = params.get('connect_timeout');
   const timeoutS = timeoutText === undefined ? 10 : Number(timeoutText);
-  if (!Number.isFinite(timeoutS) || timeoutS < 0) throw new ConfigError(`bad connect_timeout '${timeoutText}' in the database URL ${label}`, 'seconds, e.g. connect_timeout=10');
+  if (!Number.isFinite(timeoutS) || timeoutS < 0)
+    throw new ConfigError(
+      `bad connect_timeout '${timeoutText}' in the database URL ${label}`,
+      'seconds, e.g. connect_timeout=10',
+    );
 
   const readFile = (param: string): string => {
     const file = resolve(cwd, params.get(param)!);
     try {
       return readFileSync(file, 'utf8');
     } catch (e) {
-      throw new ConfigError(`cannot read ${param} ${file} (from the database URL): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ConfigError(
+        `cannot read ${param} ${file} (from the database URL): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   };
   // TLS, from sslmode as libpq names its values. Unlike libpq, `require` verifies the server's
@@ -118,7 +157,11 @@ function parsePostgresUrl(raw: string, cwd: string): DbLocation {
   let ssl: PgConnection['ssl'];
   switch (sslmode) {
     case 'disable':
-      if (anyCertParam) throw new ConfigError(`the database URL ${label} says sslmode=disable but names certificate files`, 'drop sslmode=disable to use TLS, or drop sslrootcert/sslcert/sslkey');
+      if (anyCertParam)
+        throw new ConfigError(
+          `the database URL ${label} says sslmode=disable but names certificate files`,
+          'drop sslmode=disable to use TLS, or drop sslrootcert/sslcert/sslkey',
+        );
       ssl = false;
       break;
     case 'require':
@@ -141,7 +184,10 @@ function parsePostgresUrl(raw: string, cwd: string): DbLocation {
         'use sslmode=require (TLS, certificate verified), sslmode=verify-full, or sslmode=disable (no TLS)',
       );
     default:
-      throw new ConfigError(`unknown sslmode '${sslmode}' in the database URL ${label}`, 'use disable, require, verify-ca, verify-full or no-verify');
+      throw new ConfigError(
+        `unknown sslmode '${sslmode}' in the database URL ${label}`,
+        'use disable, require, verify-ca, verify-full or no-verify',
+      );
   }
   const password = params.get('password') ?? (u.password ? decode(u.password) : undefined);
   return {
@@ -201,7 +247,10 @@ export async function openDatabase(location: DbLocation, opts: { readonly: boole
     );
   }
   if (statSync(location.path).isDirectory()) {
-    throw new ConfigError(`${location.label} is a directory, not a SQLite database file`, "--db (or DATABASE_URL) must name the app's database file, the one that holds its users table");
+    throw new ConfigError(
+      `${location.label} is a directory, not a SQLite database file`,
+      "--db (or DATABASE_URL) must name the app's database file, the one that holds its users table",
+    );
   }
   const opened = { label: location.label, readonly: opts.readonly };
   noteSqliteOpened(opened);
@@ -212,7 +261,10 @@ export async function openDatabase(location: DbLocation, opts: { readonly: boole
     // Touch the file so a non-database file is reported here, as a configuration error.
     sqlite.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (e) {
-    throw sqliteError(e, opened) ?? new ConfigError(`cannot open SQLite database ${location.label}: ${(e as Error).message}`);
+    throw (
+      sqliteError(e, opened) ??
+      new ConfigError(`cannot open SQLite database ${location.label}: ${(e as Error).message}`)
+    );
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
   return {
@@ -275,7 +327,9 @@ type Pg = typeof pg;
 function pgTypes(pgm: Pg) {
   return {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-      oid === 20 && format !== 'binary' ? parseInt8 : pgm.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      oid === 20 && format !== 'binary'
+        ? parseInt8
+        : pgm.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
   };
 }
 
@@ -321,7 +375,10 @@ function dropSocket(client: pg.Client): void {
   (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
-async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>, opts: { readonly: boolean }): Promise<OpenDb> {
+async function openPostgres(
+  location: Extract<DbLocation, { kind: 'postgres' }>,
+  opts: { readonly: boolean },
+): Promise<OpenDb> {
   const pgm: Pg = (await import('pg')).default;
   const clients = new Set<pg.Client>();
   class TrackedClient extends pgm.Client {
@@ -335,7 +392,12 @@ async function openPostgres(location: Extract<DbLocation, { kind: 'postgres' }>,
       this.on('error', () => {});
     }
   }
-  const pool = new pgm.Pool({ ...pgClientConfig(pgm, location.connection), max: 4, idleTimeoutMillis: 30_000, Client: TrackedClient });
+  const pool = new pgm.Pool({
+    ...pgClientConfig(pgm, location.connection),
+    max: 4,
+    idleTimeoutMillis: 30_000,
+    Client: TrackedClient,
+  });
   const setup = sessionSetup(location.connection, opts.readonly);
   // A pooled connection that dies while idle is reported by the next query that needs one; without
   // a listener, pg would throw the error event and end the process with a stack trace.
@@ -395,7 +457,8 @@ const UNREACHABLE: Record<string, string> = {
   ENOENT: 'no such socket',
 };
 
-const CERT_ERRORS = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|CERT_SIGNATURE_FAILURE)$/;
+const CERT_ERRORS =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|CERT_SIGNATURE_FAILURE)$/;
 const TRUST_HINT =
   "pg verifies the server's certificate (libpq's sslmode=require does not): trust its CA with sslrootcert=/path/to/ca.pem in the URL or NODE_EXTRA_CA_CERTS=/path/to/ca.pem; sslmode=verify-ca skips the host name check; sslmode=no-verify encrypts without verifying (not safe against an impostor)";
 
@@ -413,33 +476,74 @@ export function connectError(e: unknown, location: Extract<DbLocation, { kind: '
   const msg = scrub(err.message ?? String(e), c.password);
   const code = err.code ?? '';
   if (code === '28P01') {
-    return new ConfigError(`cannot connect to ${location.label}: password authentication failed for user "${c.user ?? '?'}"`, 'check the user and password in --db / DATABASE_URL (percent-encode special characters in the password)', { cause: e });
+    return new ConfigError(
+      `cannot connect to ${location.label}: password authentication failed for user "${c.user ?? '?'}"`,
+      'check the user and password in --db / DATABASE_URL (percent-encode special characters in the password)',
+      { cause: e },
+    );
   }
   if (code === '28000') {
-    return new ConfigError(`cannot connect to ${location.label}: ${msg}`, /no encryption/.test(msg) ? 'the server accepts only TLS connections: add ?sslmode=require to the URL' : "the server's pg_hba.conf does not let this user in from here", { cause: e });
+    return new ConfigError(
+      `cannot connect to ${location.label}: ${msg}`,
+      /no encryption/.test(msg)
+        ? 'the server accepts only TLS connections: add ?sslmode=require to the URL'
+        : "the server's pg_hba.conf does not let this user in from here",
+      { cause: e },
+    );
   }
   if (code === '3D000') {
-    return new ConfigError(`cannot connect to ${location.label}: database "${c.database ?? c.user ?? '?'}" does not exist on ${where}`, "--db must name the app's existing database, the one that holds its users table", { cause: e });
+    return new ConfigError(
+      `cannot connect to ${location.label}: database "${c.database ?? c.user ?? '?'}" does not exist on ${where}`,
+      "--db must name the app's existing database, the one that holds its users table",
+      { cause: e },
+    );
   }
-  if (code === '42501') return new ConfigError(`cannot connect to ${location.label}: ${msg}`, 'GRANT CONNECT ON DATABASE … TO the tool\'s user', { cause: e });
+  if (code === '42501')
+    return new ConfigError(
+      `cannot connect to ${location.label}: ${msg}`,
+      "GRANT CONNECT ON DATABASE … TO the tool's user",
+      { cause: e },
+    );
   if (CERT_ERRORS.test(code)) {
-    return new ConfigError(`cannot connect to ${location.label}: the server's TLS certificate is not trusted (${msg})`, TRUST_HINT, { cause: e });
+    return new ConfigError(
+      `cannot connect to ${location.label}: the server's TLS certificate is not trusted (${msg})`,
+      TRUST_HINT,
+      { cause: e },
+    );
   }
   if (/does not support SSL/i.test(msg)) {
-    return new ConfigError(`cannot connect to ${location.label}: the server does not support TLS, and the URL says sslmode=${c.sslmode}`, 'use sslmode=disable for a server without TLS (a local one), or enable TLS on the server', { cause: e });
+    return new ConfigError(
+      `cannot connect to ${location.label}: the server does not support TLS, and the URL says sslmode=${c.sslmode}`,
+      'use sslmode=disable for a server without TLS (a local one), or enable TLS on the server',
+      { cause: e },
+    );
   }
   if (/SASL|password must be a string|no password/i.test(msg)) {
-    return new ConfigError(`cannot connect to ${location.label}: the server asks for a password and none was given`, 'put it in the URL (postgres://USER:PASSWORD@HOST/DB), or in PGPASSWORD or ~/.pgpass', { cause: e });
+    return new ConfigError(
+      `cannot connect to ${location.label}: the server asks for a password and none was given`,
+      'put it in the URL (postgres://USER:PASSWORD@HOST/DB), or in PGPASSWORD or ~/.pgpass',
+      { cause: e },
+    );
   }
   if (UNREACHABLE[code]) {
-    const hint = /^(ENOTFOUND|EAI_AGAIN)$/.test(code) ? 'check the host name in --db / DATABASE_URL; a rerun is safe' : 'check that the server is running and reachable from here; a rerun is safe';
+    const hint = /^(ENOTFOUND|EAI_AGAIN)$/.test(code)
+      ? 'check the host name in --db / DATABASE_URL; a rerun is safe'
+      : 'check that the server is running and reachable from here; a rerun is safe';
     return new CliError(`cannot reach the database server at ${where}: ${UNREACHABLE[code]}`, 1, hint, { cause: e });
   }
   if (connectionLost(e)) {
-    return new DatabaseError(`lost the connection to the database at ${where} while connecting: ${msg}; a rerun is safe`, { cause: e });
+    return new DatabaseError(
+      `lost the connection to the database at ${where} while connecting: ${msg}; a rerun is safe`,
+      { cause: e },
+    );
   }
   if (/timeout|timed out/i.test(msg)) {
-    return new CliError(`cannot reach the database server at ${where}: no answer within ${c.connectTimeoutMs / 1000} s`, 1, 'check that the server is running and reachable from here (connect_timeout=SECONDS in the URL waits longer)', { cause: e });
+    return new CliError(
+      `cannot reach the database server at ${where}: no answer within ${c.connectTimeoutMs / 1000} s`,
+      1,
+      'check that the server is running and reachable from here (connect_timeout=SECONDS in the URL waits longer)',
+      { cause: e },
+    );
   }
   return new DatabaseError(`cannot connect to ${location.label}: ${msg}`, { cause: e });
 }
@@ -453,7 +557,9 @@ function connectionLost(e: unknown): boolean {
     (isPg && /^(08|57P)/.test(code)) ||
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||
-    /Connection terminated|connection (was )?(closed|reset)|connection has been discarded|not queryable|terminating connection/i.test(String(err.message ?? ''))
+    /Connection terminated|connection (was )?(closed|reset)|connection has been discarded|not queryable|terminating connection/i.test(
+      String(err.message ?? ''),
+    )
   );
 }
 
@@ -470,10 +576,17 @@ export function databaseError(e: unknown): CliError | null {
   const isPg = typeof err.severity === 'string' && /^[0-9A-Z]{5}$/.test(code);
   const msg = maskDbUrl(err.message as string);
   if (isPg && code === '42501') {
-    return new ConfigError(`the database refused: ${msg}`, "the tool's database user lacks a privilege: see docs/postgres.md for the grants it needs", { cause: e });
+    return new ConfigError(
+      `the database refused: ${msg}`,
+      "the tool's database user lacks a privilege: see docs/postgres.md for the grants it needs",
+      { cause: e },
+    );
   }
   if (connectionLost(e)) {
-    return new DatabaseError(`lost the connection to the database: ${msg}; what was written is consistent, a rerun is safe`, { cause: e });
+    return new DatabaseError(
+      `lost the connection to the database: ${msg}; what was written is consistent, a rerun is safe`,
+      { cause: e },
+    );
   }
   if (isPg && code === '55P03') {
     return new CliError(
@@ -484,7 +597,10 @@ export function databaseError(e: unknown): CliError | null {
     );
   }
   if (isPg && code === '57014') {
-    return new DatabaseError(`the database cancelled a statement (statement_timeout, or an administrator): ${msg}; what was written is consistent, a rerun is safe`, { cause: e });
+    return new DatabaseError(
+      `the database cancelled a statement (statement_timeout, or an administrator): ${msg}; what was written is consistent, a rerun is safe`,
+      { cause: e },
+    );
   }
   if (isPg) return new DatabaseError(`database error: ${msg} (SQLSTATE ${code})`, { cause: e });
   return null;
@@ -533,10 +649,17 @@ function migrationFailed(failed: string | undefined, error: unknown): CliError {
   const code = (error as { code?: unknown }).code;
   const message = `${failed ? `migration ${failed}` : "migrating the tool's tables"} failed: ${maskDbUrl((error as Error).message ?? String(error))}`;
   if (connectionLost(error)) {
-    return new DatabaseError(`lost the connection to the database while migrating the tool's tables (${maskDbUrl((error as Error).message ?? String(error))}): nothing half-done is kept, a rerun is safe`, { cause: error });
+    return new DatabaseError(
+      `lost the connection to the database while migrating the tool's tables (${maskDbUrl((error as Error).message ?? String(error))}): nothing half-done is kept, a rerun is safe`,
+      { cause: error },
+    );
   }
   if (code === '42501') {
-    return new ConfigError(message, "the tool's database user needs CREATE on the schema and every privilege on the tool's own tables: see docs/postgres.md", { cause: error });
+    return new ConfigError(
+      message,
+      "the tool's database user needs CREATE on the schema and every privilege on the tool's own tables: see docs/postgres.md",
+      { cause: error },
+    );
   }
   return new DatabaseError(message, { cause: error });
 }

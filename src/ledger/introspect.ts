@@ -10,7 +10,8 @@ import { engineOf } from './engine.js';
  */
 
 /** A broad class of a column's type, enough to judge what can be written into it. */
-export type TypeKind = 'integer' | 'numeric' | 'float' | 'text' | 'timestamp' | 'date' | 'boolean' | 'uuid' | 'json' | 'blob' | 'other';
+export type TypeKind =
+  'integer' | 'numeric' | 'float' | 'text' | 'timestamp' | 'date' | 'boolean' | 'uuid' | 'json' | 'blob' | 'other';
 
 export interface ColumnInfo {
   name: string;
@@ -121,7 +122,11 @@ export async function listTables(db: Kysely<any>): Promise<string[]> {
        ORDER BY 3 DESC, 1, 2`.execute(db);
     return r.rows.map((x) => (x.first ? x.n : `${x.s}.${x.n}`));
   }
-  const r = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`.execute(db);
+  const r = await sql<{
+    name: string;
+  }>`SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`.execute(
+    db,
+  );
   return r.rows.map((x) => x.name);
 }
 
@@ -136,12 +141,30 @@ export async function describeTable(db: Kysely<any>, schema: string | null, tabl
 async function describeSqlite(db: Kysely<any>, schema: string | null, table: string): Promise<TableInfo | null> {
   const s = schema ?? 'main';
   // A schema SQLite does not have (only main and temp, on a connection that attaches nothing) holds no table.
-  if ((await sql<{ name: string }>`SELECT name FROM pragma_database_list WHERE name = ${s} COLLATE NOCASE`.execute(db)).rows.length === 0) return null;
-  const master = await sql<{ type: string; name: string }>`SELECT type, name FROM ${sql.id(s, 'sqlite_master')} WHERE type IN ('table', 'view') AND name = ${table} COLLATE NOCASE`.execute(db);
+  if (
+    (await sql<{ name: string }>`SELECT name FROM pragma_database_list WHERE name = ${s} COLLATE NOCASE`.execute(db))
+      .rows.length === 0
+  )
+    return null;
+  const master = await sql<{
+    type: string;
+    name: string;
+  }>`SELECT type, name FROM ${sql.id(s, 'sqlite_master')} WHERE type IN ('table', 'view') AND name = ${table} COLLATE NOCASE`.execute(
+    db,
+  );
   const found = master.rows[0];
   if (!found) return null;
-  const cols = await sql<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }>`
-    SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${found.name}, ${s}) ORDER BY cid`.execute(db);
+  const cols = await sql<{
+    name: string;
+    type: string;
+    notnull: number;
+    dflt_value: string | null;
+    pk: number;
+    hidden: number;
+  }>`
+    SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${found.name}, ${s}) ORDER BY cid`.execute(
+    db,
+  );
   const pkCols = cols.rows.filter((c) => c.pk > 0);
   const rowidAlias = pkCols.length === 1 && pkCols[0]!.type.toUpperCase() === 'INTEGER' ? pkCols[0]!.name : null;
   const columns: ColumnInfo[] = cols.rows
@@ -157,14 +180,21 @@ async function describeSqlite(db: Kysely<any>, schema: string | null, table: str
       sequence: null,
     }));
   const indexes: IndexInfo[] = [];
-  if (rowidAlias) indexes.push({ name: '(rowid primary key)', unique: true, primary: true, columns: [rowidAlias], predicate: null });
+  if (rowidAlias)
+    indexes.push({ name: '(rowid primary key)', unique: true, primary: true, columns: [rowidAlias], predicate: null });
   const list = await sql<{ name: string; unique: number; origin: string; partial: number }>`
     SELECT name, "unique", origin, partial FROM pragma_index_list(${found.name}, ${s})`.execute(db);
   for (const ix of list.rows) {
-    const info = await sql<{ seqno: number; cid: number; name: string | null }>`SELECT seqno, cid, name FROM pragma_index_info(${ix.name}, ${s}) ORDER BY seqno`.execute(db);
+    const info = await sql<{
+      seqno: number;
+      cid: number;
+      name: string | null;
+    }>`SELECT seqno, cid, name FROM pragma_index_info(${ix.name}, ${s}) ORDER BY seqno`.execute(db);
     let predicate: string | null = null;
     if (ix.partial === 1) {
-      const def = await sql<{ sql: string | null }>`SELECT sql FROM ${sql.id(s, 'sqlite_master')} WHERE type = 'index' AND name = ${ix.name}`.execute(db);
+      const def = await sql<{
+        sql: string | null;
+      }>`SELECT sql FROM ${sql.id(s, 'sqlite_master')} WHERE type = 'index' AND name = ${ix.name}`.execute(db);
       predicate = /\bWHERE\b([\s\S]*)$/i.exec(def.rows[0]?.sql ?? '')?.[1]?.trim() ?? '(partial)';
     }
     indexes.push({
@@ -175,7 +205,13 @@ async function describeSqlite(db: Kysely<any>, schema: string | null, table: str
       predicate,
     });
   }
-  const strict = found.type === 'table' && (await sql<{ strict: number }>`SELECT strict FROM pragma_table_list WHERE schema = ${s} AND name = ${found.name}`.execute(db)).rows[0]?.strict === 1;
+  const strict =
+    found.type === 'table' &&
+    (
+      await sql<{
+        strict: number;
+      }>`SELECT strict FROM pragma_table_list WHERE schema = ${s} AND name = ${found.name}`.execute(db)
+    ).rows[0]?.strict === 1;
   return { schema, name: found.name, isView: found.type === 'view', strict, columns, indexes };
 }
 
@@ -230,7 +266,13 @@ async function describePg(db: Kysely<any>, schema: string | null, table: string)
     generated: c.generated !== '',
     sequence: c.seq_schema !== null && c.seq_name !== null ? { schema: c.seq_schema, name: c.seq_name } : null,
   }));
-  const ix = await sql<{ name: string; unique: boolean; primary: boolean; predicate: string | null; columns: Array<string | null> }>`
+  const ix = await sql<{
+    name: string;
+    unique: boolean;
+    primary: boolean;
+    predicate: string | null;
+    columns: Array<string | null>;
+  }>`
     SELECT i.relname AS name, x.indisunique AS "unique", x.indisprimary AS "primary",
            pg_get_expr(x.indpred, x.indrelid) AS predicate,
            ARRAY(SELECT a.attname::text
@@ -241,7 +283,14 @@ async function describePg(db: Kysely<any>, schema: string | null, table: string)
       FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
      WHERE x.indrelid = ${oid} AND x.indisvalid
      ORDER BY i.relname`.execute(db);
-  return { schema: found.schema, name: table, isView: found.kind === 'v' || found.kind === 'm', strict: false, columns, indexes: ix.rows };
+  return {
+    schema: found.schema,
+    name: table,
+    isView: found.kind === 'v' || found.kind === 'm',
+    strict: false,
+    columns,
+    indexes: ix.rows,
+  };
 }
 
 /** The indexes whose first key column is `column`, best first (unique, then plain). */

@@ -51,7 +51,12 @@ export async function findCredited(
     padToLadder(ids, 2 * LOOKUP_CHUNK);
     padToLadder(sessions, LOOKUP_CHUNK);
     if (toolTables) {
-      const entries = await compiledOnce(db, `purchases|${ids.length}|${sessions.length}`, ['purchase', ...ids, ...sessions], () => purchasesQuery(db, ids, sessions).compile());
+      const entries = await compiledOnce(
+        db,
+        `purchases|${ids.length}|${sessions.length}`,
+        ['purchase', ...ids, ...sessions],
+        () => purchasesQuery(db, ids, sessions).compile(),
+      );
       for (const r of entries.rows) {
         if (r.payment_key) found.add(r.payment_key);
         if (r.checkout_session_id) found.add(r.checkout_session_id);
@@ -81,8 +86,13 @@ export function mergeSorted(a: readonly string[], b: readonly string[]): string[
 
 /** The purchase entries under these payment keys, or naming these sessions (see findCredited). */
 export function purchasesQuery(db: Kysely<Database>, keys: readonly string[], sessions: readonly string[]) {
-  const q = db.selectFrom('credit_ledger').select(['payment_key', 'checkout_session_id']).where('kind', '=', 'purchase');
-  return sessions.length > 0 ? q.where((eb) => eb.or([eb('payment_key', 'in', keys), sessionNotKey(sessions)])) : q.where('payment_key', 'in', keys);
+  const q = db
+    .selectFrom('credit_ledger')
+    .select(['payment_key', 'checkout_session_id'])
+    .where('kind', '=', 'purchase');
+  return sessions.length > 0
+    ? q.where((eb) => eb.or([eb('payment_key', 'in', keys), sessionNotKey(sessions)]))
+    : q.where('payment_key', 'in', keys);
 }
 
 /**
@@ -100,7 +110,11 @@ export function sessionNotKey(sessions: readonly string[]) {
  * `column IN (values)` under the condition of the column's partial index, spelled out so that both
  * engines use that index (migrations 0006, 0007 and 0008).
  */
-export function inPartialIndex(column: 'checkout_session_id' | 'payment_intent_id', values: readonly string[], indexCondition: string) {
+export function inPartialIndex(
+  column: 'checkout_session_id' | 'payment_intent_id',
+  values: readonly string[],
+  indexCondition: string,
+) {
   return sql<boolean>`(${sql.raw(column)} IN (${sql.join(values)}) AND ${sql.raw(indexCondition)})`;
 }
 
@@ -109,7 +123,11 @@ async function baselined(db: Kysely<Database>, keys: string[], sessions: string[
     return await db
       .selectFrom('stripe_credits_baseline')
       .select(['payment_key', 'checkout_session_id'])
-      .where((eb) => (sessions.length > 0 ? eb.or([eb('payment_key', 'in', keys), eb('checkout_session_id', 'in', sessions)]) : eb('payment_key', 'in', keys)))
+      .where((eb) =>
+        sessions.length > 0
+          ? eb.or([eb('payment_key', 'in', keys), eb('checkout_session_id', 'in', sessions)])
+          : eb('payment_key', 'in', keys),
+      )
       .execute();
   } catch (e) {
     // A ledger migrated before baselines existed, read by a dry run (which never migrates).
@@ -124,7 +142,9 @@ async function baselined(db: Kysely<Database>, keys: string[], sessions: string[
  */
 export async function anyBaselined(db: Kysely<Database>): Promise<boolean> {
   try {
-    return (await db.selectFrom('stripe_credits_baseline').select('payment_key').limit(1).executeTakeFirst()) !== undefined;
+    return (
+      (await db.selectFrom('stripe_credits_baseline').select('payment_key').limit(1).executeTakeFirst()) !== undefined
+    );
   } catch (e) {
     if (isMissingTable(e)) return false;
     throw e;
@@ -159,21 +179,41 @@ export async function insertBaseline(
 }
 
 export function isCreditedIn(found: Set<string>, p: Payment): boolean {
-  return found.has(p.paymentKey) || (p.session !== null && found.has(p.session.id)) || (p.paymentIntent !== null && found.has(p.paymentIntent.id));
+  return (
+    found.has(p.paymentKey) ||
+    (p.session !== null && found.has(p.session.id)) ||
+    (p.paymentIntent !== null && found.has(p.paymentIntent.id))
+  );
 }
 
 export async function ledgerHasPurchases(db: Kysely<Database>): Promise<boolean> {
-  const row = await db.selectFrom('credit_ledger').select('id').where('kind', '=', 'purchase').limit(1).executeTakeFirst();
+  const row = await db
+    .selectFrom('credit_ledger')
+    .select('id')
+    .where('kind', '=', 'purchase')
+    .limit(1)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
 /** The livemode values the ledger's purchases were written in (at most both). */
 export async function ledgerModes(db: Kysely<Database>): Promise<boolean[]> {
-  const rows = await db.selectFrom('credit_ledger').select('livemode').where('kind', '=', 'purchase').groupBy('livemode').execute();
+  const rows = await db
+    .selectFrom('credit_ledger')
+    .select('livemode')
+    .where('kind', '=', 'purchase')
+    .groupBy('livemode')
+    .execute();
   return rows.map((r) => Number(r.livemode) === 1);
 }
 
-function purchaseRow(d: CreditToWrite, runId: number | null, actor: string, reason: string | null, at: string): NewLedgerRow {
+function purchaseRow(
+  d: CreditToWrite,
+  runId: number | null,
+  actor: string,
+  reason: string | null,
+  at: string,
+): NewLedgerRow {
   return {
     user_id: d.userId!,
     credits: d.credits!,
@@ -195,7 +235,11 @@ function purchaseRow(d: CreditToWrite, runId: number | null, actor: string, reas
 
 /** Every id a decided payment goes by: its key, its Checkout Session id, its PaymentIntent id. */
 export function paymentIds(d: Pick<PaymentDecision, 'paymentKey' | 'checkoutSession' | 'paymentIntent'>): string[] {
-  return [d.paymentKey, ...(d.checkoutSession ? [d.checkoutSession] : []), ...(d.paymentIntent ? [d.paymentIntent] : [])];
+  return [
+    d.paymentKey,
+    ...(d.checkoutSession ? [d.checkoutSession] : []),
+    ...(d.paymentIntent ? [d.paymentIntent] : []),
+  ];
 }
 
 /** Where credits go besides `credit_ledger`: the app's own table and balance column, when configured. */
@@ -225,7 +269,10 @@ export async function insertPurchases(
   const { ledger: mapped, balance } = opts.adoption;
   let todo = decisions;
   if (mapped) {
-    await lockPaymentKeys(trx, decisions.map((d) => d.paymentKey));
+    await lockPaymentKeys(
+      trx,
+      decisions.map((d) => d.paymentKey),
+    );
     const inApp = await appRefsFound(trx, mapped, decisions.flatMap(paymentIds));
     if (inApp.size > 0) todo = decisions.filter((d) => !paymentIds(d).some((id) => inApp.has(id)));
     if (todo.length === 0) return inserted;
@@ -243,7 +290,13 @@ export async function insertPurchases(
   if (inserted.size > 0 && (await anyInReview(trx))) {
     await trx
       .updateTable('stripe_credits_review')
-      .set({ status: 'resolved', resolved_at: at.toISOString(), resolved_by: opts.actor, resolution: opts.runId !== null ? `credited by run ${opts.runId}` : 'credited', updated_at: at.toISOString() })
+      .set({
+        status: 'resolved',
+        resolved_at: at.toISOString(),
+        resolved_by: opts.actor,
+        resolution: opts.runId !== null ? `credited by run ${opts.runId}` : 'credited',
+        updated_at: at.toISOString(),
+      })
       .where('payment_key', 'in', [...inserted])
       .where('status', '=', 'open')
       .execute();
@@ -268,12 +321,19 @@ async function insertLedgerRows(trx: Kysely<Database>, values: NewLedgerRow[]): 
       .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing());
   if (engineOf(trx) === 'sqlite') {
     await sql`SAVEPOINT stripe_credits_purchases`.execute(trx);
-    const { numAffectedRows } = await insertRows(trx, 'purchases counted', values, (rows) => insert(rows as NewLedgerRow[]).compile());
-    if (numAffectedRows !== BigInt(values.length)) await sql`ROLLBACK TO SAVEPOINT stripe_credits_purchases`.execute(trx);
+    const { numAffectedRows } = await insertRows(trx, 'purchases counted', values, (rows) =>
+      insert(rows as NewLedgerRow[]).compile(),
+    );
+    if (numAffectedRows !== BigInt(values.length))
+      await sql`ROLLBACK TO SAVEPOINT stripe_credits_purchases`.execute(trx);
     await sql`RELEASE SAVEPOINT stripe_credits_purchases`.execute(trx);
     if (numAffectedRows === BigInt(values.length)) return values.map((v) => v.payment_key!);
   }
-  const { rows } = await insertRows(trx, 'purchases', values, (part) => insert(part as NewLedgerRow[]).returning('payment_key').compile());
+  const { rows } = await insertRows(trx, 'purchases', values, (part) =>
+    insert(part as NewLedgerRow[])
+      .returning('payment_key')
+      .compile(),
+  );
   return rows.flatMap((r) => (r.payment_key ? [r.payment_key] : []));
 }
 
@@ -300,7 +360,13 @@ async function insertIntoAppTable(
   for (let attempt = 1; todo.length > 0; attempt++) {
     await sql`SAVEPOINT stripe_credits_app`.execute(trx);
     try {
-      await insertAppCredits(trx, mapped, todo.map((d) => ({ userId: d.userId!, credits: d.credits!, ref: refFor(mapped, d) })), 'purchase', at);
+      await insertAppCredits(
+        trx,
+        mapped,
+        todo.map((d) => ({ userId: d.userId!, credits: d.credits!, ref: refFor(mapped, d) })),
+        'purchase',
+        at,
+      );
       await sql`RELEASE SAVEPOINT stripe_credits_app`.execute(trx);
       return todo;
     } catch (e) {
@@ -309,7 +375,15 @@ async function insertIntoAppTable(
       const taken = await appRefsFound(trx, mapped, todo.flatMap(paymentIds));
       const lost = todo.filter((d) => paymentIds(d).some((id) => taken.has(id)));
       if (lost.length === 0) throw e; // another unique index of the app's refused: not a race on the reference
-      await trx.deleteFrom('credit_ledger').where('kind', '=', 'purchase').where('payment_key', 'in', lost.map((d) => d.paymentKey)).execute();
+      await trx
+        .deleteFrom('credit_ledger')
+        .where('kind', '=', 'purchase')
+        .where(
+          'payment_key',
+          'in',
+          lost.map((d) => d.paymentKey),
+        )
+        .execute();
       for (const d of lost) inserted.delete(d.paymentKey);
       todo = todo.filter((d) => !lost.includes(d));
     }
@@ -374,13 +448,23 @@ export async function upsertReview(
 
 /** Whether the review queue has an open entry (the (status, paid_at) index answers). */
 async function anyInReview(db: Kysely<Database>): Promise<boolean> {
-  const row = await db.selectFrom('stripe_credits_review').select('payment_key').where('status', '=', 'open').limit(1).executeTakeFirst();
+  const row = await db
+    .selectFrom('stripe_credits_review')
+    .select('payment_key')
+    .where('status', '=', 'open')
+    .limit(1)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
 /** Whether a person ever dismissed a review entry (most ledgers: never, and then no lookups are needed). */
 export async function anyDismissed(db: Kysely<Database>): Promise<boolean> {
-  const row = await db.selectFrom('stripe_credits_review').select('payment_key').where('status', '=', 'dismissed').limit(1).executeTakeFirst();
+  const row = await db
+    .selectFrom('stripe_credits_review')
+    .select('payment_key')
+    .where('status', '=', 'dismissed')
+    .limit(1)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -403,10 +487,16 @@ export async function findDismissed(db: Kysely<Database>, keys: readonly string[
  * Keys of these payments that the review queue (open or dismissed) or the local record holds: one
  * indexed IN list per chunk.
  */
-export async function keysHeldIn(db: Kysely<Database>, table: 'stripe_credits_review' | 'stripe_credits_payments', keys: readonly string[]): Promise<Set<string>> {
+export async function keysHeldIn(
+  db: Kysely<Database>,
+  table: 'stripe_credits_review' | 'stripe_credits_payments',
+  keys: readonly string[],
+): Promise<Set<string>> {
   const out = new Set<string>();
   for (const part of paddedChunks(keys, LOOKUP_CHUNK)) {
-    const { rows } = await compiledOnce(db, `keys held|${table}|${part.length}`, part, () => db.selectFrom(table).select('payment_key').where('payment_key', 'in', part).compile());
+    const { rows } = await compiledOnce(db, `keys held|${table}|${part.length}`, part, () =>
+      db.selectFrom(table).select('payment_key').where('payment_key', 'in', part).compile(),
+    );
     for (const r of rows) out.add(r.payment_key);
   }
   return out;

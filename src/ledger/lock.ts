@@ -37,7 +37,11 @@ export interface HeldLock {
 /** The run lock was lost before writing: exit 75 like a lock held elsewhere; nothing was written. */
 export class LockLostError extends CliError {
   constructor(detail: string) {
-    super(`the run lock was lost before writing (${detail}): nothing was written`, 75, 'cron will try again on its next tick; if this repeats, check what ends database sessions or stalls the run');
+    super(
+      `the run lock was lost before writing (${detail}): nothing was written`,
+      75,
+      'cron will try again on its next tick; if this repeats, check what ends database sessions or stalls the run',
+    );
   }
 }
 
@@ -94,13 +98,25 @@ function heldBy(row: LockRow): string {
  * processes cannot both see it free. A lock left by a process that died is not honoured: on the
  * same host when that pid is gone, elsewhere once its heartbeat is older than `staleAfterMs`.
  */
-export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOptions = DEFAULT_LOCK): Promise<HeldLock> {
+export async function acquireRunLock(
+  open: OpenDb,
+  holder: string,
+  opts: LockOptions = DEFAULT_LOCK,
+): Promise<HeldLock> {
   const { db } = open;
   const now = opts.now ?? Date.now;
   const token = randomBytes(12).toString('hex');
   const host = hostname();
   const at = () => new Date(now()).toISOString();
-  const row = () => ({ name: 'reconcile', token, holder, host, pid: process.pid, acquired_at: at(), heartbeat_at: at() });
+  const row = () => ({
+    name: 'reconcile',
+    token,
+    holder,
+    host,
+    pid: process.pid,
+    acquired_at: at(),
+    heartbeat_at: at(),
+  });
 
   let session: SqlSession | null = null;
   let key = '';
@@ -116,7 +132,9 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
       await session.query('SELECT pg_advisory_xact_lock($1::bigint)', [registrationKey(key)]);
       const [got] = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
       if (!got?.ok) {
-        const [current] = await session.query<LockRow>("SELECT holder, pid, host, acquired_at FROM stripe_credits_lock WHERE name = 'reconcile'");
+        const [current] = await session.query<LockRow>(
+          "SELECT holder, pid, host, acquired_at FROM stripe_credits_lock WHERE name = 'reconcile'",
+        );
         await session.query('COMMIT');
         throw new LockHeldError(current ? heldBy(current) : 'another run holds the lock');
       }
@@ -135,11 +153,16 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
     }
   } else {
     await sql`BEGIN IMMEDIATE`.execute(db).catch((e: { code?: string }) => {
-      if (e.code === 'SQLITE_BUSY') throw new LockHeldError('another process is writing to this database (it stayed locked for 10 s)');
+      if (e.code === 'SQLITE_BUSY')
+        throw new LockHeldError('another process is writing to this database (it stayed locked for 10 s)');
       throw e;
     });
     try {
-      const current = await db.selectFrom('stripe_credits_lock').selectAll().where('name', '=', 'reconcile').executeTakeFirst();
+      const current = await db
+        .selectFrom('stripe_credits_lock')
+        .selectAll()
+        .where('name', '=', 'reconcile')
+        .executeTakeFirst();
       if (current) {
         const heartbeatAge = now() - Date.parse(current.heartbeat_at);
         const deadHere = current.host === host && !processAlive(Number(current.pid));
@@ -151,7 +174,8 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
     } catch (e) {
       await sql`ROLLBACK`.execute(db).catch(() => {});
       // Still busy after busy_timeout: another process holds a write transaction, i.e. is writing.
-      if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new LockHeldError('another process is writing to this database (it stayed locked for 10 s)');
+      if ((e as { code?: string }).code === 'SQLITE_BUSY')
+        throw new LockHeldError('another process is writing to this database (it stayed locked for 10 s)');
       throw e;
     }
   }
@@ -160,8 +184,17 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
   // (a server's idle_session_timeout would end it, and the lock with it).
   const beat = setInterval(() => {
     const done = session
-      ? session.query('UPDATE stripe_credits_lock SET heartbeat_at = $1 WHERE name = $2 AND token = $3', [at(), 'reconcile', token])
-      : db.updateTable('stripe_credits_lock').set({ heartbeat_at: at() }).where('name', '=', 'reconcile').where('token', '=', token).execute();
+      ? session.query('UPDATE stripe_credits_lock SET heartbeat_at = $1 WHERE name = $2 AND token = $3', [
+          at(),
+          'reconcile',
+          token,
+        ])
+      : db
+          .updateTable('stripe_credits_lock')
+          .set({ heartbeat_at: at() })
+          .where('name', '=', 'reconcile')
+          .where('token', '=', token)
+          .execute();
     done.catch(() => {}); // a missed beat only makes the lock look older
   }, opts.heartbeatMs);
   beat.unref();
@@ -176,8 +209,13 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
         });
         return;
       }
-      const current = await db.selectFrom('stripe_credits_lock').select(['token', 'holder', 'pid', 'host', 'acquired_at']).where('name', '=', 'reconcile').executeTakeFirst();
-      if (current?.token !== token) throw new LockLostError(current ? `taken over as stale: ${holderOf(current)}` : 'its row is gone');
+      const current = await db
+        .selectFrom('stripe_credits_lock')
+        .select(['token', 'holder', 'pid', 'host', 'acquired_at'])
+        .where('name', '=', 'reconcile')
+        .executeTakeFirst();
+      if (current?.token !== token)
+        throw new LockLostError(current ? `taken over as stale: ${holderOf(current)}` : 'its row is gone');
     },
     async release() {
       if (released) return;
@@ -185,8 +223,18 @@ export async function acquireRunLock(open: OpenDb, holder: string, opts: LockOpt
       clearInterval(beat);
       try {
         // A lock session that has ended holds nothing: its row is then removed from the pool's side.
-        const registered = session ? await releaseRegistered(session, key, token).then(() => true, () => false) : false;
-        if (!registered) await db.deleteFrom('stripe_credits_lock').where('name', '=', 'reconcile').where('token', '=', token).execute();
+        const registered = session
+          ? await releaseRegistered(session, key, token).then(
+              () => true,
+              () => false,
+            )
+          : false;
+        if (!registered)
+          await db
+            .deleteFrom('stripe_credits_lock')
+            .where('name', '=', 'reconcile')
+            .where('token', '=', token)
+            .execute();
       } finally {
         // Ending the session releases the advisory lock, whatever became of the row.
         await session?.close().catch(() => {});
@@ -210,7 +258,11 @@ async function releaseRegistered(session: SqlSession, key: string, token: string
 /** The cursor: every payment up to this time (unix seconds) has been seen by a finished run. */
 export async function readCursor(db: Kysely<Database>): Promise<number | null> {
   try {
-    const row = await db.selectFrom('stripe_credits_state').select('value').where('key', '=', 'cursor').executeTakeFirst();
+    const row = await db
+      .selectFrom('stripe_credits_state')
+      .select('value')
+      .where('key', '=', 'cursor')
+      .executeTakeFirst();
     return row ? Number(row.value) : null;
   } catch (e) {
     // A ledger created before the state table existed (an apply run migrates it; a dry run never does).
@@ -223,7 +275,11 @@ export async function readCursor(db: Kysely<Database>): Promise<number | null> {
  * Moves the cursor after a finished apply run: only a run whose window starts at or before the
  * cursor (or when there is none) may move it, and only forward. A run that leaves a gap does not.
  */
-export async function advanceCursor(db: Kysely<Database>, window: { since: number; until: number }, now: number): Promise<boolean> {
+export async function advanceCursor(
+  db: Kysely<Database>,
+  window: { since: number; until: number },
+  now: number,
+): Promise<boolean> {
   const current = await readCursor(db);
   // Never past now: events created after now have not been read.
   const to = Math.min(window.until, now);

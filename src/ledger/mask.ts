@@ -46,7 +46,10 @@ export function locationSecrets(location: string | undefined): string[] {
   };
   const userinfo = /\/\/[^/?#:]*:([\s\S]*)@/.exec(location);
   add(userinfo?.[1]);
-  for (const m of location.matchAll(new RegExp(`(?:^|[^A-Za-z0-9_.-])${SECRET_KEY}\\s*=\\s*(${QUOTED}|[^&\\s]*)`, 'gi'))) add(m[1]);
+  for (const m of location.matchAll(
+    new RegExp(`(?:^|[^A-Za-z0-9_.-])${SECRET_KEY}\\s*=\\s*(${QUOTED}|[^&\\s]*)`, 'gi'),
+  ))
+    add(m[1]);
   // Longest first, so that a secret containing another is replaced whole.
   return [...found].sort((a, b) => b.length - a.length);
 }

@@ -134,7 +134,15 @@ export interface Database {
   stripe_credits_baseline: BaselineTable;
 }
 
-export const TOOL_TABLES = ['credit_ledger', 'stripe_credits_runs', 'stripe_credits_review', 'stripe_credits_payments', 'stripe_credits_lock', 'stripe_credits_state', 'stripe_credits_baseline'] as const;
+export const TOOL_TABLES = [
+  'credit_ledger',
+  'stripe_credits_runs',
+  'stripe_credits_review',
+  'stripe_credits_payments',
+  'stripe_credits_lock',
+  'stripe_credits_state',
+  'stripe_credits_baseline',
+] as const;
 
 export type LedgerRow = Selectable<CreditLedgerTable>;
 export type NewLedgerRow = Insertable<CreditLedgerTable>;

@@ -47,10 +47,16 @@ export function sqliteError(e: unknown, opened: SqliteOpened | null = lastOpened
     );
   }
   if (code === 'SQLITE_FULL') {
-    return new DatabaseError(`the disk is full writing ${file} (${detail}): what was written is consistent; free some space and rerun`, { cause: e });
+    return new DatabaseError(
+      `the disk is full writing ${file} (${detail}): what was written is consistent; free some space and rerun`,
+      { cause: e },
+    );
   }
   if (code.startsWith('SQLITE_IOERR')) {
-    return new DatabaseError(`disk I/O error on ${file} (${code}: ${detail}): what was written is consistent; check the disk, then rerun`, { cause: e });
+    return new DatabaseError(
+      `disk I/O error on ${file} (${code}: ${detail}): what was written is consistent; check the disk, then rerun`,
+      { cause: e },
+    );
   }
   return null;
 }

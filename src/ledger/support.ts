@@ -41,7 +41,13 @@ export async function baselineFor(db: Kysely<Database>, ids: readonly string[]) 
   return db
     .selectFrom('stripe_credits_baseline')
     .selectAll()
-    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .where((eb) =>
+      eb.or([
+        eb('payment_key', 'in', wanted),
+        eb('checkout_session_id', 'in', wanted),
+        eb('payment_intent_id', 'in', wanted),
+      ]),
+    )
     .executeTakeFirst();
 }
 
@@ -82,22 +88,35 @@ export async function findUserCandidates(db: Kysely<Database>, cfg: UsersConfig,
   const t = usersTable(cfg);
   // An id is exact text (a TEXT id may hold spaces); a typed argument may carry stray ones, so the trimmed text comes next.
   for (const id of new Set([query, q])) {
-    const byId = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${id}`.execute(db);
+    const byId =
+      await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE ${asText(db, sql.ref(cfg.id))} = ${id}`.execute(
+        db,
+      );
     // SQLite compares with the column's affinity ('042' finds 42): only an id that reads back as exactly the text counts.
     const exact = byId.rows.map(toUserInfo).filter((u) => u.id === id);
     if (exact.length > 0) return exact;
   }
-  const byEmail = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE lower(trim(${asText(db, sql.ref(cfg.email))})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(db);
+  const byEmail =
+    await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${t} WHERE lower(trim(${asText(db, sql.ref(cfg.email))})) = ${q.toLowerCase()} ORDER BY ${sql.ref(cfg.id)}`.execute(
+      db,
+    );
   return byEmail.rows.map(toUserInfo);
 }
 
 /** Users by id (for showing candidates with their email and name). */
-export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: readonly string[]): Promise<Map<string, UserInfo>> {
+export async function usersByIds(
+  db: Kysely<Database>,
+  cfg: UsersConfig,
+  ids: readonly string[],
+): Promise<Map<string, UserInfo>> {
   const out = new Map<string, UserInfo>();
   const wanted = [...new Set(ids)].filter(comparable);
   for (let i = 0; i < wanted.length; i += 400) {
     const part = wanted.slice(i, i + 400);
-    const rows = await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} IN (${sql.join(part)})`.execute(db);
+    const rows =
+      await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} IN (${sql.join(part)})`.execute(
+        db,
+      );
     for (const r of rows.rows) {
       const u = toUserInfo(r);
       if (part.includes(u.id)) out.set(u.id, u);
@@ -109,7 +128,12 @@ export async function usersByIds(db: Kysely<Database>, cfg: UsersConfig, ids: re
 /** The Stripe customer id the users table holds for a user, when `users.stripeCustomerId` is configured. */
 export async function customerIdOfUser(db: Kysely<Database>, cfg: UsersConfig, userId: string): Promise<string | null> {
   if (!cfg.stripeCustomerId || !comparable(userId)) return null;
-  const rows = await sql<{ id: string | number; customer: string | null }>`SELECT ${idAsRead(db, sql.ref(cfg.id))} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} = ${userId}`.execute(db);
+  const rows = await sql<{
+    id: string | number;
+    customer: string | null;
+  }>`SELECT ${idAsRead(db, sql.ref(cfg.id))} AS id, ${sql.ref(cfg.stripeCustomerId)} AS customer FROM ${usersTable(cfg)} WHERE ${asText(db, sql.ref(cfg.id))} = ${userId}`.execute(
+    db,
+  );
   const row = rows.rows.find((r) => String(r.id) === userId);
   return row?.customer?.trim() || null;
 }
@@ -124,7 +148,12 @@ export async function ledgerEntriesForUser(db: Kysely<Database>, userId: string)
 
 /** Whether the ledger holds any entry for this user id (a user deleted from the app may still have some). */
 export async function userHasEntries(db: Kysely<Database>, userId: string): Promise<boolean> {
-  const row = await db.selectFrom('credit_ledger').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst();
+  const row = await db
+    .selectFrom('credit_ledger')
+    .select('id')
+    .where('user_id', '=', userId)
+    .limit(1)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -286,7 +315,10 @@ export async function insertManual(
   });
 }
 
-function insertManualRow(db: Kysely<Database>, entry: { userId: string; credits: number; actor: string; reason: string; livemode: boolean }): Promise<LedgerRow> {
+function insertManualRow(
+  db: Kysely<Database>,
+  entry: { userId: string; credits: number; actor: string; reason: string; livemode: boolean },
+): Promise<LedgerRow> {
   return db
     .insertInto('credit_ledger')
     .values({
@@ -339,7 +371,13 @@ export async function reviewEntryFor(db: Kysely<Database>, ids: readonly string[
   return db
     .selectFrom('stripe_credits_review')
     .selectAll()
-    .where((eb) => eb.or([eb('payment_key', 'in', wanted), eb('checkout_session_id', 'in', wanted), eb('payment_intent_id', 'in', wanted)]))
+    .where((eb) =>
+      eb.or([
+        eb('payment_key', 'in', wanted),
+        eb('checkout_session_id', 'in', wanted),
+        eb('payment_intent_id', 'in', wanted),
+      ]),
+    )
     .executeTakeFirst();
 }
 
@@ -347,7 +385,12 @@ export async function reviewEntryFor(db: Kysely<Database>, ids: readonly string[
  * Closes an open entry without crediting, keeping who and why. Only an open entry changes (one
  * statement), so two people dismissing at once, or a run crediting it meanwhile, cannot clash.
  */
-export async function dismissReviewEntry(db: Kysely<Database>, paymentKey: string, actor: string, reason: string): Promise<boolean> {
+export async function dismissReviewEntry(
+  db: Kysely<Database>,
+  paymentKey: string,
+  actor: string,
+  reason: string,
+): Promise<boolean> {
   const at = nowIso();
   const r = await db
     .updateTable('stripe_credits_review')
@@ -369,7 +412,10 @@ export async function resolveReviewOnAssign(
 ): Promise<boolean> {
   if (!before || before.status === 'resolved') return false;
   const at = nowIso();
-  const earlier = before.status === 'dismissed' ? ` (dismissed earlier by ${before.resolved_by ?? '?'}: ${before.resolution ?? ''})` : '';
+  const earlier =
+    before.status === 'dismissed'
+      ? ` (dismissed earlier by ${before.resolved_by ?? '?'}: ${before.resolution ?? ''})`
+      : '';
   const r = await trx
     .updateTable('stripe_credits_review')
     .set({
@@ -406,7 +452,10 @@ export async function recordAssignment(trx: Kysely<Database>, d: PaymentDecision
     .execute();
 }
 
-export async function paymentRecordFor(db: Kysely<Database>, ids: readonly string[]): Promise<PaymentRecordRow | undefined> {
+export async function paymentRecordFor(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<PaymentRecordRow | undefined> {
   const wanted = [...new Set(ids.filter((x) => x !== ''))];
   if (wanted.length === 0) return undefined;
   return paymentRecordQuery(db, wanted).executeTakeFirst();
@@ -438,15 +487,29 @@ export function paymentRecordQuery(db: Kysely<Database>, wanted: readonly string
  * by their PaymentIntent id (migrations 0007, 0008), so this reads both tables whole: a support
  * command's one query, never a run's.
  */
-export async function sessionKeys(db: Kysely<Database>, ids: readonly string[], tables: ReadonlySet<string>): Promise<string[]> {
+export async function sessionKeys(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  tables: ReadonlySet<string>,
+): Promise<string[]> {
   const sessions = [...new Set(ids.filter((x) => x.startsWith('cs_')))];
   if (sessions.length === 0) return [];
   const keys = new Set<string>();
   if (tables.has('credit_ledger')) {
-    for (const r of await db.selectFrom('credit_ledger').select('payment_key').where('checkout_session_id', 'in', sessions).execute()) if (r.payment_key) keys.add(r.payment_key);
+    for (const r of await db
+      .selectFrom('credit_ledger')
+      .select('payment_key')
+      .where('checkout_session_id', 'in', sessions)
+      .execute())
+      if (r.payment_key) keys.add(r.payment_key);
   }
   if (tables.has('stripe_credits_payments')) {
-    for (const r of await db.selectFrom('stripe_credits_payments').select('payment_key').where('checkout_session_id', 'in', sessions).execute()) keys.add(r.payment_key);
+    for (const r of await db
+      .selectFrom('stripe_credits_payments')
+      .select('payment_key')
+      .where('checkout_session_id', 'in', sessions)
+      .execute())
+      keys.add(r.payment_key);
   }
   return [...keys];
 }

@@ -66,7 +66,9 @@ const SPACED_NUMBER = /^ *[0-9]+ *$/;
 function integerIds(db: Kysely<Database>): boolean {
   const type = idTypes.get(db);
   if (type === undefined) return false;
-  return engineOf(db) === 'postgres' ? type === 'int2' || type === 'int4' || type === 'int8' : type.toUpperCase().includes('INT');
+  return engineOf(db) === 'postgres'
+    ? type === 'int2' || type === 'int4' || type === 'int8'
+    : type.toUpperCase().includes('INT');
 }
 
 /**
@@ -80,7 +82,9 @@ function lookupText(db: Kysely<Database>, id: string): string {
 
 /** Postgres: the schemas an unqualified table name is looked up in, in order (the search path). */
 async function searchPath(db: Kysely<Database>): Promise<string[]> {
-  const r = await sql<{ s: string }>`SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS t(s, i) ORDER BY i`.execute(db);
+  const r = await sql<{
+    s: string;
+  }>`SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS t(s, i) ORDER BY i`.execute(db);
   return r.rows.map((x) => x.s);
 }
 
@@ -106,8 +110,12 @@ export async function verifyUsersTable(db: Kysely<Database>, cfg: UsersConfig): 
     }
   }
   if (!table) {
-    const names = tables.map((t) => (t.schema && t.schema !== 'public' && t.schema !== 'main' ? `${t.schema}.${t.name}` : t.name));
-    const appTables = names.filter((n) => !(TOOL_TABLES as readonly string[]).includes(n) && !n.startsWith('stripe_credits_migration'));
+    const names = tables.map((t) =>
+      t.schema && t.schema !== 'public' && t.schema !== 'main' ? `${t.schema}.${t.name}` : t.name,
+    );
+    const appTables = names.filter(
+      (n) => !(TOOL_TABLES as readonly string[]).includes(n) && !n.startsWith('stripe_credits_migration'),
+    );
     const elsewhere = tables.filter((t) => t.name === cfg.table && t.schema).map((t) => `${t.schema}.${t.name}`);
     throw new ConfigError(
       `users table "${tableLabel(cfg)}" not found in the database (it has: ${appTables.length ? appTables.join(', ') : 'no tables'})`,
@@ -209,7 +217,9 @@ export async function loadUserDirectory(
     // Ids from Stripe are arbitrary text: only rows whose id reads back as exactly that text count.
     const where = idIn(db, idCol, part);
     if (!where) continue;
-    const rows = await compiledOnce(db, `${shape}|by id|${part.length}`, part, () => sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.compile(db));
+    const rows = await compiledOnce(db, `${shape}|by id|${part.length}`, part, () =>
+      sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${where}`.compile(db),
+    );
     const wanted = new Set(part);
     for (const r of rows.rows) {
       const u = toUser(r);
@@ -218,7 +228,9 @@ export async function loadUserDirectory(
   }
   // The chain stops at the first step that finds a user: look customers up only for payments no id
   // resolved, and emails only for those no customer resolved either (most payments carry an id).
-  const noId = opts.everyStep ? payments : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(idOf(c.value))));
+  const noId = opts.everyStep
+    ? payments
+    : payments.filter((p) => !idCandidates(p, match).some((c) => byId.has(idOf(c.value))));
   if (cfg.stripeCustomerId) {
     const column = cfg.stripeCustomerId;
     const customers = new Set<string>();
@@ -229,7 +241,9 @@ export async function loadUserDirectory(
     const cusCol = sql.ref(cfg.stripeCustomerId);
     for (const part of paddedChunks([...customers], CHUNK)) {
       const rows = await compiledOnce(db, `${shape}|by customer|${part.length}`, part, () =>
-        sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(db),
+        sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email, ${cusCol} AS customer FROM ${t} WHERE ${customerIn(db, column, part)}`.compile(
+          db,
+        ),
       );
       for (const r of rows.rows) if (r.customer) add(byCustomer, r.customer, toUser(r));
     }
@@ -243,7 +257,9 @@ export async function loadUserDirectory(
     }
   }
   for (const part of paddedChunks([...emails], CHUNK)) {
-    const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () => sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db));
+    const rows = await compiledOnce(db, `${shape}|by email|${part.length}`, part, () =>
+      sql<UserRow>`SELECT ${idOut} AS id, ${emailCol} AS email FROM ${t} WHERE ${emailIn(db, cfg, part)}`.compile(db),
+    );
     for (const r of rows.rows) if (r.email) add(byEmail, r.email.trim().toLowerCase(), toUser(r));
   }
 

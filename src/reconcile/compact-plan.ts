@@ -1,6 +1,14 @@
 import { IdTable } from './id-table.js';
 import { emptyCounts, countStatus, type ReconcileCounts } from './plan.js';
-import type { CreditRuleName, CreditToWrite, MatchedBy, PaymentDecision, PaymentStatus, ReviewReason, SkipReason } from './types.js';
+import type {
+  CreditRuleName,
+  CreditToWrite,
+  MatchedBy,
+  PaymentDecision,
+  PaymentStatus,
+  ReviewReason,
+  SkipReason,
+} from './types.js';
 
 /**
  * The plan of a run, compact: a run decides every payment before it writes any, so the plan of a
@@ -84,7 +92,11 @@ export class CompactPlan {
     this.names = put(this.names, i, this.strings.id(d.name));
     this.emails = put(this.emails, i, this.lists.id(d.emails.length === 0 ? null : d.emails));
     this.unknownIds = put(this.unknownIds, i, this.lists.id(d.unknownIds.length === 0 ? null : d.unknownIds));
-    this.candidateUserIds = put(this.candidateUserIds, i, this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds));
+    this.candidateUserIds = put(
+      this.candidateUserIds,
+      i,
+      this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds),
+    );
     return i;
   }
 
@@ -205,7 +217,8 @@ export class CompactPlan {
 
   /** The index of the payment at `position` in plan order (insertion order until sort()). */
   at(position: number): number {
-    if (position < 0 || position >= this.count) throw new RangeError(`no payment at position ${position} of ${this.count}`);
+    if (position < 0 || position >= this.count)
+      throw new RangeError(`no payment at position ${position} of ${this.count}`);
     return this.order ? this.order[position]! : position;
   }
 
@@ -229,7 +242,8 @@ export class CompactPlan {
         const it = this.indexes();
         return {
           next: (): IteratorResult<PaymentDecision> => {
-            for (let r = it.next(); !r.done; r = it.next()) if (!this.creditedBefore(r.value)) return { done: false, value: this.decision(r.value) };
+            for (let r = it.next(); !r.done; r = it.next())
+              if (!this.creditedBefore(r.value)) return { done: false, value: this.decision(r.value) };
             return { done: true, value: undefined };
           },
         };
@@ -244,12 +258,16 @@ export class CompactPlan {
   }
 
   private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`no payment at index ${i} of ${this.count}`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.count)
+      throw new RangeError(`no payment at index ${i} of ${this.count}`);
   }
 
   private grow(): void {
     const cap = Math.max(1024, this.capacity * 2);
-    const more = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T, make: new (n: number) => T): T => {
+    const more = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(
+      a: T,
+      make: new (n: number) => T,
+    ): T => {
       const b = new make(cap);
       b.set(a);
       return b;
@@ -279,7 +297,14 @@ const LIVEMODE = 1;
 const INTENT_IS_KEY = 2;
 const CREDITED_BEFORE = 4;
 
-const STATUSES: readonly PaymentStatus[] = ['credited', 'would_credit', 'already_credited', 'needs_review', 'pending', 'skipped'];
+const STATUSES: readonly PaymentStatus[] = [
+  'credited',
+  'would_credit',
+  'already_credited',
+  'needs_review',
+  'pending',
+  'skipped',
+];
 const STATUS_CODE = Object.fromEntries(STATUSES.map((s, i) => [s, i])) as Record<PaymentStatus, number>;
 
 /**

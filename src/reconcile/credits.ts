@@ -10,7 +10,11 @@ const SHOWN_VALUE = 40;
 /** invalid_credits with the value that made it so: a person fixes the metadata, not the reason. */
 function invalidMetadata(raw: string, key: string): CreditOutcome {
   const shown = raw.length > SHOWN_VALUE ? `${raw.slice(0, SHOWN_VALUE)}…` : raw;
-  return { ok: false, reason: 'invalid_credits', detail: `${key} metadata ${JSON.stringify(shown)} is not a positive whole number` };
+  return {
+    ok: false,
+    reason: 'invalid_credits',
+    detail: `${key} metadata ${JSON.stringify(shown)} is not a positive whole number`,
+  };
 }
 
 const DIGITS = /^[0-9]+$/;
@@ -57,7 +61,11 @@ export function computeCredits(payment: Payment, cfg: CreditsConfig, maxCreditsP
  * 5,000 credits, a 100% coupon). The amount rule derives its credits from the amount paid, so it is
  * not checked; nor is a currency absent from the map, or a payment without amount or currency.
  */
-export function amountTooLow(payment: Payment, credits: { credits: number; rule: CreditRuleName }, cfg: CreditsConfig): boolean {
+export function amountTooLow(
+  payment: Payment,
+  credits: { credits: number; rule: CreditRuleName },
+  cfg: CreditsConfig,
+): boolean {
   const floor = cfg.minAmountPerCredit;
   if (!floor || credits.rule === 'unit_amount') return false;
   const { amount, currency } = amountPaid(payment);
@@ -81,9 +89,10 @@ function firstRule(payment: Payment, cfg: CreditsConfig): CreditOutcome {
     let total = 0;
     let applies = true;
     for (const item of items) {
-      const per = item.priceId !== null && Object.prototype.hasOwnProperty.call(cfg.prices, item.priceId)
-        ? cfg.prices[item.priceId]
-        : undefined;
+      const per =
+        item.priceId !== null && Object.prototype.hasOwnProperty.call(cfg.prices, item.priceId)
+          ? cfg.prices[item.priceId]
+          : undefined;
       if (per === undefined) {
         applies = false;
         break;

@@ -71,8 +71,15 @@ export function decidePayment(payment: Payment, ctx: DecideContext): PaymentDeci
 
   // 6. no valid credit amount
   const credits = computeCredits(payment, ctx.rules.credits, ctx.rules.maxCreditsPerPayment);
-  if (!credits.ok) return { ...matched, status: 'needs_review', reason: credits.reason, ...(credits.detail ? { detail: credits.detail } : {}) };
-  if (amountTooLow(payment, credits, ctx.rules.credits)) return { ...matched, status: 'needs_review', reason: 'amount_too_low' };
+  if (!credits.ok)
+    return {
+      ...matched,
+      status: 'needs_review',
+      reason: credits.reason,
+      ...(credits.detail ? { detail: credits.detail } : {}),
+    };
+  if (amountTooLow(payment, credits, ctx.rules.credits))
+    return { ...matched, status: 'needs_review', reason: 'amount_too_low' };
 
   // 7. zero credits
   if (credits.credits === 0) {

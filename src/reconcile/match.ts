@@ -4,7 +4,10 @@ export type MatchResult =
   | { ok: true; user: User; matchedBy: MatchedBy; unknownIds: string[] }
   | {
       ok: false;
-      reason: Extract<ReviewReason, 'conflicting_ids' | 'ambiguous_customer' | 'ambiguous_email' | 'conflicting_emails' | 'no_user'>;
+      reason: Extract<
+        ReviewReason,
+        'conflicting_ids' | 'ambiguous_customer' | 'ambiguous_email' | 'conflicting_emails' | 'no_user'
+      >;
       candidateUserIds: string[];
       unknownIds: string[];
     };

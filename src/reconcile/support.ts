@@ -1,7 +1,15 @@
 import { computeCredits } from './credits.js';
 import { decidePayment } from './decide.js';
 import { customerOf, emailCandidates, idCandidates, matchUser, type MatchResult } from './match.js';
-import type { CreditRuleName, MatchConfig, Payment, PaymentDecision, RulesConfig, User, UserDirectory } from './types.js';
+import type {
+  CreditRuleName,
+  MatchConfig,
+  Payment,
+  PaymentDecision,
+  RulesConfig,
+  User,
+  UserDirectory,
+} from './types.js';
 
 /**
  * The pure part of the support commands: what `assign` may credit, and how the user-matching chain
@@ -11,14 +19,7 @@ import type { CreditRuleName, MatchConfig, Payment, PaymentDecision, RulesConfig
 const NO_USERS: UserDirectory = { byId: () => undefined, byCustomer: () => [], byEmail: () => [] };
 
 export type AssignRefusal =
-  | 'subscription'
-  | 'setup'
-  | 'invoice'
-  | 'pending'
-  | 'refunded'
-  | 'invalid_credits'
-  | 'no_credit_rule'
-  | 'no_credits';
+  'subscription' | 'setup' | 'invoice' | 'pending' | 'refunded' | 'invalid_credits' | 'no_credit_rule' | 'no_credits';
 
 export type AssignPlan =
   | {
@@ -31,20 +32,36 @@ export type AssignPlan =
   | { ok: false; refusal: AssignRefusal; message: string; hint: string };
 
 const REFUSAL_TEXT: Record<AssignRefusal, { message: string; hint: string }> = {
-  subscription: { message: 'is a subscription Checkout Session, not a credit purchase', hint: 'subscriptions are not credited by this tool' },
+  subscription: {
+    message: 'is a subscription Checkout Session, not a credit purchase',
+    hint: 'subscriptions are not credited by this tool',
+  },
   setup: { message: 'is a setup Checkout Session, not a credit purchase', hint: 'a setup session takes no payment' },
-  invoice: { message: 'pays an invoice, not a credit purchase', hint: 'invoices (subscriptions, Stripe Invoicing) are not credited by this tool' },
+  invoice: {
+    message: 'pays an invoice, not a credit purchase',
+    hint: 'invoices (subscriptions, Stripe Invoicing) are not credited by this tool',
+  },
   pending: {
     message: 'has not settled yet (its PaymentIntent is still processing): it cannot be credited before it succeeds',
     hint: 'a later reconcile credits it when it settles, or puts it in review; assign it then',
   },
-  refunded: { message: 'was fully refunded: there is nothing to credit', hint: 'use adjust if the user should get credits anyway' },
+  refunded: {
+    message: 'was fully refunded: there is nothing to credit',
+    hint: 'use adjust if the user should get credits anyway',
+  },
   invalid_credits: {
-    message: 'has no valid credit amount (the credits metadata is not a positive whole number, or exceeds maxCreditsPerPayment)',
+    message:
+      'has no valid credit amount (the credits metadata is not a positive whole number, or exceeds maxCreditsPerPayment)',
     hint: 'give the number of credits with --credits N',
   },
-  no_credit_rule: { message: 'has no credit rule that applies (no credits metadata, unknown price, no amount rule for its currency)', hint: 'give the number of credits with --credits N' },
-  no_credits: { message: 'comes to 0 credits under the amount rule', hint: 'give the number of credits with --credits N' },
+  no_credit_rule: {
+    message: 'has no credit rule that applies (no credits metadata, unknown price, no amount rule for its currency)',
+    hint: 'give the number of credits with --credits N',
+  },
+  no_credits: {
+    message: 'comes to 0 credits under the amount rule',
+    hint: 'give the number of credits with --credits N',
+  },
 };
 
 /**
@@ -53,9 +70,20 @@ const REFUSAL_TEXT: Record<AssignRefusal, { message: string; hint: string }> = {
  * not settled, fully refunded), are taken from `decidePayment` itself; then the credits by the
  * rules, unless the person gives them (`creditsOverride`, still capped by maxCreditsPerPayment).
  */
-export function assignPlan(payment: Payment, user: User, rules: RulesConfig, creditsOverride: number | null): AssignPlan {
+export function assignPlan(
+  payment: Payment,
+  user: User,
+  rules: RulesConfig,
+  creditsOverride: number | null,
+): AssignPlan {
   // With no users at all, the decision stops at the first gate that applies, or at "no user".
-  const gate = decidePayment(payment, { rules, users: NO_USERS, customerColumn: false, isCredited: () => false, dryRun: false });
+  const gate = decidePayment(payment, {
+    rules,
+    users: NO_USERS,
+    customerColumn: false,
+    isCredited: () => false,
+    dryRun: false,
+  });
   const refuse = (refusal: AssignRefusal): AssignPlan => ({ ok: false, refusal, ...REFUSAL_TEXT[refusal] });
   if (gate.status === 'pending') return refuse('pending');
   if (gate.status === 'skipped') {
@@ -68,7 +96,12 @@ export function assignPlan(payment: Payment, user: User, rules: RulesConfig, cre
   let creditSource: CreditRuleName | 'override';
   if (creditsOverride !== null) {
     if (!Number.isSafeInteger(creditsOverride) || creditsOverride <= 0) {
-      return { ok: false, refusal: 'invalid_credits', message: `--credits must be a positive whole number, not ${creditsOverride}`, hint: 'e.g. --credits 100' };
+      return {
+        ok: false,
+        refusal: 'invalid_credits',
+        message: `--credits must be a positive whole number, not ${creditsOverride}`,
+        hint: 'e.g. --credits 100',
+      };
     }
     if (creditsOverride > rules.maxCreditsPerPayment) {
       return {
@@ -134,11 +167,22 @@ const NO_MATCH_TEXT: Record<Extract<MatchResult, { ok: false }>['reason'], strin
  * How the user-matching chain (SPEC "Which user") reasons about one payment: every id, customer
  * and email it looks at, what each resolved to, and the outcome `matchUser` reaches.
  */
-export function explainMatch(payment: Payment, users: UserDirectory, cfg: MatchConfig, customerColumn: boolean): MatchExplanation {
+export function explainMatch(
+  payment: Payment,
+  users: UserDirectory,
+  cfg: MatchConfig,
+  customerColumn: boolean,
+): MatchExplanation {
   const steps: MatchStep[] = [];
   for (const c of idCandidates(payment, cfg)) {
     const u = users.byId(c.value);
-    steps.push({ step: 'id', field: c.field, value: c.value, userIds: u ? [u.id] : [], note: u ? `user ${u.id}` : 'no user has this id: passed over' });
+    steps.push({
+      step: 'id',
+      field: c.field,
+      value: c.value,
+      userIds: u ? [u.id] : [],
+      note: u ? `user ${u.id}` : 'no user has this id: passed over',
+    });
   }
   const customer = customerOf(payment);
   if (customer !== null) {
@@ -149,10 +193,21 @@ export function explainMatch(payment: Payment, users: UserDirectory, cfg: MatchC
         field: 'customer',
         value: customer,
         userIds: found,
-        note: found.length === 0 ? 'no user has this Stripe customer id' : found.length === 1 ? `user ${found[0]}` : `users ${found.join(', ')}`,
+        note:
+          found.length === 0
+            ? 'no user has this Stripe customer id'
+            : found.length === 1
+              ? `user ${found[0]}`
+              : `users ${found.join(', ')}`,
       });
     } else {
-      steps.push({ step: 'customer', field: 'customer', value: customer, userIds: [], note: 'not used: users.stripeCustomerId is not configured' });
+      steps.push({
+        step: 'customer',
+        field: 'customer',
+        value: customer,
+        userIds: [],
+        note: 'not used: users.stripeCustomerId is not configured',
+      });
     }
   }
   for (const e of emailCandidates(payment, cfg)) {
@@ -166,7 +221,12 @@ export function explainMatch(payment: Payment, users: UserDirectory, cfg: MatchC
       field: 'email',
       value: e,
       userIds: found,
-      note: found.length === 0 ? 'no user has this email' : found.length === 1 ? `user ${found[0]}` : `users ${found.join(', ')}`,
+      note:
+        found.length === 0
+          ? 'no user has this email'
+          : found.length === 1
+            ? `user ${found[0]}`
+            : `users ${found.join(', ')}`,
     });
   }
   const result = matchUser(payment, users, cfg, customerColumn);

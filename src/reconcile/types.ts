@@ -105,13 +105,7 @@ export interface UserDirectory {
   byEmail(email: string): User[];
 }
 
-export type PaymentStatus =
-  | 'credited'
-  | 'would_credit'
-  | 'already_credited'
-  | 'needs_review'
-  | 'pending'
-  | 'skipped';
+export type PaymentStatus = 'credited' | 'would_credit' | 'already_credited' | 'needs_review' | 'pending' | 'skipped';
 
 export type ReviewReason =
   | 'conflicting_ids'
@@ -166,5 +160,14 @@ export interface PaymentDecision {
  */
 export type CreditToWrite = Pick<
   PaymentDecision,
-  'paymentKey' | 'checkoutSession' | 'paymentIntent' | 'userId' | 'credits' | 'amount' | 'currency' | 'livemode' | 'matchedBy' | 'customerId'
+  | 'paymentKey'
+  | 'checkoutSession'
+  | 'paymentIntent'
+  | 'userId'
+  | 'credits'
+  | 'amount'
+  | 'currency'
+  | 'livemode'
+  | 'matchedBy'
+  | 'customerId'
 >;

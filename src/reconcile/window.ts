@@ -49,7 +49,12 @@ export function planSource(input: { since?: number; until: number; now: number; 
   const { since, until, now, cursor } = input;
   if (since !== undefined) {
     const from = cursor !== null && since <= cursor ? eventsFrom(cursor, now) : null;
-    return { source: 'window', window: { since, until }, notes: [], alsoEvents: from !== null && from < until ? { since: from, until } : null };
+    return {
+      source: 'window',
+      window: { since, until },
+      notes: [],
+      alsoEvents: from !== null && from < until ? { since: from, until } : null,
+    };
   }
   if (cursor === null) {
     return {

@@ -56,7 +56,9 @@ async function main(): Promise<void> {
     const list = perms.split(',').filter((p) => p !== '');
     const unknown = list.filter((p) => !(p in PERMISSIONS));
     if (!key.startsWith('rk_') || unknown.length > 0) {
-      process.stderr.write(`--restricted-key: expected rk_…=PERMISSION,… (known: ${Object.keys(PERMISSIONS).join(', ')}), not ${spec}\n`);
+      process.stderr.write(
+        `--restricted-key: expected rk_…=PERMISSION,… (known: ${Object.keys(PERMISSIONS).join(', ')}), not ${spec}\n`,
+      );
       process.exit(2);
     }
     restrictedKeys[key] = list as SimulatorPermission[];

@@ -413,7 +413,8 @@ const EXPANDABLE: Record<string, Record<string, string>> = {
 
 const MAX_EXPAND_DEPTH = 4;
 
-type ExpandStep = { kind: 'data'; itemType: string } | { kind: 'field'; path: [string] | [string, string]; target: string };
+type ExpandStep =
+  { kind: 'data'; itemType: string } | { kind: 'field'; path: [string] | [string, string]; target: string };
 
 /** Checks one expand path against the schema of `type` and turns it into steps. */
 function planExpand(type: string, path: string): ExpandStep[] {
@@ -421,10 +422,11 @@ function planExpand(type: string, path: string): ExpandStep[] {
   const steps: ExpandStep[] = [];
   let t = type;
   let depth = 0;
-  for (let i = 0; i < segs.length; ) {
+  for (let i = 0; i < segs.length;) {
     const seg = segs[i]!;
     if (t.startsWith('list:')) {
-      if (seg !== 'data' || i === segs.length - 1) throw invalid(`This property cannot be expanded (${path}).`, 'expand');
+      if (seg !== 'data' || i === segs.length - 1)
+        throw invalid(`This property cannot be expanded (${path}).`, 'expand');
       t = t.slice(5);
       steps.push({ kind: 'data', itemType: t });
       i++;
@@ -445,7 +447,10 @@ function planExpand(type: string, path: string): ExpandStep[] {
       throw invalid(`This property cannot be expanded (${segs.slice(0, i + 1).join('.')}).`, 'expand');
     }
     if (++depth > MAX_EXPAND_DEPTH) {
-      throw invalid(`You cannot expand more than ${MAX_EXPAND_DEPTH} levels of a property. Property: ${path}`, 'expand');
+      throw invalid(
+        `You cannot expand more than ${MAX_EXPAND_DEPTH} levels of a property. Property: ${path}`,
+        'expand',
+      );
     }
     t = target;
   }
@@ -696,7 +701,12 @@ function lineItemList(
   return { object: 'list', data: items.slice(start, start + limit), has_more: start + limit < items.length, url };
 }
 
-function cursorKey(store: SimulatorStore, id: string | undefined, type: ObjectType, param: string): OrderKey | undefined {
+function cursorKey(
+  store: SimulatorStore,
+  id: string | undefined,
+  type: ObjectType,
+  param: string,
+): OrderKey | undefined {
   if (id === undefined) return undefined;
   const e = store.entry(id);
   if (!e || e.type !== type) throw noSuch(TYPE_NAMES[type], id, param, 400);
@@ -804,7 +814,12 @@ function listEvents(ctx: Ctx): unknown {
     startingAfter: eventCursor(store, p.starting_after, 'starting_after'),
     endingBefore: eventCursor(store, p.ending_before, 'ending_before'),
   });
-  return applyExpand(store, { object: 'list', data: page.data, has_more: page.hasMore, url: '/v1/events' }, p.expand, 'list:event');
+  return applyExpand(
+    store,
+    { object: 'list', data: page.data, has_more: page.hasMore, url: '/v1/events' },
+    p.expand,
+    'list:event',
+  );
 }
 
 function retrieveEvent(ctx: Ctx): unknown {
@@ -885,7 +900,9 @@ function searchPaymentIntents(ctx: Ctx): unknown {
   let clauses = q.clauses;
   if (q.joiner === 'AND') {
     // narrow with an index on the first positive equality clause on metadata or customer
-    const idx = clauses.findIndex((c) => !c.negate && c.op === ':' && (c.field === 'metadata' || c.field === 'customer'));
+    const idx = clauses.findIndex(
+      (c) => !c.negate && c.op === ':' && (c.field === 'metadata' || c.field === 'customer'),
+    );
     const c = clauses[idx];
     if (c) {
       const map =
@@ -959,9 +976,17 @@ const ROUTES: Route[] = [
       'invoice_payment',
       '/v1/invoice_payments',
       (p) => [
-        { name: 'payment.payment_intent', key: (o) => idOf(o.payment?.payment_intent), value: p.payment?.payment_intent },
+        {
+          name: 'payment.payment_intent',
+          key: (o) => idOf(o.payment?.payment_intent),
+          value: p.payment?.payment_intent,
+        },
         { name: 'payment.charge', key: (o) => idOf(o.payment?.charge), value: p.payment?.charge },
-        { name: 'payment.payment_record', key: (o) => idOf(o.payment?.payment_record), value: p.payment?.payment_record },
+        {
+          name: 'payment.payment_record',
+          key: (o) => idOf(o.payment?.payment_record),
+          value: p.payment?.payment_record,
+        },
         { name: 'invoice', key: (o) => idOf(o.invoice), value: p.invoice },
         { name: 'status', key: (o) => o.status, value: p.status },
       ],
@@ -1034,7 +1059,9 @@ function apiKeyOf(header: string | undefined): string | null {
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<StripeSimulator> {
   const store = opts.store ?? new SimulatorStore({ livemode: opts.livemode, now: opts.now });
   const apiKeys = new Set(opts.apiKeys ?? [DEFAULT_API_KEY]);
-  const restricted = new Map(Object.entries(opts.restrictedKeys ?? {}).map(([k, perms]) => [k, new Set<string>(perms)]));
+  const restricted = new Map(
+    Object.entries(opts.restrictedKeys ?? {}).map(([k, perms]) => [k, new Set<string>(perms)]),
+  );
   for (const k of restricted.keys()) apiKeys.add(k);
   let faults: FaultOptions = { ...DEFAULT_FAULTS, ...opts.faults };
   let random = mulberry32(faults.seed);
@@ -1095,7 +1122,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Strip
     requests.push(entry);
 
     // Stripe's clock is the store's (a test may set it apart from this machine's).
-    const headers: Record<string, string> = { 'request-id': requestId(), 'content-type': 'application/json', date: new Date(store.now() * 1000).toUTCString() };
+    const headers: Record<string, string> = {
+      'request-id': requestId(),
+      'content-type': 'application/json',
+      date: new Date(store.now() * 1000).toUTCString(),
+    };
     const version = req.headers['stripe-version'];
     if (typeof version === 'string') headers['stripe-version'] = version;
 

@@ -405,7 +405,10 @@ function windowOf(base: Entry[], q: PageQuery): [number, number] {
   }
   const eb = q.endingBefore;
   if (eb) {
-    end = Math.min(end, firstTrue(base, 0, base.length, (e) => !before(e.obj.created, e.seq, eb.created, eb.seq)));
+    end = Math.min(
+      end,
+      firstTrue(base, 0, base.length, (e) => !before(e.obj.created, e.seq, eb.created, eb.seq)),
+    );
   }
   return [start, end];
 }
@@ -713,7 +716,8 @@ export class SimulatorStore {
 
   createCheckoutPayment(p: CheckoutPaymentParams): CheckoutPaymentResult {
     const created = this.time(p.created);
-    if (created === undefined || !Number.isFinite(created)) throw new Error('createCheckoutPayment: created is required');
+    if (created === undefined || !Number.isFinite(created))
+      throw new Error('createCheckoutPayment: created is required');
     const livemode = p.livemode ?? this.livemode;
     const mode = p.mode ?? 'payment';
     const status = p.status ?? 'complete';
@@ -1062,11 +1066,7 @@ export class SimulatorStore {
   }
 
   private invoicePaymentsForPaymentIntent(piId: string): InvoicePayment[] {
-    return this.owners<InvoicePayment>(
-      this.invoicePaymentsByPi,
-      piId,
-      (o) => idOf(o.payment?.payment_intent) === piId,
-    );
+    return this.owners<InvoicePayment>(this.invoicePaymentsByPi, piId, (o) => idOf(o.payment?.payment_intent) === piId);
   }
 
   /** Objects linked to piId (checked again, since update() may have changed the link). */

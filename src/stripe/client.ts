@@ -27,7 +27,10 @@ export function apiBaseOptions(apiBase: string): { host: string; port: number; p
   try {
     url = new URL(apiBase);
   } catch {
-    throw new ConfigError(`Stripe API base is not a URL: ${apiBase}`, 'e.g. https://api.stripe.com or http://127.0.0.1:12111');
+    throw new ConfigError(
+      `Stripe API base is not a URL: ${apiBase}`,
+      'e.g. https://api.stripe.com or http://127.0.0.1:12111',
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`Stripe API base must be http or https: ${apiBase}`);

@@ -20,13 +20,22 @@ export const EVENTS_RETENTION_SECONDS = 30 * 86400;
  * is rendered in the API version of its day, so only ids are taken from it; the objects are
  * re-read in the pinned version.
  */
-export async function idsFromEvents(reader: StripeReader, window: Window, progress: Progress = () => {}): Promise<string[]> {
+export async function idsFromEvents(
+  reader: StripeReader,
+  window: Window,
+  progress: Progress = () => {},
+): Promise<string[]> {
   const ids = new Set<string>();
   let events = 0;
   for await (const page of reader.pages(
     'list Events',
     (starting_after) =>
-      reader.stripe.events.list({ types: [...EVENT_TYPES], created: { gte: window.since, lt: window.until }, limit: 100, starting_after }),
+      reader.stripe.events.list({
+        types: [...EVENT_TYPES],
+        created: { gte: window.since, lt: window.until },
+        limit: 100,
+        starting_after,
+      }),
     'events.list',
   )) {
     for (const e of page) {
@@ -44,7 +53,8 @@ function objectIdOf(e: Stripe.Event): string | null {
   if (obj.object === 'charge') {
     const pi = obj.payment_intent;
     if (typeof pi === 'string') return pi;
-    if (pi && typeof pi === 'object' && typeof (pi as { id?: unknown }).id === 'string') return (pi as { id: string }).id;
+    if (pi && typeof pi === 'object' && typeof (pi as { id?: unknown }).id === 'string')
+      return (pi as { id: string }).id;
     return null;
   }
   return typeof obj.id === 'string' && /^(cs_|pi_)/.test(obj.id) ? obj.id : null;

@@ -18,7 +18,11 @@ export function sessionListExpand(rules: FetchRules): string[] {
 }
 
 /** The Checkout Session a PaymentIntent belongs to, if any, expanded as in a listing. */
-export async function sessionOfIntent(reader: StripeReader, piId: string, rules: FetchRules): Promise<Stripe.Checkout.Session | null> {
+export async function sessionOfIntent(
+  reader: StripeReader,
+  piId: string,
+  rules: FetchRules,
+): Promise<Stripe.Checkout.Session | null> {
   const owner = await reader.call(
     `find the Checkout Session of ${piId}`,
     () => reader.stripe.checkout.sessions.list({ payment_intent: piId, limit: 1, expand: sessionListExpand(rules) }),
@@ -58,17 +62,29 @@ export function paymentIdKind(id: string): 'checkout_session' | 'payment_intent'
  * `match.standalonePaymentIntents` policy, and is flagged when it pays an invoice.
  * Returns null when Stripe has no such object.
  */
-export async function fetchPaymentById(reader: StripeReader, id: string, rules: FetchRules): Promise<FetchedPayment | null> {
+export async function fetchPaymentById(
+  reader: StripeReader,
+  id: string,
+  rules: FetchRules,
+): Promise<FetchedPayment | null> {
   const { stripe } = reader;
   let raw: Stripe.Checkout.Session | null = null;
   let pi: PaymentIntentSnapshot | null = null;
   try {
     if (paymentIdKind(id) === 'checkout_session') {
       const expand = ['payment_intent.latest_charge', ...(withLineItems(rules) ? ['line_items'] : [])];
-      raw = await reader.call(`retrieve ${id}`, () => stripe.checkout.sessions.retrieve(id, { expand }), 'sessions.retrieve');
+      raw = await reader.call(
+        `retrieve ${id}`,
+        () => stripe.checkout.sessions.retrieve(id, { expand }),
+        'sessions.retrieve',
+      );
       pi = expandedIntent(raw);
     } else {
-      const intent = await reader.call(`retrieve ${id}`, () => stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }), 'payment_intents.retrieve');
+      const intent = await reader.call(
+        `retrieve ${id}`,
+        () => stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }),
+        'payment_intents.retrieve',
+      );
       pi = toPaymentIntentSnapshot(intent);
       raw = await sessionOfIntent(reader, id, rules);
     }
@@ -102,6 +118,7 @@ export async function fetchPaymentById(reader: StripeReader, id: string, rules: 
 
 function describeNotPayment(s: SessionSnapshot, pi: PaymentIntentSnapshot | null): string {
   if (s.status !== 'complete') return `the Checkout Session is ${s.status}`;
-  if (s.paymentStatus === 'unpaid') return `the Checkout Session is unpaid and its PaymentIntent is ${pi?.status ?? 'missing'}`;
+  if (s.paymentStatus === 'unpaid')
+    return `the Checkout Session is unpaid and its PaymentIntent is ${pi?.status ?? 'missing'}`;
   return `the Checkout Session has payment_status ${s.paymentStatus}`;
 }

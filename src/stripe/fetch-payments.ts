@@ -1,7 +1,13 @@
 import type Stripe from 'stripe';
 import { needsLineItems } from '../reconcile/credits.js';
 import { IdTable } from '../reconcile/id-table.js';
-import { SESSION_LOOKBACK_SECONDS, inWindow, sessionPayment, standaloneCounts, standalonePayment } from '../reconcile/select.js';
+import {
+  SESSION_LOOKBACK_SECONDS,
+  inWindow,
+  sessionPayment,
+  standaloneCounts,
+  standalonePayment,
+} from '../reconcile/select.js';
 import type { CreditsConfig, MatchConfig, Payment, PaymentIntentSnapshot, Window } from '../reconcile/types.js';
 import { expandedIntent, toPaymentIntentSnapshot, toSessionSnapshot } from './map.js';
 import { mapLimit, PAGE, StripeReader, WorkQueue, type Progress } from './reader.js';
@@ -116,7 +122,9 @@ export async function fetchPayments(
     if (settledInvoice(pi)) p = standalonePayment(pi, true);
     else {
       const session = await sessionOfIntent(reader, pi.id, rules);
-      p = session ? sessionPayment(toSessionSnapshot(session), pi) : standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
+      p = session
+        ? sessionPayment(toSessionSnapshot(session), pi)
+        : standalonePayment(pi, invoice || (await paysInvoice(reader, pi.id)));
     }
     checked += 1;
     if (p) await emit([p]);
@@ -126,7 +134,8 @@ export async function fetchPayments(
   // "all", once the InvoicePayments list has been past the candidate's second (and an hour after
   // it, for an invoice paid a little later), it would have named it already.
   let sessionsDone = false;
-  const askable = (pi: PaymentIntentSnapshot) => sessionsDone && (!listAll || invoicesListed.covers(pi.created, pi.created + 3600));
+  const askable = (pi: PaymentIntentSnapshot) =>
+    sessionsDone && (!listAll || invoicesListed.covers(pi.created, pi.created + 3600));
   // A candidate seen by the lists: decided now, asked about now, or kept for later.
   const settle = (pi: PaymentIntentSnapshot, settled: Payment[], ask: PaymentIntentSnapshot[]): boolean => {
     if (settledInvoice(pi)) settled.push(standalonePayment(pi, true));
@@ -155,7 +164,13 @@ export async function fetchPayments(
     'list Checkout Sessions',
     'sessions.list',
     (created, starting_after) =>
-      stripe.checkout.sessions.list({ status: 'complete', created, limit: PAGE, starting_after, expand: sessionListExpand(rules) }),
+      stripe.checkout.sessions.list({
+        status: 'complete',
+        created,
+        limit: PAGE,
+        starting_after,
+        expand: sessionListExpand(rules),
+      }),
     { gte: window.since - SESSION_LOOKBACK_SECONDS, lt: window.until },
     async (page) => {
       const found: Payment[] = [];
@@ -167,7 +182,15 @@ export async function fetchPayments(
           // puts metadata on the session). One that counts by the time the PaymentIntent list
           // reaches it (it succeeded, or got metadata, meanwhile) is checked as a candidate: its
           // session is found again, and the Planner decides a payment key once.
-          if (pi === null || standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
+          if (
+            pi === null ||
+            standaloneCounts(
+              pi,
+              rules.match.standalonePaymentIntents,
+              rules.credits.metadataKey,
+              rules.match.userIdKeys,
+            )
+          ) {
             sessionPiIds.push(session.paymentIntentId);
           } else if (listAll) uncountedSessionPiIds.push(session.paymentIntentId);
           candidates.delete(session.paymentIntentId);
@@ -191,7 +214,8 @@ export async function fetchPayments(
     reader,
     'list PaymentIntents',
     'payment_intents.list',
-    (created, starting_after) => stripe.paymentIntents.list({ created, limit: PAGE, starting_after, expand: INTENT_EXPAND }),
+    (created, starting_after) =>
+      stripe.paymentIntents.list({ created, limit: PAGE, starting_after, expand: INTENT_EXPAND }),
     { gte: window.since, lt: window.until },
     async (page) => {
       const settled: Payment[] = [];
@@ -199,12 +223,16 @@ export async function fetchPayments(
       for (const raw of page) {
         if (sessionPiIds.has(raw.id)) continue;
         const pi = toPaymentIntentSnapshot(raw);
-        if (standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)) {
+        if (
+          standaloneCounts(pi, rules.match.standalonePaymentIntents, rules.credits.metadataKey, rules.match.userIdKeys)
+        ) {
           if (!settle(pi, settled, ask)) candidates.set(pi.id, pi);
         }
       }
       intents += page.length;
-      progress(`${sessions} Checkout Sessions and ${intents} PaymentIntents read${checked > 0 ? `, ${checked} standalone PaymentIntents checked` : ''}`);
+      progress(
+        `${sessions} Checkout Sessions and ${intents} PaymentIntents read${checked > 0 ? `, ${checked} standalone PaymentIntents checked` : ''}`,
+      );
       await hand(settled, ask);
       await sweep();
       // The PaymentIntents list, which finds the candidates, waits while a thousand are to be

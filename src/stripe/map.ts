@@ -40,7 +40,10 @@ function expandedLineItems(s: Stripe.Checkout.Session): LineItemSnapshot[] | nul
   return li && !li.has_more ? li.data.map(toLineItem) : null;
 }
 
-export function toSessionSnapshot(s: Stripe.Checkout.Session, lineItems: LineItemSnapshot[] | null = expandedLineItems(s)): SessionSnapshot {
+export function toSessionSnapshot(
+  s: Stripe.Checkout.Session,
+  lineItems: LineItemSnapshot[] | null = expandedLineItems(s),
+): SessionSnapshot {
   return {
     id: s.id,
     created: s.created,
@@ -63,7 +66,9 @@ export function toSessionSnapshot(s: Stripe.Checkout.Session, lineItems: LineIte
 
 /** The session's PaymentIntent when it was expanded. */
 export function expandedIntent(s: Stripe.Checkout.Session): PaymentIntentSnapshot | null {
-  return typeof s.payment_intent === 'object' && s.payment_intent !== null ? toPaymentIntentSnapshot(s.payment_intent) : null;
+  return typeof s.payment_intent === 'object' && s.payment_intent !== null
+    ? toPaymentIntentSnapshot(s.payment_intent)
+    : null;
 }
 
 export function toLineItem(li: Stripe.LineItem): LineItemSnapshot {

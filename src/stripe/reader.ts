@@ -120,9 +120,14 @@ export function isMissing(e: unknown): boolean {
  */
 export class ReaderStopped extends CliError {
   constructor(readonly reason: unknown) {
-    super(reason instanceof Error ? reason.message : String(reason), reason instanceof CliError ? reason.exitCode : 1, reason instanceof CliError ? reason.hint : undefined, {
-      cause: reason,
-    });
+    super(
+      reason instanceof Error ? reason.message : String(reason),
+      reason instanceof CliError ? reason.exitCode : 1,
+      reason instanceof CliError ? reason.hint : undefined,
+      {
+        cause: reason,
+      },
+    );
   }
 }
 
@@ -221,7 +226,8 @@ export class StripeReader {
 
   /** A list page that says there is more but holds nothing: Stripe would never send it; stop rather than skip the rest. */
   static checkPage(what: string, page: { data: unknown[]; has_more: boolean }): void {
-    if (page.has_more && page.data.length === 0) throw new CliError(`Stripe answered an empty page that says there is more, while trying to ${what}`, 1);
+    if (page.has_more && page.data.length === 0)
+      throw new CliError(`Stripe answered an empty page that says there is more, while trying to ${what}`, 1);
   }
 
   /** Every page of a list endpoint, newest first, following `starting_after`. */

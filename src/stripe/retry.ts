@@ -36,7 +36,12 @@ export interface RetryPolicy {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { budgetMs: DEFAULT_RETRY_BUDGET_MS, baseDelayMs: 500, maxDelayMs: 8_000, clock: systemClock };
+export const DEFAULT_RETRY: RetryPolicy = {
+  budgetMs: DEFAULT_RETRY_BUDGET_MS,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+  clock: systemClock,
+};
 
 function isRetryable(e: unknown): boolean {
   if (e instanceof Stripe.errors.StripeRateLimitError) return true;
@@ -102,7 +107,12 @@ export async function withRetry<T>(
       }
       if (!isRetryable(e)) {
         if (e instanceof Stripe.errors.StripeError) {
-          throw new CliError(`Stripe refused to ${what}: ${describe(e)}${e.requestId ? ` (request ${e.requestId})` : ''}`, 1, undefined, { cause: e });
+          throw new CliError(
+            `Stripe refused to ${what}: ${describe(e)}${e.requestId ? ` (request ${e.requestId})` : ''}`,
+            1,
+            undefined,
+            { cause: e },
+          );
         }
         throw e;
       }

@@ -68,7 +68,9 @@ export async function scanCreated<T extends { id: string; created: number }>(
     // The newest slice holds the rest of the first page's last second: it starts after that page.
     await Promise.all(
       slices.map((r, i) =>
-        pageThrough(reader, what, endpoint, list, r, onPage, i === 0 ? last.id : undefined, (from) => coverage.listedSlice(i, from)),
+        pageThrough(reader, what, endpoint, list, r, onPage, i === 0 ? last.id : undefined, (from) =>
+          coverage.listedSlice(i, from),
+        ),
       ),
     );
   } finally {
@@ -100,7 +102,11 @@ export async function scanAlong<T extends { id: string; created: number }>(
     if (alongPieces === null) return;
     const pieces = piecesWithin(range, alongPieces);
     coverage.sliced(pieces);
-    await Promise.all(pieces.map((r, i) => pageThrough(reader, what, endpoint, list, r, onPage, undefined, (from) => coverage.listedSlice(i, from))));
+    await Promise.all(
+      pieces.map((r, i) =>
+        pageThrough(reader, what, endpoint, list, r, onPage, undefined, (from) => coverage.listedSlice(i, from)),
+      ),
+    );
   } finally {
     coverage.settle();
   }
@@ -231,7 +237,10 @@ export function planSlices(
   const width = top - range.gte;
   // Objects a second, from the first page: n objects from its newest second to its last span
   // n - 1 gaps.
-  const density = firstPage.length > 1 ? (firstPage.length - 1) / Math.max(1, newest - lastCreated) : firstPage.length / Math.max(1, range.lt - lastCreated);
+  const density =
+    firstPage.length > 1
+      ? (firstPage.length - 1) / Math.max(1, newest - lastCreated)
+      : firstPage.length / Math.max(1, range.lt - lastCreated);
   const estimatedPages = (density * width) / PAGE;
   const wanted = Math.ceil(rate * roundTripS * opts.inflightFactor);
   const count = Math.max(1, Math.min(opts.maxSlices, wanted, Math.ceil(estimatedPages), width));

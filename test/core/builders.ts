@@ -63,10 +63,7 @@ export function intent(overrides: Partial<PaymentIntentSnapshot> = {}): PaymentI
  * otherwise the PaymentIntent's id defaults to the session's `paymentIntentId` (or 'pi_1') and the
  * session points at it.
  */
-export function checkout(
-  s: Partial<SessionSnapshot> = {},
-  pi: Partial<PaymentIntentSnapshot> | null = {},
-): Payment {
+export function checkout(s: Partial<SessionSnapshot> = {}, pi: Partial<PaymentIntentSnapshot> | null = {}): Payment {
   const paymentIntent = pi === null ? null : intent({ id: s.paymentIntentId ?? 'pi_1', ...pi });
   const sess = session({ ...s, paymentIntentId: paymentIntent?.id ?? null });
   return {

@@ -6,7 +6,14 @@ import { CompactPlan } from '../../src/reconcile/compact-plan.js';
 import { countAll, emptyCounts } from '../../src/reconcile/plan.js';
 import type { PaymentDecision, PaymentStatus } from '../../src/reconcile/types.js';
 
-const STATUSES: PaymentStatus[] = ['credited', 'would_credit', 'already_credited', 'needs_review', 'pending', 'skipped'];
+const STATUSES: PaymentStatus[] = [
+  'credited',
+  'would_credit',
+  'already_credited',
+  'needs_review',
+  'pending',
+  'skipped',
+];
 
 /** A decision with every field set to something other than its neighbour's. */
 function full(n: number, status: PaymentStatus): PaymentDecision {
@@ -57,23 +64,37 @@ function bare(n: number, status: PaymentStatus): PaymentDecision {
 }
 
 describe('CompactPlan', () => {
-  it.each(STATUSES)('rebuilds a %s decision field for field, with every field set and with every field null or empty', (status) => {
-    const plan = new CompactPlan();
-    const decisions = [full(1, status), bare(2, status), full(2, status), { ...full(3, status), credits: 0, amount: 0 }];
-    decisions.forEach((d, i) => expect(plan.push(d)).toBe(i));
-    expect(plan.length).toBe(decisions.length);
-    decisions.forEach((d, i) => {
-      expect(plan.decision(i)).toStrictEqual(d);
-      expect(plan.status(i)).toBe(status);
-      expect(plan.paymentKey(i)).toBe(d.paymentKey);
-      expect(plan.livemode(i)).toBe(d.livemode);
-      expect(plan.creditedBefore(i)).toBe(status === 'already_credited');
-    });
-  });
+  it.each(STATUSES)(
+    'rebuilds a %s decision field for field, with every field set and with every field null or empty',
+    (status) => {
+      const plan = new CompactPlan();
+      const decisions = [
+        full(1, status),
+        bare(2, status),
+        full(2, status),
+        { ...full(3, status), credits: 0, amount: 0 },
+      ];
+      decisions.forEach((d, i) => expect(plan.push(d)).toBe(i));
+      expect(plan.length).toBe(decisions.length);
+      decisions.forEach((d, i) => {
+        expect(plan.decision(i)).toStrictEqual(d);
+        expect(plan.status(i)).toBe(status);
+        expect(plan.paymentKey(i)).toBe(d.paymentKey);
+        expect(plan.livemode(i)).toBe(d.livemode);
+        expect(plan.creditedBefore(i)).toBe(status === 'already_credited');
+      });
+    },
+  );
 
   it('keeps a PaymentIntent id that is not the payment key, large and negative amounts, and values shared between payments', () => {
     const plan = new CompactPlan();
-    const odd = { ...full(1, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other', amount: -5, credits: 2 ** 40 };
+    const odd = {
+      ...full(1, 'credited'),
+      paymentKey: 'cs_key',
+      paymentIntent: 'pi_other',
+      amount: -5,
+      credits: 2 ** 40,
+    };
     const twin = { ...full(1, 'credited'), paymentKey: 'pi_twin' }; // same user, emails, lists as full(1)
     plan.push(full(1, 'credited'));
     plan.push(odd);
@@ -95,11 +116,37 @@ describe('CompactPlan', () => {
 
   it('credit() rebuilds what the ledger entry is made of, the same as the decision says', () => {
     const plan = new CompactPlan();
-    const decisions = [full(1, 'credited'), bare(2, 'credited'), { ...full(3, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other' }];
+    const decisions = [
+      full(1, 'credited'),
+      bare(2, 'credited'),
+      { ...full(3, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other' },
+    ];
     decisions.forEach((d) => plan.push(d));
     decisions.forEach((d, i) => {
-      const { paymentKey, checkoutSession, paymentIntent, userId, credits, amount, currency, livemode, matchedBy, customerId } = d;
-      expect(plan.credit(i)).toStrictEqual({ paymentKey, checkoutSession, paymentIntent, userId, credits, amount, currency, livemode, matchedBy, customerId });
+      const {
+        paymentKey,
+        checkoutSession,
+        paymentIntent,
+        userId,
+        credits,
+        amount,
+        currency,
+        livemode,
+        matchedBy,
+        customerId,
+      } = d;
+      expect(plan.credit(i)).toStrictEqual({
+        paymentKey,
+        checkoutSession,
+        paymentIntent,
+        userId,
+        credits,
+        amount,
+        currency,
+        livemode,
+        matchedBy,
+        customerId,
+      });
     });
   });
 

@@ -29,26 +29,71 @@ describe('one status per payment, in order', () => {
     // 1. already credited beats everything
     ['credited payment', checkout(good), { credited: ['pi_1'] }, { status: 'already_credited', reason: null }],
     ['credited by session id', checkout(good), { credited: ['cs_1'] }, { status: 'already_credited', reason: null }],
-    ['credited subscription', checkout({ ...good, mode: 'subscription' }, null), { credited: ['cs_1'] }, { status: 'already_credited', reason: null }],
-    ['credited invoice payment', standalone({}, true), { credited: ['pi_1'] }, { status: 'already_credited', reason: null }],
+    [
+      'credited subscription',
+      checkout({ ...good, mode: 'subscription' }, null),
+      { credited: ['cs_1'] },
+      { status: 'already_credited', reason: null },
+    ],
+    [
+      'credited invoice payment',
+      standalone({}, true),
+      { credited: ['pi_1'] },
+      { status: 'already_credited', reason: null },
+    ],
     [
       'credited pending session',
       checkout({ ...good, paymentStatus: 'unpaid' }, { status: 'processing' }),
       { credited: ['pi_1'] },
       { status: 'already_credited', reason: null },
     ],
-    ['credited refunded', checkout(good, { refunded: true }), { credited: ['pi_1'] }, { status: 'already_credited', reason: null }],
+    [
+      'credited refunded',
+      checkout(good, { refunded: true }),
+      { credited: ['pi_1'] },
+      { status: 'already_credited', reason: null },
+    ],
     ['credited, no user', checkout({}), { credited: ['pi_1'] }, { status: 'already_credited', reason: null }],
-    ['credited, no credit rule', checkout(good), { credited: ['pi_1'], credits: {} }, { status: 'already_credited', reason: null }],
-    ['credited, dry run', checkout(good), { credited: ['pi_1'], dryRun: true }, { status: 'already_credited', reason: null }],
+    [
+      'credited, no credit rule',
+      checkout(good),
+      { credited: ['pi_1'], credits: {} },
+      { status: 'already_credited', reason: null },
+    ],
+    [
+      'credited, dry run',
+      checkout(good),
+      { credited: ['pi_1'], dryRun: true },
+      { status: 'already_credited', reason: null },
+    ],
     // 2. not a credit purchase
-    ['subscription', checkout({ ...good, mode: 'subscription' }, null), {}, { status: 'skipped', reason: 'subscription' }],
-    ['setup', checkout({ ...good, mode: 'setup', paymentStatus: 'no_payment_required' }, null), {}, { status: 'skipped', reason: 'setup' }],
-    ['subscription, unpaid', checkout({ mode: 'subscription', paymentStatus: 'unpaid' }, null), {}, { status: 'skipped', reason: 'subscription' }],
+    [
+      'subscription',
+      checkout({ ...good, mode: 'subscription' }, null),
+      {},
+      { status: 'skipped', reason: 'subscription' },
+    ],
+    [
+      'setup',
+      checkout({ ...good, mode: 'setup', paymentStatus: 'no_payment_required' }, null),
+      {},
+      { status: 'skipped', reason: 'setup' },
+    ],
+    [
+      'subscription, unpaid',
+      checkout({ mode: 'subscription', paymentStatus: 'unpaid' }, null),
+      {},
+      { status: 'skipped', reason: 'subscription' },
+    ],
     ['invoice', standalone({ metadata: { user_id: '1' } }, true), {}, { status: 'skipped', reason: 'invoice' }],
     ['invoice, refunded, no user', standalone({ refunded: true }, true), {}, { status: 'skipped', reason: 'invoice' }],
     // 3. not settled
-    ['unpaid, PI processing', checkout({ ...good, paymentStatus: 'unpaid' }, { status: 'processing' }), {}, { status: 'pending', reason: null }],
+    [
+      'unpaid, PI processing',
+      checkout({ ...good, paymentStatus: 'unpaid' }, { status: 'processing' }),
+      {},
+      { status: 'pending', reason: null },
+    ],
     [
       'pending beats refunded, no user and bad credits',
       checkout({ paymentStatus: 'unpaid', metadata: { credits: 'abc' } }, { status: 'processing', refunded: true }),
@@ -57,12 +102,27 @@ describe('one status per payment, in order', () => {
     ],
     // 4. fully refunded
     ['refunded', checkout(good, { refunded: true }), {}, { status: 'skipped', reason: 'refunded' }],
-    ['refunded standalone', standalone({ metadata: { user_id: '1' }, refunded: true }), {}, { status: 'skipped', reason: 'refunded' }],
+    [
+      'refunded standalone',
+      standalone({ metadata: { user_id: '1' }, refunded: true }),
+      {},
+      { status: 'skipped', reason: 'refunded' },
+    ],
     ['refunded beats no user', checkout({}, { refunded: true }), {}, { status: 'skipped', reason: 'refunded' }],
-    ['partially refunded is credited', checkout(good, { amountRefunded: 500 }), {}, { status: 'credited', reason: null }],
+    [
+      'partially refunded is credited',
+      checkout(good, { amountRefunded: 500 }),
+      {},
+      { status: 'credited', reason: null },
+    ],
     // 5. no single user (before credit reasons)
     ['no user', checkout({}), {}, { status: 'needs_review', reason: 'no_user' }],
-    ['no user beats invalid credits', checkout({ metadata: { credits: 'abc' } }), {}, { status: 'needs_review', reason: 'no_user' }],
+    [
+      'no user beats invalid credits',
+      checkout({ metadata: { credits: 'abc' } }),
+      {},
+      { status: 'needs_review', reason: 'no_user' },
+    ],
     ['no user beats no credit rule', checkout({}), { credits: {} }, { status: 'needs_review', reason: 'no_user' }],
     ['no user beats zero credits', checkout({ amountTotal: 5 }), {}, { status: 'needs_review', reason: 'no_user' }],
     [
@@ -71,8 +131,18 @@ describe('one status per payment, in order', () => {
       {},
       { status: 'needs_review', reason: 'conflicting_ids' },
     ],
-    ['ambiguous customer', checkout({ customerId: 'cus_shared' }), {}, { status: 'needs_review', reason: 'ambiguous_customer' }],
-    ['ambiguous email', checkout({ customerEmail: 'shared@example.com' }), {}, { status: 'needs_review', reason: 'ambiguous_email' }],
+    [
+      'ambiguous customer',
+      checkout({ customerId: 'cus_shared' }),
+      {},
+      { status: 'needs_review', reason: 'ambiguous_customer' },
+    ],
+    [
+      'ambiguous email',
+      checkout({ customerEmail: 'shared@example.com' }),
+      {},
+      { status: 'needs_review', reason: 'ambiguous_email' },
+    ],
     [
       'conflicting emails',
       checkout({ customerEmail: 'alice@example.com' }, { receiptEmail: 'bob@example.com' }),
@@ -80,27 +150,92 @@ describe('one status per payment, in order', () => {
       { status: 'needs_review', reason: 'conflicting_emails' },
     ],
     // 6. no valid credit amount
-    ['invalid credits', checkout({ ...good, metadata: { credits: '1.5' } }), {}, { status: 'needs_review', reason: 'invalid_credits' }],
-    ['over the cap', checkout(good), { maxCreditsPerPayment: 99 }, { status: 'needs_review', reason: 'invalid_credits' }],
+    [
+      'invalid credits',
+      checkout({ ...good, metadata: { credits: '1.5' } }),
+      {},
+      { status: 'needs_review', reason: 'invalid_credits' },
+    ],
+    [
+      'over the cap',
+      checkout(good),
+      { maxCreditsPerPayment: 99 },
+      { status: 'needs_review', reason: 'invalid_credits' },
+    ],
     ['no credit rule', checkout(good), { credits: {} }, { status: 'needs_review', reason: 'no_credit_rule' }],
-    ['invalid credits beats zero amount', checkout({ ...good, amountTotal: 0, metadata: { credits: '0' } }), {}, { status: 'needs_review', reason: 'invalid_credits' }],
+    [
+      'invalid credits beats zero amount',
+      checkout({ ...good, amountTotal: 0, metadata: { credits: '0' } }),
+      {},
+      { status: 'needs_review', reason: 'invalid_credits' },
+    ],
     // 6. credits.minAmountPerCredit: paid less than the credits cost
-    ['1 cent for 5000 credits', standalone({ amountReceived: 1, metadata: { user_id: '1', credits: '5000' } }), { credits: FLOOR }, { status: 'needs_review', reason: 'amount_too_low' }],
+    [
+      '1 cent for 5000 credits',
+      standalone({ amountReceived: 1, metadata: { user_id: '1', credits: '5000' } }),
+      { credits: FLOOR },
+      { status: 'needs_review', reason: 'amount_too_low' },
+    ],
     [
       '100% coupon with credits metadata',
       checkout({ ...good, amountTotal: 0, paymentStatus: 'no_payment_required', metadata: { credits: '1000' } }, null),
       { credits: FLOOR },
       { status: 'needs_review', reason: 'amount_too_low' },
     ],
-    ['too low under the price map', checkout({ ...good, amountTotal: 100, lineItems: [{ priceId: 'price_pack', quantity: 2 }] }), { credits: { ...FLOOR, prices: { price_pack: 1000 } } }, { status: 'needs_review', reason: 'amount_too_low' }],
-    ['too low in a dry run', checkout({ ...good, amountTotal: 1, metadata: { credits: '10' } }), { credits: FLOOR, dryRun: true }, { status: 'needs_review', reason: 'amount_too_low' }],
-    ['no user beats amount too low', checkout({ amountTotal: 1, metadata: { credits: '5000' } }), { credits: FLOOR }, { status: 'needs_review', reason: 'no_user' }],
-    ['over the cap beats amount too low', checkout({ ...good, amountTotal: 1, metadata: { credits: '5000' } }), { credits: FLOOR, maxCreditsPerPayment: 4999 }, { status: 'needs_review', reason: 'invalid_credits' }],
-    ['refunded beats amount too low', checkout({ ...good, amountTotal: 1, metadata: { credits: '5000' } }, { refunded: true }), { credits: FLOOR }, { status: 'skipped', reason: 'refunded' }],
-    ['enough paid at the floor', checkout({ ...good, amountTotal: 500, metadata: { credits: '100' } }), { credits: FLOOR }, { status: 'credited', reason: null }],
-    ['a currency absent from the floor', checkout({ ...good, amountTotal: 1, currency: 'eur', metadata: { credits: '5000' } }), { credits: FLOOR }, { status: 'credited', reason: null }],
-    ['the amount rule under a floor', checkout({ ...good, amountTotal: 1000 }), { credits: FLOOR }, { status: 'credited', reason: null }],
-    ['a tiny amount under a floor is still no_credits', checkout({ ...good, amountTotal: 9 }), { credits: FLOOR }, { status: 'skipped', reason: 'no_credits' }],
+    [
+      'too low under the price map',
+      checkout({ ...good, amountTotal: 100, lineItems: [{ priceId: 'price_pack', quantity: 2 }] }),
+      { credits: { ...FLOOR, prices: { price_pack: 1000 } } },
+      { status: 'needs_review', reason: 'amount_too_low' },
+    ],
+    [
+      'too low in a dry run',
+      checkout({ ...good, amountTotal: 1, metadata: { credits: '10' } }),
+      { credits: FLOOR, dryRun: true },
+      { status: 'needs_review', reason: 'amount_too_low' },
+    ],
+    [
+      'no user beats amount too low',
+      checkout({ amountTotal: 1, metadata: { credits: '5000' } }),
+      { credits: FLOOR },
+      { status: 'needs_review', reason: 'no_user' },
+    ],
+    [
+      'over the cap beats amount too low',
+      checkout({ ...good, amountTotal: 1, metadata: { credits: '5000' } }),
+      { credits: FLOOR, maxCreditsPerPayment: 4999 },
+      { status: 'needs_review', reason: 'invalid_credits' },
+    ],
+    [
+      'refunded beats amount too low',
+      checkout({ ...good, amountTotal: 1, metadata: { credits: '5000' } }, { refunded: true }),
+      { credits: FLOOR },
+      { status: 'skipped', reason: 'refunded' },
+    ],
+    [
+      'enough paid at the floor',
+      checkout({ ...good, amountTotal: 500, metadata: { credits: '100' } }),
+      { credits: FLOOR },
+      { status: 'credited', reason: null },
+    ],
+    [
+      'a currency absent from the floor',
+      checkout({ ...good, amountTotal: 1, currency: 'eur', metadata: { credits: '5000' } }),
+      { credits: FLOOR },
+      { status: 'credited', reason: null },
+    ],
+    [
+      'the amount rule under a floor',
+      checkout({ ...good, amountTotal: 1000 }),
+      { credits: FLOOR },
+      { status: 'credited', reason: null },
+    ],
+    [
+      'a tiny amount under a floor is still no_credits',
+      checkout({ ...good, amountTotal: 9 }),
+      { credits: FLOOR },
+      { status: 'skipped', reason: 'no_credits' },
+    ],
     // 7. zero credits
     ['tiny amount', checkout({ ...good, amountTotal: 9 }), {}, { status: 'skipped', reason: 'no_credits' }],
     [
@@ -132,7 +267,15 @@ describe('one status per payment, in order', () => {
 describe('the decision item', () => {
   it('a credited session carries the SPEC fields', () => {
     const p = checkout(
-      { id: 'cs_a', clientReferenceId: '1', amountTotal: 1000, currency: 'usd', customerId: 'cus_a', livemode: true, customerName: 'Alice A.' },
+      {
+        id: 'cs_a',
+        clientReferenceId: '1',
+        amountTotal: 1000,
+        currency: 'usd',
+        customerId: 'cus_a',
+        livemode: true,
+        customerName: 'Alice A.',
+      },
       { id: 'pi_a', created: T0 + 5 },
     );
     expect(decide(p)).toEqual({
@@ -158,7 +301,9 @@ describe('the decision item', () => {
   });
 
   it('a standalone PaymentIntent is keyed by itself, without a session', () => {
-    const d = decide(standalone({ id: 'pi_s', metadata: { user_id: '2', credits: '25' }, amountReceived: 300, currency: 'eur' }));
+    const d = decide(
+      standalone({ id: 'pi_s', metadata: { user_id: '2', credits: '25' }, amountReceived: 300, currency: 'eur' }),
+    );
     expect(d).toMatchObject({
       paymentKey: 'pi_s',
       checkoutSession: null,
@@ -174,8 +319,16 @@ describe('the decision item', () => {
   });
 
   it('a session without PaymentIntent is keyed by the session', () => {
-    const d = decide(checkout({ id: 'cs_free', ...good, paymentStatus: 'no_payment_required', metadata: { credits: '5' } }, null));
-    expect(d).toMatchObject({ paymentKey: 'cs_free', checkoutSession: 'cs_free', paymentIntent: null, credits: 5, status: 'credited' });
+    const d = decide(
+      checkout({ id: 'cs_free', ...good, paymentStatus: 'no_payment_required', metadata: { credits: '5' } }, null),
+    );
+    expect(d).toMatchObject({
+      paymentKey: 'cs_free',
+      checkoutSession: 'cs_free',
+      paymentIntent: null,
+      credits: 5,
+      status: 'credited',
+    });
   });
 
   it.each<[string, Payment, ContextOverrides, string]>([

@@ -30,7 +30,18 @@ describe('IdTable', () => {
 
   it('sortKeys: a smaller number is a smaller id, past the bytes every id starts with; none for nulls or beyond ASCII', () => {
     // Shorter ids, ids that are prefixes of others, ids equal in their first six differing bytes.
-    const ascii = ['pi_3', 'pi_3a', 'pi_3abcdefZ', 'pi_3abcdefA', 'pi_3A', 'pi_3b', 'pi_3abcdef', 'pi_3\u0001', 'pi_3zzzzzzzzzz', 'pi_3'];
+    const ascii = [
+      'pi_3',
+      'pi_3a',
+      'pi_3abcdefZ',
+      'pi_3abcdefA',
+      'pi_3A',
+      'pi_3b',
+      'pi_3abcdef',
+      'pi_3\u0001',
+      'pi_3zzzzzzzzzz',
+      'pi_3',
+    ];
     for (let n = 0; n < 2000; n++) ascii.push(`pi_3${((n * 7919) % 5000).toString(36)}`);
     const t = new IdTable();
     for (const id of ascii) t.push(id);

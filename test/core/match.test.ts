@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { customerOf, emailCandidates, idCandidates, matchUser, normaliseEmail, type MatchResult } from '../../src/reconcile/match.js';
+import {
+  customerOf,
+  emailCandidates,
+  idCandidates,
+  matchUser,
+  normaliseEmail,
+  type MatchResult,
+} from '../../src/reconcile/match.js';
 import type { MatchConfig, Payment } from '../../src/reconcile/types.js';
 import { checkout, directory, matchConfig, standalone, type TestUser } from './builders.js';
 
@@ -39,7 +46,12 @@ describe('the in-memory directory', () => {
 describe('step 1: ids', () => {
   it.each<[string, Payment, Partial<MatchConfig>, object]>([
     ['client_reference_id', checkout({ clientReferenceId: '1' }), {}, ok('1', 'client_reference_id')],
-    ['client_reference_id is exact text: spaces are part of it', checkout({ clientReferenceId: ' 1 ' }), { byEmail: false }, review('no_user', [], [' 1 '])],
+    [
+      'client_reference_id is exact text: spaces are part of it',
+      checkout({ clientReferenceId: ' 1 ' }),
+      { byEmail: false },
+      review('no_user', [], [' 1 ']),
+    ],
     ['session metadata user_id', checkout({ metadata: { user_id: '2' } }), {}, ok('2', 'metadata.user_id')],
     ['PaymentIntent metadata user_id', checkout({}, { metadata: { user_id: '2' } }), {}, ok('2', 'metadata.user_id')],
     ['standalone PaymentIntent metadata', standalone({ metadata: { user_id: '2' } }), {}, ok('2', 'metadata.user_id')],
@@ -75,16 +87,14 @@ describe('step 1: ids', () => {
     ],
     [
       'unknown ids recorded once each, chain goes on to email',
-      checkout({ clientReferenceId: 'ghost', metadata: { user_id: 'ghost' }, customerEmail: 'alice@example.com' }, { metadata: { user_id: 'x9' } }),
+      checkout(
+        { clientReferenceId: 'ghost', metadata: { user_id: 'ghost' }, customerEmail: 'alice@example.com' },
+        { metadata: { user_id: 'x9' } },
+      ),
       {},
       ok('1', 'email', ['ghost', 'x9']),
     ],
-    [
-      'unknown ids recorded on no_user',
-      checkout({ clientReferenceId: 'ghost' }),
-      {},
-      review('no_user', [], ['ghost']),
-    ],
+    ['unknown ids recorded on no_user', checkout({ clientReferenceId: 'ghost' }), {}, review('no_user', [], ['ghost'])],
     [
       'client_reference_id and metadata resolve to different users',
       checkout({ clientReferenceId: '1', metadata: { user_id: '2' } }),
@@ -132,14 +142,24 @@ describe('step 2: Stripe customer', () => {
       false,
       ok('2', 'email'),
     ],
-    ['several users for one customer', checkout({ customerId: 'cus_shared' }), true, review('ambiguous_customer', ['3', '4'])],
+    [
+      'several users for one customer',
+      checkout({ customerId: 'cus_shared' }),
+      true,
+      review('ambiguous_customer', ['3', '4']),
+    ],
     [
       'ambiguous customer stops the chain before email',
       checkout({ customerId: 'cus_shared', customerEmail: 'alice@example.com' }),
       true,
       review('ambiguous_customer', ['3', '4']),
     ],
-    ['unknown customer falls to email', checkout({ customerId: 'cus_none', customerEmail: 'alice@example.com' }), true, ok('1', 'email')],
+    [
+      'unknown customer falls to email',
+      checkout({ customerId: 'cus_none', customerEmail: 'alice@example.com' }),
+      true,
+      ok('1', 'email'),
+    ],
     [
       'customer beats email',
       checkout({ customerId: 'cus_alice', customerEmail: 'bob@example.com' }),
@@ -159,19 +179,37 @@ describe('step 2: Stripe customer', () => {
 
 describe('step 3: email', () => {
   it.each<[string, Payment, Partial<MatchConfig>, object]>([
-    ['metadata user_email on session', checkout({ metadata: { user_email: 'alice@example.com' } }), {}, ok('1', 'email')],
-    ['metadata user_email on PaymentIntent', checkout({}, { metadata: { user_email: 'alice@example.com' } }), {}, ok('1', 'email')],
+    [
+      'metadata user_email on session',
+      checkout({ metadata: { user_email: 'alice@example.com' } }),
+      {},
+      ok('1', 'email'),
+    ],
+    [
+      'metadata user_email on PaymentIntent',
+      checkout({}, { metadata: { user_email: 'alice@example.com' } }),
+      {},
+      ok('1', 'email'),
+    ],
     ['customer_details.email', checkout({ customerDetailsEmail: 'alice@example.com' }), {}, ok('1', 'email')],
     ['customer_email', checkout({ customerEmail: 'alice@example.com' }), {}, ok('1', 'email')],
     ['receipt_email', checkout({}, { receiptEmail: 'alice@example.com' }), {}, ok('1', 'email')],
     ['standalone receipt_email', standalone({ receiptEmail: 'alice@example.com' }), {}, ok('1', 'email')],
     ['trimmed and case-insensitive', checkout({ customerEmail: '  ALICE@Example.COM\t' }), {}, ok('1', 'email')],
     ['user email stored untrimmed/mixed case', checkout({ customerEmail: 'bob@example.com' }), {}, ok('2', 'email')],
-    ['configured emailKeys', checkout({ metadata: { contact: 'bob@example.com' } }), { emailKeys: ['contact'] }, ok('2', 'email')],
+    [
+      'configured emailKeys',
+      checkout({ metadata: { contact: 'bob@example.com' } }),
+      { emailKeys: ['contact'] },
+      ok('2', 'email'),
+    ],
     ['key not in emailKeys ignored', checkout({ metadata: { contact: 'bob@example.com' } }), {}, review('no_user')],
     [
       'several sources, same user',
-      checkout({ metadata: { user_email: 'Alice@example.com' }, customerDetailsEmail: 'alice@example.com ' }, { receiptEmail: 'ALICE@EXAMPLE.COM' }),
+      checkout(
+        { metadata: { user_email: 'Alice@example.com' }, customerDetailsEmail: 'alice@example.com ' },
+        { receiptEmail: 'ALICE@EXAMPLE.COM' },
+      ),
       {},
       ok('1', 'email'),
     ],
@@ -181,7 +219,12 @@ describe('step 3: email', () => {
       {},
       ok('1', 'email'),
     ],
-    ['one email, several users', checkout({ customerEmail: 'shared@example.com' }), {}, review('ambiguous_email', ['3', '4'])],
+    [
+      'one email, several users',
+      checkout({ customerEmail: 'shared@example.com' }),
+      {},
+      review('ambiguous_email', ['3', '4']),
+    ],
     [
       'different emails, different users',
       checkout({ customerDetailsEmail: 'alice@example.com' }, { receiptEmail: 'bob@example.com' }),
@@ -196,11 +239,19 @@ describe('step 3: email', () => {
     ],
     [
       'ambiguous_email checked first even when the ambiguous email comes last',
-      checkout({ metadata: { user_email: 'alice@example.com' }, customerDetailsEmail: 'bob@example.com' }, { receiptEmail: 'shared@example.com' }),
+      checkout(
+        { metadata: { user_email: 'alice@example.com' }, customerDetailsEmail: 'bob@example.com' },
+        { receiptEmail: 'shared@example.com' },
+      ),
       {},
       review('ambiguous_email', ['3', '4']),
     ],
-    ['byEmail false disables the email step', checkout({ customerEmail: 'alice@example.com' }), { byEmail: false }, review('no_user')],
+    [
+      'byEmail false disables the email step',
+      checkout({ customerEmail: 'alice@example.com' }),
+      { byEmail: false },
+      review('no_user'),
+    ],
     [
       'byEmail false: no ambiguous_email either',
       checkout({ customerEmail: 'shared@example.com' }),
@@ -241,7 +292,12 @@ describe('candidates', () => {
 
   it('emailCandidates: emailKeys (session, PI), customer_details.email, customer_email, receipt_email; normalised, de-duplicated', () => {
     const p = checkout(
-      { metadata: { user_email: ' S@X.io ' }, customerDetailsEmail: 'D@x.io', customerEmail: 'c@x.io', customerName: 'n@x.io' },
+      {
+        metadata: { user_email: ' S@X.io ' },
+        customerDetailsEmail: 'D@x.io',
+        customerEmail: 'c@x.io',
+        customerName: 'n@x.io',
+      },
       { metadata: { user_email: 'p@x.io' }, receiptEmail: 'd@X.IO' },
     );
     expect(emailCandidates(p, matchConfig())).toEqual(['s@x.io', 'p@x.io', 'd@x.io', 'c@x.io']);

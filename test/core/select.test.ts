@@ -41,7 +41,12 @@ describe('sessionPayment: which sessions are payments', () => {
     ['complete, payment, paid', {}, {}, true],
     ['complete, payment, no_payment_required, no PI', { paymentStatus: 'no_payment_required' }, null, true],
     ['complete, unpaid, PI processing (pending)', { paymentStatus: 'unpaid' }, { status: 'processing' }, true],
-    ['complete, unpaid, PI failed (requires_payment_method)', { paymentStatus: 'unpaid' }, { status: 'requires_payment_method' }, false],
+    [
+      'complete, unpaid, PI failed (requires_payment_method)',
+      { paymentStatus: 'unpaid' },
+      { status: 'requires_payment_method' },
+      false,
+    ],
     ['complete, unpaid, PI canceled', { paymentStatus: 'unpaid' }, { status: 'canceled' }, false],
     ['complete, unpaid, no PI', { paymentStatus: 'unpaid' }, null, false],
     ['open', { status: 'open', paymentStatus: 'unpaid' }, { status: 'processing' }, false],
@@ -58,7 +63,10 @@ describe('sessionPayment: which sessions are payments', () => {
   });
 
   it('keys by the PaymentIntent and dates by its created when it has one', () => {
-    const { session: s, paymentIntent } = listed({ id: 'cs_a', created: T0, paymentIntentId: 'pi_a' }, { created: T0 + 5 * HOUR });
+    const { session: s, paymentIntent } = listed(
+      { id: 'cs_a', created: T0, paymentIntentId: 'pi_a' },
+      { created: T0 + 5 * HOUR },
+    );
     expect(sessionPayment(s, paymentIntent)).toEqual({
       paymentKey: 'pi_a',
       session: s,
@@ -93,13 +101,21 @@ describe('standaloneCounts: match.standalonePaymentIntents', () => {
 
   it('uses the configured credits key and userIdKeys', () => {
     expect(standaloneCounts(intent({ metadata: { pack: '5' } }), 'with_metadata', 'pack', [])).toBe(true);
-    expect(standaloneCounts(intent({ metadata: { uid: '1' } }), 'with_metadata', 'credits', ['account', 'uid'])).toBe(true);
+    expect(standaloneCounts(intent({ metadata: { uid: '1' } }), 'with_metadata', 'credits', ['account', 'uid'])).toBe(
+      true,
+    );
     expect(standaloneCounts(intent({ metadata: { user_id: '1' } }), 'with_metadata', 'credits', ['uid'])).toBe(false);
   });
 
   it('standalonePayment keys and dates by the PaymentIntent', () => {
     const pi = intent({ id: 'pi_s', created: T0 + 3 });
-    expect(standalonePayment(pi, true)).toEqual({ paymentKey: 'pi_s', session: null, paymentIntent: pi, paidAt: T0 + 3, paysInvoice: true });
+    expect(standalonePayment(pi, true)).toEqual({
+      paymentKey: 'pi_s',
+      session: null,
+      paymentIntent: pi,
+      paidAt: T0 + 3,
+      paysInvoice: true,
+    });
   });
 });
 
@@ -125,9 +141,15 @@ describe('selectPayments: the window', () => {
     const sessions = [
       listed({ id: 'cs_ok', paymentIntentId: 'pi_ok' }),
       listed({ id: 'cs_pending', paymentIntentId: 'pi_pending', paymentStatus: 'unpaid' }, { status: 'processing' }),
-      listed({ id: 'cs_failed', paymentIntentId: 'pi_failed', paymentStatus: 'unpaid' }, { status: 'requires_payment_method' }),
+      listed(
+        { id: 'cs_failed', paymentIntentId: 'pi_failed', paymentStatus: 'unpaid' },
+        { status: 'requires_payment_method' },
+      ),
       listed({ id: 'cs_canceled', paymentIntentId: 'pi_canceled', paymentStatus: 'unpaid' }, { status: 'canceled' }),
-      listed({ id: 'cs_open', paymentIntentId: 'pi_open', status: 'open', paymentStatus: 'unpaid' }, { status: 'requires_payment_method' }),
+      listed(
+        { id: 'cs_open', paymentIntentId: 'pi_open', status: 'open', paymentStatus: 'unpaid' },
+        { status: 'requires_payment_method' },
+      ),
       listed({ id: 'cs_expired', status: 'expired', paymentStatus: 'unpaid' }, null),
     ];
     const { sessionPayments } = selectPayments(sessions, [], W, defaults);

@@ -16,9 +16,17 @@ const AMOUNT_RULE = rules({ credits: { unitAmountPerCredit: { usd: 10 } } });
 describe('assignPlan: what assign may credit', () => {
   it.each<[string, Payment, AssignRefusal]>([
     ['a subscription session', checkout({ mode: 'subscription' }, null), 'subscription'],
-    ['a setup session', checkout({ mode: 'setup', paymentStatus: 'no_payment_required', amountTotal: null }, null), 'setup'],
+    [
+      'a setup session',
+      checkout({ mode: 'setup', paymentStatus: 'no_payment_required', amountTotal: null }, null),
+      'setup',
+    ],
     ['a PaymentIntent paying an invoice', standalone({ metadata: { credits: '5' } }, true), 'invoice'],
-    ['a session whose PaymentIntent is still processing', checkout({ paymentStatus: 'unpaid' }, { status: 'processing' }), 'pending'],
+    [
+      'a session whose PaymentIntent is still processing',
+      checkout({ paymentStatus: 'unpaid' }, { status: 'processing' }),
+      'pending',
+    ],
     ['a fully refunded payment', checkout({}, { refunded: true, amountRefunded: 1000 }), 'refunded'],
   ])('refuses %s', (_name, payment, refusal) => {
     const plan = assignPlan(payment, ALICE, AMOUNT_RULE, null);
@@ -39,7 +47,19 @@ describe('assignPlan: what assign may credit', () => {
     expect(plan).toMatchObject({
       ok: true,
       creditSource: 'unit_amount',
-      decision: { paymentKey: 'pi_1', checkoutSession: 'cs_1', paymentIntent: 'pi_1', userId: '1', credits: 100, status: 'credited', reason: null, creditRule: 'unit_amount', matchedBy: null, amount: 1000, currency: 'usd' },
+      decision: {
+        paymentKey: 'pi_1',
+        checkoutSession: 'cs_1',
+        paymentIntent: 'pi_1',
+        userId: '1',
+        credits: 100,
+        status: 'credited',
+        reason: null,
+        creditRule: 'unit_amount',
+        matchedBy: null,
+        amount: 1000,
+        currency: 'usd',
+      },
     });
   });
 
@@ -64,32 +84,56 @@ describe('assignPlan: what assign may credit', () => {
       creditSource: 'override',
       decision: { credits: 25, creditRule: null, userId: '1' },
     });
-    expect(assignPlan(checkout({ metadata: { credits: '70' } }), ALICE, AMOUNT_RULE, 5)).toMatchObject({ ok: true, decision: { credits: 5 } });
+    expect(assignPlan(checkout({ metadata: { credits: '70' } }), ALICE, AMOUNT_RULE, 5)).toMatchObject({
+      ok: true,
+      decision: { credits: 5 },
+    });
   });
 
   it('--credits is still capped by maxCreditsPerPayment, and must be positive', () => {
     const capped = rules({ maxCreditsPerPayment: 100 });
-    expect(assignPlan(checkout(), ALICE, capped, 101)).toMatchObject({ ok: false, refusal: 'invalid_credits', message: expect.stringMatching(/maxCreditsPerPayment \(100\)/) });
+    expect(assignPlan(checkout(), ALICE, capped, 101)).toMatchObject({
+      ok: false,
+      refusal: 'invalid_credits',
+      message: expect.stringMatching(/maxCreditsPerPayment \(100\)/),
+    });
     expect(assignPlan(checkout(), ALICE, capped, 100)).toMatchObject({ ok: true, decision: { credits: 100 } });
     expect(assignPlan(checkout(), ALICE, capped, 0)).toMatchObject({ ok: false, refusal: 'invalid_credits' });
     expect(assignPlan(checkout(), ALICE, capped, -5)).toMatchObject({ ok: false, refusal: 'invalid_credits' });
   });
 
   it('a rule result over maxCreditsPerPayment is invalid_credits', () => {
-    expect(assignPlan(checkout({ metadata: { credits: '500' } }), ALICE, rules({ maxCreditsPerPayment: 100 }), null)).toMatchObject({ ok: false, refusal: 'invalid_credits' });
+    expect(
+      assignPlan(checkout({ metadata: { credits: '500' } }), ALICE, rules({ maxCreditsPerPayment: 100 }), null),
+    ).toMatchObject({ ok: false, refusal: 'invalid_credits' });
   });
 
   it('credits.minAmountPerCredit does not block assign: the person decided (by the rules, or --credits)', () => {
     const floor = rules({ credits: { unitAmountPerCredit: { usd: 10 }, minAmountPerCredit: { usd: 5 } } });
     const cent = standalone({ amount: 1, amountReceived: 1, metadata: { credits: '5000' } });
-    expect(assignPlan(cent, ALICE, floor, null)).toMatchObject({ ok: true, creditSource: 'metadata', decision: { credits: 5000, status: 'credited', reason: null } });
-    expect(assignPlan(cent, ALICE, floor, 1)).toMatchObject({ ok: true, creditSource: 'override', decision: { credits: 1 } });
+    expect(assignPlan(cent, ALICE, floor, null)).toMatchObject({
+      ok: true,
+      creditSource: 'metadata',
+      decision: { credits: 5000, status: 'credited', reason: null },
+    });
+    expect(assignPlan(cent, ALICE, floor, 1)).toMatchObject({
+      ok: true,
+      creditSource: 'override',
+      decision: { credits: 1 },
+    });
     // The other rules still hold without --credits.
-    expect(assignPlan(standalone({ amountReceived: 1, metadata: { credits: 'x' } }), ALICE, floor, null)).toMatchObject({ ok: false, refusal: 'invalid_credits' });
+    expect(assignPlan(standalone({ amountReceived: 1, metadata: { credits: 'x' } }), ALICE, floor, null)).toMatchObject(
+      { ok: false, refusal: 'invalid_credits' },
+    );
   });
 
   it('a session without a PaymentIntent is keyed by the session id', () => {
-    const plan = assignPlan(checkout({ paymentStatus: 'no_payment_required', metadata: { credits: '3' } }, null), ALICE, AMOUNT_RULE, null);
+    const plan = assignPlan(
+      checkout({ paymentStatus: 'no_payment_required', metadata: { credits: '3' } }, null),
+      ALICE,
+      AMOUNT_RULE,
+      null,
+    );
     expect(plan).toMatchObject({ ok: true, decision: { paymentKey: 'cs_1', paymentIntent: null, credits: 3 } });
   });
 });
@@ -98,10 +142,19 @@ describe('explainMatch: how the chain reasons about one payment', () => {
   const users = directory(USERS);
 
   it('passes over an unknown id and shows what decided', () => {
-    const p = checkout({ clientReferenceId: '999', customerDetailsEmail: 'Alice@Example.com ' }, { metadata: { user_id: '1' } });
+    const p = checkout(
+      { clientReferenceId: '999', customerDetailsEmail: 'Alice@Example.com ' },
+      { metadata: { user_id: '1' } },
+    );
     const e = explainMatch(p, users, matchConfig(), false);
     expect(e.steps).toEqual([
-      { step: 'id', field: 'client_reference_id', value: '999', userIds: [], note: expect.stringMatching(/passed over/) },
+      {
+        step: 'id',
+        field: 'client_reference_id',
+        value: '999',
+        userIds: [],
+        note: expect.stringMatching(/passed over/),
+      },
       { step: 'id', field: 'metadata.user_id', value: '1', userIds: ['1'], note: 'user 1' },
       { step: 'email', field: 'email', value: 'alice@example.com', userIds: ['1'], note: 'user 1' },
     ]);
@@ -111,21 +164,28 @@ describe('explainMatch: how the chain reasons about one payment', () => {
 
   it('an ambiguous email names the candidates', () => {
     const e = explainMatch(checkout({ customerDetailsEmail: 'shared@example.com' }), users, matchConfig(), false);
-    expect(e.steps).toEqual([{ step: 'email', field: 'email', value: 'shared@example.com', userIds: ['3', '4'], note: 'users 3, 4' }]);
+    expect(e.steps).toEqual([
+      { step: 'email', field: 'email', value: 'shared@example.com', userIds: ['3', '4'], note: 'users 3, 4' },
+    ]);
     expect(e.summary).toMatch(/ambiguous_email.*candidates: users 3, 4/);
   });
 
   it('says why the customer and the email were not used', () => {
     const p = checkout({ customerId: 'cus_alice', customerDetailsEmail: 'alice@example.com' });
     const e = explainMatch(p, users, matchConfig({ byEmail: false }), false);
-    expect(e.steps.map((s) => s.note)).toEqual(['not used: users.stripeCustomerId is not configured', 'not used: match.byEmail is off']);
+    expect(e.steps.map((s) => s.note)).toEqual([
+      'not used: users.stripeCustomerId is not configured',
+      'not used: match.byEmail is off',
+    ]);
     expect(e.result).toMatchObject({ ok: false, reason: 'no_user' });
     expect(e.summary).toMatch(/^no single user \(no_user\)/);
   });
 
   it('uses the customer when the column is configured', () => {
     const e = explainMatch(checkout({ customerId: 'cus_shared' }), users, matchConfig(), true);
-    expect(e.steps).toEqual([{ step: 'customer', field: 'customer', value: 'cus_shared', userIds: ['3', '4'], note: 'users 3, 4' }]);
+    expect(e.steps).toEqual([
+      { step: 'customer', field: 'customer', value: 'cus_shared', userIds: ['3', '4'], note: 'users 3, 4' },
+    ]);
     expect(e.result).toMatchObject({ ok: false, reason: 'ambiguous_customer' });
   });
 
@@ -163,13 +223,24 @@ describe('paymentHolding: who holds a payment after reassignments', () => {
   });
 
   it('a purchase alone: its user holds it, generation 0', () => {
-    expect(paymentHolding([row('purchase', '1', 100)])).toMatchObject({ holderUserId: '1', credits: 100, generation: 0, netCredits: 100 });
+    expect(paymentHolding([row('purchase', '1', 100)])).toMatchObject({
+      holderUserId: '1',
+      credits: 100,
+      generation: 0,
+      netCredits: 100,
+    });
   });
 
   it('after reassignments the last reassign_in decides, and the net stays one purchase', () => {
     const k1 = reassignKinds(1);
     const k2 = reassignKinds(2);
-    const entries = [row('purchase', '1', 100), row(k1.out, '1', -100), row(k1.in, '2', 100), row(k2.out, '2', -100), row(k2.in, '5', 100)];
+    const entries = [
+      row('purchase', '1', 100),
+      row(k1.out, '1', -100),
+      row(k1.in, '2', 100),
+      row(k2.out, '2', -100),
+      row(k2.in, '5', 100),
+    ];
     expect(paymentHolding(entries)).toMatchObject({ holderUserId: '5', credits: 100, generation: 2, netCredits: 100 });
     // Order of the rows does not matter.
     expect(paymentHolding([...entries].reverse())).toMatchObject({ holderUserId: '5', generation: 2 });
@@ -177,7 +248,9 @@ describe('paymentHolding: who holds a payment after reassignments', () => {
 
   it('kinds are distinct per reassignment, so the unique (kind, payment_key) index allows each once', () => {
     expect(reassignKinds(1)).toEqual({ out: 'reassign_out.1', in: 'reassign_in.1' });
-    expect(new Set([reassignKinds(1).out, reassignKinds(1).in, reassignKinds(2).out, reassignKinds(2).in, 'purchase']).size).toBe(5);
+    expect(
+      new Set([reassignKinds(1).out, reassignKinds(1).in, reassignKinds(2).out, reassignKinds(2).in, 'purchase']).size,
+    ).toBe(5);
   });
 
   it('entries of another payment key (e.g. matched by session id) do not count', () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CONTINUE_LOOKBACK_SECONDS, EVENTS_OVERLAP_SECONDS, FIRST_RUN_SECONDS, planSource } from '../../src/reconcile/window.js';
+import {
+  CONTINUE_LOOKBACK_SECONDS,
+  EVENTS_OVERLAP_SECONDS,
+  FIRST_RUN_SECONDS,
+  planSource,
+} from '../../src/reconcile/window.js';
 
 const NOW = 1_800_000_000;
 const DAY = 86400;
@@ -16,7 +21,10 @@ describe('planSource: how a run finds its payments', () => {
 
   it('a --since scan that will move the cursor also reads the events since it; one that leaves a gap does not', () => {
     const cursor = NOW - DAY;
-    expect(planSource({ since: cursor - 3600, until: NOW, now: NOW, cursor }).alsoEvents).toEqual({ since: cursor - EVENTS_OVERLAP_SECONDS, until: NOW });
+    expect(planSource({ since: cursor - 3600, until: NOW, now: NOW, cursor }).alsoEvents).toEqual({
+      since: cursor - EVENTS_OVERLAP_SECONDS,
+      until: NOW,
+    });
     expect(planSource({ since: cursor + 3600, until: NOW, now: NOW, cursor }).alsoEvents).toBeNull();
     expect(planSource({ since: NOW - 50 * DAY, until: NOW, now: NOW, cursor: NOW - 45 * DAY }).alsoEvents).toBeNull(); // events long gone
     expect(planSource({ since: NOW - 2 * DAY, until: NOW, now: NOW, cursor: null }).alsoEvents).toBeNull();
@@ -46,11 +54,14 @@ describe('planSource: how a run finds its payments', () => {
   it.each([
     ['exactly at the retention edge', 30 * DAY - EVENTS_OVERLAP_SECONDS],
     ['40 days ago', 40 * DAY],
-  ])('a cursor from %s is a gap the events cannot cover: a window scan from before it, said out loud', (_label, age) => {
-    const cursor = NOW - age;
-    const p = planSource({ until: NOW, now: NOW, cursor });
-    expect(p.source).toBe('window');
-    expect(p.window).toEqual({ since: cursor - CONTINUE_LOOKBACK_SECONDS, until: NOW });
-    expect(p.notes[0]).toMatch(/longer ago than the 30 days Stripe keeps events/);
-  });
+  ])(
+    'a cursor from %s is a gap the events cannot cover: a window scan from before it, said out loud',
+    (_label, age) => {
+      const cursor = NOW - age;
+      const p = planSource({ until: NOW, now: NOW, cursor });
+      expect(p.source).toBe('window');
+      expect(p.window).toEqual({ since: cursor - CONTINUE_LOOKBACK_SECONDS, until: NOW });
+      expect(p.notes[0]).toMatch(/longer ago than the 30 days Stripe keeps events/);
+    },
+  );
 });

@@ -13,14 +13,18 @@ describe('baseline: a clean line for an app that already credited its past payme
   beforeEach(async () => {
     sim = await startSimulator({ apiKeys: [KEY] });
     tmp = tempDir('sc-baseline-');
-    db = createAppDb(join(tmp.dir, 'app.db'), [1, 2].map((id) => ({ id, email: `u${id}@example.com` })));
+    db = createAppDb(
+      join(tmp.dir, 'app.db'),
+      [1, 2].map((id) => ({ id, email: `u${id}@example.com` })),
+    );
   });
   afterEach(async () => {
     await sim.close();
     tmp.cleanup();
   });
 
-  const cli = (args: string[]): Promise<CliResult> => runCli([...args, '--db', db], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url } });
+  const cli = (args: string[]): Promise<CliResult> =>
+    runCli([...args, '--db', db], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url } });
   const json = async (args: string[]) => {
     const r = await cli([...args, '--json']);
     try {
@@ -29,13 +33,39 @@ describe('baseline: a clean line for an app that already credited its past payme
       throw new Error(`exit ${r.code}: ${r.stderr}`);
     }
   };
-  const purchases = () => query<{ payment_key: string }>(db, "SELECT payment_key FROM credit_ledger WHERE kind = 'purchase' ORDER BY payment_key").map((r) => r.payment_key);
+  const purchases = () =>
+    query<{ payment_key: string }>(
+      db,
+      "SELECT payment_key FROM credit_ledger WHERE kind = 'purchase' ORDER BY payment_key",
+    ).map((r) => r.payment_key);
 
   it('records every settled payment before the line as handled; reconcile then credits exactly the rest, once', async () => {
     const line = now() - 2 * DAY;
-    const old = [10, 6, 3].map((d) => sim.store.createCheckoutPayment({ created: now() - d * DAY, clientReferenceId: '1', amount: 1000, metadata: { credits: '10' } }).paymentIntent!.id);
-    const oldPending = sim.store.createCheckoutPayment({ created: now() - 4 * DAY, clientReferenceId: '2', amount: 2000, paymentStatus: 'unpaid', metadata: { credits: '20' } }).paymentIntent!.id;
-    const fresh = [30, 5].map((h) => sim.store.createCheckoutPayment({ created: now() - h * HOUR, clientReferenceId: '2', amount: 1000, metadata: { credits: '10' } }).paymentIntent!.id);
+    const old = [10, 6, 3].map(
+      (d) =>
+        sim.store.createCheckoutPayment({
+          created: now() - d * DAY,
+          clientReferenceId: '1',
+          amount: 1000,
+          metadata: { credits: '10' },
+        }).paymentIntent!.id,
+    );
+    const oldPending = sim.store.createCheckoutPayment({
+      created: now() - 4 * DAY,
+      clientReferenceId: '2',
+      amount: 2000,
+      paymentStatus: 'unpaid',
+      metadata: { credits: '20' },
+    }).paymentIntent!.id;
+    const fresh = [30, 5].map(
+      (h) =>
+        sim.store.createCheckoutPayment({
+          created: now() - h * HOUR,
+          clientReferenceId: '2',
+          amount: 1000,
+          metadata: { credits: '10' },
+        }).paymentIntent!.id,
+    );
 
     // Without a baseline, the first run refuses and points at it.
     const refused = await cli(['reconcile']);
@@ -44,13 +74,30 @@ describe('baseline: a clean line for an app that already credited its past payme
     const before = sha256(db);
     const dry = await json(['baseline', '--until', String(line), '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.doc).toMatchObject({ mode: 'dry-run', payments: 4, baselined: 3, alreadyHandled: 0, pending: 1, cursor: null });
+    expect(dry.doc).toMatchObject({
+      mode: 'dry-run',
+      payments: 4,
+      baselined: 3,
+      alreadyHandled: 0,
+      pending: 1,
+      cursor: null,
+    });
     expect(sha256(db)).toBe(before);
 
     const applied = await json(['baseline', '--until', String(line)]);
     expect(applied.code, applied.stderr).toBe(0);
-    expect(applied.doc).toMatchObject({ mode: 'apply', payments: 4, baselined: 3, pending: 1, cursor: new Date(line * 1000).toISOString() });
-    expect(query(db, 'SELECT payment_key FROM stripe_credits_baseline ORDER BY payment_key').map((r) => (r as { payment_key: string }).payment_key)).toEqual([...old].sort());
+    expect(applied.doc).toMatchObject({
+      mode: 'apply',
+      payments: 4,
+      baselined: 3,
+      pending: 1,
+      cursor: new Date(line * 1000).toISOString(),
+    });
+    expect(
+      query(db, 'SELECT payment_key FROM stripe_credits_baseline ORDER BY payment_key').map(
+        (r) => (r as { payment_key: string }).payment_key,
+      ),
+    ).toEqual([...old].sort());
     expect(purchases()).toEqual([]); // nothing credited
 
     // Reconcile continues from the line (no --since, no --yes needed): only the payments after it.

@@ -45,28 +45,40 @@ function pieces(password: string): string[] {
 function expectNoSecret(r: CliResult, password: string, what: string): void {
   expect(r.code, `${what}: exit code; stderr: ${r.stderr}`).not.toBe(0);
   // doctor reports on stdout, every other command on stderr.
-  expect(what.startsWith('doctor') ? r.stdout : r.stderr, `${what}: says what is wrong`).toMatch(/^stripe-credits: \S|"check": "database",\s*"level": "fail"/m);
+  expect(what.startsWith('doctor') ? r.stdout : r.stderr, `${what}: says what is wrong`).toMatch(
+    /^stripe-credits: \S|"check": "database",\s*"level": "fail"/m,
+  );
   for (const p of pieces(password)) {
     expect(r.stdout, `${what}: stdout holds '${p}'`).not.toContain(p);
     expect(r.stderr, `${what}: stderr holds '${p}'`).not.toContain(p);
   }
 }
 
-
 describe('a database location is never printed with its password', () => {
   LOCATIONS.forEach(([location, password], i) => {
-    it(location, async () => {
-      const runs: Array<[string, string[], Record<string, string>]> = [
-        ['migrate --db --verbose', ['migrate', '--db', location, '--verbose'], {}],
-        ['reconcile --json (DATABASE_URL)', ['reconcile', '--since', '1d', '--json'], { DATABASE_URL: location }],
-      ];
-      // doctor reports the database on stdout, through its own path: a few locations are enough.
-      if (i % 4 === 0) runs.push(['doctor --json --verbose (DATABASE_URL)', ['doctor', '--json', '--verbose'], { DATABASE_URL: location }]);
-      const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
-      const results = await Promise.all(runs.map(([, args, more]) => runCli(args, { cwd: tmp.dir, env: { ...env, ...more }, timeoutMs: 120_000 })));
-      results.forEach((r, n) => expectNoSecret(r, password, runs[n]![0]));
-      // The one-line error names the location, masked, or says the server cannot be reached.
-      expect(results[0]!.stderr).toMatch(/\*\*\*|cannot reach the database server/);
-    }, 240_000);
+    it(
+      location,
+      async () => {
+        const runs: Array<[string, string[], Record<string, string>]> = [
+          ['migrate --db --verbose', ['migrate', '--db', location, '--verbose'], {}],
+          ['reconcile --json (DATABASE_URL)', ['reconcile', '--since', '1d', '--json'], { DATABASE_URL: location }],
+        ];
+        // doctor reports the database on stdout, through its own path: a few locations are enough.
+        if (i % 4 === 0)
+          runs.push([
+            'doctor --json --verbose (DATABASE_URL)',
+            ['doctor', '--json', '--verbose'],
+            { DATABASE_URL: location },
+          ]);
+        const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
+        const results = await Promise.all(
+          runs.map(([, args, more]) => runCli(args, { cwd: tmp.dir, env: { ...env, ...more }, timeoutMs: 120_000 })),
+        );
+        results.forEach((r, n) => expectNoSecret(r, password, runs[n]![0]));
+        // The one-line error names the location, masked, or says the server cannot be reached.
+        expect(results[0]!.stderr).toMatch(/\*\*\*|cannot reach the database server/);
+      },
+      240_000,
+    );
   });
 });

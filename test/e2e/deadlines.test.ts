@@ -27,7 +27,9 @@ async function trickler(): Promise<{ url: string; connections: () => number; clo
     sockets.add(socket);
     socket.on('error', () => {});
     socket.once('data', () => {
-      socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nrequest-id: req_Tr1ckl3T3st\r\ncontent-length: 100000\r\n\r\n{');
+      socket.write(
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nrequest-id: req_Tr1ckl3T3st\r\ncontent-length: 100000\r\n\r\n{',
+      );
       const t = setInterval(() => socket.write(' '), 100);
       timers.add(t);
       socket.on('close', () => clearInterval(t));
@@ -66,12 +68,19 @@ describe('a Stripe that trickles', () => {
   it('each request is cut at its deadline and retried; then the run exits 1, its lock released', async () => {
     const r = await runCli(['reconcile', '--db', app.url, '--config', 'config.json', '--since', '7d'], {
       cwd: tmp.dir,
-      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: server.url, STRIPE_CREDITS_REQUEST_SECONDS: '0.5', STRIPE_CREDITS_RETRY_SECONDS: '2' },
+      env: {
+        STRIPE_API_KEY: KEY,
+        STRIPE_API_BASE: server.url,
+        STRIPE_CREDITS_REQUEST_SECONDS: '0.5',
+        STRIPE_CREDITS_RETRY_SECONDS: '2',
+      },
       timeoutMs: 30_000,
     });
     expect(r.code, r.stderr).toBe(1);
     const [first, ...rest] = r.stderr.trim().split('\n');
-    expect(first).toMatch(/^stripe-credits: could not .* after \d+ attempts over \d+s: timeout: no complete answer within 0\.5 s/);
+    expect(first).toMatch(
+      /^stripe-credits: could not .* after \d+ attempts over \d+s: timeout: no complete answer within 0\.5 s/,
+    );
     expect(rest.every((l) => /^ {2}hint: /.test(l))).toBe(true);
     // Retried: more than one attempt reached the server.
     expect(server.connections()).toBeGreaterThan(1);
@@ -105,15 +114,21 @@ describe.each(engines())('a run over its wall-clock budget (%s)', (engine) => {
     sim.setFaults({ latencyMs: 5000 });
     const r = await run({ STRIPE_CREDITS_RUN_SECONDS: '1' });
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr.split('\n')[0]).toMatch(/^stripe-credits: the run took longer than its budget of 1 s and stopped: nothing is left half-written or locked/);
-    const runs = await app.query<{ status: string; error: string | null }>('SELECT status, error FROM stripe_credits_runs ORDER BY id');
+    expect(r.stderr.split('\n')[0]).toMatch(
+      /^stripe-credits: the run took longer than its budget of 1 s and stopped: nothing is left half-written or locked/,
+    );
+    const runs = await app.query<{ status: string; error: string | null }>(
+      'SELECT status, error FROM stripe_credits_runs ORDER BY id',
+    );
     expect(runs.map((x) => x.status)).toEqual(['succeeded', 'failed']);
     expect(runs[1]!.error).toMatch(/budget of 1 s/);
     expect(await app.query('SELECT * FROM stripe_credits_lock')).toEqual([]);
 
     sim.setFaults({ latencyMs: 0 });
     expect((await run()).code).toBe(0);
-    expect(await app.query("SELECT payment_key FROM credit_ledger WHERE payment_key = ?", late.paymentIntent!.id)).toHaveLength(1);
+    expect(
+      await app.query('SELECT payment_key FROM credit_ledger WHERE payment_key = ?', late.paymentIntent!.id),
+    ).toHaveLength(1);
   }, 60_000);
 });
 
@@ -150,7 +165,12 @@ describe.skipIf(!engines().includes('postgres'))('a Postgres table locked by ano
   it('the defaults are SET once connected, never sent as startup options (PgBouncer refuses those)', async () => {
     const open = await openDatabase(parseDbUrl(app.url, tmp.dir), { readonly: true });
     try {
-      const r = await sql<{ name: string; source: string }>`SELECT name, source FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout') ORDER BY name`.execute(open.db);
+      const r = await sql<{
+        name: string;
+        source: string;
+      }>`SELECT name, source FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout') ORDER BY name`.execute(
+        open.db,
+      );
       // 'client' would mean the startup packet carried them; 'session' is a SET.
       expect(r.rows).toEqual([
         { name: 'lock_timeout', source: 'session' },
@@ -163,7 +183,11 @@ describe.skipIf(!engines().includes('postgres'))('a Postgres table locked by ano
 
   it('a run gives up after lock_timeout: exit 75, one line, and runs once the lock is gone', async () => {
     const run = (db: string) =>
-      runCli(['reconcile', '--db', db, '--config', 'config.json', '--since', '7d'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url }, timeoutMs: 40_000 });
+      runCli(['reconcile', '--db', db, '--config', 'config.json', '--since', '7d'], {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+        timeoutMs: 40_000,
+      });
     sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
     expect((await run(app.url)).code).toBe(0);
     const late = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '2', amount: 2000 });
@@ -177,7 +201,9 @@ describe.skipIf(!engines().includes('postgres'))('a Postgres table locked by ano
       const r = await run(short.toString());
       expect(r.code, r.stderr).toBe(75);
       const [first, ...rest] = r.stderr.trim().split('\n');
-      expect(first).toMatch(/^stripe-credits: another database session held a lock this run needed for longer than lock_timeout \(canceling statement due to lock timeout\)/);
+      expect(first).toMatch(
+        /^stripe-credits: another database session held a lock this run needed for longer than lock_timeout \(canceling statement due to lock timeout\)/,
+      );
       expect(rest.every((l) => /^ {2}hint: /.test(l))).toBe(true);
     } finally {
       await holder.query('ROLLBACK');
@@ -186,6 +212,8 @@ describe.skipIf(!engines().includes('postgres'))('a Postgres table locked by ano
     expect(await app.query('SELECT * FROM stripe_credits_lock')).toEqual([]);
     const next = await run(app.url);
     expect(next.code, next.stderr).toBe(0);
-    expect(await app.query('SELECT payment_key FROM credit_ledger WHERE payment_key = ?', late.paymentIntent!.id)).toHaveLength(1);
+    expect(
+      await app.query('SELECT payment_key FROM credit_ledger WHERE payment_key = ?', late.paymentIntent!.id),
+    ).toHaveLength(1);
   }, 60_000);
 });

@@ -17,12 +17,14 @@ describe('stripe-credits demo', () => {
     // Never matched by name, never created a user.
     const db = join(tmp.dir, 'data', 'demo.db');
     expect(query(db, 'SELECT count(*) AS n FROM users')).toEqual([{ n: 7 }]);
-    expect(query(db, "SELECT user_id, sum(credits) AS c FROM credit_ledger GROUP BY user_id ORDER BY user_id")).toEqual([
-      { user_id: '1', c: 500 },
-      { user_id: '2', c: 200 },
-      { user_id: '3', c: 1399 },
-      { user_id: '7', c: 399 },
-    ]);
+    expect(query(db, 'SELECT user_id, sum(credits) AS c FROM credit_ledger GROUP BY user_id ORDER BY user_id')).toEqual(
+      [
+        { user_id: '1', c: 500 },
+        { user_id: '2', c: 200 },
+        { user_id: '3', c: 1399 },
+        { user_id: '7', c: 399 },
+      ],
+    );
   });
 
   it('starts over on a second demo run', async () => {
@@ -63,13 +65,17 @@ describe('the simulator kept running', () => {
   it('simulator --data serves the bundled data file; a file of another shape is exit 2', async () => {
     const s = await serving(['simulator', '--data', join(ROOT, 'data', 'demo-payments.json')]);
     try {
-      const r = await fetch(`${s.env.STRIPE_API_BASE}/v1/checkout/sessions?limit=100`, { headers: { authorization: `Bearer ${s.env.STRIPE_API_KEY}` } });
+      const r = await fetch(`${s.env.STRIPE_API_BASE}/v1/checkout/sessions?limit=100`, {
+        headers: { authorization: `Bearer ${s.env.STRIPE_API_KEY}` },
+      });
       expect(r.status).toBe(200);
       expect(((await r.json()) as { data: unknown[] }).data.length).toBeGreaterThan(5);
     } finally {
       expect(await s.stop()).toBe(0);
     }
-    const bad = await runCli(['simulator', '--data', writeJson(join(tmp.dir, 'fixture.json'), { sessions: [] })], { cwd: tmp.dir });
+    const bad = await runCli(['simulator', '--data', writeJson(join(tmp.dir, 'fixture.json'), { sessions: [] })], {
+      cwd: tmp.dir,
+    });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not in the shape of data\/demo-payments\.json/);
   });

@@ -66,7 +66,10 @@ async function world(engine: EngineName, test: TestContext) {
     return { name, url: u.toString() };
   };
   const autoId = engine === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY';
-  const cli = (args: string[], opts: { key?: string | null; config?: unknown; db?: string } = {}): Promise<CliResult> => {
+  const cli = (
+    args: string[],
+    opts: { key?: string | null; config?: unknown; db?: string } = {},
+  ): Promise<CliResult> => {
     const cfg = writeJson(join(tmp.dir, `config-${Math.random().toString(36).slice(2)}.json`), opts.config ?? {});
     const key = opts.key === undefined ? KEYS.all : opts.key;
     return runCli([...args, '--db', opts.db ?? app.url, '--config', cfg], {
@@ -99,8 +102,16 @@ async function goodLedger(w: Awaited<ReturnType<typeof world>>) {
     `CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, kind TEXT NOT NULL, note TEXT, created_at TEXT NOT NULL)`,
   );
   await w.app.exec('CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions (stripe_id)');
-  for (const [ref, kind] of [['pi_3Abc', 'purchase'], ['cs_test_a1B2c3', 'purchase'], [null, 'manual']] as const) {
-    await w.app.exec(`INSERT INTO credit_transactions (user_id, amount, stripe_id, kind, created_at) VALUES (1, 10, ?, ?, '2026-11-01T00:00:00Z')`, ref, kind);
+  for (const [ref, kind] of [
+    ['pi_3Abc', 'purchase'],
+    ['cs_test_a1B2c3', 'purchase'],
+    [null, 'manual'],
+  ] as const) {
+    await w.app.exec(
+      `INSERT INTO credit_transactions (user_id, amount, stripe_id, kind, created_at) VALUES (1, 10, ?, ?, '2026-11-01T00:00:00Z')`,
+      ref,
+      kind,
+    );
   }
 }
 
@@ -135,7 +146,26 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(r.doc.ok).toBe(true);
       expect(r.doc.findings.filter((x) => x.level !== 'ok')).toEqual([]);
       const checks = r.doc.findings.map((x) => x.check);
-      for (const c of ['config', 'database', 'migrations', 'users', 'users.email', 'ledger', 'ledger.columns', 'ledger.types', 'ledger.unique', 'ledger.references', 'balance', 'stripe.key', 'stripe.checkout_sessions', 'stripe.payment_intents', 'stripe.charges', 'stripe.invoice_payments', 'stripe.events', 'stripe.mode']) {
+      for (const c of [
+        'config',
+        'database',
+        'migrations',
+        'users',
+        'users.email',
+        'ledger',
+        'ledger.columns',
+        'ledger.types',
+        'ledger.unique',
+        'ledger.references',
+        'balance',
+        'stripe.key',
+        'stripe.checkout_sessions',
+        'stripe.payment_intents',
+        'stripe.charges',
+        'stripe.invoice_payments',
+        'stripe.events',
+        'stripe.mode',
+      ]) {
         expect(checks, c).toContain(c);
       }
       expect(r.one('database').message).toMatch(engine === 'sqlite' ? /^SQLite / : /^PostgreSQL .*schema public/);
@@ -186,12 +216,27 @@ describe.each(engines())('doctor (%s)', (engine) => {
       await w.app.exec(
         `CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, kind TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT)`,
       );
-      const refs = ['pi_3Abc', 'cs_test_a1B2c3', 'ch_3Charge1', 'ch_3Charge2', 'evt_1Event', 'stripe:pi_3Wrapped', 'pi_3Refunded-refund', 'pi_3Abc'];
+      const refs = [
+        'pi_3Abc',
+        'cs_test_a1B2c3',
+        'ch_3Charge1',
+        'ch_3Charge2',
+        'evt_1Event',
+        'stripe:pi_3Wrapped',
+        'pi_3Refunded-refund',
+        'pi_3Abc',
+      ];
       for (const ref of refs) {
-        await w.app.exec(`INSERT INTO credit_transactions (user_id, amount, stripe_id, kind, source) VALUES (1, 10, ?, 'purchase', 'webhook')`, ref);
+        await w.app.exec(
+          `INSERT INTO credit_transactions (user_id, amount, stripe_id, kind, source) VALUES (1, 10, ?, 'purchase', 'webhook')`,
+          ref,
+        );
       }
       // createdAt names a column the table does not have; "source" is NOT NULL and not in set.
-      const config = { ledger: { ...LEDGER, columns: { ...LEDGER.columns, createdAt: 'created' } }, balance: { column: 'credits' } };
+      const config = {
+        ledger: { ...LEDGER, columns: { ...LEDGER.columns, createdAt: 'created' } },
+        balance: { column: 'credits' },
+      };
       const before = await w.app.fingerprint();
 
       const r = await w.doctor({ config, key: KEYS.noEvents });
@@ -201,15 +246,21 @@ describe.each(engines())('doctor (%s)', (engine) => {
 
       const columns = r.of('ledger.columns');
       expect(columns.map((x) => x.level)).toEqual(['fail', 'fail']);
-      expect(columns[0]!.message).toBe('credit_transactions has no column "created" (ledger.columns.createdAt); it has: id, user_id, amount, stripe_id, kind, source, created_at');
+      expect(columns[0]!.message).toBe(
+        'credit_transactions has no column "created" (ledger.columns.createdAt); it has: id, user_id, amount, stripe_id, kind, source, created_at',
+      );
       expect(columns[0]!.fix).toBe('set ledger.columns.createdAt to the column of credit_transactions that holds it');
-      expect(columns[1]!.message).toMatch(/^"source" \(text\) is NOT NULL without a default, and neither mapped nor in ledger.set: every purchase the tool writes would fail to insert$/i);
+      expect(columns[1]!.message).toMatch(
+        /^"source" \(text\) is NOT NULL without a default, and neither mapped nor in ledger.set: every purchase the tool writes would fail to insert$/i,
+      );
       expect(columns[1]!.fix).toMatch(/^add "source": VALUE to ledger.set \(and to ledger.setManual\)/);
 
       const unique = r.one('ledger.unique');
       expect(unique.level).toBe('warn');
       expect(unique.message).toMatch(/^no unique index on credit_transactions \(stripe_id\)/);
-      expect(unique.fix).toMatch(/^CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions \(stripe_id\); with refKind payment_intent, the app's webhook must write PaymentIntent ids \(pi_…\) too/);
+      expect(unique.fix).toMatch(
+        /^CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions \(stripe_id\); with refKind payment_intent, the app's webhook must write PaymentIntent ids \(pi_…\) too/,
+      );
       expect(unique.fix).toMatch(/first resolve the 1 reference that appears more than once \(pi_3Abc\)/);
 
       const references = r.one('ledger.references');
@@ -227,9 +278,19 @@ describe.each(engines())('doctor (%s)', (engine) => {
 
       const events = r.one('stripe.events');
       expect(events.level).toBe('fail');
-      expect(events.message).toBe('list Events: refused (HTTP 403, Stripe names rak_event_read): the key lacks "Events: Read", and incremental runs (no --since) read what changed since the last run');
-      expect(events.fix).toBe('give the key "Events: Read" (Dashboard → Developers → API keys → edit rk_test_****ts00)');
-      for (const c of ['stripe.checkout_sessions', 'stripe.payment_intents', 'stripe.charges', 'stripe.invoice_payments']) expect(r.one(c).level, c).toBe('ok');
+      expect(events.message).toBe(
+        'list Events: refused (HTTP 403, Stripe names rak_event_read): the key lacks "Events: Read", and incremental runs (no --since) read what changed since the last run',
+      );
+      expect(events.fix).toBe(
+        'give the key "Events: Read" (Dashboard → Developers → API keys → edit rk_test_****ts00)',
+      );
+      for (const c of [
+        'stripe.checkout_sessions',
+        'stripe.payment_intents',
+        'stripe.charges',
+        'stripe.invoice_payments',
+      ])
+        expect(r.one(c).level, c).toBe('ok');
 
       const email = r.one('users.email');
       expect(email.level).toBe('warn');
@@ -240,13 +301,19 @@ describe.each(engines())('doctor (%s)', (engine) => {
       const human = await w.cli(['doctor'], { config, key: KEYS.noEvents });
       expect(human.code).toBe(2);
       expect(human.stdout).toMatch(/^✗ stripe\.events +list Events: refused/m);
-      expect(human.stdout).toMatch(/^ +fix: CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions \(stripe_id\);/m);
-      expect(human.stdout.trimEnd().split('\n').at(-1)).toBe(`${r.doc.findings.filter((x) => x.level === 'fail').length} problems to fix, ${r.doc.findings.filter((x) => x.level === 'warn').length} warnings`);
+      expect(human.stdout).toMatch(
+        /^ +fix: CREATE UNIQUE INDEX credit_transactions_stripe_id_key ON credit_transactions \(stripe_id\);/m,
+      );
+      expect(human.stdout.trimEnd().split('\n').at(-1)).toBe(
+        `${r.doc.findings.filter((x) => x.level === 'fail').length} problems to fix, ${r.doc.findings.filter((x) => x.level === 'warn').length} warnings`,
+      );
 
       expect(await w.app.fingerprint()).toBe(before);
 
       // The suggested SQL, run as given, makes those checks pass.
-      await w.app.exec("DELETE FROM credit_transactions WHERE stripe_id = 'pi_3Abc' AND id > (SELECT min(id) FROM credit_transactions WHERE stripe_id = 'pi_3Abc')");
+      await w.app.exec(
+        "DELETE FROM credit_transactions WHERE stripe_id = 'pi_3Abc' AND id > (SELECT min(id) FROM credit_transactions WHERE stripe_id = 'pi_3Abc')",
+      );
       await w.app.exec(unique.fix!.split(';')[0]!);
       await w.app.exec(email.fix!);
       const fixed = await w.doctor({ config, key: KEYS.noEvents });
@@ -256,8 +323,12 @@ describe.each(engines())('doctor (%s)', (engine) => {
 
     it('a NOT NULL payment reference: a warning, since adjustments (no reference) would fail; the fix makes them work', async (test) => {
       const w = await world(engine, test);
-      await w.app.exec(`CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, created_at TEXT)`);
-      await w.app.exec(`INSERT INTO credit_transactions (user_id, amount, stripe_id, kind) VALUES (1, 10, 'pi_3Abc', 'purchase')`);
+      await w.app.exec(
+        `CREATE TABLE credit_transactions (id ${w.autoId}, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, created_at TEXT)`,
+      );
+      await w.app.exec(
+        `INSERT INTO credit_transactions (user_id, amount, stripe_id, kind) VALUES (1, 10, 'pi_3Abc', 'purchase')`,
+      );
       const config = { ledger: LEDGER };
       const r = await w.doctor({ config });
       expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -286,7 +357,8 @@ describe.each(engines())('doctor (%s)', (engine) => {
 
     it("set/setManual constants checked against their column's type: what the engine refuses is named with its error", async (test) => {
       const w = await world(engine, test);
-      const adjust = (config: unknown) => w.cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'], { config });
+      const adjust = (config: unknown) =>
+        w.cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'], { config });
       if (engine === 'postgres') {
         await w.app.exec(`CREATE TYPE credit_source AS ENUM ('stripe', 'admin')`);
         await w.app.exec(
@@ -294,22 +366,48 @@ describe.each(engines())('doctor (%s)', (engine) => {
         );
         const ledger = {
           ...LEDGER,
-          set: { is_purchase: true, source: 'stripe', granted_at: 5, external_id: '0b6e1c1e-8f0e-4a53-9a43-5b2c3f6d7e81' },
+          set: {
+            is_purchase: true,
+            source: 'stripe',
+            granted_at: 5,
+            external_id: '0b6e1c1e-8f0e-4a53-9a43-5b2c3f6d7e81',
+          },
           setManual: { is_purchase: 0, source: 'support', label: 'adjustment', external_id: 'none' },
         };
         const r = await w.doctor({ config: { ledger } });
         expect(r.code, r.stdout + r.stderr).toBe(2);
         expect(r.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
-          ['fail', 'ledger.set.is_purchase is true, but "is_purchase" is smallint: Postgres refuses it (invalid input syntax for type smallint: "true"), so every purchase the tool writes would fail to insert'],
-          ['fail', 'ledger.set.granted_at is 5, but "granted_at" is timestamp with time zone: Postgres refuses it (invalid input syntax for type timestamp with time zone: "5"), so every purchase the tool writes would fail to insert'],
-          ['warn', 'ledger.setManual.source is "support", but "source" is credit_source: Postgres refuses it (invalid input value for enum credit_source: "support"), so manual entries (adjust, assign --reassign) would fail to insert'],
-          ['warn', 'ledger.setManual.label is "adjustment", but "label" is character varying(8): Postgres refuses it (value too long for type character varying(8)), so manual entries (adjust, assign --reassign) would fail to insert'],
-          ['warn', 'ledger.setManual.external_id is "none", but "external_id" is uuid: Postgres refuses it (invalid input syntax for type uuid: "none"), so manual entries (adjust, assign --reassign) would fail to insert'],
+          [
+            'fail',
+            'ledger.set.is_purchase is true, but "is_purchase" is smallint: Postgres refuses it (invalid input syntax for type smallint: "true"), so every purchase the tool writes would fail to insert',
+          ],
+          [
+            'fail',
+            'ledger.set.granted_at is 5, but "granted_at" is timestamp with time zone: Postgres refuses it (invalid input syntax for type timestamp with time zone: "5"), so every purchase the tool writes would fail to insert',
+          ],
+          [
+            'warn',
+            'ledger.setManual.source is "support", but "source" is credit_source: Postgres refuses it (invalid input value for enum credit_source: "support"), so manual entries (adjust, assign --reassign) would fail to insert',
+          ],
+          [
+            'warn',
+            'ledger.setManual.label is "adjustment", but "label" is character varying(8): Postgres refuses it (value too long for type character varying(8)), so manual entries (adjust, assign --reassign) would fail to insert',
+          ],
+          [
+            'warn',
+            'ledger.setManual.external_id is "none", but "external_id" is uuid: Postgres refuses it (invalid input syntax for type uuid: "none"), so manual entries (adjust, assign --reassign) would fail to insert',
+          ],
         ]);
-        expect(r.of('ledger.types')[0]!.fix).toBe("set ledger.set.is_purchase to a value of the column's type (1 for true): the value the app writes there");
+        expect(r.of('ledger.types')[0]!.fix).toBe(
+          "set ledger.set.is_purchase to a value of the column's type (1 for true): the value the app writes there",
+        );
         // The writes fail as doctor says.
         expect((await adjust({ ledger })).stderr).toMatch(/invalid input value for enum credit_source: "support"/);
-        const fixed = { ...ledger, set: { is_purchase: 1, source: 'stripe' }, setManual: { is_purchase: 0, source: 'admin', label: 'adjusted' } };
+        const fixed = {
+          ...ledger,
+          set: { is_purchase: 1, source: 'stripe' },
+          setManual: { is_purchase: 0, source: 'admin', label: 'adjusted' },
+        };
         const ok = await w.doctor({ config: { ledger: fixed } });
         expect(ok.code, ok.stdout).toBe(0);
         expect(ok.one('ledger.types').level).toBe('ok');
@@ -323,21 +421,36 @@ describe.each(engines())('doctor (%s)', (engine) => {
         const r = await w.doctor({ config: { ledger } });
         expect(r.code, r.stdout + r.stderr).toBe(0);
         expect(r.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
-          ['warn', 'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite (a STRICT table) refuses it (cannot store TEXT value in INTEGER column credit_transactions.is_purchase), so manual entries (adjust, assign --reassign) would fail to insert'],
-          ['warn', "ledger.setManual.label is 3, but \"label\" is TEXT: SQLite stores it as the text '3.0'"],
+          [
+            'warn',
+            'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite (a STRICT table) refuses it (cannot store TEXT value in INTEGER column credit_transactions.is_purchase), so manual entries (adjust, assign --reassign) would fail to insert',
+          ],
+          ['warn', 'ledger.setManual.label is 3, but "label" is TEXT: SQLite stores it as the text \'3.0\''],
         ]);
-        expect((await adjust({ ledger })).stderr).toMatch(/cannot store TEXT value in INTEGER column credit_transactions\.is_purchase/);
+        expect((await adjust({ ledger })).stderr).toMatch(
+          /cannot store TEXT value in INTEGER column credit_transactions\.is_purchase/,
+        );
         // A boolean is written as 1 or 0, which an INTEGER column takes; the same constants in a table that is not STRICT are stored, as text.
         const fixed = { ...ledger, setManual: { is_purchase: false, label: 'adjusted' } };
         const ok = await w.doctor({ config: { ledger: fixed } });
         expect(ok.one('ledger.types').level).toBe('ok');
         expect((await adjust({ ledger: fixed })).code).toBe(0);
-        await w.app.exec('CREATE TABLE loose (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase INTEGER NOT NULL, label TEXT, created_at TEXT)');
-        const loose = await w.doctor({ config: { ledger: { ...ledger, table: 'loose', set: { is_purchase: true, label: true } } } });
+        await w.app.exec(
+          'CREATE TABLE loose (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT, is_purchase INTEGER NOT NULL, label TEXT, created_at TEXT)',
+        );
+        const loose = await w.doctor({
+          config: { ledger: { ...ledger, table: 'loose', set: { is_purchase: true, label: true } } },
+        });
         expect(loose.of('ledger.types').map((x) => [x.level, x.message])).toEqual([
-          ['warn', "ledger.set.label is true, but \"label\" is TEXT: SQLite has no booleans and stores it as the text '1.0'"],
-          ['warn', 'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite stores it as text, where the app reads a number'],
-          ['warn', "ledger.setManual.label is 3, but \"label\" is TEXT: SQLite stores it as the text '3.0'"],
+          [
+            'warn',
+            'ledger.set.label is true, but "label" is TEXT: SQLite has no booleans and stores it as the text \'1.0\'',
+          ],
+          [
+            'warn',
+            'ledger.setManual.is_purchase is "no", but "is_purchase" is INTEGER: SQLite stores it as text, where the app reads a number',
+          ],
+          ['warn', 'ledger.setManual.label is 3, but "label" is TEXT: SQLite stores it as the text \'3.0\''],
         ]);
       }
     });
@@ -346,17 +459,26 @@ describe.each(engines())('doctor (%s)', (engine) => {
       const w = await world(engine, test);
       await w.app.exec(`CREATE TABLE "User" (id INTEGER PRIMARY KEY, "Email" TEXT, name TEXT)`);
       await w.app.exec(`INSERT INTO "User" (id, "Email") VALUES (1, 'ann@example.com')`);
-      await w.app.exec(`CREATE TABLE "CreditTransaction" (id ${w.autoId}, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT, "createdAt" TEXT)`);
+      await w.app.exec(
+        `CREATE TABLE "CreditTransaction" (id ${w.autoId}, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT, "createdAt" TEXT)`,
+      );
       await w.app.exec(`INSERT INTO "CreditTransaction" ("userId", amount, "stripeId") VALUES (1, 10, 'pi_3Abc')`);
       await w.app.exec(`CREATE TABLE "Wallet" ("userId" INTEGER NOT NULL, balance INTEGER)`);
       await w.app.exec(`INSERT INTO "Wallet" ("userId", balance) VALUES (1, NULL)`);
       const config = {
         users: { table: 'User', email: 'Email' },
-        ledger: { table: 'CreditTransaction', columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' } },
+        ledger: {
+          table: 'CreditTransaction',
+          columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' },
+        },
         balance: { table: 'Wallet', column: 'balance', key: 'userId' },
       };
       const r = await w.doctor({ config });
-      const fixes = [r.one('users.email').fix!, r.one('ledger.unique').fix!.split(';')[0]!, ...r.of('balance').map((x) => x.fix!)];
+      const fixes = [
+        r.one('users.email').fix!,
+        r.one('ledger.unique').fix!.split(';')[0]!,
+        ...r.of('balance').map((x) => x.fix!),
+      ];
       expect(fixes).toEqual(
         engine === 'postgres'
           ? [
@@ -380,7 +502,13 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(fixed.of('balance').map((x) => x.level)).toEqual(['ok']);
       if (engine === 'sqlite') {
         // Names are case-insensitive on SQLite, and doctor matches them so; a schema prefixes the index name, not the table.
-        const lower = { ledger: { schema: 'main', table: 'credittransaction', columns: { userId: 'userid', credits: 'AMOUNT', paymentRef: 'stripeid', createdAt: null } } };
+        const lower = {
+          ledger: {
+            schema: 'main',
+            table: 'credittransaction',
+            columns: { userId: 'userid', credits: 'AMOUNT', paymentRef: 'stripeid', createdAt: null },
+          },
+        };
         await w.app.exec('DROP INDEX CreditTransaction_stripeId_key');
         const main = await w.doctor({ config: lower });
         expect(main.one('ledger').level).toBe('ok');
@@ -398,12 +526,18 @@ describe.each(engines())('doctor (%s)', (engine) => {
       expect(r.code, r.stdout + r.stderr).toBe(0);
       const v = r.one('balance.visibility');
       expect(v.level).toBe('warn');
-      expect(v.message).toBe("the tool cannot see credits the app makes itself by moving users.credits: only its own record (credit_ledger) and the baseline tell it a payment is credited");
-      expect(v.fix).toMatch(/^from the baseline line on, the app's webhook must credit through the library \(handleWebhook\/fulfill\) or not at all, else reconcile credits each new payment a second time/);
+      expect(v.message).toBe(
+        'the tool cannot see credits the app makes itself by moving users.credits: only its own record (credit_ledger) and the baseline tell it a payment is credited',
+      );
+      expect(v.fix).toMatch(
+        /^from the baseline line on, the app's webhook must credit through the library \(handleWebhook\/fulfill\) or not at all, else reconcile credits each new payment a second time/,
+      );
       expect(r.one('balance').level).toBe('ok');
       // With the ledger mapped too, the tool sees the app's credits: no such warning.
       await goodLedger(w);
-      expect((await w.doctor({ config: { ledger: LEDGER, balance: { column: 'credits' } } })).of('balance.visibility')).toEqual([]);
+      expect(
+        (await w.doctor({ config: { ledger: LEDGER, balance: { column: 'credits' } } })).of('balance.visibility'),
+      ).toEqual([]);
     });
 
     it('no key: a warning, not a crash; a setup without a mapped ledger is fine', async (test) => {
@@ -446,38 +580,53 @@ describe.each(engines())('doctor (%s)', (engine) => {
     });
   });
 
-  if (engine === 'postgres') it('a role of its own: INSERT on the mapped table is not enough for a serial id, doctor names the sequence grant', async (test) => {
-    const w = await world(engine, test);
-    await w.app.exec(`CREATE TABLE "CreditTransaction" (id SERIAL PRIMARY KEY, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT UNIQUE, "createdAt" TEXT)`);
-    const r = await w.role();
-    await w.app.exec(`GRANT USAGE, CREATE ON SCHEMA public TO ${r.name}; GRANT SELECT ON users TO ${r.name}; GRANT SELECT ON "CreditTransaction" TO ${r.name}`);
-    const config = { ledger: { table: 'CreditTransaction', columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' } } };
-    const migrated = await w.cli(['migrate'], { db: r.url });
-    expect(migrated.code, migrated.stderr).toBe(0);
+  if (engine === 'postgres')
+    it('a role of its own: INSERT on the mapped table is not enough for a serial id, doctor names the sequence grant', async (test) => {
+      const w = await world(engine, test);
+      await w.app.exec(
+        `CREATE TABLE "CreditTransaction" (id SERIAL PRIMARY KEY, "userId" INTEGER NOT NULL, amount INTEGER NOT NULL, "stripeId" TEXT UNIQUE, "createdAt" TEXT)`,
+      );
+      const r = await w.role();
+      await w.app.exec(
+        `GRANT USAGE, CREATE ON SCHEMA public TO ${r.name}; GRANT SELECT ON users TO ${r.name}; GRANT SELECT ON "CreditTransaction" TO ${r.name}`,
+      );
+      const config = {
+        ledger: {
+          table: 'CreditTransaction',
+          columns: { userId: 'userId', credits: 'amount', paymentRef: 'stripeId', createdAt: 'createdAt' },
+        },
+      };
+      const migrated = await w.cli(['migrate'], { db: r.url });
+      expect(migrated.code, migrated.stderr).toBe(0);
 
-    const d = await w.doctor({ config, db: r.url });
-    expect(d.code, d.stdout + d.stderr).toBe(2);
-    const ledger = d.of('ledger').filter((x) => x.level === 'fail');
-    expect(ledger.map((x) => x.message)).toEqual([
-      `the database user ${r.name} lacks INSERT on public.CreditTransaction: the tool reads the ledger and inserts the credits it writes`,
-      `the database user ${r.name} lacks USAGE on the sequence public.CreditTransaction_id_seq that numbers "id" of public.CreditTransaction: every insert the tool makes would fail (permission denied for sequence CreditTransaction_id_seq)`,
-    ]);
-    expect(ledger.map((x) => x.fix)).toEqual([`GRANT INSERT ON public."CreditTransaction" TO ${r.name}`, `GRANT USAGE ON SEQUENCE public."CreditTransaction_id_seq" TO ${r.name}`]);
+      const d = await w.doctor({ config, db: r.url });
+      expect(d.code, d.stdout + d.stderr).toBe(2);
+      const ledger = d.of('ledger').filter((x) => x.level === 'fail');
+      expect(ledger.map((x) => x.message)).toEqual([
+        `the database user ${r.name} lacks INSERT on public.CreditTransaction: the tool reads the ledger and inserts the credits it writes`,
+        `the database user ${r.name} lacks USAGE on the sequence public.CreditTransaction_id_seq that numbers "id" of public.CreditTransaction: every insert the tool makes would fail (permission denied for sequence CreditTransaction_id_seq)`,
+      ]);
+      expect(ledger.map((x) => x.fix)).toEqual([
+        `GRANT INSERT ON public."CreditTransaction" TO ${r.name}`,
+        `GRANT USAGE ON SEQUENCE public."CreditTransaction_id_seq" TO ${r.name}`,
+      ]);
 
-    // INSERT alone: the insert fails on the sequence, as doctor said.
-    const adjust = ['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'];
-    await w.app.exec(ledger[0]!.fix!);
-    const denied = await w.cli(adjust, { config, db: r.url });
-    expect(denied.code).not.toBe(0);
-    expect(denied.stderr).toMatch(/permission denied for sequence CreditTransaction_id_seq/);
-    await w.app.exec(ledger[1]!.fix!);
-    const ok = await w.doctor({ config, db: r.url });
-    expect(ok.code, ok.stdout).toBe(0);
-    expect(ok.of('ledger').map((x) => x.level)).toEqual(['ok']);
-    const adjusted = await w.cli(adjust, { config, db: r.url });
-    expect(adjusted.code, adjusted.stderr).toBe(0);
-    expect(await w.app.query('SELECT "userId", amount, "stripeId" FROM "CreditTransaction"')).toEqual([{ userId: 1, amount: 5, stripeId: null }]);
-  });
+      // INSERT alone: the insert fails on the sequence, as doctor said.
+      const adjust = ['adjust', '--user', '1', '--credits', '5', '--reason', 'goodwill'];
+      await w.app.exec(ledger[0]!.fix!);
+      const denied = await w.cli(adjust, { config, db: r.url });
+      expect(denied.code).not.toBe(0);
+      expect(denied.stderr).toMatch(/permission denied for sequence CreditTransaction_id_seq/);
+      await w.app.exec(ledger[1]!.fix!);
+      const ok = await w.doctor({ config, db: r.url });
+      expect(ok.code, ok.stdout).toBe(0);
+      expect(ok.of('ledger').map((x) => x.level)).toEqual(['ok']);
+      const adjusted = await w.cli(adjust, { config, db: r.url });
+      expect(adjusted.code, adjusted.stderr).toBe(0);
+      expect(await w.app.query('SELECT "userId", amount, "stripeId" FROM "CreditTransaction"')).toEqual([
+        { userId: 1, amount: 5, stripeId: null },
+      ]);
+    });
 });
 
 describe('doctor (engine-independent)', () => {
@@ -488,11 +637,17 @@ describe('doctor (engine-independent)', () => {
       await sim.close();
       tmp.cleanup();
     });
-    const r = await runCli(['doctor', '--json', '--db', 'postgres://nobody:pw@127.0.0.1:1/app'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEYS.all, STRIPE_API_BASE: sim.url } });
+    const r = await runCli(['doctor', '--json', '--db', 'postgres://nobody:pw@127.0.0.1:1/app'], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEYS.all, STRIPE_API_BASE: sim.url },
+    });
     expect(r.code, r.stdout + r.stderr).toBe(1);
     const doc = JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] };
     expect(doc.ok).toBe(false);
-    expect(doc.findings.find((x) => x.check === 'database')).toMatchObject({ level: 'fail', message: expect.stringMatching(/cannot reach the database server at 127\.0\.0\.1:1/) });
+    expect(doc.findings.find((x) => x.check === 'database')).toMatchObject({
+      level: 'fail',
+      message: expect.stringMatching(/cannot reach the database server at 127\.0\.0\.1:1/),
+    });
     expect(doc.findings.find((x) => x.check === 'stripe.events')?.level).toBe('ok');
   });
 

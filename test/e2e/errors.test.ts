@@ -2,7 +2,18 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
-import { createAppDb, query, runCli, sha256, tempDir, writeJson, now, DAY, HOUR, type CliResult } from '../helpers/cli.js';
+import {
+  createAppDb,
+  query,
+  runCli,
+  sha256,
+  tempDir,
+  writeJson,
+  now,
+  DAY,
+  HOUR,
+  type CliResult,
+} from '../helpers/cli.js';
 
 /**
  * Bad input through the real CLI: every error is one line on stderr starting with
@@ -40,7 +51,12 @@ function lines(s: string): string[] {
  * The one way SPEC wants an error: exit code, the first stderr line is `stripe-credits: …` naming the
  * problem, other lines are hints (no stack trace) unless --verbose, and no secret printed whole.
  */
-function expectError(r: CliResult, code: number, pattern: RegExp, opts: { verbose?: boolean; secrets?: string[] } = {}): string {
+function expectError(
+  r: CliResult,
+  code: number,
+  pattern: RegExp,
+  opts: { verbose?: boolean; secrets?: string[] } = {},
+): string {
   expect(r.code, `exit code; stderr was: ${r.stderr}`).toBe(code);
   const ls = lines(r.stderr);
   expect(ls.length, 'stderr has a line').toBeGreaterThan(0);
@@ -65,7 +81,13 @@ beforeAll(async () => {
   sim = await startSimulator({ apiKeys: [KEY] });
   for (let i = 1; i <= 3; i++) {
     const paidAt = T0 + i * HOUR;
-    sim.store.createCheckoutPayment({ created: paidAt - 60, paidAt, clientReferenceId: String(i), amount: 1000, metadata: { credits: '100' } });
+    sim.store.createCheckoutPayment({
+      created: paidAt - 60,
+      paidAt,
+      clientReferenceId: String(i),
+      amount: 1000,
+      metadata: { credits: '100' },
+    });
   }
 });
 
@@ -92,7 +114,10 @@ describe.concurrent('the Stripe API key', () => {
     const keyFile = join(dir, 'stripe.key');
     writeFileSync(keyFile, `${KEY}\n`);
     const before = sha256(db);
-    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--json'], dir, { STRIPE_API_KEY: undefined, STRIPE_API_KEY_FILE: keyFile });
+    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--json'], dir, {
+      STRIPE_API_KEY: undefined,
+      STRIPE_API_KEY_FILE: keyFile,
+    });
     expect(r.code, r.stderr).toBe(3); // a dry run that found credits to write
     const report = JSON.parse(r.stdout) as { mode: string; counts: { wouldCredit: number } };
     expect(report.mode).toBe('dry-run');
@@ -104,7 +129,10 @@ describe.concurrent('the Stripe API key', () => {
   it('STRIPE_API_KEY_FILE naming a missing file: exit 2, names the variable', async () => {
     const { dir, db } = fresh();
     const before = sha256(db);
-    const r = await cli(['reconcile', '--db', db, ...WINDOW], dir, { STRIPE_API_KEY: undefined, STRIPE_API_KEY_FILE: join(dir, 'nope.key') });
+    const r = await cli(['reconcile', '--db', db, ...WINDOW], dir, {
+      STRIPE_API_KEY: undefined,
+      STRIPE_API_KEY_FILE: join(dir, 'nope.key'),
+    });
     expectError(r, 2, /STRIPE_API_KEY_FILE.*nope\.key/);
     expect(sha256(db)).toBe(before);
   });
@@ -124,7 +152,8 @@ describe.concurrent('the Stripe API key', () => {
     const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run'], dir, { STRIPE_API_KEY: WRONG_KEY });
     const line = expectError(r, 2, /reject|invalid|401/i, { secrets: ['wrongWrongWrongKey'] });
     // Only a masked form, if any: prefix, stars, at most the last four characters.
-    for (const m of line.matchAll(/sk_test_\S*/g)) expect(m[0]).toMatch(/^sk_test_\*{4}[A-Za-z0-9]{0,4}(?![A-Za-z0-9])/);
+    for (const m of line.matchAll(/sk_test_\S*/g))
+      expect(m[0]).toMatch(/^sk_test_\*{4}[A-Za-z0-9]{0,4}(?![A-Za-z0-9])/);
     expect(sha256(db)).toBe(before);
   });
 
@@ -140,7 +169,9 @@ describe.concurrent('the Stripe API key', () => {
 
   it('--verbose on a rejected key keeps the one-line message first and adds the stack', async () => {
     const { dir, db } = fresh();
-    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--verbose'], dir, { STRIPE_API_KEY: WRONG_KEY });
+    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--verbose'], dir, {
+      STRIPE_API_KEY: WRONG_KEY,
+    });
     expectError(r, 2, /reject|invalid|401/i, { verbose: true, secrets: ['wrongWrongWrongKey'] });
     expect(r.stderr).toMatch(/^\s+at /m);
   });
@@ -232,7 +263,11 @@ describe.concurrent('the config file', () => {
     if (opts.raw !== undefined) writeFileSync(path, opts.raw);
     else writeJson(path, config);
     const before = sha256(db);
-    const r = await cli(['reconcile', '--db', db, ...WINDOW, ...(opts.viaEnv ? [] : ['--config', path])], dir, opts.viaEnv ? { STRIPE_CREDITS_CONFIG: path } : {});
+    const r = await cli(
+      ['reconcile', '--db', db, ...WINDOW, ...(opts.viaEnv ? [] : ['--config', path])],
+      dir,
+      opts.viaEnv ? { STRIPE_CREDITS_CONFIG: path } : {},
+    );
     const line = expectError(r, 2, expectPattern);
     expect(sha256(db)).toBe(before);
     return { line, db, dir };
@@ -259,7 +294,10 @@ describe.concurrent('the config file', () => {
   });
 
   it('a bad identifier in users.table: exit 2, nothing executed', async () => {
-    const { db } = await withConfig({ users: { table: 'users; drop table users' } }, /users\.table.*not a valid SQL identifier/);
+    const { db } = await withConfig(
+      { users: { table: 'users; drop table users' } },
+      /users\.table.*not a valid SQL identifier/,
+    );
     expect(query(db, 'SELECT count(*) AS n FROM users')).toEqual([{ n: 5 }]);
   });
 
@@ -296,10 +334,16 @@ describe.concurrent('the config file', () => {
 
   it('STRIPE_CREDITS_CONFIG is read like --config (a good one is used)', async () => {
     const { dir } = fresh();
-    const db = createAppDb(join(dir, 'members.db'), [1, 2, 3].map((i) => ({ id: i, email: `user${i}@example.com` })), { table: 'members' });
+    const db = createAppDb(
+      join(dir, 'members.db'),
+      [1, 2, 3].map((i) => ({ id: i, email: `user${i}@example.com` })),
+      { table: 'members' },
+    );
     const path = writeJson(join(dir, 'conf.json'), { users: { table: 'members' } });
     const before = sha256(db);
-    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--json'], dir, { STRIPE_CREDITS_CONFIG: path });
+    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--json'], dir, {
+      STRIPE_CREDITS_CONFIG: path,
+    });
     expect(r.code, r.stderr).toBe(3);
     expect((JSON.parse(r.stdout) as { counts: { wouldCredit: number } }).counts.wouldCredit).toBe(3);
     expect(sha256(db)).toBe(before);
@@ -309,14 +353,24 @@ describe.concurrent('the config file', () => {
     const { dir, db } = fresh();
     const good = writeJson(join(dir, 'good.json'), {});
     const bad = writeJson(join(dir, 'bad.json'), { nope: 1 });
-    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--config', good], dir, { STRIPE_CREDITS_CONFIG: bad });
+    const r = await cli(['reconcile', '--db', db, ...WINDOW, '--dry-run', '--config', good], dir, {
+      STRIPE_CREDITS_CONFIG: bad,
+    });
     expect(r.code, r.stderr).toBe(3);
   });
 
-  it('a ledger mapping without paymentRef, or onto the tool\'s own table: exit 2 naming the key', async () => {
-    await withConfig({ ledger: { table: 'credit_transactions', columns: { userId: 'user_id', credits: 'amount' } } }, /config ledger\.columns\.paymentRef: is required/);
+  it("a ledger mapping without paymentRef, or onto the tool's own table: exit 2 naming the key", async () => {
     await withConfig(
-      { ledger: { table: 'credit_ledger', columns: { userId: 'user_id', credits: 'credits', paymentRef: 'payment_key' } } },
+      { ledger: { table: 'credit_transactions', columns: { userId: 'user_id', credits: 'amount' } } },
+      /config ledger\.columns\.paymentRef: is required/,
+    );
+    await withConfig(
+      {
+        ledger: {
+          table: 'credit_ledger',
+          columns: { userId: 'user_id', credits: 'credits', paymentRef: 'payment_key' },
+        },
+      },
       /config ledger\.table: "credit_ledger" is one of the tool's own tables/,
     );
     await withConfig(
@@ -327,11 +381,26 @@ describe.concurrent('the config file', () => {
   });
 
   it('credits.minAmountPerCredit: positive whole minor units per lowercase currency code, else exit 2 naming the key', async () => {
-    await withConfig({ credits: { minAmountPerCredit: { USD: 5 } } }, /config credits\.minAmountPerCredit\.USD: must be a currency code as Stripe writes it: three lowercase letters/);
-    await withConfig({ credits: { minAmountPerCredit: { us: 5 } } }, /config credits\.minAmountPerCredit\.us: must be a currency code/);
-    await withConfig({ credits: { minAmountPerCredit: { usd: 0 } } }, /config credits\.minAmountPerCredit\.usd: must be a positive integer/);
-    await withConfig({ credits: { minAmountPerCredit: { usd: 2.5 } } }, /config credits\.minAmountPerCredit\.usd: must be a positive integer/);
-    await withConfig({ credits: { minAmountPerCredit: { usd: '5' } } }, /config credits\.minAmountPerCredit\.usd: must be a positive integer/);
+    await withConfig(
+      { credits: { minAmountPerCredit: { USD: 5 } } },
+      /config credits\.minAmountPerCredit\.USD: must be a currency code as Stripe writes it: three lowercase letters/,
+    );
+    await withConfig(
+      { credits: { minAmountPerCredit: { us: 5 } } },
+      /config credits\.minAmountPerCredit\.us: must be a currency code/,
+    );
+    await withConfig(
+      { credits: { minAmountPerCredit: { usd: 0 } } },
+      /config credits\.minAmountPerCredit\.usd: must be a positive integer/,
+    );
+    await withConfig(
+      { credits: { minAmountPerCredit: { usd: 2.5 } } },
+      /config credits\.minAmountPerCredit\.usd: must be a positive integer/,
+    );
+    await withConfig(
+      { credits: { minAmountPerCredit: { usd: '5' } } },
+      /config credits\.minAmountPerCredit\.usd: must be a positive integer/,
+    );
     await withConfig({ credits: { minAmountPerCredit: 5 } }, /config credits\.minAmountPerCredit: must be an object/);
   });
 
@@ -384,10 +453,14 @@ describe.concurrent('the database', () => {
     const { dir } = fresh();
     const url = 'postgres://user:s3cretPassw0rd@127.0.0.1:1/x';
     const r = await cli(['reconcile', '--db', url, ...WINDOW, '--json'], dir);
-    expectError(r, 1, /cannot reach the database server at 127\.0\.0\.1:1: connection refused/, { secrets: ['s3cretPassw0rd'] });
+    expectError(r, 1, /cannot reach the database server at 127\.0\.0\.1:1: connection refused/, {
+      secrets: ['s3cretPassw0rd'],
+    });
     const m = await cli(['migrate'], dir, { DATABASE_URL: url });
     expectError(m, 1, /cannot reach the database server/, { secrets: ['s3cretPassw0rd'] });
-    const bad = await cli(['migrate'], dir, { DATABASE_URL: 'postgresql://user:s3cretPassw0rd@db.example/x?sslmode=prefer' });
+    const bad = await cli(['migrate'], dir, {
+      DATABASE_URL: 'postgresql://user:s3cretPassw0rd@db.example/x?sslmode=prefer',
+    });
     expectError(bad, 2, /sslmode=prefer/, { secrets: ['s3cretPassw0rd'] });
   });
 
@@ -404,12 +477,21 @@ describe.concurrent('migrate', () => {
     const r1 = await cli(['migrate', '--db', db], dir, { STRIPE_API_KEY: undefined });
     expect(r1.code, r1.stderr).toBe(0);
     expect(r1.stderr).toBe('');
-    const tables = query<{ name: string }>(db, "SELECT name FROM sqlite_master WHERE type = 'table'").map((t) => t.name);
-    expect(tables).toEqual(expect.arrayContaining(['users', 'credit_ledger', 'stripe_credits_runs', 'stripe_credits_review']));
-    const indexes = query<{ name: string; unique: number }>(db, "SELECT name, \"unique\" FROM pragma_index_list('credit_ledger')");
+    const tables = query<{ name: string }>(db, "SELECT name FROM sqlite_master WHERE type = 'table'").map(
+      (t) => t.name,
+    );
+    expect(tables).toEqual(
+      expect.arrayContaining(['users', 'credit_ledger', 'stripe_credits_runs', 'stripe_credits_review']),
+    );
+    const indexes = query<{ name: string; unique: number }>(
+      db,
+      'SELECT name, "unique" FROM pragma_index_list(\'credit_ledger\')',
+    );
     const uniqueCols = indexes
       .filter((i) => i.unique === 1)
-      .map((i) => query<{ name: string }>(db, 'SELECT name FROM pragma_index_info(?) ORDER BY seqno', i.name).map((c) => c.name));
+      .map((i) =>
+        query<{ name: string }>(db, 'SELECT name FROM pragma_index_info(?) ORDER BY seqno', i.name).map((c) => c.name),
+      );
     expect(uniqueCols).toContainEqual(['payment_key', 'kind']);
     const schema = () => query(db, 'SELECT type, name, sql FROM sqlite_master ORDER BY name');
     const schema1 = schema();
@@ -509,7 +591,13 @@ describe('a flaky Stripe', () => {
       const paidAt = F0 + 60 + i * 500;
       const userId = String((i % 5) + 1);
       const credits = 10 + i;
-      const r = flaky.store.createCheckoutPayment({ created: paidAt - 60, paidAt, clientReferenceId: userId, amount: 100 * credits, metadata: { credits: String(credits) } });
+      const r = flaky.store.createCheckoutPayment({
+        created: paidAt - 60,
+        paidAt,
+        clientReferenceId: userId,
+        amount: 100 * credits,
+        metadata: { credits: String(credits) },
+      });
       expected.set(r.paymentIntent!.id, { userId, credits });
     }
   });
@@ -518,16 +606,23 @@ describe('a flaky Stripe', () => {
   });
 
   function checkLedger(db: string) {
-    const rows = query<{ payment_key: string; user_id: string; credits: number; kind: string }>(db, 'SELECT payment_key, user_id, credits, kind FROM credit_ledger');
+    const rows = query<{ payment_key: string; user_id: string; credits: number; kind: string }>(
+      db,
+      'SELECT payment_key, user_id, credits, kind FROM credit_ledger',
+    );
     expect(rows).toHaveLength(expected.size);
-    for (const row of rows) expect(expected.get(row.payment_key), row.payment_key).toEqual({ userId: row.user_id, credits: row.credits });
+    for (const row of rows)
+      expect(expected.get(row.payment_key), row.payment_key).toEqual({ userId: row.user_id, credits: row.credits });
     expect(new Set(rows.map((r) => r.payment_key)).size).toBe(expected.size);
   }
 
   it('three 500s, then success: the run completes with the right ledger', async () => {
     const { dir, db } = fresh();
     flaky.failNext(3, '500');
-    const r = await runCli(['reconcile', '--db', db, ...FWINDOW, '--json'], { cwd: dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: flaky.url } });
+    const r = await runCli(['reconcile', '--db', db, ...FWINDOW, '--json'], {
+      cwd: dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: flaky.url },
+    });
     expect([0, 3], r.stderr).toContain(r.code);
     expect((JSON.parse(r.stdout) as { counts: { credited: number } }).counts.credited).toBe(COUNT);
     checkLedger(db);
@@ -539,16 +634,24 @@ describe('a flaky Stripe', () => {
     const { dir, db } = fresh();
     flaky.resetRequestLog();
     flaky.setFaults({ rate429: 0.15, rate500: 0.05, rateReset: 0.03, seed: 7 });
-    const r = await runCli(['reconcile', '--db', db, ...FWINDOW, '--json'], { cwd: dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: flaky.url } });
+    const r = await runCli(['reconcile', '--db', db, ...FWINDOW, '--json'], {
+      cwd: dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: flaky.url },
+    });
     flaky.setFaults({ rate429: 0, rate500: 0, rateReset: 0 });
     expect([0, 3], r.stderr).toContain(r.code);
     expect((JSON.parse(r.stdout) as { counts: { credited: number } }).counts.credited).toBe(COUNT);
     checkLedger(db);
     // Faults did happen, and listing crossed pages.
     expect(flaky.requests.some((q) => q.status !== 200)).toBe(true);
-    expect(flaky.requests.filter((q) => q.endpoint === 'GET /v1/checkout/sessions' && q.status === 200).length).toBeGreaterThanOrEqual(2);
+    expect(
+      flaky.requests.filter((q) => q.endpoint === 'GET /v1/checkout/sessions' && q.status === 200).length,
+    ).toBeGreaterThanOrEqual(2);
     // A rerun credits nothing more.
-    const again = await runCli(['reconcile', '--db', db, ...FWINDOW, '--json'], { cwd: dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: flaky.url } });
+    const again = await runCli(['reconcile', '--db', db, ...FWINDOW, '--json'], {
+      cwd: dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: flaky.url },
+    });
     expect(again.code, again.stderr).toBe(0);
     checkLedger(db);
   });

@@ -33,7 +33,18 @@ describe('the CLI as a newcomer meets it', () => {
 
   it('a command lists --actor only when it writes, --stripe-api-base only when it calls Stripe', async () => {
     const help = async (...cmd: string[]) => (await cli([...cmd, '--help'])).stdout;
-    const traits = { reconcile: [true, true], assign: [true, true], baseline: [true, true], adjust: [false, true], lookup: [true, false], doctor: [true, false], balance: [false, false], runs: [false, false], migrate: [false, false], review: [false, false] } as const;
+    const traits = {
+      reconcile: [true, true],
+      assign: [true, true],
+      baseline: [true, true],
+      adjust: [false, true],
+      lookup: [true, false],
+      doctor: [true, false],
+      balance: [false, false],
+      runs: [false, false],
+      migrate: [false, false],
+      review: [false, false],
+    } as const;
     for (const [cmd, [stripe, writes]] of Object.entries(traits)) {
       const text = await help(cmd);
       expect(text.includes('--stripe-api-base'), `${cmd} --stripe-api-base`).toBe(stripe);
@@ -50,11 +61,15 @@ describe('the CLI as a newcomer meets it', () => {
   it('digits alone are unix seconds; one before Stripe existed (7 for 7d) is refused, saying so', async () => {
     expect(parseWhen('1764547200', 2_000_000_000)).toBe(1_764_547_200);
     expect(parseWhen('1293840000', 2_000_000_000)).toBe(1_293_840_000);
-    expect(() => parseWhen('1000000', 2_000_000_000)).toThrow(/1000000 is unix seconds for 1970-01-12T13:46:40.000Z, before Stripe existed/);
+    expect(() => parseWhen('1000000', 2_000_000_000)).toThrow(
+      /1000000 is unix seconds for 1970-01-12T13:46:40.000Z, before Stripe existed/,
+    );
     expect(() => parseWhen('1000000x', 2_000_000_000)).toThrow(/cannot read/);
     const r = await cli(['baseline', '--until', '7', '--db', join(tmp.dir, 'none.db')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^stripe-credits: --until: 7 is unix seconds for 1970-01-01T00:00:07\.000Z, before Stripe existed\n {2}hint: for a span back from now write its unit \(7d, 7h\)/);
+    expect(r.stderr).toMatch(
+      /^stripe-credits: --until: 7 is unix seconds for 1970-01-01T00:00:07\.000Z, before Stripe existed\n {2}hint: for a span back from now write its unit \(7d, 7h\)/,
+    );
   });
 });
 
@@ -66,9 +81,9 @@ describe('the CLI as a newcomer meets it', () => {
 describe('what the CLI loads before it knows the command', () => {
   const HEAVY = ['stripe', 'kysely', 'better-sqlite3', 'pg', 'cli-table3', 'ora'];
   const staticImports = (file: string): string[] =>
-    [...readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*?from '([^']+)';/gms)].map((m) => m[1]!).concat(
-      [...readFileSync(file, 'utf8').matchAll(/^export [^;]*? from '([^']+)';/gms)].map((m) => m[1]!),
-    );
+    [...readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*?from '([^']+)';/gms)]
+      .map((m) => m[1]!)
+      .concat([...readFileSync(file, 'utf8').matchAll(/^export [^;]*? from '([^']+)';/gms)].map((m) => m[1]!));
 
   it('main.ts reaches none of the heavy modules statically', () => {
     const seen = new Set<string>();

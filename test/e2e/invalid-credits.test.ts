@@ -21,7 +21,10 @@ describe.each(engines())('invalid_credits shows the bad value (%s)', (engine) =>
   let reconcileOut = '';
 
   const cli = (...args: string[]) =>
-    runCli([...args, '--db', app.url, '--config', join(tmp.dir, 'config.json')], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url } });
+    runCli([...args, '--db', app.url, '--config', join(tmp.dir, 'config.json')], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+    });
 
   beforeAll(async () => {
     sim = await startSimulator({ apiKeys: [KEY] });
@@ -69,15 +72,25 @@ describe.each(engines())('invalid_credits shows the bad value (%s)', (engine) =>
     const flat = text.stdout.replace(/[\s│|]+/g, ' ');
     for (const detail of Object.values(EXPECTED)) expect(flat).toContain(detail.replace(/\s+/g, ' '));
     const json = await cli('review', '--json');
-    const entries = JSON.parse(json.stdout).entries as Array<{ paymentKey: string; reason: string; detail: string | null }>;
-    expect(Object.fromEntries(entries.map((e) => [e.paymentKey, e.detail]))).toEqual(Object.fromEntries(Object.entries(EXPECTED).map(([n, d]) => [pay[n], d])));
+    const entries = JSON.parse(json.stdout).entries as Array<{
+      paymentKey: string;
+      reason: string;
+      detail: string | null;
+    }>;
+    expect(Object.fromEntries(entries.map((e) => [e.paymentKey, e.detail]))).toEqual(
+      Object.fromEntries(Object.entries(EXPECTED).map(([n, d]) => [pay[n], d])),
+    );
   });
 
   it('lookup of the payment, in its verdict and its review entry', async () => {
     const r = await cli('lookup', pay.lots!);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('needs a person (invalid_credits: credits metadata "lots" is not a positive whole number)');
-    expect(r.stdout).toContain('Review queue: invalid_credits (credits metadata "lots" is not a positive whole number)');
+    expect(r.stdout).toContain(
+      'needs a person (invalid_credits: credits metadata "lots" is not a positive whole number)',
+    );
+    expect(r.stdout).toContain(
+      'Review queue: invalid_credits (credits metadata "lots" is not a positive whole number)',
+    );
     const capped = await cli('lookup', pay.capped!, '--json');
     expect(JSON.parse(capped.stdout).chain).toMatchObject({ reason: 'invalid_credits', detail: EXPECTED.capped });
   });

@@ -27,8 +27,17 @@ describe('the library: fulfill and handleWebhook', () => {
   beforeEach(async () => {
     sim = await startSimulator({ apiKeys: [KEY] });
     tmp = tempDir('sc-lib-');
-    db = createAppDb(join(tmp.dir, 'app.db'), [1, 2, 3].map((id) => ({ id, email: `u${id}@example.com` })));
-    credits = createStripeCredits({ db, stripeApiKey: KEY, stripeApiBase: sim.url, config: { credits: { unitAmountPerCredit: { usd: 100 } } }, cwd: tmp.dir });
+    db = createAppDb(
+      join(tmp.dir, 'app.db'),
+      [1, 2, 3].map((id) => ({ id, email: `u${id}@example.com` })),
+    );
+    credits = createStripeCredits({
+      db,
+      stripeApiKey: KEY,
+      stripeApiBase: sim.url,
+      config: { credits: { unitAmountPerCredit: { usd: 100 } } },
+      cwd: tmp.dir,
+    });
   });
   afterEach(async () => {
     await credits.close();
@@ -36,19 +45,34 @@ describe('the library: fulfill and handleWebhook', () => {
     tmp.cleanup();
   });
 
-  const purchases = () => query<{ payment_key: string; user_id: string; credits: number; actor: string }>(db, "SELECT payment_key, user_id, credits, actor FROM credit_ledger WHERE kind = 'purchase'");
+  const purchases = () =>
+    query<{ payment_key: string; user_id: string; credits: number; actor: string }>(
+      db,
+      "SELECT payment_key, user_id, credits, actor FROM credit_ledger WHERE kind = 'purchase'",
+    );
 
   it('credits a payment once, by session or by PaymentIntent id, and says already_credited after', async () => {
     const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '2', amount: 2500 });
     const first = await credits.fulfill(p.session.id);
-    expect(first).toMatchObject({ paymentKey: p.paymentIntent!.id, status: 'credited', userId: '2', credits: 25, matchedBy: 'client_reference_id' });
-    expect(await credits.fulfill(p.paymentIntent!.id)).toMatchObject({ paymentKey: p.paymentIntent!.id, status: 'already_credited' });
+    expect(first).toMatchObject({
+      paymentKey: p.paymentIntent!.id,
+      status: 'credited',
+      userId: '2',
+      credits: 25,
+      matchedBy: 'client_reference_id',
+    });
+    expect(await credits.fulfill(p.paymentIntent!.id)).toMatchObject({
+      paymentKey: p.paymentIntent!.id,
+      status: 'already_credited',
+    });
     expect(purchases()).toEqual([{ payment_key: p.paymentIntent!.id, user_id: '2', credits: 25, actor: 'webhook' }]);
   });
 
   it('is safe to call concurrently: one credit among many calls', async () => {
     const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '1', amount: 1000 });
-    const items = await Promise.all(Array.from({ length: 6 }, (_, i) => credits.fulfill(i % 2 ? p.session.id : p.paymentIntent!.id)));
+    const items = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => credits.fulfill(i % 2 ? p.session.id : p.paymentIntent!.id)),
+    );
     expect(items.filter((i) => i.status === 'credited')).toHaveLength(1);
     expect(items.filter((i) => i.status === 'already_credited')).toHaveLength(5);
     expect(purchases()).toHaveLength(1);
@@ -56,8 +80,19 @@ describe('the library: fulfill and handleWebhook', () => {
 
   it('racing reconcile in another process, every payment is credited once', async () => {
     const keys: string[] = [];
-    for (let i = 0; i < 60; i++) keys.push(sim.store.createCheckoutPayment({ created: now() - DAY + i * 60, clientReferenceId: String((i % 3) + 1), amount: 1000 }).paymentIntent!.id);
-    const cli = runCli(['reconcile', '--db', db, '--since', '2d', '--json'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, STRIPE_CREDITS_CONFIG: undefined }, process: true });
+    for (let i = 0; i < 60; i++)
+      keys.push(
+        sim.store.createCheckoutPayment({
+          created: now() - DAY + i * 60,
+          clientReferenceId: String((i % 3) + 1),
+          amount: 1000,
+        }).paymentIntent!.id,
+      );
+    const cli = runCli(['reconcile', '--db', db, '--since', '2d', '--json'], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, STRIPE_CREDITS_CONFIG: undefined },
+      process: true,
+    });
     const lib = Promise.all(keys.map((k) => credits.fulfill(k)));
     const [r, items] = await Promise.all([cli, lib]);
     expect([0, 3]).toContain(r.code);
@@ -68,11 +103,29 @@ describe('the library: fulfill and handleWebhook', () => {
   });
 
   it('credits.minAmountPerCredit applies to the library too: a 1-cent payment for 5000 credits is not credited', async () => {
-    const floored = createStripeCredits({ db, stripeApiKey: KEY, stripeApiBase: sim.url, config: { credits: { minAmountPerCredit: { usd: 5 } } }, cwd: tmp.dir });
+    const floored = createStripeCredits({
+      db,
+      stripeApiKey: KEY,
+      stripeApiBase: sim.url,
+      config: { credits: { minAmountPerCredit: { usd: 5 } } },
+      cwd: tmp.dir,
+    });
     try {
-      const cent = sim.store.createPaymentIntent({ created: now() - 600, amount: 1, metadata: { user_id: '1', credits: '5000' } }).paymentIntent.id;
-      const fair = sim.store.createPaymentIntent({ created: now() - 600, amount: 500, metadata: { user_id: '2', credits: '100' } }).paymentIntent.id;
-      expect(await floored.fulfill(cent)).toMatchObject({ status: 'needs_review', reason: 'amount_too_low', userId: '1' });
+      const cent = sim.store.createPaymentIntent({
+        created: now() - 600,
+        amount: 1,
+        metadata: { user_id: '1', credits: '5000' },
+      }).paymentIntent.id;
+      const fair = sim.store.createPaymentIntent({
+        created: now() - 600,
+        amount: 500,
+        metadata: { user_id: '2', credits: '100' },
+      }).paymentIntent.id;
+      expect(await floored.fulfill(cent)).toMatchObject({
+        status: 'needs_review',
+        reason: 'amount_too_low',
+        userId: '1',
+      });
       expect(await floored.fulfill(fair)).toMatchObject({ status: 'credited', credits: 100 });
       expect(purchases()).toEqual([{ payment_key: fair, user_id: '2', credits: 100, actor: 'webhook' }]);
     } finally {
@@ -81,11 +134,25 @@ describe('the library: fulfill and handleWebhook', () => {
   });
 
   it('reports why a payment is not credited, and refuses what is not a payment', async () => {
-    const pending = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '1', amount: 1000, paymentStatus: 'unpaid' });
+    const pending = sim.store.createCheckoutPayment({
+      created: now() - 600,
+      clientReferenceId: '1',
+      amount: 1000,
+      paymentStatus: 'unpaid',
+    });
     expect(await credits.fulfill(pending.session.id)).toMatchObject({ status: 'pending' });
-    const nobody = sim.store.createCheckoutPayment({ created: now() - 600, amount: 1000, email: 'stranger@example.org' });
+    const nobody = sim.store.createCheckoutPayment({
+      created: now() - 600,
+      amount: 1000,
+      email: 'stranger@example.org',
+    });
     expect(await credits.fulfill(nobody.session.id)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
-    const open = sim.store.createCheckoutPayment({ created: now() - 600, status: 'open', clientReferenceId: '1', amount: 1000 });
+    const open = sim.store.createCheckoutPayment({
+      created: now() - 600,
+      status: 'open',
+      clientReferenceId: '1',
+      amount: 1000,
+    });
     await expect(credits.fulfill(open.session.id)).rejects.toThrow(/is not a payment: the Checkout Session is open/);
     await expect(credits.fulfill('cs_test_doesNotExist')).rejects.toThrow(/Stripe has no payment/);
     expect(purchases()).toEqual([]);
@@ -93,15 +160,40 @@ describe('the library: fulfill and handleWebhook', () => {
 
   it('each call stands on its own: after an id Stripe does not have, the next payment is credited', async () => {
     const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '2', amount: 2500 });
-    await expect(credits.fulfill('cs_test_a1B2c3D4e5F6g7H8doesNotExist')).rejects.toThrow(/^Stripe has no payment cs_test_a1B2c3D4e5F6g7H8doesNotExist$/);
-    const event = JSON.stringify({ id: 'evt_1QxYzAbCdEfGh', object: 'event', type: 'payment_intent.succeeded', data: { object: { id: 'pi_3MtwBwMissing0000000000', object: 'payment_intent' } } });
-    await expect(credits.handleWebhook(event, Stripe.webhooks.generateTestHeaderString({ payload: event, secret: SECRET }), SECRET)).rejects.toThrow(/Stripe has no payment pi_3MtwBwMissing/);
-    expect(await credits.fulfill(p.session.id)).toMatchObject({ paymentKey: p.paymentIntent!.id, status: 'credited', userId: '2', credits: 25 });
+    await expect(credits.fulfill('cs_test_a1B2c3D4e5F6g7H8doesNotExist')).rejects.toThrow(
+      /^Stripe has no payment cs_test_a1B2c3D4e5F6g7H8doesNotExist$/,
+    );
+    const event = JSON.stringify({
+      id: 'evt_1QxYzAbCdEfGh',
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      data: { object: { id: 'pi_3MtwBwMissing0000000000', object: 'payment_intent' } },
+    });
+    await expect(
+      credits.handleWebhook(
+        event,
+        Stripe.webhooks.generateTestHeaderString({ payload: event, secret: SECRET }),
+        SECRET,
+      ),
+    ).rejects.toThrow(/Stripe has no payment pi_3MtwBwMissing/);
+    expect(await credits.fulfill(p.session.id)).toMatchObject({
+      paymentKey: p.paymentIntent!.id,
+      status: 'credited',
+      userId: '2',
+      credits: 25,
+    });
     expect(purchases()).toHaveLength(1);
   });
 
   it('each call stands on its own: after a Stripe outage longer than the retry budget, the next call credits', async () => {
-    const quick = createStripeCredits({ db, stripeApiKey: KEY, stripeApiBase: sim.url, config: { credits: { unitAmountPerCredit: { usd: 100 } } }, cwd: tmp.dir, retrySeconds: 1 });
+    const quick = createStripeCredits({
+      db,
+      stripeApiKey: KEY,
+      stripeApiBase: sim.url,
+      config: { credits: { unitAmountPerCredit: { usd: 100 } } },
+      cwd: tmp.dir,
+      retrySeconds: 1,
+    });
     try {
       const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '3', amount: 4000 });
       sim.setFaults({ rate500: 1 });
@@ -117,18 +209,27 @@ describe('the library: fulfill and handleWebhook', () => {
   });
 
   it('refuses a retrySeconds that is no number of seconds', () => {
-    expect(() => createStripeCredits({ db, stripeApiKey: KEY, retrySeconds: -1 })).toThrow(/retrySeconds must be a number of seconds from 0 to 3600/);
+    expect(() => createStripeCredits({ db, stripeApiKey: KEY, retrySeconds: -1 })).toThrow(
+      /retrySeconds must be a number of seconds from 0 to 3600/,
+    );
   });
 
   it('handleWebhook verifies the signature and fulfils the events that complete a purchase', async () => {
     const p = sim.store.createCheckoutPayment({ created: now() - 600, clientReferenceId: '3', amount: 4000 });
-    const event = (type: string, object: unknown) => JSON.stringify({ id: 'evt_test_1', object: 'event', type, data: { object } });
+    const event = (type: string, object: unknown) =>
+      JSON.stringify({ id: 'evt_test_1', object: 'event', type, data: { object } });
     const sign = (payload: string) => Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
 
     const completed = event('checkout.session.completed', { id: p.session.id, object: 'checkout.session' });
-    expect(await credits.handleWebhook(completed, sign(completed), SECRET)).toMatchObject({ status: 'credited', userId: '3', credits: 40 });
+    expect(await credits.handleWebhook(completed, sign(completed), SECRET)).toMatchObject({
+      status: 'credited',
+      userId: '3',
+      credits: 40,
+    });
     const succeeded = event('payment_intent.succeeded', { id: p.paymentIntent!.id, object: 'payment_intent' });
-    expect(await credits.handleWebhook(succeeded, sign(succeeded), SECRET)).toMatchObject({ status: 'already_credited' });
+    expect(await credits.handleWebhook(succeeded, sign(succeeded), SECRET)).toMatchObject({
+      status: 'already_credited',
+    });
     const other = event('customer.created', { id: 'cus_1', object: 'customer' });
     expect(await credits.handleWebhook(other, sign(other), SECRET)).toBeNull();
     // A PaymentIntent that is no credit purchase (no metadata: a subscription renewal, a Terminal
@@ -137,7 +238,9 @@ describe('the library: fulfill and handleWebhook', () => {
     const renewal = event('payment_intent.succeeded', { id: bare, object: 'payment_intent' });
     expect(await credits.handleWebhook(renewal, sign(renewal), SECRET)).toBeNull();
     await expect(credits.fulfill(bare)).rejects.toThrow(/is not a payment/);
-    await expect(credits.handleWebhook(completed, sign(completed), 'whsec_wrong')).rejects.toThrow(/webhook signature verification failed/);
+    await expect(credits.handleWebhook(completed, sign(completed), 'whsec_wrong')).rejects.toThrow(
+      /webhook signature verification failed/,
+    );
     await expect(credits.handleWebhook(`${completed} `, sign(completed), SECRET)).rejects.toThrow(/signature/);
     expect(purchases()).toHaveLength(1);
   });

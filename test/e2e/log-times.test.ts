@@ -15,10 +15,19 @@ describe('log lines on stderr carry the time', () => {
   const tmp = tempDir('sc-logtimes-');
   let db: string;
   const cli = (...args: string[]) =>
-    runCli([...args, '--db', db, '--config', writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } })], {
-      cwd: tmp.dir,
-      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
-    });
+    runCli(
+      [
+        ...args,
+        '--db',
+        db,
+        '--config',
+        writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } }),
+      ],
+      {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      },
+    );
   const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 
   beforeAll(async () => {
@@ -39,9 +48,15 @@ describe('log lines on stderr carry the time', () => {
     const r = await cli('reconcile', '--since', '2d', '--verbose', '--yes');
     expect(r.code, r.stderr).toBe(0);
     const log = lines(r.stderr);
-    expect(log.some((l) => / stripe: GET \/v1\/checkout\/sessions/.test(l)), r.stderr).toBe(true);
+    expect(
+      log.some((l) => / stripe: GET \/v1\/checkout\/sessions/.test(l)),
+      r.stderr,
+    ).toBe(true);
     expect(log.length).toBeGreaterThan(2);
-    expect(log.filter((l) => !STAMP.test(l)), r.stderr).toEqual([]);
+    expect(
+      log.filter((l) => !STAMP.test(l)),
+      r.stderr,
+    ).toEqual([]);
   });
 
   it('the error line keeps its form, with --verbose too', async () => {

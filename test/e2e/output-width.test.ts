@@ -14,10 +14,21 @@ describe('human output with 66-character session ids', () => {
   const tmp = tempDir('sc-width-');
   let db: string;
   const cli = (...args: string[]) =>
-    runCli([...args, '--db', db, '--config', writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 }, minAmountPerCredit: { usd: 1 } } })], {
-      cwd: tmp.dir,
-      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
-    });
+    runCli(
+      [
+        ...args,
+        '--db',
+        db,
+        '--config',
+        writeJson(join(tmp.dir, 'config.json'), {
+          credits: { unitAmountPerCredit: { usd: 100 }, minAmountPerCredit: { usd: 1 } },
+        }),
+      ],
+      {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      },
+    );
   const widest = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
   const short = (id: string) => `${id.slice(0, 12)}…${id.slice(-6)}`;
 
@@ -35,8 +46,15 @@ describe('human output with 66-character session ids', () => {
 
   it('reconcile, review, lookup and balance shorten long ids in tables, list them whole once, and --json keeps them whole', async () => {
     // A 100%-coupon session has no PaymentIntent: it is keyed by its 66-character session id.
-    const free = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 0, paymentStatus: 'no_payment_required', metadata: { credits: '1000' } }).session.id;
-    const paid = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 300 }).paymentIntent!.id;
+    const free = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '2',
+      amount: 0,
+      paymentStatus: 'no_payment_required',
+      metadata: { credits: '1000' },
+    }).session.id;
+    const paid = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 300 })
+      .paymentIntent!.id;
     expect(free.length).toBeGreaterThanOrEqual(66);
 
     const rec = await cli('reconcile', '--since', '2d', '--yes');
@@ -46,7 +64,9 @@ describe('human output with 66-character session ids', () => {
     expect(rec.stdout).toContain(`- ${free} [amount_too_low]`); // the list of what needs a person: whole, to copy
     expect(widest(rec.stdout), rec.stdout).toBeLessThan(150);
 
-    const json = JSON.parse((await cli('reconcile', '--since', '2d', '--dry-run', '--json')).stdout) as { items: { paymentKey: string }[] };
+    const json = JSON.parse((await cli('reconcile', '--since', '2d', '--dry-run', '--json')).stdout) as {
+      items: { paymentKey: string }[];
+    };
     expect(json.items.map((i) => i.paymentKey)).toContain(free);
 
     const review = await cli('review');
@@ -60,10 +80,16 @@ describe('human output with 66-character session ids', () => {
     expect(look.stdout).toContain(`Payment ${free} (Checkout Session)`);
     expect(look.stdout).toContain(`stripe-credits assign ${free} --user 2 --reason TEXT --credits N`);
     const longLines = look.stdout.split('\n').filter((l) => l.length >= 150);
-    expect(longLines.every((l) => l.includes(`stripe-credits assign ${free} `)), longLines.join('\n')).toBe(true);
+    expect(
+      longLines.every((l) => l.includes(`stripe-credits assign ${free} `)),
+      longLines.join('\n'),
+    ).toBe(true);
 
     expect((await cli('assign', free, '--user', '2', '--credits', '5', '--reason', 'ticket 7')).code).toBe(0);
-    for (const args of [['lookup', '2'], ['balance', '2']]) {
+    for (const args of [
+      ['lookup', '2'],
+      ['balance', '2'],
+    ]) {
       const r = await cli(...args);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain(`│ ${short(free)} `);

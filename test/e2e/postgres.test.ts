@@ -75,7 +75,8 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
   beforeAll(async () => {
     tmp = tempDir('sc-pg-');
     sim = await startSimulator({ apiKeys: [KEY] });
-    for (let i = 1; i <= 3; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String(i), amount: 1000 });
+    for (let i = 1; i <= 3; i++)
+      sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String(i), amount: 1000 });
   });
   afterAll(async () => {
     await sim?.close();
@@ -107,7 +108,9 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       const url = `postgres://app:s3cretPassw0rd@127.0.0.1:${await freePort()}/app`;
       const r = await cli(['reconcile', '--db', url, '--since', '2d', '--json']);
       expectError(r, 1, /cannot reach the database server at 127\.0\.0\.1:\d+: connection refused/, ['s3cretPassw0rd']);
-      expect(JSON.parse(r.stdout)).toEqual({ error: { exitCode: 1, message: expect.stringMatching(/connection refused/) } });
+      expect(JSON.parse(r.stdout)).toEqual({
+        error: { exitCode: 1, message: expect.stringMatching(/connection refused/) },
+      });
       // Through DATABASE_URL, every command says the same.
       for (const cmd of [['migrate'], ['review'], ['balance', '1'], ['runs']]) {
         expectError(await cli(cmd, { DATABASE_URL: url }), 1, /cannot reach the database server/, ['s3cretPassw0rd']);
@@ -122,7 +125,10 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       }
       const url = as(d, role, 'wr0ng-Passw0rd-2');
       const r = await cli(['reconcile', '--db', url, '--since', '2d']);
-      expectError(r, 2, new RegExp(`password authentication failed for user "${role}"`), ['wr0ng-Passw0rd-2', 'right-Passw0rd-1']);
+      expectError(r, 2, new RegExp(`password authentication failed for user "${role}"`), [
+        'wr0ng-Passw0rd-2',
+        'right-Passw0rd-1',
+      ]);
       expect(r.stderr).toContain(`postgres://${role}:***@`);
       const m = await cli(['migrate'], { DATABASE_URL: url });
       expectError(m, 2, /password authentication failed/, ['wr0ng-Passw0rd-2']);
@@ -144,9 +150,15 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       const cases: Array<[string, RegExp]> = [
         [`postgres://app:${pw}@db.example/app?sslmode=prefer`, /sslmode=prefer .* is not supported/],
         [`postgres://app:${pw}@db.example/app?sslmode=maybe`, /unknown sslmode 'maybe'/],
-        [`postgresql://app:${pw}@db.example/app?schema=public`, /unsupported parameter 'schema' in the database URL postgresql:\/\/app:\*\*\*@db\.example\/app/],
+        [
+          `postgresql://app:${pw}@db.example/app?schema=public`,
+          /unsupported parameter 'schema' in the database URL postgresql:\/\/app:\*\*\*@db\.example\/app/,
+        ],
         [`postgres://app:${pw}@db.example:99999/app`, /not a valid Postgres URL|bad port/],
-        [`postgres://app:${pw}@db.example/app?sslrootcert=/nonexistent/ca.pem`, /cannot read sslrootcert \/nonexistent\/ca\.pem/],
+        [
+          `postgres://app:${pw}@db.example/app?sslrootcert=/nonexistent/ca.pem`,
+          /cannot read sslrootcert \/nonexistent\/ca\.pem/,
+        ],
         [`postgres://app:${pw}@db.example/app?connect_timeout=soon`, /bad connect_timeout/],
       ];
       for (const [url, pattern] of cases) expectError(await cli(['migrate', '--db', url]), 2, pattern, [pw]);
@@ -163,7 +175,11 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       u.password = '';
       // At once: the half-open connection is dropped, not left to the server's authentication timeout
       // (60 s, beyond the CLI helper's kill, which would fail the test).
-      expectError(await cli(['review', '--db', u.toString()], { PGPASSWORD: undefined }), 2, /asks for a password and none was given/);
+      expectError(
+        await cli(['review', '--db', u.toString()], { PGPASSWORD: undefined }),
+        2,
+        /asks for a password and none was given/,
+      );
     });
   });
 
@@ -175,7 +191,8 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       u.hostname = host;
       return `${u.toString()}?${params}`;
     };
-    const reads = async (url: string, env: Record<string, string> = {}) => cli(['balance', '1', '--db', url, '--json'], env);
+    const reads = async (url: string, env: Record<string, string> = {}) =>
+      cli(['balance', '1', '--db', url, '--json'], env);
 
     it('require verifies the certificate, unlike libpq: untrusted is exit 2 with how to trust it', async () => {
       const d = await appDb();
@@ -196,7 +213,11 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       ok(await reads(tls(d, `sslmode=require&sslrootcert=${ca}`, 'localhost')));
       ok(await reads(tls(d, 'sslmode=require', 'localhost'), { NODE_EXTRA_CA_CERTS: ca! }));
       // The certificate names localhost, not 127.0.0.1.
-      expectError(await reads(tls(d, `sslmode=verify-full&sslrootcert=${ca}`)), 2, /not trusted.*(altnames|Hostname\/IP does not match)/i);
+      expectError(
+        await reads(tls(d, `sslmode=verify-full&sslrootcert=${ca}`)),
+        2,
+        /not trusted.*(altnames|Hostname\/IP does not match)/i,
+      );
       ok(await reads(tls(d, `sslmode=verify-ca&sslrootcert=${ca}`)));
       ok(await reads(tls(d, 'sslmode=no-verify')));
       // Without TLS the same server takes the plain connection too (the refusals above were TLS's).
@@ -208,9 +229,14 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
     it('in another schema, as "app.users" or with "schema": found there, never the public table of the same name', async () => {
       const d = await appDb({ table: 'app.users', columns: { id: 'uid', email: 'mail', name: 'full_name' } });
       // A decoy in the default schema with the default shape: must not be the one used.
-      await d.exec("CREATE TABLE public.users (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO public.users VALUES (1, 'decoy@example.com')");
+      await d.exec(
+        "CREATE TABLE public.users (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO public.users VALUES (1, 'decoy@example.com')",
+      );
       const shape = { id: 'uid', email: 'mail', name: 'full_name' };
-      for (const users of [{ table: 'app.users', ...shape }, { schema: 'app', table: 'users', ...shape }]) {
+      for (const users of [
+        { table: 'app.users', ...shape },
+        { schema: 'app', table: 'users', ...shape },
+      ]) {
         const cfg = config(`schema-${users.table}.json`, { users, credits: { unitAmountPerCredit: { usd: 100 } } });
         const r = await cli(['reconcile', '--db', d.url, '--config', cfg, '--since', '2d', '--dry-run', '--json']);
         expect(r.code, r.stderr).toBe(3);
@@ -223,7 +249,11 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       }
       // Unqualified, "users" is the one the search path finds: public.users, which lacks the columns.
       const plain = config('plain.json', { users: shape });
-      expectError(await cli(['review', '--db', d.url, '--config', plain]), 2, /users table "users" has no column "uid".*it has: id, email/);
+      expectError(
+        await cli(['review', '--db', d.url, '--config', plain]),
+        2,
+        /users table "users" has no column "uid".*it has: id, email/,
+      );
     });
 
     it("the tool's tables go to the first schema of the search path (options=-c search_path=… in the URL)", async () => {
@@ -235,7 +265,9 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).counts).toMatchObject({ credited: 3 });
       expect(await d.tables()).toEqual(['users']); // nothing of the tool's in public
-      const inBilling = await d.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'billing' ORDER BY 1");
+      const inBilling = await d.query<{ t: string }>(
+        "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'billing' ORDER BY 1",
+      );
       expect(inBilling.map((x) => x.t)).toContain('credit_ledger');
       expect(await d.query('SELECT count(*) AS n FROM billing.credit_ledger')).toEqual([{ n: 3 }]);
       // Without the option the tool sees no tables of its own (public has none): a fresh start, not billing's.
@@ -262,12 +294,22 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       const sim = await startSimulator({ apiKeys: [KEY] });
       const d = await createEmptyAppDb('postgres', tmp.dir);
       dbs.push(d);
-      await d.exec(`CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT, name TEXT); INSERT INTO users VALUES (${big}, 'big@example.com', 'Big')`);
-      const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: big, amount: 2000 }).paymentIntent!.id;
+      await d.exec(
+        `CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT, name TEXT); INSERT INTO users VALUES (${big}, 'big@example.com', 'Big')`,
+      );
+      const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: big, amount: 2000 })
+        .paymentIntent!.id;
       try {
-        const near = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '9007199254740993124', amount: 2000 }).paymentIntent!.id;
+        const near = sim.store.createCheckoutPayment({
+          created: now() - DAY,
+          clientReferenceId: '9007199254740993124',
+          amount: 2000,
+        }).paymentIntent!.id;
         const cfg = config('big.json', { credits: { unitAmountPerCredit: { usd: 100 } } });
-        const r = await runCli(['reconcile', '--db', d.url, '--config', cfg, '--since', '2d', '--json'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url } });
+        const r = await runCli(['reconcile', '--db', d.url, '--config', cfg, '--since', '2d', '--json'], {
+          cwd: tmp.dir,
+          env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+        });
         expect(r.code, r.stderr).toBe(3); // the neighbouring id finds nobody: review
         const items = new Map(JSON.parse(r.stdout).items.map((i: { paymentKey: string }) => [i.paymentKey, i]));
         expect(items.get(p)).toMatchObject({ status: 'credited', userId: big, credits: 20 });
@@ -282,7 +324,7 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
   });
 
   describe.concurrent('privileges', () => {
-    it("with the grants docs/postgres.md gives a role of its own runs everything; without SELECT on the users table it is exit 2", async () => {
+    it('with the grants docs/postgres.md gives a role of its own runs everything; without SELECT on the users table it is exit 2', async () => {
       const d = await appDb();
       const pw = 'tool-Passw0rd-4';
       const role = await createRole(pw);
@@ -299,11 +341,18 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       const run = await cli(['reconcile', '--db', url, '--config', cfg, '--since', '2d', '--json']);
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout).counts).toMatchObject({ credited: 3 });
-      expect(await d.query('SELECT tableowner AS o FROM pg_tables WHERE tablename = ?', 'credit_ledger')).toEqual([{ o: role }]);
+      expect(await d.query('SELECT tableowner AS o FROM pg_tables WHERE tablename = ?', 'credit_ledger')).toEqual([
+        { o: role },
+      ]);
       const adj = await cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'x', '--db', url, '--config', cfg]);
       expect(adj.code, adj.stderr).toBe(0);
       // It never needed to write to the app's table.
-      expect(await d.query("SELECT privilege_type AS p FROM information_schema.role_table_grants WHERE grantee = ? AND table_name = 'users'", role)).toEqual([{ p: 'SELECT' }]);
+      expect(
+        await d.query(
+          "SELECT privilege_type AS p FROM information_schema.role_table_grants WHERE grantee = ? AND table_name = 'users'",
+          role,
+        ),
+      ).toEqual([{ p: 'SELECT' }]);
     });
 
     it('a role that may not create tables: migrate is exit 2 with what to grant', async () => {
@@ -323,7 +372,13 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
     const d = await appDb();
     const own = await startSimulator({ apiKeys: [KEY] });
     try {
-      for (let i = 0; i < 600; i++) own.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String((i % 3) + 1), metadata: { credits: '1' }, amount: 100 });
+      for (let i = 0; i < 600; i++)
+        own.store.createCheckoutPayment({
+          created: now() - DAY + i,
+          clientReferenceId: String((i % 3) + 1),
+          metadata: { credits: '1' },
+          amount: 100,
+        });
       own.setFaults({ latencyMs: 10 });
       const args = ['reconcile', '--db', d.url, '--since', '2d', '--json'];
       const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: own.url };
@@ -352,7 +407,11 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
       own.setFaults({ latencyMs: 0 });
       const again = await runCli(args, { cwd: tmp.dir, env });
       expect(again.code, again.stderr).toBe(0);
-      expect(await d.query("SELECT count(*) AS n, count(DISTINCT payment_key) AS k, sum(credits) AS c FROM credit_ledger WHERE kind = 'purchase'")).toEqual([{ n: 600, k: 600, c: 600 }]);
+      expect(
+        await d.query(
+          "SELECT count(*) AS n, count(DISTINCT payment_key) AS k, sum(credits) AS c FROM credit_ledger WHERE kind = 'purchase'",
+        ),
+      ).toEqual([{ n: 600, k: 600, c: 600 }]);
     } finally {
       await own.close();
     }
@@ -361,18 +420,49 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
   describe.concurrent('migrations', () => {
     it('four processes migrating a new database at once: each exits 0, the tables exist once, with the unique index', async () => {
       const d = await appDb();
-      const results = await Promise.all([1, 2, 3, 4].map(() => cli(['migrate', '--db', d.url, '--json'], {}, { process: true })));
+      const results = await Promise.all(
+        [1, 2, 3, 4].map(() => cli(['migrate', '--db', d.url, '--json'], {}, { process: true })),
+      );
       for (const r of results) expect(r.code, r.stderr).toBe(0);
       const applied = results.map((r) => JSON.parse(r.stdout).applied as string[]);
       expect(applied.filter((a) => a.length > 0)).toHaveLength(1);
-      expect(applied.find((a) => a.length > 0)).toEqual(['0001-initial', '0002-payments', '0003-support', '0004-cron', '0005-baseline', '0006-fewer-indexes', '0007-record-session-index', '0008-ledger-session-index', '0009-ledger-matched-by', '0010-review-detail']);
-      expect(await d.tables()).toEqual(
-        ['credit_ledger', 'stripe_credits_baseline', 'stripe_credits_lock', 'stripe_credits_migration', 'stripe_credits_migration_lock', 'stripe_credits_payments', 'stripe_credits_review', 'stripe_credits_runs', 'stripe_credits_state', 'users'],
+      expect(applied.find((a) => a.length > 0)).toEqual([
+        '0001-initial',
+        '0002-payments',
+        '0003-support',
+        '0004-cron',
+        '0005-baseline',
+        '0006-fewer-indexes',
+        '0007-record-session-index',
+        '0008-ledger-session-index',
+        '0009-ledger-matched-by',
+        '0010-review-detail',
+      ]);
+      expect(await d.tables()).toEqual([
+        'credit_ledger',
+        'stripe_credits_baseline',
+        'stripe_credits_lock',
+        'stripe_credits_migration',
+        'stripe_credits_migration_lock',
+        'stripe_credits_payments',
+        'stripe_credits_review',
+        'stripe_credits_runs',
+        'stripe_credits_state',
+        'users',
+      ]);
+      const idx = await d.query<{ def: string }>(
+        "SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'credit_ledger' AND indexdef LIKE 'CREATE UNIQUE%'",
       );
-      const idx = await d.query<{ def: string }>("SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'credit_ledger' AND indexdef LIKE 'CREATE UNIQUE%'");
-      expect(idx.map((i) => i.def)).toContainEqual(expect.stringMatching(/UNIQUE INDEX credit_ledger_payment_key_kind ON public\.credit_ledger USING btree \(payment_key, kind\)/));
+      expect(idx.map((i) => i.def)).toContainEqual(
+        expect.stringMatching(
+          /UNIQUE INDEX credit_ledger_payment_key_kind ON public\.credit_ledger USING btree \(payment_key, kind\)/,
+        ),
+      );
       const again = await cli(['migrate', '--db', d.url, '--json']);
-      expect(JSON.parse(again.stdout)).toMatchObject({ database: expect.stringMatching(/^postgres:\/\/postgres:\*\*\*@/), applied: [] });
+      expect(JSON.parse(again.stdout)).toMatchObject({
+        database: expect.stringMatching(/^postgres:\/\/postgres:\*\*\*@/),
+        applied: [],
+      });
     });
 
     it('a dry run and the read-only commands never migrate and run read-only', async () => {

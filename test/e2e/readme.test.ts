@@ -39,9 +39,7 @@ function readmeLines(): Line[] {
 
 /** What a README line becomes here: env it exports, a CLI run with its expected exit code, or a reason it does not run. */
 type Entry =
-  | { exports: true }
-  | { run: true; code: number; vars?: (d: Demo) => Record<string, string> }
-  | { notHere: string };
+  { exports: true } | { run: true; code: number; vars?: (d: Demo) => Record<string, string> } | { notHere: string };
 
 interface Demo {
   /** Open review entries of the demo, oldest first. */
@@ -53,18 +51,30 @@ interface Demo {
  * queued the rest, so the runs that follow find nothing new (0), and the support commands succeed.
  */
 const TABLE: Record<string, Entry> = {
-  'npm install && npm run demo': { notHere: 'the test runs inside an installed checkout; `npm run demo` is `stripe-credits demo`, which demo.test.ts runs and this test starts with --keep' },
+  'npm install && npm run demo': {
+    notHere:
+      'the test runs inside an installed checkout; `npm run demo` is `stripe-credits demo`, which demo.test.ts runs and this test starts with --keep',
+  },
   'npm test': { notHere: 'the test suite itself' },
   'export STRIPE_API_KEY_FILE=/etc/stripe-credits/key': { exports: true },
   'export DATABASE_URL=postgres://credits@db.internal/app': { exports: true },
   'npx stripe-credits doctor --db data/app.db': { run: true, code: 0 },
   'npx stripe-credits reconcile --db data/app.db --since 7d --dry-run': { run: true, code: 0 },
   'npx stripe-credits reconcile --db data/app.db --since 7d': { run: true, code: 0 },
-  '*/5 * * * * app cd /srv/app && . /etc/stripe-credits/env && npx stripe-credits reconcile --quiet >> /var/log/stripe-credits.log 2>&1': { run: true, code: 0 },
+  '*/5 * * * * app cd /srv/app && . /etc/stripe-credits/env && npx stripe-credits reconcile --quiet >> /var/log/stripe-credits.log 2>&1':
+    { run: true, code: 0 },
   'stripe-credits lookup QUERY': { run: true, code: 0, vars: (d) => ({ QUERY: d.review[0]! }) },
   'stripe-credits review': { run: true, code: 0 },
-  'stripe-credits assign PAYMENT --user USER --reason TEXT [--credits N]': { run: true, code: 0, vars: (d) => ({ PAYMENT: d.review[0]! }) },
-  'stripe-credits review dismiss PAYMENT --reason TEXT': { run: true, code: 0, vars: (d) => ({ PAYMENT: d.review[1]! }) },
+  'stripe-credits assign PAYMENT --user USER --reason TEXT [--credits N]': {
+    run: true,
+    code: 0,
+    vars: (d) => ({ PAYMENT: d.review[0]! }),
+  },
+  'stripe-credits review dismiss PAYMENT --reason TEXT': {
+    run: true,
+    code: 0,
+    vars: (d) => ({ PAYMENT: d.review[1]! }),
+  },
   'stripe-credits adjust --user USER --credits ±N --reason TEXT': { run: true, code: 0 },
   'stripe-credits balance USER': { run: true, code: 0 },
 };
@@ -115,8 +125,14 @@ describe('README', () => {
 
   it('every command line is in the table, and every entry of the table is in README', () => {
     const commands = readmeLines().map((l) => l.command);
-    expect(commands.filter((c) => !(c in TABLE)), 'README lines neither run nor explained here').toEqual([]);
-    expect(Object.keys(TABLE).filter((c) => !commands.includes(c)), 'table entries README no longer has').toEqual([]);
+    expect(
+      commands.filter((c) => !(c in TABLE)),
+      'README lines neither run nor explained here',
+    ).toEqual([]);
+    expect(
+      Object.keys(TABLE).filter((c) => !commands.includes(c)),
+      'table entries README no longer has',
+    ).toEqual([]);
   });
 
   it('each runnable line works against the demo, in README order', async () => {

@@ -47,12 +47,30 @@ describe.each(engines())('reconcile on a few hundred payments, end to end (%s)',
     app = await createAppDb(engine, tmp.dir, scenario.users);
     // The local simulator takes any rate: Stripe's test-mode limit (the default) would make this suite
     // wait on the limiter for most of its time. The limiter has suites of its own (test/stripe/).
-    configPath = writeJson(join(tmp.dir, 'config.json'), { ...scenario.config, stripe: { maxRequestsPerSecond: 1000, maxRequestsPerSecondPerEndpoint: 1000 } });
+    configPath = writeJson(join(tmp.dir, 'config.json'), {
+      ...scenario.config,
+      stripe: { maxRequestsPerSecond: 1000, maxRequestsPerSecondPerEndpoint: 1000 },
+    });
     cli = (args) =>
-      runCli(['reconcile', '--db', app.url, '--config', configPath, '--since', String(scenario.since), '--until', String(scenario.until), '--json', ...args], {
-        cwd: tmp.dir,
-        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
-      });
+      runCli(
+        [
+          'reconcile',
+          '--db',
+          app.url,
+          '--config',
+          configPath,
+          '--since',
+          String(scenario.since),
+          '--until',
+          String(scenario.until),
+          '--json',
+          ...args,
+        ],
+        {
+          cwd: tmp.dir,
+          env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+        },
+      );
   });
   afterAll(async () => {
     await sim?.close();
@@ -72,7 +90,11 @@ describe.each(engines())('reconcile on a few hundred payments, end to end (%s)',
       }
       expect(item, `${key} is listed`).toBeDefined();
       const want = exp.status === 'credited' ? creditedStatus : exp.status;
-      expect({ key, status: item!.status, reason: item!.reason }).toEqual({ key, status: want, reason: exp.reason ?? null });
+      expect({ key, status: item!.status, reason: item!.reason }).toEqual({
+        key,
+        status: want,
+        reason: exp.reason ?? null,
+      });
       if (exp.userId !== undefined) expect(item!.userId).toBe(exp.userId);
       if (exp.credits !== undefined) expect(item!.credits).toBe(exp.credits);
       if (exp.matchedBy !== undefined) expect(item!.matchedBy).toBe(exp.matchedBy);
@@ -99,7 +121,9 @@ describe.each(engines())('reconcile on a few hundred payments, end to end (%s)',
     expect(await app.fingerprint()).toBe(before);
     expect(await app.tables()).toEqual(['users']);
     // Listing crossed several pages of 100.
-    const sessionPages = sim.requests.filter((q) => q.endpoint === 'GET /v1/checkout/sessions' && q.query.status === 'complete');
+    const sessionPages = sim.requests.filter(
+      (q) => q.endpoint === 'GET /v1/checkout/sessions' && q.query.status === 'complete',
+    );
     expect(sessionPages.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -123,10 +147,13 @@ describe.each(engines())('reconcile on a few hundred payments, end to end (%s)',
     for (const [key, e] of want) {
       expect(byKey.get(key)).toMatchObject({ user_id: e.userId, credits: e.credits, kind: 'purchase' });
     }
-    const review = await app.query<{ payment_key: string; reason: string; status: string }>('SELECT payment_key, reason, status FROM stripe_credits_review');
+    const review = await app.query<{ payment_key: string; reason: string; status: string }>(
+      'SELECT payment_key, reason, status FROM stripe_credits_review',
+    );
     const wantReview = [...scenario.expected.entries()].filter(([, e]) => e.status === 'needs_review');
     expect(review.length).toBe(wantReview.length);
-    for (const [key, e] of wantReview) expect(review.find((x) => x.payment_key === key)).toMatchObject({ reason: e.reason, status: 'open' });
+    for (const [key, e] of wantReview)
+      expect(review.find((x) => x.payment_key === key)).toMatchObject({ reason: e.reason, status: 'open' });
     const runs = await app.query<{ status: string; mode: string }>('SELECT status, mode FROM stripe_credits_runs');
     expect(runs).toEqual([{ status: 'succeeded', mode: 'apply' }]);
   });
@@ -140,7 +167,9 @@ describe.each(engines())('reconcile on a few hundred payments, end to end (%s)',
     expect(report.counts.alreadyCredited).toBe(expectedCredited().length);
     expect(report.counts.payments).toBe(scenario.expected.size);
     expect(await app.query('SELECT count(*) AS n FROM credit_ledger')).toEqual([{ n: expectedCredited().length }]);
-    const dupes = await app.query('SELECT payment_key FROM credit_ledger GROUP BY kind, payment_key HAVING count(*) > 1');
+    const dupes = await app.query(
+      'SELECT payment_key FROM credit_ledger GROUP BY kind, payment_key HAVING count(*) > 1',
+    );
     expect(dupes).toEqual([]);
   });
 
@@ -155,13 +184,32 @@ describe.each(engines())('reconcile on a few hundred payments, end to end (%s)',
   });
 
   it('prints a human table with a one-line summary without --json', async () => {
-    const r = await runCli(['reconcile', '--db', app.url, '--config', configPath, '--since', String(scenario.since), '--until', String(scenario.until), '--dry-run'], {
-      cwd: tmp.dir,
-      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
-    });
+    const r = await runCli(
+      [
+        'reconcile',
+        '--db',
+        app.url,
+        '--config',
+        configPath,
+        '--since',
+        String(scenario.since),
+        '--until',
+        String(scenario.until),
+        '--dry-run',
+      ],
+      {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Paid at \(UTC\).*Payment.*User.*Status/);
-    expect(r.stdout).toMatch(new RegExp(`^${scenario.expected.size} payments: 0 would be credited \\(0 credits\\), ${expectedCredited().length} already credited`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^${scenario.expected.size} payments: 0 would be credited \\(0 credits\\), ${expectedCredited().length} already credited`,
+        'm',
+      ),
+    );
     expect(r.stderr).toBe(''); // no spinner when stderr is not a terminal
   });
 });

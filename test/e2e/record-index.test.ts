@@ -2,7 +2,13 @@ import { CompiledQuery, sql, type Compilable } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { OpenDb } from '../../src/ledger/db.js';
 import { findCredited, purchasesQuery } from '../../src/ledger/ledger.js';
-import { existingTables, ledgerEntriesForPayment, paymentRecordFor, paymentRecordQuery, sessionKeys } from '../../src/ledger/support.js';
+import {
+  existingTables,
+  ledgerEntriesForPayment,
+  paymentRecordFor,
+  paymentRecordQuery,
+  sessionKeys,
+} from '../../src/ledger/support.js';
 import { checkout } from '../core/builders.js';
 import { engines, type AppDb } from '../helpers/engines.js';
 import { engineLedger } from '../helpers/ledger.js';
@@ -25,12 +31,21 @@ for (const engine of engines()) {
       const record = (key: string, session: string | null, status: string) =>
         app.exec(
           `INSERT INTO stripe_credits_payments (payment_key, checkout_session_id, payment_intent_id, emails, user_id, status, livemode, paid_at, first_seen_at, last_seen_at) VALUES (?, ?, ?, '[]', '1', ?, 0, ?, ?, ?)`,
-          key, session, key.startsWith('pi_') ? key : null, status, at, at, at,
+          key,
+          session,
+          key.startsWith('pi_') ? key : null,
+          status,
+          at,
+          at,
+          at,
         );
       const purchase = (key: string, session: string | null, intent: string | null) =>
         app.exec(
           `INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, payment_intent_id, livemode, actor, created_at) VALUES ('1', 5, 'purchase', ?, ?, ?, 0, 'test', ?)`,
-          key, session, intent, at,
+          key,
+          session,
+          intent,
+          at,
         );
       await record('pi_credited', 'cs_test_credited', 'credited');
       await purchase('pi_credited', 'cs_test_credited', 'pi_credited');
@@ -60,8 +75,12 @@ for (const engine of engines()) {
       }
       // From the session id alone, through the partial indexes: a record the tool did not credit, an entry keyed by neither id.
       expect((await paymentRecordFor(open.db, ['cs_test_review']))?.payment_key).toBe('pi_review');
-      expect((await ledgerEntriesForPayment(open.db, ['cs_test_legacy'])).map((e) => e.payment_key)).toEqual(['legacy-7']);
-      expect((await ledgerEntriesForPayment(open.db, ['cs_test_credited', 'pi_credited'])).map((e) => e.payment_key)).toEqual(['pi_credited']);
+      expect((await ledgerEntriesForPayment(open.db, ['cs_test_legacy'])).map((e) => e.payment_key)).toEqual([
+        'legacy-7',
+      ]);
+      expect(
+        (await ledgerEntriesForPayment(open.db, ['cs_test_credited', 'pi_credited'])).map((e) => e.payment_key),
+      ).toEqual(['pi_credited']);
       expect(await paymentRecordFor(open.db, ['cs_test_nowhere'])).toBeUndefined();
     });
 
@@ -74,22 +93,41 @@ for (const engine of engines()) {
         checkout({ id: 'cs_test_new', paymentIntentId: 'pi_new' }),
       ];
       const found = await findCredited(open.db, payments);
-      expect([...found].filter((x) => x.startsWith('cs_')).sort()).toEqual(['cs_test_credited', 'cs_test_free', 'cs_test_legacy']);
+      expect([...found].filter((x) => x.startsWith('cs_')).sort()).toEqual([
+        'cs_test_credited',
+        'cs_test_free',
+        'cs_test_legacy',
+      ]);
     });
 
     it('the session indexes hold only what the payment key cannot find, and the queries a run makes use them, not a scan', async () => {
       await setup();
       const count = async (q: string) => Number((await app.query<{ n: number | string }>(q))[0]!.n);
-      expect(await count(`SELECT count(*) AS n FROM stripe_credits_payments WHERE checkout_session_id IS NOT NULL AND status NOT IN ('credited', 'already_credited')`)).toBe(2);
-      expect(await count(`SELECT count(*) AS n FROM credit_ledger WHERE checkout_session_id IS NOT NULL AND (payment_key IS NULL OR (checkout_session_id <> payment_key AND (payment_intent_id IS NULL OR payment_intent_id <> payment_key)))`)).toBe(1);
+      expect(
+        await count(
+          `SELECT count(*) AS n FROM stripe_credits_payments WHERE checkout_session_id IS NOT NULL AND status NOT IN ('credited', 'already_credited')`,
+        ),
+      ).toBe(2);
+      expect(
+        await count(
+          `SELECT count(*) AS n FROM credit_ledger WHERE checkout_session_id IS NOT NULL AND (payment_key IS NULL OR (checkout_session_id <> payment_key AND (payment_intent_id IS NULL OR payment_intent_id <> payment_key)))`,
+        ),
+      ).toBe(1);
       // Enough rows that a planner prefers the indexes it can use to reading a whole table or index.
       const series = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)';
-      await app.exec(`${series} INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, payment_intent_id, livemode, actor, created_at) SELECT '1', 1, 'purchase', 'pi_x' || i, 'cs_test_x' || i, 'pi_x' || i, 0, 'test', 'now' FROM n`);
-      await app.exec(`${series} INSERT INTO stripe_credits_payments (payment_key, checkout_session_id, payment_intent_id, emails, status, livemode, paid_at, first_seen_at, last_seen_at) SELECT 'pi_x' || i, 'cs_test_x' || i, 'pi_x' || i, '[]', 'credited', 0, 'now', 'now', 'now' FROM n`);
+      await app.exec(
+        `${series} INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, payment_intent_id, livemode, actor, created_at) SELECT '1', 1, 'purchase', 'pi_x' || i, 'cs_test_x' || i, 'pi_x' || i, 0, 'test', 'now' FROM n`,
+      );
+      await app.exec(
+        `${series} INSERT INTO stripe_credits_payments (payment_key, checkout_session_id, payment_intent_id, emails, status, livemode, paid_at, first_seen_at, last_seen_at) SELECT 'pi_x' || i, 'cs_test_x' || i, 'pi_x' || i, '[]', 'credited', 0, 'now', 'now', 'now' FROM n`,
+      );
       await app.exec('ANALYZE');
       const plans = [
         [await explain(paymentRecordQuery(open.db, ['cs_test_credited', 'pi_credited'])), 'stripe_credits_payments'],
-        [await explain(purchasesQuery(open.db, ['pi_credited', 'cs_test_credited'], ['cs_test_credited'])), 'credit_ledger'],
+        [
+          await explain(purchasesQuery(open.db, ['pi_credited', 'cs_test_credited'], ['cs_test_credited'])),
+          'credit_ledger',
+        ],
       ] as const;
       for (const [text, table] of plans) {
         expect(text).toContain(`${table}_checkout_session_id`);
@@ -101,11 +139,18 @@ for (const engine of engines()) {
     async function explain(query: Compilable<unknown>): Promise<string> {
       const q = query.compile();
       const plan = await open.db.connection().execute(async (c) => {
-        if (engine === 'sqlite') return (await c.executeQuery<{ detail: string }>(CompiledQuery.raw(`EXPLAIN QUERY PLAN ${q.sql}`, [...q.parameters]))).rows.map((r) => r.detail);
+        if (engine === 'sqlite')
+          return (
+            await c.executeQuery<{ detail: string }>(
+              CompiledQuery.raw(`EXPLAIN QUERY PLAN ${q.sql}`, [...q.parameters]),
+            )
+          ).rows.map((r) => r.detail);
         // Tiny tables: the planner scans them unless told not to; what is asked is whether the indexes serve.
         await sql`SET enable_seqscan = off`.execute(c);
         try {
-          return (await c.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${q.sql}`, [...q.parameters]))).rows.map((r) => r['QUERY PLAN']);
+          return (
+            await c.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${q.sql}`, [...q.parameters]))
+          ).rows.map((r) => r['QUERY PLAN']);
         } finally {
           await sql`RESET enable_seqscan`.execute(c);
         }

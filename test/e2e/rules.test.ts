@@ -44,12 +44,19 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     tmp.cleanup();
   });
 
-  async function reconcile(extra: string[] = [], config: Record<string, unknown> = { credits: { unitAmountPerCredit: { usd: 100 } } }, env: Record<string, string> = {}) {
+  async function reconcile(
+    extra: string[] = [],
+    config: Record<string, unknown> = { credits: { unitAmountPerCredit: { usd: 100 } } },
+    env: Record<string, string> = {},
+  ) {
     const configPath = writeJson(join(tmp.dir, 'config.json'), config);
-    const r = await runCli(['reconcile', '--db', db, '--config', configPath, '--since', String(since), '--json', ...extra], {
-      cwd: tmp.dir,
-      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env },
-    });
+    const r = await runCli(
+      ['reconcile', '--db', db, '--config', configPath, '--since', String(since), '--json', ...extra],
+      {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env },
+      },
+    );
     let report: { counts: Record<string, number>; items: Item[]; creditsWritten: number } | undefined;
     try {
       report = JSON.parse(r.stdout);
@@ -60,11 +67,19 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     return { ...r, report: report!, item };
   }
 
-  const ledger = () => app.query<{ payment_key: string; user_id: string; credits: number }>("SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id");
+  const ledger = () =>
+    app.query<{ payment_key: string; user_id: string; credits: number }>(
+      "SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id",
+    );
 
   it('a delayed payment is pending until it settles, then a later run credits it once', async () => {
     const t = now() - 2 * DAY;
-    const ach = sim.store.createCheckoutPayment({ created: t, clientReferenceId: '1', amount: 5000, paymentStatus: 'unpaid' });
+    const ach = sim.store.createCheckoutPayment({
+      created: t,
+      clientReferenceId: '1',
+      amount: 5000,
+      paymentStatus: 'unpaid',
+    });
     const pi = ach.paymentIntent!.id;
     const first = await reconcile();
     expect(first.code, first.stderr).toBe(0);
@@ -79,8 +94,20 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('an unpaid session whose payment failed is not a payment at all', async () => {
-    const failed = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 5000, paymentStatus: 'unpaid', piStatus: 'requires_payment_method' });
-    const canceled = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 5000, paymentStatus: 'unpaid', piStatus: 'canceled' });
+    const failed = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '1',
+      amount: 5000,
+      paymentStatus: 'unpaid',
+      piStatus: 'requires_payment_method',
+    });
+    const canceled = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '1',
+      amount: 5000,
+      paymentStatus: 'unpaid',
+      piStatus: 'canceled',
+    });
     const r = await reconcile();
     expect(r.report.counts.payments).toBe(0);
     expect(r.item(failed.paymentIntent!.id)).toBeUndefined();
@@ -99,16 +126,38 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('standalone PaymentIntents count as match.standalonePaymentIntents says', async () => {
-    const withMeta = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, metadata: { user_id: '4' } }).paymentIntent.id;
-    const withCredits = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, metadata: { credits: '7' }, receiptEmail: 'dan@example.com' }).paymentIntent.id;
-    const bare = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, customer: 'cus_ann' }).paymentIntent.id;
-    const processing = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, status: 'processing', metadata: { user_id: '4' } }).paymentIntent.id;
+    const withMeta = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, metadata: { user_id: '4' } })
+      .paymentIntent.id;
+    const withCredits = sim.store.createPaymentIntent({
+      created: now() - DAY,
+      amount: 2000,
+      metadata: { credits: '7' },
+      receiptEmail: 'dan@example.com',
+    }).paymentIntent.id;
+    const bare = sim.store.createPaymentIntent({ created: now() - DAY, amount: 2000, customer: 'cus_ann' })
+      .paymentIntent.id;
+    const processing = sim.store.createPaymentIntent({
+      created: now() - DAY,
+      amount: 2000,
+      status: 'processing',
+      metadata: { user_id: '4' },
+    }).paymentIntent.id;
     const base = { credits: { unitAmountPerCredit: { usd: 100 } }, users: { stripeCustomerId: 'stripe_customer_id' } };
 
     const def = await reconcile(['--dry-run'], base);
     expect(def.report.items.map((i) => i.paymentKey).sort()).toEqual([withMeta, withCredits].sort());
-    expect(def.item(withMeta)).toMatchObject({ status: 'would_credit', userId: '4', credits: 20, matchedBy: 'metadata.user_id' });
-    expect(def.item(withCredits)).toMatchObject({ status: 'would_credit', userId: '4', credits: 7, matchedBy: 'email' });
+    expect(def.item(withMeta)).toMatchObject({
+      status: 'would_credit',
+      userId: '4',
+      credits: 20,
+      matchedBy: 'metadata.user_id',
+    });
+    expect(def.item(withCredits)).toMatchObject({
+      status: 'would_credit',
+      userId: '4',
+      credits: 7,
+      matchedBy: 'email',
+    });
 
     const all = await reconcile(['--dry-run'], { ...base, match: { standalonePaymentIntents: 'all' } });
     expect(all.report.items.map((i) => i.paymentKey).sort()).toEqual([withMeta, withCredits, bare].sort());
@@ -120,15 +169,24 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('under "all", invoice PaymentIntents are known from the InvoicePayments listed side by side, not asked about one by one', async () => {
-    const invoice = (created: number) => sim.store.createPaymentIntent({ created, amount: 3000, metadata: { user_id: '4' }, invoice: true }).paymentIntent.id;
+    const invoice = (created: number) =>
+      sim.store.createPaymentIntent({ created, amount: 3000, metadata: { user_id: '4' }, invoice: true }).paymentIntent
+        .id;
     // Made more than a day before the run: no session can be paying them that the list missed.
     const old = Array.from({ length: 30 }, (_, i) => invoice(now() - 2 * DAY + i));
     // Made within the day: a session may have completed while the list ran, so each is asked.
     const recent = Array.from({ length: 3 }, (_, i) => invoice(now() - HOUR + i));
-    const bare = sim.store.createPaymentIntent({ created: now() - 2 * DAY + 100, amount: 2000, customer: 'cus_ann' }).paymentIntent.id;
-    const stats = async () => ((await (await fetch(`${sim.url}/_simulator/stats?reset=1`)).json()) as { byEndpoint: Record<string, number> }).byEndpoint;
+    const bare = sim.store.createPaymentIntent({ created: now() - 2 * DAY + 100, amount: 2000, customer: 'cus_ann' })
+      .paymentIntent.id;
+    const stats = async () =>
+      ((await (await fetch(`${sim.url}/_simulator/stats?reset=1`)).json()) as { byEndpoint: Record<string, number> })
+        .byEndpoint;
     await stats();
-    const r = await reconcile(['--dry-run'], { credits: { unitAmountPerCredit: { usd: 100 } }, users: { stripeCustomerId: 'stripe_customer_id' }, match: { standalonePaymentIntents: 'all' } });
+    const r = await reconcile(['--dry-run'], {
+      credits: { unitAmountPerCredit: { usd: 100 } },
+      users: { stripeCustomerId: 'stripe_customer_id' },
+      match: { standalonePaymentIntents: 'all' },
+    });
     expect(r.code, r.stderr).toBe(3);
     for (const id of [...old, ...recent]) expect(r.item(id)).toMatchObject({ status: 'skipped', reason: 'invoice' });
     expect(r.item(bare)).toMatchObject({ status: 'would_credit', userId: '1', matchedBy: 'customer' });
@@ -147,15 +205,31 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   it('a PaymentIntent whose session was not listed is still judged as that session', async () => {
     // The session was created before the 24h lookback (Stripe would have expired it; be safe anyway).
     const p = sim.store.createCheckoutPayment({
-      created: since - 30 * HOUR, paidAt: since + HOUR, clientReferenceId: '1', metadata: { credits: '70' }, piMetadata: { user_id: '1' }, amount: 1000,
+      created: since - 30 * HOUR,
+      paidAt: since + HOUR,
+      clientReferenceId: '1',
+      metadata: { credits: '70' },
+      piMetadata: { user_id: '1' },
+      amount: 1000,
     });
     const r = await reconcile(['--dry-run']);
-    expect(r.item(p.paymentIntent!.id)).toMatchObject({ status: 'would_credit', credits: 70, userId: '1', matchedBy: 'client_reference_id' });
+    expect(r.item(p.paymentIntent!.id)).toMatchObject({
+      status: 'would_credit',
+      credits: 70,
+      userId: '1',
+      matchedBy: 'client_reference_id',
+    });
   });
 
   it('matches by Stripe customer when the users table has that column, and flags a shared customer id', async () => {
-    const one = sim.store.createCheckoutPayment({ created: now() - DAY, customer: 'cus_ann', amount: 1000, email: 'someone@else.org' }).paymentIntent!.id;
-    const shared = sim.store.createCheckoutPayment({ created: now() - DAY, customer: 'cus_shared', amount: 1000 }).paymentIntent!.id;
+    const one = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      customer: 'cus_ann',
+      amount: 1000,
+      email: 'someone@else.org',
+    }).paymentIntent!.id;
+    const shared = sim.store.createCheckoutPayment({ created: now() - DAY, customer: 'cus_shared', amount: 1000 })
+      .paymentIntent!.id;
     const cfg = { credits: { unitAmountPerCredit: { usd: 100 } }, users: { stripeCustomerId: 'stripe_customer_id' } };
     const r = await reconcile(['--dry-run'], cfg);
     expect(r.item(one)).toMatchObject({ status: 'would_credit', userId: '1', matchedBy: 'customer' });
@@ -166,13 +240,22 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('byEmail false turns the email step off', async () => {
-    const p = sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'ann@example.com' }).paymentIntent!.id;
-    const r = await reconcile(['--dry-run'], { credits: { unitAmountPerCredit: { usd: 100 } }, match: { byEmail: false } });
+    const p = sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'ann@example.com' })
+      .paymentIntent!.id;
+    const r = await reconcile(['--dry-run'], {
+      credits: { unitAmountPerCredit: { usd: 100 } },
+      match: { byEmail: false },
+    });
     expect(r.item(p)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
   });
 
   it('over maxCreditsPerPayment goes to review, and --yes does not lift it', async () => {
-    const big = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', metadata: { credits: '5000' }, amount: 1000 }).paymentIntent!.id;
+    const big = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '1',
+      metadata: { credits: '5000' },
+      amount: 1000,
+    }).paymentIntent!.id;
     const r = await reconcile(['--yes'], { maxCreditsPerPayment: 1000 });
     expect(r.code).toBe(3);
     expect(r.item(big)).toMatchObject({ status: 'needs_review', reason: 'invalid_credits' });
@@ -180,17 +263,42 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('credits.minAmountPerCredit: a 1-cent PaymentIntent and a 100% coupon go to review (amount_too_low), --yes does not lift it, assign still can', async () => {
-    const cent = sim.store.createPaymentIntent({ created: now() - DAY, amount: 1, metadata: { user_id: '1', credits: '5000' } }).paymentIntent.id;
-    const coupon = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 0, paymentStatus: 'no_payment_required', metadata: { credits: '1000' } });
+    const cent = sim.store.createPaymentIntent({
+      created: now() - DAY,
+      amount: 1,
+      metadata: { user_id: '1', credits: '5000' },
+    }).paymentIntent.id;
+    const coupon = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '2',
+      amount: 0,
+      paymentStatus: 'no_payment_required',
+      metadata: { credits: '1000' },
+    });
     expect(coupon.paymentIntent).toBeNull(); // a free session has no PaymentIntent: keyed by its session id
     const free = coupon.session.id;
-    const normal = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '4', amount: 1000, metadata: { credits: '100' } }).paymentIntent!.id;
+    const normal = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '4',
+      amount: 1000,
+      metadata: { credits: '100' },
+    }).paymentIntent!.id;
     const cfg = { credits: { unitAmountPerCredit: { usd: 100 }, minAmountPerCredit: { usd: 5 } } };
 
     const r = await reconcile(['--yes'], cfg);
     expect(r.code, r.stderr).toBe(3);
-    expect(r.item(cent)).toMatchObject({ status: 'needs_review', reason: 'amount_too_low', userId: '1', credits: null });
-    expect(r.item(free)).toMatchObject({ status: 'needs_review', reason: 'amount_too_low', userId: '2', credits: null });
+    expect(r.item(cent)).toMatchObject({
+      status: 'needs_review',
+      reason: 'amount_too_low',
+      userId: '1',
+      credits: null,
+    });
+    expect(r.item(free)).toMatchObject({
+      status: 'needs_review',
+      reason: 'amount_too_low',
+      userId: '2',
+      credits: null,
+    });
     expect(r.item(normal)).toMatchObject({ status: 'credited', userId: '4', credits: 100 });
     expect(await ledger()).toEqual([{ payment_key: normal, user_id: '4', credits: 100 }]);
 
@@ -205,17 +313,44 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     const review = await runCli(['review', '--db', db, '--config', cfgPath, '--json'], { cwd: tmp.dir, env });
     expect(review.code, review.stderr).toBe(0);
     const entries = (JSON.parse(review.stdout) as { entries: { paymentKey: string; reason: string }[] }).entries;
-    expect(entries.map((e) => [e.paymentKey, e.reason]).sort()).toEqual([[cent, 'amount_too_low'], [free, 'amount_too_low']].sort());
+    expect(entries.map((e) => [e.paymentKey, e.reason]).sort()).toEqual(
+      [
+        [cent, 'amount_too_low'],
+        [free, 'amount_too_low'],
+      ].sort(),
+    );
     const text = await runCli(['review', '--db', db, '--config', cfgPath], { cwd: tmp.dir, env });
     expect(text.stdout).toMatch(/paid less than its credits cost \(minAmountPerCredit\)/);
     const look = await runCli(['lookup', free, '--db', db, '--config', cfgPath, '--json'], { cwd: tmp.dir, env });
     expect(look.code, look.stderr).toBe(0);
-    expect(JSON.parse(look.stdout)).toMatchObject({ chain: { status: 'needs_review', reason: 'amount_too_low', userId: '2' }, review: { status: 'open', reason: 'amount_too_low' } });
+    expect(JSON.parse(look.stdout)).toMatchObject({
+      chain: { status: 'needs_review', reason: 'amount_too_low', userId: '2' },
+      review: { status: 'open', reason: 'amount_too_low' },
+    });
 
     // A person decides: with --credits, or by the rules (the floor is reconcile's, not assign's).
-    const byHand = await runCli(['assign', cent, '--user', '1', '--credits', '1', '--reason', 'paid 1 cent: 1 credit', '--db', db, '--config', cfgPath], { cwd: tmp.dir, env });
+    const byHand = await runCli(
+      [
+        'assign',
+        cent,
+        '--user',
+        '1',
+        '--credits',
+        '1',
+        '--reason',
+        'paid 1 cent: 1 credit',
+        '--db',
+        db,
+        '--config',
+        cfgPath,
+      ],
+      { cwd: tmp.dir, env },
+    );
     expect(byHand.code, byHand.stderr).toBe(0);
-    const byRule = await runCli(['assign', free, '--user', '2', '--reason', 'promo coupon, approved', '--db', db, '--config', cfgPath], { cwd: tmp.dir, env });
+    const byRule = await runCli(
+      ['assign', free, '--user', '2', '--reason', 'promo coupon, approved', '--db', db, '--config', cfgPath],
+      { cwd: tmp.dir, env },
+    );
     expect(byRule.code, byRule.stderr).toBe(0);
     expect(byRule.stdout).toMatch(/Credited 1000 credits \(by the credits metadata\)/);
     expect(await ledger()).toEqual([
@@ -226,8 +361,18 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('without credits.minAmountPerCredit, a 1-cent PaymentIntent and a 100% coupon are credited by their metadata (off by default)', async () => {
-    const cent = sim.store.createPaymentIntent({ created: now() - DAY, amount: 1, metadata: { user_id: '1', credits: '5000' } }).paymentIntent.id;
-    const free = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 0, paymentStatus: 'no_payment_required', metadata: { credits: '1000' } }).session.id;
+    const cent = sim.store.createPaymentIntent({
+      created: now() - DAY,
+      amount: 1,
+      metadata: { user_id: '1', credits: '5000' },
+    }).paymentIntent.id;
+    const free = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '2',
+      amount: 0,
+      paymentStatus: 'no_payment_required',
+      metadata: { credits: '1000' },
+    }).session.id;
     const r = await reconcile([], { credits: { unitAmountPerCredit: { usd: 100 }, minAmountPerCredit: { eur: 5 } } });
     expect(r.code, r.stderr).toBe(0); // a floor for eur only does not check usd
     expect(r.item(cent)).toMatchObject({ status: 'credited', credits: 5000 });
@@ -236,13 +381,22 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('over maxCreditsPerRun writes nothing and exits 3, unless --yes', async () => {
-    for (let i = 0; i < 3; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: '1', metadata: { credits: '400' }, amount: 1000 });
+    for (let i = 0; i < 3; i++)
+      sim.store.createCheckoutPayment({
+        created: now() - DAY + i,
+        clientReferenceId: '1',
+        metadata: { credits: '400' },
+        amount: 1000,
+      });
     sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'nobody@example.org' });
     const cfg = { maxCreditsPerRun: 1000 };
-    const stopped = await runCli(['reconcile', '--db', db, '--config', writeJson(join(tmp.dir, 'cap.json'), cfg), '--since', String(since)], {
-      cwd: tmp.dir,
-      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
-    });
+    const stopped = await runCli(
+      ['reconcile', '--db', db, '--config', writeJson(join(tmp.dir, 'cap.json'), cfg), '--since', String(since)],
+      {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      },
+    );
     expect(stopped.code).toBe(3);
     expect(stopped.stderr).toMatch(/1200 credits, more than maxCreditsPerRun \(1000\)/);
     expect(await ledger()).toEqual([]);
@@ -251,7 +405,9 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     const dry = await reconcile(['--dry-run'], cfg);
     expect(dry.code).toBe(3);
     expect(dry.report.counts.wouldCredit).toBe(3);
-    expect((dry.report as unknown as { notes: string[] }).notes.join(' ')).toMatch(/more than maxCreditsPerRun \(1000\): a real run would stop unless --yes/);
+    expect((dry.report as unknown as { notes: string[] }).notes.join(' ')).toMatch(
+      /more than maxCreditsPerRun \(1000\): a real run would stop unless --yes/,
+    );
     const yes = await reconcile(['--yes'], cfg);
     expect(yes.report.creditsWritten).toBe(1200);
     expect(await ledger()).toHaveLength(3);
@@ -272,7 +428,12 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('an arbitrary text id never errors against an integer id column', async () => {
-    const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: "1' OR '1'='1", metadata: { user_id: '042' }, amount: 1000 }).paymentIntent!.id;
+    const p = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: "1' OR '1'='1",
+      metadata: { user_id: '042' },
+      amount: 1000,
+    }).paymentIntent!.id;
     const r = await reconcile(['--dry-run']);
     expect(r.code, r.stderr).toBe(3); // a dry run that would put a new payment in review
     expect(r.item(p)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
@@ -282,12 +443,27 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     const other = await createEmptyAppDb(engine, tmp.dir, 'uuid.db');
     others.push(other);
     const u1 = '6f1c1a52-8c1e-4c1b-9d0e-2b1f3c4d5e6f';
-    await other.exec(`CREATE TABLE members (id UUID PRIMARY KEY, email TEXT); INSERT INTO members (id, email) VALUES ('${u1}', 'ann@example.com')`);
-    const hit = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: u1, amount: 1000 }).paymentIntent!.id;
-    const miss = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: 'not-a-uuid', metadata: { user_id: '42' }, amount: 1000 }).paymentIntent!.id;
-    const upper = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: u1.toUpperCase(), amount: 1000 }).paymentIntent!.id;
+    await other.exec(
+      `CREATE TABLE members (id UUID PRIMARY KEY, email TEXT); INSERT INTO members (id, email) VALUES ('${u1}', 'ann@example.com')`,
+    );
+    const hit = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: u1, amount: 1000 })
+      .paymentIntent!.id;
+    const miss = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: 'not-a-uuid',
+      metadata: { user_id: '42' },
+      amount: 1000,
+    }).paymentIntent!.id;
+    const upper = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: u1.toUpperCase(),
+      amount: 1000,
+    }).paymentIntent!.id;
     db = other.url;
-    const r = await reconcile(['--dry-run'], { users: { table: 'members', name: null }, credits: { unitAmountPerCredit: { usd: 100 } } });
+    const r = await reconcile(['--dry-run'], {
+      users: { table: 'members', name: null },
+      credits: { unitAmountPerCredit: { usd: 100 } },
+    });
     expect(r.code, r.stderr).toBe(3);
     expect(r.item(hit)).toMatchObject({ status: 'would_credit', userId: u1, matchedBy: 'client_reference_id' });
     expect(r.item(miss)).toMatchObject({ status: 'needs_review', reason: 'no_user' });
@@ -298,11 +474,18 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   it('works with a users table of another shape (text ids, other column names, no name column)', async () => {
     const other = await createEmptyAppDb(engine, tmp.dir, 'other.db');
     others.push(other);
-    await other.exec("CREATE TABLE accounts (uid TEXT PRIMARY KEY, mail TEXT); INSERT INTO accounts VALUES ('u_1', 'ann@example.com'), ('u_2', 'ben@example.com')");
-    const a = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: 'u_2', amount: 1000 }).paymentIntent!.id;
-    const b = sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'ANN@example.com' }).paymentIntent!.id;
+    await other.exec(
+      "CREATE TABLE accounts (uid TEXT PRIMARY KEY, mail TEXT); INSERT INTO accounts VALUES ('u_1', 'ann@example.com'), ('u_2', 'ben@example.com')",
+    );
+    const a = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: 'u_2', amount: 1000 })
+      .paymentIntent!.id;
+    const b = sim.store.createCheckoutPayment({ created: now() - DAY, amount: 1000, email: 'ANN@example.com' })
+      .paymentIntent!.id;
     db = other.url;
-    const r = await reconcile([], { users: { table: 'accounts', id: 'uid', email: 'mail', name: null }, credits: { unitAmountPerCredit: { usd: 100 } } });
+    const r = await reconcile([], {
+      users: { table: 'accounts', id: 'uid', email: 'mail', name: null },
+      credits: { unitAmountPerCredit: { usd: 100 } },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.item(a)).toMatchObject({ status: 'credited', userId: 'u_2', matchedBy: 'client_reference_id' });
     expect(r.item(b)).toMatchObject({ status: 'credited', userId: 'u_1', matchedBy: 'email' });
@@ -310,16 +493,25 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
   });
 
   it('four apply runs at once, on a database never migrated: one writer, the others exit 75, one entry per payment', async () => {
-    for (let i = 0; i < 120; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i, clientReferenceId: String((i % 4) + 1), amount: 1000 });
+    for (let i = 0; i < 120; i++)
+      sim.store.createCheckoutPayment({
+        created: now() - DAY + i,
+        clientReferenceId: String((i % 4) + 1),
+        amount: 1000,
+      });
     const cfgPath = writeJson(join(tmp.dir, 'c.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
     const args = ['reconcile', '--db', db, '--config', cfgPath, '--since', String(since), '--json'];
     const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
     const results = await Promise.all([1, 2, 3, 4].map(() => runCli(args, { cwd: tmp.dir, env, process: true })));
     // One writer at a time: the others exit 75 at once (or run after it, finding nothing to do).
     const codes = results.map((r) => r.code);
-    expect(codes.every((c) => c === 0 || c === 75), results.map((r) => r.stderr).join('')).toBe(true);
+    expect(
+      codes.every((c) => c === 0 || c === 75),
+      results.map((r) => r.stderr).join(''),
+    ).toBe(true);
     expect(codes).toContain(0);
-    for (const r of results.filter((x) => x.code === 75)) expect(r.stderr).toMatch(/^stripe-credits: another run holds the lock: .* since \d{4}-/);
+    for (const r of results.filter((x) => x.code === 75))
+      expect(r.stderr).toMatch(/^stripe-credits: another run holds the lock: .* since \d{4}-/);
     const reports = results.filter((r) => r.code === 0).map((r) => JSON.parse(r.stdout));
     expect(reports.reduce((s, r) => s + r.counts.credited, 0)).toBe(120);
     expect(reports.reduce((s, r) => s + r.creditsWritten, 0)).toBe(1200);
@@ -333,7 +525,10 @@ describe.each(engines())('reconcile rules that need Stripe state to change betwe
     try {
       live.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000, livemode: true });
       const before = await app.fingerprint();
-      const r = await runCli(['reconcile', '--db', db, '--since', String(since)], { cwd: tmp.dir, env: { STRIPE_API_KEY: 'sk_live_e2e_rules', STRIPE_API_BASE: live.url } });
+      const r = await runCli(['reconcile', '--db', db, '--since', String(since)], {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: 'sk_live_e2e_rules', STRIPE_API_BASE: live.url },
+      });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/test and live payments never mix/);
       expect(await app.fingerprint()).toBe(before);

@@ -25,9 +25,14 @@ interface Child {
 }
 
 /** Spawns a command with the test's environment (no STRIPE_* or DATABASE_URL of the caller's). */
-function start(cmd: string, args: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number }): Child {
+function start(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: Record<string, string>; timeoutMs: number },
+): Child {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('STRIPE') && k !== 'DATABASE_URL') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('STRIPE') && k !== 'DATABASE_URL') env[k] = v;
   Object.assign(env, opts.env);
   // A process group of its own: a run that hangs is killed with everything it started.
   const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -59,9 +64,18 @@ describe.skipIf(SCRIPT === null)('a pseudo-terminal that reports 0 columns', () 
   it('a run that would show the spinner on such a terminal finishes, and its output is whole', async () => {
     // Slow answers: the spinner is up before the run ends (its module loads while the run starts).
     sim.setFaults({ latencyMs: 400 });
-    for (let i = 0; i < 3; i++) sim.store.createCheckoutPayment({ created: now() - DAY + i * 600, clientReferenceId: String(i + 1), amount: 1000 });
+    for (let i = 0; i < 3; i++)
+      sim.store.createCheckoutPayment({
+        created: now() - DAY + i * 600,
+        clientReferenceId: String(i + 1),
+        amount: 1000,
+      });
     const inner = `stty cols 0 rows 0; ${sh(process.execPath)} ${sh(BIN)} reconcile --db ${sh(app.url)} --config config.json --since 7d --dry-run > o.txt`;
-    const child = start(SCRIPT!, ['-qec', inner, '/dev/null'], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url }, timeoutMs: 20_000 });
+    const child = start(SCRIPT!, ['-qec', inner, '/dev/null'], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      timeoutMs: 20_000,
+    });
     const r = await child.result;
     // Exit 3: the dry run found credits to write. A spinner that loops is killed (-1) instead.
     expect(r.code, r.stderr).toBe(3);
@@ -83,12 +97,23 @@ describe.each(engines())('a run stopped by a signal (%s)', (engine) => {
   });
   afterEach(() => closeWorld({ sim, tmp, app }));
 
-  const args = (...more: string[]) => ['reconcile', '--db', app.url, '--config', 'config.json', '--since', '7d', ...more];
+  const args = (...more: string[]) => [
+    'reconcile',
+    '--db',
+    app.url,
+    '--config',
+    'config.json',
+    '--since',
+    '7d',
+    ...more,
+  ];
 
   /** Waits until the run has recorded itself and asked Stripe a few times: it is mid-read. */
   async function midRun(): Promise<void> {
     for (let i = 0; i < 400; i++) {
-      const running = await app.query<{ n: number }>("SELECT count(*) AS n FROM stripe_credits_runs WHERE status = 'running'").catch(() => [{ n: 0 }]);
+      const running = await app
+        .query<{ n: number }>("SELECT count(*) AS n FROM stripe_credits_runs WHERE status = 'running'")
+        .catch(() => [{ n: 0 }]);
       if (Number(running[0]!.n) > 0 && sim.requests.length >= 3) return;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -96,22 +121,40 @@ describe.each(engines())('a run stopped by a signal (%s)', (engine) => {
   }
 
   // SIGINT is the same path as SIGTERM: once, on SQLite (a test not defined, rather than skipped).
-  const signals = engine === 'sqlite' ? ([['SIGTERM', 143], ['SIGINT', 130]] as const) : ([['SIGTERM', 143]] as const);
+  const signals =
+    engine === 'sqlite'
+      ? ([
+          ['SIGTERM', 143],
+          ['SIGINT', 130],
+        ] as const)
+      : ([['SIGTERM', 143]] as const);
   for (const [signal, code] of signals) {
     it(`${signal} mid-run: exit ${code}, the run recorded as interrupted, the lock free, the ledger whole`, async () => {
-      const payments = Array.from({ length: 250 }, (_, i) => sim.store.createCheckoutPayment({ created: now() - 5 * DAY + i * 600, clientReferenceId: String((i % 5) + 1), amount: 1000 }));
+      const payments = Array.from({ length: 250 }, (_, i) =>
+        sim.store.createCheckoutPayment({
+          created: now() - 5 * DAY + i * 600,
+          clientReferenceId: String((i % 5) + 1),
+          amount: 1000,
+        }),
+      );
       sim.setFaults({ latencyMs: 300 });
       const child = start(process.execPath, [BIN, ...args('--json')], { cwd: tmp.dir, env, timeoutMs: 40_000 });
       await midRun();
       child.kill(signal);
       const r = await child.result;
       expect(r.code, r.stderr).toBe(code);
-      expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^stripe-credits: stopped by ${signal}: nothing is left half-written or locked`));
+      expect(r.stderr.split('\n')[0]).toMatch(
+        new RegExp(`^stripe-credits: stopped by ${signal}: nothing is left half-written or locked`),
+      );
       expect(r.stderr).not.toMatch(/^\s+at /m);
-      expect(JSON.parse(r.stdout)).toEqual({ error: { exitCode: code, message: expect.stringMatching(/^stopped by/) } });
+      expect(JSON.parse(r.stdout)).toEqual({
+        error: { exitCode: code, message: expect.stringMatching(/^stopped by/) },
+      });
 
       const runs = JSON.parse((await runCli(['runs', '--db', app.url, '--json'], { cwd: tmp.dir })).stdout);
-      expect(runs.runs).toEqual([expect.objectContaining({ status: 'interrupted', error: expect.stringMatching(/stopped by/) })]);
+      expect(runs.runs).toEqual([
+        expect.objectContaining({ status: 'interrupted', error: expect.stringMatching(/stopped by/) }),
+      ]);
       expect(await app.query('SELECT * FROM stripe_credits_lock')).toEqual([]);
       // Nothing is written before all of Stripe is read: the ledger is as it was.
       expect(await app.query('SELECT * FROM credit_ledger')).toEqual([]);
@@ -120,29 +163,52 @@ describe.each(engines())('a run stopped by a signal (%s)', (engine) => {
       const next = await runCli(args('--json'), { cwd: tmp.dir, env });
       expect(next.code, next.stderr).toBe(0);
       expect(JSON.parse(next.stdout).counts.credited).toBe(250);
-      const rows = await app.query<{ payment_key: string }>("SELECT payment_key FROM credit_ledger WHERE kind = 'purchase'");
+      const rows = await app.query<{ payment_key: string }>(
+        "SELECT payment_key FROM credit_ledger WHERE kind = 'purchase'",
+      );
       expect(new Set(rows.map((x) => x.payment_key))).toEqual(new Set(payments.map((p) => p.paymentIntent!.id)));
       expect(rows).toHaveLength(250);
     }, 60_000);
   }
 
-  if (engine === 'sqlite') it('SIGTERM mid-baseline: exit 143, the lock free, a rerun finishes it', async () => {
-    for (let i = 0; i < 250; i++) sim.store.createCheckoutPayment({ created: now() - 5 * DAY + i * 600, clientReferenceId: String((i % 5) + 1), amount: 1000 });
-    sim.setFaults({ latencyMs: 300 });
-    const baseline = (...more: string[]) => ['baseline', '--db', app.url, '--config', 'config.json', '--until', String(now() - 60), ...more];
-    const child = start(process.execPath, [BIN, ...baseline()], { cwd: tmp.dir, env, timeoutMs: 40_000 });
-    for (let i = 0; i < 400 && (await app.query<{ n: number }>('SELECT count(*) AS n FROM stripe_credits_lock').catch(() => [{ n: 0 }]))[0]!.n === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill('SIGTERM');
-    const r = await child.result;
-    expect(r.code, r.stderr).toBe(143);
-    expect(r.stderr.split('\n')[0]).toMatch(/^stripe-credits: stopped by SIGTERM/);
-    expect(await app.query('SELECT * FROM stripe_credits_lock')).toEqual([]);
+  if (engine === 'sqlite')
+    it('SIGTERM mid-baseline: exit 143, the lock free, a rerun finishes it', async () => {
+      for (let i = 0; i < 250; i++)
+        sim.store.createCheckoutPayment({
+          created: now() - 5 * DAY + i * 600,
+          clientReferenceId: String((i % 5) + 1),
+          amount: 1000,
+        });
+      sim.setFaults({ latencyMs: 300 });
+      const baseline = (...more: string[]) => [
+        'baseline',
+        '--db',
+        app.url,
+        '--config',
+        'config.json',
+        '--until',
+        String(now() - 60),
+        ...more,
+      ];
+      const child = start(process.execPath, [BIN, ...baseline()], { cwd: tmp.dir, env, timeoutMs: 40_000 });
+      for (
+        let i = 0;
+        i < 400 &&
+        (await app.query<{ n: number }>('SELECT count(*) AS n FROM stripe_credits_lock').catch(() => [{ n: 0 }]))[0]!
+          .n === 0;
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGTERM');
+      const r = await child.result;
+      expect(r.code, r.stderr).toBe(143);
+      expect(r.stderr.split('\n')[0]).toMatch(/^stripe-credits: stopped by SIGTERM/);
+      expect(await app.query('SELECT * FROM stripe_credits_lock')).toEqual([]);
 
-    sim.setFaults({ latencyMs: 0 });
-    const next = await runCli(baseline(), { cwd: tmp.dir, env });
-    expect(next.code, next.stderr).toBe(0);
-    expect(await app.query('SELECT count(*) AS n FROM stripe_credits_baseline')).toEqual([{ n: 250 }]);
-  }, 60_000);
+      sim.setFaults({ latencyMs: 0 });
+      const next = await runCli(baseline(), { cwd: tmp.dir, env });
+      expect(next.code, next.stderr).toBe(0);
+      expect(await app.query('SELECT count(*) AS n FROM stripe_credits_baseline')).toEqual([{ n: 250 }]);
+    }, 60_000);
 });

@@ -28,12 +28,20 @@ afterAll(async () => {
 function fresh(): { dir: string; db: string } {
   const t = tempDir('sc-sqlite-errors-');
   dirs.push(t);
-  const db = createAppDb(join(t.dir, 'app.db'), [1, 2, 3].map((i) => ({ id: i, email: `user${i}@example.com`, name: `User ${i}` })));
+  const db = createAppDb(
+    join(t.dir, 'app.db'),
+    [1, 2, 3].map((i) => ({ id: i, email: `user${i}@example.com`, name: `User ${i}` })),
+  );
   return { dir: t.dir, db };
 }
 
 function cli(args: string[], dir: string, opts: { uid?: number } = {}): Promise<CliResult> {
-  return runCli(args, { cwd: dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url }, timeoutMs: 120_000, ...opts });
+  return runCli(args, {
+    cwd: dir,
+    env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+    timeoutMs: 120_000,
+    ...opts,
+  });
 }
 
 function expectError(r: CliResult, code: number, pattern: RegExp): void {
@@ -64,7 +72,11 @@ describe.concurrent('SQLite files the CLI cannot use', () => {
     const uid = process.getuid?.() === 0 ? 65534 : undefined;
     try {
       expectError(await cli(['migrate', '--db', db], dir, { uid }), 2, new RegExp(`${escape(db)} cannot be written`));
-      expectError(await cli(['adjust', '--db', db, '--user', '1', '--credits', '5', '--reason', 'goodwill'], dir, { uid }), 2, new RegExp(`${escape(db)} cannot be written`));
+      expectError(
+        await cli(['adjust', '--db', db, '--user', '1', '--credits', '5', '--reason', 'goodwill'], dir, { uid }),
+        2,
+        new RegExp(`${escape(db)} cannot be written`),
+      );
       const read = await cli(['review', '--db', db], dir, { uid });
       expect(read.code, read.stderr).toBe(0);
       expect(query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")).toEqual([{ name: 'users' }]);
@@ -85,12 +97,16 @@ describe.concurrent('SQLite files the CLI cannot use', () => {
         cli(['adjust', '--db', db, '--user', '1', '--credits', '5', '--reason', 'goodwill'], dir),
         cli(['review', '--db', db], dir),
       ]);
-      for (const r of [migrate, adjust, review]) expectError(r, 75, new RegExp(`${escape(db)} is locked by another process`));
+      for (const r of [migrate, adjust, review])
+        expectError(r, 75, new RegExp(`${escape(db)} is locked by another process`));
       holder.exec('ROLLBACK');
 
       // IMMEDIATE (a writer mid-transaction): reading goes on, writing gives up.
       holder.exec('BEGIN IMMEDIATE');
-      const [write, read] = await Promise.all([cli(['adjust', '--db', db, '--user', '1', '--credits', '5', '--reason', 'goodwill'], dir), cli(['review', '--db', db], dir)]);
+      const [write, read] = await Promise.all([
+        cli(['adjust', '--db', db, '--user', '1', '--credits', '5', '--reason', 'goodwill'], dir),
+        cli(['review', '--db', db], dir),
+      ]);
       expectError(write, 75, /is locked by another process/);
       expect(read.code, read.stderr).toBe(0);
       holder.exec('ROLLBACK');
@@ -113,7 +129,10 @@ describe('a full disk', () => {
       await sql.raw(`PRAGMA max_page_count = ${rows[0]!.n}`).execute(open.db);
       const failed = await sql`INSERT INTO users (email, name) VALUES ('big@example.com', randomblob(200000))`
         .execute(open.db)
-        .then(() => null, (e: unknown) => e);
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(failed).toMatchObject({ code: 'SQLITE_FULL' });
       const mapped = databaseError(failed);
       expect(mapped?.exitCode).toBe(1);

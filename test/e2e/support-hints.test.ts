@@ -14,10 +14,19 @@ describe('support hints a person can follow', () => {
   const tmp = tempDir('sc-hints-');
   let db: string;
   const cli = (...args: string[]) =>
-    runCli([...args, '--db', db, '--config', writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } })], {
-      cwd: tmp.dir,
-      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
-    });
+    runCli(
+      [
+        ...args,
+        '--db',
+        db,
+        '--config',
+        writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } }),
+      ],
+      {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      },
+    );
 
   beforeAll(async () => {
     sim = await startSimulator({ apiKeys: [KEY] });
@@ -32,19 +41,30 @@ describe('support hints a person can follow', () => {
   });
 
   it('lookup of a payment with bad credits metadata suggests assign with --credits, for the matched user', async () => {
-    const p = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 500, metadata: { credits: 'lots' } }).paymentIntent!.id;
+    const p = sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: '1',
+      amount: 500,
+      metadata: { credits: 'lots' },
+    }).paymentIntent!.id;
     const r = await cli('lookup', p);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`needs a person (invalid_credits: credits metadata "lots" is not a positive whole number); credit it with: stripe-credits assign ${p} --user 1 --reason TEXT --credits N`);
+    expect(r.stdout).toContain(
+      `needs a person (invalid_credits: credits metadata "lots" is not a positive whole number); credit it with: stripe-credits assign ${p} --user 1 --reason TEXT --credits N`,
+    );
   });
 
   it('review dismiss names the payment in its hint; lookup of a user says a credited payment matches, not "would credit"', async () => {
-    const queued = sim.store.createCheckoutPayment({ created: now() - DAY, email: 'nobody@example.com', amount: 700 }).paymentIntent!.id;
-    const paid = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 300 }).paymentIntent!.id;
+    const queued = sim.store.createCheckoutPayment({ created: now() - DAY, email: 'nobody@example.com', amount: 700 })
+      .paymentIntent!.id;
+    const paid = sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 300 })
+      .paymentIntent!.id;
     expect((await cli('reconcile', '--since', '2d', '--yes')).code).toBe(3);
     const dismissed = await cli('review', 'dismiss', queued, '--reason', 'a test payment', '--actor', 'carol');
     expect(dismissed.code, dismissed.stderr).toBe(0);
-    expect(dismissed.stdout).toContain(`To credit it after all: stripe-credits assign ${queued} --user USER --reason TEXT`);
+    expect(dismissed.stdout).toContain(
+      `To credit it after all: stripe-credits assign ${queued} --user USER --reason TEXT`,
+    );
     const ben = await cli('lookup', '2');
     expect(ben.code, ben.stderr).toBe(0);
     const row = ben.stdout.split('\n').find((l) => l.includes(paid));
@@ -53,9 +73,12 @@ describe('support hints a person can follow', () => {
   });
 
   it('after a reassign, assign refuses naming the person who moved it, not the one who first credited it', async () => {
-    const p = sim.store.createCheckoutPayment({ created: now() - DAY, email: 'someone@example.com', amount: 900 }).paymentIntent!.id;
+    const p = sim.store.createCheckoutPayment({ created: now() - DAY, email: 'someone@example.com', amount: 900 })
+      .paymentIntent!.id;
     expect((await cli('assign', p, '--user', '1', '--reason', 'ticket 1', '--actor', 'alice')).code).toBe(0);
-    expect((await cli('assign', p, '--user', '2', '--reason', 'ticket 2', '--reassign', '--actor', 'bob')).code).toBe(0);
+    expect((await cli('assign', p, '--user', '2', '--reason', 'ticket 2', '--reassign', '--actor', 'bob')).code).toBe(
+      0,
+    );
     const again = await cli('assign', p, '--user', '1', '--reason', 'ticket 3', '--actor', 'carol');
     expect(again.code).toBe(3);
     expect(again.stderr).toMatch(/already credited to user 2 .*bob/);

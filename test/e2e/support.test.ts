@@ -52,8 +52,16 @@ async function world(engine: EngineName, test: TestContext, config: Record<strin
 
   // `process: true` for races: each writer a process of its own, as in production (two SQLite
   // connections in one thread would wait on each other's lock with the event loop blocked).
-  const cli = (args: string[], env: Record<string, string | undefined> = {}, opts: { process?: boolean } = {}): Promise<CliResult> =>
-    runCli([...args, '--db', db, '--config', cfg], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env }, ...opts });
+  const cli = (
+    args: string[],
+    env: Record<string, string | undefined> = {},
+    opts: { process?: boolean } = {},
+  ): Promise<CliResult> =>
+    runCli([...args, '--db', db, '--config', cfg], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, ...env },
+      ...opts,
+    });
   /** Runs with --json and parses stdout (which must be exactly one document). */
   const json = async <T = any>(args: string[], opts: { process?: boolean } = {}) => {
     const r = await cli([...args, '--json'], {}, opts);
@@ -67,9 +75,17 @@ async function world(engine: EngineName, test: TestContext, config: Record<strin
   };
   const reconcile = (opts: { process?: boolean } = {}) => json(['reconcile', '--since', String(since)], opts);
   const ledger = (key?: string) =>
-    app.query<LedgerRow>(`SELECT id, user_id, credits, kind, payment_key, actor, reason, run_id FROM credit_ledger ${key ? 'WHERE payment_key = ?' : ''} ORDER BY id`, ...(key ? [key] : []));
+    app.query<LedgerRow>(
+      `SELECT id, user_id, credits, kind, payment_key, actor, reason, run_id FROM credit_ledger ${key ? 'WHERE payment_key = ?' : ''} ORDER BY id`,
+      ...(key ? [key] : []),
+    );
   const reviewRow = async (key: string) =>
-    (await app.query<{ status: string; reason: string; resolved_by: string | null; resolution: string | null }>('SELECT status, reason, resolved_by, resolution FROM stripe_credits_review WHERE payment_key = ?', key))[0];
+    (
+      await app.query<{ status: string; reason: string; resolved_by: string | null; resolution: string | null }>(
+        'SELECT status, reason, resolved_by, resolution FROM stripe_credits_review WHERE payment_key = ?',
+        key,
+      )
+    )[0];
   const tables = () => app.tables();
   /** Everything in the database, to check that a command changed nothing. */
   const fingerprint = () => app.fingerprint();
@@ -92,9 +108,20 @@ describe.each(engines())('support commands (%s)', (engine) => {
     it('lists what reconcile queued, oldest first, with what a person needs to decide', async (test) => {
       const w = await world(engine, test);
       // Created newest first: the list must follow payment time, not insertion.
-      const invalid = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', metadata: { credits: 'lots' }, amount: 700 }).paymentIntent!.id;
-      const nobody = w.sim.store.createCheckoutPayment({ created: t(3), email: 'nobody@example.org', name: 'Eve Nobody', amount: 2500 }).paymentIntent!.id;
-      const shared = w.sim.store.createCheckoutPayment({ created: t(4), email: 'shared@example.com', amount: 500 }).paymentIntent!.id;
+      const invalid = w.sim.store.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        metadata: { credits: 'lots' },
+        amount: 700,
+      }).paymentIntent!.id;
+      const nobody = w.sim.store.createCheckoutPayment({
+        created: t(3),
+        email: 'nobody@example.org',
+        name: 'Eve Nobody',
+        amount: 2500,
+      }).paymentIntent!.id;
+      const shared = w.sim.store.createCheckoutPayment({ created: t(4), email: 'shared@example.com', amount: 500 })
+        .paymentIntent!.id;
       w.sim.store.createCheckoutPayment({ created: t(5), clientReferenceId: '2', amount: 1000 }); // credited: not in review
       const run = await w.reconcile();
       expect(run.code, run.stderr).toBe(3);
@@ -114,7 +141,12 @@ describe.each(engines())('support commands (%s)', (engine) => {
         ],
         status: 'open',
       });
-      expect(r.doc.entries[1]).toMatchObject({ reason: 'no_user', emails: ['nobody@example.org'], name: 'Eve Nobody', candidates: [] });
+      expect(r.doc.entries[1]).toMatchObject({
+        reason: 'no_user',
+        emails: ['nobody@example.org'],
+        name: 'Eve Nobody',
+        candidates: [],
+      });
       expect(r.doc.entries[2]).toMatchObject({ reason: 'invalid_credits' });
 
       const text = await w.cli(['review']);
@@ -141,25 +173,46 @@ describe.each(engines())('support commands (%s)', (engine) => {
 
     it('dismiss closes an entry without crediting, keeps who and why, and reconcile does not reopen it', async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'nobody@example.org', amount: 900 }).paymentIntent!.id;
+      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'nobody@example.org', amount: 900 })
+        .paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(3);
 
       expectError(await w.cli(['review', 'dismiss', p]), 2, /--reason/);
       expectError(await w.cli(['review', 'dismiss', p, '--reason', '   ']), 2, /--reason/);
-      expectError(await w.cli(['review', 'dismiss', 'pi_3NotQueuedAtAll', '--reason', 'x']), 2, /not in the review queue/);
+      expectError(
+        await w.cli(['review', 'dismiss', 'pi_3NotQueuedAtAll', '--reason', 'x']),
+        2,
+        /not in the review queue/,
+      );
       expect(await w.reviewRow(p)).toMatchObject({ status: 'open' });
 
       const d = await w.json(['review', 'dismiss', p, '--reason', 'staff test payment', '--actor', 'carol']);
       expect(d.code, d.stderr).toBe(0);
-      expect(d.doc).toMatchObject({ outcome: 'dismissed', paymentKey: p, status: 'dismissed', dismissedBy: 'carol', reason: 'staff test payment' });
-      expect(await w.reviewRow(p)).toEqual({ status: 'dismissed', reason: 'no_user', resolved_by: 'carol', resolution: 'staff test payment' });
+      expect(d.doc).toMatchObject({
+        outcome: 'dismissed',
+        paymentKey: p,
+        status: 'dismissed',
+        dismissedBy: 'carol',
+        reason: 'staff test payment',
+      });
+      expect(await w.reviewRow(p)).toEqual({
+        status: 'dismissed',
+        reason: 'no_user',
+        resolved_by: 'carol',
+        resolution: 'staff test payment',
+      });
       expect((await w.json(['review'])).doc.entries).toEqual([]);
 
       // The next run sees the payment again: not new, not reopened, not credited.
       const again = await w.reconcile();
       expect(again.code, again.stderr).toBe(0);
       expect(again.doc.newInReview).toEqual([]);
-      expect(await w.reviewRow(p)).toEqual({ status: 'dismissed', reason: 'no_user', resolved_by: 'carol', resolution: 'staff test payment' });
+      expect(await w.reviewRow(p)).toEqual({
+        status: 'dismissed',
+        reason: 'no_user',
+        resolved_by: 'carol',
+        resolution: 'staff test payment',
+      });
       expect(await w.ledger(p)).toEqual([]);
       expect((await w.json(['review'])).doc.entries).toEqual([]);
 
@@ -167,7 +220,10 @@ describe.each(engines())('support commands (%s)', (engine) => {
       await w.app.exec('INSERT INTO users (id, email, name) VALUES (77, ?, ?)', 'nobody@example.org', 'No Body');
       const later = await w.reconcile();
       expect(later.code, later.stderr).toBe(0);
-      expect(later.doc.items.find((i: { paymentKey: string }) => i.paymentKey === p)).toMatchObject({ status: 'skipped', reason: 'dismissed' });
+      expect(later.doc.items.find((i: { paymentKey: string }) => i.paymentKey === p)).toMatchObject({
+        status: 'skipped',
+        reason: 'dismissed',
+      });
       expect(await w.ledger(p)).toEqual([]);
 
       // Dismissing again changes nothing and keeps the first who and why.
@@ -181,16 +237,47 @@ describe.each(engines())('support commands (%s)', (engine) => {
   describe.concurrent('assign', () => {
     it('credits a queued payment to the named user, with actor and reason, and closes its review entry', async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'nobody@example.org', amount: 2500 }).paymentIntent!.id;
+      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'nobody@example.org', amount: 2500 })
+        .paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(3);
 
-      const r = await w.json(['assign', p, '--user', 'ben@example.com', '--reason', 'wrote from another address', '--actor', 'alice']);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.doc).toMatchObject({ outcome: 'credited', paymentKey: p, userId: '2', credits: 25, creditSource: 'unit_amount', reviewClosed: true, actor: 'alice' });
-      expect(await w.ledger()).toEqual([
-        { id: expect.any(Number), user_id: '2', credits: 25, kind: 'purchase', payment_key: p, actor: 'alice', reason: 'wrote from another address', run_id: null },
+      const r = await w.json([
+        'assign',
+        p,
+        '--user',
+        'ben@example.com',
+        '--reason',
+        'wrote from another address',
+        '--actor',
+        'alice',
       ]);
-      expect(await w.reviewRow(p)).toMatchObject({ status: 'resolved', resolved_by: 'alice', resolution: expect.stringMatching(/assigned to user 2: wrote from another address/) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.doc).toMatchObject({
+        outcome: 'credited',
+        paymentKey: p,
+        userId: '2',
+        credits: 25,
+        creditSource: 'unit_amount',
+        reviewClosed: true,
+        actor: 'alice',
+      });
+      expect(await w.ledger()).toEqual([
+        {
+          id: expect.any(Number),
+          user_id: '2',
+          credits: 25,
+          kind: 'purchase',
+          payment_key: p,
+          actor: 'alice',
+          reason: 'wrote from another address',
+          run_id: null,
+        },
+      ]);
+      expect(await w.reviewRow(p)).toMatchObject({
+        status: 'resolved',
+        resolved_by: 'alice',
+        resolution: expect.stringMatching(/assigned to user 2: wrote from another address/),
+      });
       expect((await w.json(['review'])).doc.entries).toEqual([]);
 
       // Already credited: exit 3, names the user it went to, writes nothing.
@@ -200,7 +287,9 @@ describe.each(engines())('support commands (%s)', (engine) => {
       expect(again.stderr).toMatch(/--reassign/);
       const asJson = await w.json(['assign', p, '--user', '1', '--reason', 'again']);
       expect(asJson.code).toBe(3);
-      expect(asJson.doc).toEqual({ error: { exitCode: 3, message: expect.stringMatching(/already credited to user 2/) } });
+      expect(asJson.doc).toEqual({
+        error: { exitCode: 3, message: expect.stringMatching(/already credited to user 2/) },
+      });
       expect(await w.ledger()).toEqual(before);
 
       // A later run counts it as credited and writes nothing.
@@ -212,7 +301,12 @@ describe.each(engines())('support commands (%s)', (engine) => {
 
     it('takes --credits where no rule gives a valid amount, and a Checkout Session id', async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', metadata: { credits: 'lots' }, amount: 700 });
+      const p = w.sim.store.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        metadata: { credits: 'lots' },
+        amount: 700,
+      });
       expect((await w.reconcile()).code).toBe(3);
       const cs = p.session.id;
       const pi = p.paymentIntent!.id;
@@ -225,23 +319,59 @@ describe.each(engines())('support commands (%s)', (engine) => {
 
       const r = await w.json(['assign', cs, '--user', '1', '--reason', 'agreed 7 with the customer', '--credits', '7']);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.doc).toMatchObject({ outcome: 'credited', paymentKey: pi, checkoutSession: cs, userId: '1', credits: 7, creditSource: 'override' });
-      expect(await w.ledger()).toMatchObject([{ user_id: '1', credits: 7, kind: 'purchase', payment_key: pi, actor: userInfo().username }]);
+      expect(r.doc).toMatchObject({
+        outcome: 'credited',
+        paymentKey: pi,
+        checkoutSession: cs,
+        userId: '1',
+        credits: 7,
+        creditSource: 'override',
+      });
+      expect(await w.ledger()).toMatchObject([
+        { user_id: '1', credits: 7, kind: 'purchase', payment_key: pi, actor: userInfo().username },
+      ]);
       expect(await w.reviewRow(pi)).toMatchObject({ status: 'resolved' });
     });
 
     it('refuses what is not a payment it can credit, and bad input, writing nothing', async (test) => {
       const w = await world(engine, test);
       const s = w.sim.store;
-      const pending = s.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000, paymentStatus: 'unpaid' }).paymentIntent!.id;
-      const refunded = s.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000, refundedAmount: 1000 }).paymentIntent!.id;
-      const expired = s.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000, status: 'expired' }).session.id;
-      const subscription = s.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000, mode: 'subscription' }).session.id;
+      const pending = s.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        amount: 1000,
+        paymentStatus: 'unpaid',
+      }).paymentIntent!.id;
+      const refunded = s.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        amount: 1000,
+        refundedAmount: 1000,
+      }).paymentIntent!.id;
+      const expired = s.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        amount: 1000,
+        status: 'expired',
+      }).session.id;
+      const subscription = s.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        amount: 1000,
+        mode: 'subscription',
+      }).session.id;
       const bare = s.createPaymentIntent({ created: t(2), amount: 1000 }).paymentIntent.id; // standalone, no metadata: not a payment by default
-      const failed = s.createCheckoutPayment({ created: t(2), amount: 1000, paymentStatus: 'unpaid', piStatus: 'requires_payment_method' }).session.id;
-      const good = s.createCheckoutPayment({ created: t(2), email: 'nobody@example.org', amount: 1000 }).paymentIntent!.id;
+      const failed = s.createCheckoutPayment({
+        created: t(2),
+        amount: 1000,
+        paymentStatus: 'unpaid',
+        piStatus: 'requires_payment_method',
+      }).session.id;
+      const good = s.createCheckoutPayment({ created: t(2), email: 'nobody@example.org', amount: 1000 }).paymentIntent!
+        .id;
       const before = await w.fingerprint();
-      const assign = (id: string, ...extra: string[]) => w.cli(['assign', id, '--user', '2', '--reason', 'test', ...extra]);
+      const assign = (id: string, ...extra: string[]) =>
+        w.cli(['assign', id, '--user', '2', '--reason', 'test', ...extra]);
 
       expectError(await assign(pending), 2, /not settled|pending|processing/);
       expectError(await assign(refunded), 2, /refunded/);
@@ -263,64 +393,120 @@ describe.each(engines())('support commands (%s)', (engine) => {
     });
 
     // Fourteen commands one after the other while the other tests run theirs: room on two cores.
-    it('--reassign corrects a wrong assignment: every entry kept, the payment counts once', { timeout: 180_000 }, async (test) => {
-      const w = await world(engine, test);
-      const bought = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 });
-      const p = bought.paymentIntent!.id;
-      expect((await w.reconcile()).code).toBe(0);
-      expect(await w.ledger(p)).toMatchObject([{ user_id: '1', credits: 10, kind: 'purchase' }]);
+    it(
+      '--reassign corrects a wrong assignment: every entry kept, the payment counts once',
+      { timeout: 180_000 },
+      async (test) => {
+        const w = await world(engine, test);
+        const bought = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 });
+        const p = bought.paymentIntent!.id;
+        expect((await w.reconcile()).code).toBe(0);
+        expect(await w.ledger(p)).toMatchObject([{ user_id: '1', credits: 10, kind: 'purchase' }]);
 
-      const refused = await w.cli(['assign', p, '--user', '2', '--reason', 'x']);
-      expectError(refused, 3, /already credited to user 1 \(10 credits, by run 1/);
+        const refused = await w.cli(['assign', p, '--user', '2', '--reason', 'x']);
+        expectError(refused, 3, /already credited to user 1 \(10 credits, by run 1/);
 
-      const moved = await w.json(['assign', p, '--user', '2', '--reason', 'Ben paid from Ann’s card', '--reassign', '--actor', 'alice']);
-      expect(moved.code, moved.stderr).toBe(0);
-      expect(moved.doc).toMatchObject({ outcome: 'reassigned', userId: '2', previousUserId: '1', credits: 10, creditSource: 'purchase' });
-      expect(moved.doc.entries.map((e: { kind: string; userId: string; credits: number }) => [e.kind, e.userId, e.credits])).toEqual([
-        ['reassign_out.1', '1', -10],
-        ['reassign_in.1', '2', 10],
-      ]);
-      const balance = async (u: string) => (await w.json(['balance', u])).doc.balance as number;
-      expect([await balance('1'), await balance('2')]).toEqual([0, 10]);
+        const moved = await w.json([
+          'assign',
+          p,
+          '--user',
+          '2',
+          '--reason',
+          'Ben paid from Ann’s card',
+          '--reassign',
+          '--actor',
+          'alice',
+        ]);
+        expect(moved.code, moved.stderr).toBe(0);
+        expect(moved.doc).toMatchObject({
+          outcome: 'reassigned',
+          userId: '2',
+          previousUserId: '1',
+          credits: 10,
+          creditSource: 'purchase',
+        });
+        expect(
+          moved.doc.entries.map((e: { kind: string; userId: string; credits: number }) => [
+            e.kind,
+            e.userId,
+            e.credits,
+          ]),
+        ).toEqual([
+          ['reassign_out.1', '1', -10],
+          ['reassign_in.1', '2', 10],
+        ]);
+        const balance = async (u: string) => (await w.json(['balance', u])).doc.balance as number;
+        expect([await balance('1'), await balance('2')]).toEqual([0, 10]);
 
-      // And back again (by email, and by the Checkout Session id: --reassign asks Stripe nothing, the
-      // ledger holds the entry under the PaymentIntent id): a second pair; nothing is deleted or changed.
-      const back = await w.json(['assign', bought.session.id, '--user', 'ann@example.com', '--reason', 'it was Ann after all', '--reassign', '--actor', 'bob']);
-      expect(back.code, back.stderr).toBe(0);
-      const rows = await w.ledger(p);
-      expect(rows.map((r) => [r.kind, r.user_id, r.credits, r.actor])).toEqual([
-        ['purchase', '1', 10, userInfo().username],
-        ['reassign_out.1', '1', -10, 'alice'],
-        ['reassign_in.1', '2', 10, 'alice'],
-        ['reassign_out.2', '2', -10, 'bob'],
-        ['reassign_in.2', '1', 10, 'bob'],
-      ]);
-      expect(rows.filter((r) => r.kind === 'purchase')).toHaveLength(1);
-      expect(rows.reduce((s, r) => s + r.credits, 0)).toBe(10);
-      expect([await balance('1'), await balance('2')]).toEqual([10, 0]);
+        // And back again (by email, and by the Checkout Session id: --reassign asks Stripe nothing, the
+        // ledger holds the entry under the PaymentIntent id): a second pair; nothing is deleted or changed.
+        const back = await w.json([
+          'assign',
+          bought.session.id,
+          '--user',
+          'ann@example.com',
+          '--reason',
+          'it was Ann after all',
+          '--reassign',
+          '--actor',
+          'bob',
+        ]);
+        expect(back.code, back.stderr).toBe(0);
+        const rows = await w.ledger(p);
+        expect(rows.map((r) => [r.kind, r.user_id, r.credits, r.actor])).toEqual([
+          ['purchase', '1', 10, userInfo().username],
+          ['reassign_out.1', '1', -10, 'alice'],
+          ['reassign_in.1', '2', 10, 'alice'],
+          ['reassign_out.2', '2', -10, 'bob'],
+          ['reassign_in.2', '1', 10, 'bob'],
+        ]);
+        expect(rows.filter((r) => r.kind === 'purchase')).toHaveLength(1);
+        expect(rows.reduce((s, r) => s + r.credits, 0)).toBe(10);
+        expect([await balance('1'), await balance('2')]).toEqual([10, 0]);
 
-      // To the user who already has it: nothing written.
-      const same = await w.json(['assign', p, '--user', '1', '--reason', 'x', '--reassign']);
-      expect(same.code, same.stderr).toBe(0);
-      expect(same.doc).toMatchObject({ outcome: 'unchanged', entries: [] });
-      // Without --reassign the refusal names the user who has it now.
-      expectError(await w.cli(['assign', p, '--user', '2', '--reason', 'x']), 3, /already credited to user 1.*reassigned 2×/);
-      expectError(await w.cli(['assign', p, '--user', '2', '--reason', 'x', '--reassign', '--credits', '5']), 2, /--credits cannot be combined with --reassign/);
-      const unpaid = w.sim.store.createCheckoutPayment({ created: t(1), email: 'nobody@example.org', amount: 1000 }).paymentIntent!.id;
-      expectError(await w.cli(['assign', unpaid, '--user', '2', '--reason', 'x', '--reassign']), 2, /not credited to anyone yet/);
-      expect(await w.ledger(p)).toHaveLength(5);
+        // To the user who already has it: nothing written.
+        const same = await w.json(['assign', p, '--user', '1', '--reason', 'x', '--reassign']);
+        expect(same.code, same.stderr).toBe(0);
+        expect(same.doc).toMatchObject({ outcome: 'unchanged', entries: [] });
+        // Without --reassign the refusal names the user who has it now.
+        expectError(
+          await w.cli(['assign', p, '--user', '2', '--reason', 'x']),
+          3,
+          /already credited to user 1.*reassigned 2×/,
+        );
+        expectError(
+          await w.cli(['assign', p, '--user', '2', '--reason', 'x', '--reassign', '--credits', '5']),
+          2,
+          /--credits cannot be combined with --reassign/,
+        );
+        const unpaid = w.sim.store.createCheckoutPayment({ created: t(1), email: 'nobody@example.org', amount: 1000 })
+          .paymentIntent!.id;
+        expectError(
+          await w.cli(['assign', unpaid, '--user', '2', '--reason', 'x', '--reassign']),
+          2,
+          /not credited to anyone yet/,
+        );
+        expect(await w.ledger(p)).toHaveLength(5);
 
-      // Reconcile still sees one credited payment.
-      const run = await w.reconcile();
-      expect(run.doc.counts).toMatchObject({ alreadyCredited: 1, credited: 0 });
-      expect(await w.ledger(p)).toHaveLength(5);
-      const look = await w.json(['lookup', p]);
-      expect(look.doc.ledger).toMatchObject({ credited: true, holderUserId: '1', credits: 10, netCredits: 10, reassignments: 2 });
-    });
+        // Reconcile still sees one credited payment.
+        const run = await w.reconcile();
+        expect(run.doc.counts).toMatchObject({ alreadyCredited: 1, credited: 0 });
+        expect(await w.ledger(p)).toHaveLength(5);
+        const look = await w.json(['lookup', p]);
+        expect(look.doc.ledger).toMatchObject({
+          credited: true,
+          holderUserId: '1',
+          credits: 10,
+          netCredits: 10,
+          reassignments: 2,
+        });
+      },
+    );
 
     it('two reassignments at once: the unique index lets exactly one through', async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 }).paymentIntent!.id;
+      const p = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 })
+        .paymentIntent!.id;
       await w.reconcile();
       const [a, b] = await Promise.all([
         w.cli(['assign', p, '--user', '2', '--reason', 'a', '--reassign'], {}, { process: true }),
@@ -328,7 +514,10 @@ describe.each(engines())('support commands (%s)', (engine) => {
       ]);
       const codes = [a.code, b.code].sort();
       // Either both ran one after the other (the second moved it again), or one lost the race (exit 3).
-      expect([[0, 0], [0, 3]]).toContainEqual(codes);
+      expect([
+        [0, 0],
+        [0, 3],
+      ]).toContainEqual(codes);
       const rows = await w.ledger(p);
       expect(rows.filter((r) => r.kind === 'purchase')).toHaveLength(1);
       expect(rows.reduce((s, r) => s + r.credits, 0)).toBe(10);
@@ -337,7 +526,8 @@ describe.each(engines())('support commands (%s)', (engine) => {
 
     it('a later reconcile credits a queued payment once it can match it, and closes the entry', async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'newbie@example.com', amount: 1500 }).paymentIntent!.id;
+      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'newbie@example.com', amount: 1500 })
+        .paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(3);
       expect((await w.json(['review'])).doc.entries.map((e: { paymentKey: string }) => e.paymentKey)).toEqual([p]);
 
@@ -346,7 +536,12 @@ describe.each(engines())('support commands (%s)', (engine) => {
 
       const run = await w.reconcile();
       expect(run.code, run.stderr).toBe(0);
-      expect(run.doc.items.find((i: { paymentKey: string }) => i.paymentKey === p)).toMatchObject({ status: 'credited', userId: '5', matchedBy: 'email', credits: 15 });
+      expect(run.doc.items.find((i: { paymentKey: string }) => i.paymentKey === p)).toMatchObject({
+        status: 'credited',
+        userId: '5',
+        matchedBy: 'email',
+        credits: 15,
+      });
       expect(await w.reviewRow(p)).toMatchObject({ status: 'resolved' });
       expect((await w.json(['review'])).doc.entries).toEqual([]);
       expect(await w.ledger(p)).toMatchObject([{ user_id: '5', credits: 15, kind: 'purchase' }]);
@@ -355,11 +550,17 @@ describe.each(engines())('support commands (%s)', (engine) => {
     it('assign racing reconcile in separate processes credits each payment once', async (test) => {
       const w = await world(engine, test);
       const keys: string[] = [];
-      for (let i = 0; i < 6; i++) keys.push(w.sim.store.createCheckoutPayment({ created: t(2) + i, clientReferenceId: '1', amount: 1000 }).paymentIntent!.id);
+      for (let i = 0; i < 6; i++)
+        keys.push(
+          w.sim.store.createCheckoutPayment({ created: t(2) + i, clientReferenceId: '1', amount: 1000 }).paymentIntent!
+            .id,
+        );
       // A database never migrated: the processes also race to create the tables.
       const [run, ...assigns] = await Promise.all([
         w.reconcile({ process: true }),
-        ...keys.map((k) => w.cli(['assign', k, '--user', '2', '--reason', 'race', '--actor', 'racer'], {}, { process: true })),
+        ...keys.map((k) =>
+          w.cli(['assign', k, '--user', '2', '--reason', 'race', '--actor', 'racer'], {}, { process: true }),
+        ),
       ]);
       expect(run!.code, run!.stderr).toBe(0);
       const rows = await w.ledger();
@@ -386,25 +587,65 @@ describe.each(engines())('support commands (%s)', (engine) => {
   describe.concurrent('adjust and balance', () => {
     it('adjust writes a manual entry with actor and reason; balance sums, newest first', async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 }).paymentIntent!.id;
+      const p = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000 })
+        .paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(0);
 
       const plus = await w.cli(['adjust', '--user', '1', '--credits', '50', '--reason', 'goodwill after outage']);
       expect(plus.code, plus.stderr).toBe(0);
       expect(plus.stdout).toMatch(/\+50 credits.*Balance now 60 credits/s);
-      const minus = await w.json(['adjust', '--user', 'ANN@example.com', '--credits', '-20', '--reason', 'double goodwill', '--actor', 'bob']);
+      const minus = await w.json([
+        'adjust',
+        '--user',
+        'ANN@example.com',
+        '--credits',
+        '-20',
+        '--reason',
+        'double goodwill',
+        '--actor',
+        'bob',
+      ]);
       expect(minus.code, minus.stderr).toBe(0);
-      expect(minus.doc).toMatchObject({ userId: '1', credits: -20, balance: 40, entry: { kind: 'manual', paymentKey: null, actor: 'bob', reason: 'double goodwill' } });
+      expect(minus.doc).toMatchObject({
+        userId: '1',
+        credits: -20,
+        balance: 40,
+        entry: { kind: 'manual', paymentKey: null, actor: 'bob', reason: 'double goodwill' },
+      });
       expect((await w.ledger()).filter((r) => r.kind === 'manual')).toEqual([
-        { id: expect.any(Number), user_id: '1', credits: 50, kind: 'manual', payment_key: null, actor: userInfo().username, reason: 'goodwill after outage', run_id: null },
-        { id: expect.any(Number), user_id: '1', credits: -20, kind: 'manual', payment_key: null, actor: 'bob', reason: 'double goodwill', run_id: null },
+        {
+          id: expect.any(Number),
+          user_id: '1',
+          credits: 50,
+          kind: 'manual',
+          payment_key: null,
+          actor: userInfo().username,
+          reason: 'goodwill after outage',
+          run_id: null,
+        },
+        {
+          id: expect.any(Number),
+          user_id: '1',
+          credits: -20,
+          kind: 'manual',
+          payment_key: null,
+          actor: 'bob',
+          reason: 'double goodwill',
+          run_id: null,
+        },
       ]);
 
       const b = await w.json(['balance', '1']);
       expect(b.code, b.stderr).toBe(0);
       expect(b.doc.userId).toBe('1');
       expect(b.doc.balance).toBe(40);
-      expect(b.doc.entries.map((e: { kind: string; credits: number; paymentKey: string | null }) => [e.kind, e.credits, e.paymentKey])).toEqual([
+      expect(
+        b.doc.entries.map((e: { kind: string; credits: number; paymentKey: string | null }) => [
+          e.kind,
+          e.credits,
+          e.paymentKey,
+        ]),
+      ).toEqual([
         ['manual', -20, null],
         ['manual', 50, null],
         ['purchase', 10, p],
@@ -428,11 +669,19 @@ describe.each(engines())('support commands (%s)', (engine) => {
       expectError(await w.cli(['adjust', '--user', '1', '--credits', '1.5', '--reason', 'x']), 2, /--credits/);
       expectError(await w.cli(['adjust', '--user', '1', '--credits', 'ten', '--reason', 'x']), 2, /--credits/);
       expectError(await w.cli(['adjust', '--user', '1', '--reason', 'x']), 2, /--credits/);
-      expectError(await w.cli(['adjust', '--user', '1', '--credits', '100001', '--reason', 'x']), 2, /maxCreditsPerPayment/);
+      expectError(
+        await w.cli(['adjust', '--user', '1', '--credits', '100001', '--reason', 'x']),
+        2,
+        /maxCreditsPerPayment/,
+      );
       const amb = await w.json(['adjust', '--user', 'shared@example.com', '--credits', '5', '--reason', 'x']);
       expect(amb.code).toBe(2);
       expect(amb.doc.error.message).toMatch(/matches 2 users: 3 .*; 4 /);
-      expectError(await w.cli(['adjust', '--user', 'nobody@example.org', '--credits', '5', '--reason', 'x']), 2, /no user with id or email/);
+      expectError(
+        await w.cli(['adjust', '--user', 'nobody@example.org', '--credits', '5', '--reason', 'x']),
+        2,
+        /no user with id or email/,
+      );
       expect(await w.fingerprint()).toBe(before);
     });
 
@@ -456,8 +705,16 @@ describe.each(engines())('support commands (%s)', (engine) => {
   describe.concurrent('lookup', () => {
     it('a payment: what Stripe says, how the chain matches it and why, and what the ledger holds', async (test) => {
       const w = await world(engine, test);
-      const shared = w.sim.store.createCheckoutPayment({ created: t(3), email: 'shared@example.com', amount: 500 }).paymentIntent!.id;
-      const byEmail = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '999', email: 'ann@example.com', name: 'Ann A.', amount: 1000, metadata: { order: 'A-17' } });
+      const shared = w.sim.store.createCheckoutPayment({ created: t(3), email: 'shared@example.com', amount: 500 })
+        .paymentIntent!.id;
+      const byEmail = w.sim.store.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '999',
+        email: 'ann@example.com',
+        name: 'Ann A.',
+        amount: 1000,
+        metadata: { order: 'A-17' },
+      });
       const fresh = await w.json(['lookup', shared]);
       // Before any run: the database has no tool tables, and lookup still answers (read-only).
       expect(fresh.code, fresh.stderr).toBe(0);
@@ -471,8 +728,17 @@ describe.each(engines())('support commands (%s)', (engine) => {
         kind: 'payment',
         paymentKey: shared,
         amount: 500,
-        stripe: { state: 'paid', checkoutSession: { status: 'complete', paymentStatus: 'paid', customerDetailsEmail: 'shared@example.com' }, paymentIntent: { status: 'succeeded', refunded: false } },
-        chain: { status: 'needs_review', reason: 'ambiguous_email', userId: null, steps: [{ step: 'email', value: 'shared@example.com', userIds: ['3', '4'] }] },
+        stripe: {
+          state: 'paid',
+          checkoutSession: { status: 'complete', paymentStatus: 'paid', customerDetailsEmail: 'shared@example.com' },
+          paymentIntent: { status: 'succeeded', refunded: false },
+        },
+        chain: {
+          status: 'needs_review',
+          reason: 'ambiguous_email',
+          userId: null,
+          steps: [{ step: 'email', value: 'shared@example.com', userIds: ['3', '4'] }],
+        },
         ledger: { credited: false, entries: [] },
         review: { status: 'open', reason: 'ambiguous_email', candidates: [{ id: '3' }, { id: '4' }] },
         record: { status: 'needs_review', reason: 'ambiguous_email' },
@@ -486,7 +752,10 @@ describe.each(engines())('support commands (%s)', (engine) => {
       expect(b.doc).toMatchObject({
         paymentKey: pi,
         checkoutSession: cs,
-        stripe: { state: 'paid', checkoutSession: { clientReferenceId: '999', name: 'Ann A.', metadata: { order: 'A-17' } } },
+        stripe: {
+          state: 'paid',
+          checkoutSession: { clientReferenceId: '999', name: 'Ann A.', metadata: { order: 'A-17' } },
+        },
         chain: {
           status: 'would_credit',
           userId: '1',
@@ -498,7 +767,12 @@ describe.each(engines())('support commands (%s)', (engine) => {
             { step: 'email', value: 'ann@example.com', userIds: ['1'] },
           ],
         },
-        ledger: { credited: true, holderUserId: '1', credits: 10, entries: [{ kind: 'purchase', userId: '1', credits: 10, paymentKey: pi }] },
+        ledger: {
+          credited: true,
+          holderUserId: '1',
+          credits: 10,
+          entries: [{ kind: 'purchase', userId: '1', credits: 10, paymentKey: pi }],
+        },
         verdict: 'credited: 10 credits with user 1',
       });
 
@@ -525,22 +799,51 @@ describe.each(engines())('support commands (%s)', (engine) => {
 
     it('a refunded or pending payment says so', async (test) => {
       const w = await world(engine, test);
-      const refunded = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000, refundedAmount: 1000 }).paymentIntent!.id;
-      const pending = w.sim.store.createCheckoutPayment({ created: t(2), clientReferenceId: '1', amount: 1000, paymentStatus: 'unpaid' }).paymentIntent!.id;
+      const refunded = w.sim.store.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        amount: 1000,
+        refundedAmount: 1000,
+      }).paymentIntent!.id;
+      const pending = w.sim.store.createCheckoutPayment({
+        created: t(2),
+        clientReferenceId: '1',
+        amount: 1000,
+        paymentStatus: 'unpaid',
+      }).paymentIntent!.id;
       const r = await w.json(['lookup', refunded]);
-      expect(r.doc).toMatchObject({ stripe: { state: 'refunded', paymentIntent: { refunded: true } }, chain: { status: 'skipped', reason: 'refunded' }, verdict: expect.stringMatching(/skipped \(refunded\)/) });
+      expect(r.doc).toMatchObject({
+        stripe: { state: 'refunded', paymentIntent: { refunded: true } },
+        chain: { status: 'skipped', reason: 'refunded' },
+        verdict: expect.stringMatching(/skipped \(refunded\)/),
+      });
       const p = await w.json(['lookup', pending]);
-      expect(p.doc).toMatchObject({ stripe: { state: 'pending', checkoutSession: { paymentStatus: 'unpaid' } }, chain: { status: 'pending' }, verdict: expect.stringMatching(/not settled/) });
+      expect(p.doc).toMatchObject({
+        stripe: { state: 'pending', checkoutSession: { paymentStatus: 'unpaid' } },
+        chain: { status: 'pending' },
+        verdict: expect.stringMatching(/not settled/),
+      });
     });
 
     it('a user: the customers they paid as, learned from their ledger entries, find their other payments', async (test) => {
       // No customer column in the users table: the customer is known only from the credited payment.
       const w = await world(engine, test);
       const s = w.sim.store;
-      const credited = s.createCheckoutPayment({ created: t(5), clientReferenceId: '1', customer: 'cus_zed', email: 'zed@elsewhere.example', amount: 1000 }).paymentIntent!.id;
+      const credited = s.createCheckoutPayment({
+        created: t(5),
+        clientReferenceId: '1',
+        customer: 'cus_zed',
+        email: 'zed@elsewhere.example',
+        amount: 1000,
+      }).paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(0);
       // The same customer again, with no reference and an email no user has: it needs a person.
-      const again = s.createCheckoutPayment({ created: t(1), customer: 'cus_zed', email: 'zed@elsewhere.example', amount: 2000 }).paymentIntent!.id;
+      const again = s.createCheckoutPayment({
+        created: t(1),
+        customer: 'cus_zed',
+        email: 'zed@elsewhere.example',
+        amount: 2000,
+      }).paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(3);
 
       const r = await w.json(['lookup', '1']);
@@ -553,7 +856,7 @@ describe.each(engines())('support commands (%s)', (engine) => {
       expect(r.doc.entries).toMatchObject([{ kind: 'purchase', matchedBy: 'client_reference_id' }]);
     });
 
-    it("a user (by id or email): their payments side by side with their ledger entries", async (test) => {
+    it('a user (by id or email): their payments side by side with their ledger entries', async (test) => {
       const w = await world(engine, test, { ...CONFIG, users: { stripeCustomerId: 'stripe_customer_id' } });
       const s = w.sim.store;
       // Credited by a run through client_reference_id: Stripe cannot list it by user; the tool's record has it.
@@ -561,22 +864,52 @@ describe.each(engines())('support commands (%s)', (engine) => {
       const other = s.createCheckoutPayment({ created: t(5), clientReferenceId: '2', amount: 1000 }).paymentIntent!.id;
       expect((await w.reconcile()).code).toBe(0);
       // Paid since the last run, not credited yet: found live in Stripe by email and by customer.
-      const byEmail = s.createCheckoutPayment({ created: t(1), email: 'ann@example.com', amount: 2000 }).paymentIntent!.id;
-      const byCustomer = s.createCheckoutPayment({ created: t(1) + 60, customer: 'cus_ann', amount: 3000 }).paymentIntent!.id;
-      const standalone = s.createPaymentIntent({ created: t(1) + 600, customer: 'cus_ann', amount: 400, metadata: { credits: '4' } }).paymentIntent.id;
+      const byEmail = s.createCheckoutPayment({ created: t(1), email: 'ann@example.com', amount: 2000 }).paymentIntent!
+        .id;
+      const byCustomer = s.createCheckoutPayment({ created: t(1) + 60, customer: 'cus_ann', amount: 3000 })
+        .paymentIntent!.id;
+      const standalone = s.createPaymentIntent({
+        created: t(1) + 600,
+        customer: 'cus_ann',
+        amount: 400,
+        metadata: { credits: '4' },
+      }).paymentIntent.id;
       await w.cli(['adjust', '--user', '1', '--credits', '5', '--reason', 'welcome bonus']);
       w.sim.resetRequestLog();
 
       const r = await w.json(['lookup', '1']);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.doc).toMatchObject({ kind: 'user', user: { id: '1', email: 'ann@example.com', name: 'Ann' }, balance: 15, customerIds: ['cus_ann'] });
+      expect(r.doc).toMatchObject({
+        kind: 'user',
+        user: { id: '1', email: 'ann@example.com', name: 'Ann' },
+        balance: 15,
+        customerIds: ['cus_ann'],
+      });
       const rows = new Map<string, any>(r.doc.payments.map((p: { paymentKey: string }) => [p.paymentKey, p]));
       expect([...rows.keys()].sort()).toEqual([byRef, byEmail, byCustomer, standalone].sort());
       expect(rows.has(other)).toBe(false);
-      expect(rows.get(byRef)).toMatchObject({ foundBy: expect.arrayContaining(['ledger']), stripe: 'paid', ledger: { holderUserId: '1', credits: 10 }, note: null });
-      expect(rows.get(byEmail)).toMatchObject({ foundBy: ['stripe:email'], stripe: 'paid', ledger: null, chain: { status: 'would_credit', userId: '1', matchedBy: 'email', credits: 20 }, note: expect.stringMatching(/paid, NOT credited/) });
-      expect(rows.get(byCustomer)).toMatchObject({ foundBy: ['stripe:customer'], ledger: null, chain: { status: 'would_credit', userId: '1', matchedBy: 'customer', credits: 30 } });
-      expect(rows.get(standalone)).toMatchObject({ foundBy: ['stripe:customer'], chain: { status: 'would_credit', userId: '1', credits: 4 } });
+      expect(rows.get(byRef)).toMatchObject({
+        foundBy: expect.arrayContaining(['ledger']),
+        stripe: 'paid',
+        ledger: { holderUserId: '1', credits: 10 },
+        note: null,
+      });
+      expect(rows.get(byEmail)).toMatchObject({
+        foundBy: ['stripe:email'],
+        stripe: 'paid',
+        ledger: null,
+        chain: { status: 'would_credit', userId: '1', matchedBy: 'email', credits: 20 },
+        note: expect.stringMatching(/paid, NOT credited/),
+      });
+      expect(rows.get(byCustomer)).toMatchObject({
+        foundBy: ['stripe:customer'],
+        ledger: null,
+        chain: { status: 'would_credit', userId: '1', matchedBy: 'customer', credits: 30 },
+      });
+      expect(rows.get(standalone)).toMatchObject({
+        foundBy: ['stripe:customer'],
+        chain: { status: 'would_credit', userId: '1', credits: 4 },
+      });
       expect(r.doc.payments.map((p: { paymentKey: string }) => p.paymentKey)[0]).toBe(standalone); // newest first
       expect(r.doc.entries.map((e: { kind: string; credits: number }) => [e.kind, e.credits])).toEqual([
         ['manual', 5],
@@ -584,11 +917,18 @@ describe.each(engines())('support commands (%s)', (engine) => {
       ]);
       // Stripe was asked what it can answer: sessions by customer_details[email] and by customer.
       const asked = w.sim.requests.filter((q) => q.endpoint === 'GET /v1/checkout/sessions').map((q) => q.query);
-      expect(asked).toEqual(expect.arrayContaining([expect.objectContaining({ customer_details: { email: 'ann@example.com' } }), expect.objectContaining({ customer: 'cus_ann' })]));
+      expect(asked).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ customer_details: { email: 'ann@example.com' } }),
+          expect.objectContaining({ customer: 'cus_ann' }),
+        ]),
+      );
 
       const byMail = await w.json(['lookup', 'Ann@Example.com']);
       expect(byMail.doc.user).toMatchObject({ id: '1' });
-      expect(byMail.doc.payments.map((p: { paymentKey: string }) => p.paymentKey).sort()).toEqual([...rows.keys()].sort());
+      expect(byMail.doc.payments.map((p: { paymentKey: string }) => p.paymentKey).sort()).toEqual(
+        [...rows.keys()].sort(),
+      );
 
       const text = await w.cli(['lookup', '1']);
       expect(text.code, text.stderr).toBe(0);
@@ -600,11 +940,19 @@ describe.each(engines())('support commands (%s)', (engine) => {
 
     it('an email no user has still shows its payments; an ambiguous email or unknown id is exit 2', async (test) => {
       const w = await world(engine, test);
-      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'stranger@example.org', amount: 1000 }).paymentIntent!.id;
+      const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'stranger@example.org', amount: 1000 })
+        .paymentIntent!.id;
       const r = await w.json(['lookup', 'stranger@example.org']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.doc).toMatchObject({ kind: 'user', user: null, balance: 0, entries: [] });
-      expect(r.doc.payments).toMatchObject([{ paymentKey: p, foundBy: ['stripe:email'], chain: { status: 'needs_review', reason: 'no_user' }, note: expect.stringMatching(/needs review \(no_user\)/) }]);
+      expect(r.doc.payments).toMatchObject([
+        {
+          paymentKey: p,
+          foundBy: ['stripe:email'],
+          chain: { status: 'needs_review', reason: 'no_user' },
+          note: expect.stringMatching(/needs review \(no_user\)/),
+        },
+      ]);
       const amb = await w.cli(['lookup', 'shared@example.com']);
       expectError(amb, 2, /matches 2 users/);
       expectError(await w.cli(['lookup', '12345']), 2, /no user with id or email '12345'/);

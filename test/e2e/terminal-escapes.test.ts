@@ -37,16 +37,18 @@ let nobodyPayment: string;
 
 beforeAll(async () => {
   sim = await startSimulator({ apiKeys: [KEY] });
-  const db = createAppDb(
-    join(tmp.dir, 'app.db'),
-    [
-      { id: 1, email: 'ann@example.com', name: 'Ann' },
-      { id: 2, email: 'shared@example.com', name: NASTY_USER },
-      { id: 3, email: 'shared@example.com', name: 'Cat' },
-    ],
-  );
+  const db = createAppDb(join(tmp.dir, 'app.db'), [
+    { id: 1, email: 'ann@example.com', name: 'Ann' },
+    { id: 2, email: 'shared@example.com', name: NASTY_USER },
+    { id: 3, email: 'shared@example.com', name: 'Cat' },
+  ]);
   const cfg = writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
-  cli = (args) => runCli([...args, '--db', db, '--config', cfg], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url }, timeoutMs: 120_000 });
+  cli = (args) =>
+    runCli([...args, '--db', db, '--config', cfg], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      timeoutMs: 120_000,
+    });
   since = now() - 7 * DAY;
   const t = (days: number) => now() - days * DAY;
   // In review: two users share the email; the payer's name is hostile.
@@ -101,17 +103,18 @@ describe('control characters from payers and users are shown escaped', () => {
 
     // --json: the exact text, escaped the JSON way.
     const json = await cli(['review', '--json']);
-    const names = (JSON.parse(json.stdout) as { entries: Array<{ name: string | null; candidates: Array<{ name: string | null }> }> }).entries.flatMap((e) => [
-      e.name,
-      ...e.candidates.map((c) => c.name),
-    ]);
+    const names = (
+      JSON.parse(json.stdout) as { entries: Array<{ name: string | null; candidates: Array<{ name: string | null }> }> }
+    ).entries.flatMap((e) => [e.name, ...e.candidates.map((c) => c.name)]);
     expect(names).toEqual(expect.arrayContaining([NASTY_NAME, NASTY_USER, `Bob${FORGED}`]));
   }, 300_000);
 });
 
 describe('termText', () => {
   it('escapes C0, DEL, C1 and bidi controls, and nothing else', () => {
-    expect(termText('a\x1b[2Jb\r\n\t\x00\x7f\x9b\u202e\u2066')).toBe('a\\x1b[2Jb\\r\\n\\t\\x00\\x7f\\x9b\\u202e\\u2066');
+    expect(termText('a\x1b[2Jb\r\n\t\x00\x7f\x9b\u202e\u2066')).toBe(
+      'a\\x1b[2Jb\\r\\n\\t\\x00\\x7f\\x9b\\u202e\\u2066',
+    );
     expect(termLines('one\ntwo\x07')).toBe('one\ntwo\\x07');
     const plain = 'Zoë Müller <zoe@example.com> 日本 ✓ → "quoted" \\ back';
     expect(termText(plain)).toBe(plain);

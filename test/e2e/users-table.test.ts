@@ -39,7 +39,10 @@ async function world(engine: EngineName, test: TestContext, users: TestUser[], o
   const since = now() - 3 * DAY;
   const cli = (args: string[], config: unknown = {}): Promise<CliResult> => {
     const cfg = writeJson(join(tmp.dir, `config-${Math.random().toString(36).slice(2)}.json`), config);
-    return runCli([...args, '--db', app.url, '--config', cfg], { cwd: tmp.dir, env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url } });
+    return runCli([...args, '--db', app.url, '--config', cfg], {
+      cwd: tmp.dir,
+      env: { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+    });
   };
   const json = async (args: string[], config: unknown = {}) => {
     const r = await cli([...args, '--json'], config);
@@ -58,16 +61,26 @@ async function world(engine: EngineName, test: TestContext, users: TestUser[], o
     const r = await json(['doctor'], config);
     return { ...r, findings: r.doc.findings as Finding[] };
   };
-  const ledger = () => app.query<{ payment_key: string; user_id: string; credits: number }>("SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id");
+  const ledger = () =>
+    app.query<{ payment_key: string; user_id: string; credits: number }>(
+      "SELECT payment_key, user_id, credits FROM credit_ledger WHERE kind = 'purchase' ORDER BY id",
+    );
   const pay = (p: { ref?: string; metadata?: Record<string, string>; credits?: number }) =>
-    sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: p.ref, metadata: { credits: String(p.credits ?? 5), ...p.metadata }, amount: 500 }).paymentIntent!.id;
+    sim.store.createCheckoutPayment({
+      created: now() - DAY,
+      clientReferenceId: p.ref,
+      metadata: { credits: String(p.credits ?? 5), ...p.metadata },
+      amount: 500,
+    }).paymentIntent!.id;
   return { sim, tmp, app, cli, json, reconcile, doctor, ledger, pay };
 }
 
 describe.each(engines())('the users table as the tool reads it (%s)', (engine) => {
   it('an INTEGER id beyond 2^53 is read exactly: a neighbouring id finds nobody, the real one is credited, looked up and assigned', async (t) => {
     const big = '9007199254740993';
-    const w = await world(engine, t, [{ id: big, email: 'big@example.com' }], { idType: engine === 'sqlite' ? 'INTEGER' : 'BIGINT' });
+    const w = await world(engine, t, [{ id: big, email: 'big@example.com' }], {
+      idType: engine === 'sqlite' ? 'INTEGER' : 'BIGINT',
+    });
     const near = w.pay({ ref: '9007199254740992' });
     const exact = w.pay({ ref: big });
     const r = await w.reconcile();
@@ -95,7 +108,15 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
   });
 
   it('an id or email with a NUL byte matches nobody: that payment needs review, the others are credited', async (t) => {
-    const w = await world(engine, t, [{ id: 'u1', email: 'ann@example.com' }, { id: 'u2', email: 'ben@example.com' }], { idType: 'TEXT' });
+    const w = await world(
+      engine,
+      t,
+      [
+        { id: 'u1', email: 'ann@example.com' },
+        { id: 'u2', email: 'ben@example.com' },
+      ],
+      { idType: 'TEXT' },
+    );
     const good = w.pay({ ref: 'u1' });
     const badRef = w.pay({ ref: 'u2\u0000' });
     const badEmail = w.pay({ metadata: { user_email: 'ben@example.com\u0000' } });
@@ -117,7 +138,15 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
   });
 
   it('ids are exact text on a TEXT id column: " 42" is its own user, never "42"', async (t) => {
-    const w = await world(engine, t, [{ id: '42', email: 'plain@example.com' }, { id: ' 42', email: 'spaced@example.com' }], { idType: 'TEXT' });
+    const w = await world(
+      engine,
+      t,
+      [
+        { id: '42', email: 'plain@example.com' },
+        { id: ' 42', email: 'spaced@example.com' },
+      ],
+      { idType: 'TEXT' },
+    );
     const spaced = w.pay({ ref: ' 42' });
     const plain = w.pay({ ref: '42' });
     const trailing = w.pay({ metadata: { user_id: '42 ' } });
@@ -152,7 +181,10 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
     const config = { users: { table: engine === 'sqlite' ? 'main.users' : 'public.users' } };
     const p = w.pay({ ref: '1' });
     const doc = await w.doctor(config);
-    expect(doc.findings.filter((f) => f.level === 'fail'), doc.stderr).toEqual([]);
+    expect(
+      doc.findings.filter((f) => f.level === 'fail'),
+      doc.stderr,
+    ).toEqual([]);
     expect(doc.findings.find((f) => f.check === 'users')).toMatchObject({ level: 'ok' });
     expect(doc.code).toBe(0);
     const r = await w.reconcile(config);
@@ -160,13 +192,20 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
     expect(r.item(p)).toMatchObject({ status: 'credited', userId: '1' });
     const bal = await w.json(['balance', '1'], config);
     expect(bal.doc).toMatchObject({ userId: '1', balance: 5 });
-    const other = await w.cli(['reconcile', '--since', String(now() - DAY), '--dry-run'], { users: { table: 'elsewhere.users' } });
+    const other = await w.cli(['reconcile', '--since', String(now() - DAY), '--dry-run'], {
+      users: { table: 'elsewhere.users' },
+    });
     expect(other.code).toBe(2);
     expect(other.stderr).toContain('users table "elsewhere.users" not found');
     expect(other.stderr).not.toMatch(/\n\s+at /);
-    const ledger = await w.doctor({ ledger: { table: 'elsewhere.tx', columns: { userId: 'u', credits: 'c', paymentRef: 'r' } } });
+    const ledger = await w.doctor({
+      ledger: { table: 'elsewhere.tx', columns: { userId: 'u', credits: 'c', paymentRef: 'r' } },
+    });
     expect(ledger.code, ledger.stderr).toBe(2);
-    expect(ledger.findings.find((f) => f.check === 'ledger')).toMatchObject({ level: 'fail', message: expect.stringContaining('there is no table elsewhere.tx') });
+    expect(ledger.findings.find((f) => f.check === 'ledger')).toMatchObject({
+      level: 'fail',
+      message: expect.stringContaining('there is no table elsewhere.tx'),
+    });
   });
 
   it('a ledger mapped onto the users table, or a balance onto the ledger table, is refused (exit 2; doctor fails it)', async (t) => {
@@ -174,12 +213,22 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
     await w.app.exec('ALTER TABLE users ADD COLUMN credits INTEGER');
     await w.app.exec('ALTER TABLE users ADD COLUMN stripe_ref TEXT');
     const autoId = engine === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY';
-    await w.app.exec(`CREATE TABLE credit_transactions (id ${autoId}, user_id TEXT NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT UNIQUE, created_at TEXT)`);
+    await w.app.exec(
+      `CREATE TABLE credit_transactions (id ${autoId}, user_id TEXT NOT NULL, amount INTEGER NOT NULL, stripe_id TEXT UNIQUE, created_at TEXT)`,
+    );
     const p = w.pay({ ref: '1' });
     const txColumns = { userId: 'user_id', credits: 'amount', paymentRef: 'stripe_id', createdAt: 'created_at' };
     // Named as the engine would find it, not as users.table spells it.
-    const onUsers = { ledger: { table: engine === 'sqlite' ? 'main.Users' : 'public.users', columns: { userId: 'id', credits: 'credits', paymentRef: 'stripe_ref' } } };
-    const onLedger = { ledger: { table: 'credit_transactions', columns: txColumns }, balance: { table: 'credit_transactions', column: 'amount', key: 'user_id' } };
+    const onUsers = {
+      ledger: {
+        table: engine === 'sqlite' ? 'main.Users' : 'public.users',
+        columns: { userId: 'id', credits: 'credits', paymentRef: 'stripe_ref' },
+      },
+    };
+    const onLedger = {
+      ledger: { table: 'credit_transactions', columns: txColumns },
+      balance: { table: 'credit_transactions', column: 'amount', key: 'user_id' },
+    };
 
     for (const [config, key, text] of [
       [onUsers, 'ledger', 'is the users table'],
@@ -191,9 +240,13 @@ describe.each(engines())('the users table as the tool reads it (%s)', (engine) =
       expect(r.stderr).not.toMatch(/\n\s+at /);
       const doc = await w.doctor(config);
       expect(doc.code).toBe(2);
-      expect(doc.findings.filter((f) => f.level === 'fail' && f.message.includes(text)).map((f) => f.check)).toEqual([key]);
+      expect(doc.findings.filter((f) => f.level === 'fail' && f.message.includes(text)).map((f) => f.check)).toEqual([
+        key,
+      ]);
     }
-    expect(await w.app.query('SELECT id, credits, stripe_ref FROM users')).toEqual([{ id: 1, credits: null, stripe_ref: null }]);
+    expect(await w.app.query('SELECT id, credits, stripe_ref FROM users')).toEqual([
+      { id: 1, credits: null, stripe_ref: null },
+    ]);
     expect(await w.app.query('SELECT * FROM credit_transactions')).toEqual([]);
 
     // The balance on the users table is what it is for.

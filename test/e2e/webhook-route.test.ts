@@ -24,9 +24,17 @@ describe('the documented webhook route handler (examples/next-route.ts)', () => 
   beforeAll(async () => {
     sim = await startSimulator({ apiKeys: [KEY] });
     tmp = tempDir('sc-route-');
-    db = createAppDb(join(tmp.dir, 'app.db'), [1, 2].map((id) => ({ id, email: `u${id}@example.com` })));
+    db = createAppDb(
+      join(tmp.dir, 'app.db'),
+      [1, 2].map((id) => ({ id, email: `u${id}@example.com` })),
+    );
     writeJson(join(tmp.dir, 'stripe-credits.config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
-    Object.assign(process.env, { DATABASE_URL: db, STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, STRIPE_WEBHOOK_SECRET: SECRET });
+    Object.assign(process.env, {
+      DATABASE_URL: db,
+      STRIPE_API_KEY: KEY,
+      STRIPE_API_BASE: sim.url,
+      STRIPE_WEBHOOK_SECRET: SECRET,
+    });
     process.chdir(tmp.dir); // the example names its config file relative to the app's directory
     ({ POST } = await import('../../examples/next-route.js'));
   });
@@ -55,10 +63,14 @@ describe('the documented webhook route handler (examples/next-route.ts)', () => 
     expect(await again.json()).toEqual({ received: true, status: 'already_credited' });
     const other = await POST(signed('customer.created', { id: 'cus_1', object: 'customer' }));
     expect(await other.json()).toEqual({ received: true, status: 'ignored' });
-    const forged = await POST(signed('checkout.session.completed', { id: p.session.id, object: 'checkout.session' }, 'whsec_forged'));
+    const forged = await POST(
+      signed('checkout.session.completed', { id: p.session.id, object: 'checkout.session' }, 'whsec_forged'),
+    );
     expect(forged.status).toBe(400);
     expect(await forged.text()).toMatch(/signature/);
-    expect(query(db, "SELECT user_id, credits FROM credit_ledger WHERE kind = 'purchase'")).toEqual([{ user_id: '2', credits: 30 }]);
+    expect(query(db, "SELECT user_id, credits FROM credit_ledger WHERE kind = 'purchase'")).toEqual([
+      { user_id: '2', credits: 30 },
+    ]);
   });
 
   it('is the code docs/library.md shows, verbatim', () => {

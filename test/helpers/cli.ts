@@ -49,8 +49,13 @@ export function runCli(args: string[], opts: RunOptions): Promise<CliResult> {
     else env[k] = v;
   }
   const needsProcess =
-    opts.process || opts.timeoutMs !== undefined || opts.uid !== undefined || Object.keys(opts.env ?? {}).some((k) => PROCESS_ONLY_ENV.test(k));
-  return needsProcess ? runCliProcess(args, opts.cwd, env, opts.timeoutMs, opts.uid) : runCliInProcess(args, opts.cwd, env);
+    opts.process ||
+    opts.timeoutMs !== undefined ||
+    opts.uid !== undefined ||
+    Object.keys(opts.env ?? {}).some((k) => PROCESS_ONLY_ENV.test(k));
+  return needsProcess
+    ? runCliProcess(args, opts.cwd, env, opts.timeoutMs, opts.uid)
+    : runCliInProcess(args, opts.cwd, env);
 }
 
 /** A stream that keeps what is written to it, as text. */
@@ -75,7 +80,13 @@ async function runCliInProcess(args: string[], cwd: string, env: Record<string, 
  * The real CLI (the built bin) as a child process. Asynchronous on purpose: the simulator usually
  * runs inside the test process and must keep answering while the CLI waits on it.
  */
-export function runCliProcess(args: string[], cwd: string, env: Record<string, string>, timeoutMs = 50_000, uid?: number): Promise<CliResult> {
+export function runCliProcess(
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs = 50_000,
+  uid?: number,
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const as = uid === undefined ? {} : { uid, gid: uid };
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...as });
@@ -97,7 +108,10 @@ export function runCliProcess(args: string[], cwd: string, env: Record<string, s
  * its `export …` line on stderr and returns that environment, and a stopper (SIGTERM) that resolves
  * to its exit code.
  */
-export async function startServing(args: string[], cwd: string): Promise<{ env: Record<string, string>; stop(): Promise<number | null> }> {
+export async function startServing(
+  args: string[],
+  cwd: string,
+): Promise<{ env: Record<string, string>; stop(): Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -135,7 +149,12 @@ export interface TestUser {
 export function createAppDb(
   path: string,
   users: TestUser[],
-  opts: { table?: string; idType?: 'INTEGER' | 'TEXT'; customerColumn?: boolean; columns?: { id?: string; email?: string; name?: string } } = {},
+  opts: {
+    table?: string;
+    idType?: 'INTEGER' | 'TEXT';
+    customerColumn?: boolean;
+    columns?: { id?: string; email?: string; name?: string };
+  } = {},
 ): string {
   const t = opts.table ?? 'users';
   const c = { id: 'id', email: 'email', name: 'name', ...opts.columns };

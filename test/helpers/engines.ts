@@ -61,7 +61,9 @@ export interface AppDb {
 
 const INT8 = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 ? (v: string) => (Number.isSafeInteger(Number(v)) ? Number(v) : v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === 20
+      ? (v: string) => (Number.isSafeInteger(Number(v)) ? Number(v) : v)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 function pgBase(): string {
@@ -118,7 +120,12 @@ function usersDdl(users: TestUser[], opts: AppDbOptions): { create: string; inse
   return {
     create: `CREATE TABLE ${t} (${c.id} ${opts.idType ?? 'INTEGER'} PRIMARY KEY, ${c.email} TEXT, ${c.name} TEXT${opts.customerColumn ? ', stripe_customer_id TEXT' : ''})`,
     insert: `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
-    rows: users.map((u) => [u.id, u.email, u.name ?? null, ...(opts.customerColumn ? [u.stripe_customer_id ?? null] : [])]),
+    rows: users.map((u) => [
+      u.id,
+      u.email,
+      u.name ?? null,
+      ...(opts.customerColumn ? [u.stripe_customer_id ?? null] : []),
+    ]),
   };
 }
 
@@ -149,7 +156,9 @@ function pgAppDb(url: string, drop: () => Promise<void>): AppDb {
       await (await conn()).query(params.length ? toDollar(text) : text, params.length ? params : undefined);
     },
     async tables() {
-      const rows = await db.query<{ t: string }>("SELECT tablename AS t FROM pg_catalog.pg_tables WHERE schemaname = 'public' ORDER BY 1");
+      const rows = await db.query<{ t: string }>(
+        "SELECT tablename AS t FROM pg_catalog.pg_tables WHERE schemaname = 'public' ORDER BY 1",
+      );
       return rows.map((r) => r.t);
     },
     async fingerprint() {
@@ -165,7 +174,10 @@ function pgAppDb(url: string, drop: () => Promise<void>): AppDb {
         parts.push(JSON.stringify(r));
         const name = `"${r.s}"."${r.n}"`;
         if (r.k === 'r' || r.k === 'p') {
-          const cols = await c.query(`SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, [r.s, r.n]);
+          const cols = await c.query(
+            `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+            [r.s, r.n],
+          );
           parts.push(JSON.stringify(cols.rows));
           const rows = await c.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM ${name} t ORDER BY 1`);
           parts.push(...rows.rows.map((x) => x.j));
@@ -202,7 +214,9 @@ function sqliteAppDb(path: string): AppDb {
       }
     },
     async tables() {
-      const rows = await db.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1");
+      const rows = await db.query<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+      );
       return rows.map((r) => r.name);
     },
     async fingerprint() {
@@ -214,9 +228,17 @@ function sqliteAppDb(path: string): AppDb {
 }
 
 /** A fresh app database with a users table of the given shape, on the given engine. */
-export async function createAppDb(engine: EngineName, dir: string, users: TestUser[], opts: AppDbOptions = {}): Promise<AppDb> {
+export async function createAppDb(
+  engine: EngineName,
+  dir: string,
+  users: TestUser[],
+  opts: AppDbOptions = {},
+): Promise<AppDb> {
   if (engine === 'sqlite') {
-    const path = createSqliteAppDb(join(dir, opts.file ?? 'app.db'), users, { ...opts, idType: (opts.idType ?? 'INTEGER') as 'INTEGER' | 'TEXT' });
+    const path = createSqliteAppDb(join(dir, opts.file ?? 'app.db'), users, {
+      ...opts,
+      idType: (opts.idType ?? 'INTEGER') as 'INTEGER' | 'TEXT',
+    });
     return sqliteAppDb(path);
   }
   const created = await createPgDatabase();

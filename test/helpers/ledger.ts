@@ -31,7 +31,10 @@ export async function openTempLedger(sql = ''): Promise<{ open: OpenDb; close():
  * default), opens it as the tool does (migrated unless `migrate: false`, read-only with
  * `readonly`), and everything is closed and removed after each test.
  */
-export function engineLedger(engine: EngineName, users: TestUser[] = [1, 2, 3].map((id) => ({ id, email: `${id}@example.com`, name: `U${id}` }))) {
+export function engineLedger(
+  engine: EngineName,
+  users: TestUser[] = [1, 2, 3].map((id) => ({ id, email: `${id}@example.com`, name: `U${id}` })),
+) {
   let app: AppDb | null = null;
   let open: OpenDb | null = null;
   let cleanup = () => {};

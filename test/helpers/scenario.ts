@@ -34,11 +34,15 @@ export function buildScenario(store: SimulatorStore, opts: { until: number; coun
   const since = until - 5 * 86400;
   const users: TestUser[] = [];
   for (let i = 1; i <= 40; i++) users.push({ id: i, email: `user${i}@example.com`, name: `User ${i}` });
-  users.push({ id: 41, email: 'twin@example.com', name: 'Twin A' }, { id: 42, email: 'TWIN@example.com', name: 'Twin B' });
+  users.push(
+    { id: 41, email: 'twin@example.com', name: 'Twin A' },
+    { id: 42, email: 'TWIN@example.com', name: 'Twin B' },
+  );
 
   const expected = new Map<string, Expected>();
   const notListed = new Set<string>();
-  const key = (r: { session: { id: string }; paymentIntent: { id: string } | null }) => r.paymentIntent?.id ?? r.session.id;
+  const key = (r: { session: { id: string }; paymentIntent: { id: string } | null }) =>
+    r.paymentIntent?.id ?? r.session.id;
 
   for (let i = 0; i < count; i++) {
     // Groups of three share a timestamp: ties on `created` across page boundaries.
@@ -48,7 +52,14 @@ export function buildScenario(store: SimulatorStore, opts: { until: number; coun
     const email = `user${uid}@example.com`;
     switch (i % 16) {
       case 0: {
-        const r = store.createCheckoutPayment({ created, paidAt, clientReferenceId: uid, metadata: { credits: '250' }, amount: 2500, email });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          clientReferenceId: uid,
+          metadata: { credits: '250' },
+          amount: 2500,
+          email,
+        });
         expected.set(key(r), { status: 'credited', userId: uid, credits: 250, matchedBy: 'client_reference_id' });
         break;
       }
@@ -63,7 +74,13 @@ export function buildScenario(store: SimulatorStore, opts: { until: number; coun
         break;
       }
       case 3: {
-        const r = store.createCheckoutPayment({ created, paidAt, clientReferenceId: `ext_${i}`, amount: 500, customerEmail: email });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          clientReferenceId: `ext_${i}`,
+          amount: 500,
+          customerEmail: email,
+        });
         expected.set(key(r), { status: 'credited', userId: uid, credits: 50, matchedBy: 'email' });
         break;
       }
@@ -73,45 +90,92 @@ export function buildScenario(store: SimulatorStore, opts: { until: number; coun
         break;
       }
       case 5: {
-        const r = store.createCheckoutPayment({ created, paidAt, amount: 500, email: `nobody${i}@example.net`, name: `User ${uid}` });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          amount: 500,
+          email: `nobody${i}@example.net`,
+          name: `User ${uid}`,
+        });
         expected.set(key(r), { status: 'needs_review', reason: 'no_user' });
         break;
       }
       case 6: {
-        const r = store.createCheckoutPayment({ created, paidAt, clientReferenceId: uid, amount: 5000, paymentStatus: 'unpaid' });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          clientReferenceId: uid,
+          amount: 5000,
+          paymentStatus: 'unpaid',
+        });
         expected.set(key(r), { status: 'pending' });
         break;
       }
       case 7: {
-        const r = store.createCheckoutPayment({ created, paidAt, clientReferenceId: uid, amount: 5000, paymentStatus: 'unpaid', piStatus: 'requires_payment_method' });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          clientReferenceId: uid,
+          amount: 5000,
+          paymentStatus: 'unpaid',
+          piStatus: 'requires_payment_method',
+        });
         notListed.add(key(r));
         break;
       }
       case 8: {
-        const r = store.createCheckoutPayment({ created, paidAt, clientReferenceId: uid, amount: 700, refundedAmount: 700 });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          clientReferenceId: uid,
+          amount: 700,
+          refundedAmount: 700,
+        });
         expected.set(key(r), { status: 'skipped', reason: 'refunded' });
         break;
       }
       case 9: {
-        const r = store.createCheckoutPayment({ created, clientReferenceId: uid, amount: 1500, mode: i % 32 === 9 ? 'subscription' : 'setup' });
+        const r = store.createCheckoutPayment({
+          created,
+          clientReferenceId: uid,
+          amount: 1500,
+          mode: i % 32 === 9 ? 'subscription' : 'setup',
+        });
         expected.set(key(r), { status: 'skipped', reason: i % 32 === 9 ? 'subscription' : 'setup' });
         break;
       }
       case 10: {
-        const r = store.createCheckoutPayment({ created, paidAt, clientReferenceId: uid, metadata: { credits: '12.5' }, amount: 700 });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          clientReferenceId: uid,
+          metadata: { credits: '12.5' },
+          amount: 700,
+        });
         expected.set(key(r), { status: 'needs_review', reason: 'invalid_credits' });
         break;
       }
       case 11: {
         const r = store.createCheckoutPayment({
-          created, paidAt, clientReferenceId: uid,
-          lineItems: [{ price: 'price_small', quantity: 3, unitAmount: 900 }, { price: 'price_big', quantity: 1, unitAmount: 8000 }],
+          created,
+          paidAt,
+          clientReferenceId: uid,
+          lineItems: [
+            { price: 'price_small', quantity: 3, unitAmount: 900 },
+            { price: 'price_big', quantity: 1, unitAmount: 8000 },
+          ],
         });
         expected.set(key(r), { status: 'credited', userId: uid, credits: 1300, matchedBy: 'client_reference_id' });
         break;
       }
       case 12: {
-        const r = store.createCheckoutPayment({ created, paidAt, clientReferenceId: uid, amount: 700, currency: 'eur' });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          clientReferenceId: uid,
+          amount: 700,
+          currency: 'eur',
+        });
         expected.set(key(r), { status: 'needs_review', reason: 'no_credit_rule' });
         break;
       }
@@ -121,16 +185,36 @@ export function buildScenario(store: SimulatorStore, opts: { until: number; coun
         break;
       }
       case 14: {
-        const pi = store.createPaymentIntent({ created: paidAt, amount: 3000, metadata: { user_id: uid, credits: '40' } });
-        expected.set(pi.paymentIntent.id, { status: 'credited', userId: uid, credits: 40, matchedBy: 'metadata.user_id' });
+        const pi = store.createPaymentIntent({
+          created: paidAt,
+          amount: 3000,
+          metadata: { user_id: uid, credits: '40' },
+        });
+        expected.set(pi.paymentIntent.id, {
+          status: 'credited',
+          userId: uid,
+          credits: 40,
+          matchedBy: 'metadata.user_id',
+        });
         const bare = store.createPaymentIntent({ created: paidAt, amount: 3000 });
         notListed.add(bare.paymentIntent.id);
-        const inv = store.createPaymentIntent({ created: paidAt, amount: 3000, metadata: { user_id: uid }, invoice: true });
+        const inv = store.createPaymentIntent({
+          created: paidAt,
+          amount: 3000,
+          metadata: { user_id: uid },
+          invoice: true,
+        });
         expected.set(inv.paymentIntent.id, { status: 'skipped', reason: 'invoice' });
         break;
       }
       case 15: {
-        const r = store.createCheckoutPayment({ created, paidAt, status: i % 32 === 15 ? 'expired' : 'open', clientReferenceId: uid, amount: 900 });
+        const r = store.createCheckoutPayment({
+          created,
+          paidAt,
+          status: i % 32 === 15 ? 'expired' : 'open',
+          clientReferenceId: uid,
+          amount: 900,
+        });
         notListed.add(key(r));
         break;
       }
@@ -138,31 +222,108 @@ export function buildScenario(store: SimulatorStore, opts: { until: number; coun
   }
 
   // Edges of the window. A session created 20h before the window and paid inside it counts.
-  const early = store.createCheckoutPayment({ created: since - 20 * 3600, paidAt: since + 30, clientReferenceId: '7', amount: 100 });
-  expected.set(early.paymentIntent!.id, { status: 'credited', userId: '7', credits: 10, matchedBy: 'client_reference_id' });
+  const early = store.createCheckoutPayment({
+    created: since - 20 * 3600,
+    paidAt: since + 30,
+    clientReferenceId: '7',
+    amount: 100,
+  });
+  expected.set(early.paymentIntent!.id, {
+    status: 'credited',
+    userId: '7',
+    credits: 10,
+    matchedBy: 'client_reference_id',
+  });
   // Paid exactly at `since` is in; paid exactly at `until` is out (until is exclusive).
-  const atSince = store.createCheckoutPayment({ created: since - 60, paidAt: since, clientReferenceId: '8', amount: 100 });
-  expected.set(atSince.paymentIntent!.id, { status: 'credited', userId: '8', credits: 10, matchedBy: 'client_reference_id' });
-  const atUntil = store.createCheckoutPayment({ created: until - 60, paidAt: until, clientReferenceId: '9', amount: 100 });
+  const atSince = store.createCheckoutPayment({
+    created: since - 60,
+    paidAt: since,
+    clientReferenceId: '8',
+    amount: 100,
+  });
+  expected.set(atSince.paymentIntent!.id, {
+    status: 'credited',
+    userId: '8',
+    credits: 10,
+    matchedBy: 'client_reference_id',
+  });
+  const atUntil = store.createCheckoutPayment({
+    created: until - 60,
+    paidAt: until,
+    clientReferenceId: '9',
+    amount: 100,
+  });
   notListed.add(atUntil.paymentIntent!.id);
   // Paid before the window (session and PaymentIntent both older): not looked at.
-  const before = store.createCheckoutPayment({ created: since - 3600, paidAt: since - 1, clientReferenceId: '9', amount: 100 });
+  const before = store.createCheckoutPayment({
+    created: since - 3600,
+    paidAt: since - 1,
+    clientReferenceId: '9',
+    amount: 100,
+  });
   notListed.add(before.paymentIntent!.id);
   // Partially refunded: still credited in full (only a full refund skips).
-  const partial = store.createCheckoutPayment({ created: since + 100, paidAt: since + 200, clientReferenceId: '10', amount: 1000, refundedAmount: 300 });
-  expected.set(partial.paymentIntent!.id, { status: 'credited', userId: '10', credits: 100, matchedBy: 'client_reference_id' });
+  const partial = store.createCheckoutPayment({
+    created: since + 100,
+    paidAt: since + 200,
+    clientReferenceId: '10',
+    amount: 1000,
+    refundedAmount: 300,
+  });
+  expected.set(partial.paymentIntent!.id, {
+    status: 'credited',
+    userId: '10',
+    credits: 100,
+    matchedBy: 'client_reference_id',
+  });
   // A free session (100% discount): no PaymentIntent, keyed by the session, 0 credits under the amount rule.
-  const free = store.createCheckoutPayment({ created: since + 300, clientReferenceId: '11', amount: 0, paymentStatus: 'no_payment_required' });
+  const free = store.createCheckoutPayment({
+    created: since + 300,
+    clientReferenceId: '11',
+    amount: 0,
+    paymentStatus: 'no_payment_required',
+  });
   expected.set(free.session.id, { status: 'skipped', reason: 'no_credits' });
-  const freeWithCredits = store.createCheckoutPayment({ created: since + 400, clientReferenceId: '11', amount: 0, paymentStatus: 'no_payment_required', metadata: { credits: '5' } });
-  expected.set(freeWithCredits.session.id, { status: 'credited', userId: '11', credits: 5, matchedBy: 'client_reference_id' });
+  const freeWithCredits = store.createCheckoutPayment({
+    created: since + 400,
+    clientReferenceId: '11',
+    amount: 0,
+    paymentStatus: 'no_payment_required',
+    metadata: { credits: '5' },
+  });
+  expected.set(freeWithCredits.session.id, {
+    status: 'credited',
+    userId: '11',
+    credits: 5,
+    matchedBy: 'client_reference_id',
+  });
   // Two ids for different users; an id that resolves to nobody passed over for the next one.
-  const conflict = store.createCheckoutPayment({ created: since + 500, clientReferenceId: '1', metadata: { user_id: '2' }, amount: 100 });
+  const conflict = store.createCheckoutPayment({
+    created: since + 500,
+    clientReferenceId: '1',
+    metadata: { user_id: '2' },
+    amount: 100,
+  });
   expected.set(conflict.paymentIntent!.id, { status: 'needs_review', reason: 'conflicting_ids' });
-  const passOver = store.createCheckoutPayment({ created: since + 600, clientReferenceId: '999', piMetadata: { user_id: '12' }, amount: 100 });
-  expected.set(passOver.paymentIntent!.id, { status: 'credited', userId: '12', credits: 10, matchedBy: 'metadata.user_id' });
+  const passOver = store.createCheckoutPayment({
+    created: since + 600,
+    clientReferenceId: '999',
+    piMetadata: { user_id: '12' },
+    amount: 100,
+  });
+  expected.set(passOver.paymentIntent!.id, {
+    status: 'credited',
+    userId: '12',
+    credits: 10,
+    matchedBy: 'metadata.user_id',
+  });
   // Emails that point at different users.
-  const twoEmails = store.createCheckoutPayment({ created: since + 700, email: 'user1@example.com', receiptEmail: 'user2@example.com', amount: 100 });
+  const twoEmails = store.createCheckoutPayment({
+    created: since + 700,
+    email: 'user1@example.com',
+    receiptEmail: 'user2@example.com',
+    amount: 100,
+  });
   expected.set(twoEmails.paymentIntent!.id, { status: 'needs_review', reason: 'conflicting_emails' });
 
   return { users, config: SCENARIO_CONFIG, since, until, expected, notListed };

@@ -11,10 +11,17 @@ export interface World {
 }
 
 /** A simulator taking `key`, a temp dir with `config` as config.json, and users 1..`users` (uN@example.com). */
-export async function openWorld(engine: EngineName, opts: { key: string; config: object; users: number }): Promise<World> {
+export async function openWorld(
+  engine: EngineName,
+  opts: { key: string; config: object; users: number },
+): Promise<World> {
   const sim = await startSimulator({ apiKeys: [opts.key] });
   const tmp = tempDir();
-  const app = await createAppDb(engine, tmp.dir, Array.from({ length: opts.users }, (_, i) => ({ id: i + 1, email: `u${i + 1}@example.com` })));
+  const app = await createAppDb(
+    engine,
+    tmp.dir,
+    Array.from({ length: opts.users }, (_, i) => ({ id: i + 1, email: `u${i + 1}@example.com` })),
+  );
   writeJson(join(tmp.dir, 'config.json'), opts.config);
   return { sim, tmp, app };
 }

@@ -5,7 +5,9 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('lists cut to a few sizes (one prepared statement each)', () => {
   it('ladderSize: powers of two below the most, and the most', () => {
-    expect([0, 1, 2, 3, 5, 100, 512, 513, 999, 1000, 1500].map((n) => ladderSize(n, 1000))).toEqual([1, 1, 2, 4, 8, 128, 512, 1000, 1000, 1000, 1000]);
+    expect([0, 1, 2, 3, 5, 100, 512, 513, 999, 1000, 1500].map((n) => ladderSize(n, 1000))).toEqual([
+      1, 1, 2, 4, 8, 128, 512, 1000, 1000, 1000, 1000,
+    ]);
   });
 
   it('padded lookups: every element still there, sizes from the ladder only, order kept', () => {

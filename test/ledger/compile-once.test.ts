@@ -9,11 +9,16 @@ describe('compiledOnce', () => {
   let open: OpenDb;
   let close: () => Promise<void>;
   beforeEach(async () => {
-    ({ open, close } = await openTempLedger("INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B'), (3, 'c@x', 'C')"));
+    ({ open, close } = await openTempLedger(
+      "INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B'), (3, 'c@x', 'C')",
+    ));
   });
   afterEach(() => close());
 
-  const query = (ids: number[]) => ({ compile: () => sql<{ email: string }>`SELECT email FROM users WHERE id IN (${sql.join(ids)}) ORDER BY id`.compile(open.db) });
+  const query = (ids: number[]) => ({
+    compile: () =>
+      sql<{ email: string }>`SELECT email FROM users WHERE id IN (${sql.join(ids)}) ORDER BY id`.compile(open.db),
+  });
   const emails = (rows: Array<{ email: string }>) => rows.map((r) => r.email);
 
   it('compiles a shape once and binds each call its own values', async () => {

@@ -37,10 +37,20 @@ describe('few statements prepared for lists of many lengths (SQLite)', () => {
     let next = 0;
     for (const n of lengths) {
       const rows = Array.from({ length: n }, () => ({ payment_key: `pi_${next}`, v: next++ }));
-      const r = await insertRows(db, 'test rows', rows, (part) => db.insertInto('stripe_credits_payments').values(part as typeof rows).compile());
+      const r = await insertRows(db, 'test rows', rows, (part) =>
+        db
+          .insertInto('stripe_credits_payments')
+          .values(part as typeof rows)
+          .compile(),
+      );
       expect(r.numAffectedRows).toBe(BigInt(n));
     }
-    expect((sqlite.prepare('SELECT count(*) AS n, sum(v) AS s FROM stripe_credits_payments').get() as { n: number; s: number })).toEqual({
+    expect(
+      sqlite.prepare('SELECT count(*) AS n, sum(v) AS s FROM stripe_credits_payments').get() as {
+        n: number;
+        s: number;
+      },
+    ).toEqual({
       n: next,
       s: (next * (next - 1)) / 2,
     });
@@ -50,12 +60,20 @@ describe('few statements prepared for lists of many lengths (SQLite)', () => {
 
   it('inserts with RETURNING: the rows of every part', async () => {
     const rows = Array.from({ length: 909 }, (_, i) => ({ payment_key: `k${i}`, v: i }));
-    const r = await insertRows(db, 'returning rows', rows, (part) => db.insertInto('stripe_credits_payments').values(part as typeof rows).returning('payment_key').compile());
+    const r = await insertRows(db, 'returning rows', rows, (part) =>
+      db
+        .insertInto('stripe_credits_payments')
+        .values(part as typeof rows)
+        .returning('payment_key')
+        .compile(),
+    );
     expect(r.rows.map((x) => (x as { payment_key: string }).payment_key)).toEqual(rows.map((x) => x.payment_key));
   });
 
   it('lookups: the same answer as without padding, from a dozen statements', async () => {
-    sqlite.exec("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2999) INSERT INTO stripe_credits_payments SELECT 'k' || i, i FROM n");
+    sqlite.exec(
+      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2999) INSERT INTO stripe_credits_payments SELECT 'k' || i, i FROM n",
+    );
     const before = cache.prepared;
     for (const n of lengths) {
       const keys = Array.from({ length: n }, (_, i) => `k${(i * 7 + n) % 6000}`);

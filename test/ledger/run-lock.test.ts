@@ -54,7 +54,10 @@ for (const engine of engines()) {
         expect(ended.map((r) => r.ok)).toEqual([true]);
         const lost = lock.assertHeld();
         await expect(lost).rejects.toBeInstanceOf(LockLostError);
-        await expect(lost).rejects.toMatchObject({ exitCode: 75, message: expect.stringMatching(/session ended.*nothing was written/) });
+        await expect(lost).rejects.toMatchObject({
+          exitCode: 75,
+          message: expect.stringMatching(/session ended.*nothing was written/),
+        });
         await lock.release();
         const next = await acquireRunLock(await open(), 'next');
         await expect(next.assertHeld()).resolves.toBeUndefined();
@@ -66,7 +69,10 @@ for (const engine of engines()) {
         const lock = await acquireRunLock(first, 'stalled run');
         // Another run that finds the lock's heartbeat too old (here: any age) takes it over.
         const other = await acquireRunLock(await open(), 'newer run', { staleAfterMs: 0, heartbeatMs: 60_000 });
-        await expect(lock.assertHeld()).rejects.toMatchObject({ exitCode: 75, message: expect.stringMatching(/taken over as stale: newer run/) });
+        await expect(lock.assertHeld()).rejects.toMatchObject({
+          exitCode: 75,
+          message: expect.stringMatching(/taken over as stale: newer run/),
+        });
         await expect(other.assertHeld()).resolves.toBeUndefined();
         await other.release();
         await lock.release();

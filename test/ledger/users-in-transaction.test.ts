@@ -30,7 +30,10 @@ for (const engine of engines()) {
       };
       const db = open.db.withPlugin(spy);
       await verifyUsersTable(db, DEFAULT_CONFIG.users);
-      const payments = [checkout({ id: 'cs_a', clientReferenceId: '2' }, { id: 'pi_a' }), checkout({ id: 'cs_b', clientReferenceId: '042' }, { id: 'pi_b' })];
+      const payments = [
+        checkout({ id: 'cs_a', clientReferenceId: '2' }, { id: 'pi_a' }),
+        checkout({ id: 'cs_b', clientReferenceId: '042' }, { id: 'pi_b' }),
+      ];
       const users = await db.transaction().execute(async (trx) => {
         usersTableKnownIn(db, trx);
         return loadUserDirectory(trx, DEFAULT_CONFIG.users, DEFAULT_CONFIG.match, payments);
@@ -42,7 +45,12 @@ for (const engine of engines()) {
 
       // The Planner does the same with each batch (the tool's tables not made yet: users only).
       fragments.length = 0;
-      const planner = new Planner(db, { ...DEFAULT_CONFIG, credits: { ...DEFAULT_CONFIG.credits, unitAmountPerCredit: { usd: 100 } } }, false, true);
+      const planner = new Planner(
+        db,
+        { ...DEFAULT_CONFIG, credits: { ...DEFAULT_CONFIG.credits, unitAmountPerCredit: { usd: 100 } } },
+        false,
+        true,
+      );
       await planner.decide(payments);
       expect(planner.plan.decision(0)).toMatchObject({ paymentKey: 'pi_a', userId: '2' });
       // (On SQLite the lookup's text is the one compiled above, reused: nothing is compiled again.)

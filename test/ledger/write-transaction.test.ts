@@ -17,12 +17,14 @@ describe('writeTransaction when COMMIT fails (SQLite)', () => {
   let path: string;
   beforeEach(async () => {
     ({ open, close } = await openTempLedger());
-    path = (await sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`.execute(open.db)).rows[0]!.file;
+    path = (await sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`.execute(open.db))
+      .rows[0]!.file;
   });
   afterEach(() => close());
 
   const insert = (name: string) => sql`INSERT INTO users (email, name) VALUES (${`${name}@example.com`}, ${name})`;
-  const names = async () => (await sql<{ name: string }>`SELECT name FROM users ORDER BY id`.execute(open.db)).rows.map((r) => r.name);
+  const names = async () =>
+    (await sql<{ name: string }>`SELECT name FROM users ORDER BY id`.execute(open.db)).rows.map((r) => r.name);
 
   it('rolls back, writes nothing, and leaves the connection free for the next transaction', async () => {
     await sql`PRAGMA busy_timeout = 100`.execute(open.db);

@@ -10,7 +10,10 @@ import { DEFAULT_RETRY } from '../../src/stripe/retry.js';
 import { DAY, HOUR, now } from '../helpers/cli.js';
 
 const KEY = 'sk_test_fetch_payments';
-const ALL: FetchRules = { match: { ...DEFAULT_CONFIG.match, standalonePaymentIntents: 'all' }, credits: DEFAULT_CONFIG.credits };
+const ALL: FetchRules = {
+  match: { ...DEFAULT_CONFIG.match, standalonePaymentIntents: 'all' },
+  credits: DEFAULT_CONFIG.credits,
+};
 
 /**
  * fetchPayments under the "all" policy, where every subscription payment is a standalone
@@ -40,21 +43,34 @@ describe('fetchPayments under "all"', () => {
         return list(...args);
       }) as typeof list;
     }
-    const reader = new StripeReader(stripe, DEFAULT_RETRY, 'sk_test_…', new RateLimiter({ global: 1500, perEndpoint: 500 }, DEFAULT_RETRY.clock));
+    const reader = new StripeReader(
+      stripe,
+      DEFAULT_RETRY,
+      'sk_test_…',
+      new RateLimiter({ global: 1500, perEndpoint: 500 }, DEFAULT_RETRY.clock),
+    );
     const batches: { payments: Payment[]; intentPagesSoFar: number }[] = [];
     // Two slices a list: pages follow one another, as they do within each slice of a long sweep.
-    const done = fetchPayments(reader, window, rules, async (batch) => {
-      batches.push({ payments: batch, intentPagesSoFar: reader.requestsByEndpoint.get('payment_intents.list') ?? 0 });
-    }, () => {}, { maxSlices: 2, inflightFactor: 1 }).then(() => reader);
+    const done = fetchPayments(
+      reader,
+      window,
+      rules,
+      async (batch) => {
+        batches.push({ payments: batch, intentPagesSoFar: reader.requestsByEndpoint.get('payment_intents.list') ?? 0 });
+      },
+      () => {},
+      { maxSlices: 2, inflightFactor: 1 },
+    ).then(() => reader);
     return { done, batches };
   }
 
   const byKey = (batches: { payments: Payment[] }[]) => {
     const out = new Map<string, Payment>();
-    for (const b of batches) for (const p of b.payments) {
-      expect(out.has(p.paymentKey), `${p.paymentKey} reached the sink twice`).toBe(false);
-      out.set(p.paymentKey, p);
-    }
+    for (const b of batches)
+      for (const p of b.payments) {
+        expect(out.has(p.paymentKey), `${p.paymentKey} reached the sink twice`).toBe(false);
+        out.set(p.paymentKey, p);
+      }
     return out;
   };
 
@@ -63,11 +79,22 @@ describe('fetchPayments under "all"', () => {
     const invoices: string[] = [];
     // 4,000 subscription payments over four days, all more than a day old; 150 credit purchases.
     for (let i = 0; i < 4_000; i++) {
-      invoices.push(sim.store.createPaymentIntent({ created: start + Math.floor((i * 4 * DAY) / 4_000), amount: 900, invoice: true }).paymentIntent.id);
+      invoices.push(
+        sim.store.createPaymentIntent({
+          created: start + Math.floor((i * 4 * DAY) / 4_000),
+          amount: 900,
+          invoice: true,
+        }).paymentIntent.id,
+      );
     }
-    for (let i = 0; i < 150; i++) sim.store.createCheckoutPayment({ created: start + i * 2_000, clientReferenceId: '1', amount: 1000 });
+    for (let i = 0; i < 150; i++)
+      sim.store.createCheckoutPayment({ created: start + i * 2_000, clientReferenceId: '1', amount: 1000 });
     // Made within the day: these are asked about one by one once the lists are done.
-    const recent = Array.from({ length: 200 }, (_, i) => sim.store.createPaymentIntent({ created: now() - HOUR + i, amount: 900, invoice: true }).paymentIntent.id);
+    const recent = Array.from(
+      { length: 200 },
+      (_, i) =>
+        sim.store.createPaymentIntent({ created: now() - HOUR + i, amount: 900, invoice: true }).paymentIntent.id,
+    );
 
     const { done, batches } = run();
     const reader = await done;
@@ -80,7 +107,9 @@ describe('fetchPayments under "all"', () => {
     // for: they were not held until the lists ended.
     const intentPages = reader.requestsByEndpoint.get('payment_intents.list')!;
     const old = new Set(invoices);
-    const early = batches.filter((b) => b.intentPagesSoFar < intentPages).reduce((n, b) => n + b.payments.filter((p) => old.has(p.paymentKey)).length, 0);
+    const early = batches
+      .filter((b) => b.intentPagesSoFar < intentPages)
+      .reduce((n, b) => n + b.payments.filter((p) => old.has(p.paymentKey)).length, 0);
     expect(early).toBeGreaterThan(invoices.length / 4);
     // The recent ones were each asked for their session (one request each, beside the sessions
     // list's few pages); the old ones were not.
@@ -96,7 +125,11 @@ describe('fetchPayments under "all"', () => {
     for (let i = 0; i < 1_500; i++) {
       const created = start + Math.floor((i * 4 * DAY) / 1_500);
       // Checkout with invoice_creation: an InvoicePayment names the session's PaymentIntent.
-      if (i % 5 === 0) purchases.push(sim.store.createCheckoutPayment({ created, clientReferenceId: '1', amount: 1000, invoice: true }).paymentIntent!.id);
+      if (i % 5 === 0)
+        purchases.push(
+          sim.store.createCheckoutPayment({ created, clientReferenceId: '1', amount: 1000, invoice: true })
+            .paymentIntent!.id,
+        );
       else invoices.push(sim.store.createPaymentIntent({ created, amount: 900, invoice: true }).paymentIntent.id);
     }
     // Sessions are listed slowly, so the other two lists reach these PaymentIntents first.
@@ -114,10 +147,17 @@ describe('fetchPayments under "all"', () => {
   it('under the default policy, standalone PaymentIntents are asked about while the lists run, each once', async () => {
     const start = since + HOUR;
     // An app that sells credits through its own PaymentIntents (Payment Element), beside Checkout.
-    const own = Array.from({ length: 1_500 }, (_, i) =>
-      sim.store.createPaymentIntent({ created: start + Math.floor((i * 4 * DAY) / 1_500), amount: 500, metadata: { user_id: String((i % 3) + 1) } }).paymentIntent.id,
+    const own = Array.from(
+      { length: 1_500 },
+      (_, i) =>
+        sim.store.createPaymentIntent({
+          created: start + Math.floor((i * 4 * DAY) / 1_500),
+          amount: 500,
+          metadata: { user_id: String((i % 3) + 1) },
+        }).paymentIntent.id,
     );
-    for (let i = 0; i < 100; i++) sim.store.createCheckoutPayment({ created: start + i * 3_000, clientReferenceId: '1', amount: 1000 });
+    for (let i = 0; i < 100; i++)
+      sim.store.createCheckoutPayment({ created: start + i * 3_000, clientReferenceId: '1', amount: 1000 });
     sim.requests.length = 0;
     const { done, batches } = run(0, { match: DEFAULT_CONFIG.match, credits: DEFAULT_CONFIG.credits });
     const reader = await done;
@@ -128,7 +168,10 @@ describe('fetchPayments under "all"', () => {
     expect(reader.requestsByEndpoint.get('invoice_payments.list')).toBe(1_500);
     expect(reader.requestsByEndpoint.get('sessions.list')! - 1_500).toBeLessThan(5);
     // The first of them went out before the PaymentIntents list had asked for its last page.
-    const log = sim.requests.map((r) => ({ endpoint: r.endpoint, check: 'payment_intent' in r.query || 'payment' in r.query }));
+    const log = sim.requests.map((r) => ({
+      endpoint: r.endpoint,
+      check: 'payment_intent' in r.query || 'payment' in r.query,
+    }));
     const firstCheck = log.findIndex((r) => r.check);
     const lastIntentPage = log.map((r) => r.endpoint).lastIndexOf('GET /v1/payment_intents');
     expect(firstCheck).toBeGreaterThan(0);

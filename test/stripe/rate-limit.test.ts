@@ -13,7 +13,8 @@ class VirtualLoop {
   private timers: { at: number; seq: number; fire: () => void }[] = [];
   readonly clock = {
     now: () => this.t,
-    sleep: (ms: number) => new Promise<void>((fire) => this.timers.push({ at: this.t + Math.max(0, ms), seq: this.seq++, fire })),
+    sleep: (ms: number) =>
+      new Promise<void>((fire) => this.timers.push({ at: this.t + Math.max(0, ms), seq: this.seq++, fire })),
   };
 
   async run(stall?: { from: number; to: number }): Promise<void> {

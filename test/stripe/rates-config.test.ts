@@ -30,15 +30,24 @@ describe('rates to Stripe: defaults by key mode, config, --max-rps', () => {
   });
 
   it('takes the config, and --max-rps over the config; no endpoint faster than the global rate', () => {
-    expect(limits(settings({ stripe: { maxRequestsPerSecond: 40, maxRequestsPerSecondPerEndpoint: 10 } }))).toEqual({ global: 40, perEndpoint: 10 });
-    expect(limits(settings({ stripe: { maxRequestsPerSecond: 40, maxRequestsPerSecondPerEndpoint: 10 } }, { maxRps: '30' }))).toEqual({ global: 30, perEndpoint: 10 });
+    expect(limits(settings({ stripe: { maxRequestsPerSecond: 40, maxRequestsPerSecondPerEndpoint: 10 } }))).toEqual({
+      global: 40,
+      perEndpoint: 10,
+    });
+    expect(
+      limits(settings({ stripe: { maxRequestsPerSecond: 40, maxRequestsPerSecondPerEndpoint: 10 } }, { maxRps: '30' })),
+    ).toEqual({ global: 30, perEndpoint: 10 });
     expect(limits(settings(null, { maxRps: '12' }))).toEqual({ global: 12, perEndpoint: 12 });
-    expect(limits(settings({ stripe: { maxRequestsPerSecondPerEndpoint: 7.5 } }, {}, 'sk_test_rates'))).toEqual({ global: 22, perEndpoint: 7.5 });
+    expect(limits(settings({ stripe: { maxRequestsPerSecondPerEndpoint: 7.5 } }, {}, 'sk_test_rates'))).toEqual({
+      global: 22,
+      perEndpoint: 7.5,
+    });
   });
 
   it('refuses a rate that is not a number above 0: --max-rps is a usage error, the config a configuration error', () => {
     for (const v of ['0', '-3', 'fast', '']) expect(() => settings(null, { maxRps: v })).toThrow(UsageError);
-    for (const v of [0, -1, '25', null]) expect(() => settings({ stripe: { maxRequestsPerSecond: v } })).toThrow(ConfigError);
+    for (const v of [0, -1, '25', null])
+      expect(() => settings({ stripe: { maxRequestsPerSecond: v } })).toThrow(ConfigError);
     expect(() => settings({ stripe: { maxRequestsPerSecondPerEndpoint: 0 } })).toThrow(ConfigError);
     expect(() => settings({ stripe: { maxRps: 5 } })).toThrow(ConfigError);
   });

@@ -52,7 +52,11 @@ describe('withRetry against the simulator through the real SDK', () => {
     const limiter = new RateLimiter({ global: 95, perEndpoint: 24 }, clock);
     const reader = new StripeReader(client(), policy(clock), 'sk_test_…', limiter);
     sim.failNext(2, '429');
-    const page = await reader.call('list PaymentIntents', () => reader.stripe.paymentIntents.list({ limit: 1 }), 'payment_intents.list');
+    const page = await reader.call(
+      'list PaymentIntents',
+      () => reader.stripe.paymentIntents.list({ limit: 1 }),
+      'payment_intents.list',
+    );
     expect(page.data).toHaveLength(1);
     // Halved twice, and the global rate trimmed twice; another endpoint keeps its rate.
     expect(limiter.rateFor('payment_intents.list')).toBe(6);
@@ -74,11 +78,17 @@ describe('withRetry against the simulator through the real SDK', () => {
     const clock = fakeClock();
     sim.setFaults({ rate500: 1 });
     const stripe = client();
-    const err = await withRetry('list PaymentIntents', () => stripe.paymentIntents.list({ limit: 1 }), policy(clock, 60_000)).catch((e) => e);
+    const err = await withRetry(
+      'list PaymentIntents',
+      () => stripe.paymentIntents.list({ limit: 1 }),
+      policy(clock, 60_000),
+    ).catch((e) => e);
     sim.setFaults({ rate500: 0 });
     expect(err).toBeInstanceOf(StripeUnavailableError);
     expect((err as CliError).exitCode).toBe(1);
-    expect((err as Error).message).toMatch(/could not list PaymentIntents after \d+ attempts over \d+s: HTTP 500.*\(last request req_/);
+    expect((err as Error).message).toMatch(
+      /could not list PaymentIntents after \d+ attempts over \d+s: HTTP 500.*\(last request req_/,
+    );
     expect(Math.max(...clock.slept)).toBe(8000);
     expect(clock.now()).toBeLessThanOrEqual(60_000);
     expect(clock.now()).toBeGreaterThan(45_000);
@@ -95,7 +105,12 @@ describe('withRetry against the simulator through the real SDK', () => {
   it('does not retry a rejected key: exit 2 at once, the key masked', async () => {
     const clock = fakeClock();
     const stripe = createStripeClient({ apiKey: 'sk_test_notTheRightKey1234', apiBase: sim.url });
-    const err = await withRetry('list PaymentIntents', () => stripe.paymentIntents.list({ limit: 1 }), policy(clock), 'sk_test_****1234').catch((e) => e);
+    const err = await withRetry(
+      'list PaymentIntents',
+      () => stripe.paymentIntents.list({ limit: 1 }),
+      policy(clock),
+      'sk_test_****1234',
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(StripeAuthError);
     expect((err as CliError).exitCode).toBe(2);
     expect((err as Error).message).toBe('Stripe rejected the API key sk_test_****1234 (HTTP 401)');
@@ -105,20 +120,31 @@ describe('withRetry against the simulator through the real SDK', () => {
   it('does not retry a request Stripe refuses (400)', async () => {
     const clock = fakeClock();
     const stripe = client();
-    const err = await withRetry('list PaymentIntents', () => stripe.paymentIntents.list({ limit: 1, status: 'succeeded' } as never), policy(clock)).catch((e) => e);
+    const err = await withRetry(
+      'list PaymentIntents',
+      () => stripe.paymentIntents.list({ limit: 1, status: 'succeeded' } as never),
+      policy(clock),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(CliError);
-    expect((err as Error).message).toMatch(/Stripe refused to list PaymentIntents: HTTP 400: Received unknown parameter: status/);
+    expect((err as Error).message).toMatch(
+      /Stripe refused to list PaymentIntents: HTTP 400: Received unknown parameter: status/,
+    );
     expect(clock.slept).toEqual([]);
   });
 
   it('an object Stripe does not have fails that request only; a failure for good stops the reader, and its replay is never "missing"', async () => {
     const clock = fakeClock();
     const reader = new StripeReader(client(), policy(clock, 5_000), 'sk_test_…');
-    const retrieve = (id: string) => reader.call(`retrieve ${id}`, () => reader.stripe.paymentIntents.retrieve(id), 'payment_intents.retrieve');
+    const retrieve = (id: string) =>
+      reader.call(`retrieve ${id}`, () => reader.stripe.paymentIntents.retrieve(id), 'payment_intents.retrieve');
     const missing = await retrieve('pi_3MissingXyz0000000000000').catch((e) => e);
     expect(isMissing(missing)).toBe(true);
     await expect(reader.firstAnswer()).resolves.toBeUndefined(); // Stripe answered: the key works
-    const page = await reader.call('list PaymentIntents', () => reader.stripe.paymentIntents.list({ limit: 1 }), 'payment_intents.list');
+    const page = await reader.call(
+      'list PaymentIntents',
+      () => reader.stripe.paymentIntents.list({ limit: 1 }),
+      'payment_intents.list',
+    );
     expect(page.data).toHaveLength(1);
 
     sim.setFaults({ rate500: 1 });

@@ -1,7 +1,14 @@
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { StripeReader } from '../../src/stripe/reader.js';
-import { Coverage, DEFAULT_SCAN, piecesWithin, scanAlong, scanCreated, type CreatedRange } from '../../src/stripe/scan.js';
+import {
+  Coverage,
+  DEFAULT_SCAN,
+  piecesWithin,
+  scanAlong,
+  scanCreated,
+  type CreatedRange,
+} from '../../src/stripe/scan.js';
 
 interface Obj {
   id: string;
@@ -54,13 +61,22 @@ async function scan(objects: Obj[], range: CreatedRange) {
     });
   };
   const order: string[] = [];
-  await scanCreated(new StripeReader({} as Stripe), 'list things', 'things.list', list, range, (page) => {
-    check();
-    for (const o of page) {
-      seen.add(o.id);
-      order.push(o.id);
-    }
-  }, SLICED, coverage);
+  await scanCreated(
+    new StripeReader({} as Stripe),
+    'list things',
+    'things.list',
+    list,
+    range,
+    (page) => {
+      check();
+      for (const o of page) {
+        seen.add(o.id);
+        order.push(o.id);
+      }
+    },
+    SLICED,
+    coverage,
+  );
   expect(coverage.covers(range.gte - 10, range.lt + 10)).toBe(true);
   return { seen: order, requests: requests(), claims };
 }
@@ -77,7 +93,10 @@ describe('scanCreated', () => {
   const range = { gte: 1_000_000, lt: 1_432_000 };
 
   it('an even spread: every object once, and slices sized to whole pages waste few requests', async () => {
-    const objects = Array.from({ length: 9_950 }, (_, i) => ({ id: `o${i}`, created: range.lt - 30 - Math.floor(i * 43.2) }));
+    const objects = Array.from({ length: 9_950 }, (_, i) => ({
+      id: `o${i}`,
+      created: range.lt - 30 - Math.floor(i * 43.2),
+    }));
     const { seen, requests, claims } = await scan(objects, range);
     expectEachOnce(objects, range, seen);
     // 100 pages of objects; slices of equal width took a partial page more for nearly every slice (110).
@@ -89,7 +108,8 @@ describe('scanCreated', () => {
   it('ties on `created` across page and slice boundaries, the first page’s last second included', async () => {
     // Seven objects a second, so every page ends inside a second; and a burst of 250 in one second at the first page's end.
     const objects: Obj[] = [];
-    for (let t = range.lt - 1; objects.length < 3_000; t -= 3) for (let k = 0; k < 7; k++) objects.push({ id: `t${t}_${k}`, created: t });
+    for (let t = range.lt - 1; objects.length < 3_000; t -= 3)
+      for (let k = 0; k < 7; k++) objects.push({ id: `t${t}_${k}`, created: t });
     const burst = objects[95]!.created;
     for (let k = 0; k < 250; k++) objects.push({ id: `b${k}`, created: burst });
     const { seen } = await scan(objects, range);
@@ -105,7 +125,10 @@ describe('scanCreated', () => {
     for (let i = 0; i < 3_000; i++) sparse.push({ id: `q${i}`, created: range.gte + (i % 50) });
     expectEachOnce(sparse, range, (await scan(sparse, range)).seen);
 
-    const oneSecond: Obj[] = Array.from({ length: 1_234 }, (_, i) => ({ id: `z${String(i).padStart(4, '0')}`, created: range.gte + 5 }));
+    const oneSecond: Obj[] = Array.from({ length: 1_234 }, (_, i) => ({
+      id: `z${String(i).padStart(4, '0')}`,
+      created: range.gte + 5,
+    }));
     expectEachOnce(oneSecond, range, (await scan(oneSecond, range)).seen);
   });
 
@@ -137,11 +160,16 @@ describe('scanCreated', () => {
   });
 
   it('scanAlong: another list, in the pieces the first scan cut, and beyond them: every object once', async () => {
-    const intents = Array.from({ length: 6_000 }, (_, i) => ({ id: `pi${i}`, created: range.lt - 30 - Math.floor(i * 70) }));
+    const intents = Array.from({ length: 6_000 }, (_, i) => ({
+      id: `pi${i}`,
+      created: range.lt - 30 - Math.floor(i * 70),
+    }));
     const wider = { gte: range.gte - 86_400, lt: range.lt };
     // Invoice payments at the PaymentIntents' own seconds (ties with every slice boundary), some a
     // second apart, and a day of them below the first scan's range.
-    const invoices: Obj[] = intents.filter((_, i) => i % 3 !== 0).map((o, i) => ({ id: `in${i}`, created: o.created + (i % 7 === 0 ? 1 : 0) }));
+    const invoices: Obj[] = intents
+      .filter((_, i) => i % 3 !== 0)
+      .map((o, i) => ({ id: `in${i}`, created: o.created + (i % 7 === 0 ? 1 : 0) }));
     for (let i = 0; i < 500; i++) invoices.push({ id: `low${i}`, created: range.gte - 1 - i * 150 });
     const a = lister(intents);
     const b = lister(invoices);
@@ -151,9 +179,17 @@ describe('scanCreated', () => {
     let first: CreatedRange[] = [];
     await Promise.all([
       scanCreated(reader, 'list intents', 'a.list', a.list, range, () => {}, SLICED, coverage),
-      scanAlong(reader, 'list invoices', 'b.list', b.list, wider, (page) => {
-        for (const o of page) seen.push(o.id);
-      }, coverage),
+      scanAlong(
+        reader,
+        'list invoices',
+        'b.list',
+        b.list,
+        wider,
+        (page) => {
+          for (const o of page) seen.push(o.id);
+        },
+        coverage,
+      ),
       coverage.pieces.then((p) => (first = p)),
     ]);
     expect(first.length).toBeGreaterThan(5);
@@ -168,8 +204,18 @@ describe('scanCreated', () => {
     };
     const b = lister([{ id: 'x', created: range.gte + 1 }]);
     const seen: string[] = [];
-    const along = scanAlong(reader, 'list invoices', 'b.list', b.list, range, (page) => void seen.push(...page.map((o) => o.id)), coverage);
-    await expect(scanCreated(reader, 'list intents', 'a.list', failing, range, () => {}, SLICED, coverage)).rejects.toThrow('the first list failed');
+    const along = scanAlong(
+      reader,
+      'list invoices',
+      'b.list',
+      b.list,
+      range,
+      (page) => void seen.push(...page.map((o) => o.id)),
+      coverage,
+    );
+    await expect(
+      scanCreated(reader, 'list intents', 'a.list', failing, range, () => {}, SLICED, coverage),
+    ).rejects.toThrow('the first list failed');
     await expect(along).resolves.toBeUndefined();
     expect(b.requests()).toBe(0);
   });

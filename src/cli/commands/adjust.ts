@@ -17,9 +17,12 @@ export async function adjustCommand(ctx: CommandContext, flags: AdjustFlags): Pr
   const credits = parseCredits(flags.credits, { signed: true });
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const r = await adjustCredits({ settings, cwd: ctx.cwd, user: flags.user, credits, reason, actor });
-  if (flags.json) writeJson(ctx, { userId: r.user.id, user: r.user, credits: r.entry.credits, balance: r.balance, entry: r.entry });
+  if (flags.json)
+    writeJson(ctx, { userId: r.user.id, user: r.user, credits: r.entry.credits, balance: r.balance, entry: r.entry });
   else {
-    ctx.io.stdout.write(`${termText(`Adjusted ${userLabel(r.user)} by ${signed(r.entry.credits)} credits: manual entry ${r.entry.id}, by ${r.entry.actor}: ${r.entry.reason}`)}\n`);
+    ctx.io.stdout.write(
+      `${termText(`Adjusted ${userLabel(r.user)} by ${signed(r.entry.credits)} credits: manual entry ${r.entry.id}, by ${r.entry.actor}: ${r.entry.reason}`)}\n`,
+    );
     ctx.io.stdout.write(`Balance now ${r.balance} credits.\n`);
   }
   return 0;

@@ -21,10 +21,14 @@ const SOURCE_TEXT: Record<AssignResult['creditSource'], string> = {
 };
 
 export function renderAssign(r: AssignResult): string {
-  if (r.outcome === 'unchanged') return `${r.paymentKey} is already with ${userLabel(r.user)} (${r.credits} credits): nothing written.\n`;
+  if (r.outcome === 'unchanged')
+    return `${r.paymentKey} is already with ${userLabel(r.user)} (${r.credits} credits): nothing written.\n`;
   if (r.outcome === 'reassigned') {
-    const lines = [`Moved the ${r.credits} credits of ${r.paymentKey} from user ${r.previousUserId} to ${userLabel(r.user)}:`];
-    for (const e of r.entries) lines.push(`  entry ${e.id}  ${e.kind.padEnd(15)} ${signed(e.credits).padStart(7)}  user ${e.userId}`);
+    const lines = [
+      `Moved the ${r.credits} credits of ${r.paymentKey} from user ${r.previousUserId} to ${userLabel(r.user)}:`,
+    ];
+    for (const e of r.entries)
+      lines.push(`  entry ${e.id}  ${e.kind.padEnd(15)} ${signed(e.credits).padStart(7)}  user ${e.userId}`);
     lines.push(`The purchase entry is kept; the payment still counts once. By ${r.actor}: ${r.reason}`);
     return `${lines.join('\n')}\n`;
   }
@@ -41,7 +45,16 @@ export async function assignCommand(ctx: CommandContext, payment: string, flags:
   const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
   const credits = flags.credits !== undefined ? parseCredits(flags.credits, { signed: false }) : null;
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
-  const r = await assignPayment({ settings, cwd: ctx.cwd, payment, user: flags.user, reason, actor, credits, reassign: flags.reassign === true });
+  const r = await assignPayment({
+    settings,
+    cwd: ctx.cwd,
+    payment,
+    user: flags.user,
+    reason,
+    actor,
+    credits,
+    reassign: flags.reassign === true,
+  });
   if (flags.json) {
     writeJson(ctx, {
       outcome: r.outcome,

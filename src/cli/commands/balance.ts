@@ -10,15 +10,26 @@ export async function balanceCommand(ctx: CommandContext, user: string, flags: C
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const r = await userBalance({ settings, cwd: ctx.cwd, user });
   if (flags.json) {
-    writeJson(ctx, { userId: r.user.id, balance: r.balance, balanceSource: r.balanceSource, entries: r.entries, user: r.user });
+    writeJson(ctx, {
+      userId: r.user.id,
+      balance: r.balance,
+      balanceSource: r.balanceSource,
+      entries: r.entries,
+      user: r.user,
+    });
     return 0;
   }
   const own = r.balanceSource === 'SUM(credit_ledger.credits)';
   ctx.io.stdout.write(`${userLabel(r.user)}: ${r.balance} credits${own ? '' : ` (${r.balanceSource})`}\n`);
-  if (r.entries.length === 0) ctx.io.stdout.write(own ? 'No ledger entries.\n' : 'No entries written by stripe-credits.\n');
+  if (r.entries.length === 0)
+    ctx.io.stdout.write(own ? 'No ledger entries.\n' : 'No entries written by stripe-credits.\n');
   else {
     const ids = new ShortIds();
-    const lines = [...(own ? [] : ['Entries written by stripe-credits (its own record):']), entriesTable(r.entries, { ids }), ...ids.legend().map(termText)];
+    const lines = [
+      ...(own ? [] : ['Entries written by stripe-credits (its own record):']),
+      entriesTable(r.entries, { ids }),
+      ...ids.legend().map(termText),
+    ];
     ctx.io.stdout.write(`${lines.join('\n')}\n`);
   }
   return 0;

@@ -7,8 +7,12 @@ import { progressReporter } from '../output.js';
 import { stopOnSignals } from '../signals.js';
 import type { CommandContext } from './reconcile.js';
 
-export async function baselineCommand(ctx: CommandContext, flags: CommonFlags & { until?: string; dryRun?: boolean }): Promise<number> {
-  if (flags.until === undefined) throw new UsageError('baseline needs --until WHEN: the line up to which payments count as already handled');
+export async function baselineCommand(
+  ctx: CommandContext,
+  flags: CommonFlags & { until?: string; dryRun?: boolean },
+): Promise<number> {
+  if (flags.until === undefined)
+    throw new UsageError('baseline needs --until WHEN: the line up to which payments count as already handled');
   const now = Math.floor(Date.now() / 1000);
   const until = parseWhen(flags.until, now, '--until');
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
@@ -27,7 +31,9 @@ export async function baselineCommand(ctx: CommandContext, flags: CommonFlags & 
     });
     progress.stop();
     if (flags.json) {
-      ctx.io.stdout.write(`${JSON.stringify({ ...r, until: isoSeconds(r.until), cursor: r.cursor === null ? null : isoSeconds(r.cursor) }, null, 2)}\n`);
+      ctx.io.stdout.write(
+        `${JSON.stringify({ ...r, until: isoSeconds(r.until), cursor: r.cursor === null ? null : isoSeconds(r.cursor) }, null, 2)}\n`,
+      );
       return 0;
     }
     const verb = r.mode === 'dry-run' ? 'would record' : 'recorded';

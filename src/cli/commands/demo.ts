@@ -9,7 +9,9 @@ import { stopOnSignals } from '../signals.js';
 export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; keep?: boolean }): Promise<number> {
   const out = ctx.io.stdout;
   if (!flags.json) {
-    out.write('stripe-credits demo: a local Stripe simulator on 127.0.0.1 with sample payments, and a fresh data/demo.db\n');
+    out.write(
+      'stripe-credits demo: a local Stripe simulator on 127.0.0.1 with sample payments, and a fresh data/demo.db\n',
+    );
     out.write('whose users table has only id, email and name. No Stripe account, no network.\n\n');
   }
   const result = await runDemo({
@@ -28,7 +30,10 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; 
     out.write('== What a person should look at\n');
     out.write(renderAttention(result.apply.decisions));
     out.write('\n== Balances the app now reads (SELECT SUM(credits) FROM credit_ledger WHERE user_id = ?)\n');
-    for (const b of result.balances) out.write(`  user ${b.userId.padEnd(3)} ${(b.email ?? '').padEnd(22)} ${String(b.balance).padStart(6)} credits\n`);
+    for (const b of result.balances)
+      out.write(
+        `  user ${b.userId.padEnd(3)} ${(b.email ?? '').padEnd(22)} ${String(b.balance).padStart(6)} credits\n`,
+      );
     out.write(`\nThe database is ${relative(ctx.cwd, result.dbPath)}; run the demo again to start over.\n`);
   }
   if (result.simulator) await serveUntilStopped(ctx.io, result.simulator, relative(ctx.cwd, result.dbPath));
@@ -38,7 +43,8 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; 
 /** `stripe-credits simulator`: the demo's Stripe objects (or a file of the same shape) served until a signal. */
 export async function simulatorCommand(ctx: CommandContext, flags: { data?: string; port?: string }): Promise<number> {
   const port = flags.port === undefined ? 0 : Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port number: ${flags.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port: not a port number: ${flags.port}`);
   const data = readData(flags.data === undefined ? undefined : resolve(ctx.cwd, flags.data));
   const sim = await startDemoStripe(data, Math.floor(Date.now() / 1000), port);
   await serveUntilStopped(ctx.io, sim, null);
@@ -54,7 +60,9 @@ function readData(path: string | undefined): ReturnType<typeof loadDemoData> {
     throw new UsageError(`--data: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (!Array.isArray(data?.checkoutPayments) || !Array.isArray(data?.paymentIntents)) {
-    throw new UsageError(`--data: ${path} is not in the shape of data/demo-payments.json (checkoutPayments and paymentIntents, each with hoursAgo)`);
+    throw new UsageError(
+      `--data: ${path} is not in the shape of data/demo-payments.json (checkoutPayments and paymentIntents, each with hoursAgo)`,
+    );
   }
   return data;
 }

@@ -17,7 +17,10 @@ export function renderDoctor(r: DoctorReport): string {
   const warnings = r.findings.filter((x) => x.level === 'warn').length;
   const w = warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : '';
   lines.push('');
-  if (r.exitCode === 1) lines.push(`doctor could not make every check (see ✗ above)${problems ? `; ${problems} problem${problems === 1 ? '' : 's'} in all` : ''}${w ? `, ${w}` : ''}`);
+  if (r.exitCode === 1)
+    lines.push(
+      `doctor could not make every check (see ✗ above)${problems ? `; ${problems} problem${problems === 1 ? '' : 's'} in all` : ''}${w ? `, ${w}` : ''}`,
+    );
   else if (problems) lines.push(`${problems} problem${problems === 1 ? '' : 's'} to fix${w ? `, ${w}` : ''}`);
   else lines.push(`everything needed is in place${w ? ` (${w})` : ''}`);
   return `${lines.join('\n')}\n`;

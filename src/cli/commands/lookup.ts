@@ -33,15 +33,29 @@ export function renderPaymentLookup(r: PaymentLookup): string {
   else {
     const s = r.stripe.checkoutSession;
     if (s) {
-      out.push(`  Checkout Session ${shortId(s.id)}: ${s.status}, mode ${s.mode}, payment_status ${s.paymentStatus}, ${formatAmount(s.amountTotal, s.currency)}, created ${shortTime(s.created)}`);
-      out.push(`    client_reference_id ${s.clientReferenceId ?? '(none)'}; customer ${s.customer ?? '(none)'}; metadata ${metadata(s.metadata)}`);
-      out.push(`    customer_details.email ${s.customerDetailsEmail ?? '(none)'}; customer_email ${s.customerEmail ?? '(none)'}${s.name ? `; name "${s.name}" (a hint for people, never matched)` : ''}`);
+      out.push(
+        `  Checkout Session ${shortId(s.id)}: ${s.status}, mode ${s.mode}, payment_status ${s.paymentStatus}, ${formatAmount(s.amountTotal, s.currency)}, created ${shortTime(s.created)}`,
+      );
+      out.push(
+        `    client_reference_id ${s.clientReferenceId ?? '(none)'}; customer ${s.customer ?? '(none)'}; metadata ${metadata(s.metadata)}`,
+      );
+      out.push(
+        `    customer_details.email ${s.customerDetailsEmail ?? '(none)'}; customer_email ${s.customerEmail ?? '(none)'}${s.name ? `; name "${s.name}" (a hint for people, never matched)` : ''}`,
+      );
     }
     const pi = r.stripe.paymentIntent;
     if (pi) {
-      const refund = pi.refunded ? 'fully refunded' : pi.amountRefunded > 0 ? `${formatAmount(pi.amountRefunded, pi.currency)} refunded` : 'not refunded';
-      out.push(`  PaymentIntent ${pi.id}: ${pi.status}, ${formatAmount(pi.amount, pi.currency)} (received ${formatAmount(pi.amountReceived, pi.currency)}), ${refund}, created ${shortTime(pi.created)}`);
-      out.push(`    customer ${pi.customer ?? '(none)'}; receipt_email ${pi.receiptEmail ?? '(none)'}; metadata ${metadata(pi.metadata)}`);
+      const refund = pi.refunded
+        ? 'fully refunded'
+        : pi.amountRefunded > 0
+          ? `${formatAmount(pi.amountRefunded, pi.currency)} refunded`
+          : 'not refunded';
+      out.push(
+        `  PaymentIntent ${pi.id}: ${pi.status}, ${formatAmount(pi.amount, pi.currency)} (received ${formatAmount(pi.amountReceived, pi.currency)}), ${refund}, created ${shortTime(pi.created)}`,
+      );
+      out.push(
+        `    customer ${pi.customer ?? '(none)'}; receipt_email ${pi.receiptEmail ?? '(none)'}; metadata ${metadata(pi.metadata)}`,
+      );
     }
     out.push(`  => ${r.stripe.state === 'not_a_payment' ? `not a payment: ${r.stripe.notPayment}` : r.stripe.state}`);
   }
@@ -52,29 +66,48 @@ export function renderPaymentLookup(r: PaymentLookup): string {
     if (r.chain.steps.length === 0) out.push('  the payment carries no user id, customer or email');
     r.chain.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s.field} ${s.value} -> ${s.note}`));
     out.push(`  => ${r.chain.summary}`);
-    const credits = r.chain.credits !== null ? `; ${r.chain.credits} credits${r.chain.creditRule ? ` by the ${r.chain.creditRule} rule` : ''}` : '';
-    out.push(`  => reconcile would decide: ${chainStatus(r.chain.status, r.chain.reason)}${r.chain.detail ? `: ${r.chain.detail}` : ''}${r.chain.userId ? ` for user ${r.chain.userId}` : ''}${credits}`);
+    const credits =
+      r.chain.credits !== null
+        ? `; ${r.chain.credits} credits${r.chain.creditRule ? ` by the ${r.chain.creditRule} rule` : ''}`
+        : '';
+    out.push(
+      `  => reconcile would decide: ${chainStatus(r.chain.status, r.chain.reason)}${r.chain.detail ? `: ${r.chain.detail}` : ''}${r.chain.userId ? ` for user ${r.chain.userId}` : ''}${credits}`,
+    );
   }
   out.push('');
   out.push('The ledger holds:');
   if (r.ledger.entries.length === 0) out.push('  nothing for this payment');
   else {
     out.push(...entriesTable(r.ledger.entries, { withUser: true }).replace(/^/gm, '  ').split('\n'));
-    out.push(`  net ${r.ledger.netCredits} credits${r.ledger.credited ? `, now with user ${r.ledger.holderUserId}` : ''}`);
+    out.push(
+      `  net ${r.ledger.netCredits} credits${r.ledger.credited ? `, now with user ${r.ledger.holderUserId}` : ''}`,
+    );
   }
   if (r.appLedger) {
-    out.push(`The app's table ${r.appLedger.table}: ${r.appLedger.refs.length ? `holds ${r.appLedger.refs.join(' and ')} (credited there)` : 'holds no reference to this payment'}`);
+    out.push(
+      `The app's table ${r.appLedger.table}: ${r.appLedger.refs.length ? `holds ${r.appLedger.refs.join(' and ')} (credited there)` : 'holds no reference to this payment'}`,
+    );
   }
-  if (r.baseline) out.push(`Baseline: handled by other means (payments up to ${shortTime(r.baseline.until)}; recorded ${shortTime(r.baseline.baselinedAt)} by ${r.baseline.actor}); reconcile never credits it`);
+  if (r.baseline)
+    out.push(
+      `Baseline: handled by other means (payments up to ${shortTime(r.baseline.until)}; recorded ${shortTime(r.baseline.baselinedAt)} by ${r.baseline.actor}); reconcile never credits it`,
+    );
   if (r.review) {
     const v = r.review;
-    const how = v.status === 'open' ? 'open' : `${v.status}${v.resolvedBy ? ` by ${v.resolvedBy}` : ''}${v.resolvedAt ? ` on ${shortTime(v.resolvedAt)}` : ''}${v.resolution ? `: ${v.resolution}` : ''}`;
-    out.push(`Review queue: ${v.reason}${v.detail ? ` (${v.detail})` : ''}, queued ${shortTime(v.queuedAt)}, ${how}${v.candidates.length ? `; candidates ${v.candidates.map((c) => c.id).join(', ')}` : ''}`);
+    const how =
+      v.status === 'open'
+        ? 'open'
+        : `${v.status}${v.resolvedBy ? ` by ${v.resolvedBy}` : ''}${v.resolvedAt ? ` on ${shortTime(v.resolvedAt)}` : ''}${v.resolution ? `: ${v.resolution}` : ''}`;
+    out.push(
+      `Review queue: ${v.reason}${v.detail ? ` (${v.detail})` : ''}, queued ${shortTime(v.queuedAt)}, ${how}${v.candidates.length ? `; candidates ${v.candidates.map((c) => c.id).join(', ')}` : ''}`,
+    );
   }
   if (r.record) {
     const rec = r.record;
     const by = rec.matchedBy === 'assign' ? ' (by assign)' : rec.matchedBy ? ` (matched by ${rec.matchedBy})` : '';
-    out.push(`The tool's record: ${chainStatus(rec.status, rec.reason)}${rec.userId ? `, user ${rec.userId}${by}` : ''}; last run ${rec.lastRunId ?? '(none)'}, updated ${shortTime(rec.lastSeenAt)}`);
+    out.push(
+      `The tool's record: ${chainStatus(rec.status, rec.reason)}${rec.userId ? `, user ${rec.userId}${by}` : ''}; last run ${rec.lastRunId ?? '(none)'}, updated ${shortTime(rec.lastSeenAt)}`,
+    );
   }
   return joinLines(out);
 }
@@ -90,7 +123,11 @@ function joinLines(out: readonly string[]): string {
 export function renderUserLookup(r: UserLookup): string {
   const out: string[] = [];
   const ids = new ShortIds();
-  out.push(r.user ? `${userLabel(r.user)}: balance ${r.balance} credits` : `No user has the email ${r.query}: showing the payments Stripe has for it`);
+  out.push(
+    r.user
+      ? `${userLabel(r.user)}: balance ${r.balance} credits`
+      : `No user has the email ${r.query}: showing the payments Stripe has for it`,
+  );
   const sources = [
     r.emails.length ? `Checkout Sessions by email ${r.emails.join(', ')}` : null,
     r.customerIds.length ? `by customer ${r.customerIds.join(', ')}` : null,
@@ -107,7 +144,9 @@ export function renderUserLookup(r: UserLookup): string {
         termText(ids.show(p.paymentKey)),
         formatAmount(p.amount, p.currency),
         termText(p.stripe ?? '(not re-read)'),
-        p.chain ? `${chainStatus(p.chain.status, p.chain.reason, p.ledger !== null)}${p.chain.userId ? `\n${termText(`user ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}`)}` : ''}` : '',
+        p.chain
+          ? `${chainStatus(p.chain.status, p.chain.reason, p.ledger !== null)}${p.chain.userId ? `\n${termText(`user ${p.chain.userId}${p.chain.matchedBy ? ` by ${p.chain.matchedBy}` : ''}`)}` : ''}`
+          : '',
         termText(p.ledger ? `+${p.ledger.credits} user ${p.ledger.holderUserId}` : 'not credited'),
         termText(p.note ?? ''),
       ]);

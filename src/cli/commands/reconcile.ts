@@ -2,7 +2,15 @@ import { reconcile } from '../../app/reconcile.js';
 import { resolveSettings } from '../../config.js';
 import { parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
-import { logLine, progressReporter, renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
+import {
+  logLine,
+  progressReporter,
+  renderAttention,
+  renderReconcile,
+  summaryLine,
+  writeReconcileJson,
+  type Io,
+} from '../output.js';
 import { memoryPhase } from '../../app/debug-memory.js';
 import { termText } from '../term-text.js';
 import { stopOnSignals } from '../signals.js';

@@ -42,7 +42,9 @@ function reasonText(i: ReviewItem): string {
 }
 
 function candidates(i: ReviewItem): string {
-  return i.candidates.map((u) => termText([u.id, u.email, u.name ? `"${u.name}"` : null].filter(Boolean).join(' '))).join('\n');
+  return i.candidates
+    .map((u) => termText([u.id, u.email, u.name ? `"${u.name}"` : null].filter(Boolean).join(' ')))
+    .join('\n');
 }
 
 export function renderReview(items: readonly ReviewItem[]): string {
@@ -50,7 +52,15 @@ export function renderReview(items: readonly ReviewItem[]): string {
   const t = table(['Paid at (UTC)', 'Payment', 'Amount', 'Reason', 'Stripe saw', 'Candidates', 'Queued']);
   const ids = new ShortIds();
   for (const i of items) {
-    t.push([shortTime(i.paidAt), termText(ids.show(i.paymentKey)), formatAmount(i.amount, i.currency), `${i.reason}\n${reasonText(i)}`, stripeSaw(i), candidates(i), shortTime(i.queuedAt)]);
+    t.push([
+      shortTime(i.paidAt),
+      termText(ids.show(i.paymentKey)),
+      formatAmount(i.amount, i.currency),
+      `${i.reason}\n${reasonText(i)}`,
+      stripeSaw(i),
+      candidates(i),
+      shortTime(i.queuedAt),
+    ]);
   }
   return [
     `${items.length} payment${items.length === 1 ? '' : 's'} need${items.length === 1 ? 's' : ''} a person (oldest first):`,
@@ -69,19 +79,37 @@ export async function reviewList(ctx: CommandContext, flags: CommonFlags): Promi
   return 0;
 }
 
-export async function reviewDismiss(ctx: CommandContext, payment: string, flags: CommonFlags & { reason?: string }): Promise<number> {
+export async function reviewDismiss(
+  ctx: CommandContext,
+  payment: string,
+  flags: CommonFlags & { reason?: string },
+): Promise<number> {
   const reason = requireText(flags.reason, '--reason');
   const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const r = await dismissReview({ settings, cwd: ctx.cwd, payment, reason, actor });
   const i = r.item;
   if (flags.json) {
-    writeJson(ctx, { outcome: r.outcome, paymentKey: i.paymentKey, status: i.status, dismissedBy: i.resolvedBy, dismissedAt: i.resolvedAt, reason: i.resolution, entry: i });
+    writeJson(ctx, {
+      outcome: r.outcome,
+      paymentKey: i.paymentKey,
+      status: i.status,
+      dismissedBy: i.resolvedBy,
+      dismissedAt: i.resolvedAt,
+      reason: i.resolution,
+      entry: i,
+    });
   } else if (r.outcome === 'dismissed') {
-    ctx.io.stdout.write(`${termText(`Dismissed ${i.paymentKey} (${i.reason}, ${formatAmount(i.amount, i.currency)}) without crediting it, by ${i.resolvedBy}: ${i.resolution}`)}\n`);
-    ctx.io.stdout.write(`${termText(`The entry is kept; reconcile does not reopen it. To credit it after all: stripe-credits assign ${i.paymentKey} --user USER --reason TEXT`)}\n`);
+    ctx.io.stdout.write(
+      `${termText(`Dismissed ${i.paymentKey} (${i.reason}, ${formatAmount(i.amount, i.currency)}) without crediting it, by ${i.resolvedBy}: ${i.resolution}`)}\n`,
+    );
+    ctx.io.stdout.write(
+      `${termText(`The entry is kept; reconcile does not reopen it. To credit it after all: stripe-credits assign ${i.paymentKey} --user USER --reason TEXT`)}\n`,
+    );
   } else {
-    ctx.io.stdout.write(`${termText(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.`)}\n`);
+    ctx.io.stdout.write(
+      `${termText(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.`)}\n`,
+    );
   }
   return 0;
 }

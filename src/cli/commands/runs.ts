@@ -35,7 +35,8 @@ function runJson(r: RunRow) {
 /** `runs`: recent runs with their window, counts, outcome and duration (read-only). */
 export async function runsCommand(ctx: CommandContext, flags: CommonFlags & { limit?: string }): Promise<number> {
   const limit = flags.limit === undefined ? 20 : Number(flags.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError(`--limit must be a whole number from 1 to 10000, not '${flags.limit}'`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10000)
+    throw new UsageError(`--limit must be a whole number from 1 to 10000, not '${flags.limit}'`);
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const open = await openDatabase(parseDbUrl(settings.db, ctx.cwd), { readonly: true });
   try {
@@ -49,7 +50,20 @@ export async function runsCommand(ctx: CommandContext, flags: CommonFlags & { li
       return 0;
     }
     const t = new Table({
-      head: ['Run', 'Started (UTC)', 'Source', 'Window (UTC)', 'Status', 'Payments', 'Credited', 'Review', 'Pending', 'Credits', 'Requests', 'Took'],
+      head: [
+        'Run',
+        'Started (UTC)',
+        'Source',
+        'Window (UTC)',
+        'Status',
+        'Payments',
+        'Credited',
+        'Review',
+        'Pending',
+        'Credits',
+        'Requests',
+        'Took',
+      ],
       style: { head: [], border: [] },
       chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     });

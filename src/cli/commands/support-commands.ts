@@ -15,9 +15,16 @@ export function registerSupportCommands({ program, ctx, setResult, common }: Reg
       .description('open payments that need a person, oldest first; `review dismiss PAYMENT --reason TEXT` closes one'),
     { stripe: false, writes: false },
   ).action(async (flags: CommonFlags) => setResult(await (await import('./review.js')).reviewList(ctx, flags)));
-  common(review.command('dismiss <payment>').description('close a review entry without crediting it (kept, with who and why)'), { stripe: false, writes: true })
+  common(
+    review
+      .command('dismiss <payment>')
+      .description('close a review entry without crediting it (kept, with who and why)'),
+    { stripe: false, writes: true },
+  )
     .requiredOption('--reason <text>', 'why it needs no credit (required; recorded)')
-    .action(async (payment: string, _flags: unknown, cmd: Command) => setResult(await (await import('./review.js')).reviewDismiss(ctx, payment, cmd.optsWithGlobals())));
+    .action(async (payment: string, _flags: unknown, cmd: Command) =>
+      setResult(await (await import('./review.js')).reviewDismiss(ctx, payment, cmd.optsWithGlobals())),
+    );
 
   common(
     program
@@ -26,7 +33,10 @@ export function registerSupportCommands({ program, ctx, setResult, common }: Reg
       .requiredOption('--user <user>', 'the user to credit: a user id or an email')
       .requiredOption('--reason <text>', 'why (required; recorded with the entry)')
       .option('--credits <n>', 'credits to write instead of what the rules give')
-      .option('--reassign', 'move an already credited payment to --user: a reversal for the user who has it and a credit for --user; every entry kept'),
+      .option(
+        '--reassign',
+        'move an already credited payment to --user: a reversal for the user who has it and a credit for --user; every entry kept',
+      ),
     { stripe: true, writes: true },
   )
     .addHelpText(
@@ -36,7 +46,9 @@ Exit codes: 0 credited (or moved); 2 bad input, unknown or ambiguous user, or no
 credited (pending, refunded, subscription, not a payment); 3 already credited (nothing written; the user
 it went to is named; correct it with --reassign).`,
     )
-    .action(async (payment: string, flags: AssignFlags) => setResult(await (await import('./assign.js')).assignCommand(ctx, payment, flags)));
+    .action(async (payment: string, flags: AssignFlags) =>
+      setResult(await (await import('./assign.js')).assignCommand(ctx, payment, flags)),
+    );
 
   common(
     program
@@ -48,14 +60,23 @@ it went to is named; correct it with --reassign).`,
     { stripe: false, writes: true },
   ).action(async (flags: AdjustFlags) => setResult(await (await import('./adjust.js')).adjustCommand(ctx, flags)));
 
-  common(program.command('balance <user>').description("a user's balance (the sum of their ledger entries) and their entries, newest first"), { stripe: false, writes: false }).action(
-    async (user: string, flags: CommonFlags) => setResult(await (await import('./balance.js')).balanceCommand(ctx, user, flags)),
+  common(
+    program
+      .command('balance <user>')
+      .description("a user's balance (the sum of their ledger entries) and their entries, newest first"),
+    { stripe: false, writes: false },
+  ).action(async (user: string, flags: CommonFlags) =>
+    setResult(await (await import('./balance.js')).balanceCommand(ctx, user, flags)),
   );
 
   common(
     program
       .command('lookup <query>')
-      .description('what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email)'),
+      .description(
+        'what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email)',
+      ),
     { stripe: true, writes: false },
-  ).action(async (query: string, flags: CommonFlags) => setResult(await (await import('./lookup.js')).lookupCommand(ctx, query, flags)));
+  ).action(async (query: string, flags: CommonFlags) =>
+    setResult(await (await import('./lookup.js')).lookupCommand(ctx, query, flags)),
+  );
 }

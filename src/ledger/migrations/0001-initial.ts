@@ -22,10 +22,23 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .execute();
   // Exactly once: this constraint, not a check in code, keeps a payment from being credited twice.
-  await db.schema.createIndex('credit_ledger_kind_payment_key').unique().on('credit_ledger').columns(['kind', 'payment_key']).execute();
+  await db.schema
+    .createIndex('credit_ledger_kind_payment_key')
+    .unique()
+    .on('credit_ledger')
+    .columns(['kind', 'payment_key'])
+    .execute();
   await db.schema.createIndex('credit_ledger_user_id').on('credit_ledger').column('user_id').execute();
-  await db.schema.createIndex('credit_ledger_checkout_session_id').on('credit_ledger').column('checkout_session_id').execute();
-  await db.schema.createIndex('credit_ledger_payment_intent_id').on('credit_ledger').column('payment_intent_id').execute();
+  await db.schema
+    .createIndex('credit_ledger_checkout_session_id')
+    .on('credit_ledger')
+    .column('checkout_session_id')
+    .execute();
+  await db.schema
+    .createIndex('credit_ledger_payment_intent_id')
+    .on('credit_ledger')
+    .column('payment_intent_id')
+    .execute();
 
   await withAutoId(db, db.schema.createTable('stripe_credits_runs'))
     .addColumn('mode', 'text', (c) => c.notNull())
@@ -63,7 +76,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('resolved_by', 'text')
     .addColumn('resolution', 'text')
     .execute();
-  await db.schema.createIndex('stripe_credits_review_status').on('stripe_credits_review').columns(['status', 'paid_at']).execute();
+  await db.schema
+    .createIndex('stripe_credits_review_status')
+    .on('stripe_credits_review')
+    .columns(['status', 'paid_at'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -15,7 +15,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('until', 'text', (c) => c.notNull())
     .addColumn('actor', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('stripe_credits_baseline_checkout_session_id').on('stripe_credits_baseline').column('checkout_session_id').execute();
+  await db.schema
+    .createIndex('stripe_credits_baseline_checkout_session_id')
+    .on('stripe_credits_baseline')
+    .column('checkout_session_id')
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

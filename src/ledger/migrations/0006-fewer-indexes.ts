@@ -14,16 +14,24 @@ import { sql, type Kysely } from 'kysely';
  *   intentNotKey in support.ts).
  * Both engines take partial indexes with the same syntax.
  */
-export const INTENT_NOT_KEY = 'payment_intent_id IS NOT NULL AND (payment_key IS NULL OR payment_intent_id <> payment_key)';
+export const INTENT_NOT_KEY =
+  'payment_intent_id IS NOT NULL AND (payment_key IS NULL OR payment_intent_id <> payment_key)';
 
 export async function up(db: Kysely<any>): Promise<void> {
   // The new unique index first: the pair is never without one.
-  await db.schema.createIndex('credit_ledger_payment_key_kind').unique().on('credit_ledger').columns(['payment_key', 'kind']).execute();
+  await db.schema
+    .createIndex('credit_ledger_payment_key_kind')
+    .unique()
+    .on('credit_ledger')
+    .columns(['payment_key', 'kind'])
+    .execute();
   await db.schema.dropIndex('credit_ledger_kind_payment_key').execute();
   await db.schema.dropIndex('credit_ledger_payment_key').execute();
   for (const table of ['credit_ledger', 'stripe_credits_payments']) {
     await db.schema.dropIndex(`${table}_payment_intent_id`).execute();
-    await sql`CREATE INDEX ${sql.id(`${table}_payment_intent_id`)} ON ${sql.table(table)} (payment_intent_id) WHERE ${sql.raw(INTENT_NOT_KEY)}`.execute(db);
+    await sql`CREATE INDEX ${sql.id(`${table}_payment_intent_id`)} ON ${sql.table(table)} (payment_intent_id) WHERE ${sql.raw(INTENT_NOT_KEY)}`.execute(
+      db,
+    );
   }
 }
 
@@ -32,7 +40,12 @@ export async function down(db: Kysely<any>): Promise<void> {
     await db.schema.dropIndex(`${table}_payment_intent_id`).execute();
     await db.schema.createIndex(`${table}_payment_intent_id`).on(table).column('payment_intent_id').execute();
   }
-  await db.schema.createIndex('credit_ledger_kind_payment_key').unique().on('credit_ledger').columns(['kind', 'payment_key']).execute();
+  await db.schema
+    .createIndex('credit_ledger_kind_payment_key')
+    .unique()
+    .on('credit_ledger')
+    .columns(['kind', 'payment_key'])
+    .execute();
   await db.schema.createIndex('credit_ledger_payment_key').on('credit_ledger').column('payment_key').execute();
   await db.schema.dropIndex('credit_ledger_payment_key_kind').execute();
 }

@@ -15,10 +15,16 @@ export const SESSION_NOT_KEY =
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.dropIndex('credit_ledger_checkout_session_id').execute();
-  await sql`CREATE INDEX credit_ledger_checkout_session_id ON credit_ledger (checkout_session_id) WHERE ${sql.raw(SESSION_NOT_KEY)}`.execute(db);
+  await sql`CREATE INDEX credit_ledger_checkout_session_id ON credit_ledger (checkout_session_id) WHERE ${sql.raw(SESSION_NOT_KEY)}`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropIndex('credit_ledger_checkout_session_id').execute();
-  await db.schema.createIndex('credit_ledger_checkout_session_id').on('credit_ledger').column('checkout_session_id').execute();
+  await db.schema
+    .createIndex('credit_ledger_checkout_session_id')
+    .on('credit_ledger')
+    .column('checkout_session_id')
+    .execute();
 }
