@@ -35,7 +35,9 @@ export const layersRule = {
     if (!from) return {};
     const check = (node, source) => {
       if (typeof source !== 'string' || !source.startsWith('.')) return;
-      const target = relative(root, resolve(dirname(context.filename), source)).split('\\').join('/');
+      const target = relative(root, resolve(dirname(context.filename), source))
+        .split('\\')
+        .join('/');
       const to = layerOf(target, layers);
       if (!to || to === from || layers[from].mayImport.includes(to)) return;
       context.report({ node, messageId: 'forbidden', data: { from, to, source } });
