@@ -16,7 +16,7 @@ export const LAYERS = {
   plan: { paths: ['src/plan/'], mayImport: ['core'] },
   core: { paths: ['src/reconcile/'], mayImport: [] },
   shared: { paths: ['src/config', 'src/errors', 'src/when'], mayImport: ['core'] },
-  simulator: { paths: ['src/simulator/'], mayImport: [] },
+  simulator: { paths: ['src/simulator/'], mayImport: ['shared'] },
 };
 
 export default tseslint.config(
