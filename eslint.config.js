@@ -36,4 +36,9 @@ export default tseslint.config(
     ignores: ['src/simulator/**'],
     rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
   },
+  {
+    // Kysely's own advice: a migration must not depend on today's schema types, so it takes Kysely<any>.
+    files: ['src/ledger/migrations/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
 );
