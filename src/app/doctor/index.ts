@@ -18,7 +18,7 @@ import { checkUsers } from './users.js';
  * order their findings are printed: config, database, users, ledger, balance, Stripe.
  */
 
-export type { Finding, Level } from './findings.js';
+export type { Level } from './findings.js';
 
 export interface DoctorReport {
   /** No finding is `fail` and every check could be made. */
