@@ -91,8 +91,9 @@ function keyFinding(settings: Settings, env: NodeJS.ProcessEnv, f: Findings): st
     return null;
   }
   const live = keyIsLive(key);
-  const kindLine = `${maskKey(key)}: a ${key.startsWith('rk_') ? 'restricted' : 'secret'} key, ${live ? 'live' : 'test'} mode`;
-  if (live && !key.startsWith('rk_')) {
+  const restricted = key.startsWith('rk_');
+  const kindLine = `${maskKey(key)}: a ${restricted ? 'restricted' : 'secret'} key, ${live ? 'live' : 'test'} mode`;
+  if (live && !restricted) {
     f.warn(
       'stripe.key',
       `${kindLine}: it can do anything on the account, and the tool only reads`,
