@@ -257,4 +257,23 @@ export class StripeReader {
     }
     return items;
   }
+
+  // doctor: one small request per permission the tool needs. Each is retried on its own, outside
+  // `call`, so that one permission refused does not stop the reader and every missing one is named.
+
+  /** Lists one object of `list`; throws as `call` does (StripeAuthError when the key is refused). */
+  async probe(
+    list: 'checkout_sessions' | 'payment_intents' | 'charges' | 'invoice_payments' | 'events',
+    what: string,
+  ): Promise<void> {
+    const one = { limit: 1 };
+    const request: () => Promise<unknown> = {
+      checkout_sessions: () => this.stripe.checkout.sessions.list(one),
+      payment_intents: () => this.stripe.paymentIntents.list(one),
+      charges: () => this.stripe.charges.list(one),
+      invoice_payments: () => this.stripe.invoicePayments.list(one),
+      events: () => this.stripe.events.list(one),
+    }[list];
+    await withRetry(what, request, this.retry, this.keyLabel);
+  }
 }

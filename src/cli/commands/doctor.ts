@@ -1,4 +1,4 @@
-import { runDoctor, type DoctorReport, type Level } from '../../app/doctor.js';
+import { runDoctor, type DoctorReport, type Level } from '../../app/doctor/index.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import type { CommandContext } from './reconcile.js';
