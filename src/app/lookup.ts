@@ -15,13 +15,13 @@ import {
   sessionKeys,
   usersByIds,
   type UserInfo,
-} from '../ledger/support.js';
+} from '../ledger/corrections.js';
 import { loadUserDirectory } from '../ledger/users.js';
 import { appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
 import { sessionPayment } from '../reconcile/select.js';
-import { explainMatch, type MatchStep } from '../reconcile/support.js';
+import { explainMatch, type MatchStep } from '../reconcile/explain-match.js';
 import type {
   Payment,
   PaymentDecision,
@@ -43,7 +43,7 @@ import {
   type LedgerEntry,
   type ReviewItem,
   type SupportOptions,
-} from './support.js';
+} from './corrections.js';
 
 /**
  * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger

@@ -1,7 +1,7 @@
-import { adjustCredits, parseCredits, requireText } from '../../app/support.js';
+import { adjustCredits, parseCredits, requireText } from '../../app/corrections.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
-import { signed, userLabel, writeJson } from '../support-output.js';
+import { signed, userLabel, writeJson } from '../ledger-output.js';
 import type { CommandContext } from './reconcile.js';
 import { termText } from '../term-text.js';
 

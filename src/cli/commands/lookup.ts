@@ -2,7 +2,7 @@ import { lookup, type PaymentLookup, type UserLookup } from '../../app/lookup.js
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
-import { entriesTable, shortTime, table, userLabel, writeJson } from '../support-output.js';
+import { entriesTable, shortTime, table, userLabel, writeJson } from '../ledger-output.js';
 import { ShortIds, shortId } from '../short-id.js';
 import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';

@@ -1,8 +1,8 @@
-import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/support.js';
+import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/corrections.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
-import { shortTime, table, writeJson } from '../support-output.js';
+import { shortTime, table, writeJson } from '../ledger-output.js';
 import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
 import type { CommandContext } from './reconcile.js';

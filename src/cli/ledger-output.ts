@@ -1,11 +1,13 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import type { LedgerEntry } from '../app/support.js';
-import type { UserInfo } from '../ledger/support.js';
+import type { LedgerEntry } from '../app/corrections.js';
+import type { UserInfo } from '../ledger/corrections.js';
 import { formatAmount } from './output.js';
 import { ShortIds } from './short-id.js';
 import { termText } from './term-text.js';
 import type { CommandContext } from './commands/reconcile.js';
+
+/** How the ledger commands (review, assign, adjust, balance, lookup) print: tables of entries, users, JSON. */
 
 /** What each support command file needs to register itself on the program (see main.ts). */
 export interface Registrar {

@@ -10,7 +10,8 @@ import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js'
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
 
 /**
- * Queries and writes behind the support commands (review, assign, adjust, balance, lookup).
+ * The queries and writes behind the commands people use to inspect and correct the ledger
+ * (review, assign, adjust, balance, lookup).
  * Reconcile's own writes stay in ledger.ts; what is here reads the same tables for people and
  * writes only entries a person asked for.
  */

@@ -23,15 +23,16 @@ import {
   userHasEntries,
   usersByIds,
   type UserInfo,
-} from '../ledger/support.js';
+} from '../ledger/corrections.js';
 import { appBalance, appRefsFound, balanceSource, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
-import { assignPlan } from '../reconcile/support.js';
+import { assignPlan } from '../reconcile/assign.js';
 import type { CreditRuleName } from '../reconcile/types.js';
 import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
 import { stripeReaderFor } from './stripe-reader.js';
 
 /**
- * The support use cases: the review queue, assign, adjust and balance (lookup is in lookup.ts).
+ * How people inspect and correct the ledger: the review queue, assign, adjust and balance (lookup
+ * is in lookup.ts).
  * Commands that write migrate first; those that only read open the database read-only and work on
  * a database the tool never touched (no tables: nothing queued, no entries).
  */
