@@ -37,6 +37,8 @@ import { stripeReaderFor } from './stripe-reader.js';
  * a database the tool never touched (no tables: nothing queued, no entries).
  */
 
+export type { UserInfo };
+
 export interface SupportOptions {
   settings: Settings;
   cwd: string;

@@ -9,6 +9,8 @@ import { parseWhen } from '../when.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 
 /** The bundled sample data: users, config, and Stripe objects with times relative to now. */
+export type { StripeSimulator };
+
 export const DEMO_DATA = fileURLToPath(new URL('../../data/demo-payments.json', import.meta.url));
 export { DEMO_KEY } from './demo-key.js';
 import { DEMO_KEY } from './demo-key.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CliError } from '../errors.js';
-import { locationSecrets, maskDbUrl, redactSecrets } from '../ledger/mask.js';
+import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
 import { DEMO_KEY } from '../app/demo-key.js';
 import { registerSupportCommands } from './commands/support-commands.js';
 import type { Io } from './output.js';
@@ -203,10 +203,7 @@ function wantsVerbose(argv: readonly string[]): boolean {
 /** Prints an error the one way SPEC wants: one line on stderr (plus a hint), JSON on stdout with --json. */
 export async function reportError(io: Io, raw: unknown, argv: readonly string[]): Promise<number> {
   // A database error met mid-command (a lost connection, a missing privilege) becomes one line too.
-  const e =
-    raw instanceof CliError || raw instanceof CommanderError
-      ? raw
-      : ((await import('../ledger/db.js')).databaseError(raw) ?? raw);
+  const e = raw instanceof CliError || raw instanceof CommanderError ? raw : ((await databaseError(raw)) ?? raw);
   let code = 1;
   let message: string;
   let hint: string | undefined;

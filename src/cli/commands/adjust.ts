@@ -2,7 +2,7 @@ import { adjustCredits, parseCredits, requireText } from '../../app/corrections.
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { signed, userLabel, writeJson } from '../ledger-output.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 import { termText } from '../term-text.js';
 
 export interface AdjustFlags extends CommonFlags {

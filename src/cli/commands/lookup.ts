@@ -5,7 +5,7 @@ import { formatAmount } from '../output.js';
 import { entriesTable, shortTime, table, userLabel, writeJson } from '../ledger-output.js';
 import { ShortIds, shortId } from '../short-id.js';
 import { termText } from '../term-text.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 
 function metadata(m: Record<string, string>): string {
   const keys = Object.keys(m);

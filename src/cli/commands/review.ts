@@ -5,7 +5,7 @@ import { formatAmount } from '../output.js';
 import { shortTime, table, writeJson } from '../ledger-output.js';
 import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 
 const REASON_TEXT: Record<string, string> = {
   no_user: 'no user by id, customer or email',
