@@ -5,6 +5,7 @@ import { CliError } from '../errors.js';
 import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
 import { DEMO_KEY } from '../app/demo-key.js';
 import { registerSupportCommands } from './commands/support-commands.js';
+import type { Registrar } from './context.js';
 import type { Io } from './output.js';
 import { termLines, termSafeStream, termText } from './term-text.js';
 
@@ -104,7 +105,16 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     .exitOverride();
 
   const ctx = { io, env: io.env, cwd: io.cwd ?? process.cwd(), defaultActor: defaultActor(io.env) };
+  const r: Registrar = { program, ctx, setResult, common: withCommonOptions };
+  // Every command's implementation is loaded when it runs: --help and a command load only what they use.
+  registerReconcile(r);
+  registerRunCommands(r);
+  registerDemoCommands(r);
+  registerSupportCommands(r);
+  return program;
+}
 
+function registerReconcile({ program, ctx, setResult }: Registrar): void {
   withCommonOptions(
     program
       .command('reconcile')
@@ -133,7 +143,10 @@ ${ENVIRONMENT}
 ${EXIT_CODES}`,
     )
     .action(async (flags) => setResult(await (await import('./commands/reconcile.js')).reconcileCommand(ctx, flags)));
+}
 
+/** The commands around the runs: the tables (migrate), the runs' history, the baseline, the checks. */
+function registerRunCommands({ program, ctx, setResult }: Registrar): void {
   withCommonOptions(
     program.command('migrate').description("create or upgrade the tool's tables in the database"),
     READS,
@@ -164,7 +177,9 @@ ${EXIT_CODES}`,
       '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.',
     )
     .action(async (flags) => setResult(await (await import('./commands/doctor.js')).doctorCommand(ctx, flags)));
+}
 
+function registerDemoCommands({ program, ctx, setResult }: Registrar): void {
   program
     .command('demo')
     .description(
@@ -185,11 +200,6 @@ ${EXIT_CODES}`,
     .option('--verbose', 'stack traces on errors')
     .addHelpText('after', `\nIt accepts the key ${DEMO_KEY} and prints the STRIPE_API_BASE to use.`)
     .action(async (flags) => setResult(await (await import('./commands/demo.js')).simulatorCommand(ctx, flags)));
-
-  // Every command's implementation is loaded when it runs: --help and a command load only what they use.
-  registerSupportCommands({ program, ctx, setResult, common: withCommonOptions });
-
-  return program;
 }
 
 function wantsJson(argv: readonly string[]): boolean {
