@@ -80,7 +80,7 @@ export const DEFAULT_CONFIG: AppConfig = {
   stripe: { maxRequestsPerSecond: null, maxRequestsPerSecondPerEndpoint: null },
 };
 
-export const DEFAULT_DB = 'data/credits.db';
+const DEFAULT_DB = 'data/credits.db';
 export const DEFAULT_CONFIG_FILE = 'stripe-credits.config.json';
 export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
 
@@ -486,7 +486,7 @@ export function secondsSetting(
 const KEY_SHAPE = /^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/;
 
 /** STRIPE_API_KEY, else the file STRIPE_API_KEY_FILE names. Never a command-line flag. */
-export function readStripeKey(env: NodeJS.ProcessEnv): string {
+function readStripeKey(env: NodeJS.ProcessEnv): string {
   let key = env.STRIPE_API_KEY?.trim();
   let source = 'STRIPE_API_KEY';
   if (!key && env.STRIPE_API_KEY_FILE) {

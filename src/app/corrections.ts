@@ -163,7 +163,7 @@ export function toEntry(r: LedgerRow): LedgerEntry {
 }
 
 /** Who wrote an entry, for messages: a run, or a person. */
-export function whoWrote(e: LedgerEntry): string {
+function whoWrote(e: LedgerEntry): string {
   const by = e.runId !== null ? `run ${e.runId}` : e.actor;
   return `by ${by} on ${e.createdAt.slice(0, 10)}`;
 }

@@ -57,7 +57,7 @@ const LIST_LIMIT = 100;
 /** Payments known only from the tool's record or the ledger are re-read from Stripe one by one, up to this many. */
 const FETCH_LIMIT = 25;
 
-export interface SessionView {
+interface SessionView {
   id: string;
   status: string;
   mode: string;
@@ -74,7 +74,7 @@ export interface SessionView {
   metadata: Record<string, string>;
 }
 
-export interface PaymentIntentView {
+interface PaymentIntentView {
   id: string;
   status: string;
   amount: number;
@@ -89,9 +89,9 @@ export interface PaymentIntentView {
 }
 
 /** `paid`, `pending`, `refunded`, `subscription`, `setup`, `invoice` or `not_a_payment`. */
-export type StripeState = 'paid' | 'pending' | 'refunded' | 'subscription' | 'setup' | 'invoice' | 'not_a_payment';
+type StripeState = 'paid' | 'pending' | 'refunded' | 'subscription' | 'setup' | 'invoice' | 'not_a_payment';
 
-export interface StripeView {
+interface StripeView {
   checkoutSession: SessionView | null;
   paymentIntent: PaymentIntentView | null;
   state: StripeState;
@@ -103,7 +103,7 @@ export interface StripeView {
 const CREDIT_REASONS = new Set(['invalid_credits', 'no_credit_rule', 'amount_too_low']);
 
 /** What the chain decides for the payment as if the ledger did not have it yet (reconcile's statuses; `would_credit` = it would credit). */
-export interface ChainView {
+interface ChainView {
   status: PaymentDecision['status'];
   reason: string | null;
   /** What made the reason so (invalid_credits: the bad value), when there is more to say. */
@@ -118,7 +118,7 @@ export interface ChainView {
   name: string | null;
 }
 
-export interface LedgerView {
+interface LedgerView {
   credited: boolean;
   /** Who has the payment's credits now (after any reassignment). */
   holderUserId: string | null;
@@ -129,7 +129,7 @@ export interface LedgerView {
   entries: LedgerEntry[];
 }
 
-export interface PaymentRecordView {
+interface PaymentRecordView {
   status: string;
   reason: string | null;
   userId: string | null;
@@ -165,7 +165,7 @@ export interface PaymentLookup {
   verdict: string;
 }
 
-export interface UserPaymentRow {
+interface UserPaymentRow {
   paymentKey: string;
   checkoutSession: string | null;
   paymentIntent: string | null;

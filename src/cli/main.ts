@@ -20,7 +20,7 @@ export interface CommonFlags {
   actor?: string;
 }
 
-export function defaultActor(env: NodeJS.ProcessEnv): string {
+function defaultActor(env: NodeJS.ProcessEnv): string {
   try {
     return userInfo().username;
   } catch {
@@ -88,7 +88,7 @@ Exit codes:
   75  another run holds the lock; try again later
   130 (SIGINT), 143 (SIGTERM): stopped cleanly by the signal; a rerun continues`;
 
-export function buildProgram(io: Io, setResult: (code: number) => void): Command {
+function buildProgram(io: Io, setResult: (code: number) => void): Command {
   const program = new Command();
   program
     .name('stripe-credits')
@@ -211,7 +211,7 @@ function wantsVerbose(argv: readonly string[]): boolean {
 }
 
 /** Prints an error the one way SPEC wants: one line on stderr (plus a hint), JSON on stdout with --json. */
-export async function reportError(io: Io, raw: unknown, argv: readonly string[]): Promise<number> {
+async function reportError(io: Io, raw: unknown, argv: readonly string[]): Promise<number> {
   // A database error met mid-command (a lost connection, a missing privilege) becomes one line too.
   const e = raw instanceof CliError || raw instanceof CommanderError ? raw : ((await databaseError(raw)) ?? raw);
   let code = 1;

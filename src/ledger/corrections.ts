@@ -3,7 +3,7 @@ import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, idAsRead, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
-import { inPartialIndex, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
+import { inPartialIndex, nowIso, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
 import { comparable } from './users.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
@@ -15,10 +15,6 @@ import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.
  * Reconcile's own writes stay in ledger.ts; what is here reads the same tables for people and
  * writes only entries a person asked for.
  */
-
-function nowIso(): string {
-  return new Date().toISOString();
-}
 
 /**
  * The rows whose PaymentIntent id is one of `wanted`, less those whose payment key is that same id,

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { maskKey } from '../errors.js';
 import {
   SimulatorStore,
   idOf,
@@ -177,13 +178,6 @@ const RATE_LIMIT_BODY = {
   },
 };
 const API_ERROR_BODY = { error: { type: 'api_error', message: 'An unknown error occurred' } };
-
-export function maskKey(key: string): string {
-  const m = /^([a-z]+_(?:test|live)_)/.exec(key) ?? /^([a-z]+_)/.exec(key);
-  const prefix = m ? m[1]! : '';
-  const rest = key.slice(prefix.length);
-  return prefix + '****' + (rest.length > 4 ? rest.slice(-4) : '');
-}
 
 // ---------------------------------------------------------------------------
 // query strings in Stripe's form encoding
