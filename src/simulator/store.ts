@@ -584,7 +584,7 @@ function randomId(prefix: string, n: number): string {
   return out.toString('latin1');
 }
 
-/** A deep copy with JSON semantics (what JSON.parse(JSON.stringify(v)) gives), but faster. */
+/** A deep copy with JSON semantics (what JSON.parse(JSON.stringify(v)) gives), without the round trip through text. */
 function jsonCopy(v: unknown): LooseJson {
   if (v === null || typeof v !== 'object') {
     if (typeof v === 'number') return Number.isFinite(v) ? v : null;
