@@ -80,7 +80,7 @@ export const DEFAULT_CONFIG: AppConfig = {
   stripe: { maxRequestsPerSecond: null, maxRequestsPerSecondPerEndpoint: null },
 };
 
-export const DEFAULT_DB = 'data/credits.db';
+const DEFAULT_DB = 'data/credits.db';
 export const DEFAULT_CONFIG_FILE = 'stripe-credits.config.json';
 export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
 
@@ -177,77 +177,11 @@ export function parseConfig(doc: Json): AppConfig {
   ];
   checkKeys('file', doc, known);
 
-  const users: UsersConfig = { ...DEFAULT_CONFIG.users };
-  if (doc.users !== undefined) {
-    if (!isObject(doc.users)) fail('users', 'must be an object');
-    checkKeys('users', doc.users, ['schema', 'table', 'id', 'email', 'name', 'stripeCustomerId']);
-    const u = doc.users;
-    if (u.table !== undefined) {
-      const parts = str('users.table', u.table).split('.');
-      if (parts.length > 2) fail('users.table', 'use "table" or "schema.table"');
-      if (parts.length === 2) {
-        users.schema = ident('users.table', parts[0]);
-        users.table = ident('users.table', parts[1]);
-      } else users.table = ident('users.table', parts[0]);
-    }
-    if (u.schema !== undefined && u.schema !== null) users.schema = ident('users.schema', u.schema);
-    if (u.id !== undefined) users.id = ident('users.id', u.id);
-    if (u.email !== undefined) users.email = ident('users.email', u.email);
-    if (u.name !== undefined) users.name = u.name === null ? null : ident('users.name', u.name);
-    if (u.stripeCustomerId !== undefined) {
-      users.stripeCustomerId = u.stripeCustomerId === null ? null : ident('users.stripeCustomerId', u.stripeCustomerId);
-    }
-  }
-
-  const match: MatchConfig = { ...DEFAULT_CONFIG.match };
-  if (doc.match !== undefined) {
-    if (!isObject(doc.match)) fail('match', 'must be an object');
-    checkKeys('match', doc.match, ['userIdKeys', 'emailKeys', 'byEmail', 'standalonePaymentIntents']);
-    const m = doc.match;
-    if (m.userIdKeys !== undefined) match.userIdKeys = strList('match.userIdKeys', m.userIdKeys);
-    if (m.emailKeys !== undefined) match.emailKeys = strList('match.emailKeys', m.emailKeys);
-    if (m.byEmail !== undefined) {
-      if (typeof m.byEmail !== 'boolean') fail('match.byEmail', 'must be true or false');
-      match.byEmail = m.byEmail;
-    }
-    if (m.standalonePaymentIntents !== undefined) {
-      const v = m.standalonePaymentIntents;
-      if (v !== 'with_metadata' && v !== 'all' && v !== 'none') {
-        fail('match.standalonePaymentIntents', 'must be "with_metadata", "all" or "none"');
-      }
-      match.standalonePaymentIntents = v as StandalonePolicy;
-    }
-  }
-
-  const credits: CreditsConfig = { ...DEFAULT_CONFIG.credits };
-  if (doc.credits !== undefined) {
-    if (!isObject(doc.credits)) fail('credits', 'must be an object');
-    checkKeys('credits', doc.credits, ['metadataKey', 'prices', 'unitAmountPerCredit', 'minAmountPerCredit']);
-    const c = doc.credits;
-    if (c.metadataKey !== undefined) credits.metadataKey = str('credits.metadataKey', c.metadataKey);
-    if (c.prices !== undefined) credits.prices = positiveIntMap('credits.prices', c.prices, true);
-    if (c.unitAmountPerCredit !== undefined) {
-      const m = positiveIntMap('credits.unitAmountPerCredit', c.unitAmountPerCredit, false);
-      credits.unitAmountPerCredit = Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]));
-    }
-    if (c.minAmountPerCredit !== undefined)
-      credits.minAmountPerCredit = currencyMap('credits.minAmountPerCredit', c.minAmountPerCredit);
-  }
-
-  const stripe = { ...DEFAULT_CONFIG.stripe };
-  if (doc.stripe !== undefined) {
-    if (!isObject(doc.stripe)) fail('stripe', 'must be an object');
-    checkKeys('stripe', doc.stripe, ['maxRequestsPerSecond', 'maxRequestsPerSecondPerEndpoint']);
-    if (doc.stripe.maxRequestsPerSecond !== undefined)
-      stripe.maxRequestsPerSecond = rate('stripe.maxRequestsPerSecond', doc.stripe.maxRequestsPerSecond);
-    if (doc.stripe.maxRequestsPerSecondPerEndpoint !== undefined) {
-      stripe.maxRequestsPerSecondPerEndpoint = rate(
-        'stripe.maxRequestsPerSecondPerEndpoint',
-        doc.stripe.maxRequestsPerSecondPerEndpoint,
-      );
-    }
-  }
-
+  // Each section in turn, so that the first mistake reported is the first in this order.
+  const users = parseUsers(doc.users);
+  const match = parseMatch(doc.match);
+  const credits = parseCredits(doc.credits);
+  const stripe = parseStripe(doc.stripe);
   return {
     stripe,
     users,
@@ -264,6 +198,82 @@ export function parseConfig(doc: Json): AppConfig {
         ? DEFAULT_CONFIG.maxCreditsPerRun
         : positiveInt('maxCreditsPerRun', doc.maxCreditsPerRun),
   };
+}
+
+function parseUsers(u: Json): UsersConfig {
+  const users: UsersConfig = { ...DEFAULT_CONFIG.users };
+  if (u === undefined) return users;
+  if (!isObject(u)) fail('users', 'must be an object');
+  checkKeys('users', u, ['schema', 'table', 'id', 'email', 'name', 'stripeCustomerId']);
+  if (u.table !== undefined) {
+    const parts = str('users.table', u.table).split('.');
+    if (parts.length > 2) fail('users.table', 'use "table" or "schema.table"');
+    if (parts.length === 2) {
+      users.schema = ident('users.table', parts[0]);
+      users.table = ident('users.table', parts[1]);
+    } else users.table = ident('users.table', parts[0]);
+  }
+  if (u.schema !== undefined && u.schema !== null) users.schema = ident('users.schema', u.schema);
+  if (u.id !== undefined) users.id = ident('users.id', u.id);
+  if (u.email !== undefined) users.email = ident('users.email', u.email);
+  if (u.name !== undefined) users.name = u.name === null ? null : ident('users.name', u.name);
+  if (u.stripeCustomerId !== undefined) {
+    users.stripeCustomerId = u.stripeCustomerId === null ? null : ident('users.stripeCustomerId', u.stripeCustomerId);
+  }
+  return users;
+}
+
+function parseMatch(m: Json): MatchConfig {
+  const match: MatchConfig = { ...DEFAULT_CONFIG.match };
+  if (m === undefined) return match;
+  if (!isObject(m)) fail('match', 'must be an object');
+  checkKeys('match', m, ['userIdKeys', 'emailKeys', 'byEmail', 'standalonePaymentIntents']);
+  if (m.userIdKeys !== undefined) match.userIdKeys = strList('match.userIdKeys', m.userIdKeys);
+  if (m.emailKeys !== undefined) match.emailKeys = strList('match.emailKeys', m.emailKeys);
+  if (m.byEmail !== undefined) {
+    if (typeof m.byEmail !== 'boolean') fail('match.byEmail', 'must be true or false');
+    match.byEmail = m.byEmail;
+  }
+  if (m.standalonePaymentIntents !== undefined) {
+    const v = m.standalonePaymentIntents;
+    if (v !== 'with_metadata' && v !== 'all' && v !== 'none') {
+      fail('match.standalonePaymentIntents', 'must be "with_metadata", "all" or "none"');
+    }
+    match.standalonePaymentIntents = v as StandalonePolicy;
+  }
+  return match;
+}
+
+function parseCredits(c: Json): CreditsConfig {
+  const credits: CreditsConfig = { ...DEFAULT_CONFIG.credits };
+  if (c === undefined) return credits;
+  if (!isObject(c)) fail('credits', 'must be an object');
+  checkKeys('credits', c, ['metadataKey', 'prices', 'unitAmountPerCredit', 'minAmountPerCredit']);
+  if (c.metadataKey !== undefined) credits.metadataKey = str('credits.metadataKey', c.metadataKey);
+  if (c.prices !== undefined) credits.prices = positiveIntMap('credits.prices', c.prices, true);
+  if (c.unitAmountPerCredit !== undefined) {
+    const m = positiveIntMap('credits.unitAmountPerCredit', c.unitAmountPerCredit, false);
+    credits.unitAmountPerCredit = Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]));
+  }
+  if (c.minAmountPerCredit !== undefined)
+    credits.minAmountPerCredit = currencyMap('credits.minAmountPerCredit', c.minAmountPerCredit);
+  return credits;
+}
+
+function parseStripe(v: Json): AppConfig['stripe'] {
+  const stripe = { ...DEFAULT_CONFIG.stripe };
+  if (v === undefined) return stripe;
+  if (!isObject(v)) fail('stripe', 'must be an object');
+  checkKeys('stripe', v, ['maxRequestsPerSecond', 'maxRequestsPerSecondPerEndpoint']);
+  if (v.maxRequestsPerSecond !== undefined)
+    stripe.maxRequestsPerSecond = rate('stripe.maxRequestsPerSecond', v.maxRequestsPerSecond);
+  if (v.maxRequestsPerSecondPerEndpoint !== undefined) {
+    stripe.maxRequestsPerSecondPerEndpoint = rate(
+      'stripe.maxRequestsPerSecondPerEndpoint',
+      v.maxRequestsPerSecondPerEndpoint,
+    );
+  }
+  return stripe;
 }
 
 /** "table" or "schema.table", as two checked identifiers. */
@@ -476,7 +486,7 @@ export function secondsSetting(
 const KEY_SHAPE = /^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/;
 
 /** STRIPE_API_KEY, else the file STRIPE_API_KEY_FILE names. Never a command-line flag. */
-export function readStripeKey(env: NodeJS.ProcessEnv): string {
+function readStripeKey(env: NodeJS.ProcessEnv): string {
   let key = env.STRIPE_API_KEY?.trim();
   let source = 'STRIPE_API_KEY';
   if (!key && env.STRIPE_API_KEY_FILE) {

@@ -8,12 +8,10 @@
  *   await credits.close();
  */
 import { Fulfiller, type FulfillerOptions } from './app/fulfill.js';
-import { jsonItem } from './cli/output.js';
+import { jsonItem, type FulfilledItem } from './app/decision-json.js';
 
 export type StripeCreditsOptions = FulfillerOptions;
-
-/** One payment's outcome, as an item of `reconcile --json`. */
-export type FulfilledItem = ReturnType<typeof jsonItem>;
+export type { FulfilledItem };
 
 export interface StripeCredits {
   /** Credits a payment (`cs_…` or `pi_…`) at most once; safe concurrently and while reconcile runs. */

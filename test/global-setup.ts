@@ -81,7 +81,9 @@ function makeTls(dir: string): { ca: string; cert: string; key: string } {
       p('ext'),
     );
   } catch (e) {
-    throw new Error(`could not make the test server's TLS certificate with openssl: ${(e as Error).message}`);
+    throw new Error(`could not make the test server's TLS certificate with openssl: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   chmodSync(p('server.key'), 0o600);
   return { ca: p('ca.pem'), cert: p('server.crt'), key: p('server.key') };
@@ -143,6 +145,7 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
     rmSync(root, { recursive: true, force: true });
     throw new Error(
       `could not start the embedded PostgreSQL for the tests: ${(e as Error)?.message ?? e}\n${log.join('').slice(-4000)}`,
+      { cause: e },
     );
   }
   process.env[PG_ENV] = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;

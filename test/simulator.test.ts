@@ -39,9 +39,9 @@ async function raw(
   sim: StripeSimulator,
   path: string,
   key = KEY,
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: { error: Record<string, unknown> }; headers: Headers }> {
   const res = await fetch(sim.url + path, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, body: await res.json(), headers: res.headers };
+  return { status: res.status, body: (await res.json()) as { error: Record<string, unknown> }, headers: res.headers };
 }
 
 describe('parseQuery', () => {
@@ -272,12 +272,16 @@ describe('simulator lists', () => {
 describe('simulator errors', () => {
   it('rejects filters Stripe does not have', async () => {
     await withSim(async (_sim, stripe) => {
-      const piErr = await stripe.paymentIntents.list({ status: 'succeeded' } as any).catch((e) => e);
+      const piErr = await stripe.paymentIntents
+        .list({ status: 'succeeded' } as Stripe.PaymentIntentListParams)
+        .catch((e) => e);
       expect(piErr).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
       expect(piErr.message).toBe('Received unknown parameter: status');
       expect(piErr.param).toBe('status');
       expect(piErr.statusCode).toBe(400);
-      const csErr = await stripe.checkout.sessions.list({ payment_status: 'paid' } as any).catch((e) => e);
+      const csErr = await stripe.checkout.sessions
+        .list({ payment_status: 'paid' } as Stripe.Checkout.SessionListParams)
+        .catch((e) => e);
       expect(csErr).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
       expect(csErr.message).toBe('Received unknown parameter: payment_status');
       const limitErr = await stripe.paymentIntents.list({ limit: 101 }).catch((e) => e);
@@ -358,7 +362,9 @@ describe('simulator errors', () => {
         headers: { authorization: `Bearer ${KEY}` },
       });
       expect(post.status).toBe(404);
-      expect(((await post.json()) as any).error.message).toBe('Unrecognized request URL (POST: /v1/customers)');
+      expect(((await post.json()) as { error: { message: string } }).error.message).toBe(
+        'Unrecognized request URL (POST: /v1/customers)',
+      );
     });
   });
 
@@ -665,8 +671,8 @@ describe('simulator events', () => {
       const r2 = sim.store.createCheckoutPayment({ created: T0 + 100, refundedAmount: 1000, amount: 1000 });
       const r2Events = (await stripe.events.list({ limit: 100 })).data.filter(
         (e) =>
-          (e.data.object as any).payment_intent === r2.paymentIntent!.id ||
-          (e.data.object as any).id === r2.paymentIntent!.id,
+          (e.data.object as { payment_intent?: unknown }).payment_intent === r2.paymentIntent!.id ||
+          (e.data.object as { id?: unknown }).id === r2.paymentIntent!.id,
       );
       expect(r2Events.map((e) => [e.type, e.created])).toEqual([
         ['refund.created', T0 + 4 * DAY],
@@ -788,7 +794,7 @@ describe('simulator events', () => {
       const many = await stripe.events.list({ types: Array.from({ length: 21 }, (_, i) => `t${i}.x`) }).catch((e) => e);
       expect(many.statusCode).toBe(400);
       expect(many.param).toBe('types');
-      const unknown = await stripe.events.list({ object_id: 'x' } as any).catch((e) => e);
+      const unknown = await stripe.events.list({ object_id: 'x' } as Stripe.EventListParams).catch((e) => e);
       expect(unknown.message).toBe('Received unknown parameter: object_id');
       expect((await raw(sim, '/v1/events?types=a')).status).toBe(400);
       expect((await raw(sim, '/v1/events?delivery_success=maybe')).status).toBe(400);

@@ -1,10 +1,13 @@
+import type { Kysely } from 'kysely';
 import type { Settings } from '../config.js';
 import { UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
 import { findCredited, insertBaseline, isCreditedIn, WRITE_BATCH } from '../ledger/ledger.js';
 import { acquireRunLock, advanceCursor, type HeldLock } from '../ledger/lock.js';
 import { verifyAppTables } from '../ledger/app-ledger.js';
+import type { Database } from '../ledger/schema.js';
 import { SESSION_LOOKBACK_SECONDS } from '../reconcile/select.js';
+import type { Payment } from '../reconcile/types.js';
 import { fetchPayments } from '../stripe/fetch-payments.js';
 import type { Progress } from '../stripe/reader.js';
 import { isoSeconds } from '../when.js';
@@ -25,12 +28,7 @@ export interface BaselineReport {
   cursor: number | null;
 }
 
-/**
- * `baseline --until WHEN`: records every successful payment paid before WHEN as already handled,
- * without crediting, so that an app whose past payments were credited by means the tool cannot
- * see starts from a clean line. Reconcile never credits a baselined payment, and continues from WHEN.
- */
-export async function baseline(opts: {
+export interface BaselineOptions {
   settings: Settings;
   cwd: string;
   until: number;
@@ -40,7 +38,14 @@ export async function baseline(opts: {
   progress?: Progress;
   /** Stops it (SIGINT, SIGTERM) between two transactions; the lock is released. */
   signal?: AbortSignal;
-}): Promise<BaselineReport> {
+}
+
+/**
+ * `baseline --until WHEN`: records every successful payment paid before WHEN as already handled,
+ * without crediting, so that an app whose past payments were credited by means the tool cannot
+ * see starts from a clean line. Reconcile never credits a baselined payment, and continues from WHEN.
+ */
+export async function baseline(opts: BaselineOptions): Promise<BaselineReport> {
   const { settings, dryRun, until } = opts;
   if (until > opts.now)
     throw new UsageError(`--until (${isoSeconds(until)}) is in the future: a baseline records payments already made`);
@@ -72,22 +77,7 @@ export async function baseline(opts: {
       window,
       settings.config,
       async (batch) => {
-        const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
-        report.pending += batch.length - settled.length;
-        report.payments += batch.length;
-        const handled = await findCredited(db, settled, settings.config.ledger, { toolTables: tables });
-        const fresh = settled.filter((p) => !isCreditedIn(handled, p));
-        report.alreadyHandled += settled.length - fresh.length;
-        if (dryRun) report.baselined += fresh.length;
-        else {
-          for (let i = 0; i < fresh.length; i += WRITE_BATCH) {
-            opts.signal?.throwIfAborted();
-            const part = fresh.slice(i, i + WRITE_BATCH);
-            report.baselined += await db
-              .transaction()
-              .execute((trx) => insertBaseline(trx, part, { until, actor: opts.actor }));
-          }
-        }
+        await recordBatch(db, opts, tables, report, batch);
         progress(`${report.payments} payments read`);
       },
       progress,
@@ -100,5 +90,32 @@ export async function baseline(opts: {
   } finally {
     await lock?.release().catch(() => {});
     await open.close();
+  }
+}
+
+/** One batch of payments read: counted, and those nothing handled yet recorded as baselined (unless a dry run). */
+async function recordBatch(
+  db: Kysely<Database>,
+  opts: BaselineOptions,
+  toolTables: boolean,
+  report: BaselineReport,
+  batch: Payment[],
+): Promise<void> {
+  const settled = batch.filter((p) => p.session?.paymentStatus !== 'unpaid');
+  report.pending += batch.length - settled.length;
+  report.payments += batch.length;
+  const handled = await findCredited(db, settled, opts.settings.config.ledger, { toolTables });
+  const fresh = settled.filter((p) => !isCreditedIn(handled, p));
+  report.alreadyHandled += settled.length - fresh.length;
+  if (opts.dryRun) {
+    report.baselined += fresh.length;
+    return;
+  }
+  for (let i = 0; i < fresh.length; i += WRITE_BATCH) {
+    opts.signal?.throwIfAborted();
+    const part = fresh.slice(i, i + WRITE_BATCH);
+    report.baselined += await db
+      .transaction()
+      .execute((trx) => insertBaseline(trx, part, { until: opts.until, actor: opts.actor }));
   }
 }

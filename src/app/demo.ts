@@ -9,7 +9,9 @@ import { parseWhen } from '../when.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 
 /** The bundled sample data: users, config, and Stripe objects with times relative to now. */
-export const DEMO_DATA = fileURLToPath(new URL('../../data/demo-payments.json', import.meta.url));
+export type { StripeSimulator };
+
+const DEMO_DATA = fileURLToPath(new URL('../../data/demo-payments.json', import.meta.url));
 export { DEMO_KEY } from './demo-key.js';
 import { DEMO_KEY } from './demo-key.js';
 
@@ -43,7 +45,7 @@ export async function startDemoStripe(data: DemoData, now: number, port = 0): Pr
 }
 
 /** A fresh SQLite file with the app's minimal users table (id, email, name), as the app would have it. */
-export function createDemoDatabase(path: string, users: DemoData['users']): void {
+function createDemoDatabase(path: string, users: DemoData['users']): void {
   mkdirSync(dirname(path), { recursive: true });
   for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
   const db = new SQLite(path);

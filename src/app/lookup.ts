@@ -9,19 +9,20 @@ import {
   ledgerEntriesForPayment,
   ledgerEntriesForUser,
   paymentHolding,
+  type PaymentHolding,
   paymentRecordFor,
   paymentRecordsFor,
   reviewEntryFor,
   sessionKeys,
   usersByIds,
   type UserInfo,
-} from '../ledger/support.js';
+} from '../ledger/corrections.js';
 import { loadUserDirectory } from '../ledger/users.js';
 import { appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
 import { sessionPayment } from '../reconcile/select.js';
-import { explainMatch, type MatchStep } from '../reconcile/support.js';
+import { explainMatch, type MatchStep } from '../reconcile/explain-match.js';
 import type {
   Payment,
   PaymentDecision,
@@ -29,8 +30,8 @@ import type {
   SessionSnapshot,
   UserDirectory,
 } from '../reconcile/types.js';
-import type { StripeReader } from '../stripe/fetch-payments.js';
-import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
+import { fetchPaymentById, paymentIdKind, type FetchedPayment } from '../stripe/fetch-payment.js';
+import type { FirstPage, StripeReader } from '../stripe/reader.js';
 import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';
@@ -43,7 +44,7 @@ import {
   type LedgerEntry,
   type ReviewItem,
   type SupportOptions,
-} from './support.js';
+} from './corrections.js';
 
 /**
  * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger
@@ -56,7 +57,7 @@ const LIST_LIMIT = 100;
 /** Payments known only from the tool's record or the ledger are re-read from Stripe one by one, up to this many. */
 const FETCH_LIMIT = 25;
 
-export interface SessionView {
+interface SessionView {
   id: string;
   status: string;
   mode: string;
@@ -73,7 +74,7 @@ export interface SessionView {
   metadata: Record<string, string>;
 }
 
-export interface PaymentIntentView {
+interface PaymentIntentView {
   id: string;
   status: string;
   amount: number;
@@ -88,9 +89,9 @@ export interface PaymentIntentView {
 }
 
 /** `paid`, `pending`, `refunded`, `subscription`, `setup`, `invoice` or `not_a_payment`. */
-export type StripeState = 'paid' | 'pending' | 'refunded' | 'subscription' | 'setup' | 'invoice' | 'not_a_payment';
+type StripeState = 'paid' | 'pending' | 'refunded' | 'subscription' | 'setup' | 'invoice' | 'not_a_payment';
 
-export interface StripeView {
+interface StripeView {
   checkoutSession: SessionView | null;
   paymentIntent: PaymentIntentView | null;
   state: StripeState;
@@ -102,7 +103,7 @@ export interface StripeView {
 const CREDIT_REASONS = new Set(['invalid_credits', 'no_credit_rule', 'amount_too_low']);
 
 /** What the chain decides for the payment as if the ledger did not have it yet (reconcile's statuses; `would_credit` = it would credit). */
-export interface ChainView {
+interface ChainView {
   status: PaymentDecision['status'];
   reason: string | null;
   /** What made the reason so (invalid_credits: the bad value), when there is more to say. */
@@ -117,7 +118,7 @@ export interface ChainView {
   name: string | null;
 }
 
-export interface LedgerView {
+interface LedgerView {
   credited: boolean;
   /** Who has the payment's credits now (after any reassignment). */
   holderUserId: string | null;
@@ -128,7 +129,7 @@ export interface LedgerView {
   entries: LedgerEntry[];
 }
 
-export interface PaymentRecordView {
+interface PaymentRecordView {
   status: string;
   reason: string | null;
   userId: string | null;
@@ -164,7 +165,7 @@ export interface PaymentLookup {
   verdict: string;
 }
 
-export interface UserPaymentRow {
+interface UserPaymentRow {
   paymentKey: string;
   checkoutSession: string | null;
   paymentIntent: string | null;
@@ -366,20 +367,65 @@ async function lookupPayment(
 ): Promise<PaymentLookup> {
   const tables = await existingTables(open.db);
   const fetched = await fetchPaymentById(reader, id, o.settings.config);
-  const payment = fetched?.payment ?? null;
+  const paymentKey =
+    fetched?.payment?.paymentKey ??
+    fetched?.session?.paymentIntentId ??
+    fetched?.session?.id ??
+    fetched?.paymentIntent?.id ??
+    id;
+  const ids = await idsOfPayment(open, tables, id, paymentKey, fetched);
+  const held = await whatTheToolHolds(open, o, tables, ids);
+  if (
+    !fetched &&
+    held.entries.length === 0 &&
+    !held.review &&
+    !held.record &&
+    !held.baseline &&
+    !held.appLedger?.refs.length
+  ) {
+    throw new UsageError(
+      `neither Stripe nor the ledger knows ${id}`,
+      'check the id, and that the key is for the right account and mode (test or live)',
+    );
+  }
+  const chain = fetched?.payment ? await chainOfOne(open, o, fetched.payment) : null;
+  return paymentLookupOf(id, paymentKey, fetched, held, chain);
+}
+
+/** Every id the payment may be filed under: the one asked for, those Stripe told, and those the tables hold for a session. */
+async function idsOfPayment(
+  open: OpenDb,
+  tables: Set<string>,
+  id: string,
+  paymentKey: string,
+  fetched: FetchedPayment | null,
+): Promise<string[]> {
   const session = fetched?.session ?? null;
-  const pi = fetched?.paymentIntent ?? null;
-  const paymentKey = payment?.paymentKey ?? session?.paymentIntentId ?? session?.id ?? pi?.id ?? id;
-  const known = [id, paymentKey, session?.id, pi?.id, session?.paymentIntentId].filter(
+  const known = [id, paymentKey, session?.id, fetched?.paymentIntent?.id, session?.paymentIntentId].filter(
     (x): x is string => typeof x === 'string',
   );
   // A session id whose PaymentIntent Stripe did not tell (no such session here, or none paid yet):
   // the payment keys the ledger and record hold for it, read from the tables whole.
   const viaTables = id.startsWith('cs_') && !session?.paymentIntentId ? await sessionKeys(open.db, [id], tables) : [];
-  const ids = [...new Set([...known, ...viaTables])];
+  return [...new Set([...known, ...viaTables])];
+}
 
+/** What the tool's tables (and a mapped app ledger) hold about one payment. */
+interface HeldAboutPayment {
+  entries: LedgerRow[];
+  review: ReviewItem | null;
+  record: PaymentRecordView | null;
+  baseline: PaymentLookup['baseline'];
+  appLedger: PaymentLookup['appLedger'];
+}
+
+async function whatTheToolHolds(
+  open: OpenDb,
+  o: SupportOptions,
+  tables: Set<string>,
+  ids: string[],
+): Promise<HeldAboutPayment> {
   const entries = tables.has('credit_ledger') ? await ledgerEntriesForPayment(open.db, ids) : [];
-  const ledger = ledgerView(entries);
   const reviewRow = tables.has('stripe_credits_review') ? await reviewEntryFor(open.db, ids) : undefined;
   let review: ReviewItem | null = null;
   if (reviewRow) {
@@ -398,14 +444,26 @@ async function lookupPayment(
   const appLedger = mapped
     ? { table: tableLabel(mapped), refs: [...(await appRefsFound(open.db, mapped, ids))] }
     : null;
+  return { entries, review, record, baseline, appLedger };
+}
 
-  let chain: ChainView | null = null;
-  if (payment) {
-    const users = await loadUserDirectory(open.db, o.settings.config.users, o.settings.config.match, [payment], {
-      everyStep: true,
-    });
-    chain = chainView(payment, users, o);
-  }
+async function chainOfOne(open: OpenDb, o: SupportOptions, payment: Payment): Promise<ChainView> {
+  const cfg = o.settings.config;
+  const users = await loadUserDirectory(open.db, cfg.users, cfg.match, [payment], { everyStep: true });
+  return chainView(payment, users, o);
+}
+
+function paymentLookupOf(
+  id: string,
+  paymentKey: string,
+  fetched: FetchedPayment | null,
+  held: HeldAboutPayment,
+  chain: ChainView | null,
+): PaymentLookup {
+  const payment = fetched?.payment ?? null;
+  const session = fetched?.session ?? null;
+  const pi = fetched?.paymentIntent ?? null;
+  const first = held.entries[0];
   const stripe: StripeView | null = fetched
     ? {
         checkoutSession: session ? sessionView(session) : null,
@@ -418,28 +476,23 @@ async function lookupPayment(
     ? payment.session
       ? payment.session.amountTotal
       : (payment.paymentIntent?.amountReceived ?? null)
-    : (session?.amountTotal ?? pi?.amount ?? entries[0]?.amount ?? null);
-  const currency = session?.currency ?? pi?.currency ?? entries[0]?.currency ?? null;
-  if (!fetched && entries.length === 0 && !reviewRow && !record && !baseline && !appLedger?.refs.length) {
-    throw new UsageError(
-      `neither Stripe nor the ledger knows ${id}`,
-      'check the id, and that the key is for the right account and mode (test or live)',
-    );
-  }
+    : (session?.amountTotal ?? pi?.amount ?? first?.amount ?? null);
+  const ledger = ledgerView(held.entries);
+  const { baseline, appLedger } = held;
   return {
     kind: 'payment',
     query: id,
     paymentKey,
-    checkoutSession: session?.id ?? entries[0]?.checkout_session_id ?? null,
-    paymentIntent: pi?.id ?? session?.paymentIntentId ?? entries[0]?.payment_intent_id ?? null,
+    checkoutSession: session?.id ?? first?.checkout_session_id ?? null,
+    paymentIntent: pi?.id ?? session?.paymentIntentId ?? first?.payment_intent_id ?? null,
     amount: amount === null ? null : Number(amount),
-    currency,
+    currency: session?.currency ?? pi?.currency ?? first?.currency ?? null,
     paidAt: payment ? isoSeconds(payment.paidAt) : null,
     stripe,
     chain,
     ledger,
-    review,
-    record,
+    review: held.review,
+    record: held.record,
     baseline,
     appLedger,
     verdict: verdictOf(
@@ -464,15 +517,56 @@ interface Candidate {
   live: boolean;
 }
 
-async function listAll<T>(
-  reader: StripeReader,
-  what: string,
-  list: () => Promise<Stripe.ApiList<T>>,
-  notes: string[],
-): Promise<T[]> {
-  const page = await reader.call(what, list);
-  if (page.has_more) notes.push(`${what}: more than ${LIST_LIMIT}; only the newest ${LIST_LIMIT} are shown`);
-  return page.data;
+/** The payments a user lookup has found so far, one per payment key, with every way each was found. */
+class Candidates {
+  private readonly byKey = new Map<string, Candidate>();
+
+  all(): Candidate[] {
+    return [...this.byKey.values()];
+  }
+
+  payments(): Payment[] {
+    return this.all()
+      .map((c) => c.payment)
+      .filter((p): p is Payment => p !== null);
+  }
+
+  /** A payment found (again) `via` a way; what was re-read from Stripe replaces what was only recorded. */
+  add(key: string, c: Omit<Candidate, 'key' | 'foundBy'>, via: string): void {
+    const have = this.byKey.get(key);
+    if (!have) {
+      this.byKey.set(key, { key, ...c, foundBy: new Set([via]) });
+      return;
+    }
+    have.foundBy.add(via);
+    if (!have.live && c.live) Object.assign(have, c);
+  }
+
+  addSession(s: Stripe.Checkout.Session, via: string): void {
+    const snap = toSessionSnapshot(s);
+    const pi = expandedIntent(s);
+    const payment = sessionPayment(snap, pi);
+    const notPayment = payment ? null : describeNotPayment(snap, pi);
+    this.add(
+      payment?.paymentKey ?? snap.paymentIntentId ?? snap.id,
+      { payment, session: snap, notPayment, live: true },
+      via,
+    );
+  }
+
+  /** Notes another way a known payment was found; false when the payment is not known yet. */
+  seenAgain(key: string, via: string): boolean {
+    const have = this.byKey.get(key);
+    have?.foundBy.add(via);
+    return have !== undefined;
+  }
+}
+
+/** What the tool itself knows of a user: their customer ids, ledger entries and payment records. */
+interface KnownLocally {
+  customerIds: Set<string>;
+  userEntries: LedgerRow[];
+  records: PaymentRecordRow[];
 }
 
 async function lookupUser(
@@ -484,25 +578,55 @@ async function lookupUser(
 ): Promise<UserLookup> {
   const cfg = o.settings.config;
   const tables = await existingTables(open.db);
-  let user: UserInfo | null = null;
-  try {
-    // The query as typed: an id is exact text (resolveUser tries it trimmed next).
-    user = await resolveUser(open, o.settings, typed, { allowLedgerOnly: true });
-  } catch (e) {
-    // An email nobody has is still worth a look: the payer may have no account, or used another address.
-    if (!(e instanceof UsageError) || !q.includes('@') || /matches \d+ users/.test(e.message)) throw e;
-  }
+  const user = await findUser(open, o, q, typed);
   const emails = [
     ...new Set(
       [user?.email ?? (user ? null : q)].filter((x): x is string => !!x && x.trim() !== '').map((e) => e.trim()),
     ),
   ];
   const notes: string[] = [];
+  const local = await knownLocally(open, o, tables, user, emails);
+  const found = new Candidates();
+  const standalone = await listFromStripe(reader, found, emails, local.customerIds, notes);
+  await rereadFromStripe(reader, o, found, toReread(found, standalone, local), notes);
+  const payments = found.payments();
+  await withLineItems(reader, o, payments);
+  const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments, { everyStep: true });
+  return {
+    kind: 'user',
+    query: q,
+    user,
+    emails,
+    customerIds: [...local.customerIds],
+    balance: user ? await readBalance(open.db, cfg, user.id, tables.has('credit_ledger')) : 0,
+    entries: local.userEntries.map(toEntry),
+    payments: await paymentRows(open, o, tables, found, local.records, directory, user),
+    notes,
+  };
+}
 
+async function findUser(open: OpenDb, o: SupportOptions, q: string, typed: string): Promise<UserInfo | null> {
+  try {
+    // The query as typed: an id is exact text (resolveUser tries it trimmed next).
+    return await resolveUser(open, o.settings, typed, { allowLedgerOnly: true });
+  } catch (e) {
+    // An email nobody has is still worth a look: the payer may have no account, or used another address.
+    if (!(e instanceof UsageError) || !q.includes('@') || /matches \d+ users/.test(e.message)) throw e;
+    return null;
+  }
+}
+
+async function knownLocally(
+  open: OpenDb,
+  o: SupportOptions,
+  tables: Set<string>,
+  user: UserInfo | null,
+  emails: string[],
+): Promise<KnownLocally> {
   // The user's Stripe customer ids: from the users table when configured, and those the tool saw on their payments.
   const customerIds = new Set<string>();
   if (user) {
-    const cus = await customerIdOfUser(open.db, cfg.users, user.id);
+    const cus = await customerIdOfUser(open.db, o.settings.config.users, user.id);
     if (cus) customerIds.add(cus);
   }
   // And those the user paid as: on their ledger entries (a credited payment's record is its entry)
@@ -514,185 +638,136 @@ async function lookupUser(
     records = await paymentRecordsFor(open.db, { userId: user?.id ?? null, emails, customerIds: [...customerIds] });
     for (const r of records) if (r.customer_id && user && r.user_id === user.id) customerIds.add(r.customer_id);
   }
+  return { customerIds, userEntries, records };
+}
 
-  // Live Stripe queries that Stripe supports: Checkout Sessions by customer_details[email] and by customer,
-  // PaymentIntents by customer. (It cannot list by client_reference_id or metadata: the record covers those.)
-  const candidates = new Map<string, Candidate>();
-  const add = (key: string, c: Omit<Candidate, 'key' | 'foundBy'>, via: string) => {
-    const have = candidates.get(key);
-    if (have) {
-      have.foundBy.add(via);
-      if (!have.live && c.live) Object.assign(have, c);
-      return;
-    }
-    candidates.set(key, { key, ...c, foundBy: new Set([via]) });
-  };
-  const addSession = (s: Stripe.Checkout.Session, via: string) => {
-    const snap = toSessionSnapshot(s);
-    const pi = expandedIntent(s);
-    const payment = sessionPayment(snap, pi);
-    add(
-      payment?.paymentKey ?? snap.paymentIntentId ?? snap.id,
-      { payment, session: snap, notPayment: payment ? null : describeNotPayment(snap, pi), live: true },
-      via,
-    );
-  };
+function firstPage<T>(page: FirstPage<T>, notes: string[]): T[] {
+  if (page.hasMore) notes.push(`${page.what}: more than ${LIST_LIMIT}; only the newest ${LIST_LIMIT} are shown`);
+  return page.data;
+}
+
+/**
+ * The live queries Stripe supports: Checkout Sessions by customer_details[email] and by customer,
+ * PaymentIntents by customer (it cannot list by client_reference_id or metadata: the record covers
+ * those). Returns the customers' PaymentIntents no session stands for, to be read one by one.
+ */
+async function listFromStripe(
+  reader: StripeReader,
+  found: Candidates,
+  emails: string[],
+  customerIds: Set<string>,
+  notes: string[],
+): Promise<string[]> {
   const emailVariants = [...new Set(emails.flatMap((e) => [e, e.toLowerCase()]))];
   for (const email of emailVariants) {
-    const found = await listAll(
-      reader,
-      `list Checkout Sessions of ${email}`,
-      () =>
-        reader.stripe.checkout.sessions.list({
-          customer_details: { email },
-          status: 'complete',
-          limit: LIST_LIMIT,
-          expand: ['data.payment_intent.latest_charge'],
-        }),
-      notes,
-    );
-    for (const s of found) addSession(s, 'stripe:email');
+    const sessions = firstPage(await reader.completeSessionsOf({ email }, LIST_LIMIT), notes);
+    for (const s of sessions) found.addSession(s, 'stripe:email');
   }
   const standalone: string[] = [];
   for (const customer of customerIds) {
-    const sessions = await listAll(
-      reader,
-      `list Checkout Sessions of customer ${customer}`,
-      () =>
-        reader.stripe.checkout.sessions.list({
-          customer,
-          status: 'complete',
-          limit: LIST_LIMIT,
-          expand: ['data.payment_intent.latest_charge'],
-        }),
-      notes,
-    );
-    for (const s of sessions) addSession(s, 'stripe:customer');
-    const intents = await listAll(
-      reader,
-      `list PaymentIntents of customer ${customer}`,
-      () => reader.stripe.paymentIntents.list({ customer, limit: LIST_LIMIT }),
-      notes,
-    );
-    for (const pi of intents) {
-      const have = candidates.get(pi.id);
-      if (have) have.foundBy.add('stripe:customer');
-      else if (pi.status === 'succeeded' || pi.status === 'processing') standalone.push(pi.id);
+    const sessions = firstPage(await reader.completeSessionsOf({ customer }, LIST_LIMIT), notes);
+    for (const s of sessions) found.addSession(s, 'stripe:customer');
+    for (const pi of firstPage(await reader.paymentIntentsOf(customer, LIST_LIMIT), notes)) {
+      if (found.seenAgain(pi.id, 'stripe:customer')) continue;
+      if (pi.status === 'succeeded' || pi.status === 'processing') standalone.push(pi.id);
     }
   }
+  return standalone;
+}
 
-  // Payments known only locally (the record, the ledger) and standalone PaymentIntents: re-read one by one.
-  const local = new Map<string, { via: string; id: string; paidAt: string }>();
-  for (const r of records)
-    local.set(r.payment_key, {
+interface ToReread {
+  key: string;
+  id: string;
+  via: string;
+}
+
+/** Payments known only locally (the record, the ledger) and standalone PaymentIntents, newest first. */
+function toReread(found: Candidates, standalone: string[], local: KnownLocally): ToReread[] {
+  const known = new Map<string, { via: string; id: string; paidAt: string }>();
+  for (const r of local.records)
+    known.set(r.payment_key, {
       via: 'record',
       id: r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key,
       paidAt: r.paid_at,
     });
-  for (const e of userEntries) {
-    if (!e.payment_key || local.has(e.payment_key)) continue;
-    local.set(e.payment_key, {
+  for (const e of local.userEntries) {
+    if (!e.payment_key || known.has(e.payment_key)) continue;
+    known.set(e.payment_key, {
       via: 'ledger',
       id: e.checkout_session_id ?? e.payment_intent_id ?? e.payment_key,
       paidAt: e.created_at,
     });
   }
-  const toFetch: Array<{ key: string; id: string; via: string }> = [];
-  for (const id of standalone) toFetch.push({ key: id, id, via: 'stripe:customer' });
-  for (const [key, l] of [...local.entries()].sort((a, b) => (a[1].paidAt < b[1].paidAt ? 1 : -1))) {
-    const have = candidates.get(key);
-    if (have) have.foundBy.add(l.via);
-    else toFetch.push({ key, id: l.id, via: l.via });
+  const out: ToReread[] = standalone.map((id) => ({ key: id, id, via: 'stripe:customer' }));
+  for (const [key, l] of [...known.entries()].sort((a, b) => (a[1].paidAt < b[1].paidAt ? 1 : -1))) {
+    if (!found.seenAgain(key, l.via)) out.push({ key, id: l.id, via: l.via });
   }
-  if (toFetch.length > FETCH_LIMIT)
-    notes.push(
-      `${toFetch.length - FETCH_LIMIT} older payments known only from the tool's record or the ledger were not re-read from Stripe (shown as recorded)`,
-    );
-  for (const [i, f] of toFetch.entries()) {
-    if (i >= FETCH_LIMIT || !/^(cs_(test|live)_|pi_)[A-Za-z0-9]+$/.test(f.id)) {
-      add(f.key, { payment: null, session: null, notPayment: null, live: false }, f.via);
-      continue;
-    }
-    const got = await fetchPaymentById(reader, f.id, cfg);
-    if (!got) {
-      add(
-        f.key,
-        { payment: null, session: null, notPayment: 'Stripe has no such object in this account and mode', live: false },
-        f.via,
-      );
-      continue;
-    }
-    const key = got.payment?.paymentKey ?? f.key;
-    if (!got.payment && f.via === 'stripe:customer') continue; // a PaymentIntent that is not a payment (policy): not this user's purchase
-    add(key, { payment: got.payment, session: got.session, notPayment: got.notPayment, live: true }, f.via);
-  }
+  return out;
+}
 
-  const payments = [...candidates.values()].map((c) => c.payment).filter((p): p is Payment => p !== null);
+/** Re-reads each from Stripe, up to FETCH_LIMIT; the rest are shown as recorded. */
+async function rereadFromStripe(
+  reader: StripeReader,
+  o: SupportOptions,
+  found: Candidates,
+  wanted: ToReread[],
+  notes: string[],
+): Promise<void> {
+  if (wanted.length > FETCH_LIMIT)
+    notes.push(
+      `${wanted.length - FETCH_LIMIT} older payments known only from the tool's record or the ledger were not re-read from Stripe (shown as recorded)`,
+    );
+  for (const [i, f] of wanted.entries()) {
+    if (i >= FETCH_LIMIT || !/^(cs_(test|live)_|pi_)[A-Za-z0-9]+$/.test(f.id)) {
+      found.add(f.key, { payment: null, session: null, notPayment: null, live: false }, f.via);
+      continue;
+    }
+    const got = await fetchPaymentById(reader, f.id, o.settings.config);
+    if (!got) {
+      const notPayment = 'Stripe has no such object in this account and mode';
+      found.add(f.key, { payment: null, session: null, notPayment, live: false }, f.via);
+    } else if (got.payment || f.via !== 'stripe:customer') {
+      // (A customer's PaymentIntent that is not a payment under the policy is not this user's purchase.)
+      const { payment, session, notPayment } = got;
+      found.add(payment?.paymentKey ?? f.key, { payment, session, notPayment, live: true }, f.via);
+    }
+  }
+}
+
+/** The line items the credit rules need, for sessions listed without them. */
+async function withLineItems(reader: StripeReader, o: SupportOptions, payments: Payment[]): Promise<void> {
   for (const p of payments) {
-    if (p.session && p.session.lineItems === null && needsLineItems(p, cfg.credits)) {
+    if (p.session && p.session.lineItems === null && needsLineItems(p, o.settings.config.credits)) {
       p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
     }
   }
-  const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments, { everyStep: true });
+}
 
-  const allIds = [...candidates.values()].flatMap((c) =>
-    [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x),
-  );
+/** One row per payment found, with what the ledger holds for it, newest first. */
+async function paymentRows(
+  open: OpenDb,
+  o: SupportOptions,
+  tables: Set<string>,
+  found: Candidates,
+  records: PaymentRecordRow[],
+  directory: UserDirectory,
+  user: UserInfo | null,
+): Promise<UserPaymentRow[]> {
+  const idsOf = (c: Candidate) => [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x);
+  const allIds = found.all().flatMap(idsOf);
   const ledgerRows = tables.has('credit_ledger') ? await entriesForMany(open, allIds) : [];
   const recordByKey = new Map(records.map((r) => [r.payment_key, r]));
-
-  const rows: UserPaymentRow[] = [];
-  for (const c of candidates.values()) {
-    const ids = new Set([c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x));
+  const rows = found.all().map((c) => {
+    const ids = new Set(idsOf(c));
     const mine = ledgerRows.filter((e) =>
       [e.payment_key, e.checkout_session_id, e.payment_intent_id].some((v) => v !== null && ids.has(v)),
     );
-    const h = paymentHolding(mine);
-    const rec = recordByKey.get(c.key);
     const chain = c.payment ? chainView(c.payment, directory, o) : null;
-    const state: StripeState | null = c.live ? stateOf(c.payment) : null;
-    const row: UserPaymentRow = {
-      paymentKey: c.key,
-      checkoutSession: c.session?.id ?? rec?.checkout_session_id ?? h?.purchase.checkout_session_id ?? null,
-      paymentIntent:
-        c.payment?.paymentIntent?.id ??
-        c.session?.paymentIntentId ??
-        rec?.payment_intent_id ??
-        h?.purchase.payment_intent_id ??
-        null,
-      paidAt: c.payment
-        ? isoSeconds(c.payment.paidAt)
-        : (rec?.paid_at ?? (c.session ? isoSeconds(c.session.created) : null)),
-      amount: c.payment
-        ? c.payment.session
-          ? c.payment.session.amountTotal
-          : (c.payment.paymentIntent?.amountReceived ?? null)
-        : (c.session?.amountTotal ?? (rec?.amount == null ? null : Number(rec.amount))),
-      currency:
-        c.payment?.session?.currency ??
-        c.payment?.paymentIntent?.currency ??
-        c.session?.currency ??
-        rec?.currency ??
-        null,
-      foundBy: [...c.foundBy].sort(),
-      stripe: state,
-      chain: chain
-        ? {
-            status: chain.status,
-            reason: chain.reason,
-            userId: chain.userId,
-            matchedBy: chain.matchedBy,
-            credits: chain.credits,
-          }
-        : null,
-      ledger: h ? { holderUserId: h.holderUserId, credits: h.credits } : null,
-      record: recordView(rec),
-      note: null,
-    };
+    const row = paymentRow(c, paymentHolding(mine), recordByKey.get(c.key), chain);
     row.note = rowNote(row, user, c.notPayment);
-    rows.push(row);
-  }
-  rows.sort((a, b) =>
+    return row;
+  });
+  return rows.sort((a, b) =>
     (a.paidAt ?? '') < (b.paidAt ?? '')
       ? 1
       : (a.paidAt ?? '') > (b.paidAt ?? '')
@@ -701,17 +776,46 @@ async function lookupUser(
           ? -1
           : 1,
   );
+}
 
+/** A found payment as a row: what Stripe said when re-read, else what the record and ledger hold. */
+function paymentRow(
+  c: Candidate,
+  h: PaymentHolding | null,
+  rec: PaymentRecordRow | undefined,
+  chain: ChainView | null,
+): UserPaymentRow {
+  const p = c.payment;
   return {
-    kind: 'user',
-    query: q,
-    user,
-    emails,
-    customerIds: [...customerIds],
-    balance: user ? await readBalance(open.db, o.settings.config, user.id, tables.has('credit_ledger')) : 0,
-    entries: userEntries.map(toEntry),
-    payments: rows,
-    notes,
+    paymentKey: c.key,
+    checkoutSession: c.session?.id ?? rec?.checkout_session_id ?? h?.purchase.checkout_session_id ?? null,
+    paymentIntent:
+      p?.paymentIntent?.id ??
+      c.session?.paymentIntentId ??
+      rec?.payment_intent_id ??
+      h?.purchase.payment_intent_id ??
+      null,
+    paidAt: p ? isoSeconds(p.paidAt) : (rec?.paid_at ?? (c.session ? isoSeconds(c.session.created) : null)),
+    amount: p
+      ? p.session
+        ? p.session.amountTotal
+        : (p.paymentIntent?.amountReceived ?? null)
+      : (c.session?.amountTotal ?? (rec?.amount == null ? null : Number(rec.amount))),
+    currency: p?.session?.currency ?? p?.paymentIntent?.currency ?? c.session?.currency ?? rec?.currency ?? null,
+    foundBy: [...c.foundBy].sort(),
+    stripe: c.live ? stateOf(p) : null,
+    chain: chain
+      ? {
+          status: chain.status,
+          reason: chain.reason,
+          userId: chain.userId,
+          matchedBy: chain.matchedBy,
+          credits: chain.credits,
+        }
+      : null,
+    ledger: h ? { holderUserId: h.holderUserId, credits: h.credits } : null,
+    record: recordView(rec),
+    note: null,
   };
 }
 

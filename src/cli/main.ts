@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CliError } from '../errors.js';
-import { locationSecrets, maskDbUrl, redactSecrets } from '../ledger/mask.js';
+import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
 import { DEMO_KEY } from '../app/demo-key.js';
 import { registerSupportCommands } from './commands/support-commands.js';
+import type { Registrar } from './context.js';
 import type { Io } from './output.js';
 import { termLines, termSafeStream, termText } from './term-text.js';
 
@@ -19,7 +20,7 @@ export interface CommonFlags {
   actor?: string;
 }
 
-export function defaultActor(env: NodeJS.ProcessEnv): string {
+function defaultActor(env: NodeJS.ProcessEnv): string {
   try {
     return userInfo().username;
   } catch {
@@ -87,7 +88,7 @@ Exit codes:
   75  another run holds the lock; try again later
   130 (SIGINT), 143 (SIGTERM): stopped cleanly by the signal; a rerun continues`;
 
-export function buildProgram(io: Io, setResult: (code: number) => void): Command {
+function buildProgram(io: Io, setResult: (code: number) => void): Command {
   const program = new Command();
   program
     .name('stripe-credits')
@@ -104,7 +105,16 @@ export function buildProgram(io: Io, setResult: (code: number) => void): Command
     .exitOverride();
 
   const ctx = { io, env: io.env, cwd: io.cwd ?? process.cwd(), defaultActor: defaultActor(io.env) };
+  const r: Registrar = { program, ctx, setResult, common: withCommonOptions };
+  // Every command's implementation is loaded when it runs: --help and a command load only what they use.
+  registerReconcile(r);
+  registerRunCommands(r);
+  registerDemoCommands(r);
+  registerSupportCommands(r);
+  return program;
+}
 
+function registerReconcile({ program, ctx, setResult }: Registrar): void {
   withCommonOptions(
     program
       .command('reconcile')
@@ -133,7 +143,10 @@ ${ENVIRONMENT}
 ${EXIT_CODES}`,
     )
     .action(async (flags) => setResult(await (await import('./commands/reconcile.js')).reconcileCommand(ctx, flags)));
+}
 
+/** The commands around the runs: the tables (migrate), the runs' history, the baseline, the checks. */
+function registerRunCommands({ program, ctx, setResult }: Registrar): void {
   withCommonOptions(
     program.command('migrate').description("create or upgrade the tool's tables in the database"),
     READS,
@@ -164,7 +177,9 @@ ${EXIT_CODES}`,
       '\nExit codes: 0 everything needed is in place (warnings allowed), 2 something needed is missing or wrong, 1 a check could not be made.',
     )
     .action(async (flags) => setResult(await (await import('./commands/doctor.js')).doctorCommand(ctx, flags)));
+}
 
+function registerDemoCommands({ program, ctx, setResult }: Registrar): void {
   program
     .command('demo')
     .description(
@@ -185,11 +200,6 @@ ${EXIT_CODES}`,
     .option('--verbose', 'stack traces on errors')
     .addHelpText('after', `\nIt accepts the key ${DEMO_KEY} and prints the STRIPE_API_BASE to use.`)
     .action(async (flags) => setResult(await (await import('./commands/demo.js')).simulatorCommand(ctx, flags)));
-
-  // Every command's implementation is loaded when it runs: --help and a command load only what they use.
-  registerSupportCommands({ program, ctx, setResult, common: withCommonOptions });
-
-  return program;
 }
 
 function wantsJson(argv: readonly string[]): boolean {
@@ -201,12 +211,9 @@ function wantsVerbose(argv: readonly string[]): boolean {
 }
 
 /** Prints an error the one way SPEC wants: one line on stderr (plus a hint), JSON on stdout with --json. */
-export async function reportError(io: Io, raw: unknown, argv: readonly string[]): Promise<number> {
+async function reportError(io: Io, raw: unknown, argv: readonly string[]): Promise<number> {
   // A database error met mid-command (a lost connection, a missing privilege) becomes one line too.
-  const e =
-    raw instanceof CliError || raw instanceof CommanderError
-      ? raw
-      : ((await import('../ledger/db.js')).databaseError(raw) ?? raw);
+  const e = raw instanceof CliError || raw instanceof CommanderError ? raw : ((await databaseError(raw)) ?? raw);
   let code = 1;
   let message: string;
   let hint: string | undefined;

@@ -1,10 +1,13 @@
 import Table from 'cli-table3';
 import type { Ora } from 'ora';
+import { jsonItem } from '../app/decision-json.js';
 import type { ReconcileReport } from '../app/reconcile.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { isoSeconds } from '../when.js';
 import { shortId } from './short-id.js';
 import { termText } from './term-text.js';
+
+export { jsonItem };
 
 /** Where a command writes: stdout for its result, stderr for progress and errors. */
 export interface Io {
@@ -103,27 +106,6 @@ export function formatAmount(amount: number | null, currency: string | null): st
   const sign = amount < 0 ? '-' : '';
   const abs = Math.abs(amount);
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} ${cur}`;
-}
-
-/** SPEC's JSON item, plus a few fields that help a person. */
-export function jsonItem(d: PaymentDecision) {
-  return {
-    paymentKey: d.paymentKey,
-    checkoutSession: d.checkoutSession,
-    paymentIntent: d.paymentIntent,
-    amount: d.amount,
-    currency: d.currency,
-    userId: d.userId,
-    matchedBy: d.matchedBy,
-    credits: d.credits,
-    status: d.status,
-    reason: d.reason,
-    paidAt: isoSeconds(d.paidAt),
-    livemode: d.livemode,
-    creditRule: d.creditRule,
-    unknownIds: d.unknownIds,
-    candidateUserIds: d.candidateUserIds,
-  };
 }
 
 /** The JSON document of a run but its items (which come last). */

@@ -6,8 +6,10 @@
  * overrides and isolates. `--json` output needs none of this (JSON.stringify escapes what JSON must).
  */
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point: they are escaped
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 /** The same, but a newline stays: for text already laid out in lines (a table, a stack trace). */
+// eslint-disable-next-line no-control-regex -- the same characters, the newline aside
 const UNSAFE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };

@@ -14,7 +14,7 @@ export const WRITE_BATCH = 1000;
 /** Payments per lookup query (each brings at most three bound values). */
 const LOOKUP_CHUNK = 1000;
 
-function nowIso(): string {
+export function nowIso(): string {
   return new Date().toISOString();
 }
 

@@ -24,19 +24,9 @@ const COUNT_FIELD: Record<PaymentDecision['status'], keyof ReconcileCounts> = {
   skipped: 'skipped',
 };
 
-export function countDecision(counts: ReconcileCounts, d: PaymentDecision): void {
-  countStatus(counts, d.status);
-}
-
 export function countStatus(counts: ReconcileCounts, status: PaymentDecision['status']): void {
   counts.payments += 1;
   counts[COUNT_FIELD[status]] += 1;
-}
-
-export function countAll(decisions: readonly PaymentDecision[]): ReconcileCounts {
-  const counts = emptyCounts();
-  for (const d of decisions) countDecision(counts, d);
-  return counts;
 }
 
 /**

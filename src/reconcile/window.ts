@@ -8,7 +8,7 @@ export const FIRST_RUN_SECONDS = 30 * 86400;
  */
 export const CONTINUE_LOOKBACK_SECONDS = 14 * 86400;
 /** Stripe keeps events for 30 days. */
-export const EVENTS_RETENTION_SECONDS = 30 * 86400;
+const EVENTS_RETENTION_SECONDS = 30 * 86400;
 /** Events are read from a little before the cursor: an event becomes listable shortly after its `created`. */
 export const EVENTS_OVERLAP_SECONDS = 10 * 60;
 /** Keep clear of the retention edge: an event about to expire might vanish between pages. */
@@ -31,7 +31,7 @@ export interface SourcePlan {
 }
 
 /** Where reading events from the cursor starts, or null when Stripe no longer keeps them. */
-export function eventsFrom(cursor: number, now: number): number | null {
+function eventsFrom(cursor: number, now: number): number | null {
   const from = cursor - EVENTS_OVERLAP_SECONDS;
   return now - from < EVENTS_RETENTION_SECONDS - RETENTION_MARGIN_SECONDS ? from : null;
 }

@@ -1,7 +1,6 @@
 export {
   startSimulator,
   parseQuery,
-  maskKey,
   DEFAULT_API_KEY,
   PERMISSIONS,
   type SimulatorPermission,

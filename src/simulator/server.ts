@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { maskKey } from '../errors.js';
 import {
   SimulatorStore,
   idOf,
@@ -11,6 +12,7 @@ import {
   pageOverMany,
   type CreatedFilter,
   type Entry,
+  type LooseJson,
   type ObjectType,
   type OrderKey,
 } from './store.js';
@@ -178,13 +180,6 @@ const RATE_LIMIT_BODY = {
 };
 const API_ERROR_BODY = { error: { type: 'api_error', message: 'An unknown error occurred' } };
 
-export function maskKey(key: string): string {
-  const m = /^([a-z]+_(?:test|live)_)/.exec(key) ?? /^([a-z]+_)/.exec(key);
-  const prefix = m ? m[1]! : '';
-  const rest = key.slice(prefix.length);
-  return prefix + '****' + (rest.length > 4 ? rest.slice(-4) : '');
-}
-
 // ---------------------------------------------------------------------------
 // query strings in Stripe's form encoding
 
@@ -204,7 +199,7 @@ function decodeComponent(s: string): string {
  * Bracket parts `[]` append; objects whose keys are all indexes become arrays.
  */
 export function parseQuery(qs: string): Record<string, unknown> {
-  const root: Record<string, any> = Object.create(null);
+  const root: Record<string, LooseJson> = Object.create(null);
   if (qs) {
     for (const part of qs.split('&')) {
       if (!part) continue;
@@ -217,7 +212,7 @@ export function parseQuery(qs: string): Record<string, unknown> {
   return normalize(root) as Record<string, unknown>;
 }
 
-function assignPath(container: any, segs: string[], i: number, value: string): void {
+function assignPath(container: LooseJson, segs: string[], i: number, value: string): void {
   const last = i === segs.length - 1;
   const newContainer = () => (segs[i + 1] === '' ? [] : Object.create(null));
   if (Array.isArray(container)) {
@@ -259,7 +254,7 @@ function splitKey(key: string): string[] {
   return segs;
 }
 
-function normalize(v: any): QueryValue {
+function normalize(v: LooseJson): QueryValue {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return v.map(normalize);
   const keys = Object.keys(v);
@@ -286,7 +281,7 @@ type ParamKind =
 type ParamSpec = Record<string, ParamKind>;
 
 interface Params {
-  [k: string]: any;
+  [k: string]: LooseJson;
   limit: number;
   expand: string[];
 }
@@ -547,7 +542,7 @@ function parseSearch(q: string, fields: readonly string[], resource: string): Se
   return { clauses, joiner: joiner ?? 'AND' };
 }
 
-function clauseMatches(c: SearchClause, obj: any): boolean {
+function clauseMatches(c: SearchClause, obj: LooseJson): boolean {
   let v: unknown;
   if (c.field === 'metadata') v = obj.metadata?.[c.key!];
   else v = obj[c.field];
@@ -645,23 +640,23 @@ const TYPE_NAMES: Record<ObjectType, string> = {
 interface Filter {
   /** Index name and key function; the filter value must equal the key. */
   name: string;
-  key: (obj: any) => string | null | undefined;
+  key: (obj: LooseJson) => string | null | undefined;
   value: string | undefined;
 }
 
-function applyExpand(store: SimulatorStore, value: any, paths: string[], type: string): any {
+function applyExpand(store: SimulatorStore, value: LooseJson, paths: string[], type: string): LooseJson {
   let out = value;
   for (const p of paths) out = expandSteps(store, out, planExpand(type, p), 0);
   return out;
 }
 
-function expandSteps(store: SimulatorStore, value: any, steps: ExpandStep[], i: number): any {
+function expandSteps(store: SimulatorStore, value: LooseJson, steps: ExpandStep[], i: number): LooseJson {
   if (i >= steps.length || value === null || typeof value !== 'object') return value;
   const st = steps[i]!;
   if (st.kind === 'data') {
-    return { ...value, data: (value.data as any[]).map((v) => expandSteps(store, v, steps, i + 1)) };
+    return { ...value, data: (value.data as LooseJson[]).map((v) => expandSteps(store, v, steps, i + 1)) };
   }
-  const resolve = (cur: unknown, parent: any): unknown => {
+  const resolve = (cur: unknown, parent: LooseJson): unknown => {
     if (st.target === 'list:item') {
       if (cur && typeof cur === 'object') return cur;
       return lineItemList(store, parent.id, 10, undefined, undefined);
@@ -720,17 +715,17 @@ function listObjects(
   type: ObjectType,
   url: string,
   filters: (p: Params) => Filter[],
-  extra?: (p: Params) => ((o: any) => boolean) | undefined,
+  extra?: (p: Params) => ((o: LooseJson) => boolean) | undefined,
 ): unknown {
   const p = validateParams(ctx.query, spec);
   const { store } = ctx;
   if (p.starting_after !== undefined && p.ending_before !== undefined) {
     throw invalid('You may only specify one of these parameters: ending_before, starting_after.', 'ending_before');
   }
-  for (const e of p.expand) planExpand('list:' + type, e); // validate before doing any work
+  for (const e of p.expand) planExpand('list:' + type, e); // validate before doing LooseJson work
   const active = filters(p).filter((f) => f.value !== undefined);
   let base: Entry[];
-  const preds: Array<(o: any) => boolean> = [];
+  const preds: Array<(o: LooseJson) => boolean> = [];
   const first = active[0];
   if (first) {
     base = store.index(type, first.name, first.key).get(first.value!) ?? [];
@@ -757,7 +752,7 @@ const EVENT_LIST: ParamSpec = {
 };
 const MAX_EVENT_TYPES = 20;
 
-/** A glob over event types: `*` matches any run of characters (e.g. `checkout.session.*`). */
+/** A glob over event types: `*` matches LooseJson run of characters (e.g. `checkout.session.*`). */
 function typeMatcher(pattern: string): (t: string) => boolean {
   if (!pattern.includes('*')) return (t) => t === pattern;
   const re = new RegExp(
@@ -840,7 +835,7 @@ function retrieveObject(ctx: Ctx, type: ObjectType): unknown {
   return applyExpand(ctx.store, e.obj, p.expand, type);
 }
 
-const customerDetailsEmail = (o: any) => o.customer_details?.email ?? null;
+const customerDetailsEmail = (o: LooseJson) => o.customer_details?.email ?? null;
 
 const SESSION_LIST: ParamSpec = {
   ...LIST,
@@ -917,8 +912,8 @@ function searchPaymentIntents(ctx: Ctx): unknown {
     clauses.length === 0
       ? undefined
       : q.joiner === 'AND'
-        ? (o: any) => clauses.every((c) => clauseMatches(c, o))
-        : (o: any) => clauses.some((c) => clauseMatches(c, o));
+        ? (o: LooseJson) => clauses.every((c) => clauseMatches(c, o))
+        : (o: LooseJson) => clauses.some((c) => clauseMatches(c, o));
   const page = pageOver(base, {
     pred,
     limit: p.limit,

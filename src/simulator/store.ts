@@ -8,6 +8,14 @@ import { randomBytes } from 'node:crypto';
 
 export type Metadata = Record<string, string>;
 
+/**
+ * JSON read by field name: the simulator stores Stripe objects of a dozen shapes (and query
+ * parameters of any nesting) and reads their fields as Stripe's own JSON is read. One alias says
+ * so once, instead of a cast at every read.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type LooseJson = any;
+
 export interface Customer {
   id: string;
   object: 'customer';
@@ -192,7 +200,7 @@ export interface StripeEvent {
   api_version: string;
   created: number;
   /** `object` is a deep JSON copy of the object when the event happened. */
-  data: { object: any; previous_attributes?: Record<string, unknown> };
+  data: { object: LooseJson; previous_attributes?: Record<string, unknown> };
   livemode: boolean;
   pending_webhooks: number;
   request: { id: string | null; idempotency_key: string | null };
@@ -315,7 +323,7 @@ export interface StoreOptions {
 // ordering, collections, paging
 
 /** A stored object with its insertion sequence number. */
-export interface Entry<T = any> {
+export interface Entry<T = LooseJson> {
   obj: T;
   seq: number;
   type: ObjectType;
@@ -360,7 +368,7 @@ export interface CreatedFilter {
 export interface PageQuery {
   created?: CreatedFilter;
   /** Remaining filters, applied to each object in the window. */
-  pred?: (obj: any) => boolean;
+  pred?: (obj: LooseJson) => boolean;
   limit: number;
   /** Items strictly after this position. */
   startingAfter?: OrderKey;
@@ -369,7 +377,7 @@ export interface PageQuery {
 }
 
 export interface Page {
-  data: any[];
+  data: LooseJson[];
   hasMore: boolean;
   /** Order key of the last returned item (for search tokens). */
   last: OrderKey | null;
@@ -502,7 +510,7 @@ export function pageOverMany(bases: Entry[][], q: PageQuery): Page {
   return toPage(out, hasMore);
 }
 
-type KeyFn = (obj: any) => string | null | undefined;
+type KeyFn = (obj: LooseJson) => string | null | undefined;
 
 class Collection {
   private entries: Entry[] = [];
@@ -576,8 +584,8 @@ function randomId(prefix: string, n: number): string {
   return out.toString('latin1');
 }
 
-/** A deep copy with JSON semantics (what JSON.parse(JSON.stringify(v)) gives), but faster. */
-function jsonCopy(v: unknown): any {
+/** A deep copy with JSON semantics (what JSON.parse(JSON.stringify(v)) gives), without the round trip through text. */
+function jsonCopy(v: unknown): LooseJson {
   if (v === null || typeof v !== 'object') {
     if (typeof v === 'number') return Number.isFinite(v) ? v : null;
     return v;
@@ -638,7 +646,7 @@ export class SimulatorStore {
   // ----- generic access
 
   /** Any object by id (the live stored object). */
-  get(id: string): any | undefined {
+  get(id: string): LooseJson | undefined {
     return this.byId.get(id)?.obj;
   }
 
@@ -977,7 +985,12 @@ export class SimulatorStore {
 
   // ----- internals
 
-  private emit(type: string, obj: any, created: number, previousAttributes?: Record<string, unknown>): StripeEvent {
+  private emit(
+    type: string,
+    obj: LooseJson,
+    created: number,
+    previousAttributes?: Record<string, unknown>,
+  ): StripeEvent {
     const data: StripeEvent['data'] = { object: jsonCopy(obj) };
     if (previousAttributes) data.previous_attributes = jsonCopy(previousAttributes);
     const ev: StripeEvent = {
@@ -1070,7 +1083,7 @@ export class SimulatorStore {
   }
 
   /** Objects linked to piId (checked again, since update() may have changed the link). */
-  private owners<T>(map: Map<string, string[]>, piId: string, check: (o: any) => boolean): T[] {
+  private owners<T>(map: Map<string, string[]>, piId: string, check: (o: LooseJson) => boolean): T[] {
     const out: T[] = [];
     for (const id of new Set(map.get(piId) ?? [])) {
       const o = this.byId.get(id)?.obj;

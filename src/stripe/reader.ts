@@ -276,4 +276,44 @@ export class StripeReader {
     }[list];
     await withRetry(what, request, this.retry, this.keyLabel);
   }
+
+  // Lookup's lists: one page each, newest first (a person's payments, not a scan).
+
+  /**
+   * The newest complete Checkout Sessions of a payer: by the email given at checkout
+   * (customer_details.email) or by Stripe customer, each with its PaymentIntent and latest charge.
+   */
+  async completeSessionsOf(
+    payer: { email: string } | { customer: string },
+    limit: number,
+  ): Promise<FirstPage<Stripe.Checkout.Session>> {
+    const byEmail = 'email' in payer;
+    const what = byEmail
+      ? `list Checkout Sessions of ${payer.email}`
+      : `list Checkout Sessions of customer ${payer.customer}`;
+    const filter = byEmail ? { customer_details: { email: payer.email } } : { customer: payer.customer };
+    const page = await this.call(what, () =>
+      this.stripe.checkout.sessions.list({
+        ...filter,
+        status: 'complete',
+        limit,
+        expand: ['data.payment_intent.latest_charge'],
+      }),
+    );
+    return { what, data: page.data, hasMore: page.has_more };
+  }
+
+  /** The newest PaymentIntents of a Stripe customer. */
+  async paymentIntentsOf(customer: string, limit: number): Promise<FirstPage<Stripe.PaymentIntent>> {
+    const what = `list PaymentIntents of customer ${customer}`;
+    const page = await this.call(what, () => this.stripe.paymentIntents.list({ customer, limit }));
+    return { what, data: page.data, hasMore: page.has_more };
+  }
+}
+
+/** The first page of a list: what was asked (for messages), what came, and whether Stripe has more. */
+export interface FirstPage<T> {
+  what: string;
+  data: T[];
+  hasMore: boolean;
 }

@@ -3,8 +3,15 @@ import { describe, expect, it } from 'vitest';
 import type { ReconcileReport } from '../../src/app/reconcile.js';
 import { jsonItem, reconcileJsonHead, writeReconcileJson } from '../../src/cli/output.js';
 import { CompactPlan } from '../../src/reconcile/compact-plan.js';
-import { countAll, emptyCounts } from '../../src/reconcile/plan.js';
+import { countStatus, emptyCounts } from '../../src/reconcile/plan.js';
 import type { PaymentDecision, PaymentStatus } from '../../src/reconcile/types.js';
+
+/** The counts of a list of decisions, each once under its status. */
+function countAll(decisions: readonly PaymentDecision[]) {
+  const counts = emptyCounts();
+  for (const d of decisions) countStatus(counts, d.status);
+  return counts;
+}
 
 const STATUSES: PaymentStatus[] = [
   'credited',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countAll, countDecision, emptyCounts, planPayments } from '../../src/reconcile/plan.js';
+import { countStatus, emptyCounts, planPayments } from '../../src/reconcile/plan.js';
 import type { PaymentDecision, PaymentStatus } from '../../src/reconcile/types.js';
 import { checkout, context, standalone } from './builders.js';
 
@@ -41,8 +41,13 @@ describe('planPayments', () => {
 
 describe('counts', () => {
   const d = (status: PaymentStatus) => ({ status }) as PaymentDecision;
+  const countAll = (decisions: readonly PaymentDecision[]) => {
+    const counts = emptyCounts();
+    for (const x of decisions) countStatus(counts, x.status);
+    return counts;
+  };
 
-  it('countAll counts every decision in payments and once under its status', () => {
+  it('countStatus counts every decision in payments and once under its status', () => {
     const statuses: PaymentStatus[] = [
       'credited',
       'credited',
@@ -73,13 +78,13 @@ describe('counts', () => {
     ['needs_review', 'needsReview'],
     ['pending', 'pending'],
     ['skipped', 'skipped'],
-  ])('countDecision %s -> counts.%s', (status, field) => {
+  ])('countStatus %s -> counts.%s', (status, field) => {
     const counts = emptyCounts();
-    countDecision(counts, d(status));
+    countStatus(counts, status);
     expect(counts).toEqual({ ...emptyCounts(), payments: 1, [field]: 1 });
   });
 
-  it('countAll of nothing is all zeros', () => {
+  it('no decisions count as all zeros', () => {
     expect(countAll([])).toEqual(emptyCounts());
     expect(Object.values(emptyCounts()).every((v) => v === 0)).toBe(true);
   });

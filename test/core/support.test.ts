@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { paymentHolding, reassignKinds } from '../../src/ledger/support.js';
+import { paymentHolding, reassignKinds } from '../../src/ledger/corrections.js';
 import type { LedgerRow } from '../../src/ledger/schema.js';
-import { assignPlan, explainMatch, type AssignRefusal } from '../../src/reconcile/support.js';
+import { assignPlan, type AssignRefusal } from '../../src/reconcile/assign.js';
+import { explainMatch } from '../../src/reconcile/explain-match.js';
 import type { Payment } from '../../src/reconcile/types.js';
 import { checkout, directory, matchConfig, rules, standalone, type TestUser } from './builders.js';
 

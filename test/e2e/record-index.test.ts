@@ -8,7 +8,7 @@ import {
   paymentRecordFor,
   paymentRecordQuery,
   sessionKeys,
-} from '../../src/ledger/support.js';
+} from '../../src/ledger/corrections.js';
 import { checkout } from '../core/builders.js';
 import { engines, type AppDb } from '../helpers/engines.js';
 import { engineLedger } from '../helpers/ledger.js';

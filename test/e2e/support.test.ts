@@ -5,6 +5,10 @@ import { startSimulator, type StripeSimulator } from '../../src/simulator/index.
 import { runCli, tempDir, writeJson, now, DAY, type CliResult, type TestUser } from '../helpers/cli.js';
 import { createAppDb, engines, type EngineName } from '../helpers/engines.js';
 
+/** A --json document as the tests read it: fields by name, checked by the assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type JsonDoc = any;
+
 /**
  * The support commands (review, assign, adjust, balance, lookup) through the real CLI, against a
  * real SQLite file or Postgres database (every test on each engine) and the Stripe simulator driven
@@ -63,7 +67,7 @@ async function world(engine: EngineName, test: TestContext, config: Record<strin
       ...opts,
     });
   /** Runs with --json and parses stdout (which must be exactly one document). */
-  const json = async <T = any>(args: string[], opts: { process?: boolean } = {}) => {
+  const json = async <T = JsonDoc>(args: string[], opts: { process?: boolean } = {}) => {
     const r = await cli([...args, '--json'], {}, opts);
     let doc: T;
     try {
@@ -849,7 +853,7 @@ describe.each(engines())('support commands (%s)', (engine) => {
       const r = await w.json(['lookup', '1']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.doc.customerIds).toEqual(['cus_zed']);
-      const rows = new Map<string, any>(r.doc.payments.map((p: { paymentKey: string }) => [p.paymentKey, p]));
+      const rows = new Map<string, JsonDoc>(r.doc.payments.map((p: { paymentKey: string }) => [p.paymentKey, p]));
       expect([...rows.keys()].sort()).toEqual([credited, again].sort());
       expect(rows.get(again)).toMatchObject({ ledger: null, chain: { status: 'needs_review' } });
       expect(rows.get(credited)).toMatchObject({ ledger: { holderUserId: '1', credits: 10 } });
@@ -885,7 +889,7 @@ describe.each(engines())('support commands (%s)', (engine) => {
         balance: 15,
         customerIds: ['cus_ann'],
       });
-      const rows = new Map<string, any>(r.doc.payments.map((p: { paymentKey: string }) => [p.paymentKey, p]));
+      const rows = new Map<string, JsonDoc>(r.doc.payments.map((p: { paymentKey: string }) => [p.paymentKey, p]));
       expect([...rows.keys()].sort()).toEqual([byRef, byEmail, byCustomer, standalone].sort());
       expect(rows.has(other)).toBe(false);
       expect(rows.get(byRef)).toMatchObject({

@@ -21,6 +21,7 @@ const NASTY_NAME = `Mallory${CLEAR}${LINK}`;
 const NASTY_USER = `Eve${FORGED}${RTL}`;
 
 /** Any character that drives a terminal: C0 controls but the newline, DEL, C1 controls, bidi overrides and isolates. */
+// eslint-disable-next-line no-control-regex -- finding raw control characters is what the test is for
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 function expectEscaped(r: CliResult, what: string): void {

@@ -51,7 +51,9 @@ describe('StatementCache (the SQLite connection Kysely uses)', () => {
   });
 
   it('a cached statement sees a schema changed after it was prepared', async () => {
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
+    const db = new Kysely<Record<string, never>>({
+      dialect: new SqliteDialect({ database: new StatementCache(sqlite) }),
+    });
     await sql`INSERT INTO t VALUES ('a', 1)`.execute(db);
     const read = () => sql<{ k: string }>`SELECT * FROM t`.execute(db).then((r) => r.rows);
     expect(await read()).toEqual([{ k: 'a', v: 1 }]);

@@ -1,8 +1,8 @@
-import { assignPayment, parseCredits, requireText, type AssignResult } from '../../app/support.js';
+import { assignPayment, parseCredits, requireText, type AssignResult } from '../../app/corrections.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
-import { signed, userLabel, writeJson } from '../support-output.js';
-import type { CommandContext } from './reconcile.js';
+import { signed, userLabel, writeJson } from '../ledger-output.js';
+import type { CommandContext } from '../context.js';
 import { termText } from '../term-text.js';
 
 export interface AssignFlags extends CommonFlags {

@@ -5,7 +5,7 @@ import { isoSeconds, parseWhen } from '../../when.js';
 import type { CommonFlags } from '../main.js';
 import { progressReporter } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 
 export async function baselineCommand(
   ctx: CommandContext,

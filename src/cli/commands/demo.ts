@@ -1,9 +1,8 @@
 import { relative, resolve } from 'node:path';
-import { DEMO_KEY, loadDemoData, runDemo, startDemoStripe } from '../../app/demo.js';
+import { DEMO_KEY, loadDemoData, runDemo, startDemoStripe, type StripeSimulator } from '../../app/demo.js';
 import { UsageError } from '../../errors.js';
-import type { StripeSimulator } from '../../simulator/index.js';
 import { renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 import { stopOnSignals } from '../signals.js';
 
 export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; keep?: boolean }): Promise<number> {

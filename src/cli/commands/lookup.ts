@@ -2,10 +2,10 @@ import { lookup, type PaymentLookup, type UserLookup } from '../../app/lookup.js
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
-import { entriesTable, shortTime, table, userLabel, writeJson } from '../support-output.js';
+import { entriesTable, shortTime, table, userLabel, writeJson } from '../ledger-output.js';
 import { ShortIds, shortId } from '../short-id.js';
 import { termText } from '../term-text.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 
 function metadata(m: Record<string, string>): string {
   const keys = Object.keys(m);
@@ -19,63 +19,69 @@ function chainStatus(status: string, reason: string | null, credited = false): s
 }
 
 export function renderPaymentLookup(r: PaymentLookup): string {
-  const out: string[] = [];
   // Each whole id once, here, to copy; below and in the tables a long one is shortened.
   const ids = [
     r.checkoutSession ? `Checkout Session${r.checkoutSession === r.paymentKey ? '' : ` ${r.checkoutSession}`}` : null,
     r.paymentIntent ? `PaymentIntent${r.paymentIntent === r.paymentKey ? '' : ` ${r.paymentIntent}`}` : null,
   ].filter(Boolean);
-  out.push(`Payment ${r.paymentKey}${ids.length ? ` (${ids.join(', ')})` : ''}`);
-  out.push(`  ${r.verdict}`);
-  out.push('');
-  out.push('Stripe says:');
-  if (!r.stripe) out.push('  no such Checkout Session or PaymentIntent in this account and mode');
-  else {
-    const s = r.stripe.checkoutSession;
-    if (s) {
-      out.push(
-        `  Checkout Session ${shortId(s.id)}: ${s.status}, mode ${s.mode}, payment_status ${s.paymentStatus}, ${formatAmount(s.amountTotal, s.currency)}, created ${shortTime(s.created)}`,
-      );
-      out.push(
-        `    client_reference_id ${s.clientReferenceId ?? '(none)'}; customer ${s.customer ?? '(none)'}; metadata ${metadata(s.metadata)}`,
-      );
-      out.push(
-        `    customer_details.email ${s.customerDetailsEmail ?? '(none)'}; customer_email ${s.customerEmail ?? '(none)'}${s.name ? `; name "${s.name}" (a hint for people, never matched)` : ''}`,
-      );
-    }
-    const pi = r.stripe.paymentIntent;
-    if (pi) {
-      const refund = pi.refunded
-        ? 'fully refunded'
-        : pi.amountRefunded > 0
-          ? `${formatAmount(pi.amountRefunded, pi.currency)} refunded`
-          : 'not refunded';
-      out.push(
-        `  PaymentIntent ${pi.id}: ${pi.status}, ${formatAmount(pi.amount, pi.currency)} (received ${formatAmount(pi.amountReceived, pi.currency)}), ${refund}, created ${shortTime(pi.created)}`,
-      );
-      out.push(
-        `    customer ${pi.customer ?? '(none)'}; receipt_email ${pi.receiptEmail ?? '(none)'}; metadata ${metadata(pi.metadata)}`,
-      );
-    }
-    out.push(`  => ${r.stripe.state === 'not_a_payment' ? `not a payment: ${r.stripe.notPayment}` : r.stripe.state}`);
-  }
-  out.push('');
-  out.push('How the chain matches it (ids, then customer, then email; never the name):');
-  if (!r.chain) out.push('  (not a payment: not matched)');
-  else {
-    if (r.chain.steps.length === 0) out.push('  the payment carries no user id, customer or email');
-    r.chain.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s.field} ${s.value} -> ${s.note}`));
-    out.push(`  => ${r.chain.summary}`);
-    const credits =
-      r.chain.credits !== null
-        ? `; ${r.chain.credits} credits${r.chain.creditRule ? ` by the ${r.chain.creditRule} rule` : ''}`
-        : '';
+  return joinLines([
+    `Payment ${r.paymentKey}${ids.length ? ` (${ids.join(', ')})` : ''}`,
+    `  ${r.verdict}`,
+    '',
+    ...stripeSays(r.stripe),
+    '',
+    ...chainSays(r.chain),
+    '',
+    ...ledgerHolds(r),
+  ]);
+}
+
+function stripeSays(stripe: PaymentLookup['stripe']): string[] {
+  if (!stripe) return ['Stripe says:', '  no such Checkout Session or PaymentIntent in this account and mode'];
+  const out = ['Stripe says:'];
+  const s = stripe.checkoutSession;
+  if (s) {
     out.push(
-      `  => reconcile would decide: ${chainStatus(r.chain.status, r.chain.reason)}${r.chain.detail ? `: ${r.chain.detail}` : ''}${r.chain.userId ? ` for user ${r.chain.userId}` : ''}${credits}`,
+      `  Checkout Session ${shortId(s.id)}: ${s.status}, mode ${s.mode}, payment_status ${s.paymentStatus}, ${formatAmount(s.amountTotal, s.currency)}, created ${shortTime(s.created)}`,
+      `    client_reference_id ${s.clientReferenceId ?? '(none)'}; customer ${s.customer ?? '(none)'}; metadata ${metadata(s.metadata)}`,
+      `    customer_details.email ${s.customerDetailsEmail ?? '(none)'}; customer_email ${s.customerEmail ?? '(none)'}${s.name ? `; name "${s.name}" (a hint for people, never matched)` : ''}`,
     );
   }
-  out.push('');
-  out.push('The ledger holds:');
+  const pi = stripe.paymentIntent;
+  if (pi) {
+    const refund = pi.refunded
+      ? 'fully refunded'
+      : pi.amountRefunded > 0
+        ? `${formatAmount(pi.amountRefunded, pi.currency)} refunded`
+        : 'not refunded';
+    out.push(
+      `  PaymentIntent ${pi.id}: ${pi.status}, ${formatAmount(pi.amount, pi.currency)} (received ${formatAmount(pi.amountReceived, pi.currency)}), ${refund}, created ${shortTime(pi.created)}`,
+      `    customer ${pi.customer ?? '(none)'}; receipt_email ${pi.receiptEmail ?? '(none)'}; metadata ${metadata(pi.metadata)}`,
+    );
+  }
+  out.push(`  => ${stripe.state === 'not_a_payment' ? `not a payment: ${stripe.notPayment}` : stripe.state}`);
+  return out;
+}
+
+function chainSays(chain: PaymentLookup['chain']): string[] {
+  const out = ['How the chain matches it (ids, then customer, then email; never the name):'];
+  if (!chain) return [...out, '  (not a payment: not matched)'];
+  if (chain.steps.length === 0) out.push('  the payment carries no user id, customer or email');
+  chain.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s.field} ${s.value} -> ${s.note}`));
+  out.push(`  => ${chain.summary}`);
+  const credits =
+    chain.credits !== null
+      ? `; ${chain.credits} credits${chain.creditRule ? ` by the ${chain.creditRule} rule` : ''}`
+      : '';
+  out.push(
+    `  => reconcile would decide: ${chainStatus(chain.status, chain.reason)}${chain.detail ? `: ${chain.detail}` : ''}${chain.userId ? ` for user ${chain.userId}` : ''}${credits}`,
+  );
+  return out;
+}
+
+/** The ledger's entries, then what else the tool and the app hold about the payment. */
+function ledgerHolds(r: PaymentLookup): string[] {
+  const out = ['The ledger holds:'];
   if (r.ledger.entries.length === 0) out.push('  nothing for this payment');
   else {
     out.push(...entriesTable(r.ledger.entries, { withUser: true }).replace(/^/gm, '  ').split('\n'));
@@ -92,16 +98,7 @@ export function renderPaymentLookup(r: PaymentLookup): string {
     out.push(
       `Baseline: handled by other means (payments up to ${shortTime(r.baseline.until)}; recorded ${shortTime(r.baseline.baselinedAt)} by ${r.baseline.actor}); reconcile never credits it`,
     );
-  if (r.review) {
-    const v = r.review;
-    const how =
-      v.status === 'open'
-        ? 'open'
-        : `${v.status}${v.resolvedBy ? ` by ${v.resolvedBy}` : ''}${v.resolvedAt ? ` on ${shortTime(v.resolvedAt)}` : ''}${v.resolution ? `: ${v.resolution}` : ''}`;
-    out.push(
-      `Review queue: ${v.reason}${v.detail ? ` (${v.detail})` : ''}, queued ${shortTime(v.queuedAt)}, ${how}${v.candidates.length ? `; candidates ${v.candidates.map((c) => c.id).join(', ')}` : ''}`,
-    );
-  }
+  if (r.review) out.push(reviewLine(r.review));
   if (r.record) {
     const rec = r.record;
     const by = rec.matchedBy === 'assign' ? ' (by assign)' : rec.matchedBy ? ` (matched by ${rec.matchedBy})` : '';
@@ -109,7 +106,15 @@ export function renderPaymentLookup(r: PaymentLookup): string {
       `The tool's record: ${chainStatus(rec.status, rec.reason)}${rec.userId ? `, user ${rec.userId}${by}` : ''}; last run ${rec.lastRunId ?? '(none)'}, updated ${shortTime(rec.lastSeenAt)}`,
     );
   }
-  return joinLines(out);
+  return out;
+}
+
+function reviewLine(v: NonNullable<PaymentLookup['review']>): string {
+  const how =
+    v.status === 'open'
+      ? 'open'
+      : `${v.status}${v.resolvedBy ? ` by ${v.resolvedBy}` : ''}${v.resolvedAt ? ` on ${shortTime(v.resolvedAt)}` : ''}${v.resolution ? `: ${v.resolution}` : ''}`;
+  return `Review queue: ${v.reason}${v.detail ? ` (${v.detail})` : ''}, queued ${shortTime(v.queuedAt)}, ${how}${v.candidates.length ? `; candidates ${v.candidates.map((c) => c.id).join(', ')}` : ''}`;
 }
 
 /**

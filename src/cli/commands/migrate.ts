@@ -1,18 +1,13 @@
+import { migrate } from '../../app/migrate.js';
 import { resolveSettings } from '../../config.js';
-import { migrateToLatest, openDatabase, parseDbUrl } from '../../ledger/db.js';
 import type { CommonFlags } from '../main.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 
 export async function migrateCommand(ctx: CommandContext, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
-  const open = await openDatabase(parseDbUrl(settings.db, ctx.cwd), { readonly: false });
-  try {
-    const applied = await migrateToLatest(open.db);
-    if (flags.json) ctx.io.stdout.write(`${JSON.stringify({ database: open.location.label, applied })}\n`);
-    else if (applied.length === 0) ctx.io.stdout.write(`${open.location.label}: the tool's tables are up to date\n`);
-    else ctx.io.stdout.write(`${open.location.label}: applied ${applied.join(', ')}\n`);
-    return 0;
-  } finally {
-    await open.close();
-  }
+  const { database, applied } = await migrate(settings, ctx.cwd);
+  if (flags.json) ctx.io.stdout.write(`${JSON.stringify({ database, applied })}\n`);
+  else if (applied.length === 0) ctx.io.stdout.write(`${database}: the tool's tables are up to date\n`);
+  else ctx.io.stdout.write(`${database}: applied ${applied.join(', ')}\n`);
+  return 0;
 }

@@ -9,18 +9,11 @@ import {
   renderReconcile,
   summaryLine,
   writeReconcileJson,
-  type Io,
 } from '../output.js';
 import { memoryPhase } from '../../app/debug-memory.js';
 import { termText } from '../term-text.js';
 import { stopOnSignals } from '../signals.js';
-
-export interface CommandContext {
-  io: Io;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  defaultActor: string;
-}
+import type { CommandContext } from '../context.js';
 
 interface ReconcileFlags extends CommonFlags {
   dryRun?: boolean;

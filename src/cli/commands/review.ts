@@ -1,11 +1,11 @@
-import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/support.js';
+import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/corrections.js';
 import { resolveSettings } from '../../config.js';
 import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
-import { shortTime, table, writeJson } from '../support-output.js';
+import { shortTime, table, writeJson } from '../ledger-output.js';
 import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
-import type { CommandContext } from './reconcile.js';
+import type { CommandContext } from '../context.js';
 
 const REASON_TEXT: Record<string, string> = {
   no_user: 'no user by id, customer or email',

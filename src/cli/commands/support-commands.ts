@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CommonFlags } from '../main.js';
-import type { Registrar } from '../support-output.js';
+import type { Registrar } from '../context.js';
 import type { AdjustFlags } from './adjust.js';
 import type { AssignFlags } from './assign.js';
 
@@ -8,7 +8,14 @@ import type { AssignFlags } from './assign.js';
  * The support commands' definitions: their arguments, options and help. Each implementation is
  * loaded only when its command runs, so that `--help` and the other commands start without it.
  */
-export function registerSupportCommands({ program, ctx, setResult, common }: Registrar): void {
+export function registerSupportCommands(r: Registrar): void {
+  registerReview(r);
+  registerAssign(r);
+  registerUserCommands(r);
+}
+
+/** `review` lists the queue; `review dismiss` closes one entry. */
+function registerReview({ program, ctx, setResult, common }: Registrar): void {
   const review = common(
     program
       .command('review')
@@ -25,7 +32,9 @@ export function registerSupportCommands({ program, ctx, setResult, common }: Reg
     .action(async (payment: string, _flags: unknown, cmd: Command) =>
       setResult(await (await import('./review.js')).reviewDismiss(ctx, payment, cmd.optsWithGlobals())),
     );
+}
 
+function registerAssign({ program, ctx, setResult, common }: Registrar): void {
   common(
     program
       .command('assign <payment>')
@@ -49,7 +58,10 @@ it went to is named; correct it with --reassign).`,
     .action(async (payment: string, flags: AssignFlags) =>
       setResult(await (await import('./assign.js')).assignCommand(ctx, payment, flags)),
     );
+}
 
+/** A user's credits and payments: `adjust` writes one entry; `balance` and `lookup` only read. */
+function registerUserCommands({ program, ctx, setResult, common }: Registrar): void {
   common(
     program
       .command('adjust')

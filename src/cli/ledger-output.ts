@@ -1,20 +1,11 @@
 import Table from 'cli-table3';
-import type { Command } from 'commander';
-import type { LedgerEntry } from '../app/support.js';
-import type { UserInfo } from '../ledger/support.js';
+import type { LedgerEntry, UserInfo } from '../app/corrections.js';
 import { formatAmount } from './output.js';
 import { ShortIds } from './short-id.js';
 import { termText } from './term-text.js';
-import type { CommandContext } from './commands/reconcile.js';
+import type { CommandContext } from './context.js';
 
-/** What each support command file needs to register itself on the program (see main.ts). */
-export interface Registrar {
-  program: Command;
-  ctx: CommandContext;
-  setResult: (code: number) => void;
-  /** Adds the options every command takes (--db, --config, --json, --actor, …). */
-  common: (cmd: Command, traits: { stripe: boolean; writes: boolean }) => Command;
-}
+/** How the ledger commands (review, assign, adjust, balance, lookup) print: tables of entries, users, JSON. */
 
 /** Same look as reconcile's tables: no colours, no rule between rows. */
 export function table(head: string[]): Table.Table {

@@ -3,21 +3,18 @@ import type { UsersConfig } from '../config.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, idAsRead, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
-import { inPartialIndex, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
+import { inPartialIndex, nowIso, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
 import { comparable } from './users.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
 import type { Database, LedgerRow, PaymentRecordRow, ReviewRow } from './schema.js';
 
 /**
- * Queries and writes behind the support commands (review, assign, adjust, balance, lookup).
+ * The queries and writes behind the commands people use to inspect and correct the ledger
+ * (review, assign, adjust, balance, lookup).
  * Reconcile's own writes stay in ledger.ts; what is here reads the same tables for people and
  * writes only entries a person asked for.
  */
-
-function nowIso(): string {
-  return new Date().toISOString();
-}
 
 /**
  * The rows whose PaymentIntent id is one of `wanted`, less those whose payment key is that same id,

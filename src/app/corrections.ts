@@ -23,18 +23,21 @@ import {
   userHasEntries,
   usersByIds,
   type UserInfo,
-} from '../ledger/support.js';
+} from '../ledger/corrections.js';
 import { appBalance, appRefsFound, balanceSource, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
-import { assignPlan } from '../reconcile/support.js';
-import type { CreditRuleName } from '../reconcile/types.js';
+import { assignPlan } from '../reconcile/assign.js';
+import type { CreditRuleName, Payment, PaymentDecision } from '../reconcile/types.js';
 import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
 import { stripeReaderFor } from './stripe-reader.js';
 
 /**
- * The support use cases: the review queue, assign, adjust and balance (lookup is in lookup.ts).
+ * How people inspect and correct the ledger: the review queue, assign, adjust and balance (lookup
+ * is in lookup.ts).
  * Commands that write migrate first; those that only read open the database read-only and work on
  * a database the tool never touched (no tables: nothing queued, no entries).
  */
+
+export type { UserInfo };
 
 export interface SupportOptions {
   settings: Settings;
@@ -160,7 +163,7 @@ export function toEntry(r: LedgerRow): LedgerEntry {
 }
 
 /** Who wrote an entry, for messages: a run, or a person. */
-export function whoWrote(e: LedgerEntry): string {
+function whoWrote(e: LedgerEntry): string {
   const by = e.runId !== null ? `run ${e.runId}` : e.actor;
   return `by ${by} on ${e.createdAt.slice(0, 10)}`;
 }
@@ -366,20 +369,7 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
   try {
     await verifyAppTables(open.db, o.settings.config);
     const user = await resolveUser(open, o.settings, o.user);
-    const reader = stripeReaderFor(o.settings);
-    const fetched = await fetchPaymentById(reader, o.payment, o.settings.config);
-    if (!fetched) {
-      throw new UsageError(
-        `Stripe has no ${paymentIdKind(o.payment) === 'checkout_session' ? 'Checkout Session' : 'PaymentIntent'} ${o.payment}`,
-        'check the id, and that the key is for the right account and mode (test or live)',
-      );
-    }
-    if (!fetched.payment)
-      throw new UsageError(
-        `${o.payment} is not a payment: ${fetched.notPayment ?? 'unknown'}`,
-        'only a successful payment can be credited',
-      );
-    const payment = fetched.payment;
+    const payment = await paymentToAssign(o);
     const plan = assignPlan(payment, user, o.settings.config, o.credits);
     if (!plan.ok)
       throw new UsageError(
@@ -387,37 +377,9 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
         plan.hint,
       );
     const d = plan.decision;
-
     await migrateToLatest(open.db);
-    const modes = await ledgerModes(open.db);
-    if (modes.some((m) => m !== d.livemode)) {
-      throw new ConfigError(
-        `${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`,
-      );
-    }
-    const ids = paymentIds(d);
-    if ((await findCredited(open.db, [payment], o.settings.config.ledger)).size > 0)
-      throw await alreadyCreditedError(open, ids, d.paymentKey, false, o.settings);
-
-    const before = await reviewEntryFor(open.db, ids);
-    const written = await writeTransaction(open.db, async (trx: Kysely<Database>) => {
-      // The unique (kind, payment_key) index decides (and with a mapped ledger, the app's table, checked again under the lock).
-      const inserted = await insertPurchases(trx, [d], {
-        runId: null,
-        actor: o.actor,
-        reason: o.reason,
-        adoption: o.settings.config,
-      });
-      if (!inserted.has(d.paymentKey)) return null;
-      const reviewClosed = await resolveReviewOnAssign(trx, before, {
-        userId: user.id,
-        actor: o.actor,
-        reason: o.reason,
-      });
-      await recordAssignment(trx, d);
-      return { reviewClosed };
-    });
-    if (!written) throw await alreadyCreditedError(open, ids, d.paymentKey, true, o.settings);
+    await refuseIfLedgerCannotTake(open, o, d, payment);
+    const reviewClosed = await writeAssignment(open, o, d, user);
     const entries = (await ledgerEntriesForPayment(open.db, [d.paymentKey]))
       .filter((e) => e.kind === 'purchase')
       .map(toEntry);
@@ -431,13 +393,76 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
       creditSource: plan.creditSource,
       previousUserId: null,
       entries,
-      reviewClosed: written.reviewClosed,
+      reviewClosed,
       actor: o.actor,
       reason: o.reason,
     };
   } finally {
     await open.close();
   }
+}
+
+/** The payment as Stripe has it now: it must exist and be a payment. */
+async function paymentToAssign(o: AssignOptions): Promise<Payment> {
+  const reader = stripeReaderFor(o.settings);
+  const fetched = await fetchPaymentById(reader, o.payment, o.settings.config);
+  if (!fetched) {
+    throw new UsageError(
+      `Stripe has no ${paymentIdKind(o.payment) === 'checkout_session' ? 'Checkout Session' : 'PaymentIntent'} ${o.payment}`,
+      'check the id, and that the key is for the right account and mode (test or live)',
+    );
+  }
+  if (!fetched.payment)
+    throw new UsageError(
+      `${o.payment} is not a payment: ${fetched.notPayment ?? 'unknown'}`,
+      'only a successful payment can be credited',
+    );
+  return fetched.payment;
+}
+
+/** Test and live payments never share a ledger, and a payment credited already is not credited again. */
+async function refuseIfLedgerCannotTake(
+  open: OpenDb,
+  o: AssignOptions,
+  d: PaymentDecision,
+  payment: Payment,
+): Promise<void> {
+  const modes = await ledgerModes(open.db);
+  if (modes.some((m) => m !== d.livemode)) {
+    throw new ConfigError(
+      `${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`,
+    );
+  }
+  if ((await findCredited(open.db, [payment], o.settings.config.ledger)).size > 0)
+    throw await alreadyCreditedError(open, paymentIds(d), d.paymentKey, false, o.settings);
+}
+
+/**
+ * The purchase entry, its review entry resolved and its record, in one transaction; returns
+ * whether a review entry was closed. Throws "already credited" when a concurrent writer won.
+ */
+async function writeAssignment(open: OpenDb, o: AssignOptions, d: PaymentDecision, user: UserInfo): Promise<boolean> {
+  const ids = paymentIds(d);
+  const before = await reviewEntryFor(open.db, ids);
+  const written = await writeTransaction(open.db, async (trx: Kysely<Database>) => {
+    // The unique (kind, payment_key) index decides (and with a mapped ledger, the app's table, checked again under the lock).
+    const inserted = await insertPurchases(trx, [d], {
+      runId: null,
+      actor: o.actor,
+      reason: o.reason,
+      adoption: o.settings.config,
+    });
+    if (!inserted.has(d.paymentKey)) return null;
+    const reviewClosed = await resolveReviewOnAssign(trx, before, {
+      userId: user.id,
+      actor: o.actor,
+      reason: o.reason,
+    });
+    await recordAssignment(trx, d);
+    return { reviewClosed };
+  });
+  if (!written) throw await alreadyCreditedError(open, ids, d.paymentKey, true, o.settings);
+  return written.reviewClosed;
 }
 
 /**
