@@ -16,7 +16,7 @@ import {
   usersByIds,
   type UserInfo,
 } from '../ledger/support.js';
-import { loadUserDirectory } from '../ledger/users.js';
+import { loadUserDirectory, UsersTable } from '../ledger/users.js';
 import { appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
@@ -401,9 +401,15 @@ async function lookupPayment(
 
   let chain: ChainView | null = null;
   if (payment) {
-    const users = await loadUserDirectory(open.db, o.settings.config.users, o.settings.config.match, [payment], {
-      everyStep: true,
-    });
+    const users = await loadUserDirectory(
+      open.db,
+      await UsersTable.of(open.db, o.settings.config.users),
+      o.settings.config.match,
+      [payment],
+      {
+        everyStep: true,
+      },
+    );
     chain = chainView(payment, users, o);
   }
   const stripe: StripeView | null = fetched
@@ -633,7 +639,9 @@ async function lookupUser(
       p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
     }
   }
-  const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments, { everyStep: true });
+  const directory = await loadUserDirectory(open.db, await UsersTable.of(open.db, cfg.users), cfg.match, payments, {
+    everyStep: true,
+  });
 
   const allIds = [...candidates.values()].flatMap((c) =>
     [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x),

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertRows } from '../../src/ledger/compile-once.js';
-import { StatementCache } from '../../src/ledger/db.js';
+import { RowsInsert } from '../../src/ledger/compile-once.js';
+import { StatementCache } from '../../src/ledger/engines/sqlite.js';
 import { keysHeldIn } from '../../src/ledger/ledger.js';
+import type { Database } from '../../src/ledger/schema.js';
 
 /**
  * A large sweep writes and looks up lists whose length changes from batch to batch. On SQLite each
@@ -17,32 +18,35 @@ describe('few statements prepared for lists of many lengths (SQLite)', () => {
   let dir: string;
   let sqlite: SQLite.Database;
   let cache: StatementCache;
-  let db: Kysely<any>;
+  // Only the payments table's key (and a value of the test's own): the rest of the schema is not used.
+  let db: Kysely<Database>;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'few-stmts-'));
     sqlite = new SQLite(join(dir, 'db.sqlite'));
     sqlite.exec('CREATE TABLE stripe_credits_payments (payment_key TEXT PRIMARY KEY, v INTEGER)');
     cache = new StatementCache(sqlite);
-    db = new Kysely<any>({ dialect: new SqliteDialect({ database: cache }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cache }) });
   });
   afterEach(async () => {
     await db.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
+  type Row = { payment_key: string; v: number };
   // 40 lengths between 1 and 1,000, none twice.
   const lengths = Array.from({ length: 40 }, (_, i) => 1000 - ((i * 337) % 1000));
 
   it('inserts: every row written, the count of rows reported, from a dozen statements', async () => {
+    const insert = new RowsInsert((db, rows: readonly Row[]) =>
+      db
+        .insertInto('stripe_credits_payments')
+        .values(rows as never)
+        .compile(),
+    );
     let next = 0;
     for (const n of lengths) {
       const rows = Array.from({ length: n }, () => ({ payment_key: `pi_${next}`, v: next++ }));
-      const r = await insertRows(db, 'test rows', rows, (part) =>
-        db
-          .insertInto('stripe_credits_payments')
-          .values(part as typeof rows)
-          .compile(),
-      );
+      const r = await insert.run(db, rows);
       expect(r.numAffectedRows).toBe(BigInt(n));
     }
     expect(
@@ -60,13 +64,14 @@ describe('few statements prepared for lists of many lengths (SQLite)', () => {
 
   it('inserts with RETURNING: the rows of every part', async () => {
     const rows = Array.from({ length: 909 }, (_, i) => ({ payment_key: `k${i}`, v: i }));
-    const r = await insertRows(db, 'returning rows', rows, (part) =>
+    const insert = new RowsInsert((db, rows: readonly Row[]) =>
       db
         .insertInto('stripe_credits_payments')
-        .values(part as typeof rows)
+        .values(rows as never)
         .returning('payment_key')
         .compile(),
     );
+    const r = await insert.run(db, rows);
     expect(r.rows.map((x) => (x as { payment_key: string }).payment_key)).toEqual(rows.map((x) => x.payment_key));
   });
 

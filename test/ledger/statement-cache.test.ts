@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StatementCache } from '../../src/ledger/db.js';
+import { StatementCache } from '../../src/ledger/engines/sqlite.js';
 
 describe('StatementCache (the SQLite connection Kysely uses)', () => {
   let dir: string;
@@ -51,7 +51,7 @@ describe('StatementCache (the SQLite connection Kysely uses)', () => {
   });
 
   it('a cached statement sees a schema changed after it was prepared', async () => {
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
+    const db = new Kysely<object>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
     await sql`INSERT INTO t VALUES ('a', 1)`.execute(db);
     const read = () => sql<{ k: string }>`SELECT * FROM t`.execute(db).then((r) => r.rows);
     expect(await read()).toEqual([{ k: 'a', v: 1 }]);
