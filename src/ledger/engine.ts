@@ -4,8 +4,8 @@ import {
   type Kysely,
   type MigrationResultSet,
   type RawBuilder,
+  type TableMetadata,
 } from 'kysely';
-import type { TableMetadata } from 'kysely';
 import type { SqlConstant, UsersConfig } from '../config.js';
 import type { CliError } from '../errors.js';
 import type { HeldLock, LockClaim, LockOptions } from './run-lock.js';
@@ -23,7 +23,7 @@ export type EngineKind = 'sqlite' | 'postgres';
 
 /** Where `--db` / DATABASE_URL points. `label` is what messages show: never a password. */
 export type DbLocation = SqliteLocation | PostgresLocation;
-export interface SqliteLocation {
+interface SqliteLocation {
   kind: 'sqlite';
   path: string;
   label: string;

@@ -41,8 +41,8 @@ export async function findCredited(
   const found = new Set<string>();
   if (!toolTables && !mapped) return found;
   for (const part of chunks(payments, LOOKUP_CHUNK)) {
-    // Sorted: SQLite builds each IN list into a temporary index, in order about half again faster.
-    // Two sorts of a thousand and a merge cost half a sort of both lists at once.
+    // Sorted: SQLite builds each IN list into a temporary index, which it builds faster in order.
+    // Two short lists sorted and merged cost less than one long list sorted.
     const sessions: string[] = [];
     for (const p of part) if (p.session) sessions.push(p.session.id);
     sessions.sort();
@@ -608,8 +608,8 @@ const RECORD_UPSERT = new RowsInsert((db, rows: readonly Insertable<PaymentsTabl
  * A payment credited (now or before) is on record in the ledger: its entry says who has it, how
  * many credits, how it was matched, by which run, and `lookup` finds it there by user. So it gets
  * a record only when it has one already (it was pending, in review, or recorded before this rule),
- * which is brought up to date; the others are not written twice. For a large sweep that halves
- * what SQLite writes (the bench measured the record of each credit costing more than its entry).
+ * which is brought up to date; the others are not written twice (a record costs as much to write
+ * as the entry itself).
  */
 export async function recordDecisions(
   trx: Kysely<Database>,

@@ -5,7 +5,7 @@ import type { Engine, OpenDb, PgConnection, PostgresLocation, SqlSession } from 
 import { maskDbUrl } from '../mask.js';
 import type { Database } from '../schema.js';
 
-/** The pg module: loaded only when a database is Postgres (it is a tenth of a second of start-up for every SQLite run). */
+/** The pg module: loaded only when a database is Postgres (loading it would slow every SQLite run's start). */
 type Pg = typeof pg;
 
 /**
@@ -195,7 +195,7 @@ interface Attempt {
 }
 
 /** A failure to connect to Postgres, as one line: exit 2 when the URL or credentials are wrong, 1 when the server cannot be reached. */
-export function connectError(e: unknown, location: PostgresLocation): CliError {
+function connectError(e: unknown, location: PostgresLocation): CliError {
   const err = e as { code?: string; message?: string };
   const c = location.connection;
   const a: Attempt = {
