@@ -49,7 +49,7 @@ const KEYWORD_DSN =
  * path. A Postgres server is asked one query at once, so that a wrong password, a missing database
  * or an unreachable server is reported here, in one line.
  */
-export function openDatabase(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
+export async function openDatabase(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
   return openWithEngine(location, opts);
 }
 

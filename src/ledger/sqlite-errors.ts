@@ -15,7 +15,8 @@ const FILE = Symbol('stripe-credits sqlite file');
 
 /** Marks an error with the file whose connection met it; returns the error. */
 export function markSqliteFile(e: unknown, opened: SqliteOpened): unknown {
-  if (typeof e === 'object' && e !== null && !(FILE in e)) Object.defineProperty(e, FILE, { value: opened });
+  if (typeof e === 'object' && e !== null && Object.isExtensible(e) && !(FILE in e))
+    Object.defineProperty(e, FILE, { value: opened });
   return e;
 }
 

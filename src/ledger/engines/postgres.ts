@@ -31,7 +31,7 @@ const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
 class PostgresEngine implements Engine {
   readonly kind = 'postgres';
 
-  open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
+  async open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
     if (location.kind !== 'postgres') throw new Error(`not a Postgres database: ${location.label}`);
     return openPostgres(location, opts, this);
   }

@@ -29,9 +29,9 @@ import { acquireSqliteRunLock } from './sqlite-lock.js';
 class SqliteEngine implements Engine {
   readonly kind = 'sqlite';
 
-  open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
+  async open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
     if (location.kind !== 'sqlite') throw new Error(`not a SQLite database: ${location.label}`);
-    return Promise.resolve(openSqlite(location, opts, this));
+    return openSqlite(location, opts, this);
   }
 
   describeError(e: unknown): CliError | null {
@@ -207,7 +207,11 @@ export const sqliteEngine: Engine = new SqliteEngine();
  * table, and creating an empty one would only hide a wrong path. Read-only openings (a dry run, the
  * commands that only read) open the file read-only: it stays byte-for-byte unchanged.
  */
-function openSqlite(location: Extract<DbLocation, { kind: 'sqlite' }>, opts: { readonly: boolean }, engine: Engine) {
+function openSqlite(
+  location: Extract<DbLocation, { kind: 'sqlite' }>,
+  opts: { readonly: boolean },
+  engine: Engine,
+): OpenDb {
   if (!existsSync(location.path)) {
     throw new ConfigError(
       `database not found: ${location.label}`,
