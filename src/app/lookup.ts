@@ -401,15 +401,10 @@ async function lookupPayment(
 
   let chain: ChainView | null = null;
   if (payment) {
-    const users = await loadUserDirectory(
-      open.db,
-      await UsersTable.of(open.db, o.settings.config.users),
-      o.settings.config.match,
-      [payment],
-      {
-        everyStep: true,
-      },
-    );
+    const usersTable = await UsersTable.of(open.db, o.settings.config.users);
+    const users = await loadUserDirectory(open.db, usersTable, o.settings.config.match, [payment], {
+      everyStep: true,
+    });
     chain = chainView(payment, users, o);
   }
   const stripe: StripeView | null = fetched
@@ -639,9 +634,8 @@ async function lookupUser(
       p.session = { ...p.session, lineItems: await reader.listLineItems(p.session.id) };
     }
   }
-  const directory = await loadUserDirectory(open.db, await UsersTable.of(open.db, cfg.users), cfg.match, payments, {
-    everyStep: true,
-  });
+  const usersTable = await UsersTable.of(open.db, cfg.users);
+  const directory = await loadUserDirectory(open.db, usersTable, cfg.match, payments, { everyStep: true });
 
   const allIds = [...candidates.values()].flatMap((c) =>
     [c.key, c.session?.id, c.payment?.paymentIntent?.id].filter((x): x is string => !!x),
