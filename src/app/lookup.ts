@@ -17,7 +17,7 @@ import {
   usersByIds,
   type UserInfo,
 } from '../ledger/corrections.js';
-import { loadUserDirectory } from '../ledger/users.js';
+import { loadUserDirectory, UsersTable } from '../ledger/users.js';
 import { appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
@@ -449,7 +449,8 @@ async function whatTheToolHolds(
 
 async function chainOfOne(open: OpenDb, o: SupportOptions, payment: Payment): Promise<ChainView> {
   const cfg = o.settings.config;
-  const users = await loadUserDirectory(open.db, cfg.users, cfg.match, [payment], { everyStep: true });
+  const usersTable = await UsersTable.of(open.db, cfg.users);
+  const users = await loadUserDirectory(open.db, usersTable, cfg.match, [payment], { everyStep: true });
   return chainView(payment, users, o);
 }
 
@@ -591,7 +592,8 @@ async function lookupUser(
   await rereadFromStripe(reader, o, found, toReread(found, standalone, local), notes);
   const payments = found.payments();
   await withLineItems(reader, o, payments);
-  const directory = await loadUserDirectory(open.db, cfg.users, cfg.match, payments, { everyStep: true });
+  const usersTable = await UsersTable.of(open.db, cfg.users);
+  const directory = await loadUserDirectory(open.db, usersTable, cfg.match, payments, { everyStep: true });
   return {
     kind: 'user',
     query: q,

@@ -16,7 +16,7 @@ import { lockPaymentKeys } from '../ledger/app-ledger.js';
 import { writeTransaction } from '../ledger/engine.js';
 import type { Adoption } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
-import { loadUserDirectory, usersTableKnownIn } from '../ledger/users.js';
+import { loadUserDirectory, UsersTable } from '../ledger/users.js';
 import { CompactPlan } from '../reconcile/compact-plan.js';
 import { planPayments } from '../reconcile/plan.js';
 import type { Payment } from '../reconcile/types.js';
@@ -33,6 +33,7 @@ export class Planner {
   creditsPlanned = 0;
   private dismissals: Promise<boolean> | null = null;
   private baselines: Promise<boolean> | null = null;
+  private usersTable: Promise<UsersTable> | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -52,11 +53,12 @@ export class Planner {
     const baselines = await this.baselines;
     this.dismissals ??= this.tables ? anyDismissed(this.db) : Promise.resolve(false);
     const dismissals = await this.dismissals;
+    this.usersTable ??= UsersTable.of(this.db, this.config.users);
+    const usersTable = await this.usersTable;
     // The batch's lookups in one read transaction: on SQLite they see the ledger and the users
     // table as of one moment (on Postgres, read committed, each its own; the writes re-check by
     // the unique index all the same).
     const { credited, dismissed, users } = await this.db.transaction().execute(async (trx) => {
-      usersTableKnownIn(this.db, trx);
       const credited = await findCredited(trx, fresh, this.config.ledger, { toolTables: this.tables, baselines });
       const dismissed = dismissals
         ? await findDismissed(
@@ -64,7 +66,7 @@ export class Planner {
             fresh.map((p) => p.paymentKey),
           )
         : new Set<string>();
-      const users = await loadUserDirectory(trx, this.config.users, this.config.match, fresh);
+      const users = await loadUserDirectory(trx, usersTable, this.config.match, fresh);
       return { credited, dismissed, users };
     });
     const plan = planPayments(fresh, {

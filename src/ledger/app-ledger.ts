@@ -1,11 +1,11 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { AppConfig, BalanceConfig, LedgerMapping, SqlConstant } from '../config.js';
+import type { AppConfig, BalanceConfig, LedgerMapping } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { asText, engineOf } from './engine.js';
-import { paddedChunks, statementParts } from './chunks.js';
+import { engineFor } from './engine.js';
+import { paddedChunks } from './chunks.js';
 import { columnOf, describeTable, qualifiedName, tableRef as introspectedRef } from './introspect.js';
 import type { Database } from './schema.js';
-import { verifyUsersTable } from './users.js';
+import { verifyUsersTable, type UsersTable } from './users.js';
 
 /**
  * The app's own tables, when the config maps the ledger onto its table (`ledger`) or keeps a
@@ -20,10 +20,6 @@ import { verifyUsersTable } from './users.js';
 const CHUNK = 1000;
 /** Rows per insert into the app's table (each row binds a handful of values). */
 const INSERT_CHUNK = 500;
-/** The first key of the Postgres advisory locks taken per payment key (the run lock uses the one-key form). */
-const PAYMENT_LOCK_SPACE = 0x5343; // 'SC'
-/** Advisory locks per payment-key hash: a power of two. */
-const LOCK_BUCKETS = 256;
 
 const tableRef = (t: { schema: string | null; table: string }) => introspectedRef(t.schema, t.table);
 
@@ -62,7 +58,9 @@ export async function appRefsFound(
   for (const part of paddedChunks([...new Set(ids)], CHUNK)) {
     const r = await sql<{
       ref: string;
-    }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${tableRef(m)} WHERE ${ref} IN (${sql.join(part)})`.execute(db);
+    }>`SELECT DISTINCT ${engineFor(db).asText(ref)} AS ref FROM ${tableRef(m)} WHERE ${ref} IN (${sql.join(part)})`.execute(
+      db,
+    );
     for (const row of r.rows) found.add(String(row.ref));
   }
   return found;
@@ -73,11 +71,8 @@ export async function appRefsFound(
  * (`cs_test_…`, `cs_live_…`), nothing before or after it. Anything else (`ch_…`, `evt_…`,
  * `stripe:pi_…`, `pi_…-refund`) names a payment the tool cannot recognise as credited.
  */
-export function readableRef(db: Kysely<any>, ref: RawBuilder<unknown>): RawBuilder<boolean> {
-  const r = asText(db, ref);
-  return engineOf(db) === 'postgres'
-    ? sql<boolean>`(${r} ~ '^(pi_[A-Za-z0-9]+|cs_(test|live)_[A-Za-z0-9]+)$')`
-    : sql<boolean>`((${r} GLOB 'pi_?*' AND substr(${r}, 4) NOT GLOB '*[^A-Za-z0-9]*') OR ((${r} GLOB 'cs_test_?*' OR ${r} GLOB 'cs_live_?*') AND substr(${r}, 9) NOT GLOB '*[^A-Za-z0-9]*'))`;
+export function readableRef(db: Kysely<Database>, ref: RawBuilder<unknown>): RawBuilder<boolean> {
+  return engineFor(db).readableRef(ref);
 }
 
 /** What the app's table holds as references: any the tool can read, and how many it cannot (with examples). */
@@ -107,18 +102,12 @@ export async function appLedgerRefs(db: Kysely<Database>, m: LedgerMapping): Pro
       ? (
           await sql<{
             ref: string;
-          }>`SELECT DISTINCT ${asText(db, ref)} AS ref FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} LIMIT 3`.execute(
+          }>`SELECT DISTINCT ${engineFor(db).asText(ref)} AS ref FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} LIMIT 3`.execute(
             db,
           )
         ).rows.map((r) => String(r.ref))
       : [];
   return { readable: readable.rows.length > 0, unreadable, examples };
-}
-
-function bindable(db: Kysely<Database>, v: SqlConstant): RawBuilder<unknown> {
-  // better-sqlite3 binds no booleans: SQLite has none and stores them as 1 and 0.
-  if (typeof v === 'boolean' && engineOf(db) === 'sqlite') return sql`${v ? 1 : 0}`;
-  return sql`${v}`;
 }
 
 function createdAtValue(m: LedgerMapping, at: Date): string | number {
@@ -148,11 +137,12 @@ export async function insertAppCredits(
     ...consts.map(([c]) => c),
   ];
   const createdAt = createdAtValue(m, at);
-  for (const part of statementParts(trx, credits, INSERT_CHUNK)) {
+  const engine = engineFor(trx);
+  for (const part of engine.statementParts(credits, INSERT_CHUNK)) {
     const rows = part.map((c) => {
       const values: RawBuilder<unknown>[] = [sql`${c.userId}`, sql`${c.credits}`, sql`${c.ref}`];
       if (m.columns.createdAt) values.push(sql`${createdAt}`);
-      for (const [, v] of consts) values.push(bindable(trx, v));
+      for (const [, v] of consts) values.push(engine.constant(v));
       return sql`(${sql.join(values)})`;
     });
     await sql`INSERT INTO ${tableRef(m)} (${sql.join(cols.map((c) => sql.id(c)))}) VALUES ${sql.join(rows)}`.execute(
@@ -176,7 +166,7 @@ export async function moveBalances(
   if (byUser.size === 0) return;
   const key = sql.ref(b.key);
   const col = sql.ref(b.column);
-  for (const part of statementParts(trx, [...byUser], CHUNK / 2)) {
+  for (const part of engineFor(trx).statementParts([...byUser], CHUNK / 2)) {
     const cases = part.map(([user, n]) => sql`WHEN ${user} THEN CAST(${n} AS BIGINT)`);
     const r =
       await sql`UPDATE ${tableRef(b)} SET ${col} = COALESCE(${col}, 0) + (CASE ${key} ${sql.join(cases, sql` `)} END) WHERE ${key} IN (${sql.join(part.map(([u]) => u))})`.execute(
@@ -193,18 +183,12 @@ export async function moveBalances(
 }
 
 /**
- * Postgres: serialises the tool's writers per payment key for the rest of the transaction, so that
- * the check of the app's table and the insert after it cannot interleave with another writer's. A
- * transaction-scoped advisory lock per key's hash bucket (LOCK_BUCKETS of them: a batch of thousands
- * of keys must not fill the server's shared lock table, which holds 64 locks per connection by
- * default), taken in one order so that two writers never deadlock. SQLite needs none: the write
- * transaction is taken at its start (BEGIN IMMEDIATE).
+ * Serialises the tool's writers per payment key for the rest of the transaction, so that the check
+ * of the app's table and the insert after it cannot interleave with another writer's
+ * (Engine.lockPaymentKeys: Postgres locks; SQLite holds the write lock from the transaction's start).
  */
 export async function lockPaymentKeys(trx: Kysely<Database>, keys: readonly string[]): Promise<void> {
-  if (engineOf(trx) !== 'postgres' || keys.length === 0) return;
-  await sql`SELECT pg_advisory_xact_lock(${PAYMENT_LOCK_SPACE}, b) FROM (SELECT DISTINCT hashtext(k) & ${LOCK_BUCKETS - 1} AS b FROM unnest(CAST(${[...keys]} AS text[])) AS u(k) ORDER BY b) AS s`.execute(
-    trx,
-  );
+  await engineFor(trx).lockPaymentKeys(trx, keys);
 }
 
 /** A user's balance as the app reads it: the balance column, else the sum of the app's ledger. */
@@ -245,10 +229,7 @@ async function resolvedTable(
   t: { schema: string | null; table: string },
 ): Promise<string | null> {
   const info = await describeTable(db, t.schema, t.table);
-  if (!info) return null;
-  return engineOf(db) === 'postgres'
-    ? `${info.schema}.${info.name}`
-    : `${t.schema ?? 'main'}.${info.name}`.toLowerCase();
+  return info ? engineFor(db).tableIdentity(info, t) : null;
 }
 
 /** A `ledger` or `balance` mapping that names a table the tool must not write there. */
@@ -291,30 +272,14 @@ export async function mappingConflicts(
 /**
  * Checks that the tables the config names exist with the columns it names: the users table, the
  * mapped ledger and the balance column. A missing one is a configuration error naming what the
- * table actually has. (`doctor` checks more: types, NOT NULL columns, indexes.)
+ * table actually has. (`doctor` checks more: types, NOT NULL columns, indexes.) Returns the users
+ * table as found, for the lookups.
  */
 export async function verifyAppTables(
   db: Kysely<Database>,
   cfg: Pick<AppConfig, 'users' | 'ledger' | 'balance'>,
-): Promise<void> {
-  await verifyUsersTable(db, cfg.users);
-  // Found as doctor finds them (introspect.ts): on SQLite case-insensitively, on Postgres through the search path.
-  const check = async (where: string, t: { schema: string | null; table: string }, wanted: Array<[string, string]>) => {
-    const info = await describeTable(db, t.schema, t.table);
-    if (!info)
-      throw new ConfigError(
-        `${where} table "${tableLabel(t)}" not found in the database`,
-        `set ${where}.table in the config file to the app's table, and check --db`,
-      );
-    for (const [key, col] of wanted) {
-      if (!columnOf(db, info, col)) {
-        throw new ConfigError(
-          `${where} table "${tableLabel(t)}" has no column "${col}" (${key}); it has: ${info.columns.map((c) => c.name).join(', ')}`,
-          `set ${key} in the config file to the right column`,
-        );
-      }
-    }
-  };
+): Promise<UsersTable> {
+  const users = await verifyUsersTable(db, cfg.users);
   if (cfg.ledger) {
     const m = cfg.ledger;
     const wanted: Array<[string, string]> = [
@@ -325,15 +290,39 @@ export async function verifyAppTables(
       ...Object.keys(m.set).map((c) => [`ledger.set.${c}`, c] as [string, string]),
       ...Object.keys(m.setManual).map((c) => [`ledger.setManual.${c}`, c] as [string, string]),
     ];
-    await check('ledger', m, wanted);
+    await checkMappedTable(db, 'ledger', m, wanted);
   }
   const conflict = (await mappingConflicts(db, cfg))[0];
   if (conflict) throw new ConfigError(conflict.message, conflict.hint);
   if (cfg.balance) {
     const b = cfg.balance;
-    await check('balance', b, [
+    await checkMappedTable(db, 'balance', b, [
       ['balance.column', b.column],
       ['balance.key', b.key],
     ]);
+  }
+  return users;
+}
+
+/** A mapped table and the columns the config names in it, found as doctor finds them (introspect.ts). */
+async function checkMappedTable(
+  db: Kysely<Database>,
+  where: string,
+  t: { schema: string | null; table: string },
+  wanted: Array<[string, string]>,
+): Promise<void> {
+  const info = await describeTable(db, t.schema, t.table);
+  if (!info)
+    throw new ConfigError(
+      `${where} table "${tableLabel(t)}" not found in the database`,
+      `set ${where}.table in the config file to the app's table, and check --db`,
+    );
+  for (const [key, col] of wanted) {
+    if (!columnOf(db, info, col)) {
+      throw new ConfigError(
+        `${where} table "${tableLabel(t)}" has no column "${col}" (${key}); it has: ${info.columns.map((c) => c.name).join(', ')}`,
+        `set ${key} in the config file to the right column`,
+      );
+    }
   }
 }

@@ -1,6 +1,3 @@
-import type { Kysely } from 'kysely';
-import { engineOf } from './engine.js';
-
 /** Splits a list into consecutive parts of at most `size` (one query or statement per part). */
 export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -10,11 +7,10 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /*
  * Why lists are cut to a few sizes. On SQLite every distinct SQL text is a prepared statement, and
- * one for a thousand rows or ids is large (an upsert of a thousand records: about 1.3 MB of native
- * memory). The statements a run no longer uses are freed only when V8 collects their JavaScript
- * objects, which with a small heap can be long after: a sweep whose lists had a new length in
- * every batch (the payments of a batch split between credited and not, the last chunk short)
- * prepared hundreds of them and its resident memory grew by hundreds of megabytes while writing.
+ * one for a thousand rows or ids holds much native memory. The statements a run no longer uses are
+ * freed only when V8 collects their JavaScript objects, which with a small heap can be long after:
+ * lists with a new length in every batch (the payments of a batch split between credited and not,
+ * the last chunk short) would prepare a statement per batch, and memory would grow while writing.
  * Cut to `max` and powers of two, a statement has one of about a dozen texts, each prepared once.
  */
 
@@ -61,13 +57,4 @@ export function ladderChunks<T>(items: readonly T[], max: number): T[][] {
     }
   }
   return out;
-}
-
-/**
- * Parts for statements that cannot be padded (inserts, updates): on SQLite ladderChunks (few
- * statements prepared), on Postgres as few parts as can be (each is a round trip there, and
- * node-postgres prepares nothing).
- */
-export function statementParts<T>(db: Kysely<any>, items: readonly T[], max: number): T[][] {
-  return engineOf(db) === 'sqlite' ? ladderChunks(items, max) : chunks(items, max);
 }

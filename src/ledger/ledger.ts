@@ -4,8 +4,8 @@ import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, 
 import type { CreditToWrite, PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import { chunks, paddedChunks, padToLadder } from './chunks.js';
-import { compiledOnce, insertRows } from './compile-once.js';
-import { engineOf, isMissingTable } from './engine.js';
+import { RowsInsert, Statement } from './compile-once.js';
+import { engineFor } from './engine.js';
 import { SESSION_NOT_KEY } from './migrations/0008-ledger-session-index.js';
 import type { Database, NewLedgerRow, PaymentsTable } from './schema.js';
 
@@ -14,6 +14,7 @@ export const WRITE_BATCH = 1000;
 /** Payments per lookup query (each brings at most three bound values). */
 const LOOKUP_CHUNK = 1000;
 
+/** The current time as the tool's tables keep it: ISO-8601 UTC text. */
 export function nowIso(): string {
   return new Date().toISOString();
 }
@@ -40,8 +41,8 @@ export async function findCredited(
   const found = new Set<string>();
   if (!toolTables && !mapped) return found;
   for (const part of chunks(payments, LOOKUP_CHUNK)) {
-    // Sorted: SQLite builds each IN list into a temporary index, in order about half again faster.
-    // Two sorts of a thousand and a merge cost half a sort of both lists at once.
+    // Sorted: SQLite builds each IN list into a temporary index, which it builds faster in order.
+    // Two short lists sorted and merged cost less than one long list sorted.
     const sessions: string[] = [];
     for (const p of part) if (p.session) sessions.push(p.session.id);
     sessions.sort();
@@ -51,12 +52,7 @@ export async function findCredited(
     padToLadder(ids, 2 * LOOKUP_CHUNK);
     padToLadder(sessions, LOOKUP_CHUNK);
     if (toolTables) {
-      const entries = await compiledOnce(
-        db,
-        `purchases|${ids.length}|${sessions.length}`,
-        ['purchase', ...ids, ...sessions],
-        () => purchasesQuery(db, ids, sessions).compile(),
-      );
+      const entries = await PURCHASES.run(db, ids, sessions);
       for (const r of entries.rows) {
         if (r.payment_key) found.add(r.payment_key);
         if (r.checkout_session_id) found.add(r.checkout_session_id);
@@ -83,6 +79,12 @@ export function mergeSorted(a: readonly string[], b: readonly string[]): string[
   }
   return out;
 }
+
+/** purchasesQuery, compiled once per shape (compile-once.ts). */
+const PURCHASES = new Statement(
+  (db, keys: readonly string[], sessions: readonly string[]) => purchasesQuery(db, keys, sessions).compile(),
+  (keys, sessions) => ['purchase', ...keys, ...sessions],
+);
 
 /** The purchase entries under these payment keys, or naming these sessions (see findCredited). */
 export function purchasesQuery(db: Kysely<Database>, keys: readonly string[], sessions: readonly string[]) {
@@ -131,7 +133,7 @@ async function baselined(db: Kysely<Database>, keys: string[], sessions: string[
       .execute();
   } catch (e) {
     // A ledger migrated before baselines existed, read by a dry run (which never migrates).
-    if (isMissingTable(e)) return [];
+    if (engineFor(db).isMissingTable(e)) return [];
     throw e;
   }
 }
@@ -146,7 +148,7 @@ export async function anyBaselined(db: Kysely<Database>): Promise<boolean> {
       (await db.selectFrom('stripe_credits_baseline').select('payment_key').limit(1).executeTakeFirst()) !== undefined
     );
   } catch (e) {
-    if (isMissingTable(e)) return false;
+    if (engineFor(db).isMissingTable(e)) return false;
     throw e;
   }
 }
@@ -304,42 +306,30 @@ export async function insertPurchases(
   return inserted;
 }
 
-/**
- * Inserts purchase entries, each unless the ledger holds one under its (kind, payment_key) already;
- * returns the payment keys inserted. Postgres says which with RETURNING. SQLite does without: its
- * RETURNING gathers the rows in a temporary table before the first is returned, and better-sqlite3
- * makes an object of each, a seventh of writing a large plan. There the count of rows the statement
- * inserted answers instead, and it is all of them but for a payment credited by someone else since
- * the run looked it up. When it is not, the insert is undone to a savepoint and made again with
- * RETURNING.
- */
-async function insertLedgerRows(trx: Kysely<Database>, values: NewLedgerRow[]): Promise<string[]> {
-  const insert = (rows: readonly NewLedgerRow[]) =>
-    trx
-      .insertInto('credit_ledger')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing());
-  if (engineOf(trx) === 'sqlite') {
-    await sql`SAVEPOINT stripe_credits_purchases`.execute(trx);
-    const { numAffectedRows } = await insertRows(trx, 'purchases counted', values, (rows) =>
-      insert(rows as NewLedgerRow[]).compile(),
-    );
-    if (numAffectedRows !== BigInt(values.length))
-      await sql`ROLLBACK TO SAVEPOINT stripe_credits_purchases`.execute(trx);
-    await sql`RELEASE SAVEPOINT stripe_credits_purchases`.execute(trx);
-    if (numAffectedRows === BigInt(values.length)) return values.map((v) => v.payment_key!);
-  }
-  const { rows } = await insertRows(trx, 'purchases', values, (part) =>
-    insert(part as NewLedgerRow[])
-      .returning('payment_key')
-      .compile(),
-  );
-  return rows.flatMap((r) => (r.payment_key ? [r.payment_key] : []));
+/** Purchase entries, each unless the ledger holds one under its (kind, payment_key) already. */
+function purchaseInsert(db: Kysely<Database>, rows: readonly NewLedgerRow[]) {
+  return db
+    .insertInto('credit_ledger')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['kind', 'payment_key']).doNothing());
 }
 
-function isUniqueViolation(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+const PURCHASES_COUNTED = new RowsInsert((db, rows: readonly NewLedgerRow[]) => purchaseInsert(db, rows).compile());
+const PURCHASES_RETURNING = new RowsInsert((db, rows: readonly NewLedgerRow[]) =>
+  purchaseInsert(db, rows).returning('payment_key').compile(),
+);
+
+/**
+ * Inserts purchase entries, each unless the ledger holds one under its (kind, payment_key) already;
+ * returns the payment keys inserted (the engine picks how it learns them: Engine.insertReportingKeys).
+ */
+async function insertLedgerRows(trx: Kysely<Database>, values: NewLedgerRow[]): Promise<string[]> {
+  return engineFor(trx).insertReportingKeys(trx, values, {
+    counted: async (rows) => (await PURCHASES_COUNTED.run(trx, rows)).numAffectedRows ?? 0n,
+    returning: async (rows) =>
+      (await PURCHASES_RETURNING.run(trx, rows)).rows.flatMap((r) => (r.payment_key ? [r.payment_key] : [])),
+    keyOf: (row) => row.payment_key!,
+  });
 }
 
 /**
@@ -371,7 +361,7 @@ async function insertIntoAppTable(
       return todo;
     } catch (e) {
       await sql`ROLLBACK TO SAVEPOINT stripe_credits_app`.execute(trx);
-      if (!isUniqueViolation(e) || attempt >= 3) throw e;
+      if (!engineFor(trx).isUniqueViolation(e) || attempt >= 3) throw e;
       const taken = await appRefsFound(trx, mapped, todo.flatMap(paymentIds));
       const lost = todo.filter((d) => paymentIds(d).some((id) => taken.has(id)));
       if (lost.length === 0) throw e; // another unique index of the app's refused: not a race on the reference
@@ -391,6 +381,29 @@ async function insertIntoAppTable(
   return todo;
 }
 
+/** A review entry's row, as upsertReview writes it. */
+type ReviewRow = Insertable<Database['stripe_credits_review']>;
+
+/** A payment already queued keeps its place and status; what it says is brought up to date. */
+const REVIEW_UPSERT = new RowsInsert((db, rows: readonly ReviewRow[]) =>
+  db
+    .insertInto('stripe_credits_review')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.column('payment_key').doUpdateSet((eb) => ({
+        reason: eb.ref('excluded.reason'),
+        detail: eb.ref('excluded.detail'),
+        emails: eb.ref('excluded.emails'),
+        candidate_user_ids: eb.ref('excluded.candidate_user_ids'),
+        unknown_ids: eb.ref('excluded.unknown_ids'),
+        last_run_id: eb.ref('excluded.last_run_id'),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+    .returning(['payment_key', 'first_run_id'])
+    .compile(),
+);
+
 /**
  * Records payments that need a person. A payment already queued keeps its place (and a dismissed
  * one stays dismissed); returns the keys that are new to the queue in this run.
@@ -404,7 +417,7 @@ export async function upsertReview(
   const fresh = new Set<string>();
   if (decisions.length === 0) return fresh;
   const at = nowIso();
-  const values = decisions.map((d) => ({
+  const values = decisions.map((d): ReviewRow => ({
     payment_key: d.paymentKey,
     checkout_session_id: d.checkoutSession,
     payment_intent_id: d.paymentIntent,
@@ -424,24 +437,7 @@ export async function upsertReview(
     created_at: at,
     updated_at: at,
   }));
-  const { rows } = await insertRows(trx, 'review', values, (part) =>
-    trx
-      .insertInto('stripe_credits_review')
-      .values(part as typeof values)
-      .onConflict((oc) =>
-        oc.column('payment_key').doUpdateSet((eb) => ({
-          reason: eb.ref('excluded.reason'),
-          detail: eb.ref('excluded.detail'),
-          emails: eb.ref('excluded.emails'),
-          candidate_user_ids: eb.ref('excluded.candidate_user_ids'),
-          unknown_ids: eb.ref('excluded.unknown_ids'),
-          last_run_id: eb.ref('excluded.last_run_id'),
-          updated_at: eb.ref('excluded.updated_at'),
-        })),
-      )
-      .returning(['payment_key', 'first_run_id'])
-      .compile(),
-  );
+  const { rows } = await REVIEW_UPSERT.run(trx, values);
   for (const r of rows) if (r.first_run_id === runId) fresh.add(r.payment_key);
   return fresh;
 }
@@ -483,6 +479,13 @@ export async function findDismissed(db: Kysely<Database>, keys: readonly string[
   return out;
 }
 
+/** The keys of a list that a table keyed by payment key holds. */
+const KEYS_HELD = new Statement(
+  (db, table: 'stripe_credits_review' | 'stripe_credits_payments', keys: readonly string[]) =>
+    db.selectFrom(table).select('payment_key').where('payment_key', 'in', keys).compile(),
+  (_table, keys) => keys,
+);
+
 /**
  * Keys of these payments that the review queue (open or dismissed) or the local record holds: one
  * indexed IN list per chunk.
@@ -494,9 +497,7 @@ export async function keysHeldIn(
 ): Promise<Set<string>> {
   const out = new Set<string>();
   for (const part of paddedChunks(keys, LOOKUP_CHUNK)) {
-    const { rows } = await compiledOnce(db, `keys held|${table}|${part.length}`, part, () =>
-      db.selectFrom(table).select('payment_key').where('payment_key', 'in', part).compile(),
-    );
+    const { rows } = await KEYS_HELD.run(db, table, part);
     for (const r of rows) out.add(r.payment_key);
   }
   return out;
@@ -573,6 +574,32 @@ export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: s
   };
 }
 
+/** The local record, brought up to date: what a decision knows replaces what the record says. */
+const RECORD_UPSERT = new RowsInsert((db, rows: readonly Insertable<PaymentsTable>[]) =>
+  db
+    .insertInto('stripe_credits_payments')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.column('payment_key').doUpdateSet((eb) => ({
+        checkout_session_id: eb.ref('excluded.checkout_session_id'),
+        payment_intent_id: eb.ref('excluded.payment_intent_id'),
+        customer_id: eb.ref('excluded.customer_id'),
+        emails: eb.ref('excluded.emails'),
+        // An already_credited decision knows no user: keep the one recorded when it was credited.
+        user_id: eb.fn.coalesce('excluded.user_id', 'stripe_credits_payments.user_id'),
+        matched_by: eb.fn.coalesce('excluded.matched_by', 'stripe_credits_payments.matched_by'),
+        credits: eb.fn.coalesce('excluded.credits', 'stripe_credits_payments.credits'),
+        status: eb.ref('excluded.status'),
+        reason: eb.ref('excluded.reason'),
+        amount: eb.ref('excluded.amount'),
+        paid_at: eb.ref('excluded.paid_at'),
+        last_seen_at: eb.ref('excluded.last_seen_at'),
+        last_run_id: eb.ref('excluded.last_run_id'),
+      })),
+    )
+    .compile(),
+);
+
 /**
  * Keeps the local record of decided payments up to date (one upsert per batch). `lookup` reads it
  * to find a user's payments, which Stripe cannot list by user id, and every run re-reads the
@@ -581,8 +608,8 @@ export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: s
  * A payment credited (now or before) is on record in the ledger: its entry says who has it, how
  * many credits, how it was matched, by which run, and `lookup` finds it there by user. So it gets
  * a record only when it has one already (it was pending, in review, or recorded before this rule),
- * which is brought up to date; the others are not written twice. For a large sweep that halves
- * what SQLite writes (the bench measured the record of each credit costing more than its entry).
+ * which is brought up to date; the others are not written twice (a record costs as much to write
+ * as the entry itself).
  */
 export async function recordDecisions(
   trx: Kysely<Database>,
@@ -598,30 +625,7 @@ export async function recordDecisions(
   if (decisions.length === 0) return;
   const at = nowIso();
   const values = decisions.map((d) => paymentRecordRow(d, runId, at));
-  await insertRows(trx, 'records', values, (rows) =>
-    trx
-      .insertInto('stripe_credits_payments')
-      .values(rows as typeof values)
-      .onConflict((oc) =>
-        oc.column('payment_key').doUpdateSet((eb) => ({
-          checkout_session_id: eb.ref('excluded.checkout_session_id'),
-          payment_intent_id: eb.ref('excluded.payment_intent_id'),
-          customer_id: eb.ref('excluded.customer_id'),
-          emails: eb.ref('excluded.emails'),
-          // An already_credited decision knows no user: keep the one recorded when it was credited.
-          user_id: eb.fn.coalesce('excluded.user_id', 'stripe_credits_payments.user_id'),
-          matched_by: eb.fn.coalesce('excluded.matched_by', 'stripe_credits_payments.matched_by'),
-          credits: eb.fn.coalesce('excluded.credits', 'stripe_credits_payments.credits'),
-          status: eb.ref('excluded.status'),
-          reason: eb.ref('excluded.reason'),
-          amount: eb.ref('excluded.amount'),
-          paid_at: eb.ref('excluded.paid_at'),
-          last_seen_at: eb.ref('excluded.last_seen_at'),
-          last_run_id: eb.ref('excluded.last_run_id'),
-        })),
-      )
-      .compile(),
-  );
+  await RECORD_UPSERT.run(trx, values);
 }
 
 /**

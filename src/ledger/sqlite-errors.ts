@@ -7,14 +7,21 @@ export interface SqliteOpened {
 }
 
 /**
- * The SQLite file this process opened last. SQLite's errors (better-sqlite3's SqliteError) carry a
+ * Which file an error of SQLite came from. SQLite's errors (better-sqlite3's SqliteError) carry a
  * code but not the file's name, and they reach the CLI's one error handler from anywhere in a
- * command; the CLI opens one database per process, so the last one opened is the one that failed.
+ * command: the connection that met one marks it with its file (see engines/sqlite.ts).
  */
-let lastOpened: SqliteOpened | null = null;
+const FILE = Symbol('stripe-credits sqlite file');
 
-export function noteSqliteOpened(opened: SqliteOpened): void {
-  lastOpened = opened;
+/** Marks an error with the file whose connection met it; returns the error. */
+export function markSqliteFile(e: unknown, opened: SqliteOpened): unknown {
+  if (typeof e === 'object' && e !== null && Object.isExtensible(e) && !(FILE in e))
+    Object.defineProperty(e, FILE, { value: opened });
+  return e;
+}
+
+function fileOf(e: unknown): SqliteOpened | null {
+  return typeof e === 'object' && e !== null ? ((e as { [FILE]?: SqliteOpened })[FILE] ?? null) : null;
 }
 
 /** How long a statement waits for another process's lock before SQLite gives up (busy_timeout). */
@@ -25,7 +32,7 @@ export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
  * locked by another process (75, as a held run lock: try again later), read-only (2: the file or
  * its directory needs write access), disk full or an I/O error (1: what was written is consistent).
  */
-export function sqliteError(e: unknown, opened: SqliteOpened | null = lastOpened): CliError | null {
+export function sqliteError(e: unknown, opened: SqliteOpened | null = fileOf(e)): CliError | null {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null;
   const file = opened?.label ?? 'the SQLite database';

@@ -148,7 +148,7 @@ describe.skipIf(!engines().includes('postgres'))('a Postgres table locked by ano
       try {
         const lock = await sql<{ lock_timeout: string }>`SHOW lock_timeout`.execute(open.db);
         const statement = await sql<{ statement_timeout: string }>`SHOW statement_timeout`.execute(open.db);
-        const session = await open.engine.session!();
+        const session = await open.session!();
         const [own] = await session.query<{ lock_timeout: string }>('SHOW lock_timeout');
         await session.close();
         return [lock.rows[0]!.lock_timeout, statement.rows[0]!.statement_timeout, own!.lock_timeout];

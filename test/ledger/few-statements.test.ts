@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertRows } from '../../src/ledger/compile-once.js';
-import { StatementCache } from '../../src/ledger/db.js';
+import { RowsInsert } from '../../src/ledger/compile-once.js';
+import { StatementCache } from '../../src/ledger/engines/sqlite.js';
 import { keysHeldIn } from '../../src/ledger/ledger.js';
 import type { Database } from '../../src/ledger/schema.js';
 
@@ -14,41 +14,39 @@ import type { Database } from '../../src/ledger/schema.js';
  * distinct length was a statement prepared anew (large, and freed only when V8 got round to it):
  * these check that the lengths are cut to a few, so the statements prepared stay few.
  */
-/** The one table these tests write: a stand-in with the real table's name and key. */
-interface TestDb {
-  stripe_credits_payments: { payment_key: string; v: number };
-}
-
 describe('few statements prepared for lists of many lengths (SQLite)', () => {
   let dir: string;
   let sqlite: SQLite.Database;
   let cache: StatementCache;
-  let db: Kysely<TestDb>;
+  // Only the payments table's key (and a value of the test's own): the rest of the schema is not used.
+  let db: Kysely<Database>;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'few-stmts-'));
     sqlite = new SQLite(join(dir, 'db.sqlite'));
     sqlite.exec('CREATE TABLE stripe_credits_payments (payment_key TEXT PRIMARY KEY, v INTEGER)');
     cache = new StatementCache(sqlite);
-    db = new Kysely<TestDb>({ dialect: new SqliteDialect({ database: cache }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cache }) });
   });
   afterEach(async () => {
     await db.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
+  type Row = { payment_key: string; v: number };
   // 40 lengths between 1 and 1,000, none twice.
   const lengths = Array.from({ length: 40 }, (_, i) => 1000 - ((i * 337) % 1000));
 
   it('inserts: every row written, the count of rows reported, from a dozen statements', async () => {
+    const insert = new RowsInsert((db, rows: readonly Row[]) =>
+      db
+        .insertInto('stripe_credits_payments')
+        .values(rows as never)
+        .compile(),
+    );
     let next = 0;
     for (const n of lengths) {
       const rows = Array.from({ length: n }, () => ({ payment_key: `pi_${next}`, v: next++ }));
-      const r = await insertRows(db, 'test rows', rows, (part) =>
-        db
-          .insertInto('stripe_credits_payments')
-          .values(part as typeof rows)
-          .compile(),
-      );
+      const r = await insert.run(db, rows);
       expect(r.numAffectedRows).toBe(BigInt(n));
     }
     expect(
@@ -66,13 +64,14 @@ describe('few statements prepared for lists of many lengths (SQLite)', () => {
 
   it('inserts with RETURNING: the rows of every part', async () => {
     const rows = Array.from({ length: 909 }, (_, i) => ({ payment_key: `k${i}`, v: i }));
-    const r = await insertRows(db, 'returning rows', rows, (part) =>
+    const insert = new RowsInsert((db, rows: readonly Row[]) =>
       db
         .insertInto('stripe_credits_payments')
-        .values(part as typeof rows)
+        .values(rows as never)
         .returning('payment_key')
         .compile(),
     );
+    const r = await insert.run(db, rows);
     expect(r.rows.map((x) => (x as { payment_key: string }).payment_key)).toEqual(rows.map((x) => x.payment_key));
   });
 
@@ -83,8 +82,7 @@ describe('few statements prepared for lists of many lengths (SQLite)', () => {
     const before = cache.prepared;
     for (const n of lengths) {
       const keys = Array.from({ length: n }, (_, i) => `k${(i * 7 + n) % 6000}`);
-      // keysHeldIn reads only the key column, which the stand-in table has.
-      const held = await keysHeldIn(db as unknown as Kysely<Database>, 'stripe_credits_payments', keys);
+      const held = await keysHeldIn(db, 'stripe_credits_payments', keys);
       expect([...held].sort()).toEqual([...new Set(keys.filter((k) => Number(k.slice(1)) < 3000))].sort());
     }
     expect(cache.prepared - before).toBeLessThanOrEqual(12);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StatementCache } from '../../src/ledger/db.js';
+import { StatementCache } from '../../src/ledger/engines/sqlite.js';
 
 describe('StatementCache (the SQLite connection Kysely uses)', () => {
   let dir: string;

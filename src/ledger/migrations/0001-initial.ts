@@ -6,6 +6,12 @@ import { withAutoId } from '../engine.js';
  * auto-numbered ids are the one thing the two engines spell differently (see withAutoId).
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  await createLedger(db);
+  await createRuns(db);
+  await createReview(db);
+}
+
+async function createLedger(db: Kysely<any>): Promise<void> {
   await withAutoId(db, db.schema.createTable('credit_ledger'))
     .addColumn('user_id', 'text', (c) => c.notNull())
     .addColumn('credits', 'integer', (c) => c.notNull())
@@ -39,7 +45,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .on('credit_ledger')
     .column('payment_intent_id')
     .execute();
+}
 
+async function createRuns(db: Kysely<any>): Promise<void> {
   await withAutoId(db, db.schema.createTable('stripe_credits_runs'))
     .addColumn('mode', 'text', (c) => c.notNull())
     .addColumn('since', 'text', (c) => c.notNull())
@@ -52,7 +60,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('actor', 'text', (c) => c.notNull())
     .addColumn('error', 'text')
     .execute();
+}
 
+async function createReview(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('stripe_credits_review')
     .addColumn('payment_key', 'text', (c) => c.primaryKey())
