@@ -8,6 +8,7 @@ import {
 } from 'kysely';
 import type { SqlConstant, UsersConfig } from '../config.js';
 import type { CliError } from '../errors.js';
+import type { Introspection } from './introspect/model.js';
 import type { HeldLock, LockClaim, LockOptions } from './run-lock.js';
 import type { Database } from './schema.js';
 import { postgresEngine } from './engines/postgres.js';
@@ -83,6 +84,8 @@ export interface KeyedInsert<R> {
 /** What differs between SQLite and Postgres. Picked by `engineFor` (an instance) or when opening (the URL). */
 export interface Engine {
   readonly kind: EngineKind;
+  /** How `doctor` and the config checks read the app's tables (columns, indexes, privileges). */
+  readonly introspection: Introspection;
 
   // -- opening
   /** Opens the database at `location` (of this engine's kind). */
@@ -159,11 +162,6 @@ export const ALL_ENGINES: readonly Engine[] = [sqliteEngine, postgresEngine];
 /** Opens a database with the engine its location (parsed from the URL) names. */
 export function openWithEngine(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
   return ENGINES[location.kind].open(location, opts);
-}
-
-/** @deprecated use engineFor(db) */
-export function engineOf<DB>(db: Kysely<DB>): EngineKind {
-  return engineFor(db).kind;
 }
 
 /** Adds an auto-numbered `id` primary key (see Engine.withAutoId). */

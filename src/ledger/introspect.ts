@@ -1,7 +1,5 @@
 import type { Kysely } from 'kysely';
-import { engineOf } from './engine.js';
-import { postgresIntrospection } from './introspect/postgres.js';
-import { sqliteIntrospection } from './introspect/sqlite.js';
+import { engineFor } from './engine.js';
 import type { ColumnInfo, Introspection, TableInfo } from './introspect/model.js';
 import type { Database } from './schema.js';
 
@@ -10,14 +8,14 @@ import type { Database } from './schema.js';
  * config against the database: columns with their types, nullability and defaults, indexes with
  * their columns, uniqueness and predicate, and the privileges the database user lacks. The
  * interface and the engine-neutral helpers are in introspect/model.ts, each engine's answers in
- * introspect/sqlite.ts and introspect/postgres.ts.
+ * engines/sqlite-introspection.ts and engines/postgres-introspection.ts.
  */
 
 export * from './introspect/model.js';
 
-/** The one place that picks an engine's introspection. */
+/** The introspection of the engine a Kysely instance talks to. */
 export function introspectionFor(db: Kysely<Database>): Introspection {
-  return engineOf(db) === 'postgres' ? postgresIntrospection : sqliteIntrospection;
+  return engineFor(db).introspection;
 }
 
 /** A column by name: exactly where the engine stores names as written, else case-insensitively. */

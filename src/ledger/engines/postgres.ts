@@ -15,6 +15,7 @@ import { failedMigration, migrationMessage, migrator } from '../migrate.js';
 import type { HeldLock, LockClaim, LockOptions } from '../run-lock.js';
 import { connectionLost, openPostgres } from './postgres-connect.js';
 import { acquirePostgresRunLock } from './postgres-lock.js';
+import { postgresIntrospection } from './postgres-introspection.js';
 
 /** The first key of the advisory locks taken per payment key (the run lock uses the one-key form). */
 const PAYMENT_LOCK_SPACE = 0x5343; // 'SC'
@@ -30,6 +31,7 @@ const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
 /** Postgres (pg): a pool of sessions, transactional DDL, advisory locks, strict types. */
 class PostgresEngine implements Engine {
   readonly kind = 'postgres';
+  readonly introspection = postgresIntrospection;
 
   async open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
     if (location.kind !== 'postgres') throw new Error(`not a Postgres database: ${location.label}`);

@@ -24,10 +24,12 @@ import type { HeldLock, LockClaim, LockOptions } from '../run-lock.js';
 import type { Database } from '../schema.js';
 import { markSqliteFile, sqliteError, SQLITE_BUSY_TIMEOUT_MS, type SqliteOpened } from '../sqlite-errors.js';
 import { acquireSqliteRunLock } from './sqlite-lock.js';
+import { sqliteIntrospection } from './sqlite-introspection.js';
 
 /** SQLite (better-sqlite3): one file, one connection, one writer at a time. */
 class SqliteEngine implements Engine {
   readonly kind = 'sqlite';
+  readonly introspection = sqliteIntrospection;
 
   async open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
     if (location.kind !== 'sqlite') throw new Error(`not a SQLite database: ${location.label}`);

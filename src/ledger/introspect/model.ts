@@ -4,7 +4,7 @@ import type { Database } from '../schema.js';
 /**
  * What `doctor` learns about the app's tables, and the interface each engine answers it through.
  * The engine-neutral helpers live here too; everything that differs between SQLite and Postgres is
- * in introspect/sqlite.ts and introspect/postgres.ts.
+ * in engines/sqlite-introspection.ts and engines/postgres-introspection.ts.
  */
 
 /** A broad class of a column's type, enough to judge what can be written into it. */

@@ -11,7 +11,7 @@ import {
   type Stored,
   type TableInfo,
   type TypeKind,
-} from './model.js';
+} from '../introspect/model.js';
 
 /**
  * Postgres' answers, from the catalogs (`pg_class`, `pg_attribute`, `pg_index`), with an

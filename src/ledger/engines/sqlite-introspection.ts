@@ -10,7 +10,7 @@ import {
   type Stored,
   type TableInfo,
   type TypeKind,
-} from './model.js';
+} from '../introspect/model.js';
 
 /**
  * SQLite's answers, from `sqlite_master` and the pragmas (`pragma_table_xinfo`, `pragma_index_list`,
