@@ -5,7 +5,8 @@ import { findCredited, insertBaseline, isCreditedIn, WRITE_BATCH } from '../ledg
 import { acquireRunLock, advanceCursor, type HeldLock } from '../ledger/lock.js';
 import { verifyAppTables } from '../ledger/app-ledger.js';
 import { SESSION_LOOKBACK_SECONDS } from '../reconcile/select.js';
-import { fetchPayments } from '../stripe/fetch-payments.js';
+import { IdSet } from '../plan/id-table.js';
+import { fetchPayments } from '../stripe/window-sweep.js';
 import type { Progress } from '../stripe/reader.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';
@@ -90,7 +91,7 @@ export async function baseline(opts: {
         }
         progress(`${report.payments} payments read`);
       },
-      progress,
+      { progress, idSet: () => new IdSet() },
     );
     opts.signal?.throwIfAborted();
     // Never past Stripe's now: a clock running ahead would put the cursor after payments not yet read.

@@ -29,8 +29,8 @@ import type {
   SessionSnapshot,
   UserDirectory,
 } from '../reconcile/types.js';
-import type { StripeReader } from '../stripe/fetch-payments.js';
-import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
+import type { StripeReader } from '../stripe/reader.js';
+import { fetchPaymentById, paymentIdKind } from '../stripe/payment-by-id.js';
 import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';

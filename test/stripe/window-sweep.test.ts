@@ -3,7 +3,9 @@ import { DEFAULT_CONFIG } from '../../src/config.js';
 import type { Payment } from '../../src/reconcile/types.js';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
 import { createStripeClient } from '../../src/stripe/client.js';
-import { fetchPayments, type FetchRules } from '../../src/stripe/fetch-payments.js';
+import { IdSet } from '../../src/plan/id-table.js';
+import type { FetchRules } from '../../src/stripe/fetch-rules.js';
+import { fetchPayments } from '../../src/stripe/window-sweep.js';
 import { RateLimiter } from '../../src/stripe/rate-limit.js';
 import { StripeReader } from '../../src/stripe/reader.js';
 import { DEFAULT_RETRY } from '../../src/stripe/retry.js';
@@ -58,8 +60,8 @@ describe('fetchPayments under "all"', () => {
       async (batch) => {
         batches.push({ payments: batch, intentPagesSoFar: reader.requestsByEndpoint.get('payment_intents.list') ?? 0 });
       },
-      () => {},
-      { maxSlices: 2, inflightFactor: 1 },
+      // The off-heap id sets reconcile passes.
+      { scan: { maxSlices: 2, inflightFactor: 1 }, idSet: () => new IdSet() },
     ).then(() => reader);
     return { done, batches };
   }
