@@ -125,8 +125,8 @@ class ReconcileRun {
     const planner = new Planner(this.db, this.opts.settings.config, tables, dryRun, this.progress);
     const source =
       hadTables || dryRun
-        ? await this.fetchWithTables(reader, planner, until, tables)
-        : await this.fetchBeforeTables(reader, planner, until);
+        ? await this.prepareThenFetch(reader, planner, until, tables)
+        : await this.fetchWhilePreparing(reader, planner, until);
     await this.recheck(reader, planner, tables);
     if (this.missing.length > 0) source.notes.push(missingNote(this.missing));
     const skew = clockSkewWarning(reader.clockAhead);
@@ -250,7 +250,7 @@ class ReconcileRun {
   }
 
   /** A dry run, or a ledger the tool has used: the window follows from the cursor, read once the tables are there. */
-  private async fetchWithTables(
+  private async prepareThenFetch(
     reader: StripeReader,
     planner: Planner,
     until: number,
@@ -272,7 +272,7 @@ class ReconcileRun {
    * the first answer. Stripe being unreachable is different: that run is recorded, as failed. (Had
    * another run finished meanwhile, this one re-reads a window, which changes nothing it wrote.)
    */
-  private async fetchBeforeTables(reader: StripeReader, planner: Planner, until: number): Promise<SourcePlan> {
+  private async fetchWhilePreparing(reader: StripeReader, planner: Planner, until: number): Promise<SourcePlan> {
     const source = this.planWindow(null, until);
     const ready = this.prepareOnFirstAnswer(reader, source, until);
     const sink = async (batch: Payment[]) => {

@@ -10,7 +10,7 @@ import { Coverage, scanAlong, scanCreated, DEFAULT_SCAN, type ScanOptions } from
 export type PaymentSink = (batch: Payment[]) => Promise<void>;
 
 /** The ids the sweep remembers: it only adds and asks whether one is there. */
-export interface IdSet {
+interface IdSet {
   add(id: string): void;
   has(id: string): boolean;
 }
