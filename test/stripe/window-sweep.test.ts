@@ -76,6 +76,27 @@ describe('fetchPayments under "all"', () => {
     return out;
   };
 
+  it('keeps the PaymentIntent ids it remembers in the sets the caller makes (reconcile passes off-heap ones)', async () => {
+    const ids = Array.from(
+      { length: 3 },
+      (_, i) =>
+        sim.store.createCheckoutPayment({ created: since + HOUR + i, clientReferenceId: '1', amount: 1000 })
+          .paymentIntent!.id,
+    );
+    const made: Set<string>[] = [];
+    const idSet = () => {
+      const set = new Set<string>();
+      made.push(set);
+      return set;
+    };
+    const reader = new StripeReader(createStripeClient({ apiKey: KEY, apiBase: sim.url }));
+    let payments = 0;
+    await fetchPayments(reader, window, ALL, async (batch) => void (payments += batch.length), { idSet });
+    expect(payments).toBe(3);
+    expect(made).toHaveLength(3);
+    expect(made.filter((set) => ids.every((id) => set.has(id)))).toHaveLength(1);
+  });
+
   it('old invoice payments are decided while the lists run, in batches of at most 1,000', async () => {
     const start = since + HOUR;
     const invoices: string[] = [];
