@@ -7,8 +7,9 @@ import { acquireRunLock, advanceCursor, type HeldLock } from '../ledger/lock.js'
 import { verifyAppTables } from '../ledger/app-ledger.js';
 import type { Database } from '../ledger/schema.js';
 import { SESSION_LOOKBACK_SECONDS } from '../reconcile/select.js';
+import { IdSet } from '../plan/id-table.js';
 import type { Payment } from '../reconcile/types.js';
-import { fetchPayments } from '../stripe/fetch-payments.js';
+import { fetchPayments } from '../stripe/window-sweep.js';
 import type { Progress } from '../stripe/reader.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';
@@ -80,7 +81,7 @@ export async function baseline(opts: BaselineOptions): Promise<BaselineReport> {
         await recordBatch(db, opts, tables, report, batch);
         progress(`${report.payments} payments read`);
       },
-      progress,
+      { progress, idSet: () => new IdSet() },
     );
     opts.signal?.throwIfAborted();
     // Never past Stripe's now: a clock running ahead would put the cursor after payments not yet read.

@@ -27,7 +27,7 @@ import {
 import { appBalance, appRefsFound, balanceSource, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { assignPlan } from '../reconcile/assign.js';
 import type { CreditRuleName, Payment, PaymentDecision } from '../reconcile/types.js';
-import { fetchPaymentById, paymentIdKind } from '../stripe/fetch-payment.js';
+import { fetchPaymentById, paymentIdKind } from '../stripe/payment-by-id.js';
 import { stripeReaderFor } from './stripe-reader.js';
 
 /**

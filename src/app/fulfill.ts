@@ -13,7 +13,7 @@ import { ledgerModes } from '../ledger/ledger.js';
 import { verifyAppTables } from '../ledger/app-ledger.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { createStripeClient } from '../stripe/client.js';
-import { fetchPaymentById } from '../stripe/fetch-payment.js';
+import { fetchPaymentById } from '../stripe/payment-by-id.js';
 import { StripeReader } from '../stripe/reader.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
 import { Planner, writePlan } from './plan-writer.js';
@@ -100,14 +100,17 @@ export class Fulfiller {
     const planner = new Planner(db, this.config, true, false);
     await planner.decide([fetched.payment]);
     const { plan } = planner;
+    const { paymentKey } = fetched.payment;
+    const decided = plan.find(paymentKey)!;
     const live = keyIsLive(this.opts.stripeApiKey);
-    if (plan.livemode(0) !== live || (await ledgerModes(db)).some((m) => m !== live)) {
+    if (decided.livemode !== live || (await ledgerModes(db)).some((m) => m !== live)) {
       throw new ConfigError('test and live payments never mix in one ledger');
     }
     // The purchase (or review entry) and the local record; an already credited payment writes nothing.
-    if (plan.status(0) !== 'already_credited')
+    if (decided.status !== 'already_credited')
       await writePlan(db, plan, { runId: null, actor: this.opts.actor ?? 'webhook', adoption: this.config });
-    return plan.decision(0);
+    // Read again: the writer turns `credited` into `already_credited` when someone else wrote it first.
+    return plan.find(paymentKey)!;
   }
 
   /**

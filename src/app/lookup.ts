@@ -30,8 +30,8 @@ import type {
   SessionSnapshot,
   UserDirectory,
 } from '../reconcile/types.js';
-import { fetchPaymentById, paymentIdKind, type FetchedPayment } from '../stripe/fetch-payment.js';
 import type { FirstPage, StripeReader } from '../stripe/reader.js';
+import { fetchPaymentById, paymentIdKind, type FetchedPayment } from '../stripe/payment-by-id.js';
 import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';

@@ -17,7 +17,7 @@ import { writeTransaction } from '../ledger/engine.js';
 import type { Adoption } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
 import { loadUserDirectory, UsersTable } from '../ledger/users.js';
-import { CompactPlan } from '../reconcile/compact-plan.js';
+import { CompactPlan, type RunPlan } from '../plan/compact-plan.js';
 import { planPayments } from '../reconcile/plan.js';
 import type { Payment } from '../reconcile/types.js';
 
@@ -25,7 +25,7 @@ import type { Payment } from '../reconcile/types.js';
  * Decides payments batch by batch as they arrive: per batch one ledger query, a baseline query and
  * a dismissal query (only when the ledger has any: asked once per run), and a few users queries,
  * in one read transaction, then the pure core. The Stripe objects are dropped once decided; only
- * the plan is kept until it is written, compact (about a hundred bytes a payment, see CompactPlan).
+ * the plan is kept until it is written, compact (see CompactPlan).
  */
 export class Planner {
   /** Every payment decided so far, once each (however often it is found): the plan answers whether a key is in it. */
@@ -84,7 +84,7 @@ export class Planner {
 
   /** Whether this id (a payment key or a Checkout Session id) is that of a payment decided already. */
   hasDecided(id: string): boolean {
-    return this.plan.hasPaymentKey(id) || this.plan.hasCheckoutSession(id);
+    return this.plan.has(id);
   }
 }
 
@@ -98,10 +98,9 @@ export interface WriteOutcome {
  * Payments per write transaction: ten statements' worth (WRITE_BATCH rows per statement is what
  * SQLite's bound-parameter limit allows). Stripe ids are random, so every row lands on its own page
  * of each index and a transaction rewrites (journal and file) about a page per index per row until
- * rows share pages, and each commit waits for the disk: on 200,000 payments, transactions of 5,000
- * wrote about 1.6x faster than of 1,000, and of 10,000 spent a third less in COMMIT than of 5,000
- * (0.25 s against 0.38 s). SQLite's write lock is held for one transaction, about a tenth of a
- * second: the app's own writers wait that long at most (busy_timeout).
+ * rows share pages, and each commit waits for the disk: larger transactions write faster
+ * (docs/performance.md). They stay small enough that SQLite's write lock, held for one transaction,
+ * keeps the app's own writers waiting well within their busy_timeout.
  */
 export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
 
@@ -123,88 +122,107 @@ export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
  * the journal and the file. Nothing depends on the order rows are written in: the report and the
  * JSON follow the plan, and a rerun after a crash finds what was written by key.
  */
-export async function writePlan(
-  db: Kysely<Database>,
-  plan: CompactPlan,
-  opts: {
-    runId: number | null;
-    actor: string;
-    adoption: Adoption;
-    progress?: (m: string) => void;
-    signal?: AbortSignal;
-  },
-): Promise<WriteOutcome> {
-  let creditsWritten = 0;
-  const newInReview: string[] = [];
-  const total = plan.length;
-  const order = plan.byPaymentKey();
-  for (let i = 0; i < total; i += TRANSACTION_BATCH) {
-    // A run told to stop stops between transactions: each is written whole or not at all.
-    opts.signal?.throwIfAborted();
-    const indexes = order.subarray(i, Math.min(i + TRANSACTION_BATCH, total));
-    /** Credited in the plan, but someone else wrote the purchase first. */
-    const lost: number[] = [];
-    await writeTransaction(db, async (trx) => {
-      // With a mapped ledger: every payment key of the transaction locked at its start, in one order.
-      if (opts.adoption.ledger) {
-        const keys: string[] = [];
-        for (const x of indexes) if (plan.status(x) === 'credited') keys.push(plan.paymentKey(x));
-        await lockPaymentKeys(trx, keys);
-      }
-      for (let j = 0; j < indexes.length; j += WRITE_BATCH) {
-        const credited: number[] = [];
-        const others: number[] = [];
-        for (const x of indexes.subarray(j, j + WRITE_BATCH))
-          (plan.status(x) === 'credited' ? credited : others).push(x);
-        const toCredit = credited.map((x) => plan.credit(x));
-        const inserted = await insertPurchases(trx, toCredit, {
-          runId: opts.runId,
-          actor: opts.actor,
-          reason: null,
-          adoption: opts.adoption,
-        });
-        toCredit.forEach((c, k) => {
-          if (inserted.has(c.paymentKey)) creditsWritten += c.credits ?? 0;
-          else lost.push(credited[k]!);
-        });
-        const decisions = others.map((x) => plan.decision(x));
-        newInReview.push(
-          ...(await upsertReview(
-            trx,
-            decisions.filter((d) => d.status === 'needs_review'),
-            opts.runId,
-          )),
-        );
-        // recordDecisions' rule, asked here so that only these are rebuilt whole: a credited payment
-        // is recorded only when it has a record already.
-        const recorded = await keysHeldIn(
-          trx,
-          'stripe_credits_payments',
-          toCredit.map((c) => c.paymentKey),
-        );
-        for (const [k, c] of toCredit.entries()) {
-          if (!recorded.has(c.paymentKey)) continue;
-          const d = plan.decision(credited[k]!);
-          if (!inserted.has(c.paymentKey)) d.status = 'already_credited';
-          decisions.push(d);
-        }
-        await recordDecisions(trx, decisions, opts.runId, recorded);
-      }
-    });
-    for (const x of lost) plan.setStatus(x, 'already_credited');
-    opts.progress?.(`written ${Math.min(i + TRANSACTION_BATCH, total)} of ${total} payments`);
-    // SQLite answers synchronously: without a turn of the event loop between batches, nothing else
-    // runs until the whole plan is written (the spinner, signals, and V8's own tasks that give
-    // freed memory back).
-    await new Promise<void>((resolve) => setImmediate(resolve));
+export async function writePlan(db: Kysely<Database>, plan: CompactPlan, opts: WriteOptions): Promise<WriteOutcome> {
+  return new PlanWrite(plan, opts).run(db);
+}
+
+interface WriteOptions {
+  runId: number | null;
+  actor: string;
+  adoption: Adoption;
+  progress?: (m: string) => void;
+  signal?: AbortSignal;
+}
+
+/** One writePlan: the plan cut into transactions, each cut into statements (see writePlan). */
+class PlanWrite {
+  private readonly outcome: WriteOutcome = { creditsWritten: 0, newInReview: [] };
+
+  constructor(
+    private readonly plan: CompactPlan,
+    private readonly opts: WriteOptions,
+  ) {}
+
+  async run(db: Kysely<Database>): Promise<WriteOutcome> {
+    const { plan, opts } = this;
+    const total = plan.length;
+    const order = plan.byPaymentKey();
+    for (let i = 0; i < total; i += TRANSACTION_BATCH) {
+      // A run told to stop stops between transactions: each is written whole or not at all.
+      opts.signal?.throwIfAborted();
+      const indexes = order.subarray(i, Math.min(i + TRANSACTION_BATCH, total));
+      const lost = await writeTransaction(db, (trx) => this.transaction(trx, indexes));
+      for (const x of lost) plan.setStatus(x, 'already_credited');
+      opts.progress?.(`written ${Math.min(i + TRANSACTION_BATCH, total)} of ${total} payments`);
+      // SQLite answers synchronously: without a turn of the event loop between batches, nothing else
+      // runs until the whole plan is written (the spinner, signals, and V8's own tasks that give
+      // freed memory back).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return this.outcome;
   }
-  return { creditsWritten, newInReview };
+
+  /** One transaction's decisions; returns those credited in the plan that someone else wrote first. */
+  private async transaction(trx: Kysely<Database>, indexes: Uint32Array): Promise<number[]> {
+    const { plan } = this;
+    // With a mapped ledger: every payment key of the transaction locked at its start, in one order.
+    if (this.opts.adoption.ledger) {
+      const keys: string[] = [];
+      for (const x of indexes) if (plan.status(x) === 'credited') keys.push(plan.paymentKey(x));
+      await lockPaymentKeys(trx, keys);
+    }
+    const lost: number[] = [];
+    for (let j = 0; j < indexes.length; j += WRITE_BATCH) {
+      const credited: number[] = [];
+      const others: number[] = [];
+      for (const x of indexes.subarray(j, j + WRITE_BATCH)) (plan.status(x) === 'credited' ? credited : others).push(x);
+      await this.statement(trx, credited, others, lost);
+    }
+    return lost;
+  }
+
+  /** One statement's worth: the purchases of `credited`, the review entries and local records. */
+  private async statement(trx: Kysely<Database>, credited: number[], others: number[], lost: number[]): Promise<void> {
+    const { plan, opts, outcome } = this;
+    const toCredit = credited.map((x) => plan.credit(x));
+    const inserted = await insertPurchases(trx, toCredit, {
+      runId: opts.runId,
+      actor: opts.actor,
+      reason: null,
+      adoption: opts.adoption,
+    });
+    toCredit.forEach((c, k) => {
+      if (inserted.has(c.paymentKey)) outcome.creditsWritten += c.credits ?? 0;
+      else lost.push(credited[k]!);
+    });
+    const decisions = others.map((x) => plan.decision(x));
+    outcome.newInReview.push(
+      ...(await upsertReview(
+        trx,
+        decisions.filter((d) => d.status === 'needs_review'),
+        opts.runId,
+      )),
+    );
+    // recordDecisions' rule, asked here so that only these are rebuilt whole: a credited payment
+    // is recorded only when it has a record already.
+    const recorded = await keysHeldIn(
+      trx,
+      'stripe_credits_payments',
+      toCredit.map((c) => c.paymentKey),
+    );
+    for (const [k, c] of toCredit.entries()) {
+      if (!recorded.has(c.paymentKey)) continue;
+      const d = plan.decision(credited[k]!);
+      if (!inserted.has(c.paymentKey)) d.status = 'already_credited';
+      decisions.push(d);
+    }
+    await recordDecisions(trx, decisions, opts.runId, recorded);
+  }
 }
 
 /** What a dry run would newly put in review: needs_review payments not in the queue yet. */
-export async function wouldBeNewInReview(db: Kysely<Database>, plan: CompactPlan, tables: boolean): Promise<string[]> {
-  const keys: string[] = [];
-  for (const i of plan.indexes()) if (plan.status(i) === 'needs_review') keys.push(plan.paymentKey(i));
+export async function wouldBeNewInReview(db: Kysely<Database>, plan: RunPlan, tables: boolean): Promise<string[]> {
+  const keys = plan.keysWithStatus('needs_review');
   const known = tables ? await keysHeldIn(db, 'stripe_credits_review', keys) : new Set<string>();
   return keys.filter((k) => !known.has(k));
 }

@@ -1,24 +1,28 @@
+import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
-import { keyIsLive, type Settings } from '../config.js';
+import { keyIsLive, type LedgerMapping, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js';
 import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
-import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist } from '../ledger/db.js';
+import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist, type OpenDb } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { appLedgerRefs, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
+import type { Database } from '../ledger/schema.js';
+import type { CompactPlan } from '../plan/compact-plan.js';
+import { IdSet } from '../plan/id-table.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
-import { Planner, wouldBeNewInReview, writePlan } from './plan-writer.js';
+import { Planner, wouldBeNewInReview, writePlan, type WriteOutcome } from './plan-writer.js';
 import { stripeReaderFor } from './stripe-reader.js';
 import type { RateLimits } from '../stripe/rate-limit.js';
 import type { ScanOptions } from '../stripe/scan.js';
-import type { PaymentDecision, Window } from '../reconcile/types.js';
-import { planSource, RECHECK_SECONDS, type Source } from '../reconcile/window.js';
+import type { Payment, PaymentDecision, Window } from '../reconcile/types.js';
+import { planSource, RECHECK_SECONDS, type Source, type SourcePlan } from '../reconcile/window.js';
 import { fetchPaymentsByIds, idsFromEvents } from '../stripe/fetch-events.js';
-import { fetchPayments, type Progress } from '../stripe/fetch-payments.js';
+import { fetchPayments, type SweepOptions } from '../stripe/window-sweep.js';
 import type { RetryPolicy } from '../stripe/retry.js';
 import { isoSeconds } from '../when.js';
 import { memoryPhase } from './debug-memory.js';
 import { InterruptedError, runSignal } from './stop.js';
-import { ReaderStopped } from '../stripe/reader.js';
+import { ReaderStopped, type Progress, type StripeReader } from '../stripe/reader.js';
 
 export interface ReconcileOptions {
   settings: Settings;
@@ -73,50 +77,135 @@ export interface ReconcileReport {
  * the database read-only and writes nothing.
  */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
-  const { settings, dryRun } = opts;
-  const progress = opts.progress ?? (() => {});
-  const apiKey = settings.stripeApiKey();
-  const live = keyIsLive(apiKey);
-  const open = await openDatabase(parseDbUrl(settings.db, opts.cwd), { readonly: dryRun });
-  const { db } = open;
-  let runId: number | null = null;
-  let lock: HeldLock | null = null;
-  const stopper = runSignal(opts.signal, settings.runBudgetMs);
-  const { signal } = stopper;
+  // The key first: a run without one stops before it opens the database.
+  const live = keyIsLive(opts.settings.stripeApiKey());
+  const open = await openDatabase(parseDbUrl(opts.settings.db, opts.cwd), { readonly: opts.dryRun });
+  const run = new ReconcileRun(opts, open, live);
   try {
-    await verifyAppTables(db, settings.config);
-    const hadTables = await toolTablesExist(db);
+    return await run.execute();
+  } catch (e) {
+    await run.recordFailure(e);
+    throw e;
+  } finally {
+    await run.close();
+  }
+}
 
-    // The first run: no earlier finished run and no purchase credited yet (manual adjustments do
-    // not count: they say nothing about which payments were credited by other means). A mapped
-    // ledger whose table already holds payments is no blind start: the tool sees those credits.
-    const mapped = settings.config.ledger;
-    let firstRun = !hadTables || (await readCursor(db)) === null;
-    if (firstRun && hadTables && (await ledgerHasPurchases(db))) firstRun = false;
-    if (firstRun && mapped && !dryRun && opts.since === undefined && !opts.yes) {
-      const refs = await appLedgerRefs(db, mapped);
-      if (refs.unreadable > 0) {
-        throw new AttentionError(
-          `refusing the first run without --since: ${refs.unreadable} references in ${tableLabel(mapped)}.${mapped.columns.paymentRef} are not PaymentIntent or Checkout Session ids (e.g. ${refs.examples.join(', ')}), so the payments behind them would be credited a second time`,
-          'mark them handled with `stripe-credits baseline --until WHEN` (a time after the newest of them), or rewrite them to the plain pi_…/cs_… id; `stripe-credits doctor` lists them',
-        );
-      }
-      if (refs.readable) firstRun = false;
-    }
-    if (!dryRun && opts.since === undefined && !opts.yes && firstRun) {
-      throw new AttentionError(
-        'refusing the first run on an empty ledger without --since: payments the app already credited by other means (its webhook, by hand) would be credited a second time',
-        'run with --dry-run first to see what it would write; then `stripe-credits baseline --until WHEN` to mark what was credited by other means, or pass --since WHEN to start from a point you know is uncredited, or --yes if nothing was ever credited',
-      );
-    }
+/** One run's phases, top-down in execute(); the run record and the lock are kept for the end. */
+class ReconcileRun {
+  private readonly db: Kysely<Database>;
+  private readonly stopper: { signal: AbortSignal; dispose(): void };
+  private readonly progress: Progress;
+  /** Objects events or earlier runs named that Stripe no longer has. */
+  private readonly missing: string[] = [];
+  private runId: number | null = null;
+  private lock: HeldLock | null = null;
+
+  constructor(
+    private readonly opts: ReconcileOptions,
+    private readonly open: OpenDb,
+    private readonly live: boolean,
+  ) {
+    this.db = open.db;
+    this.stopper = runSignal(opts.signal, opts.settings.runBudgetMs);
+    this.progress = opts.progress ?? (() => {});
+  }
+
+  private get signal(): AbortSignal {
+    return this.stopper.signal;
+  }
+
+  async execute(): Promise<ReconcileReport> {
+    const { dryRun } = this.opts;
+    const hadTables = await this.checkLedger();
+    const until = this.windowEnd();
+    const reader = this.openReader();
+    // The tool's tables exist, or will by the time the first payment is decided.
+    const tables = hadTables || !dryRun;
+    const planner = new Planner(this.db, this.opts.settings.config, tables, dryRun, this.progress);
+    const source =
+      hadTables || dryRun
+        ? await this.prepareThenFetch(reader, planner, until, tables)
+        : await this.fetchWhilePreparing(reader, planner, until);
+    await this.recheck(reader, planner, tables);
+    if (this.missing.length > 0) source.notes.push(missingNote(this.missing));
+    const skew = clockSkewWarning(reader.clockAhead);
+    if (skew) this.opts.warn?.(skew);
+    memoryPhase('fetched and decided');
+
+    const plan = this.checkedPlan(planner.plan);
+    const overCap = await this.checkCap(plan, planner.creditsPlanned, source, reader);
+    const written = await this.write(plan, hadTables);
+    const counts = plan.counts();
+    await this.recordSuccess(counts, written.creditsWritten, source, reader);
+    const attention = written.newInReview.length > 0 || (dryRun && counts.wouldCredit > 0) || overCap;
+    return {
+      mode: dryRun ? 'dry-run' : 'apply',
+      source: source.source,
+      window: source.window,
+      counts,
+      creditsWritten: written.creditsWritten,
+      creditsPlanned: planner.creditsPlanned,
+      decisions: plan.reported(),
+      newInReview: written.newInReview,
+      notes: source.notes,
+      runId: this.runId,
+      requests: reader.requests,
+      exitCode: attention ? 3 : 0,
+    };
+  }
+
+  /** The app's tables as configured, a first run that may go ahead, one mode per ledger; whether the tool's tables exist. */
+  private async checkLedger(): Promise<boolean> {
+    const { config } = this.opts.settings;
+    await verifyAppTables(this.db, config);
+    const hadTables = await toolTablesExist(this.db);
+    await this.refuseBlindFirstRun(hadTables);
     if (hadTables) {
-      const modes = await ledgerModes(db);
-      if (modes.some((m) => m !== live)) {
+      const modes = await ledgerModes(this.db);
+      if (modes.some((m) => m !== this.live)) {
+        const live = this.live;
         throw new ConfigError(
           `this ledger holds ${live ? 'test' : 'live'}-mode payments and the key is a ${live ? 'live' : 'test'}-mode key: test and live payments never mix in one ledger`,
         );
       }
     }
+    return hadTables;
+  }
+
+  /**
+   * The first run: no earlier finished run and no purchase credited yet (manual adjustments do not
+   * count: they say nothing about which payments were credited by other means). Without --since or
+   * --yes, an apply run would credit a second time what the app credited by other means.
+   */
+  private async refuseBlindFirstRun(hadTables: boolean): Promise<void> {
+    const { opts, db } = this;
+    let firstRun = !hadTables || (await readCursor(db)) === null;
+    if (firstRun && hadTables && (await ledgerHasPurchases(db))) firstRun = false;
+    if (!firstRun || opts.dryRun || opts.since !== undefined || opts.yes) return;
+    const mapped = opts.settings.config.ledger;
+    if (mapped && (await this.mappedLedgerHoldsPayments(mapped))) return;
+    throw new AttentionError(
+      'refusing the first run on an empty ledger without --since: payments the app already credited by other means (its webhook, by hand) would be credited a second time',
+      'run with --dry-run first to see what it would write; then `stripe-credits baseline --until WHEN` to mark what was credited by other means, or pass --since WHEN to start from a point you know is uncredited, or --yes if nothing was ever credited',
+    );
+  }
+
+  /** A mapped ledger whose table already holds payments is no blind start: the tool sees those credits. */
+  private async mappedLedgerHoldsPayments(mapped: LedgerMapping): Promise<boolean> {
+    const refs = await appLedgerRefs(this.db, mapped);
+    if (refs.unreadable > 0) {
+      throw new AttentionError(
+        `refusing the first run without --since: ${refs.unreadable} references in ${tableLabel(mapped)}.${mapped.columns.paymentRef} are not PaymentIntent or Checkout Session ids (e.g. ${refs.examples.join(', ')}), so the payments behind them would be credited a second time`,
+        'mark them handled with `stripe-credits baseline --until WHEN` (a time after the newest of them), or rewrite them to the plain pi_…/cs_… id; `stripe-credits doctor` lists them',
+      );
+    }
+    return refs.readable;
+  }
+
+  /** Where the window ends: --until, or now; never in the future, and after --since. */
+  private windowEnd(): number {
+    const { opts } = this;
     const until = opts.until ?? opts.now;
     if (until > opts.now) {
       // A window reaching into the future would move the cursor past events nobody has read yet.
@@ -125,206 +214,259 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     if (opts.since !== undefined && opts.since >= until) {
       throw new UsageError(`--since (${isoSeconds(opts.since)}) must be before --until (${isoSeconds(until)})`);
     }
+    return until;
+  }
 
-    const reader = stripeReaderFor(settings, { retry: opts.retry, rateLimits: opts.rateLimits, signal });
-    const client = reader.stripe;
-    if (opts.onRequest) {
-      const log = opts.onRequest;
-      client.on('response', (r: Stripe.ResponseEvent) =>
+  private openReader(): StripeReader {
+    const { opts } = this;
+    const reader = stripeReaderFor(opts.settings, {
+      retry: opts.retry,
+      rateLimits: opts.rateLimits,
+      signal: this.signal,
+    });
+    const log = opts.onRequest;
+    if (log) {
+      reader.stripe.on('response', (r: Stripe.ResponseEvent) =>
         log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`),
       );
     }
+    return reader;
+  }
 
-    const tables = hadTables || !dryRun;
-    const planWindow = (cursor: number | null) => {
-      const p = planSource({ since: opts.since, until, now: opts.now, cursor });
-      if (p.window.since >= p.window.until) {
-        throw new UsageError(
-          `the window would start at ${isoSeconds(p.window.since)}, not before --until (${isoSeconds(p.window.until)})`,
-        );
-      }
-      return p;
-    };
-    // On a database the tool has not touched yet, a rejected key must be reported before the tool
-    // creates its tables (later runs record it as a failed run). No request is spent just on that:
-    // with no cursor yet the window is known before the tables are, so the scan starts at once and
-    // the first answer of its first pages is awaited before migrating. Pages that arrive meanwhile
-    // wait for the planner. Stripe being unreachable is different: that run is recorded, as failed.
-    let early: {
-      plan: ReturnType<typeof planSource>;
-      fetching: Promise<void>;
-      open: (p: Planner | Error) => void;
-    } | null = null;
-    if (!dryRun && !hadTables) {
-      const sourcePlan = planWindow(null);
-      let release!: (p: Planner | Error) => void;
-      const planner = new Promise<Planner | Error>((r) => (release = r));
-      const sink = async (batch: Parameters<Planner['decide']>[0]) => {
-        const p = await planner;
-        if (p instanceof Error) throw p;
-        await p.decide(batch);
-      };
-      const fetching = fetchPayments(reader, sourcePlan.window, settings.config, sink, progress, opts.scan);
-      fetching.catch(() => {}); // awaited below, or abandoned with the run
-      early = { plan: sourcePlan, fetching, open: release };
-      try {
-        await reader.firstAnswer();
-      } catch (e) {
-        release(e instanceof Error ? e : new Error(String(e)));
-        if (e instanceof CliError && e.exitCode === 1) {
-          await migrateToLatest(db);
-          const failed = await startRun(db, { mode: 'apply', since: opts.since ?? until, until, actor: opts.actor });
-          await finishRun(db, failed, { status: 'failed', error: e.message, requests: reader.requests });
-        }
-        throw e;
-      }
+  private planWindow(cursor: number | null, until: number): SourcePlan {
+    const { opts } = this;
+    const p = planSource({ since: opts.since, until, now: opts.now, cursor });
+    if (p.window.since >= p.window.until) {
+      throw new UsageError(
+        `the window would start at ${isoSeconds(p.window.since)}, not before --until (${isoSeconds(p.window.until)})`,
+      );
     }
+    return p;
+  }
+
+  private sweepOptions(): SweepOptions {
+    // The ids a sweep keeps (about one per payment) live outside the JavaScript heap, like the plan's.
+    return { progress: this.progress, scan: this.opts.scan, idSet: () => new IdSet() };
+  }
+
+  /** A dry run, or a ledger the tool has used: the window follows from the cursor, read once the tables are there. */
+  private async prepareThenFetch(
+    reader: StripeReader,
+    planner: Planner,
+    until: number,
+    tables: boolean,
+  ): Promise<SourcePlan> {
+    await this.takeTables(reader);
+    this.signal.throwIfAborted();
+    const source = this.planWindow(tables ? await readCursor(this.db) : null, until);
+    await this.beginRun(reader, source);
+    await this.fetchSource(reader, planner, source);
+    return source;
+  }
+
+  /**
+   * A first apply run on a database the tool has not touched: a rejected key must be reported
+   * before the tool creates its tables (later runs record it as a failed run). No request is spent
+   * just on that: with no cursor yet the window is known before the tables are, so the scan starts
+   * at once, and its pages wait for the tables, the lock and the run record (ready), which wait for
+   * the first answer. Stripe being unreachable is different: that run is recorded, as failed. (Had
+   * another run finished meanwhile, this one re-reads a window, which changes nothing it wrote.)
+   */
+  private async fetchWhilePreparing(reader: StripeReader, planner: Planner, until: number): Promise<SourcePlan> {
+    const source = this.planWindow(null, until);
+    const ready = this.prepareOnFirstAnswer(reader, source, until);
+    const sink = async (batch: Payment[]) => {
+      await ready;
+      await planner.decide(batch);
+    };
+    const fetched = fetchPayments(reader, source.window, this.opts.settings.config, sink, this.sweepOptions());
+    fetched.catch(() => {}); // awaited below, or abandoned with the run
+    await ready;
+    await fetched;
+    return source;
+  }
+
+  private async prepareOnFirstAnswer(reader: StripeReader, source: SourcePlan, until: number): Promise<void> {
+    const { opts, db } = this;
     try {
-      if (!dryRun) {
-        await migrateToLatest(db);
-        lock = await acquireRunLock(open, `${opts.actor} (reconcile)`);
-      }
+      await reader.firstAnswer();
     } catch (e) {
-      early?.open(new Error('the run stopped before reading Stripe'));
+      if (e instanceof CliError && e.exitCode === 1) {
+        await migrateToLatest(db);
+        const failed = await startRun(db, { mode: 'apply', since: opts.since ?? until, until, actor: opts.actor });
+        await finishRun(db, failed, { status: 'failed', error: e.message, requests: reader.requests });
+      }
+      throw e;
+    }
+    await this.takeTables(reader);
+    this.signal.throwIfAborted();
+    await this.beginRun(reader, source);
+  }
+
+  /** An apply run: the tool's tables migrated and the run lock taken. */
+  private async takeTables(reader: StripeReader): Promise<void> {
+    if (this.opts.dryRun) return;
+    try {
+      await migrateToLatest(this.db);
+      this.lock = await acquireRunLock(this.open, `${this.opts.actor} (reconcile)`);
+    } catch (e) {
       reader.stop(e);
       throw e;
     }
+  }
 
-    // (A first run whose scan started early keeps its window: had another run finished in the
-    // meantime, this one would re-read a window, which changes nothing that run wrote.)
-    signal.throwIfAborted();
-    const { source, window, notes, alsoEvents } = early?.plan ?? planWindow(tables ? await readCursor(db) : null);
-    for (const n of notes) progress(n);
-    const planner = new Planner(db, settings.config, tables, dryRun, progress);
-    if (!dryRun) {
+  /** What a person should know about the window; an apply run recorded as started. */
+  private async beginRun(reader: StripeReader, { source, window, notes }: SourcePlan): Promise<void> {
+    for (const n of notes) this.progress(n);
+    if (!this.opts.dryRun) {
       try {
-        runId = await startRun(db, { mode: 'apply', since: window.since, until: window.until, actor: opts.actor });
+        this.runId = await startRun(this.db, {
+          mode: 'apply',
+          since: window.since,
+          until: window.until,
+          actor: this.opts.actor,
+        });
       } catch (e) {
-        early?.open(new Error('the run stopped before reading Stripe'));
         reader.stop(e);
         throw e;
       }
     }
-
     memoryPhase('before fetching');
-    const missing: string[] = [];
-    progress(
+    this.progress(
       `reading payments from ${isoSeconds(window.since)} to ${isoSeconds(window.until)} (${source === 'events' ? 'events' : 'by payment time'})`,
     );
-    if (early) {
-      early.open(planner);
-      await early.fetching;
-    } else if (source === 'window') {
-      await fetchPayments(reader, window, settings.config, planner.decide, progress, opts.scan);
-      if (alsoEvents) {
-        progress(`reading events since the last run (${isoSeconds(alsoEvents.since)})`);
-        const ids = (await idsFromEvents(reader, alsoEvents, progress)).filter((id) => !planner.hasDecided(id));
-        await planner.decide(await fetchPaymentsByIds(reader, ids, settings.config, progress, missing));
-      }
-    } else {
-      await planner.decide(
-        await fetchPaymentsByIds(
-          reader,
-          await idsFromEvents(reader, window, progress),
-          settings.config,
-          progress,
-          missing,
-        ),
-      );
+  }
+
+  /** The window's payments by payment time (and the events since the cursor), or the events' payments. */
+  private async fetchSource(reader: StripeReader, planner: Planner, source: SourcePlan): Promise<void> {
+    const { config } = this.opts.settings;
+    const { progress, missing } = this;
+    if (source.source === 'events') {
+      const ids = await idsFromEvents(reader, source.window, progress);
+      await planner.decide(await fetchPaymentsByIds(reader, ids, config, progress, missing));
+      return;
     }
-    const recheckIds = tables ? await paymentsToRecheck(db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
+    await fetchPayments(reader, source.window, config, planner.decide, this.sweepOptions());
+    const also = source.alsoEvents;
+    if (also) {
+      progress(`reading events since the last run (${isoSeconds(also.since)})`);
+      const ids = (await idsFromEvents(reader, also, progress)).filter((id) => !planner.hasDecided(id));
+      await planner.decide(await fetchPaymentsByIds(reader, ids, config, progress, missing));
+    }
+  }
+
+  /** What earlier runs left pending or in review, re-read unless the run decided it already. */
+  private async recheck(reader: StripeReader, planner: Planner, tables: boolean): Promise<void> {
+    const { opts, progress } = this;
+    const recheckIds = tables ? await paymentsToRecheck(this.db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
     const toRecheck = recheckIds.filter((id) => !planner.hasDecided(id));
     if (toRecheck.length > 0) {
       progress(`re-reading ${toRecheck.length} payments left pending or in review`);
-      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, settings.config, progress, missing));
+      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, opts.settings.config, progress, this.missing));
     }
-    if (missing.length > 0) notes.push(missingNote(missing));
-    const skew = clockSkewWarning(reader.clockAhead);
-    if (skew) opts.warn?.(skew);
-    memoryPhase('fetched and decided');
-    const { plan, creditsPlanned } = planner;
+  }
+
+  /** The plan in its order, every payment of the key's mode. */
+  private checkedPlan(plan: CompactPlan): CompactPlan {
     plan.sort();
-
-    for (const i of plan.indexes()) {
-      if (plan.livemode(i) !== live) {
-        throw new ConfigError(
-          `payment ${plan.paymentKey(i)} is a ${plan.livemode(i) ? 'live' : 'test'}-mode payment but the key is a ${live ? 'live' : 'test'}-mode key`,
-        );
-      }
-    }
-
-    const overCap = creditsPlanned > settings.config.maxCreditsPerRun && !opts.yes;
-    if (overCap && dryRun) {
-      notes.push(
-        `the plan writes ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): a real run would stop unless --yes`,
-      );
-    } else if (overCap) {
-      if (runId !== null)
-        await finishRun(db, runId, {
-          status: 'refused',
-          counts: plan.counts(),
-          error: 'maxCreditsPerRun',
-          source,
-          requests: reader.requests,
-          notes,
-        });
-      runId = null;
-      throw new AttentionError(
-        `this run would write ${creditsPlanned} credits, more than maxCreditsPerRun (${settings.config.maxCreditsPerRun}): nothing was written`,
-        'check the plan with --dry-run, then rerun with --yes if it is right',
+    const stray = plan.firstInMode(!this.live);
+    if (stray) {
+      throw new ConfigError(
+        `payment ${stray.paymentKey} is a ${stray.livemode ? 'live' : 'test'}-mode payment but the key is a ${this.live ? 'live' : 'test'}-mode key`,
       );
     }
+    return plan;
+  }
 
+  /**
+   * Whether the plan writes more than maxCreditsPerRun without --yes: a dry run notes it; an apply
+   * run is recorded as refused and stops, having written nothing.
+   */
+  private async checkCap(
+    plan: CompactPlan,
+    credits: number,
+    source: SourcePlan,
+    reader: StripeReader,
+  ): Promise<boolean> {
+    const { opts } = this;
+    const max = opts.settings.config.maxCreditsPerRun;
+    if (credits <= max || opts.yes) return false;
+    if (opts.dryRun) {
+      source.notes.push(
+        `the plan writes ${credits} credits, more than maxCreditsPerRun (${max}): a real run would stop unless --yes`,
+      );
+      return true;
+    }
+    if (this.runId !== null)
+      await finishRun(this.db, this.runId, {
+        status: 'refused',
+        counts: plan.counts(),
+        error: 'maxCreditsPerRun',
+        source: source.source,
+        requests: reader.requests,
+        notes: source.notes,
+      });
+    this.runId = null;
+    throw new AttentionError(
+      `this run would write ${credits} credits, more than maxCreditsPerRun (${max}): nothing was written`,
+      'check the plan with --dry-run, then rerun with --yes if it is right',
+    );
+  }
+
+  /** An apply run writes the plan; a dry run says what it would newly put in review. */
+  private async write(plan: CompactPlan, hadTables: boolean): Promise<WriteOutcome> {
+    const { opts, db, runId } = this;
     // Still this run's lock? (Its session may have ended, or a stall let another run take it over.)
-    await lock?.assertHeld();
-    signal.throwIfAborted();
-    const { creditsWritten, newInReview } =
+    await this.lock?.assertHeld();
+    this.signal.throwIfAborted();
+    const written =
       runId === null
         ? { creditsWritten: 0, newInReview: await wouldBeNewInReview(db, plan, hadTables) }
-        : await writePlan(db, plan, { runId, actor: opts.actor, adoption: settings.config, progress, signal });
-
+        : await writePlan(db, plan, {
+            runId,
+            actor: opts.actor,
+            adoption: opts.settings.config,
+            progress: this.progress,
+            signal: this.signal,
+          });
     memoryPhase('written');
-    const counts = plan.counts();
-    if (runId !== null) {
-      await finishRun(db, runId, {
-        status: 'succeeded',
-        counts,
-        creditsWritten,
-        source,
-        requests: reader.requests,
-        notes,
-      });
-      // Stripe's time, not this machine's: a clock running ahead would move the cursor past events
-      // Stripe has yet to create, and the next run would start after them.
-      await advanceCursor(db, window, reader.stripeTime(opts.now));
-    }
-    const attention = newInReview.length > 0 || (dryRun && counts.wouldCredit > 0) || overCap;
-    return {
-      mode: dryRun ? 'dry-run' : 'apply',
-      source,
-      window,
+    return written;
+  }
+
+  /** An apply run recorded as succeeded, and the cursor moved to the window's end. */
+  private async recordSuccess(
+    counts: ReconcileCounts,
+    creditsWritten: number,
+    source: SourcePlan,
+    reader: StripeReader,
+  ): Promise<void> {
+    if (this.runId === null) return;
+    await finishRun(this.db, this.runId, {
+      status: 'succeeded',
       counts,
       creditsWritten,
-      creditsPlanned,
-      decisions: plan.reported(),
-      newInReview,
-      notes,
-      runId,
+      source: source.source,
       requests: reader.requests,
-      exitCode: attention ? 3 : 0,
-    };
-  } catch (e) {
-    if (runId !== null) {
-      // A request refused because the signal had stopped the reader carries the interruption as its reason.
-      const cause = e instanceof ReaderStopped ? e.reason : e;
-      const status = cause instanceof InterruptedError ? 'interrupted' : 'failed';
-      await finishRun(db, runId, { status, error: e instanceof Error ? e.message : String(e) }).catch(() => {});
-    }
-    throw e;
-  } finally {
-    stopper.dispose();
-    await lock?.release().catch(() => {});
-    await open.close();
+      notes: source.notes,
+    });
+    // Stripe's time, not this machine's: a clock running ahead would move the cursor past events
+    // Stripe has yet to create, and the next run would start after them.
+    await advanceCursor(this.db, source.window, reader.stripeTime(this.opts.now));
+  }
+
+  /** A run recorded as started ends as interrupted or failed. */
+  async recordFailure(e: unknown): Promise<void> {
+    if (this.runId === null) return;
+    // A request refused because the signal had stopped the reader carries the interruption as its reason.
+    const cause = e instanceof ReaderStopped ? e.reason : e;
+    const status = cause instanceof InterruptedError ? 'interrupted' : 'failed';
+    await finishRun(this.db, this.runId, { status, error: e instanceof Error ? e.message : String(e) }).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.stopper.dispose();
+    await this.lock?.release().catch(() => {});
+    await this.open.close();
   }
 }
 

@@ -1,7 +1,8 @@
 import type Stripe from 'stripe';
 import type { Payment, Window } from '../reconcile/types.js';
-import { mapLimit, type FetchRules, type Progress, type StripeReader } from './fetch-payments.js';
-import { fetchPaymentById } from './fetch-payment.js';
+import type { FetchRules } from './fetch-rules.js';
+import { fetchPaymentById } from './payment-by-id.js';
+import { mapLimit, type Progress, type StripeReader } from './reader.js';
 
 /** The events that can change whether a payment is credited. */
 export const EVENT_TYPES = [
@@ -27,17 +28,7 @@ export async function idsFromEvents(
 ): Promise<string[]> {
   const ids = new Set<string>();
   let events = 0;
-  for await (const page of reader.pages(
-    'list Events',
-    (starting_after) =>
-      reader.stripe.events.list({
-        types: [...EVENT_TYPES],
-        created: { gte: window.since, lt: window.until },
-        limit: 100,
-        starting_after,
-      }),
-    'events.list',
-  )) {
+  for await (const page of reader.events(EVENT_TYPES, { gte: window.since, lt: window.until })) {
     for (const e of page) {
       const id = objectIdOf(e);
       if (id) ids.add(id);

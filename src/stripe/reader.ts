@@ -3,6 +3,7 @@ import { CliError } from '../errors.js';
 import { toLineItem } from './map.js';
 import { RateLimiter } from './rate-limit.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+import type { CreatedRange } from './scan.js';
 
 export const PAGE = 100;
 
@@ -309,6 +310,86 @@ export class StripeReader {
     const page = await this.call(what, () => this.stripe.paymentIntents.list({ customer, limit }));
     return { what, data: page.data, hasMore: page.has_more };
   }
+
+  // The payments: the window sweep's lists (one page each, for scanCreated and scanAlong, which
+  // request it through call()), and the reads of one payment by id.
+
+  /** A page of complete Checkout Sessions created in a range, expanded as sessionExpand says. */
+  listCompleteSessions(created: CreatedRange, startingAfter: string | undefined, lineItems: boolean) {
+    return this.stripe.checkout.sessions.list({
+      status: 'complete',
+      created,
+      limit: PAGE,
+      starting_after: startingAfter,
+      expand: sessionExpand(lineItems).map((e) => `data.${e}`),
+    });
+  }
+
+  /** A page of PaymentIntents created in a range, their charge expanded (refunds). */
+  listPaymentIntents(created: CreatedRange, startingAfter: string | undefined) {
+    return this.stripe.paymentIntents.list({
+      created,
+      limit: PAGE,
+      starting_after: startingAfter,
+      expand: ['data.latest_charge'],
+    });
+  }
+
+  /** A page of InvoicePayments created in a range. */
+  listInvoicePayments(created: CreatedRange, startingAfter: string | undefined) {
+    return this.stripe.invoicePayments.list({ created, limit: PAGE, starting_after: startingAfter });
+  }
+
+  /** The Checkout Session a PaymentIntent belongs to, if any, expanded as in a listing. */
+  async sessionOfIntent(piId: string, lineItems: boolean): Promise<Stripe.Checkout.Session | null> {
+    const owner = await this.call(
+      `find the Checkout Session of ${piId}`,
+      () =>
+        this.stripe.checkout.sessions.list({
+          payment_intent: piId,
+          limit: 1,
+          expand: sessionExpand(lineItems).map((e) => `data.${e}`),
+        }),
+      'sessions.list',
+    );
+    return owner.data[0] ?? null;
+  }
+
+  /** Whether a PaymentIntent pays an invoice (the link lives on InvoicePayments since API 2025-03-31). */
+  async paysInvoice(piId: string): Promise<boolean> {
+    const invoices = await this.call(
+      `list InvoicePayments of ${piId}`,
+      () => this.stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: piId }, limit: 1 }),
+      'invoice_payments.list',
+    );
+    return invoices.data.length > 0;
+  }
+
+  retrieveSession(id: string, lineItems: boolean): Promise<Stripe.Checkout.Session> {
+    const expand = sessionExpand(lineItems);
+    return this.call(
+      `retrieve ${id}`,
+      () => this.stripe.checkout.sessions.retrieve(id, { expand }),
+      'sessions.retrieve',
+    );
+  }
+
+  retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent> {
+    return this.call(
+      `retrieve ${id}`,
+      () => this.stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }),
+      'payment_intents.retrieve',
+    );
+  }
+
+  /** Every page of the events of these types created in a range. */
+  events(types: readonly string[], created: CreatedRange): AsyncGenerator<Stripe.Event[]> {
+    return this.pages(
+      'list Events',
+      (starting_after) => this.stripe.events.list({ types: [...types], created, limit: PAGE, starting_after }),
+      'events.list',
+    );
+  }
 }
 
 /** The first page of a list: what was asked (for messages), what came, and whether Stripe has more. */
@@ -316,4 +397,12 @@ export interface FirstPage<T> {
   what: string;
   data: T[];
   hasMore: boolean;
+}
+
+/**
+ * What a Checkout Session is read with: its PaymentIntent with the charge (refunds), and its line
+ * items when a price map needs them (one request instead of one more per session).
+ */
+function sessionExpand(lineItems: boolean): string[] {
+  return ['payment_intent.latest_charge', ...(lineItems ? ['line_items'] : [])];
 }

@@ -5,7 +5,7 @@ import { createStripeCredits } from '../../src/index.js';
 import { parseConfig } from '../../src/config.js';
 import { openDatabase, parseDbUrl, migrateToLatest } from '../../src/ledger/db.js';
 import { Planner, writePlan } from '../../src/app/plan-writer.js';
-import { fetchPaymentById } from '../../src/stripe/fetch-payment.js';
+import { fetchPaymentById } from '../../src/stripe/payment-by-id.js';
 import { createStripeClient } from '../../src/stripe/client.js';
 import { StripeReader } from '../../src/stripe/reader.js';
 import { DEFAULT_RETRY } from '../../src/stripe/retry.js';

@@ -9,7 +9,7 @@ import {
   paymentRecordQuery,
   sessionKeys,
 } from '../../src/ledger/corrections.js';
-import { checkout } from '../core/builders.js';
+import { checkout } from '../reconcile/builders.js';
 import { engines, type AppDb } from '../helpers/engines.js';
 import { engineLedger } from '../helpers/ledger.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Planner } from '../../src/app/plan-writer.js';
 import { DEFAULT_CONFIG } from '../../src/config.js';
 import { loadUserDirectory, verifyUsersTable } from '../../src/ledger/users.js';
-import { checkout } from '../core/builders.js';
+import { checkout } from '../reconcile/builders.js';
 import { engines } from '../helpers/engines.js';
 import { engineLedger } from '../helpers/ledger.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TRANSACTION_BATCH, writePlan } from '../../src/app/plan-writer.js';
 import { writeTransaction } from '../../src/ledger/engine.js';
 import { insertPurchases, OWN_LEDGER_ONLY, recordDecisions, upsertReview } from '../../src/ledger/ledger.js';
-import { CompactPlan } from '../../src/reconcile/compact-plan.js';
+import { CompactPlan } from '../../src/plan/compact-plan.js';
 import type { PaymentDecision, PaymentStatus } from '../../src/reconcile/types.js';
 import { engines } from '../helpers/engines.js';
 import { engineLedger } from '../helpers/ledger.js';

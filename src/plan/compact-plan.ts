@@ -1,5 +1,4 @@
-import { IdTable } from './id-table.js';
-import { emptyCounts, countStatus, type ReconcileCounts } from './plan.js';
+import { emptyCounts, countStatus, type ReconcileCounts } from '../reconcile/plan.js';
 import type {
   CreditRuleName,
   CreditToWrite,
@@ -8,32 +7,56 @@ import type {
   PaymentStatus,
   ReviewReason,
   SkipReason,
-} from './types.js';
+} from '../reconcile/types.js';
+import { IdTable } from './id-table.js';
+import { growCodes, Interner, putCode as put, type Codes } from './interner.js';
+
+/**
+ * The plan of a run as the use cases see it: decisions found by id or read in plan order, each
+ * rebuilt when asked for (the plan keeps no decision objects).
+ */
+export interface RunPlan {
+  readonly length: number;
+  /** Whether this id is the payment key or the Checkout Session id of a payment in the plan. */
+  has(id: string): boolean;
+  /** The decision of the payment with this payment key or Checkout Session id, or null. */
+  find(id: string): PaymentDecision | null;
+  /** Every decision, in plan order. */
+  decisions(): IterableIterator<PaymentDecision>;
+  /** What a run reports (SPEC: every payment except those already credited before the run), in plan order. */
+  reported(): Iterable<PaymentDecision>;
+  counts(): ReconcileCounts;
+  /** The first decision in plan order whose payment is (`true`) or is not a live-mode payment, or null. */
+  firstInMode(livemode: boolean): PaymentDecision | null;
+  /** The payment keys of the decisions with this status, in plan order. */
+  keysWithStatus(status: PaymentStatus): string[];
+  /** Puts the plan in the order it is written and reported: by time paid, then payment key. */
+  sort(): void;
+}
 
 /**
  * The plan of a run, compact: a run decides every payment before it writes any, so the plan of a
- * large account is held in memory whole. A PaymentDecision object (a dozen fields, three arrays)
- * costs about a kilobyte; here a payment costs about a hundred bytes plus its ids:
- * - its payment key and Checkout Session id, as bytes outside the JavaScript heap (IdTable: V8
- *   sizes its heap by what is live, and 200,000 id strings were a third of it), with a hash index
- *   that answers whether a payment key (or, built when first asked, a session id) is in the plan
- *   (the PaymentIntent id is the payment key whenever there is one, and is stored apart only when
- *   it is not);
+ * large account is held in memory whole, and decision objects would be most of a run's memory
+ * (docs/performance.md). A payment here is:
+ * - its payment key and Checkout Session id as bytes outside the JavaScript heap (IdTable: V8
+ *   sizes its heap by what is live), with a hash index that answers whether a payment key (or,
+ *   built when first asked, a session id) is in the plan; its PaymentIntent id is a flag, since the
+ *   core makes the PaymentIntent id the payment key whenever there is one;
  * - numbers in typed arrays (amount, credits, paid at), one byte of flags (livemode, …) and one
  *   of status;
  * - everything that repeats across payments (currency, matched by, reason, credit rule, user id,
  *   customer id, name, the lists of emails, unknown ids and candidates) as an index into a table
  *   of distinct values, each value stored once.
  * `decision(i)` rebuilds the full PaymentDecision, field for field (nulls and empty lists included).
+ * The use cases read it as a RunPlan; the accessors by index are for the writer (writePlan), which
+ * rebuilds only what it writes.
  */
-export class CompactPlan {
+export class CompactPlan implements RunPlan {
   private capacity = 0;
   private count = 0;
   /** Payment keys and Checkout Session ids, outside the JavaScript heap (see IdTable). */
   private readonly keys = new IdTable();
   private readonly sessions = new IdTable();
-  /** PaymentIntent ids that are neither null nor the payment key (none, as the core decides today). */
-  private readonly otherIntents = new Map<number, string>();
   /** Details of the few decisions that have one (needs_review only): nothing per credited payment. */
   private readonly details = new Map<number, string>();
   private amounts = new Float64Array(0);
@@ -68,6 +91,10 @@ export class CompactPlan {
 
   /** Adds a decision; returns its index. */
   push(d: PaymentDecision): number {
+    if (d.paymentIntent !== null && d.paymentIntent !== d.paymentKey)
+      throw new Error(
+        `payment ${d.paymentKey} has PaymentIntent ${d.paymentIntent}: the key must be its PaymentIntent`,
+      );
     if (this.count === this.capacity) this.grow();
     const i = this.count++;
     this.order = null;
@@ -75,7 +102,6 @@ export class CompactPlan {
     this.sessions.push(d.checkoutSession);
     let flags = d.livemode ? LIVEMODE : 0;
     if (d.paymentIntent === d.paymentKey) flags |= INTENT_IS_KEY;
-    else if (d.paymentIntent !== null) this.otherIntents.set(i, d.paymentIntent);
     if (d.status === 'already_credited') flags |= CREDITED_BEFORE;
     this.flags[i] = flags;
     if (d.detail !== undefined) this.details.set(i, d.detail);
@@ -102,7 +128,7 @@ export class CompactPlan {
 
   /**
    * The full decision at index `i`, rebuilt (a new object: changing it changes nothing here). Field
-   * for field, not a spread of credit(i): V8 makes that twenty times slower.
+   * for field, not a spread of credit(i), which V8 builds far slower.
    */
   decision(i: number): PaymentDecision {
     const c = this.credit(i);
@@ -139,7 +165,7 @@ export class CompactPlan {
     return {
       paymentKey: key,
       checkoutSession: this.sessions.get(i),
-      paymentIntent: flags & INTENT_IS_KEY ? key : (this.otherIntents.get(i) ?? null),
+      paymentIntent: flags & INTENT_IS_KEY ? key : null,
       amount: Number.isNaN(amount) ? null : amount,
       currency: this.strings.value(this.currencies[i]!),
       userId: this.strings.value(this.userIds[i]!),
@@ -155,11 +181,6 @@ export class CompactPlan {
     return this.keys.get(i)!;
   }
 
-  checkoutSession(i: number): string | null {
-    this.check(i);
-    return this.sessions.get(i);
-  }
-
   /** Whether a decision for this payment key is in the plan. */
   hasPaymentKey(key: string): boolean {
     return this.keys.has(key);
@@ -168,6 +189,28 @@ export class CompactPlan {
   /** Whether a decision in the plan has this Checkout Session id (an index is built the first time this is asked). */
   hasCheckoutSession(id: string): boolean {
     return this.sessions.has(id);
+  }
+
+  has(id: string): boolean {
+    return this.hasPaymentKey(id) || this.hasCheckoutSession(id);
+  }
+
+  find(id: string): PaymentDecision | null {
+    let i = this.keys.indexOf(id);
+    if (i < 0) i = this.sessions.indexOf(id);
+    return i < 0 ? null : this.decision(i);
+  }
+
+  firstInMode(livemode: boolean): PaymentDecision | null {
+    for (const i of this.indexes()) if (this.livemode(i) === livemode) return this.decision(i);
+    return null;
+  }
+
+  keysWithStatus(status: PaymentStatus): string[] {
+    const keys: string[] = [];
+    const code = STATUS_CODE[status];
+    for (const i of this.indexes()) if (this.statuses[i] === code) keys.push(this.keys.get(i)!);
+    return keys;
   }
 
   status(i: number): PaymentStatus {
@@ -192,7 +235,6 @@ export class CompactPlan {
     return (this.flags[i]! & CREDITED_BEFORE) !== 0;
   }
 
-  /** Puts the plan in the order it is written and reported: by time paid, then payment key. */
   sort(): void {
     const order = new Uint32Array(this.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
@@ -272,7 +314,7 @@ export class CompactPlan {
       b.set(a);
       return b;
     };
-    const moreCodes = (a: Codes): Codes => more<Codes>(a, a.constructor as new (n: number) => Codes);
+    const moreCodes = (a: Codes): Codes => growCodes(a, cap);
     this.amounts = more(this.amounts, Float64Array);
     this.credits = more(this.credits, Float64Array);
     this.paidAts = more(this.paidAts, Float64Array);
@@ -293,7 +335,7 @@ export class CompactPlan {
 }
 
 const LIVEMODE = 1;
-/** The PaymentIntent id is the payment key (else it is null, or kept in otherIntents). */
+/** The PaymentIntent id is the payment key (else it is null). */
 const INTENT_IS_KEY = 2;
 const CREDITED_BEFORE = 4;
 
@@ -306,52 +348,3 @@ const STATUSES: readonly PaymentStatus[] = [
   'skipped',
 ];
 const STATUS_CODE = Object.fromEntries(STATUSES.map((s, i) => [s, i])) as Record<PaymentStatus, number>;
-
-/**
- * Indexes into a table of distinct values: one byte each while every index fits, widened to two
- * and then four bytes when one does not (most tables hold a handful of values; users can be many).
- */
-type Codes = Uint8Array | Uint16Array | Uint32Array;
-
-function put(a: Codes, i: number, v: number): Codes {
-  let b = a;
-  if (v > 0xffff && !(a instanceof Uint32Array)) b = new Uint32Array(a.length);
-  else if (v > 0xff && a instanceof Uint8Array) b = new Uint16Array(a.length);
-  if (b !== a) b.set(a);
-  b[i] = v;
-  return b;
-}
-
-/** A table of distinct values: each stored once, referred to by its index; 0 stands for null. */
-class Interner<T> {
-  private readonly index = new Map<string, number>();
-  /** Values that have an `apartKeyOf` key, by that key (it need not differ from other values' keys). */
-  private readonly apart = new Map<string, number>();
-  private readonly values: (T | null)[] = [null];
-
-  constructor(
-    private readonly keyOf: (v: T) => string,
-    /** What is kept of a new value (a copy, for a value its owner might change). */
-    private readonly keep: (v: T) => T = (v) => v,
-    /** A key for values looked up in a table of their own (cheaper to make than keyOf's), or null. */
-    private readonly apartKeyOf: (v: T) => string | null = () => null,
-  ) {}
-
-  id(v: T | null): number {
-    if (v === null) return 0;
-    let k = this.apartKeyOf(v);
-    const index = k === null ? this.index : this.apart;
-    k ??= this.keyOf(v);
-    let i = index.get(k);
-    if (i === undefined) {
-      i = this.values.length;
-      this.values.push(this.keep(v));
-      index.set(k, i);
-    }
-    return i;
-  }
-
-  value(i: number): T | null {
-    return this.values[i] ?? null;
-  }
-}

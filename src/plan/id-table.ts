@@ -2,12 +2,12 @@
  * An append-only list of id strings (or nulls) kept outside the JavaScript heap: the characters in
  * one growable byte buffer (UTF-8; Stripe ids are ASCII), where each starts in a typed array, and,
  * once asked for (`indexOf`, `has`), an open-addressing hash index over them, also in a typed
- * array. 200,000 Stripe ids as JavaScript strings cost about 50-90 bytes each on the V8 heap (and
- * a Set of them as much again); here they cost their length plus about 12 bytes, and V8, which lets
- * its heap grow to a multiple of what is live, no longer counts them as live.
+ * array. Ids held as strings (and in a Set) would cost several times their length on the V8 heap,
+ * and V8, which lets its heap grow to a multiple of what is live, would count them as live
+ * (docs/performance.md).
  */
 export class IdTable {
-  /** A Buffer, not a bare Uint8Array: its write and toString are two to three times faster for ids. */
+  /** A Buffer, not a bare Uint8Array: its write and toString are the fast paths for short ASCII strings. */
   private bytes: Buffer = Buffer.alloc(0);
   private used = 0;
   /** Where entry i starts in `bytes`; it ends where entry i + 1 starts (starts[count] = used). */
@@ -176,6 +176,22 @@ export class IdTable {
     const bytes = Buffer.allocUnsafeSlow(size);
     this.bytes.copy(bytes, 0, 0, this.used);
     this.bytes = bytes;
+  }
+}
+
+/**
+ * A set of ids kept outside the JavaScript heap, for what only asks `has`: an id added twice is
+ * stored twice, which costs bytes but changes no answer.
+ */
+export class IdSet {
+  private readonly table = new IdTable();
+
+  add(id: string): void {
+    this.table.push(id);
+  }
+
+  has(id: string): boolean {
+    return this.table.has(id);
   }
 }
 

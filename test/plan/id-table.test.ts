@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IdTable } from '../../src/reconcile/id-table.js';
+import { IdSet, IdTable } from '../../src/plan/id-table.js';
 
 describe('IdTable', () => {
   const ids: (string | null)[] = ['a', 'b', null, 'pi_3xyz', 'é€😀x', 'a', `cs_live_${'z'.repeat(300)}`, ''];
@@ -60,5 +60,16 @@ describe('IdTable', () => {
     accented.push('pi_a');
     accented.push('pi_é');
     expect(accented.sortKeys()).toBeNull();
+  });
+});
+
+describe('IdSet', () => {
+  it('answers has for what was added, twice or not, and nothing else', () => {
+    const set = new IdSet();
+    for (const id of ['pi_3MtwBwLkdIwHu7ix28a3tqPa', 'pi_3MtwBwLkdIwHu7ix28a3tqPb', 'pi_3MtwBwLkdIwHu7ix28a3tqPa'])
+      set.add(id);
+    expect(set.has('pi_3MtwBwLkdIwHu7ix28a3tqPa')).toBe(true);
+    expect(set.has('pi_3MtwBwLkdIwHu7ix28a3tqPb')).toBe(true);
+    expect(set.has('pi_3MtwBwLkdIwHu7ix28a3tqPc')).toBe(false);
   });
 });

@@ -3,7 +3,9 @@ import { DEFAULT_CONFIG } from '../../src/config.js';
 import type { Payment } from '../../src/reconcile/types.js';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
 import { createStripeClient } from '../../src/stripe/client.js';
-import { fetchPayments, type FetchRules } from '../../src/stripe/fetch-payments.js';
+import { IdSet } from '../../src/plan/id-table.js';
+import type { FetchRules } from '../../src/stripe/fetch-rules.js';
+import { fetchPayments } from '../../src/stripe/window-sweep.js';
 import { RateLimiter } from '../../src/stripe/rate-limit.js';
 import { StripeReader } from '../../src/stripe/reader.js';
 import { DEFAULT_RETRY } from '../../src/stripe/retry.js';
@@ -58,8 +60,8 @@ describe('fetchPayments under "all"', () => {
       async (batch) => {
         batches.push({ payments: batch, intentPagesSoFar: reader.requestsByEndpoint.get('payment_intents.list') ?? 0 });
       },
-      () => {},
-      { maxSlices: 2, inflightFactor: 1 },
+      // The off-heap id sets reconcile passes.
+      { scan: { maxSlices: 2, inflightFactor: 1 }, idSet: () => new IdSet() },
     ).then(() => reader);
     return { done, batches };
   }
@@ -73,6 +75,27 @@ describe('fetchPayments under "all"', () => {
       }
     return out;
   };
+
+  it('keeps the PaymentIntent ids it remembers in the sets the caller makes (reconcile passes off-heap ones)', async () => {
+    const ids = Array.from(
+      { length: 3 },
+      (_, i) =>
+        sim.store.createCheckoutPayment({ created: since + HOUR + i, clientReferenceId: '1', amount: 1000 })
+          .paymentIntent!.id,
+    );
+    const made: Set<string>[] = [];
+    const idSet = () => {
+      const set = new Set<string>();
+      made.push(set);
+      return set;
+    };
+    const reader = new StripeReader(createStripeClient({ apiKey: KEY, apiBase: sim.url }));
+    let payments = 0;
+    await fetchPayments(reader, window, ALL, async (batch) => void (payments += batch.length), { idSet });
+    expect(payments).toBe(3);
+    expect(made).toHaveLength(3);
+    expect(made.filter((set) => ids.every((id) => set.has(id)))).toHaveLength(1);
+  });
 
   it('old invoice payments are decided while the lists run, in batches of at most 1,000', async () => {
     const start = since + HOUR;

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ReconcileReport } from '../../src/app/reconcile.js';
 import { jsonItem, reconcileJsonHead, writeReconcileJson } from '../../src/cli/output.js';
-import { CompactPlan } from '../../src/reconcile/compact-plan.js';
+import { CompactPlan, type RunPlan } from '../../src/plan/compact-plan.js';
 import { countStatus, emptyCounts } from '../../src/reconcile/plan.js';
 import type { PaymentDecision, PaymentStatus } from '../../src/reconcile/types.js';
 
@@ -70,6 +70,11 @@ function bare(n: number, status: PaymentStatus): PaymentDecision {
   };
 }
 
+/** The decision under another payment key: its PaymentIntent's id, or a session's (no PaymentIntent). */
+function withKey(d: PaymentDecision, paymentKey: string): PaymentDecision {
+  return { ...d, paymentKey, paymentIntent: paymentKey.startsWith('pi_') ? paymentKey : null };
+}
+
 describe('CompactPlan', () => {
   it.each(STATUSES)(
     'rebuilds a %s decision field for field, with every field set and with every field null or empty',
@@ -93,22 +98,30 @@ describe('CompactPlan', () => {
     },
   );
 
-  it('keeps a PaymentIntent id that is not the payment key, large and negative amounts, and values shared between payments', () => {
+  it('keeps a payment keyed by its session, large and negative amounts, and values shared between payments', () => {
     const plan = new CompactPlan();
     const odd = {
       ...full(1, 'credited'),
       paymentKey: 'cs_key',
-      paymentIntent: 'pi_other',
+      paymentIntent: null,
       amount: -5,
       credits: 2 ** 40,
     };
-    const twin = { ...full(1, 'credited'), paymentKey: 'pi_twin' }; // same user, emails, lists as full(1)
+    const twin = withKey(full(1, 'credited'), 'pi_twin'); // same user, emails, lists as full(1)
     plan.push(full(1, 'credited'));
     plan.push(odd);
     plan.push(twin);
     expect(plan.decision(1)).toStrictEqual(odd);
     expect(plan.decision(2)).toStrictEqual(twin);
     expect(plan.decision(0)).toStrictEqual(full(1, 'credited'));
+  });
+
+  it('refuses a decision whose PaymentIntent is not its payment key (the core keys a payment by its PaymentIntent)', () => {
+    const plan = new CompactPlan();
+    expect(() => plan.push({ ...full(1, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other' })).toThrow(
+      /PaymentIntent pi_other/,
+    );
+    expect(plan.length).toBe(0);
   });
 
   it('keeps apart lists that could be taken for one another: one element, its JSON, two elements', () => {
@@ -126,7 +139,7 @@ describe('CompactPlan', () => {
     const decisions = [
       full(1, 'credited'),
       bare(2, 'credited'),
-      { ...full(3, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other' },
+      { ...full(3, 'credited'), paymentKey: 'cs_key', paymentIntent: null },
     ];
     decisions.forEach((d) => plan.push(d));
     decisions.forEach((d, i) => {
@@ -181,10 +194,10 @@ describe('CompactPlan', () => {
 
   it('sorts by time paid, then payment key; reported() leaves out what was credited before, and can be iterated again', () => {
     const plan = new CompactPlan();
-    const c = { ...full(1, 'credited'), paidAt: 30, paymentKey: 'pi_c' };
-    const b = { ...full(2, 'needs_review'), paidAt: 10, paymentKey: 'pi_b' };
-    const a = { ...full(3, 'pending'), paidAt: 10, paymentKey: 'pi_a' };
-    const before = { ...full(4, 'already_credited'), paidAt: 5, paymentKey: 'pi_0' };
+    const c = { ...withKey(full(1, 'credited'), 'pi_c'), paidAt: 30 };
+    const b = { ...withKey(full(2, 'needs_review'), 'pi_b'), paidAt: 10 };
+    const a = { ...withKey(full(3, 'pending'), 'pi_a'), paidAt: 10 };
+    const before = { ...withKey(full(4, 'already_credited'), 'pi_0'), paidAt: 5 };
     for (const d of [c, b, before, a]) plan.push(d);
     expect([...plan.decisions()].map((d) => d.paymentKey)).toEqual(['pi_c', 'pi_b', 'pi_0', 'pi_a']);
     plan.sort();
@@ -198,12 +211,31 @@ describe('CompactPlan', () => {
   it('byPaymentKey orders every index by payment key (the write order), whatever the plan order', () => {
     const plan = new CompactPlan();
     const keys = ['pi_3Zb', 'pi_3aB', 'cs_test_a1', 'pi_3A', 'pi_3Za', 'pi_3Z'];
-    keys.forEach((k, n) => plan.push({ ...full(n + 1, 'credited'), paidAt: 100 - n, paymentKey: k }));
+    keys.forEach((k, n) => plan.push({ ...withKey(full(n + 1, 'credited'), k), paidAt: 100 - n }));
     plan.sort();
     const order = [...plan.byPaymentKey()];
     expect(order.map((i) => plan.paymentKey(i))).toEqual([...keys].sort());
     expect(new Set(order).size).toBe(keys.length);
     expect([...plan.indexes()]).toEqual([5, 4, 3, 2, 1, 0]); // plan order unchanged
+  });
+
+  it('as a RunPlan: finds a decision by payment key or session id, the first of a mode and the keys of a status, in plan order', () => {
+    const plan: RunPlan = new CompactPlan();
+    const live = { ...full(2, 'needs_review'), paidAt: 20 }; // full(n) is live when n is even
+    const test = { ...full(1, 'credited'), paidAt: 30 };
+    const keyedBySession = { ...bare(3, 'needs_review'), paidAt: 10 };
+    for (const d of [test, live, keyedBySession]) (plan as CompactPlan).push(d);
+    expect(plan.find('pi_2')).toStrictEqual(live);
+    expect(plan.find('cs_1')).toStrictEqual(test);
+    expect(plan.find('cs_bare_3')).toStrictEqual(keyedBySession);
+    expect(plan.find('pi_9')).toBeNull();
+    expect([plan.has('cs_2'), plan.has('pi_1'), plan.has('cs_9')]).toEqual([true, true, false]);
+    expect(plan.firstInMode(true)).toStrictEqual(live);
+    expect(plan.keysWithStatus('needs_review')).toEqual(['pi_2', 'cs_bare_3']);
+    plan.sort();
+    expect(plan.keysWithStatus('needs_review')).toEqual(['cs_bare_3', 'pi_2']);
+    expect(plan.firstInMode(false)).toStrictEqual(keyedBySession);
+    expect(new CompactPlan().firstInMode(true)).toBeNull();
   });
 
   it('counts as countAll counts the decisions', () => {
