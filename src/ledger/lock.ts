@@ -3,7 +3,7 @@ import { engineFor, type OpenDb } from './engine.js';
 import { DEFAULT_LOCK, LockClaim, type HeldLock, type LockOptions } from './run-lock.js';
 import type { Database } from './schema.js';
 
-export { DEFAULT_LOCK, LockHeldError, LockLostError, type HeldLock, type LockOptions } from './run-lock.js';
+export { LockLostError, type HeldLock, type LockOptions } from './run-lock.js';
 export { runLockKey } from './engines/postgres-lock.js';
 
 /**

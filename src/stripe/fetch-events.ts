@@ -13,9 +13,6 @@ export const EVENT_TYPES = [
   'charge.refunded',
 ] as const;
 
-/** Stripe keeps events for 30 days; past that a run must scan by payment time instead. */
-export const EVENTS_RETENTION_SECONDS = 30 * 86400;
-
 /**
  * The ids of the sessions and PaymentIntents that events in the window touched. An event's payload
  * is rendered in the API version of its day, so only ids are taken from it; the objects are
