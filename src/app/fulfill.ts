@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import {
   DEFAULT_STRIPE_API_BASE,
   keyIsLive,
@@ -7,7 +7,7 @@ import {
   secondsSetting,
   type AppConfig,
 } from '../config.js';
-import { ConfigError, UsageError, WebhookSignatureError, maskKey } from '../errors.js';
+import { ConfigError, UsageError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { ledgerModes } from '../ledger/ledger.js';
 import { verifyAppTables } from '../ledger/app-ledger.js';
@@ -16,14 +16,8 @@ import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentById } from '../stripe/payment-by-id.js';
 import { StripeReader } from '../stripe/reader.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
+import { paymentIdOfWebhook } from '../stripe/webhook.js';
 import { Planner, writePlan } from './plan-writer.js';
-
-/** The webhook events that can complete a credit purchase. */
-export const FULFILLING_EVENTS = [
-  'checkout.session.completed',
-  'checkout.session.async_payment_succeeded',
-  'payment_intent.succeeded',
-] as const;
 
 export interface FulfillerOptions {
   /** The app's database: a SQLite path, `sqlite:PATH` or a Postgres URL (as `--db`). */
@@ -125,16 +119,8 @@ export class Fulfiller {
     signatureHeader: string,
     endpointSecret: string,
   ): Promise<PaymentDecision | null> {
-    let event: Stripe.Event;
-    try {
-      event = this.stripe.webhooks.constructEvent(rawBody, signatureHeader, endpointSecret);
-    } catch (e) {
-      throw new WebhookSignatureError(`webhook signature verification failed: ${(e as Error).message}`);
-    }
-    if (!(FULFILLING_EVENTS as readonly string[]).includes(event.type)) return null;
-    const id = (event.data.object as { id?: unknown }).id;
-    if (typeof id !== 'string') return null;
-    return this.fulfillPayment(id, true);
+    const id = paymentIdOfWebhook(this.stripe, rawBody, signatureHeader, endpointSecret);
+    return id === null ? null : this.fulfillPayment(id, true);
   }
 
   async close(): Promise<void> {

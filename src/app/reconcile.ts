@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import type Stripe from 'stripe';
 import { keyIsLive, type LedgerMapping, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js';
 import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
@@ -224,12 +223,7 @@ class ReconcileRun {
       rateLimits: opts.rateLimits,
       signal: this.signal,
     });
-    const log = opts.onRequest;
-    if (log) {
-      reader.stripe.on('response', (r: Stripe.ResponseEvent) =>
-        log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`),
-      );
-    }
+    if (opts.onRequest) reader.logResponses(opts.onRequest);
     return reader;
   }
 

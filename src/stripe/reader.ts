@@ -175,6 +175,13 @@ export class StripeReader {
     return this.answered;
   }
 
+  /** Hands every response to `log` as one line (method, path, status, time, request id): `--verbose`. */
+  logResponses(log: (line: string) => void): void {
+    this.stripe.on('response', (r: Stripe.ResponseEvent) =>
+      log(`stripe: ${r.method} ${r.path} → ${r.status} ${r.elapsed}ms ${r.request_id ?? ''}`),
+    );
+  }
+
   /** Ends the reading: every request not yet made fails with `reason`. */
   stop(reason: unknown): void {
     this.failure ??= reason;

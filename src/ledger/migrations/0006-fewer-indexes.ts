@@ -11,7 +11,7 @@ import { sql, type Kysely } from 'kysely';
  * - credit_ledger and stripe_credits_payments: the tool writes a payment's PaymentIntent id as its
  *   payment key, so the payment_intent_id index only needs the rows where the two differ (written
  *   by others); queries by PaymentIntent id ask for the payment key too, and for these rows (see
- *   intentNotKey in support.ts).
+ *   intentNotKey in corrections.ts).
  * Both engines take partial indexes with the same syntax.
  */
 export const INTENT_NOT_KEY =

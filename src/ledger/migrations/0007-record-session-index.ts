@@ -2,9 +2,9 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * The local record's Checkout Session index held every payment, at a random place (Stripe ids are
- * random): writing 200,000 payments spent a quarter of its time rewriting its pages. A payment
+ * random), so writing many payments spent much of its time rewriting its pages. A payment
  * credited (now or before) is found by its payment key, which every query by session id also
- * asks for (from Stripe, or sessionKeys in support.ts). So this index now holds only the payments
+ * asks for (from Stripe, or sessionKeys in corrections.ts). So this index now holds only the payments
  * no credit stands for (pending, in review, skipped), which support staff may have only a session
  * id of. Both engines take partial indexes with the same syntax.
  */

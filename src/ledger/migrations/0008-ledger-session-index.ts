@@ -2,10 +2,10 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * credit_ledger's Checkout Session index held every entry at a random place (Stripe ids are
- * random): measured with the bench, it was half of what SQLite itself spends writing a large plan.
+ * random), so every write of a large plan rewrote pages of it all over the file.
  * The tool keys an entry by its payment's PaymentIntent id, or by its session id when the payment
  * has no PaymentIntent, and every query that finds entries by session id also asks for the
- * payment key (from Stripe, or see sessionKeys in support.ts): so this index needs to hold only the
+ * payment key (from Stripe, or see sessionKeys in corrections.ts): so this index needs to hold only the
  * entries whose payment key is neither their session id nor their PaymentIntent id (written by
  * hand or by other means), as 0006 did for the PaymentIntent id. Both engines take partial indexes
  * with the same syntax; queries spell the condition out (sessionNotKey) so that both use it.
