@@ -11,6 +11,7 @@ import { ConfigError, UsageError, maskKey } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { ledgerModes } from '../ledger/ledger.js';
 import { verifyAppTables } from '../ledger/app-ledger.js';
+import type { UsersTable } from '../ledger/users.js';
 import type { PaymentDecision } from '../reconcile/types.js';
 import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentById } from '../stripe/payment-by-id.js';
@@ -42,7 +43,7 @@ export class Fulfiller {
   private readonly config: AppConfig;
   private readonly stripe: Stripe;
   private readonly retry: RetryPolicy;
-  private opened: Promise<OpenDb> | null = null;
+  private opened: Promise<{ open: OpenDb; users: UsersTable }> | null = null;
 
   constructor(private readonly opts: FulfillerOptions) {
     const cwd = opts.cwd ?? process.cwd();
@@ -58,13 +59,14 @@ export class Fulfiller {
     parseDbUrl(opts.db, cwd); // a bad URL is reported at once, not on the first payment
   }
 
-  private database(): Promise<OpenDb> {
+  /** The database, opened and checked once (its users table as found), migrated. */
+  private database(): Promise<{ open: OpenDb; users: UsersTable }> {
     this.opened ??= (async () => {
       const open = await openDatabase(parseDbUrl(this.opts.db, this.opts.cwd ?? process.cwd()), { readonly: false });
       try {
-        await verifyAppTables(open.db, this.config);
+        const users = await verifyAppTables(open.db, this.config);
         await migrateToLatest(open.db);
-        return open;
+        return { open, users };
       } catch (e) {
         await open.close();
         throw e;
@@ -81,7 +83,8 @@ export class Fulfiller {
 
   /** `notPaymentIsNull`: a webhook's object that is not a credit purchase is no error, only nothing to do. */
   private async fulfillPayment(id: string, notPaymentIsNull: boolean): Promise<PaymentDecision | null> {
-    const { db } = await this.database();
+    const { open, users } = await this.database();
+    const { db } = open;
     // A reader per call: one that failed (Stripe down past the retry budget) stops only this call's
     // remaining requests, never the calls after it.
     const reader = new StripeReader(this.stripe, this.retry, maskKey(this.opts.stripeApiKey));
@@ -91,7 +94,7 @@ export class Fulfiller {
       if (notPaymentIsNull) return null;
       throw new UsageError(`${id} is not a payment: ${fetched.notPayment ?? 'unknown'}`);
     }
-    const planner = new Planner(db, this.config, true, false);
+    const planner = new Planner(db, this.config, true, false, undefined, users);
     await planner.decide([fetched.payment]);
     const { plan } = planner;
     const { paymentKey } = fetched.payment;
@@ -126,6 +129,6 @@ export class Fulfiller {
   async close(): Promise<void> {
     const opened = this.opened;
     this.opened = null;
-    if (opened) await (await opened).close();
+    if (opened) await (await opened).open.close();
   }
 }

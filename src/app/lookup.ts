@@ -17,7 +17,7 @@ import {
   usersByIds,
   type UserInfo,
 } from '../ledger/corrections.js';
-import { loadUserDirectory, UsersTable } from '../ledger/users.js';
+import { loadUserDirectory, type UsersTable } from '../ledger/users.js';
 import { appRefsFound, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import { needsLineItems } from '../reconcile/credits.js';
 import { decidePayment } from '../reconcile/decide.js';
@@ -343,6 +343,12 @@ function verdictOf(
   }
 }
 
+/** The database a lookup reads, with its users table as verified. */
+interface Opened {
+  open: OpenDb;
+  users: UsersTable;
+}
+
 /** Runs a lookup: a payment for cs_…/pi_…, a user (id or email) for anything else. */
 export async function lookup(o: SupportOptions & { query: string }): Promise<LookupResult> {
   const q = o.query.trim();
@@ -351,9 +357,10 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
   if (isPayment) paymentIdKind(q);
   const open = await openForReading(o);
   try {
-    await verifyAppTables(open.db, o.settings.config);
+    const users = await verifyAppTables(open.db, o.settings.config);
     const reader = stripeReaderFor(o.settings);
-    return isPayment ? await lookupPayment(o, open, reader, q) : await lookupUser(o, open, reader, q, o.query);
+    const at = { open, users };
+    return isPayment ? await lookupPayment(o, at, reader, q) : await lookupUser(o, at, reader, q, o.query);
   } finally {
     await open.close();
   }
@@ -361,7 +368,7 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
 
 async function lookupPayment(
   o: SupportOptions,
-  open: OpenDb,
+  { open, users }: Opened,
   reader: StripeReader,
   id: string,
 ): Promise<PaymentLookup> {
@@ -388,7 +395,7 @@ async function lookupPayment(
       'check the id, and that the key is for the right account and mode (test or live)',
     );
   }
-  const chain = fetched?.payment ? await chainOfOne(open, o, fetched.payment) : null;
+  const chain = fetched?.payment ? await chainOfOne(open, users, o, fetched.payment) : null;
   return paymentLookupOf(id, paymentKey, fetched, held, chain);
 }
 
@@ -447,10 +454,13 @@ async function whatTheToolHolds(
   return { entries, review, record, baseline, appLedger };
 }
 
-async function chainOfOne(open: OpenDb, o: SupportOptions, payment: Payment): Promise<ChainView> {
-  const cfg = o.settings.config;
-  const usersTable = await UsersTable.of(open.db, cfg.users);
-  const users = await loadUserDirectory(open.db, usersTable, cfg.match, [payment], { everyStep: true });
+async function chainOfOne(
+  open: OpenDb,
+  usersTable: UsersTable,
+  o: SupportOptions,
+  payment: Payment,
+): Promise<ChainView> {
+  const users = await loadUserDirectory(open.db, usersTable, o.settings.config.match, [payment], { everyStep: true });
   return chainView(payment, users, o);
 }
 
@@ -572,7 +582,7 @@ interface KnownLocally {
 
 async function lookupUser(
   o: SupportOptions,
-  open: OpenDb,
+  { open, users: usersTable }: Opened,
   reader: StripeReader,
   q: string,
   typed: string,
@@ -592,7 +602,6 @@ async function lookupUser(
   await rereadFromStripe(reader, o, found, toReread(found, standalone, local), notes);
   const payments = found.payments();
   await withLineItems(reader, o, payments);
-  const usersTable = await UsersTable.of(open.db, cfg.users);
   const directory = await loadUserDirectory(open.db, usersTable, cfg.match, payments, { everyStep: true });
   return {
     kind: 'user',

@@ -42,7 +42,11 @@ export class Planner {
     private readonly tables: boolean,
     private readonly dryRun: boolean,
     private readonly progress: (m: string) => void = () => {},
-  ) {}
+    /** The users table as verifyAppTables found it; read here when not given. */
+    usersTable?: UsersTable,
+  ) {
+    if (usersTable) this.usersTable = Promise.resolve(usersTable);
+  }
 
   readonly decide = async (batch: Payment[]): Promise<void> => {
     const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));

@@ -5,6 +5,7 @@ import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist, type OpenDb } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { appLedgerRefs, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
+import type { UsersTable } from '../ledger/users.js';
 import type { Database } from '../ledger/schema.js';
 import type { CompactPlan } from '../plan/compact-plan.js';
 import { IdSet } from '../plan/id-table.js';
@@ -99,6 +100,8 @@ class ReconcileRun {
   private readonly missing: string[] = [];
   private runId: number | null = null;
   private lock: HeldLock | null = null;
+  /** The users table as checkLedger found it (with its id type), for the planner. */
+  private usersTable: UsersTable | undefined;
 
   constructor(
     private readonly opts: ReconcileOptions,
@@ -121,7 +124,7 @@ class ReconcileRun {
     const reader = this.openReader();
     // The tool's tables exist, or will by the time the first payment is decided.
     const tables = hadTables || !dryRun;
-    const planner = new Planner(this.db, this.opts.settings.config, tables, dryRun, this.progress);
+    const planner = new Planner(this.db, this.opts.settings.config, tables, dryRun, this.progress, this.usersTable);
     const source =
       hadTables || dryRun
         ? await this.prepareThenFetch(reader, planner, until, tables)
@@ -157,7 +160,7 @@ class ReconcileRun {
   /** The app's tables as configured, a first run that may go ahead, one mode per ledger; whether the tool's tables exist. */
   private async checkLedger(): Promise<boolean> {
     const { config } = this.opts.settings;
-    await verifyAppTables(this.db, config);
+    this.usersTable = await verifyAppTables(this.db, config);
     const hadTables = await toolTablesExist(this.db);
     await this.refuseBlindFirstRun(hadTables);
     if (hadTables) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { CommandTraits } from './main.js';
 import type { Io } from './output.js';
 
 /** What every command runs with: where it writes, its environment, and who it records as the actor. */
@@ -17,4 +16,21 @@ export interface Registrar {
   setResult: (code: number) => void;
   /** Adds the options every command takes (--db, --config, --json, --actor, …). */
   common: (cmd: Command, traits: CommandTraits) => Command;
+}
+
+/** Options every command takes. */
+export interface CommonFlags {
+  db?: string;
+  config?: string;
+  stripeApiBase?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  actor?: string;
+}
+
+/** What a command does beyond reading the database: whether it calls Stripe, whether it records who wrote. */
+export interface CommandTraits {
+  stripe: boolean;
+  writes: boolean;
 }

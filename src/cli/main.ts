@@ -5,20 +5,9 @@ import { CliError } from '../errors.js';
 import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
 import { DEMO_KEY } from '../app/demo-key.js';
 import { registerSupportCommands } from './commands/support-commands.js';
-import type { Registrar } from './context.js';
+import type { CommandTraits, Registrar } from './context.js';
 import type { Io } from './output.js';
 import { termLines, termSafeStream, termText } from './term-text.js';
-
-/** Options every command takes. */
-export interface CommonFlags {
-  db?: string;
-  config?: string;
-  stripeApiBase?: string;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  actor?: string;
-}
 
 function defaultActor(env: NodeJS.ProcessEnv): string {
   try {
@@ -26,12 +15,6 @@ function defaultActor(env: NodeJS.ProcessEnv): string {
   } catch {
     return env.USER ?? env.LOGNAME ?? 'unknown';
   }
-}
-
-/** What a command does beyond reading the database: whether it calls Stripe, whether it records who wrote. */
-export interface CommandTraits {
-  stripe: boolean;
-  writes: boolean;
 }
 
 /** The options every command takes, and `--stripe-api-base` / `--actor` only where they mean something. */

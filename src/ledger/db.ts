@@ -4,7 +4,7 @@ import { ConfigError, type CliError } from '../errors.js';
 import { ALL_ENGINES, engineFor, openWithEngine, type DbLocation, type OpenDb } from './engine.js';
 import { parsePostgresUrl, PG_URL_FORM } from './engines/postgres-url.js';
 import { maskDbLocation } from './mask.js';
-import { MIGRATION_TABLE } from './migrate.js';
+import { MIGRATION_TABLE, migrator } from './migrate.js';
 import type { Database } from './schema.js';
 
 export type { DbLocation, OpenDb, PgConnection, SqlSession } from './engine.js';
@@ -73,7 +73,7 @@ export function databaseError(e: unknown): CliError | null {
  * the migrations all or nothing, the second process waiting for the first (Engine.migrate).
  */
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
-  const { results } = await engineFor(db).migrate(db);
+  const { results } = await engineFor(db).migrate(db, (schema) => migrator(db, schema));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 

@@ -1,5 +1,4 @@
-import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
-import { maskDbUrl } from './mask.js';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-payments.js';
 import * as m0003 from './migrations/0003-support.js';
@@ -54,14 +53,4 @@ export function migrator<DB>(db: Kysely<DB>, schema?: string): Migrator {
     // two of them must still take the one numbered before its newest.
     allowUnorderedMigrations: true,
   });
-}
-
-/** The migration that failed in a result set, if one did. */
-export function failedMigration(outcome: MigrationResultSet | undefined): string | undefined {
-  return outcome?.results?.find((r) => r.status === 'Error')?.migrationName;
-}
-
-/** What a failed migration is reported as, before the engine adds what it knows of the error. */
-export function migrationMessage(failed: string | undefined, error: unknown): string {
-  return `${failed ? `migration ${failed}` : "migrating the tool's tables"} failed: ${maskDbUrl((error as Error).message ?? String(error))}`;
 }

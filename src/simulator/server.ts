@@ -722,7 +722,7 @@ function listObjects(
   if (p.starting_after !== undefined && p.ending_before !== undefined) {
     throw invalid('You may only specify one of these parameters: ending_before, starting_after.', 'ending_before');
   }
-  for (const e of p.expand) planExpand('list:' + type, e); // validate before doing LooseJson work
+  for (const e of p.expand) planExpand('list:' + type, e); // validate before doing any work
   const active = filters(p).filter((f) => f.value !== undefined);
   let base: Entry[];
   const preds: Array<(o: LooseJson) => boolean> = [];
@@ -752,7 +752,7 @@ const EVENT_LIST: ParamSpec = {
 };
 const MAX_EVENT_TYPES = 20;
 
-/** A glob over event types: `*` matches LooseJson run of characters (e.g. `checkout.session.*`). */
+/** A glob over event types: `*` matches any run of characters (e.g. `checkout.session.*`). */
 function typeMatcher(pattern: string): (t: string) => boolean {
   if (!pattern.includes('*')) return (t) => t === pattern;
   const re = new RegExp(

@@ -3,7 +3,12 @@ import { CliError } from '../errors.js';
 import { toLineItem } from './map.js';
 import { RateLimiter } from './rate-limit.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
-import type { CreatedRange } from './scan.js';
+
+/** A range of `created` times, as list endpoints take it: from `gte` included to `lt` excluded. */
+export interface CreatedRange {
+  gte: number;
+  lt: number;
+}
 
 export const PAGE = 100;
 

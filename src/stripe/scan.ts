@@ -1,10 +1,5 @@
 import type Stripe from 'stripe';
-import { PAGE, StripeReader } from './reader.js';
-
-export interface CreatedRange {
-  gte: number;
-  lt: number;
-}
+import { PAGE, StripeReader, type CreatedRange } from './reader.js';
 
 /** One page of a list endpoint's objects created in a range, after `startingAfter` when given. */
 export type ListCreated<T> = (created: CreatedRange, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>;

@@ -1,14 +1,7 @@
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { StripeReader } from '../../src/stripe/reader.js';
-import {
-  Coverage,
-  DEFAULT_SCAN,
-  piecesWithin,
-  scanAlong,
-  scanCreated,
-  type CreatedRange,
-} from '../../src/stripe/scan.js';
+import { StripeReader, type CreatedRange } from '../../src/stripe/reader.js';
+import { Coverage, DEFAULT_SCAN, piecesWithin, scanAlong, scanCreated } from '../../src/stripe/scan.js';
 
 interface Obj {
   id: string;

@@ -1,7 +1,7 @@
 import type { SqlConstant } from '../../config.js';
 import { columnOf } from '../../ledger/introspect.js';
 import { columnNames, type Checkup } from './findings.js';
-import type { Mapped } from './ledger.js';
+import type { Mapped } from './mapped.js';
 
 /**
  * The mapped columns and the `set`/`setManual` constants against the table's columns: each exists

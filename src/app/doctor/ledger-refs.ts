@@ -6,7 +6,7 @@ import {
 } from '../../ledger/introspect/contents.js';
 import { qualifiedName, uniqueOn, type ColumnInfo, type IndexInfo } from '../../ledger/introspect.js';
 import { plural, type Checkup } from './findings.js';
-import type { Mapped } from './ledger.js';
+import type { Mapped } from './mapped.js';
 
 /**
  * A unique index on the payment reference: the tool's own writers never credit a payment twice,

@@ -1,7 +1,7 @@
 import type { LedgerMapping, SqlConstant } from '../../config.js';
 import { columnOf, type ColumnInfo, type Introspection, type Stored } from '../../ledger/introspect.js';
 import type { Checkup } from './findings.js';
-import type { Mapped } from './ledger.js';
+import type { Mapped } from './mapped.js';
 
 /** The types of the mapped columns and of the `set`/`setManual` constants against what the tool writes. */
 export async function checkLedgerTypes(c: Checkup, m: Mapped, maxCreditsPerPayment: number): Promise<void> {

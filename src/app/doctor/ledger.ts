@@ -5,22 +5,7 @@ import { missingTable, privilegeFinding, type Checkup } from './findings.js';
 import { checkLedgerColumns } from './ledger-columns.js';
 import { checkReferences, checkUniqueRef } from './ledger-refs.js';
 import { checkLedgerTypes } from './ledger-types.js';
-
-/** The app's table the ledger is mapped onto, with what the mapping writes into it. */
-export interface Mapped {
-  L: LedgerMapping;
-  t: TableInfo;
-  /** The table as the config names it. */
-  label: string;
-  /** The id the tool writes: `PaymentIntent` or `Checkout Session`. */
-  refWord: string;
-  /** The mapped columns, each with the config key that names it. */
-  mapped: Array<[string, string]>;
-  /** `ledger.set`, and `ledger.setManual` when it differs, each with its config key. */
-  constants: Array<[string, Record<string, SqlConstant>]>;
-  /** `set` and `setManual` are the same: every insert writes the same constants. */
-  sameManual: boolean;
-}
+import type { Mapped } from './mapped.js';
 
 /**
  * Checks the app's table the ledger is mapped onto: its privileges, columns, types, unique index

@@ -1,8 +1,7 @@
 import { adjustCredits, parseCredits, requireText } from '../../app/corrections.js';
 import { resolveSettings } from '../../config.js';
-import type { CommonFlags } from '../main.js';
 import { signed, userLabel, writeJson } from '../ledger-output.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 import { termText } from '../term-text.js';
 
 export interface AdjustFlags extends CommonFlags {

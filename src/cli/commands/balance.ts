@@ -1,8 +1,7 @@
 import { userBalance } from '../../app/corrections.js';
 import { resolveSettings } from '../../config.js';
-import type { CommonFlags } from '../main.js';
 import { entriesTable, userLabel, writeJson } from '../ledger-output.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
 

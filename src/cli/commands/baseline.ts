@@ -2,10 +2,9 @@ import { baseline } from '../../app/baseline.js';
 import { resolveSettings } from '../../config.js';
 import { UsageError } from '../../errors.js';
 import { isoSeconds, parseWhen } from '../../when.js';
-import type { CommonFlags } from '../main.js';
 import { progressReporter } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 
 export async function baselineCommand(
   ctx: CommandContext,

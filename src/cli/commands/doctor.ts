@@ -1,7 +1,6 @@
 import { runDoctor, type DoctorReport, type Level } from '../../app/doctor/index.js';
 import { resolveSettings } from '../../config.js';
-import type { CommonFlags } from '../main.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 
 const MARK: Record<Level, string> = { ok: '✓', warn: '!', fail: '✗' };
 

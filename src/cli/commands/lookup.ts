@@ -1,11 +1,10 @@
 import { lookup, type PaymentLookup, type UserLookup } from '../../app/lookup.js';
 import { resolveSettings } from '../../config.js';
-import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
 import { entriesTable, shortTime, table, userLabel, writeJson } from '../ledger-output.js';
 import { ShortIds, shortId } from '../short-id.js';
 import { termText } from '../term-text.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 
 function metadata(m: Record<string, string>): string {
   const keys = Object.keys(m);

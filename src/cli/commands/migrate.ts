@@ -1,7 +1,6 @@
 import { migrate } from '../../app/migrate.js';
 import { resolveSettings } from '../../config.js';
-import type { CommonFlags } from '../main.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 
 export async function migrateCommand(ctx: CommandContext, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);

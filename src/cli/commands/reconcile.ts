@@ -1,7 +1,6 @@
 import { reconcile } from '../../app/reconcile.js';
 import { resolveSettings } from '../../config.js';
 import { parseWhen } from '../../when.js';
-import type { CommonFlags } from '../main.js';
 import {
   logLine,
   progressReporter,
@@ -13,7 +12,7 @@ import {
 import { memoryPhase } from '../../app/debug-memory.js';
 import { termText } from '../term-text.js';
 import { stopOnSignals } from '../signals.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 
 interface ReconcileFlags extends CommonFlags {
   dryRun?: boolean;

@@ -1,11 +1,10 @@
 import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/corrections.js';
 import { resolveSettings } from '../../config.js';
-import type { CommonFlags } from '../main.js';
 import { formatAmount } from '../output.js';
 import { shortTime, table, writeJson } from '../ledger-output.js';
 import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 
 const REASON_TEXT: Record<string, string> = {
   no_user: 'no user by id, customer or email',

@@ -1,8 +1,7 @@
 import { recentRuns, type RunView } from '../../app/runs.js';
 import { resolveSettings } from '../../config.js';
 import { UsageError } from '../../errors.js';
-import type { CommonFlags } from '../main.js';
-import type { CommandContext } from '../context.js';
+import type { CommonFlags, CommandContext } from '../context.js';
 import { table } from '../ledger-output.js';
 import { termText } from '../term-text.js';
 

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { CommonFlags } from '../main.js';
-import type { Registrar } from '../context.js';
+import type { CommonFlags, Registrar } from '../context.js';
 import type { AdjustFlags } from './adjust.js';
 import type { AssignFlags } from './assign.js';
 

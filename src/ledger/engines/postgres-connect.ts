@@ -1,7 +1,7 @@
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { CliError, ConfigError, DatabaseError } from '../../errors.js';
-import type { Engine, OpenDb, PgConnection, PostgresLocation, SqlSession } from '../engine.js';
+import type { Engine, OpenDb, PgConnection, PostgresLocation, SqlSession } from './types.js';
 import { maskDbUrl } from '../mask.js';
 import type { Database } from '../schema.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { OpenDb, SqlSession } from '../engine.js';
+import type { OpenDb, SqlSession } from './types.js';
 import {
   deleteOwnRow,
   heartbeat,

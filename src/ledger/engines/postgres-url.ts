@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../errors.js';
-import type { PgConnection, PostgresLocation } from '../engine.js';
+import type { PgConnection, PostgresLocation } from './types.js';
 import { maskDbLocation } from '../mask.js';
 
 /** A `postgres://` / `postgresql://` URL, read as libpq reads it, with what pg cannot do refused in one line. */

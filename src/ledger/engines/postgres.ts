@@ -3,15 +3,16 @@ import {
   type CreateTableBuilder,
   type Kysely,
   type MigrationResultSet,
+  type Migrator,
   type RawBuilder,
   type TableMetadata,
 } from 'kysely';
 import type { SqlConstant, UsersConfig } from '../../config.js';
 import { CliError, ConfigError, DatabaseError } from '../../errors.js';
 import { chunks } from '../chunks.js';
-import type { DbLocation, Engine, KeyedInsert, OpenDb } from '../engine.js';
+import type { DbLocation, Engine, KeyedInsert, OpenDb } from './types.js';
 import { maskDbUrl } from '../mask.js';
-import { failedMigration, migrationMessage, migrator } from '../migrate.js';
+import { failedMigration, migrationMessage } from './migration-outcome.js';
 import type { HeldLock, LockClaim, LockOptions } from '../run-lock.js';
 import { connectionLost, openPostgres } from './postgres-connect.js';
 import { acquirePostgresRunLock } from './postgres-lock.js';
@@ -52,10 +53,10 @@ class PostgresEngine implements Engine {
    * in one transaction (Postgres DDL is transactional), so a second process waits, then finds
    * nothing left to do.
    */
-  async migrate<DB>(db: Kysely<DB>): Promise<MigrationResultSet> {
+  async migrate<DB>(db: Kysely<DB>, migrator: (schema?: string) => Migrator): Promise<MigrationResultSet> {
     let outcome: MigrationResultSet;
     try {
-      outcome = await migrator(db, await currentSchema(db)).migrateToLatest();
+      outcome = await migrator(await currentSchema(db)).migrateToLatest();
     } catch (e) {
       throw migrationError(undefined, e);
     }

@@ -10,6 +10,7 @@ import {
   type DatabaseConnection,
   type Driver,
   type MigrationResultSet,
+  type Migrator,
   type QueryResult,
   type RawBuilder,
   type SqliteDialectConfig,
@@ -18,8 +19,8 @@ import {
 import type { SqlConstant, UsersConfig } from '../../config.js';
 import { ConfigError, DatabaseError, type CliError } from '../../errors.js';
 import { ladderChunks } from '../chunks.js';
-import type { DbLocation, Engine, KeyedInsert, OpenDb } from '../engine.js';
-import { failedMigration, migrationMessage, migrator } from '../migrate.js';
+import type { DbLocation, Engine, KeyedInsert, OpenDb } from './types.js';
+import { failedMigration, migrationMessage } from './migration-outcome.js';
 import type { HeldLock, LockClaim, LockOptions } from '../run-lock.js';
 import type { Database } from '../schema.js';
 import { markSqliteFile, sqliteError, SQLITE_BUSY_TIMEOUT_MS, type SqliteOpened } from '../sqlite-errors.js';
@@ -50,11 +51,11 @@ class SqliteEngine implements Engine {
    * inside one `BEGIN IMMEDIATE` transaction: a second process waits for the first (busy_timeout),
    * and a failed migration leaves no half-created table behind.
    */
-  async migrate<DB>(db: Kysely<DB>): Promise<MigrationResultSet> {
+  async migrate<DB>(db: Kysely<DB>, migrator: (schema?: string) => Migrator): Promise<MigrationResultSet> {
     await sql`BEGIN IMMEDIATE`.execute(db);
     let outcome: MigrationResultSet;
     try {
-      outcome = await migrator(db).migrateToLatest();
+      outcome = await migrator().migrateToLatest();
     } catch (e) {
       await sql`ROLLBACK`.execute(db);
       throw e;
