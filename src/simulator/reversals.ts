@@ -97,7 +97,8 @@ export interface DisputeOptions {
  * A refund declared in a fixture: it is created at `created` and reaches `status` at `updated`
  * (default `created`). A `failed` one starts as `succeeded` (a card refund that fails later), a
  * `canceled` one as `requires_action` (the only kind Stripe cancels), and a `succeeded` one with a
- * later `updated` is `pending` until then.
+ * later `updated` is `pending` until then. Times are Unix seconds, a negative one that many seconds
+ * before now() (default now()).
  */
 export interface RefundPlan {
   id?: string;
@@ -113,7 +114,7 @@ export interface RefundPlan {
 /**
  * A dispute declared in a fixture: opened at `created` (an inquiry when `status` starts with
  * `warning_`), and at `updated` (default `created`) moved to `status`: under review, or closed
- * (`won` after evidence, `lost`, `warning_closed`).
+ * (`won` after evidence, `lost`, `warning_closed`). Times as in RefundPlan.
  */
 export interface DisputePlan {
   id?: string;

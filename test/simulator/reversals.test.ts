@@ -473,7 +473,7 @@ describe('simulator reversals: keys, events and fixtures', () => {
     });
   });
 
-  it('events of a live charge are live; refundedAmount still makes one refund', async () => {
+  it('events of a live charge are live; refundedAmount still makes one refund; relative plan times', async () => {
     await withSim(async (sim, stripe) => {
       const live = sim.store.createPaymentIntent({ created: T0, livemode: true, refundedAmount: 400 });
       const events = await stripe.events.list({ types: ['refund.created', 'charge.refunded'] });
@@ -483,6 +483,16 @@ describe('simulator reversals: keys, events and fixtures', () => {
       ]);
       const [r] = (await stripe.refunds.list({ payment_intent: live.paymentIntent.id })).data;
       expect(r).toMatchObject({ amount: 400, status: 'succeeded', created: NOW });
+      // a plan's negative time is relative to now(), as the store's other times
+      const relative = sim.store.createPaymentIntent({
+        created: -2 * DAY,
+        refunds: [{ amount: 100, created: -3600 }],
+        dispute: { created: -60, status: 'lost' },
+      });
+      const pi = relative.paymentIntent.id;
+      expect((await stripe.refunds.list({ payment_intent: pi })).data.map((x) => x.created)).toEqual([NOW - 3600]);
+      const [d] = (await stripe.disputes.list({ payment_intent: pi })).data;
+      expect(d).toMatchObject({ created: NOW - 60, amount: 900, status: 'lost' });
     });
   });
 });
