@@ -265,9 +265,9 @@ export class Reversals {
     return refund;
   }
 
-  /** A refund that waits for the customer (`requires_action`) or is `pending` is canceled. */
+  /** A refund that waits for the customer is canceled (Stripe cancels only `requires_action` ones). */
   cancelRefund(refundId: string, at?: number): Refund {
-    const refund = this.openRefund(refundId, ['requires_action', 'pending'], 'cancel');
+    const refund = this.openRefund(refundId, ['requires_action'], 'cancel');
     const previous = change(refund, { status: 'canceled', pending_reason: undefined, next_action: undefined });
     this.giveBack(refund);
     this.emitRefundUpdate(refund, previous, this.when(at, refund.created));

@@ -958,7 +958,7 @@ export class SimulatorStore {
     return this.reversals.failRefund(refundId, opts);
   }
 
-  /** A requires_action or pending refund is canceled; its amount is no longer refunded. */
+  /** A requires_action refund is canceled; its amount is no longer refunded. */
   cancelRefund(refundId: string, at?: number): Refund {
     return this.reversals.cancelRefund(refundId, at);
   }

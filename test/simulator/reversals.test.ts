@@ -189,6 +189,8 @@ describe('simulator refunds', () => {
       });
       expect(await stripe.charges.retrieve(ch)).toMatchObject({ amount_refunded: 1000, refunded: true });
       expect(() => sim.store.cancelRefund(done.id)).toThrow(/it is succeeded/);
+      const pending = sim.store.refund(pay(sim).pi, 100, { status: 'pending' })!;
+      expect(() => sim.store.cancelRefund(pending.id)).toThrow(/it is pending/);
       sim.store.cancelRefund(waiting.id, NOW + 60);
       const canceled = await stripe.refunds.retrieve(waiting.id);
       expect(canceled.status).toBe('canceled');
