@@ -34,7 +34,16 @@ export {
   type PaymentIntentResult,
   type Price,
   type Product,
-  type Refund,
   type StoreOptions,
   type StripeEvent,
 } from './store.js';
+export type {
+  Dispute,
+  DisputeOptions,
+  DisputePlan,
+  DisputeStatus,
+  Refund,
+  RefundOptions,
+  RefundPlan,
+  RefundStatus,
+} from './reversals.js';

@@ -95,6 +95,8 @@ export const PERMISSIONS = {
   rak_customer_read: 'Customers: Read',
   rak_product_read: 'Products: Read',
   rak_price_read: 'Prices: Read',
+  rak_refund_read: 'Refunds: Read',
+  rak_dispute_read: 'Disputes: Read',
 } as const;
 export type SimulatorPermission = keyof typeof PERMISSIONS;
 
@@ -108,6 +110,8 @@ const ROUTE_PERMISSIONS: Array<[string, SimulatorPermission]> = [
   ['/v1/prices', 'rak_price_read'],
   ['/v1/products', 'rak_product_read'],
   ['/v1/events', 'rak_event_read'],
+  ['/v1/refunds', 'rak_refund_read'],
+  ['/v1/disputes', 'rak_dispute_read'],
 ];
 
 const EXPAND_PERMISSIONS: Record<string, SimulatorPermission> = {
@@ -404,6 +408,15 @@ const EXPANDABLE: Record<string, Record<string, string>> = {
   invoice_payment: { invoice: 'invoice', 'payment.payment_intent': 'payment_intent', 'payment.charge': 'charge' },
   item: { 'price.product': 'product' },
   price: { product: 'product' },
+  refund: {
+    balance_transaction: 'balance_transaction',
+    charge: 'charge',
+    customer: 'customer',
+    failure_balance_transaction: 'balance_transaction',
+    payment_intent: 'payment_intent',
+    payment_method: 'payment_method',
+  },
+  dispute: { charge: 'charge', payment_intent: 'payment_intent' },
 };
 
 const MAX_EXPAND_DEPTH = 4;
@@ -635,6 +648,8 @@ const TYPE_NAMES: Record<ObjectType, string> = {
   invoice_payment: 'invoice_payment',
   price: 'price',
   product: 'product',
+  refund: 'refund',
+  dispute: 'dispute',
 };
 
 interface Filter {
@@ -870,6 +885,12 @@ const INVOICE_PAYMENT_LIST: ParamSpec = {
 
 const CUSTOMER_LIST: ParamSpec = { ...LIST, created: 'created', email: 'string' };
 const CHARGE_LIST: ParamSpec = { ...LIST, created: 'created', customer: 'string', payment_intent: 'string' };
+/** GET /v1/refunds and GET /v1/disputes take the same filters. */
+const REVERSAL_LIST: ParamSpec = { ...LIST, created: 'created', charge: 'string', payment_intent: 'string' };
+const reversalFilters = (p: Params): Filter[] => [
+  { name: 'charge', key: (o) => idOf(o.charge), value: p.charge },
+  { name: 'payment_intent', key: (o) => idOf(o.payment_intent), value: p.payment_intent },
+];
 
 const ACCOUNT = {
   id: 'acct_1SimulatorAccount0',
@@ -1007,6 +1028,10 @@ const ROUTES: Route[] = [
   route('/v1/events', listEvents),
   route('/v1/events/:id', retrieveEvent),
   route('/v1/products/:id', (ctx) => retrieveObject(ctx, 'product')),
+  route('/v1/refunds', (ctx) => listObjects(ctx, REVERSAL_LIST, 'refund', '/v1/refunds', reversalFilters)),
+  route('/v1/refunds/:id', (ctx) => retrieveObject(ctx, 'refund')),
+  route('/v1/disputes', (ctx) => listObjects(ctx, REVERSAL_LIST, 'dispute', '/v1/disputes', reversalFilters)),
+  route('/v1/disputes/:id', (ctx) => retrieveObject(ctx, 'dispute')),
   route('/v1/account', (ctx) => {
     validateParams(ctx.query, RETRIEVE);
     return ACCOUNT;

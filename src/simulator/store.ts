@@ -5,6 +5,15 @@
 // Lists find their window with binary searches over that array; equality
 // filters use lazily built secondary indexes whose buckets keep the same order.
 import { randomBytes } from 'node:crypto';
+import {
+  Reversals,
+  type Dispute,
+  type DisputeOptions,
+  type DisputePlan,
+  type Refund,
+  type RefundOptions,
+  type RefundPlan,
+} from './reversals.js';
 
 export type Metadata = Record<string, string>;
 
@@ -66,6 +75,7 @@ export interface Charge {
   currency: string;
   customer: string | Customer | null;
   description: string | null;
+  disputed: boolean;
   livemode: boolean;
   metadata: Metadata;
   paid: boolean;
@@ -175,20 +185,6 @@ export interface InvoicePayment {
   status_transitions: { canceled_at: number | null; paid_at: number | null };
 }
 
-export interface Refund {
-  id: string;
-  object: 'refund';
-  amount: number;
-  balance_transaction: string | null;
-  charge: string;
-  created: number;
-  currency: string;
-  metadata: Metadata;
-  payment_intent: string | null;
-  reason: string | null;
-  status: string;
-}
-
 /** Stripe API version stamped on events. */
 export const EVENT_API_VERSION = '2026-10-28.endive';
 /** Like Stripe, events older than this (relative to the store's now()) are not served. */
@@ -217,7 +213,9 @@ export type ObjectType =
   | 'invoice'
   | 'invoice_payment'
   | 'price'
-  | 'product';
+  | 'product'
+  | 'refund'
+  | 'dispute';
 
 export const OBJECT_TYPES: readonly ObjectType[] = [
   'event',
@@ -229,6 +227,8 @@ export const OBJECT_TYPES: readonly ObjectType[] = [
   'invoice_payment',
   'price',
   'product',
+  'refund',
+  'dispute',
 ];
 
 // ---------------------------------------------------------------------------
@@ -271,7 +271,11 @@ export interface CheckoutPaymentParams {
   name?: string | null;
   receiptEmail?: string | null;
   lineItems?: LineItemParams[];
+  /** One refund of this much, at now() (but not before the payment). */
   refundedAmount?: number;
+  /** Refunds and a dispute of the payment, each at its own time (see RefundPlan, DisputePlan). */
+  refunds?: RefundPlan[];
+  dispute?: DisputePlan;
   livemode?: boolean;
   /**
    * Checkout's `invoice_creation`: an invoice for the payment, with an InvoicePayment naming its
@@ -297,6 +301,8 @@ export interface PaymentIntentParams {
   customer?: string | null;
   receiptEmail?: string | null;
   refundedAmount?: number;
+  refunds?: RefundPlan[];
+  dispute?: DisputePlan;
   livemode?: boolean;
   /** Also create a paid invoice + invoice_payment linking this PaymentIntent. */
   invoice?: boolean;
@@ -636,6 +642,14 @@ export class SimulatorStore {
   /** PaymentIntent id -> ids of the sessions / invoice payments that own it. */
   private readonly sessionsByPi = new Map<string, string[]>();
   private readonly invoicePaymentsByPi = new Map<string, string[]>();
+  private readonly reversals = new Reversals({
+    now: () => this.now(),
+    time: (t) => this.time(t),
+    mustGet: (id, type) => this.mustGet(id, type),
+    insert: (type, obj) => this.insert(type, obj),
+    emit: (type, obj, created, previous, livemode) => void this.emit(type, obj, created, previous, livemode),
+    newId: (explicit, prefix, n) => this.newId(explicit, prefix, n),
+  });
 
   constructor(opts: StoreOptions = {}) {
     this.livemode = opts.livemode ?? false;
@@ -810,9 +824,7 @@ export class SimulatorStore {
     if (paymentIntent) pushTo(this.sessionsByPi, paymentIntent.id, sessionId);
     if (paymentIntent && p.invoice) this.createInvoiceFor(paymentIntent);
     this.emitCheckoutEvents(session, paymentIntent, charge);
-    if (paymentIntent && paymentIntent.status === SUCCEEDED && p.refundedAmount) {
-      this.refundAt(paymentIntent.id, p.refundedAmount, Math.max(this.now(), paymentIntent.created));
-    }
+    if (paymentIntent) this.applyReversals(paymentIntent, p);
     return { session, paymentIntent, charge };
   }
 
@@ -824,9 +836,7 @@ export class SimulatorStore {
       const inv = this.byId.get(idOf(r.invoicePayment.invoice) ?? '')?.obj;
       if (inv) this.emit('invoice.paid', inv, pi.created);
     }
-    if (pi.status === SUCCEEDED && p.refundedAmount) {
-      this.refundAt(pi.id, p.refundedAmount, Math.max(this.now(), pi.created));
-    }
+    this.applyReversals(pi, p);
     return r;
   }
 
@@ -927,9 +937,50 @@ export class SimulatorStore {
     }
   }
 
-  /** Refund `amount` (default: the rest) of the PaymentIntent's latest charge. */
-  refund(paymentIntentId: string, amount?: number): void {
-    this.refundAt(paymentIntentId, amount, undefined);
+  /**
+   * Refund `amount` (default: the rest, and never more) of the PaymentIntent's latest charge;
+   * null when nothing is left. Events charge.refunded, refund.created.
+   */
+  refund(paymentIntentId: string, amount?: number, opts?: RefundOptions): Refund | null {
+    return this.reversals.refund(paymentIntentId, amount, opts);
+  }
+
+  // The later steps of refunds and disputes; see reversals.ts for the events each sends. `at`
+  // is the events' time (negative: before now()), default now() but not before the object.
+
+  /** A pending (or requires_action) refund succeeds. */
+  settleRefund(refundId: string, at?: number): Refund {
+    return this.reversals.settleRefund(refundId, at);
+  }
+
+  /** A refund fails; its amount is no longer refunded on the charge. */
+  failRefund(refundId: string, opts?: { reason?: string; at?: number }): Refund {
+    return this.reversals.failRefund(refundId, opts);
+  }
+
+  /** A requires_action refund is canceled; its amount is no longer refunded. */
+  cancelRefund(refundId: string, at?: number): Refund {
+    return this.reversals.cancelRefund(refundId, at);
+  }
+
+  /** A dispute (default a chargeback of what refunds left) on the PaymentIntent's charge. */
+  openDispute(paymentIntentId: string, opts?: DisputeOptions): Dispute {
+    return this.reversals.openDispute(paymentIntentId, opts);
+  }
+
+  /** Evidence submitted: the dispute is under review. */
+  reviewDispute(disputeId: string, at?: number): Dispute {
+    return this.reversals.reviewDispute(disputeId, at);
+  }
+
+  /** An inquiry becomes a chargeback. */
+  escalateDispute(disputeId: string, at?: number): Dispute {
+    return this.reversals.escalateDispute(disputeId, at);
+  }
+
+  /** The dispute is closed: `won`, `lost`, or for an inquiry `warning_closed`. */
+  closeDispute(disputeId: string, outcome: 'won' | 'lost' | 'warning_closed', at?: number): Dispute {
+    return this.reversals.closeDispute(disputeId, outcome, at);
   }
 
   /**
@@ -990,6 +1041,7 @@ export class SimulatorStore {
     obj: LooseJson,
     created: number,
     previousAttributes?: Record<string, unknown>,
+    livemode?: boolean,
   ): StripeEvent {
     const data: StripeEvent['data'] = { object: jsonCopy(obj) };
     if (previousAttributes) data.previous_attributes = jsonCopy(previousAttributes);
@@ -999,7 +1051,8 @@ export class SimulatorStore {
       api_version: EVENT_API_VERSION,
       created,
       data,
-      livemode: typeof obj.livemode === 'boolean' ? obj.livemode : this.livemode,
+      // a refund has no livemode of its own: the caller passes its charge's
+      livemode: livemode ?? (typeof obj.livemode === 'boolean' ? obj.livemode : this.livemode),
       pending_webhooks: 0,
       request: { id: null, idempotency_key: null },
       type,
@@ -1048,34 +1101,19 @@ export class SimulatorStore {
     }
   }
 
-  /** refund(), with events at `at` (default: now(), but not before the charge). */
-  private refundAt(paymentIntentId: string, amount: number | undefined, at: number | undefined): void {
-    const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
-    const chargeId = idOf(pi.latest_charge);
-    if (!chargeId) throw new Error(`PaymentIntent ${paymentIntentId} has no charge to refund`);
-    const ch = this.mustGet<Charge>(chargeId, 'charge');
-    const amt = amount ?? ch.amount - ch.amount_refunded;
-    const previous = { amount_refunded: ch.amount_refunded, refunded: ch.refunded };
-    ch.amount_refunded = Math.min(ch.amount, ch.amount_refunded + amt);
-    ch.refunded = ch.amount_refunded >= ch.amount;
-    const refunded = ch.amount_refunded - previous.amount_refunded;
-    if (refunded <= 0) return;
-    const when = at ?? Math.max(this.now(), ch.created);
-    const refund: Refund = {
-      id: randomId('re_3', 23),
-      object: 'refund',
-      amount: refunded,
-      balance_transaction: randomId('txn_3', 23),
-      charge: ch.id,
-      created: when,
-      currency: ch.currency,
-      metadata: {},
-      payment_intent: idOf(ch.payment_intent),
-      reason: null,
-      status: SUCCEEDED,
-    };
-    this.emit('charge.refunded', ch, when, previous);
-    this.emit('refund.created', refund, when);
+  /** A builder's refundedAmount, then its planned refunds and dispute. */
+  private applyReversals(
+    pi: PaymentIntent,
+    p: { refundedAmount?: number; refunds?: RefundPlan[]; dispute?: DisputePlan },
+  ) {
+    if (pi.status === SUCCEEDED && p.refundedAmount) {
+      this.reversals.refund(pi.id, p.refundedAmount, { created: Math.max(this.now(), pi.created) });
+    }
+    if ((p.refunds && p.refunds.length > 0) || p.dispute) {
+      if (pi.status !== SUCCEEDED)
+        throw new Error(`PaymentIntent ${pi.id} did not succeed: it has nothing to refund or dispute`);
+      this.reversals.applyPlans(pi.id, p.refunds, p.dispute);
+    }
   }
 
   private invoicePaymentsForPaymentIntent(piId: string): InvoicePayment[] {
@@ -1105,6 +1143,7 @@ export class SimulatorStore {
       currency: pi.currency,
       customer: idOf(pi.customer),
       description: pi.description,
+      disputed: false,
       livemode: pi.livemode,
       metadata: { ...pi.metadata },
       paid: true,
