@@ -29,6 +29,14 @@ export interface CreditsConfig {
   minAmountPerCredit?: Record<string, number>;
 }
 
+/** SPEC "Reversals": what to do when a credited payment is refunded or disputed. */
+export type ReversalPolicy = 'debit' | 'review' | 'ignore';
+
+export interface ReversalsConfig {
+  refunds: ReversalPolicy;
+  disputes: ReversalPolicy;
+}
+
 export interface RulesConfig {
   match: MatchConfig;
   credits: CreditsConfig;
