@@ -179,3 +179,85 @@ export type CreditToWrite = Pick<
   | 'matchedBy'
   | 'customerId'
 >;
+
+/** A refund as Stripe reports it (`GET /v1/refunds`). `requires_action` and `pending` have not taken money yet. */
+export interface RefundSnapshot {
+  id: string;
+  /** Minor units, in the payment's currency. */
+  amount: number;
+  status: 'succeeded' | 'pending' | 'requires_action' | 'failed' | 'canceled';
+  created: number;
+}
+
+/**
+ * A dispute as Stripe reports it (`GET /v1/disputes`). The `warning_*` statuses are inquiries:
+ * no money is withdrawn unless one becomes a chargeback.
+ */
+export interface DisputeSnapshot {
+  id: string;
+  /** Minor units disputed: usually the charge's amount. */
+  amount: number;
+  status:
+    | 'warning_needs_response'
+    | 'warning_under_review'
+    | 'warning_closed'
+    | 'needs_response'
+    | 'under_review'
+    | 'won'
+    | 'lost'
+    | 'prevented';
+  created: number;
+}
+
+/** An entry of kind `reversal` or `reinstatement` already in the ledger, keyed by the refund or dispute id. */
+export interface WrittenReversal {
+  kind: 'reversal' | 'reinstatement';
+  /** The `re_…` or `dp_…` id (the entry's payment key). */
+  id: string;
+  credits: number;
+}
+
+/**
+ * Everything about one payment that its refunds and disputes are decided from. `refunds` and
+ * `disputes` must be all of the payment's (`GET /v1/refunds?payment_intent=…`), not only a
+ * window's: each share is a difference of running totals.
+ */
+export interface PaymentReversalInput {
+  paymentKey: string;
+  /** The payment's purchase entry, or null when the ledger never credited it. */
+  purchase: { userId: string; credits: number } | null;
+  /** What was paid, minor units (a session's `amount_total`, a standalone PaymentIntent's `amount_received`). */
+  amountPaid: number;
+  refunds: readonly RefundSnapshot[];
+  disputes: readonly DisputeSnapshot[];
+  /** The reversal and reinstatement entries the ledger holds for these refunds and disputes. */
+  written: readonly WrittenReversal[];
+}
+
+export type ReversalStatus =
+  'reversed' | 'would_reverse' | 'reinstated' | 'would_reinstate' | 'needs_review' | 'already_reversed' | 'skipped';
+
+export type ReversalReviewReason = 'refunded_after_credit' | 'disputed_after_credit';
+
+/**
+ * Why a refund or dispute changes nothing: `ignored` (policy), `not_credited` (no purchase entry),
+ * `nothing_to_reverse` (its share rounds to 0 credits), `pending` (a refund not settled, an open
+ * inquiry), `not_taken` (a refund failed or canceled, a dispute won or an inquiry closed, with
+ * nothing taken), `dismissed` (a person closed its review entry).
+ */
+export type ReversalSkipReason =
+  'ignored' | 'not_credited' | 'nothing_to_reverse' | 'pending' | 'not_taken' | 'dismissed';
+
+/** SPEC's `reversals` item, plus the entry kind the writer writes and what the id is. */
+export interface ReversalDecision {
+  /** The refund or dispute id: the payment key of the entry. */
+  id: string;
+  source: 'refund' | 'dispute';
+  paymentKey: string;
+  userId: string | null;
+  /** Negative for a reversal, positive for a reinstatement; for a skipped one, what it would have been (0 if nothing). */
+  credits: number;
+  status: ReversalStatus;
+  reason: ReversalReviewReason | ReversalSkipReason | null;
+  kind: 'reversal' | 'reinstatement';
+}
