@@ -261,3 +261,72 @@ export interface ReversalDecision {
   reason: ReversalReviewReason | ReversalSkipReason | null;
   kind: 'reversal' | 'reinstatement';
 }
+
+/** A purchase entry of the ledger as audit reads it (the tool's `credit_ledger` or a mapped app table). */
+export interface AuditEntry {
+  entryId: string;
+  userId: string;
+  credits: number;
+  /** The Checkout Session or PaymentIntent id the entry names (`payment_key`, or the mapped `paymentRef`). */
+  paymentRef: string;
+  /** Written by a person (`assign`, with or without `--credits`): checked for existence, mode and duplicates only. */
+  byPerson: boolean;
+  /** The mode the entry was written in, where the ledger records it; null where it does not (a mapped app table). */
+  livemode: boolean | null;
+  /** Unix seconds. */
+  createdAt: number;
+}
+
+/**
+ * What Stripe says of the object an entry names: nothing (a 404), an object of the other mode (a
+ * 404 saying "a similar object exists in test mode", or an id such as `cs_test_…` read with a live
+ * key), or the object: for a PaymentIntent that belongs to a session, the session too, as for a
+ * payment in reconcile.
+ */
+export type StripeLookup =
+  | { found: 'none' }
+  | { found: 'other_mode' }
+  | {
+      found: 'object';
+      session: SessionSnapshot | null;
+      paymentIntent: PaymentIntentSnapshot | null;
+      /** A standalone PaymentIntent that pays an invoice. */
+      paysInvoice: boolean;
+    };
+
+export interface AuditInput {
+  entry: AuditEntry;
+  stripe: StripeLookup;
+  /**
+   * The ledger's purchase entries that name this payment: by its session id or its PaymentIntent
+   * id (this entry may be among them). The earliest is the payment's entry; the others are `duplicate`.
+   */
+  samePayment: readonly Pick<AuditEntry, 'entryId' | 'paymentRef' | 'createdAt'>[];
+  /** All the payment's refunds and disputes, and the reversal entries written for them (see PaymentReversalInput). */
+  refunds: readonly RefundSnapshot[];
+  disputes: readonly DisputeSnapshot[];
+  reversals: readonly WrittenReversal[];
+}
+
+export type AuditCode =
+  | 'not_found'
+  | 'not_paid'
+  | 'other_mode'
+  | 'not_a_credit_purchase'
+  | 'wrong_user'
+  | 'amount_differs'
+  | 'duplicate'
+  | 'refunded'
+  | 'disputed';
+
+/** SPEC's audit finding: the entry, what is wrong, and what Stripe backs instead. */
+export interface AuditFinding {
+  entryId: string;
+  userId: string;
+  credits: number;
+  paymentRef: string;
+  code: AuditCode;
+  detail: string;
+  /** The user and credits Stripe backs for this entry (null user, 0 credits: none). */
+  expected: { userId: string | null; credits: number };
+}
