@@ -131,6 +131,11 @@ function policyOf(e: ReversalEvent, ctx: ReversalContext): ReversalPolicy {
   return e.source === 'refund' ? ctx.policy.refunds : ctx.policy.disputes;
 }
 
+/** A step decided without the running totals. */
+function settled(decision: ReversalDecision, e: ReversalEvent, net: number, counts: boolean): Step {
+  return { claim: false, event: e, decision, net, counts };
+}
+
 /**
  * What an event is regardless of its share. `net` is what its entries add to the payment once
  * written, `counts` whether its amount is in the running total of money taken (a reinstated one is
@@ -138,34 +143,18 @@ function policyOf(e: ReversalEvent, ctx: ReversalContext): ReversalPolicy {
  */
 function classify(input: PaymentReversalInput, e: ReversalEvent, h: Held, ctx: ReversalContext): Step {
   const userId = input.purchase!.userId;
-  const made = (
-    credits: number,
-    status: ReversalDecision['status'],
-    reason: ReversalDecision['reason'],
-    kind: ReversalDecision['kind'],
-  ) => decision(input, e, userId, credits, status, reason, kind);
   if (h.reinstatement) {
-    const net = (h.reversal?.credits ?? 0) + h.reinstatement.credits;
-    return {
-      claim: false,
-      event: e,
-      decision: made(h.reinstatement.credits, 'already_reversed', null, 'reinstatement'),
-      net,
-      counts: false,
-    };
+    const d = decision(input, e, userId, h.reinstatement.credits, 'already_reversed', null, 'reinstatement');
+    return settled(d, e, (h.reversal?.credits ?? 0) + h.reinstatement.credits, false);
   }
-  if (h.reversal && e.state !== 'not_taken')
-    return {
-      claim: false,
-      event: e,
-      decision: made(h.reversal.credits, 'already_reversed', null, 'reversal'),
-      net: h.reversal.credits,
-      counts: true,
-    };
-  if (h.reversal) return reinstate(e, h.reversal, ctx, made);
+  if (h.reversal && e.state !== 'not_taken') {
+    const d = decision(input, e, userId, h.reversal.credits, 'already_reversed', null, 'reversal');
+    return settled(d, e, h.reversal.credits, true);
+  }
+  if (h.reversal) return reinstate(input, e, h.reversal, ctx);
   if (e.state === 'taking') return { claim: true, event: e };
   const reason = e.state === 'pending' ? 'pending' : 'not_taken';
-  return { claim: false, event: e, decision: made(0, 'skipped', reason, 'reversal'), net: 0, counts: false };
+  return settled(decision(input, e, userId, 0, 'skipped', reason, 'reversal'), e, 0, false);
 }
 
 /**
@@ -174,27 +163,22 @@ function classify(input: PaymentReversalInput, e: ReversalEvent, h: Held, ctx: R
  * (`review` applies it as `debit` does); under `ignore` the tool leaves the reversal as it is.
  */
 function reinstate(
+  input: PaymentReversalInput,
   e: ReversalEvent,
   reversal: WrittenReversal,
   ctx: ReversalContext,
-  made: (
-    c: number,
-    s: ReversalDecision['status'],
-    r: ReversalDecision['reason'],
-    k: ReversalDecision['kind'],
-  ) => ReversalDecision,
 ): Step {
+  const userId = input.purchase!.userId;
   const credits = -reversal.credits;
   if (policyOf(e, ctx) === 'ignore')
-    return {
-      claim: false,
-      event: e,
-      decision: made(credits, 'skipped', 'ignored', 'reinstatement'),
-      net: reversal.credits,
-      counts: false,
-    };
+    return settled(
+      decision(input, e, userId, credits, 'skipped', 'ignored', 'reinstatement'),
+      e,
+      reversal.credits,
+      false,
+    );
   const status = ctx.dryRun ? 'would_reinstate' : 'reinstated';
-  return { claim: false, event: e, decision: made(credits, status, null, 'reinstatement'), net: 0, counts: false };
+  return settled(decision(input, e, userId, credits, status, null, 'reinstatement'), e, 0, false);
 }
 
 /**

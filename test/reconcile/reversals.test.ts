@@ -379,6 +379,21 @@ describe('reversals: exactly once', () => {
     expect(sum([...seenFirst, ...rest])).toBe(-100);
   });
 
+  it('a dispute won and given back, then a partial refund: the refund takes its own share', () => {
+    const input = payment({
+      disputes: [dispute(DP, 1000, 'won', 1)],
+      refunds: [refund(RE_A, 500, 'succeeded', 2)],
+      written: [
+        { kind: 'reversal', id: DP, credits: -100 },
+        { kind: 'reinstatement', id: DP, credits: 100 },
+      ],
+    });
+    expect(short(decideReversals(input, ctx()))).toEqual([
+      [DP, 100, 'already_reversed', null],
+      [RE_A, -50, 'reversed', null],
+    ]);
+  });
+
   it('a dispute won after a partial refund gives back only the dispute’s share', () => {
     const input = payment({
       refunds: [refund(RE_A, 300, 'succeeded', 1)],
