@@ -214,6 +214,20 @@ describe('audit: one entry', () => {
       [['refunded', { userId: '1', credits: 75 }]],
     ],
     [
+      'fully refunded (even before it was credited), no reversal: backed by nothing',
+      {
+        stripe: found(
+          checkout(
+            { id: CS, clientReferenceId: '1', metadata: { credits: '100' } },
+            { id: PI, refunded: true, amountRefunded: 1000 },
+          ),
+        ),
+        refunds: [{ id: 're_3MtwBwLkdIwHu7ix1aAbCdEf', amount: 1000, status: 'succeeded', created: T0 + 30 }],
+      },
+      {},
+      [['refunded', { userId: '1', credits: 0 }]],
+    ],
+    [
       'refunded and reversed: backed',
       {
         refunds: [{ id: 're_3MtwBwLkdIwHu7ix1aAbCdEf', amount: 250, status: 'succeeded', created: T0 + 120 }],

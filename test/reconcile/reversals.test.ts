@@ -454,6 +454,42 @@ describe('reversals: exactly once', () => {
       }
     }
   });
+  it('random histories with a dispute of the rest: never more than was credited, exact once it is lost', () => {
+    let seed = 4242;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 200; round++) {
+      const credited = 1 + rnd(5000);
+      const paid = 100 + rnd(100_000);
+      const refunds = randomRefunds(paid, 1 + rnd(4), rnd).slice(0, -1);
+      const rest = paid - refunds.reduce((s, r) => s + r.amount, 0);
+      const dp = dispute(`dp_Rnd${round}`, rest > 0 ? rest : paid, 'needs_response', 10);
+      let ledger: WrittenReversal[] = [];
+      for (const status of ['needs_response', 'lost'] as const) {
+        const input = payment({
+          purchase: { userId: '7', credits: credited },
+          amountPaid: paid,
+          refunds,
+          disputes: [{ ...dp, status }],
+          written: ledger,
+        });
+        ledger = [...ledger, ...written(decideReversals(input, ctx()))];
+        expect(sum(ledger)).toBe(-credited);
+      }
+      const won = payment({
+        purchase: { userId: '7', credits: credited },
+        amountPaid: paid,
+        refunds,
+        disputes: [{ ...dp, status: 'won' }],
+        written: ledger,
+      });
+      ledger = [...ledger, ...written(decideReversals(won, ctx()))];
+      const refunded = refunds.reduce((s, r) => s + r.amount, 0);
+      expect(sum(ledger)).toBe(proportionalReversal(credited, refunded, paid));
+    }
+  });
 });
 
 function randomRefunds(paid: number, n: number, rnd: (n: number) => number): RefundSnapshot[] {
