@@ -1,7 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, StripeAuthError, UsageError } from './errors.js';
-import type { MatchConfig, CreditsConfig, StandalonePolicy } from './reconcile/types.js';
+import type {
+  MatchConfig,
+  CreditsConfig,
+  ReversalPolicy,
+  ReversalsConfig,
+  StandalonePolicy,
+} from './reconcile/types.js';
 
 /** The app's users table: where the tool looks users up (read only). */
 export interface UsersConfig {
@@ -60,6 +66,8 @@ export interface AppConfig {
   credits: CreditsConfig;
   maxCreditsPerPayment: number;
   maxCreditsPerRun: number;
+  /** What a refund or a dispute of a credited payment does (SPEC "Reversals"). */
+  reversals: ReversalsConfig;
   /** Request rates; null means just below Stripe's documented limit for the key's mode. */
   stripe: { maxRequestsPerSecond: number | null; maxRequestsPerSecondPerEndpoint: number | null };
 }
@@ -77,6 +85,7 @@ export const DEFAULT_CONFIG: AppConfig = {
   credits: { metadataKey: 'credits', prices: {}, unitAmountPerCredit: {}, minAmountPerCredit: {} },
   maxCreditsPerPayment: 100000,
   maxCreditsPerRun: 1000000,
+  reversals: { refunds: 'review', disputes: 'review' },
   stripe: { maxRequestsPerSecond: null, maxRequestsPerSecondPerEndpoint: null },
 };
 
@@ -172,6 +181,7 @@ export function parseConfig(doc: Json): AppConfig {
     'credits',
     'maxCreditsPerPayment',
     'maxCreditsPerRun',
+    'reversals',
     'stripe',
     '$schema',
   ];
@@ -181,8 +191,10 @@ export function parseConfig(doc: Json): AppConfig {
   const users = parseUsers(doc.users);
   const match = parseMatch(doc.match);
   const credits = parseCredits(doc.credits);
+  const reversals = parseReversals(doc.reversals);
   const stripe = parseStripe(doc.stripe);
   return {
+    reversals,
     stripe,
     users,
     ledger: doc.ledger === undefined || doc.ledger === null ? null : parseLedger(doc.ledger),
@@ -258,6 +270,24 @@ function parseCredits(c: Json): CreditsConfig {
   if (c.minAmountPerCredit !== undefined)
     credits.minAmountPerCredit = currencyMap('credits.minAmountPerCredit', c.minAmountPerCredit);
   return credits;
+}
+
+const POLICIES: readonly ReversalPolicy[] = ['debit', 'review', 'ignore'];
+
+/** Each of refunds and disputes is one of POLICIES; a misspelt one must not fall back to the default. */
+function parseReversals(v: Json): ReversalsConfig {
+  const reversals = { ...DEFAULT_CONFIG.reversals };
+  if (v === undefined) return reversals;
+  if (!isObject(v)) fail('reversals', 'must be an object');
+  checkKeys('reversals', v, ['refunds', 'disputes']);
+  for (const k of ['refunds', 'disputes'] as const) {
+    const p = v[k];
+    if (p === undefined) continue;
+    if (typeof p !== 'string' || !(POLICIES as readonly string[]).includes(p))
+      fail(`reversals.${k}`, `must be "debit", "review" or "ignore", not ${JSON.stringify(p)}`);
+    reversals[k] = p as ReversalPolicy;
+  }
+  return reversals;
 }
 
 function parseStripe(v: Json): AppConfig['stripe'] {

@@ -404,6 +404,19 @@ describe.concurrent('the config file', () => {
     await withConfig({ credits: { minAmountPerCredit: 5 } }, /config credits\.minAmountPerCredit: must be an object/);
   });
 
+  it('reversals: each of refunds and disputes is debit, review or ignore, else exit 2 naming the key', async () => {
+    await withConfig(
+      { reversals: { refunds: 'reverse' } },
+      /config reversals\.refunds: must be "debit", "review" or "ignore", not "reverse"/,
+    );
+    await withConfig(
+      { reversals: { disputes: true } },
+      /config reversals\.disputes: must be "debit", "review" or "ignore", not true/,
+    );
+    await withConfig({ reversals: { refund: 'debit' } }, /config reversals: unknown key "refund"/);
+    await withConfig({ reversals: 'debit' }, /config reversals: must be an object/);
+  });
+
   it('a config error with --json prints the error document', async () => {
     const { dir, db } = fresh();
     const path = writeJson(join(dir, 'conf.json'), { maxCreditPerRun: 10 });
