@@ -1,5 +1,11 @@
 import type Stripe from 'stripe';
-import type { LineItemSnapshot, PaymentIntentSnapshot, SessionSnapshot } from '../reconcile/types.js';
+import type {
+  DisputeSnapshot,
+  LineItemSnapshot,
+  PaymentIntentSnapshot,
+  RefundSnapshot,
+  SessionSnapshot,
+} from '../reconcile/types.js';
 
 /** Stripe objects → the plain snapshots the core decides on. */
 
@@ -73,4 +79,51 @@ export function expandedIntent(s: Stripe.Checkout.Session): PaymentIntentSnapsho
 
 export function toLineItem(li: Stripe.LineItem): LineItemSnapshot {
   return { priceId: li.price?.id ?? null, quantity: li.quantity ?? 1 };
+}
+
+const REFUND_STATUSES: readonly string[] = ['succeeded', 'pending', 'requires_action', 'failed', 'canceled'];
+
+/**
+ * A refund as the core decides it. A status Stripe may add later (the SDK types it as any string,
+ * or null) is read as `pending`: it neither takes credits back nor gives them back until Stripe says more.
+ */
+export function toRefundSnapshot(r: Stripe.Refund): RefundSnapshot {
+  const status = r.status !== null && REFUND_STATUSES.includes(r.status) ? r.status : 'pending';
+  return { id: r.id, amount: r.amount, status: status as RefundSnapshot['status'], created: r.created };
+}
+
+const DISPUTE_STATUSES: Record<string, DisputeSnapshot['status']> = {
+  warning_needs_response: 'warning_needs_response',
+  warning_under_review: 'warning_under_review',
+  warning_closed: 'warning_closed',
+  needs_response: 'needs_response',
+  under_review: 'under_review',
+  won: 'won',
+  lost: 'lost',
+  prevented: 'prevented',
+  // An appeal of a lost dispute: the money stays withdrawn while it runs.
+  appeal_needs_response: 'needs_response',
+  appeal_under_review: 'under_review',
+};
+
+/** A dispute as the core decides it; a status Stripe may add later is an open inquiry (moves nothing). */
+export function toDisputeSnapshot(d: Stripe.Dispute): DisputeSnapshot {
+  return {
+    id: d.id,
+    amount: d.amount,
+    status: DISPUTE_STATUSES[d.status] ?? 'warning_under_review',
+    created: d.created,
+  };
+}
+
+/**
+ * The PaymentIntent a refund or dispute belongs to: its own `payment_intent`, else that of its
+ * charge when the charge came expanded. Stripe sets `payment_intent` whenever the charge has one,
+ * so the lists do not expand the charge: null means a charge made without a PaymentIntent, which is
+ * no payment of this tool's.
+ */
+export function paymentIntentOf(o: Stripe.Refund | Stripe.Dispute): string | null {
+  const own = idOf(o.payment_intent);
+  if (own !== null) return own;
+  return typeof o.charge === 'object' && o.charge !== null ? idOf(o.charge.payment_intent) : null;
 }

@@ -141,7 +141,7 @@ export class ReaderStopped extends CliError {
  * Reads from Stripe through the SDK: every request paced by the rate limiter (per endpoint and
  * global), retried under the retry policy, and counted. The one place that knows which endpoints
  * the tool calls (a restricted key needs read access to exactly these: Checkout Sessions,
- * PaymentIntents, Charges via expansion, Invoices for InvoicePayments, Events).
+ * PaymentIntents, Charges via expansion, Invoices for InvoicePayments, Refunds, Disputes, Events).
  */
 export class StripeReader {
   requests = 0;
@@ -391,6 +391,37 @@ export class StripeReader {
       `retrieve ${id}`,
       () => this.stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }),
       'payment_intents.retrieve',
+    );
+  }
+
+  // Refunds and disputes: a page of a window's (for scanCreated), and all of one PaymentIntent's.
+  // Each endpoint has its own rate lane, shared by both kinds of reading.
+
+  /** A page of refunds created in a range. */
+  listRefunds(created: CreatedRange, startingAfter: string | undefined) {
+    return this.stripe.refunds.list({ created, limit: PAGE, starting_after: startingAfter });
+  }
+
+  /** A page of disputes created in a range. */
+  listDisputes(created: CreatedRange, startingAfter: string | undefined) {
+    return this.stripe.disputes.list({ created, limit: PAGE, starting_after: startingAfter });
+  }
+
+  /** Every page of a PaymentIntent's refunds. */
+  refundsOf(piId: string): AsyncGenerator<Stripe.Refund[]> {
+    return this.pages(
+      `list the refunds of ${piId}`,
+      (starting_after) => this.stripe.refunds.list({ payment_intent: piId, limit: PAGE, starting_after }),
+      'refunds.list',
+    );
+  }
+
+  /** Every page of a PaymentIntent's disputes. */
+  disputesOf(piId: string): AsyncGenerator<Stripe.Dispute[]> {
+    return this.pages(
+      `list the disputes of ${piId}`,
+      (starting_after) => this.stripe.disputes.list({ payment_intent: piId, limit: PAGE, starting_after }),
+      'disputes.list',
     );
   }
 
