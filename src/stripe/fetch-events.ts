@@ -5,13 +5,39 @@ import { fetchPaymentById } from './payment-by-id.js';
 import { mapLimit, type Progress, type StripeReader } from './reader.js';
 
 /** The events that can change whether a payment is credited. */
-export const EVENT_TYPES = [
+const PAYMENT_EVENTS = [
   'checkout.session.completed',
   'checkout.session.async_payment_succeeded',
   'checkout.session.async_payment_failed',
   'payment_intent.succeeded',
   'charge.refunded',
 ] as const;
+
+/**
+ * The events that can change what a payment's refunds and disputes take back or give back (SPEC
+ * "Reversals"), besides `charge.refunded` above: a refund that fails or is canceled, a pending one
+ * that settles, a dispute opened, escalated from an inquiry, or closed.
+ */
+const REVERSAL_EVENTS = [
+  'refund.updated',
+  'refund.failed',
+  'charge.refund.updated',
+  'charge.dispute.created',
+  'charge.dispute.funds_withdrawn',
+  'charge.dispute.closed',
+  'charge.dispute.funds_reinstated',
+] as const;
+
+/** Every type the events list asks for, at most the 20 Stripe takes in one `types` filter. */
+const EVENT_TYPES = [...PAYMENT_EVENTS, ...REVERSAL_EVENTS] as const;
+
+/** What events in a window touched: payments to re-read, and PaymentIntents whose refunds or disputes changed. */
+export interface EventIds {
+  /** Checkout Session and PaymentIntent ids, as idsFromEvents returns them. */
+  payments: string[];
+  /** PaymentIntent ids to read all refunds and disputes of (reversalsOf). */
+  reversals: string[];
+}
 
 /**
  * The ids of the sessions and PaymentIntents that events in the window touched. An event's payload
@@ -23,28 +49,43 @@ export async function idsFromEvents(
   window: Window,
   progress: Progress = () => {},
 ): Promise<string[]> {
-  const ids = new Set<string>();
+  return (await eventIds(reader, window, progress)).payments;
+}
+
+/**
+ * One pass over the events of the window: the payments they touched (only the payment events, as
+ * before reversals were read), and the PaymentIntents whose refunds or disputes they touched
+ * (`charge.refunded` counts for both).
+ */
+export async function eventIds(reader: StripeReader, window: Window, progress: Progress = () => {}): Promise<EventIds> {
+  const payments = new Set<string>();
+  const reversals = new Set<string>();
   let events = 0;
   for await (const page of reader.events(EVENT_TYPES, { gte: window.since, lt: window.until })) {
     for (const e of page) {
-      const id = objectIdOf(e);
-      if (id) ids.add(id);
+      const isPaymentEvent = (PAYMENT_EVENTS as readonly string[]).includes(e.type);
+      const id = isPaymentEvent ? objectIdOf(e) : null;
+      if (id) payments.add(id);
+      const pi = e.type === 'charge.refunded' || !isPaymentEvent ? intentOfObject(e) : null;
+      if (pi) reversals.add(pi);
     }
     events += page.length;
     progress(`${events} events read`);
   }
-  return [...ids];
+  return { payments: [...payments], reversals: [...reversals] };
+}
+
+/** The PaymentIntent a charge, refund or dispute names (an id, or an expanded object). */
+function intentOfObject(e: Stripe.Event): string | null {
+  const pi = (e.data.object as { payment_intent?: unknown }).payment_intent;
+  if (typeof pi === 'string') return pi;
+  if (pi && typeof pi === 'object' && typeof (pi as { id?: unknown }).id === 'string') return (pi as { id: string }).id;
+  return null;
 }
 
 function objectIdOf(e: Stripe.Event): string | null {
-  const obj = e.data.object as { id?: unknown; object?: unknown; payment_intent?: unknown };
-  if (obj.object === 'charge') {
-    const pi = obj.payment_intent;
-    if (typeof pi === 'string') return pi;
-    if (pi && typeof pi === 'object' && typeof (pi as { id?: unknown }).id === 'string')
-      return (pi as { id: string }).id;
-    return null;
-  }
+  const obj = e.data.object as { id?: unknown; object?: unknown };
+  if (obj.object === 'charge') return intentOfObject(e);
   return typeof obj.id === 'string' && /^(cs_|pi_)/.test(obj.id) ? obj.id : null;
 }
 

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Window } from '../../src/reconcile/types.js';
 import { startSimulator, type Dispute, type Refund, type StripeSimulator } from '../../src/simulator/index.js';
 import { createStripeClient } from '../../src/stripe/client.js';
+import { eventIds, idsFromEvents } from '../../src/stripe/fetch-events.js';
 import { reversalsOf, sweepReversals, type PaymentReversals } from '../../src/stripe/fetch-reversals.js';
 import { paymentIntentOf, toDisputeSnapshot, toRefundSnapshot } from '../../src/stripe/map.js';
 import { RateLimiter } from '../../src/stripe/rate-limit.js';
@@ -253,5 +254,34 @@ describe('mapping', () => {
     expect(paymentIntentOf({ ...plain, payment_intent: null })).toBeNull();
     const expanded = await stripe.refunds.retrieve(refund.id, { expand: ['charge'] });
     expect(paymentIntentOf({ ...expanded, payment_intent: null })).toBe(p.pi);
+  });
+});
+
+describe('eventIds: what an incremental run reads', () => {
+  it('names the payments as before, and the PaymentIntents whose refunds or disputes changed', async () => {
+    const t = SINCE + DAY;
+    // Events before the window are not read.
+    clock.now = SINCE - DAY;
+    const failed = pay(SINCE - 2 * DAY);
+    const failing = sim.store.refund(failed.pi, 300, { created: SINCE - DAY })!;
+    const disputed = pay(SINCE - 2 * DAY);
+    const refunded = pay(SINCE - 2 * DAY);
+    const pending = pay(SINCE - 2 * DAY);
+    const settling = sim.store.refund(pending.pi, 100, { created: SINCE - DAY, status: 'pending' })!;
+    clock.now = t;
+    const paid = sim.store.createCheckoutPayment({ created: t, amount: 1000, clientReferenceId: '7' });
+    sim.store.failRefund(failing.id, { at: t + 1 });
+    const d = sim.store.openDispute(disputed.pi, { created: t + 2 });
+    sim.store.closeDispute(d.id, 'won', t + 3);
+    sim.store.refund(refunded.pi, undefined, { created: t + 4 });
+    sim.store.settleRefund(settling.id, t + 5);
+
+    const reader = newReader();
+    const got = await eventIds(reader, WINDOW);
+    // Payments: the new one (by its session and PaymentIntent events) and the fully refunded one.
+    expect(new Set(got.payments)).toEqual(new Set([paid.session.id, paid.paymentIntent!.id, refunded.pi]));
+    expect(new Set(got.reversals)).toEqual(new Set([failed.pi, disputed.pi, refunded.pi, pending.pi]));
+    expect(reader.requestsByEndpoint.get('events.list')).toBe(1);
+    expect(new Set(await idsFromEvents(reader, WINDOW))).toEqual(new Set(got.payments));
   });
 });
