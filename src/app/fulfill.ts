@@ -17,7 +17,7 @@ import { createStripeClient } from '../stripe/client.js';
 import { fetchPaymentById } from '../stripe/payment-by-id.js';
 import { StripeReader } from '../stripe/reader.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
-import { paymentIdOfWebhook } from '../stripe/webhook.js';
+import { webhookSubject } from '../stripe/webhook.js';
 import { Planner, writePlan } from './plan-writer.js';
 
 export interface FulfillerOptions {
@@ -122,8 +122,8 @@ export class Fulfiller {
     signatureHeader: string,
     endpointSecret: string,
   ): Promise<PaymentDecision | null> {
-    const id = paymentIdOfWebhook(this.stripe, rawBody, signatureHeader, endpointSecret);
-    return id === null ? null : this.fulfillPayment(id, true);
+    const subject = webhookSubject(this.stripe, rawBody, signatureHeader, endpointSecret);
+    return subject?.kind === 'payment' ? this.fulfillPayment(subject.id, true) : null;
   }
 
   async close(): Promise<void> {

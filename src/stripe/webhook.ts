@@ -8,24 +8,57 @@ const FULFILLING_EVENTS: readonly string[] = [
   'payment_intent.succeeded',
 ];
 
+/** The webhook events that can take credits back or give them back (SPEC "Reversals"). */
+const REVERSING_EVENTS: readonly string[] = [
+  'charge.refunded',
+  'refund.updated',
+  'refund.failed',
+  'charge.refund.updated',
+  'charge.dispute.created',
+  'charge.dispute.funds_withdrawn',
+  'charge.dispute.closed',
+  'charge.dispute.funds_reinstated',
+];
+
 /**
- * Verifies a webhook's signature with the SDK (over the exact bytes Stripe sent) and returns the id
- * of the Checkout Session or PaymentIntent an event that can complete a purchase names; null for
- * every other event. A bad signature throws WebhookSignatureError.
+ * What a verified webhook is about: a payment to fulfil (a Checkout Session or PaymentIntent id),
+ * the refunds and disputes of a PaymentIntent to decide again (with the refund or dispute the event
+ * names, when it names one), or nothing this tool acts on.
  */
-export function paymentIdOfWebhook(
+export type WebhookSubject =
+  { kind: 'payment'; id: string } | { kind: 'reversals'; paymentIntent: string; subject: string | null } | null;
+
+/**
+ * Verifies a webhook's signature with the SDK (over the exact bytes Stripe sent) and says what it
+ * is about. A bad signature throws WebhookSignatureError.
+ */
+export function webhookSubject(
   stripe: Stripe,
   rawBody: string | Buffer,
   signatureHeader: string,
   endpointSecret: string,
-): string | null {
+): WebhookSubject {
   let event: Stripe.Event;
   try {
     event = stripe.webhooks.constructEvent(rawBody, signatureHeader, endpointSecret);
   } catch (e) {
     throw new WebhookSignatureError(`webhook signature verification failed: ${(e as Error).message}`);
   }
-  if (!FULFILLING_EVENTS.includes(event.type)) return null;
-  const id = (event.data.object as { id?: unknown }).id;
-  return typeof id === 'string' ? id : null;
+  const object = event.data.object as { id?: unknown; object?: unknown; payment_intent?: unknown };
+  if (FULFILLING_EVENTS.includes(event.type)) {
+    return typeof object.id === 'string' ? { kind: 'payment', id: object.id } : null;
+  }
+  if (!REVERSING_EVENTS.includes(event.type)) return null;
+  const pi = idOf(object.payment_intent);
+  if (pi === null) return null;
+  // A charge event names no one refund: every refund of the PaymentIntent is decided again.
+  const subject = object.object === 'charge' || typeof object.id !== 'string' ? null : object.id;
+  return { kind: 'reversals', paymentIntent: pi, subject };
+}
+
+/** An id, or an expanded object's id. */
+function idOf(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string') return (v as { id: string }).id;
+  return null;
 }
