@@ -109,7 +109,7 @@ async function* ownPages(
       .orderBy('id', 'asc')
       .limit(size)
       .execute();
-    if (rows.length > 0) yield rows.map(ownEntry);
+    if (rows.length > 0) yield await withHolders(db, rows.map(ownEntry));
     if (rows.length < size) return;
     after = Number(rows[rows.length - 1]!.id);
   }
@@ -132,6 +132,33 @@ function ownEntry(r: LedgerRow): AuditEntry {
 }
 
 const isoSeconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000);
+
+const REASSIGNED_TO = /^reassign_in\.(\d+)$/;
+
+/**
+ * A purchase a person moved to another user (`assign --reassign`, see reassignKinds) is with the
+ * last reassignment's user, and a person decided it: checked as `assign`'s entries are, for that user.
+ */
+async function withHolders(db: Kysely<Database>, entries: AuditEntry[]): Promise<AuditEntry[]> {
+  const holder = new Map<string, { n: number; userId: string }>();
+  for (const part of chunks([...new Set(entries.map((e) => e.paymentRef))], 400)) {
+    const rows = await db
+      .selectFrom('credit_ledger')
+      .select(['payment_key', 'kind', 'user_id'])
+      .where('payment_key', 'in', part)
+      .where('kind', 'like', 'reassign_in.%')
+      .execute();
+    for (const r of rows) {
+      const n = Number(REASSIGNED_TO.exec(r.kind)?.[1] ?? 0);
+      if (r.payment_key && n > (holder.get(r.payment_key)?.n ?? 0)) holder.set(r.payment_key, { n, userId: r.user_id });
+    }
+  }
+  if (holder.size === 0) return entries;
+  return entries.map((e) => {
+    const h = holder.get(e.paymentRef);
+    return h ? { ...e, userId: h.userId, byPerson: true } : e;
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // A mapped app table
@@ -321,7 +348,7 @@ export async function entriesNaming(
         eb.or([eb('payment_key', 'in', ids), eb('checkout_session_id', 'in', ids), eb('payment_intent_id', 'in', ids)]),
       )
       .execute();
-    return rows.map(ownEntry);
+    return withHolders(db, rows.map(ownEntry));
   }
   const ref = sql.ref(ledger.mapping.columns.paymentRef);
   const rows =

@@ -145,6 +145,56 @@ for (const engine of engines()) {
       expect(entries.map((e) => e.byPerson)).toEqual([false, false, true, false]);
     });
 
+    it("a purchase a person moved to another user is with that user, and checked as a person's entry", async () => {
+      const { app, open } = await setup.start();
+      await plant(app, [
+        { user: '1', credits: 100, key: PI_A, time: '2026-11-05T10:00:00.000Z' },
+        {
+          user: '1',
+          credits: -100,
+          kind: 'reassign_out.1',
+          key: PI_A,
+          time: '2026-11-06T10:00:00.000Z',
+          reason: 'wrong',
+        },
+        {
+          user: '2',
+          credits: 100,
+          kind: 'reassign_in.1',
+          key: PI_A,
+          time: '2026-11-06T10:00:00.000Z',
+          reason: 'wrong',
+        },
+        {
+          user: '2',
+          credits: -100,
+          kind: 'reassign_out.2',
+          key: PI_A,
+          time: '2026-11-07T10:00:00.000Z',
+          reason: 'again',
+        },
+        {
+          user: '3',
+          credits: 100,
+          kind: 'reassign_in.2',
+          key: PI_A,
+          time: '2026-11-07T10:00:00.000Z',
+          reason: 'again',
+        },
+      ]);
+      const entries = (await readAll(open, { kind: 'own' })).flat();
+      expect(entries.map((e) => [e.paymentRef, e.userId, e.byPerson])).toEqual([[PI_A, '3', true]]);
+      await resolveAuditEntry(open.db, { kind: 'own' }, OWN_LEDGER_ONLY, {
+        entryId: entries[0]!.entryId,
+        actor: 'alice',
+        reason: 'refunded outside Stripe',
+        reverse: true,
+      });
+      expect(await app.query("SELECT user_id, credits FROM credit_ledger WHERE kind = 'correction'")).toEqual([
+        { user_id: '3', credits: -100 },
+      ]);
+    });
+
     it('reads a mapped app table: its primary key names the entries, its time column picks the window', async () => {
       const { app, open } = await setup.start();
       await appTable(app, engine, { key: true, time: true });
