@@ -140,8 +140,21 @@ const REASSIGNED_TO = /^reassign_in\.(\d+)$/;
  * last reassignment's user, and a person decided it: checked as `assign`'s entries are, for that user.
  */
 async function withHolders(db: Kysely<Database>, entries: AuditEntry[]): Promise<AuditEntry[]> {
-  const holder = new Map<string, { n: number; userId: string }>();
-  for (const part of chunks([...new Set(entries.map((e) => e.paymentRef))], 400)) {
+  const holders = await reassignedTo(
+    db,
+    entries.map((e) => e.paymentRef),
+  );
+  if (holders.size === 0) return entries;
+  return entries.map((e) => {
+    const userId = holders.get(e.paymentRef);
+    return userId !== undefined ? { ...e, userId, byPerson: true } : e;
+  });
+}
+
+/** The user each of these payments was last reassigned to, for those reassigned. */
+async function reassignedTo(db: Kysely<Database>, keys: readonly string[]): Promise<Map<string, string>> {
+  const last = new Map<string, { n: number; userId: string }>();
+  for (const part of chunks([...new Set(keys)], 400)) {
     const rows = await db
       .selectFrom('credit_ledger')
       .select(['payment_key', 'kind', 'user_id'])
@@ -150,14 +163,10 @@ async function withHolders(db: Kysely<Database>, entries: AuditEntry[]): Promise
       .execute();
     for (const r of rows) {
       const n = Number(REASSIGNED_TO.exec(r.kind)?.[1] ?? 0);
-      if (r.payment_key && n > (holder.get(r.payment_key)?.n ?? 0)) holder.set(r.payment_key, { n, userId: r.user_id });
+      if (r.payment_key && n > (last.get(r.payment_key)?.n ?? 0)) last.set(r.payment_key, { n, userId: r.user_id });
     }
   }
-  if (holder.size === 0) return entries;
-  return entries.map((e) => {
-    const h = holder.get(e.paymentRef);
-    return h ? { ...e, userId: h.userId, byPerson: true } : e;
-  });
+  return new Map([...last].map(([k, v]) => [k, v.userId]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +281,7 @@ export function appSeconds(v: unknown, format: LedgerMapping['createdAtFormat'])
  */
 async function withWriters(db: Kysely<Database>, entries: AuditEntry[]): Promise<AuditEntry[]> {
   if (entries.length === 0 || !(await ownSchemaTables(db)).has('credit_ledger')) return entries;
-  const byRef = new Map<string, { person: boolean; livemode: boolean }>();
+  const byRef = new Map<string, { person: boolean; livemode: boolean; key: string | null }>();
   for (const part of chunks([...new Set(entries.map((e) => e.paymentRef))], 400)) {
     const rows = await db
       .selectFrom('credit_ledger')
@@ -287,13 +296,22 @@ async function withWriters(db: Kysely<Database>, entries: AuditEntry[]): Promise
       )
       .execute();
     for (const r of rows) {
-      const w = { person: r.reason !== null, livemode: Number(r.livemode) === 1 };
+      const w = { person: r.reason !== null, livemode: Number(r.livemode) === 1, key: r.payment_key };
       for (const id of [r.payment_key, r.checkout_session_id, r.payment_intent_id]) if (id) byRef.set(id, w);
     }
   }
+  // A reassignment leaves the app's purchase row as it was and adds two manual rows: the credits
+  // are with the last reassignment's user, by a person's decision.
+  const holders = await reassignedTo(
+    db,
+    [...byRef.values()].flatMap((w) => (w.key ? [w.key] : [])),
+  );
   return entries.map((e) => {
     const w = byRef.get(e.paymentRef);
-    return w ? { ...e, byPerson: w.person, livemode: w.livemode } : e;
+    if (!w) return e;
+    const userId = w.key !== null ? holders.get(w.key) : undefined;
+    if (userId !== undefined) return { ...e, userId, byPerson: true, livemode: w.livemode };
+    return { ...e, byPerson: w.person, livemode: w.livemode };
   });
 }
 

@@ -228,6 +228,27 @@ for (const engine of engines()) {
       ]);
     });
 
+    it('a mapped entry the tool wrote: who wrote it, its mode, and where a reassignment moved it', async () => {
+      const { app, open } = await setup.start();
+      await appTable(app, engine, { key: true, time: true });
+      await appRow(app, '1', 100, PI_A, '2026-11-05T10:00:00Z');
+      await appRow(app, '2', 50, PI_B, '2026-11-05T10:00:00Z');
+      await appRow(app, '3', 70, PI_C, '2026-11-05T10:00:00Z');
+      await plant(app, [
+        { user: '1', credits: 100, key: PI_A, time: '2026-11-05T10:00:00.000Z', reason: 'support ticket 4411' },
+        { user: '2', credits: 50, key: PI_B, time: '2026-11-05T10:00:00.000Z' },
+        { user: '2', credits: -50, kind: 'reassign_out.1', key: PI_B, time: '2026-11-06T10:00:00.000Z', reason: 'x' },
+        { user: '3', credits: 50, kind: 'reassign_in.1', key: PI_B, time: '2026-11-06T10:00:00.000Z', reason: 'x' },
+      ]);
+      const ledger = await auditLedger(open.db, MAPPING('credit_transactions', 'created_at'));
+      const entries = (await readAll(open, ledger)).flat();
+      expect(entries.map((e) => [e.paymentRef, e.userId, e.byPerson, e.livemode])).toEqual([
+        [PI_A, '1', true, false],
+        [PI_B, '3', true, false],
+        [PI_C, '3', false, null],
+      ]);
+    });
+
     it('reads a mapped table with no primary key and no time: every entry, named REF#N', async () => {
       const { app, open } = await setup.start();
       await appTable(app, engine, { key: false, time: false });
