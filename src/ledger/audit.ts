@@ -1,10 +1,12 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { LedgerMapping } from '../config.js';
 import type { AuditEntry } from '../reconcile/types.js';
 import { chunks } from './chunks.js';
 import { engineFor, ownSchemaTables } from './engine.js';
 import { readableRef, tableLabel } from './app-ledger.js';
 import { describeTable, tableRef } from './introspect.js';
+import { inPartialIndex, sessionNotKey } from './ledger.js';
+import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import type { Database, LedgerRow } from './schema.js';
 
 /**
@@ -287,13 +289,7 @@ async function withWriters(db: Kysely<Database>, entries: AuditEntry[]): Promise
       .selectFrom('credit_ledger')
       .select(['payment_key', 'checkout_session_id', 'payment_intent_id', 'reason', 'livemode'])
       .where('kind', '=', 'purchase')
-      .where((eb) =>
-        eb.or([
-          eb('payment_key', 'in', part),
-          eb('checkout_session_id', 'in', part),
-          eb('payment_intent_id', 'in', part),
-        ]),
-      )
+      .where((eb) => naming(eb, part))
       .execute();
     for (const r of rows) {
       const w = { person: r.reason !== null, livemode: Number(r.livemode) === 1, key: r.payment_key };
@@ -319,8 +315,21 @@ async function withWriters(db: Kysely<Database>, entries: AuditEntry[]): Promise
 // The same payment, resolutions
 
 /**
- * For each payment (its pair of ids, known after reading Stripe), the purchase entries that name
- * it by either id, keyed by each of its ids. Entries a person reversed (`audit resolve --reverse`)
+ * Entries under one of these ids as payment key, session id or PaymentIntent id, asked the way the
+ * partial indexes of migrations 0006 and 0008 serve (see ledgerEntriesForPayment): a session's
+ * entries keyed by its PaymentIntent id are found when `ids` holds that PaymentIntent id too.
+ */
+function naming(eb: ExpressionBuilder<Database, 'credit_ledger'>, ids: readonly string[]) {
+  return eb.or([
+    eb('payment_key', 'in', ids),
+    sessionNotKey(ids),
+    inPartialIndex('payment_intent_id', ids, INTENT_NOT_KEY),
+  ]);
+}
+
+/**
+ * For each payment (its pair of ids, known after reading Stripe: the PaymentIntent id whenever it
+ * has one), the purchase entries that name it by either id, keyed by each of its ids. Entries a person reversed (`audit resolve --reverse`)
  * no longer credit anything and are left out.
  */
 export async function samePaymentEntries(
@@ -362,9 +371,7 @@ export async function entriesNaming(
       .selectFrom('credit_ledger')
       .selectAll()
       .where('kind', '=', 'purchase')
-      .where((eb) =>
-        eb.or([eb('payment_key', 'in', ids), eb('checkout_session_id', 'in', ids), eb('payment_intent_id', 'in', ids)]),
-      )
+      .where((eb) => naming(eb, ids))
       .execute();
     return withHolders(db, rows.map(ownEntry));
   }
