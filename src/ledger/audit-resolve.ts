@@ -29,9 +29,35 @@ export interface AuditResolution {
   createdAt: string;
 }
 
-/** The correction's key under the unique (kind, payment_key) index: one per entry of a ledger. */
-export function correctionKey(ledger: AuditLedger, entryId: string): string {
-  return `audit:${ledgerName(ledger)}:${entryId}`;
+/**
+ * The correction's key under the unique (kind, payment_key) index, once per entry. On the tool's
+ * ledger, the purchase's own payment key (unique among purchases), so that `lookup` shows the
+ * correction with its payment. On a mapped table several rows may name one payment: REF#ID.
+ */
+function correctionKey(ledger: AuditLedger, entry: Pick<AuditEntry, 'entryId' | 'paymentRef'>): string {
+  if (ledger.kind === 'own') return entry.paymentRef;
+  return entry.entryId.startsWith(`${entry.paymentRef}#`) ? entry.entryId : `${entry.paymentRef}#${entry.entryId}`;
+}
+
+/** The payment's ids the correction carries: the purchase's on the tool's ledger, else from the reference. */
+async function correctionIds(
+  trx: Kysely<Database>,
+  ledger: AuditLedger,
+  entry: AuditEntry,
+): Promise<{ checkout_session_id: string | null; payment_intent_id: string | null }> {
+  if (ledger.kind === 'own') {
+    const row = await trx
+      .selectFrom('credit_ledger')
+      .select(['checkout_session_id', 'payment_intent_id'])
+      .where('id', '=', Number(entry.entryId))
+      .executeTakeFirst();
+    if (row) return row;
+  }
+  const ref = entry.paymentRef;
+  return {
+    checkout_session_id: ref.startsWith('cs_') ? ref : null,
+    payment_intent_id: ref.startsWith('pi_') ? ref : null,
+  };
 }
 
 /** A purchase entry by the id `audit --json` prints, or undefined. */
@@ -171,9 +197,8 @@ async function insertCorrection(
       user_id: entry.userId,
       credits: -entry.credits,
       kind: 'correction',
-      payment_key: correctionKey(ledger, entry.entryId),
-      checkout_session_id: null,
-      payment_intent_id: null,
+      payment_key: correctionKey(ledger, entry),
+      ...(await correctionIds(trx, ledger, entry)),
       amount: null,
       currency: null,
       livemode: o.livemode ? 1 : 0,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BalanceConfig, LedgerMapping } from '../../src/config.js';
 import { UsageError } from '../../src/errors.js';
-import { auditEntryById, correctionKey, resolveAuditEntry } from '../../src/ledger/audit-resolve.js';
+import { auditEntryById, resolveAuditEntry } from '../../src/ledger/audit-resolve.js';
 import {
   appSeconds,
   auditEntryBatches,
@@ -13,6 +13,7 @@ import {
   type AuditLedger,
   type AuditWindow,
 } from '../../src/ledger/audit.js';
+import { ledgerEntriesForPayment } from '../../src/ledger/corrections.js';
 import { openDatabase, parseDbUrl, type OpenDb } from '../../src/ledger/db.js';
 import { OWN_LEDGER_ONLY } from '../../src/ledger/ledger.js';
 import type { AuditEntry } from '../../src/reconcile/types.js';
@@ -389,7 +390,7 @@ for (const engine of engines()) {
           id: r.correctionId,
           credits: -100,
           kind: 'correction',
-          payment_key: correctionKey({ kind: 'own' }, id),
+          payment_key: PI_C,
           actor: 'alice',
           reason: 'no such payment in Stripe',
           user_id: '3',
@@ -399,6 +400,11 @@ for (const engine of engines()) {
         { correction_id: r.correctionId },
       ]);
       expect(await app.query('SELECT credits FROM users WHERE id = 3')).toEqual([{ credits: 0 }]);
+      // Keyed by the purchase's payment key: lookup shows it with its payment.
+      expect((await ledgerEntriesForPayment(open.db, [PI_C])).map((e) => [e.kind, e.credits])).toEqual([
+        ['purchase', 100],
+        ['correction', -100],
+      ]);
       expect(await readAll(open, { kind: 'own' })).toEqual([]);
       await expect(
         resolveAuditEntry(
@@ -437,7 +443,7 @@ for (const engine of engines()) {
       expect(await app.query('SELECT credits FROM users WHERE id = 2')).toEqual([{ credits: 0 }]);
       expect(
         await app.query("SELECT user_id, credits, payment_key FROM credit_ledger WHERE kind = 'correction'"),
-      ).toEqual([{ user_id: '2', credits: -150, payment_key: 'audit:credit_transactions:1' }]);
+      ).toEqual([{ user_id: '2', credits: -150, payment_key: `${PI_B}#1` }]);
       // The app's new row has no payment reference: it is no purchase entry, and the reversed one is resolved.
       expect(await readAll(open, ledger)).toEqual([]);
     });
