@@ -124,6 +124,22 @@ export interface BaselineTable {
   actor: string;
 }
 
+/** A person's decision on an entry `audit` listed (migration 0012): `accepted`, or `reversed` by a correction entry. */
+export interface AuditResolutionsTable {
+  /** `credit_ledger`, or the mapped app table (schema-qualified when configured so). */
+  ledger: string;
+  entry_id: string;
+  payment_ref: string;
+  user_id: string;
+  credits: number;
+  outcome: 'accepted' | 'reversed';
+  /** The correction entry's credit_ledger id when reversed. */
+  correction_id: number | null;
+  actor: string;
+  reason: string;
+  created_at: string;
+}
+
 export interface Database {
   credit_ledger: CreditLedgerTable;
   stripe_credits_runs: RunsTable;
@@ -132,6 +148,7 @@ export interface Database {
   stripe_credits_lock: LockTable;
   stripe_credits_state: StateTable;
   stripe_credits_baseline: BaselineTable;
+  stripe_credits_audit_resolutions: AuditResolutionsTable;
 }
 
 export const TOOL_TABLES = [
@@ -142,6 +159,7 @@ export const TOOL_TABLES = [
   'stripe_credits_lock',
   'stripe_credits_state',
   'stripe_credits_baseline',
+  'stripe_credits_audit_resolutions',
 ] as const;
 
 export type LedgerRow = Selectable<CreditLedgerTable>;

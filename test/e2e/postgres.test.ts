@@ -437,9 +437,11 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
         '0008-ledger-session-index',
         '0009-ledger-matched-by',
         '0010-review-detail',
+        '0012-audit-resolutions',
       ]);
       expect(await d.tables()).toEqual([
         'credit_ledger',
+        'stripe_credits_audit_resolutions',
         'stripe_credits_baseline',
         'stripe_credits_lock',
         'stripe_credits_migration',
