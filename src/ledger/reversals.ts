@@ -33,6 +33,10 @@ export interface ReversalLookup {
   paymentIntent: string | null;
   /** The payment's refund and dispute ids (`re_…`, `dp_…`). */
   reversalIds: readonly string[];
+  /** What Stripe says was paid, and the mode: used where the ledger does not say (an app's own row). */
+  amount?: number | null;
+  currency?: string | null;
+  livemode?: boolean;
 }
 
 /** The credited purchase of a payment, as a reversal needs it: who holds the credits, how many, what was paid. */
@@ -167,9 +171,9 @@ async function readAppPurchases(
       credits: Number(row.credits),
       checkoutSession: p.checkoutSession,
       paymentIntent: p.paymentIntent,
-      amount: null,
-      currency: null,
-      livemode: false,
+      amount: p.amount ?? null,
+      currency: p.currency ?? null,
+      livemode: p.livemode ?? false,
     });
   }
 }

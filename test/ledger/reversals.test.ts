@@ -209,10 +209,14 @@ for (const engine of engines()) {
       // The users spent their credits.
       await app.exec('UPDATE users SET credits = 0');
 
-      const state = await readReversalState(open.db, [lookup(1, [re(1)]), lookup(2, [dp(2)])], mapped);
+      const state = await readReversalState(
+        open.db,
+        [lookup(1, [re(1)]), { ...lookup(2, [dp(2)]), amount: 300, currency: 'eur', livemode: true }],
+        mapped,
+      );
       const p1 = state.purchases.get(pi(1))!;
       const p2: HeldPurchase = state.purchases.get(pi(2))!;
-      expect(p2).toMatchObject({ userId: '2', credits: 30 });
+      expect(p2).toMatchObject({ userId: '2', credits: 30, amount: 300, currency: 'eur', livemode: true });
       expect(
         await write(
           open.db,
