@@ -526,6 +526,8 @@ export async function sessionKeys(
       .selectFrom('credit_ledger')
       .select('payment_key')
       .where('checkout_session_id', 'in', sessions)
+      // A reversal names the payment's session but is keyed by its refund or dispute id.
+      .where('kind', 'not in', ['reversal', 'reinstatement'])
       .execute())
       if (r.payment_key) keys.add(r.payment_key);
   }

@@ -5,7 +5,13 @@ import type { LedgerMapping } from '../../src/config.js';
 import { openDatabase, parseDbUrl } from '../../src/ledger/db.js';
 import { writeTransaction } from '../../src/ledger/engine.js';
 import { insertPurchases, OWN_LEDGER_ONLY, type Adoption } from '../../src/ledger/ledger.js';
-import { insertReassignment, ledgerEntriesForPayment, paymentHolding } from '../../src/ledger/corrections.js';
+import {
+  existingTables,
+  insertReassignment,
+  ledgerEntriesForPayment,
+  paymentHolding,
+  sessionKeys,
+} from '../../src/ledger/corrections.js';
 import {
   insertReversals,
   readReversalState,
@@ -172,6 +178,8 @@ for (const engine of engines()) {
           actor: 'run',
         },
       ]);
+      // A session id still names one payment key (support commands find payments so), not its refunds.
+      expect(await sessionKeys(open.db, [cs(1)], await existingTables(open.db))).toEqual([pi(1)]);
       const review = await app.query<{ status: string; resolution: string }>(
         'SELECT status, resolution FROM stripe_credits_review WHERE payment_key = ?',
         re(1),
