@@ -190,6 +190,8 @@ describe.each(engines())('review of refunds and disputes (%s)', (engine) => {
         /not in the review queue/,
       );
       expectError(await w.cli(['review', 'reverse', w.ben, '--reason', 'x']), 2, /not a refund or dispute id/);
+      // The payment itself is credited, not in review: its dispute's entry is not its entry.
+      expectError(await w.cli(['review', 'dismiss', w.ben, '--reason', 'x']), 2, /not in the review queue/);
       expect(await w.app.fingerprint()).toBe(before);
 
       const d = await w.json([
