@@ -5,7 +5,7 @@ import { idAsRead, engineFor } from './engine.js';
 import { insertAppCredits, lockPaymentKeys, moveBalances } from './app-ledger.js';
 import { chunks } from './chunks.js';
 import { paymentHolding } from './corrections.js';
-import { nowIso, sessionNotKey, type Adoption } from './ledger.js';
+import { nowIso, sessionNotKey, WRITE_BATCH, type Adoption } from './ledger.js';
 import { tableRef } from './introspect.js';
 import type { Database, LedgerRow, NewLedgerRow } from './schema.js';
 
@@ -256,17 +256,23 @@ export async function insertReversals(
     todo.map((i) => i.decision.id),
   );
   const at = nowIso();
-  const rows = todo.map((i) => reversalRow(i, opts, at));
-  const inserted = new Set(
-    await engineFor(trx).insertReportingKeys(trx, rows, {
+  const inserted = new Set<string>();
+  const engine = engineFor(trx);
+  // Statements of WRITE_BATCH rows: SQLite binds at most 32766 values in one.
+  for (const rows of engine.statementParts(
+    todo.map((i) => reversalRow(i, opts, at)),
+    WRITE_BATCH,
+  )) {
+    const keys = await engine.insertReportingKeys(trx, rows, {
       counted: async (r) => (await reversalInsert(trx, r).executeTakeFirst()).numInsertedOrUpdatedRows ?? 0n,
       returning: async (r) =>
         (await reversalInsert(trx, r).returning(['kind', 'payment_key']).execute()).map((x) =>
           entryKey(x.kind, x.payment_key!),
         ),
       keyOf: (row) => entryKey(row.kind, row.payment_key!),
-    }),
-  );
+    });
+    for (const k of keys) inserted.add(k);
+  }
   const written = todo.filter((i) => inserted.has(entryKey(i.decision.kind, i.decision.id)));
   for (const i of todo) (written.includes(i) ? outcome.written : outcome.alreadyThere).push(i.decision.id);
   await mirrorInApp(trx, written, opts.adoption, at);
@@ -326,18 +332,20 @@ async function closeReviewEntries(
 ): Promise<void> {
   if (ids.length === 0) return;
   const by = opts.runId !== null ? `reversed by run ${opts.runId}` : 'reversed';
-  await trx
-    .updateTable('stripe_credits_review')
-    .set({
-      status: 'resolved',
-      resolved_at: at,
-      resolved_by: opts.actor,
-      resolution: opts.reason ? `${by}: ${opts.reason}` : by,
-      updated_at: at,
-    })
-    .where('payment_key', 'in', ids)
-    .where('status', '=', 'open')
-    .execute();
+  for (const part of chunks(ids, CHUNK)) {
+    await trx
+      .updateTable('stripe_credits_review')
+      .set({
+        status: 'resolved',
+        resolved_at: at,
+        resolved_by: opts.actor,
+        resolution: opts.reason ? `${by}: ${opts.reason}` : by,
+        updated_at: at,
+      })
+      .where('payment_key', 'in', part)
+      .where('status', '=', 'open')
+      .execute();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
