@@ -265,6 +265,28 @@ for (const engine of engines()) {
       ]);
     });
 
+    it('a run’s whole set in one call: more rows than one SQLite statement binds', async () => {
+      const { app, open } = await setup.start();
+      const N = 3000;
+      await credit(
+        open.db,
+        Array.from({ length: N }, (_, n) => purchase(n, String((n % 3) + 1), 10)),
+      );
+      const state = await readReversalState(
+        open.db,
+        Array.from({ length: N }, (_, n) => lookup(n, [re(n)])),
+        null,
+      );
+      expect(state.purchases.size).toBe(N);
+      const items = Array.from({ length: N }, (_, n) => ({
+        decision: decision(re(n), n, -10),
+        purchase: state.purchases.get(pi(n))!,
+      }));
+      expect((await write(open.db, items)).written).toHaveLength(N);
+      const rows = await app.query<{ n: number }>("SELECT count(*) AS n FROM credit_ledger WHERE kind = 'reversal'");
+      expect(Number(rows[0]!.n)).toBe(N);
+    });
+
     it('concurrent writers of the same decisions: one entry per (kind, id), each reported written by exactly one', async () => {
       const { app, open } = await setup.start();
       const N = 40;
