@@ -133,9 +133,20 @@ for (const engine of engines()) {
       const { app, open } = await setup.start();
       await credit(open.db, [purchase(1, '1', 100)]);
       const p = await held(open.db, 1);
-      await writeTransaction(open.db, (trx) =>
-        upsertReversalReview(trx, [{ decision: decision(re(1), 1, -40, 'needs_review'), purchase: p }], 7),
-      );
+      const queue = (credits: number, runId: number) =>
+        writeTransaction(open.db, (trx) =>
+          upsertReversalReview(trx, [{ decision: decision(re(1), 1, credits, 'needs_review'), purchase: p }], runId),
+        );
+      // New to the queue once; a later run brings the credits at stake up to date, not a second entry.
+      expect([...(await queue(-30, 6))]).toEqual([re(1)]);
+      expect([...(await queue(-40, 7))]).toEqual([]);
+      expect(
+        await app.query(
+          'SELECT user_id, credits, source, reversal_of, first_run_id, last_run_id FROM stripe_credits_review',
+        ),
+      ).toEqual([
+        { user_id: '1', credits: -40, source: 'refund', reversal_of: pi(1), first_run_id: 6, last_run_id: 7 },
+      ]);
       const items: ReversalToWrite[] = [
         { decision: decision(re(1), 1, -40), purchase: p },
         { decision: decision(re(1, 1), 1, -10, 'skipped'), purchase: p },
