@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LedgerMapping } from '../../src/config.js';
+import { appLedgerRefs } from '../../src/ledger/app-ledger.js';
 import { openDatabase, parseDbUrl } from '../../src/ledger/db.js';
+import { referenceCounts, unreadableReferences } from '../../src/ledger/introspect/contents.js';
 import { writeTransaction } from '../../src/ledger/engine.js';
 import { insertPurchases, OWN_LEDGER_ONLY, type Adoption } from '../../src/ledger/ledger.js';
 import {
@@ -268,6 +270,17 @@ for (const engine of engines()) {
         ]),
       );
       expect(appRows).toHaveLength(5);
+      // The refund and dispute ids written there are no references the tool failed to read.
+      expect(await appLedgerRefs(open.db, mapped)).toEqual({ readable: true, unreadable: 0, examples: [] });
+      const counts = await referenceCounts(open.db, {
+        schema: null,
+        table: 'credit_transactions',
+        column: 'stripe_id',
+      });
+      expect(counts).toMatchObject({ refs: 4, readable: 2, reversals: 2 });
+      expect(
+        await unreadableReferences(open.db, { schema: null, table: 'credit_transactions', column: 'stripe_id' }, 10),
+      ).toEqual([]);
       const balances = await app.query<{ id: number; credits: number }>('SELECT id, credits FROM users ORDER BY id');
       expect(balances.map((r) => [Number(r.id), Number(r.credits)])).toEqual([
         [1, -100],
