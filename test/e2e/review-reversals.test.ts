@@ -173,6 +173,10 @@ describe.each(engines())('review of refunds and disputes (%s)', (engine) => {
         paymentIntent: w.ann,
         actor: 'ann.support',
       });
+      // lookup USER: the payment once (the reversal names it, under the refund's id).
+      const look = await w.json(['lookup', '1']);
+      expect(look.code, look.stderr).toBe(0);
+      expect(look.doc.payments.map((p: JsonDoc) => p.paymentKey)).toEqual([w.ann]);
       const balText = await w.cli(['balance', '1']);
       expect(balText.stdout).toMatch(/60 credits/);
       expect(balText.stdout).toMatch(/reversal\s*│\s*-40/);
