@@ -75,6 +75,16 @@ export function readableRef(db: Kysely<Database>, ref: RawBuilder<unknown>): Raw
   return engineFor(db).readableRef(ref);
 }
 
+/**
+ * A refund's or dispute's id (`re_…`, `pyr_…`, `dp_…`, `du_…`): the reference of a reversal the tool
+ * wrote into the app's table (see insertReversals), or of the app's own refund rows. Not a payment,
+ * so not one the tool should have recognised as credited either: neither readable nor a warning.
+ */
+export function reversalRef(db: Kysely<Database>, ref: RawBuilder<unknown>): RawBuilder<boolean> {
+  const r = engineFor(db).asText(ref);
+  return sql<boolean>`(substr(${r}, 1, 3) IN ('re_', 'dp_', 'du_') OR substr(${r}, 1, 4) = 'pyr_')`;
+}
+
 /** What the app's table holds as references: any the tool can read, and how many it cannot (with examples). */
 export interface AppRefSummary {
   readable: boolean;
@@ -95,14 +105,16 @@ export async function appLedgerRefs(db: Kysely<Database>, m: LedgerMapping): Pro
   );
   const bad = await sql<{
     n: number | string;
-  }>`SELECT count(*) AS n FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)}`.execute(db);
+  }>`SELECT count(*) AS n FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} AND NOT ${reversalRef(db, ref)}`.execute(
+    db,
+  );
   const unreadable = Number(bad.rows[0]?.n ?? 0);
   const examples =
     unreadable > 0
       ? (
           await sql<{
             ref: string;
-          }>`SELECT DISTINCT ${engineFor(db).asText(ref)} AS ref FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} LIMIT 3`.execute(
+          }>`SELECT DISTINCT ${engineFor(db).asText(ref)} AS ref FROM ${t} WHERE ${ref} IS NOT NULL AND NOT ${readableRef(db, ref)} AND NOT ${reversalRef(db, ref)} LIMIT 3`.execute(
             db,
           )
         ).rows.map((r) => String(r.ref))

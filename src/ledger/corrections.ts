@@ -349,8 +349,23 @@ export async function balanceOf(db: Kysely<Database>, userId: string): Promise<n
 // ---------------------------------------------------------------------------------------------
 // Review queue
 
-/** Open entries, oldest payment first. */
-export async function openReviewEntries(db: Kysely<Database>): Promise<ReviewRow[]> {
+/**
+ * Open entries, oldest first: the payments' (`reversals: false`), or the refunds' and disputes'
+ * that wait for a person (migration 0011's `source`).
+ */
+export async function openReviewEntries(
+  db: Kysely<Database>,
+  opts: { reversals?: boolean } = {},
+): Promise<ReviewRow[]> {
+  // Told apart here, not in SQL: a read-only command may read a queue migrated before 0011.
+  const rows = await openReviewRows(db);
+  return rows.filter((r) => isReversalEntry(r) === (opts.reversals ?? false));
+}
+
+/** Whether a review entry is a refund's or dispute's (migration 0011), not a payment's. */
+const isReversalEntry = (r: ReviewRow): boolean => (r.source ?? null) !== null;
+
+function openReviewRows(db: Kysely<Database>): Promise<ReviewRow[]> {
   return db
     .selectFrom('stripe_credits_review')
     .selectAll()
@@ -361,11 +376,14 @@ export async function openReviewEntries(db: Kysely<Database>): Promise<ReviewRow
     .execute();
 }
 
-/** The review entry of a payment, found by its key, Checkout Session id or PaymentIntent id. */
+/**
+ * The review entry of a payment, found by its key, Checkout Session id or PaymentIntent id (not
+ * the entries of its refunds and disputes, which name the payment's ids too).
+ */
 export async function reviewEntryFor(db: Kysely<Database>, ids: readonly string[]): Promise<ReviewRow | undefined> {
   const wanted = [...new Set(ids.filter((x) => x !== ''))];
   if (wanted.length === 0) return undefined;
-  return db
+  const rows = await db
     .selectFrom('stripe_credits_review')
     .selectAll()
     .where((eb) =>
@@ -375,6 +393,17 @@ export async function reviewEntryFor(db: Kysely<Database>, ids: readonly string[
         eb('payment_intent_id', 'in', wanted),
       ]),
     )
+    .execute();
+  return rows.find((r) => !isReversalEntry(r));
+}
+
+/** The review entry of a refund or dispute, by its id. */
+export async function reversalReviewEntry(db: Kysely<Database>, id: string): Promise<ReviewRow | undefined> {
+  return db
+    .selectFrom('stripe_credits_review')
+    .selectAll()
+    .where('payment_key', '=', id)
+    .where('source', 'is not', null)
     .executeTakeFirst();
 }
 
@@ -497,6 +526,8 @@ export async function sessionKeys(
       .selectFrom('credit_ledger')
       .select('payment_key')
       .where('checkout_session_id', 'in', sessions)
+      // A reversal names the payment's session but is keyed by its refund or dispute id.
+      .where('kind', 'not in', ['reversal', 'reinstatement'])
       .execute())
       if (r.payment_key) keys.add(r.payment_key);
   }

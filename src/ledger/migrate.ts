@@ -9,6 +9,7 @@ import * as m0007 from './migrations/0007-record-session-index.js';
 import * as m0008 from './migrations/0008-ledger-session-index.js';
 import * as m0009 from './migrations/0009-ledger-matched-by.js';
 import * as m0010 from './migrations/0010-review-detail.js';
+import * as m0011 from './migrations/0011-review-reversals.js';
 import * as m0012 from './migrations/0012-audit-resolutions.js';
 
 /** The tool's migrations, and the Migrator both engines run them with (each in its own way: Engine.migrate). */
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-ledger-session-index': m0008,
   '0009-ledger-matched-by': m0009,
   '0010-review-detail': m0010,
+  '0011-review-reversals': m0011,
   '0012-audit-resolutions': m0012,
 };
 

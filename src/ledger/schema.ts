@@ -89,6 +89,15 @@ export interface ReviewTable {
   resolved_at: string | null;
   resolved_by: string | null;
   resolution: string | null;
+  /**
+   * Migration 0011: on a refund's or dispute's entry (keyed by its `re_…`/`dp_…` id) `refund` or
+   * `dispute`, the payment key of the payment it takes from, and the user and credits at stake
+   * (negative); NULL on a payment's entry.
+   */
+  source: string | null;
+  reversal_of: string | null;
+  user_id: string | null;
+  credits: number | null;
 }
 
 /** Every payment the tool has decided, with its latest status (for `lookup`). */

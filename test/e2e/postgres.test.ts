@@ -437,6 +437,7 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
         '0008-ledger-session-index',
         '0009-ledger-matched-by',
         '0010-review-detail',
+        '0011-review-reversals',
         '0012-audit-resolutions',
       ]);
       expect(await d.tables()).toEqual([

@@ -168,7 +168,7 @@ describe.each(engines())('support commands (%s)', (engine) => {
       const before = await w.fingerprint();
       const r = await w.json(['review']);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.doc).toEqual({ open: 0, entries: [] });
+      expect(r.doc).toEqual({ open: 0, entries: [], reversals: [] });
       const text = await w.cli(['review']);
       expect(text.stdout).toMatch(/review queue is empty/);
       expect(await w.fingerprint()).toBe(before);

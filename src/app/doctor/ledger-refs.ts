@@ -100,11 +100,11 @@ export async function checkReferences(c: Checkup, m: Mapped, ref: ColumnInfo): P
     );
     return modes;
   }
-  const unreadable = n.refs - n.readable;
+  const unreadable = n.refs - n.readable - n.reversals;
   if (unreadable === 0) {
     c.f.ok(
       'ledger.references',
-      `all ${n.refs} references are ids the tool reads (${n.pi} PaymentIntent, ${cs} Checkout Session)`,
+      `all ${n.refs} references are ids the tool reads (${n.pi} PaymentIntent, ${cs} Checkout Session${n.reversals > 0 ? `, ${n.reversals} refund or dispute: reversals, not payments` : ''})`,
     );
   } else {
     const classes = await classifyUnreadable(c, at);

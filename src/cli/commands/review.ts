@@ -1,7 +1,15 @@
 import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/corrections.js';
+import {
+  dismissReversalReview,
+  isReversalId,
+  listReversalReview,
+  reverseReview,
+  type ReversalReviewItem,
+} from '../../app/reversal-review.js';
 import { resolveSettings } from '../../config.js';
+import { UsageError } from '../../errors.js';
 import { formatAmount } from '../output.js';
-import { shortTime, table, writeJson } from '../ledger-output.js';
+import { shortTime, signed, table, writeJson } from '../ledger-output.js';
 import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
 import type { CommonFlags, CommandContext } from '../context.js';
@@ -70,11 +78,45 @@ export function renderReview(items: readonly ReviewItem[]): string {
   ].join('\n');
 }
 
+const REVERSAL_REASON: Record<string, string> = {
+  refunded_after_credit: 'refunded after it was credited',
+  disputed_after_credit: 'disputed after it was credited',
+};
+
+/** The refunds and disputes waiting for a person, after the payments (nothing when there are none). */
+export function renderReversalReview(items: readonly ReversalReviewItem[]): string {
+  if (items.length === 0) return '';
+  const t = table(['When (UTC)', 'Refund/dispute', 'Payment', 'Paid', 'Reason', 'User', 'Credits']);
+  const ids = new ShortIds();
+  for (const i of items) {
+    t.push([
+      shortTime(i.occurredAt),
+      termText(ids.show(i.id)),
+      termText(ids.show(i.paymentKey)),
+      formatAmount(i.amount, i.currency),
+      `${i.reason}\n${REVERSAL_REASON[i.reason] ?? ''}`,
+      termText(i.userId ?? ''),
+      signed(i.credits),
+    ]);
+  }
+  const n = items.length;
+  return [
+    `${n} refund${n === 1 ? '' : 's'} or dispute${n === 1 ? '' : 's'} of credited payments need${n === 1 ? 's' : ''} a person (oldest first):`,
+    t.toString(),
+    ...ids.legend().map(termText),
+    'Next: stripe-credits review reverse ID --reason TEXT (take the credits back)  ·  review dismiss ID --reason TEXT (keep them)',
+    '',
+  ].join('\n');
+}
+
 export async function reviewList(ctx: CommandContext, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   const items = await listReview({ settings, cwd: ctx.cwd });
-  if (flags.json) writeJson(ctx, { open: items.length, entries: items });
-  else ctx.io.stdout.write(renderReview(items));
+  const reversals = await listReversalReview({ settings, cwd: ctx.cwd });
+  if (flags.json) writeJson(ctx, { open: items.length, entries: items, reversals });
+  else if (items.length === 0 && reversals.length > 0) ctx.io.stdout.write(renderReversalReview(reversals));
+  else
+    ctx.io.stdout.write(`${renderReview(items)}${reversals.length > 0 ? '\n' : ''}${renderReversalReview(reversals)}`);
   return 0;
 }
 
@@ -86,6 +128,12 @@ export async function reviewDismiss(
   const reason = requireText(flags.reason, '--reason');
   const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  if (isReversalId(payment))
+    return reversalDismissed(
+      ctx,
+      flags,
+      await dismissReversalReview({ settings, cwd: ctx.cwd, id: payment, reason, actor }),
+    );
   const r = await dismissReview({ settings, cwd: ctx.cwd, payment, reason, actor });
   const i = r.item;
   if (flags.json) {
@@ -109,6 +157,68 @@ export async function reviewDismiss(
     ctx.io.stdout.write(
       `${termText(`${i.paymentKey} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.`)}\n`,
     );
+  }
+  return 0;
+}
+
+function reversalDismissed(
+  ctx: CommandContext,
+  flags: CommonFlags,
+  r: Awaited<ReturnType<typeof dismissReversalReview>>,
+): number {
+  const i = r.item;
+  if (flags.json) {
+    writeJson(ctx, {
+      outcome: r.outcome,
+      id: i.id,
+      status: i.status,
+      dismissedBy: i.resolvedBy,
+      dismissedAt: i.resolvedAt,
+      reason: i.resolution,
+      entry: i,
+    });
+  } else if (r.outcome === 'dismissed') {
+    ctx.io.stdout.write(
+      `${termText(`Dismissed ${i.id} (${i.reason}, payment ${i.paymentKey}) without reversing it: user ${i.userId ?? '?'} keeps ${-i.credits} credits. By ${i.resolvedBy}: ${i.resolution}`)}\n`,
+    );
+    ctx.io.stdout.write('The entry is kept; later runs never reverse it.\n');
+  } else {
+    ctx.io.stdout.write(
+      `${termText(`${i.id} was already dismissed by ${i.resolvedBy} on ${shortTime(i.resolvedAt)}: ${i.resolution}. Nothing changed.`)}\n`,
+    );
+  }
+  return 0;
+}
+
+/** `review reverse ID --reason TEXT`: a person takes a refunded or disputed payment's credits back. */
+export async function reviewReverse(
+  ctx: CommandContext,
+  id: string,
+  flags: CommonFlags & { reason?: string },
+): Promise<number> {
+  const reason = requireText(flags.reason, '--reason');
+  const actor = requireText(flags.actor ?? ctx.defaultActor, '--actor');
+  if (!isReversalId(id))
+    throw new UsageError(`not a refund or dispute id: '${id}'`, 'expected re_… or dp_… (see: stripe-credits review)');
+  const settings = resolveSettings(flags, ctx.env, ctx.cwd);
+  const r = await reverseReview({ settings, cwd: ctx.cwd, id, reason, actor });
+  const i = r.item;
+  if (flags.json) {
+    writeJson(ctx, {
+      outcome: 'reversed',
+      id: i.id,
+      paymentKey: i.paymentKey,
+      userId: r.userId,
+      credits: r.credits,
+      actor,
+      reason,
+      entry: i,
+    });
+  } else {
+    ctx.io.stdout.write(
+      `${termText(`Reversed ${i.id} (${i.reason}, payment ${i.paymentKey}): ${signed(r.credits)} credits for user ${r.userId}, by ${actor}: ${reason}`)}\n`,
+    );
+    ctx.io.stdout.write(`${termText(`See the balance with: stripe-credits balance ${r.userId}`)}\n`);
   }
   return 0;
 }

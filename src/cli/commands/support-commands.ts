@@ -13,23 +13,44 @@ export function registerSupportCommands(r: Registrar): void {
   registerUserCommands(r);
 }
 
-/** `review` lists the queue; `review dismiss` closes one entry. */
+/** `review` lists the queue; `review dismiss` closes one entry; `review reverse` takes a refund's or dispute's credits back. */
 function registerReview({ program, ctx, setResult, common }: Registrar): void {
   const review = common(
     program
       .command('review')
-      .description('open payments that need a person, oldest first; `review dismiss PAYMENT --reason TEXT` closes one'),
+      .description(
+        "open payments, and refunds and disputes of credited payments, that need a person, oldest first; `review dismiss ID --reason TEXT` closes one, `review reverse ID --reason TEXT` takes a refund's or dispute's credits back",
+      ),
     { stripe: false, writes: false },
   ).action(async (flags: CommonFlags) => setResult(await (await import('./review.js')).reviewList(ctx, flags)));
   common(
     review
-      .command('dismiss <payment>')
-      .description('close a review entry without crediting it (kept, with who and why)'),
+      .command('dismiss <id>')
+      .description(
+        'close a review entry without acting on it (kept, with who and why): a payment (cs_…, pi_…) is not credited; a refund or dispute (re_…, dp_…) is not reversed, by this or any later run',
+      ),
     { stripe: false, writes: true },
   )
-    .requiredOption('--reason <text>', 'why it needs no credit (required; recorded)')
+    .requiredOption('--reason <text>', 'why it needs no credit or reversal (required; recorded)')
     .action(async (payment: string, _flags: unknown, cmd: Command) =>
       setResult(await (await import('./review.js')).reviewDismiss(ctx, payment, cmd.optsWithGlobals())),
+    );
+  common(
+    review
+      .command('reverse <id>')
+      .description(
+        'take back the credits of a refund or dispute (re_…, dp_…) waiting in review: a reversal entry for the user, with who and why; the entry is closed',
+      ),
+    { stripe: false, writes: true },
+  )
+    .requiredOption('--reason <text>', 'why the credits are taken back (required; recorded with the entry)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 reversed; 2 bad input or not in the review queue; 3 reversed or dismissed already (nothing written).`,
+    )
+    .action(async (id: string, _flags: unknown, cmd: Command) =>
+      setResult(await (await import('./review.js')).reviewReverse(ctx, id, cmd.optsWithGlobals())),
     );
 }
 

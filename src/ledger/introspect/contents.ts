@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { readableRef } from '../app-ledger.js';
+import { readableRef, reversalRef } from '../app-ledger.js';
 import { asText } from '../engine.js';
 import type { Database } from '../schema.js';
 import { tableRef } from './model.js';
@@ -47,6 +47,8 @@ export interface ReferenceCounts {
   refs: number;
   /** References the tool reads: a plain PaymentIntent or Checkout Session id. */
   readable: number;
+  /** Refund and dispute ids (reversals): not payments, and no cause for concern (see reversalRef). */
+  reversals: number;
   pi: number;
   csTest: number;
   csLive: number;
@@ -57,9 +59,12 @@ export async function referenceCounts(db: Kysely<Database>, at: ColumnRef): Prom
   const r = asText(db, sql.ref(at.column));
   const readable = readableRef(db, sql.ref(at.column));
   const when = (cond: unknown) => sql`COALESCE(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
-  const agg = await sql<Record<'rows' | 'refs' | 'readable' | 'pi' | 'cs_test' | 'cs_live', number | string>>`
+  const agg = await sql<
+    Record<'rows' | 'refs' | 'readable' | 'reversals' | 'pi' | 'cs_test' | 'cs_live', number | string>
+  >`
     SELECT count(*) AS rows, count(${r}) AS refs,
            ${when(readable)} AS readable,
+           ${when(reversalRef(db, sql.ref(at.column)))} AS reversals,
            ${when(sql`${readable} AND substr(${r}, 1, 3) = 'pi_'`)} AS pi,
            ${when(sql`${readable} AND substr(${r}, 1, 8) = 'cs_test_'`)} AS cs_test,
            ${when(sql`${readable} AND substr(${r}, 1, 8) = 'cs_live_'`)} AS cs_live
@@ -69,6 +74,7 @@ export async function referenceCounts(db: Kysely<Database>, at: ColumnRef): Prom
     rows: count(a.rows),
     refs: count(a.refs),
     readable: count(a.readable),
+    reversals: count(a.reversals),
     pi: count(a.pi),
     csTest: count(a.cs_test),
     csLive: count(a.cs_live),
@@ -84,7 +90,7 @@ export async function unreadableReferences(
   const r = asText(db, sql.ref(at.column));
   const readable = readableRef(db, sql.ref(at.column));
   const sample = await sql<{ ref: string; n: number | string }>`
-    SELECT ${r} AS ref, count(*) AS n FROM ${tableRef(at.schema, at.table)} WHERE ${r} IS NOT NULL AND NOT ${readable} GROUP BY ${r} ORDER BY 1 LIMIT ${limit}`.execute(
+    SELECT ${r} AS ref, count(*) AS n FROM ${tableRef(at.schema, at.table)} WHERE ${r} IS NOT NULL AND NOT ${readable} AND NOT ${reversalRef(db, sql.ref(at.column))} GROUP BY ${r} ORDER BY 1 LIMIT ${limit}`.execute(
     db,
   );
   return sample.rows.map((x) => ({ ref: String(x.ref), rows: count(x.n) }));
