@@ -113,6 +113,12 @@ class ReconcileRun {
   private swept: SweptReversals | undefined;
   /** PaymentIntents whose refunds or disputes the sweep or the events named. */
   private readonly touched = new Set<string>();
+  /**
+   * PaymentIntents the window's payment lists showed created in the window: the sweep holds all
+   * their refunds and disputes (SweptReversals.covers), so they cost no request more. Kept outside
+   * the heap; once the sweep is done, only those it touched are kept.
+   */
+  private readonly createdInWindow = new IdSet();
 
   constructor(
     private readonly opts: ReconcileOptions,
@@ -289,7 +295,7 @@ class ReconcileRun {
     const ready = this.prepareOnFirstAnswer(reader, source, until);
     const sink = async (batch: Payment[]) => {
       await ready;
-      await planner.decide(batch);
+      await this.windowSink(planner, source.window)(batch);
     };
     const fetched = fetchPayments(reader, source.window, this.opts.settings.config, sink, this.sweepOptions());
     const swept = this.sweepWindow(reader, source.window);
@@ -361,7 +367,7 @@ class ReconcileRun {
       return;
     }
     await Promise.all([
-      fetchPayments(reader, source.window, config, planner.decide, this.sweepOptions()),
+      fetchPayments(reader, source.window, config, this.windowSink(planner, source.window), this.sweepOptions()),
       this.sweepWindow(reader, source.window),
     ]);
     const also = source.alsoEvents;
@@ -370,6 +376,18 @@ class ReconcileRun {
       const ids = (await this.readEvents(reader, also)).filter((id) => !planner.hasDecided(id));
       await planner.decide(await fetchPaymentsByIds(reader, ids, config, progress, missing));
     }
+  }
+
+  /** The window's payments to the planner, noting the PaymentIntents created in the window. */
+  private windowSink(planner: Planner, window: Window): (batch: Payment[]) => Promise<void> {
+    return (batch) => {
+      for (const p of batch) {
+        const pi = p.paymentIntent;
+        if (pi && pi.created >= window.since && (!this.swept || this.swept.byIntent.has(pi.id)))
+          this.createdInWindow.add(pi.id);
+      }
+      return planner.decide(batch);
+    };
   }
 
   /** The refunds and disputes created in the window, read beside its payments on their own lanes. */
@@ -391,7 +409,9 @@ class ReconcileRun {
     await this.lock?.assertHeld();
     this.signal.throwIfAborted();
     const outcome = await settleReversals(
-      [...this.touched].map((id) => ({ id })),
+      [...this.touched].map((id) =>
+        this.createdInWindow.has(id) ? { id, created: this.swept!.window.since } : { id },
+      ),
       {
         db: this.db,
         reader,

@@ -80,7 +80,11 @@ async function world(engine: EngineName, test: TestContext, policy: Record<strin
     libs.push(lib);
     return lib;
   };
-  return { sim, app, tmp, cli, reconcile, buy, ledger, entries, review, since, library };
+  /** Requests for one PaymentIntent's whole lists of refunds and disputes (`?payment_intent=…`). */
+  const wholeLists = () =>
+    sim.requests.filter((r) => /^\/v1\/(refunds|disputes)$/.test(r.path) && r.query.payment_intent !== undefined)
+      .length;
+  return { sim, app, tmp, cli, reconcile, buy, ledger, entries, review, since, library, wholeLists };
 }
 
 const DEBIT = { refunds: 'debit', disputes: 'debit' };
@@ -112,6 +116,14 @@ describe.each(engines())('reversals in reconcile (%s)', (engine) => {
       expect(await w.entries('reversal')).toEqual([
         { user_id: '1', credits: -100, kind: 'reversal', payment_key: re.id },
       ]);
+
+      // Created in the window: the window's lists hold all its refunds, no request more.
+      expect(w.wholeLists()).toBe(0);
+      // A window starting after the payment: its refunds and disputes are read whole, once each list.
+      const later = await w.cli(['reconcile', '--since', String(now() - 3600), '--json']);
+      expect(later.code, later.stderr).toBe(0);
+      expect(JSON.parse(later.stdout).reversals).toEqual([expect.objectContaining({ status: 'already_reversed' })]);
+      expect(w.wholeLists()).toBe(2);
 
       const again = await w.reconcile();
       expect(again.code).toBe(0);
@@ -162,6 +174,7 @@ describe.each(engines())('reversals in reconcile (%s)', (engine) => {
       w.sim.store.refund(pi, undefined, { created: -60 });
       const run = await w.reconcile();
       expect(run.code).toBe(0);
+      expect(w.wholeLists()).toBe(0);
       expect(run.doc.items).toEqual([expect.objectContaining({ paymentKey: pi, status: 'skipped' })]);
       expect(run.doc.reversals).toEqual([expect.objectContaining({ status: 'skipped', reason: 'not_credited' })]);
       expect(await w.entries('reversal')).toEqual([]);
