@@ -9,19 +9,26 @@
  */
 import { Fulfiller, type FulfillerOptions } from './app/fulfill.js';
 import { jsonItem, type FulfilledItem } from './app/decision-json.js';
+import type { ReversalItem } from './app/reversals.js';
 
 export type StripeCreditsOptions = FulfillerOptions;
-export type { FulfilledItem };
+export type { FulfilledItem, ReversalItem };
 
 export interface StripeCredits {
   /** Credits a payment (`cs_…` or `pi_…`) at most once; safe concurrently and while reconcile runs. */
   fulfill(id: string): Promise<FulfilledItem>;
-  /** Verifies the signature, then fulfils `checkout.session.completed`, `…async_payment_succeeded` and `payment_intent.succeeded`; null for other events and for objects that are not credit purchases. */
+  /**
+   * Verifies the signature, then fulfils `checkout.session.completed`, `…async_payment_succeeded` and
+   * `payment_intent.succeeded`; for a refund's or dispute's event (`charge.refunded`, `refund.updated`,
+   * `refund.failed`, `charge.dispute.created`, `charge.dispute.closed`) takes credits back or gives them
+   * back under the `reversals` policy and returns that refund's or dispute's item; null for other
+   * events and for objects that are not credit purchases.
+   */
   handleWebhook(
     rawBody: string | Buffer,
     signatureHeader: string,
     endpointSecret: string,
-  ): Promise<FulfilledItem | null>;
+  ): Promise<FulfilledItem | ReversalItem | null>;
   close(): Promise<void>;
 }
 
@@ -31,7 +38,8 @@ export function createStripeCredits(options: StripeCreditsOptions): StripeCredit
     fulfill: async (id) => jsonItem(await f.fulfill(id)),
     handleWebhook: async (body, sig, secret) => {
       const d = await f.handleWebhook(body, sig, secret);
-      return d === null ? null : jsonItem(d);
+      if (d === null) return null;
+      return 'payment' in d ? jsonItem(d.payment) : d.reversal;
     },
     close: () => f.close(),
   };

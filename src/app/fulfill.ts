@@ -19,6 +19,10 @@ import { StripeReader } from '../stripe/reader.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../stripe/retry.js';
 import { webhookSubject } from '../stripe/webhook.js';
 import { Planner, writePlan } from './plan-writer.js';
+import { reversalItem, settleReversals, type ReversalItem } from './reversals.js';
+
+/** What a webhook did: a payment's decision, or the refund's or dispute's item it named. */
+export type WebhookOutcome = { payment: PaymentDecision } | { reversal: ReversalItem } | null;
 
 export interface FulfillerOptions {
   /** The app's database: a SQLite path, `sqlite:PATH` or a Postgres URL (as `--db`). */
@@ -114,16 +118,43 @@ export class Fulfiller {
    * Verifies a webhook with the SDK and fulfils the events that can complete a purchase; returns
    * null for the others, and for those whose object is not a credit purchase (a subscription's
    * invoice PaymentIntent, a PaymentIntent without credit metadata, a subscription-mode session):
-   * answering an error there would make Stripe retry it for days. A bad signature throws an error
-   * that says so.
+   * answering an error there would make Stripe retry it for days. A refund's or dispute's event
+   * decides and writes that PaymentIntent's reversals as reconcile does. A bad signature throws an
+   * error that says so.
    */
   async handleWebhook(
     rawBody: string | Buffer,
     signatureHeader: string,
     endpointSecret: string,
-  ): Promise<PaymentDecision | null> {
+  ): Promise<WebhookOutcome> {
     const subject = webhookSubject(this.stripe, rawBody, signatureHeader, endpointSecret);
-    return subject?.kind === 'payment' ? this.fulfillPayment(subject.id, true) : null;
+    if (subject?.kind === 'payment') {
+      const payment = await this.fulfillPayment(subject.id, true);
+      return payment && { payment };
+    }
+    if (subject?.kind !== 'reversals') return null;
+    const reversal = await this.settleIntent(subject.paymentIntent, subject.subject);
+    return reversal && { reversal };
+  }
+
+  /**
+   * All refunds and disputes of one PaymentIntent decided under the `reversals` policy and written:
+   * the item of the one the event named, else the newest (null when it has none).
+   */
+  private async settleIntent(paymentIntent: string, named: string | null): Promise<ReversalItem | null> {
+    const { open } = await this.database();
+    const reader = new StripeReader(this.stripe, this.retry, maskKey(this.opts.stripeApiKey));
+    const { decisions } = await settleReversals([{ id: paymentIntent }], {
+      db: open.db,
+      reader,
+      config: this.config,
+      dryRun: false,
+      toolTables: true,
+      runId: null,
+      actor: this.opts.actor ?? 'webhook',
+    });
+    const d = decisions.find((x) => x.id === named) ?? decisions.at(-1);
+    return d ? reversalItem(d) : null;
   }
 
   async close(): Promise<void> {

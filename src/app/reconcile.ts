@@ -14,13 +14,15 @@ import { Planner, wouldBeNewInReview, writePlan, type WriteOutcome } from './pla
 import { stripeReaderFor } from './stripe-reader.js';
 import type { RateLimits } from '../stripe/rate-limit.js';
 import type { ScanOptions } from '../stripe/scan.js';
-import type { Payment, PaymentDecision, Window } from '../reconcile/types.js';
+import type { Payment, PaymentDecision, ReversalDecision, Window } from '../reconcile/types.js';
 import { planSource, RECHECK_SECONDS, type Source, type SourcePlan } from '../reconcile/window.js';
-import { fetchPaymentsByIds, idsFromEvents } from '../stripe/fetch-events.js';
+import { eventIds, fetchPaymentsByIds } from '../stripe/fetch-events.js';
+import { sweepReversals, type SweptReversals } from '../stripe/fetch-reversals.js';
 import { fetchPayments, type SweepOptions } from '../stripe/window-sweep.js';
 import type { RetryPolicy } from '../stripe/retry.js';
 import { isoSeconds } from '../when.js';
 import { memoryPhase } from './debug-memory.js';
+import { settleReversals, type ReversalOutcome } from './reversals.js';
 import { InterruptedError, runSignal } from './stop.js';
 import { ReaderStopped, type Progress, type StripeReader } from '../stripe/reader.js';
 
@@ -51,7 +53,8 @@ export interface ReconcileReport {
   mode: 'apply' | 'dry-run';
   source: Source;
   window: Window;
-  counts: ReconcileCounts;
+  /** The payments' counts, then `reversed`: refunds and disputes taken back (dry run: that would be). */
+  counts: ReconcileCounts & { reversed: number };
   creditsWritten: number;
   /** Credits the plan meant to write (what a dry run would write). */
   creditsPlanned: number;
@@ -62,6 +65,10 @@ export interface ReconcileReport {
   decisions: Iterable<PaymentDecision>;
   /** Payments that this run put in the review queue for the first time (dry run: would put). */
   newInReview: string[];
+  /** SPEC "Reversals": every refund and dispute of the PaymentIntents the run touched, decided. */
+  reversals: ReversalDecision[];
+  /** Refund and dispute ids this run put in the review queue for the first time (dry run: would put). */
+  reversalsNewInReview: string[];
   /** Things a person should know about this run (a gap the window could not cover…). */
   notes: string[];
   runId: number | null;
@@ -102,6 +109,16 @@ class ReconcileRun {
   private lock: HeldLock | null = null;
   /** The users table as checkLedger found it (with its id type), for the planner. */
   private usersTable: UsersTable | undefined;
+  /** A window run's lists of refunds and disputes created in the window. */
+  private swept: SweptReversals | undefined;
+  /** PaymentIntents whose refunds or disputes the sweep or the events named. */
+  private readonly touched = new Set<string>();
+  /**
+   * PaymentIntents the window's payment lists showed created in the window: the sweep holds all
+   * their refunds and disputes (SweptReversals.covers), so they cost no request more. Kept outside
+   * the heap; once the sweep is done, only those it touched are kept.
+   */
+  private readonly createdInWindow = new IdSet();
 
   constructor(
     private readonly opts: ReconcileOptions,
@@ -138,9 +155,11 @@ class ReconcileRun {
     const plan = this.checkedPlan(planner.plan);
     const overCap = await this.checkCap(plan, planner.creditsPlanned, source, reader);
     const written = await this.write(plan, hadTables);
-    const counts = plan.counts();
+    const taken = await this.takeBack(reader, tables);
+    const counts = { ...plan.counts(), reversed: reversedCount(taken.decisions) };
     await this.recordSuccess(counts, written.creditsWritten, source, reader);
-    const attention = written.newInReview.length > 0 || (dryRun && counts.wouldCredit > 0) || overCap;
+    const attention =
+      written.newInReview.length > 0 || (dryRun && counts.wouldCredit > 0) || overCap || needsPerson(taken, dryRun);
     return {
       mode: dryRun ? 'dry-run' : 'apply',
       source: source.source,
@@ -150,6 +169,8 @@ class ReconcileRun {
       creditsPlanned: planner.creditsPlanned,
       decisions: plan.reported(),
       newInReview: written.newInReview,
+      reversals: taken.decisions,
+      reversalsNewInReview: taken.newInReview,
       notes: source.notes,
       runId: this.runId,
       requests: reader.requests,
@@ -274,12 +295,14 @@ class ReconcileRun {
     const ready = this.prepareOnFirstAnswer(reader, source, until);
     const sink = async (batch: Payment[]) => {
       await ready;
-      await planner.decide(batch);
+      await this.windowSink(planner, source.window)(batch);
     };
     const fetched = fetchPayments(reader, source.window, this.opts.settings.config, sink, this.sweepOptions());
+    const swept = this.sweepWindow(reader, source.window);
     fetched.catch(() => {}); // awaited below, or abandoned with the run
+    swept.catch(() => {});
     await ready;
-    await fetched;
+    await Promise.all([fetched, swept]);
     return source;
   }
 
@@ -339,17 +362,70 @@ class ReconcileRun {
     const { config } = this.opts.settings;
     const { progress, missing } = this;
     if (source.source === 'events') {
-      const ids = await idsFromEvents(reader, source.window, progress);
+      const ids = await this.readEvents(reader, source.window);
       await planner.decide(await fetchPaymentsByIds(reader, ids, config, progress, missing));
       return;
     }
-    await fetchPayments(reader, source.window, config, planner.decide, this.sweepOptions());
+    await Promise.all([
+      fetchPayments(reader, source.window, config, this.windowSink(planner, source.window), this.sweepOptions()),
+      this.sweepWindow(reader, source.window),
+    ]);
     const also = source.alsoEvents;
     if (also) {
       progress(`reading events since the last run (${isoSeconds(also.since)})`);
-      const ids = (await idsFromEvents(reader, also, progress)).filter((id) => !planner.hasDecided(id));
+      const ids = (await this.readEvents(reader, also)).filter((id) => !planner.hasDecided(id));
       await planner.decide(await fetchPaymentsByIds(reader, ids, config, progress, missing));
     }
+  }
+
+  /** The window's payments to the planner, noting the PaymentIntents created in the window. */
+  private windowSink(planner: Planner, window: Window): (batch: Payment[]) => Promise<void> {
+    return (batch) => {
+      for (const p of batch) {
+        const pi = p.paymentIntent;
+        if (pi && pi.created >= window.since && (!this.swept || this.swept.byIntent.has(pi.id)))
+          this.createdInWindow.add(pi.id);
+      }
+      return planner.decide(batch);
+    };
+  }
+
+  /** The refunds and disputes created in the window, read beside its payments on their own lanes. */
+  private async sweepWindow(reader: StripeReader, window: Window): Promise<void> {
+    this.swept = await sweepReversals(reader, window, { progress: this.progress, scan: this.opts.scan });
+    for (const pi of this.swept.byIntent.keys()) this.touched.add(pi);
+  }
+
+  /** The events' payments to re-read; the PaymentIntents whose refunds or disputes they named are kept. */
+  private async readEvents(reader: StripeReader, window: Window): Promise<string[]> {
+    const ids = await eventIds(reader, window, this.progress);
+    for (const pi of ids.reversals) this.touched.add(pi);
+    return ids.payments;
+  }
+
+  /** After the payments: the refunds and disputes of the PaymentIntents the run touched, decided and written. */
+  private async takeBack(reader: StripeReader, toolTables: boolean): Promise<ReversalOutcome> {
+    const { opts } = this;
+    await this.lock?.assertHeld();
+    this.signal.throwIfAborted();
+    const outcome = await settleReversals(
+      [...this.touched].map((id) =>
+        this.createdInWindow.has(id) ? { id, created: this.swept!.window.since } : { id },
+      ),
+      {
+        db: this.db,
+        reader,
+        config: opts.settings.config,
+        dryRun: opts.dryRun,
+        toolTables,
+        runId: this.runId,
+        actor: opts.actor,
+        swept: this.swept,
+        progress: this.progress,
+      },
+    );
+    memoryPhase('reversals');
+    return outcome;
   }
 
   /** What earlier runs left pending or in review, re-read unless the run decided it already. */
@@ -465,6 +541,17 @@ class ReconcileRun {
     await this.lock?.release().catch(() => {});
     await this.open.close();
   }
+}
+
+/** Refunds and disputes taken back (a dry run: that would be). */
+function reversedCount(decisions: readonly ReversalDecision[]): number {
+  return decisions.filter((d) => d.status === 'reversed' || d.status === 'would_reverse').length;
+}
+
+/** SPEC "Exit codes": new reversals in review, or a dry run that would take credits back. */
+function needsPerson(taken: ReversalOutcome, dryRun: boolean): boolean {
+  if (taken.newInReview.length > 0) return true;
+  return dryRun && taken.decisions.some((d) => d.status === 'would_reverse' || d.status === 'would_reinstate');
 }
 
 /** Objects events (or earlier runs) named that Stripe no longer has, e.g. deleted test data. */

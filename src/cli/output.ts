@@ -2,7 +2,8 @@ import Table from 'cli-table3';
 import type { Ora } from 'ora';
 import { jsonItem } from '../app/decision-json.js';
 import type { ReconcileReport } from '../app/reconcile.js';
-import type { PaymentDecision } from '../reconcile/types.js';
+import { reversalItem } from '../app/reversals.js';
+import type { PaymentDecision, ReversalDecision } from '../reconcile/types.js';
 import { isoSeconds } from '../when.js';
 import { shortId } from './short-id.js';
 import { termText } from './term-text.js';
@@ -120,6 +121,7 @@ export function reconcileJsonHead(r: ReconcileReport) {
     newInReview: r.newInReview,
     notes: r.notes,
     requests: r.requests,
+    reversals: r.reversals.map(reversalItem),
   };
 }
 
@@ -193,7 +195,46 @@ export function summaryLine(r: ReconcileReport): string {
     `${c.pending} pending`,
     `${c.skipped} skipped`,
   ];
-  return `${c.payments} payments: ${parts.join(', ')}.${r.mode === 'dry-run' ? ' Dry run: nothing was written.' : ''}`;
+  const taken = reversalSummary(r.reversals);
+  return `${c.payments} payments: ${parts.join(', ')}.${taken}${r.mode === 'dry-run' ? ' Dry run: nothing was written.' : ''}`;
+}
+
+/** The reversals that change or wait for something; those already written or skipped are only counted in JSON. */
+const SHOWN_REVERSAL: Partial<Record<ReversalDecision['status'], string>> = {
+  reversed: 'taken back',
+  would_reverse: 'would take back',
+  reinstated: 'given back',
+  would_reinstate: 'would give back',
+  needs_review: 'needs review',
+};
+
+/** " Refunds and disputes: …" when any changed or waits; nothing otherwise (a run's line as before reversals). */
+function reversalSummary(reversals: readonly ReversalDecision[]): string {
+  const by = new Map<string, { n: number; credits: number }>();
+  for (const d of reversals) {
+    const label = SHOWN_REVERSAL[d.status];
+    if (!label) continue;
+    const c = by.get(label) ?? { n: 0, credits: 0 };
+    by.set(label, { n: c.n + 1, credits: c.credits + Math.abs(d.credits) });
+  }
+  if (by.size === 0) return '';
+  const parts = [...by].map(([label, c]) => `${c.n} ${label} (${c.credits} credits)`);
+  return ` Refunds and disputes: ${parts.join(', ')}.`;
+}
+
+/** Who lost or got back which credits, one line per refund or dispute that changed or waits. */
+function renderReversals(reversals: readonly ReversalDecision[]): string {
+  const shown = reversals.filter((d) => SHOWN_REVERSAL[d.status]);
+  if (shown.length === 0) return '';
+  const lines = ['Refunds and disputes:'];
+  for (const d of shown) {
+    const what = d.source === 'refund' ? 'refund' : 'dispute';
+    const credits = Math.abs(d.credits);
+    const whom = d.kind === 'reinstatement' ? `to user ${d.userId ?? '?'}` : `from user ${d.userId ?? '?'}`;
+    const why = d.reason ? ` [${d.reason}]` : '';
+    lines.push(`- ${d.id} (${what} of ${d.paymentKey}): ${SHOWN_REVERSAL[d.status]} ${credits} credits ${whom}${why}`);
+  }
+  return `${lines.map(termText).join('\n')}\n`;
 }
 
 export function renderReconcile(r: ReconcileReport): string {
@@ -214,6 +255,8 @@ export function renderReconcile(r: ReconcileReport): string {
     ]);
   }
   if (t.length > 0) lines.push(t.toString());
+  const taken = renderReversals(r.reversals);
+  if (taken) lines.push(taken.trimEnd());
   lines.push(summaryLine(r));
   return `${lines.join('\n')}\n`;
 }
