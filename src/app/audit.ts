@@ -84,7 +84,11 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
     const entries: AuditEntry[] = [];
     for await (const batch of auditEntryBatches(a.db, a.ledger, { since, until })) entries.push(...batch);
     a.progress(`${entries.length} purchase entries from ${isoSeconds(since)} to ${isoSeconds(until)}`);
-    const { found, swept } = await sweep(a, entries, { since: since - AUDIT_LOOKBACK_SECONDS, until }, o.scan);
+    const from = since - AUDIT_LOOKBACK_SECONDS;
+    // Refunds and disputes up to this second, whatever the window's end: an entry is unbacked by
+    // a refund made after --until all the same.
+    const reversalsUntil = Math.max(until, o.now) + 1;
+    const { found, swept } = await sweep(a, entries, { since: from, until }, reversalsUntil, o.scan);
     const perEntry = await judge(a, entries, await lookupAll(a, entries, found), swept);
     return {
       window: { since, until },
@@ -116,6 +120,7 @@ async function sweep(
   a: Audit,
   entries: readonly AuditEntry[],
   window: Window,
+  reversalsUntil: number,
   scan: ScanOptions | undefined,
 ): Promise<{ found: Map<string, StripeLookup>; swept: SweptReversals }> {
   const named = new Set(entries.map((e) => e.paymentRef));
@@ -137,7 +142,7 @@ async function sweep(
   const opts = scan ? { scan } : {};
   const [, swept] = await Promise.all([
     fetchPayments(a.reader, window, a.settings.config, keep, opts),
-    sweepReversals(a.reader, window, opts),
+    sweepReversals(a.reader, { since: window.since, until: reversalsUntil }, opts),
   ]);
   return { found, swept };
 }
