@@ -3,8 +3,9 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import { audit } from '../../src/app/audit.js';
 import { resolveSettings } from '../../src/config.js';
 import { startSimulator } from '../../src/simulator/index.js';
+import type { SimulatorStore } from '../../src/simulator/store.js';
 import { runCli, tempDir, writeJson, now, DAY, type CliResult, type TestUser } from '../helpers/cli.js';
-import { createAppDb, engines, type EngineName } from '../helpers/engines.js';
+import { createAppDb, engines, type AppDb, type EngineName } from '../helpers/engines.js';
 
 /** A --json document as the tests read it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
@@ -26,7 +27,13 @@ const CONFIG = { credits: { unitAmountPerCredit: { usd: 100 } } };
 const NOT_FOUND = 'pi_3MtwBwLkdIwHu7ix0NoSuch01';
 const LIVE_SESSION = 'cs_live_a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ01';
 
-async function world(engine: EngineName, test: TestContext) {
+async function world(
+  engine: EngineName,
+  test: TestContext,
+  config: object = CONFIG,
+  /** Runs before reconcile: what the app wrote by itself. */
+  before?: (app: AppDb, store: SimulatorStore) => Promise<void>,
+) {
   const sim = await startSimulator({ apiKeys: [KEY] });
   const tmp = tempDir('sc-audit-');
   const app = await createAppDb(engine, tmp.dir, USERS);
@@ -35,7 +42,7 @@ async function world(engine: EngineName, test: TestContext) {
     await app.close();
     tmp.cleanup();
   });
-  const cfg = writeJson(join(tmp.dir, 'config.json'), CONFIG);
+  const cfg = writeJson(join(tmp.dir, 'config.json'), config);
   const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
   const cli = (args: string[]): Promise<CliResult> =>
     runCli([...args, '--db', app.url, '--config', cfg], { cwd: tmp.dir, env });
@@ -54,6 +61,7 @@ async function world(engine: EngineName, test: TestContext) {
   const buy = (user: string, amount: number) =>
     sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: user, amount });
   const good = [buy('1', 1000), buy('2', 2000), buy('1', 3000)];
+  await before?.(app, sim.store);
   const run = await cli(['reconcile', '--since', String(since)]);
   expect(run.code, run.stderr).toBe(0);
   await app.exec('UPDATE credit_ledger SET created_at = ?', new Date((now() - 3600) * 1000).toISOString());
@@ -237,6 +245,61 @@ describe.each(engines())('audit (%s)', (engine) => {
       expectError(await w.cli(['audit', 'resolve', backed]), /--reason/);
       expectError(await w.cli(['audit', 'resolve', backed, '--reason', '  ']), /--reason/);
       expect(await w.app.fingerprint()).toBe(before);
+    });
+  });
+
+  describe.concurrent('a mapped app ledger', () => {
+    const MAPPED = {
+      ...CONFIG,
+      ledger: {
+        table: 'credit_transactions',
+        columns: { userId: 'user_id', credits: 'amount', paymentRef: 'stripe_id', createdAt: 'created_at' },
+        set: { type: 'purchase' },
+        setManual: { type: 'adjustment', note: 'by support' },
+      },
+    };
+    const TABLE =
+      engine === 'postgres'
+        ? `CREATE TABLE credit_transactions (id SERIAL PRIMARY KEY, user_id INTEGER NOT NULL, amount INTEGER NOT NULL,
+             stripe_id TEXT, type TEXT NOT NULL, note TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT now())`
+        : `CREATE TABLE credit_transactions (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL,
+             amount INTEGER NOT NULL, stripe_id TEXT, type TEXT NOT NULL, note TEXT, created_at TEXT NOT NULL)`;
+
+    it('one payment under its session id and its PaymentIntent id is a duplicate; resolve --reverse takes it back', async (test) => {
+      let pi = '';
+      const w = await world(engine, test, MAPPED, async (app, store) => {
+        await app.exec(TABLE);
+        // The app's own webhook credited one payment twice: once by session, once by PaymentIntent.
+        const p = store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 1500 });
+        pi = p.paymentIntent!.id;
+        const at = (s: number) => new Date((now() - s) * 1000).toISOString();
+        const row =
+          'INSERT INTO credit_transactions (user_id, amount, stripe_id, type, created_at) VALUES (2, 15, ?, ?, ?)';
+        await app.exec(row, p.session.id, 'purchase', at(7200));
+        await app.exec(row, pi, 'purchase', at(7199));
+      });
+      const ids = await w.app.query<{ id: number; stripe_id: string }>(
+        'SELECT id, stripe_id FROM credit_transactions ORDER BY id',
+      );
+      expect(ids).toHaveLength(5);
+      const second = String(ids.find((r) => r.stripe_id === pi)!.id);
+
+      const r = await w.json(['audit']);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.doc.counts).toEqual({ entries: 5, backed: 4, findings: 1 });
+      expect(r.doc.findings).toEqual([
+        expect.objectContaining({ entryId: second, userId: '2', credits: 15, paymentRef: pi, code: 'duplicate' }),
+      ]);
+
+      const res = await w.cli(['audit', 'resolve', second, '--reverse', '--reason', 'credited twice by the webhook']);
+      expect(res.code, res.stderr).toBe(0);
+      const rows = await w.app.query<{ user_id: number; amount: number; type: string }>(
+        "SELECT user_id, amount, type FROM credit_transactions WHERE type = 'adjustment'",
+      );
+      expect(rows).toEqual([{ user_id: 2, amount: -15, type: 'adjustment' }]);
+      const after = await w.json(['audit']);
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.doc.counts).toEqual({ entries: 4, backed: 4, findings: 0 });
     });
   });
 });
