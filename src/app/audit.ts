@@ -74,7 +74,9 @@ interface Audit {
 
 export async function audit(o: AuditOptions): Promise<AuditReport> {
   const live = keyIsLive(o.settings.stripeApiKey());
-  const until = o.until ?? o.now;
+  // By default up to and including this second: an entry written just now (a reconcile a moment
+  // ago) is audited, not left out by the window's exclusive end.
+  const until = o.until ?? o.now + 1;
   const since = o.since ?? until - DEFAULT_DAYS * 86400;
   if (since >= until)
     throw new UsageError(`--since (${isoSeconds(since)}) must be before --until (${isoSeconds(until)})`);
@@ -87,7 +89,7 @@ export async function audit(o: AuditOptions): Promise<AuditReport> {
     const from = since - AUDIT_LOOKBACK_SECONDS;
     // Refunds and disputes up to this second, whatever the window's end: an entry is unbacked by
     // a refund made after --until all the same.
-    const reversalsUntil = Math.max(until, o.now) + 1;
+    const reversalsUntil = Math.max(until, o.now + 1);
     const { found, swept } = await sweep(a, entries, { since: from, until }, reversalsUntil, o.scan);
     const perEntry = await judge(a, entries, await lookupAll(a, entries, found), swept);
     return {
