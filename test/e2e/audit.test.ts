@@ -174,6 +174,19 @@ describe.each(engines())('audit (%s)', (engine) => {
       expect(report.requests).toBeLessThanOrEqual(dry.doc.requests + 2 + 3);
     });
 
+    it('an entry naming a live-mode PaymentIntent in a test-mode ledger is other_mode', async (test) => {
+      const w = await world(engine, test);
+      const live = w.sim.store.createPaymentIntent({
+        created: now() - DAY,
+        amount: 1000,
+        livemode: true,
+      }).paymentIntent;
+      const entry = await plant(w, { user: '1', credits: 10, key: live.id });
+      const r = await w.json(['audit']);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.doc.findings).toEqual([expect.objectContaining({ entryId: entry, code: 'other_mode' })]);
+    });
+
     it('bad input: exit 2, one line', async (test) => {
       const w = await world(engine, test);
       expectError(await w.cli(['audit', '--since', 'yesterday-ish']), /--since/);
