@@ -130,9 +130,9 @@ function registerAudit({ program, ctx, setResult, common }: Registrar): void {
       'after',
       `
 Look at each finding, fix the cause (say, the app's matching), then close it:
-  $ stripe-credits audit --since 90d
-  $ stripe-credits audit resolve 42 --reason "refund was a goodwill gesture" (keep the credits)
-  $ stripe-credits audit resolve 43 --reverse --reason "matched by name to the wrong user"
+  $ stripe-credits audit --since 90d                                    findings by code, credits at stake per user
+  $ stripe-credits audit resolve 42 --reason "goodwill refund"          keep the credits as they are
+  $ stripe-credits audit resolve 43 --reverse --reason "wrong user"     take them back (a correction entry)
 Exit codes: 0 every entry backed; 3 findings (listed); 2 bad input.`,
     )
     .action(async (flags: CommonFlags) => setResult(await (await import('./audit.js')).auditCommand(ctx, flags)));
