@@ -244,9 +244,30 @@ async function throughput() {
     console.log(
       `   stripe-credits / floor: ${fmt(ours.wallMs / 1000 / floorS, 2)}x   requests by endpoint: ${JSON.stringify(oursStats.byEndpoint)}`,
     );
+    await auditBeside(oursDb, configArgs, env, sim, oursStats.requests);
   } finally {
     await stopSim(sim);
   }
+}
+
+/**
+ * `audit` of the ledger reconcile just wrote (its default window: the entries of the last 30 days),
+ * its requests beside reconcile's for the same payments: about one sweep, so at most about 1.2x.
+ */
+async function auditBeside(
+  db: string,
+  configArgs: string[],
+  env: Record<string, string>,
+  sim: Sim,
+  reconciled: number,
+) {
+  const m = await measure([join(ROOT, 'bin/stripe-credits.js'), 'audit', '--db', db, ...configArgs, '--json'], env);
+  const st = await simStats(sim);
+  if (m.code !== 0 && m.code !== 3) throw new Error(`audit failed (${m.code}): ${m.stderr}`);
+  const doc = JSON.parse(m.stdout) as { counts: { entries: number; findings: number } };
+  console.log(
+    `   stripe-credits audit: ${fmt(m.wallMs / 1000)} s, ${st.requests} requests for ${doc.counts.entries} entries (${doc.counts.findings} findings): ${fmt(st.requests / reconciled, 2)}x reconcile's ${reconciled} (target <= 1.2x)   by endpoint: ${JSON.stringify(st.byEndpoint)}`,
+  );
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -77,6 +77,7 @@ const TABLE: Record<string, Entry> = {
   },
   'stripe-credits adjust --user USER --credits ±N --reason TEXT': { run: true, code: 0 },
   'stripe-credits balance USER': { run: true, code: 0 },
+  'stripe-credits audit [--since WHEN]': { run: true, code: 0, vars: () => ({ WHEN: '30d' }) },
 };
 
 /** README's stand-ins for a real machine, and what they are on the demo (the key file, the db, a user of data/demo.db). */

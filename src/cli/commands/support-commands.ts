@@ -11,6 +11,7 @@ export function registerSupportCommands(r: Registrar): void {
   registerReview(r);
   registerAssign(r);
   registerUserCommands(r);
+  registerAudit(r);
 }
 
 /** `review` lists the queue; `review dismiss` closes one entry; `review reverse` takes a refund's or dispute's credits back. */
@@ -111,4 +112,46 @@ function registerUserCommands({ program, ctx, setResult, common }: Registrar): v
   ).action(async (query: string, flags: CommonFlags) =>
     setResult(await (await import('./lookup.js')).lookupCommand(ctx, query, flags)),
   );
+}
+
+/** `audit` checks the ledger's purchase entries against Stripe, read-only; `audit resolve` closes one finding. */
+function registerAudit({ program, ctx, setResult, common }: Registrar): void {
+  const auditCmd = common(
+    program
+      .command('audit')
+      .description(
+        'check every purchase entry of the window against Stripe, read-only: credits no payment backs (not found, not paid, other mode, not a credit purchase, wrong user, other credits, duplicate, refunded or disputed with no reversal)',
+      )
+      .option('--since <when>', "start of the window, on the entry's time (default: 30 days ago)")
+      .option('--until <when>', 'end of the window, exclusive (default: now)'),
+    { stripe: true, writes: false },
+  )
+    .addHelpText(
+      'after',
+      `
+Look at each finding, fix the cause (say, the app's matching), then close it:
+  $ stripe-credits audit --since 90d                                    findings by code, credits at stake per user
+  $ stripe-credits audit resolve 42 --reason "goodwill refund"          keep the credits as they are
+  $ stripe-credits audit resolve 43 --reverse --reason "wrong user"     take them back (a correction entry)
+Exit codes: 0 every entry backed; 3 findings (listed); 2 bad input.`,
+    )
+    .action(async (flags: CommonFlags) => setResult(await (await import('./audit.js')).auditCommand(ctx, flags)));
+  common(
+    auditCmd
+      .command('resolve <entry>')
+      .description(
+        'close one finding of audit (ENTRY: the entryId it prints): accept the entry as it is, or with --reverse write a correction that takes its credits back; keeps who and why',
+      ),
+    { stripe: true, writes: true },
+  )
+    .requiredOption('--reason <text>', 'why (required; recorded)')
+    .option('--reverse', "take the entry's credits back with a correction entry (once per entry)")
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 resolved; 2 bad input, no such entry, no finding (Stripe backs it) or resolved already (nothing written).`,
+    )
+    .action(async (entry: string, _flags: unknown, cmd: Command) =>
+      setResult(await (await import('./audit.js')).auditResolveCommand(ctx, entry, cmd.optsWithGlobals())),
+    );
 }
