@@ -6,6 +6,7 @@ import { DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_RUN_BUDGET_MS, parseConfig, type S
 import { startSimulator, type StripeSimulator } from '../simulator/index.js';
 import type { CheckoutPaymentParams, PaymentIntentParams } from '../simulator/store.js';
 import { parseWhen } from '../when.js';
+import { audit, type AuditReport } from './audit.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 
 /** The bundled sample data: users, config, and Stripe objects with times relative to now. */
@@ -85,6 +86,10 @@ export interface DemoResult {
   dryRun: ReconcileReport;
   apply: ReconcileReport;
   rerun: ReconcileReport;
+  /** The run after a refund and a chargeback came in. */
+  reversals: ReconcileReport;
+  /** The audit after an entry the old webhook wrote with no payment behind it. */
+  audit: AuditReport;
   /** The simulator, still running, when the demo was asked to keep it. */
   simulator: StripeSimulator | null;
 }
@@ -98,6 +103,7 @@ export async function runDemo(opts: {
   actor: string;
   keep?: boolean;
   onReport?: (title: string, r: ReconcileReport) => void;
+  onAudit?: (title: string, r: AuditReport) => void;
 }): Promise<DemoResult> {
   const data = loadDemoData();
   const now = Math.floor(Date.now() / 1000);
@@ -126,10 +132,59 @@ export async function runDemo(opts: {
     opts.onReport?.('2. Real run', apply);
     const rerun = await run(false);
     opts.onReport?.('3. The same run again (exactly once: nothing new)', rerun);
-    const result = { dbPath, balances: readBalances(dbPath), dryRun, apply, rerun, simulator: opts.keep ? sim : null };
+    takeMoneyBack(sim, apply, now);
+    const reversals = await run(false);
+    opts.onReport?.('4. A refund and a chargeback come in: the next run finds them', reversals);
+    plantUnbackedEntry(dbPath, now);
+    // Audited as of now: the entries the runs above wrote carry the time they were written.
+    const audited = await audit({ settings, cwd: opts.cwd, now: Math.floor(Date.now() / 1000) });
+    opts.onAudit?.('5. Audit: credits that Stripe does not back', audited);
+    const result = {
+      dbPath,
+      balances: readBalances(dbPath),
+      dryRun,
+      apply,
+      rerun,
+      reversals,
+      audit: audited,
+      simulator: opts.keep ? sim : null,
+    };
     kept = opts.keep === true;
     return result;
   } finally {
     if (!kept) await sim.close();
   }
 }
+
+/**
+ * After the real run, Stripe takes money back from two credited purchases: a customer is refunded
+ * half of the first, and the second is charged back (a dispute). Both an hour ago, inside the window.
+ */
+function takeMoneyBack(sim: StripeSimulator, apply: ReconcileReport, now: number): void {
+  const credited = [...apply.decisions].filter((d) => d.status === 'credited' && d.paymentIntent);
+  const [refunded, disputed] = credited;
+  if (!refunded?.paymentIntent || !disputed?.paymentIntent || refunded.amount === null) {
+    throw new Error('the demo data needs two credited purchases with a PaymentIntent');
+  }
+  sim.store.refund(refunded.paymentIntent, Math.floor(refunded.amount / 2), { created: now - 3600 });
+  sim.store.openDispute(disputed.paymentIntent, { created: now - 3600 });
+}
+
+/**
+ * What the panicked fix once wrote: credits for a user matched by name, under a Checkout Session
+ * id that Stripe never had. Audit finds it (not_found).
+ */
+function plantUnbackedEntry(path: string, now: number): void {
+  const db = new SQLite(path);
+  try {
+    db.prepare(
+      `INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, amount, currency,
+                                  livemode, actor, created_at)
+       VALUES ('1', 500, 'purchase', ?, ?, 5000, 'usd', 0, 'old-webhook', ?)`,
+    ).run(UNBACKED_SESSION, UNBACKED_SESSION, new Date((now - 2 * 3600) * 1000).toISOString());
+  } finally {
+    db.close();
+  }
+}
+
+const UNBACKED_SESSION = 'cs_test_a1HAZt9xslXTTIQrh6bpy0VAq3GZuO2R8UziJdi0Y4mj4TIJZ9RnvIh4TO';

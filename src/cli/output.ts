@@ -223,7 +223,7 @@ function reversalSummary(reversals: readonly ReversalDecision[]): string {
 }
 
 /** Who lost or got back which credits, one line per refund or dispute that changed or waits. */
-function renderReversals(reversals: readonly ReversalDecision[]): string {
+export function renderReversals(reversals: readonly ReversalDecision[]): string {
   const shown = reversals.filter((d) => SHOWN_REVERSAL[d.status]);
   if (shown.length === 0) return '';
   const lines = ['Refunds and disputes:'];

@@ -13,13 +13,20 @@ describe('stripe-credits demo', () => {
     expect(r.stdout).toMatch(/== 2\. Real run[\s\S]*6 credited \(2498 credits\)/);
     expect(r.stdout).toMatch(/== 3\.[^\n]*\n15 payments: 0 credited \(0 credits\), 6 already credited/);
     expect(r.stdout).toMatch(/5 payments need a person/);
-    expect(r.stdout).toMatch(/user 1 +alice@example.com +500 credits/);
+    // A refund of half of one credited purchase and a chargeback of another: in review (the default policy).
+    expect(r.stdout).toMatch(
+      /== 4\.[^\n]*\nRefunds and disputes:\n- re_\w+ \(refund of pi_\w+\): needs review \d+ credits from user \d+ \[refunded_after_credit\]\n- dp_\w+ \(dispute of pi_\w+\): needs review \d+ credits from user \d+ \[disputed_after_credit\]/,
+    );
+    // Audit: the entry with no payment behind it, and the two purchases Stripe took money back from.
+    expect(r.stdout).toMatch(/== 5\. Audit[^\n]*\nAudit of 7 purchase entries[^\n]*: 4 backed by Stripe, 3 findings\./);
+    expect(r.stdout).toMatch(/not_found \(1\); credits at stake: user 1: 500/);
+    expect(r.stdout).toMatch(/user 1 +alice@example.com +1000 credits/);
     // Never matched by name, never created a user.
     const db = join(tmp.dir, 'data', 'demo.db');
     expect(query(db, 'SELECT count(*) AS n FROM users')).toEqual([{ n: 7 }]);
     expect(query(db, 'SELECT user_id, sum(credits) AS c FROM credit_ledger GROUP BY user_id ORDER BY user_id')).toEqual(
       [
-        { user_id: '1', c: 500 },
+        { user_id: '1', c: 1000 },
         { user_id: '2', c: 200 },
         { user_id: '3', c: 1399 },
         { user_id: '7', c: 399 },

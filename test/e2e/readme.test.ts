@@ -77,7 +77,9 @@ const TABLE: Record<string, Entry> = {
   },
   'stripe-credits adjust --user USER --credits ±N --reason TEXT': { run: true, code: 0 },
   'stripe-credits balance USER': { run: true, code: 0 },
-  'stripe-credits audit [--since WHEN]': { run: true, code: 0, vars: () => ({ WHEN: '30d' }) },
+  // The demo plants an entry the old webhook wrote with no payment behind it, and a refund and a
+  // dispute wait in review: audit has findings.
+  'stripe-credits audit [--since WHEN]': { run: true, code: 3, vars: () => ({ WHEN: '30d' }) },
 };
 
 /** README's stand-ins for a real machine, and what they are on the demo (the key file, the db, a user of data/demo.db). */

@@ -1,9 +1,17 @@
 import { relative, resolve } from 'node:path';
 import { DEMO_KEY, loadDemoData, runDemo, startDemoStripe, type StripeSimulator } from '../../app/demo.js';
 import { UsageError } from '../../errors.js';
-import { renderAttention, renderReconcile, summaryLine, writeReconcileJson, type Io } from '../output.js';
+import {
+  renderAttention,
+  renderReconcile,
+  renderReversals,
+  summaryLine,
+  writeReconcileJson,
+  type Io,
+} from '../output.js';
 import type { CommandContext } from '../context.js';
 import { stopOnSignals } from '../signals.js';
+import { renderAudit } from './audit.js';
 
 export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; keep?: boolean }): Promise<number> {
   const out = ctx.io.stdout;
@@ -20,7 +28,14 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; 
     onReport: (title, r) => {
       if (flags.json) return;
       out.write(`== ${title}\n`);
-      out.write(title.startsWith('3.') ? `${summaryLine(r)}\n\n` : `${renderReconcile(r)}\n`);
+      // The same run again, and the run after the refund and dispute: what changed, not every payment again.
+      if (title.startsWith('3.')) out.write(`${summaryLine(r)}\n\n`);
+      else if (title.startsWith('4.')) out.write(`${renderReversals(r.reversals)}${summaryLine(r)}\n\n`);
+      else out.write(`${renderReconcile(r)}\n`);
+    },
+    onAudit: (title, r) => {
+      if (flags.json) return;
+      out.write(`== ${title}\n${renderAudit(r)}\n`);
     },
   });
   if (flags.json) {
