@@ -122,16 +122,25 @@ async function readOwnPurchases(
     );
     if (mine.length === 0) continue;
     const first = mine.reduce((a, b) => (Number(b.id) < Number(a.id) ? b : a));
-    const holding = paymentHolding(all.filter((r) => r.payment_key === first.payment_key))!;
-    out.set(p.paymentKey, heldOf(p.paymentKey, holding.purchase, holding.holderUserId));
+    const entries = all.filter((r) => r.payment_key === first.payment_key);
+    const holding = paymentHolding(entries)!;
+    out.set(p.paymentKey, heldOf(p.paymentKey, holding.purchase, holding.holderUserId, correctedBy(entries)));
   }
 }
 
-function heldOf(paymentKey: string, r: LedgerRow, userId: string): HeldPurchase {
+/**
+ * What `audit resolve --reverse` took back of the purchase (its `correction`, under the purchase's
+ * payment key): those credits are gone already, so no refund or dispute may take them again.
+ */
+function correctedBy(entries: readonly LedgerRow[]): number {
+  return entries.filter((r) => r.kind === 'correction').reduce((sum, r) => sum + Number(r.credits), 0);
+}
+
+function heldOf(paymentKey: string, r: LedgerRow, userId: string, corrected = 0): HeldPurchase {
   return {
     paymentKey,
     userId,
-    credits: Number(r.credits),
+    credits: Math.max(0, Number(r.credits) + corrected),
     checkoutSession: r.checkout_session_id,
     paymentIntent: r.payment_intent_id,
     amount: r.amount === null ? null : Number(r.amount),

@@ -22,6 +22,8 @@ import {
   type ReversalToWrite,
 } from '../../src/ledger/reversals.js';
 import type { Database } from '../../src/ledger/schema.js';
+import { auditLedger } from '../../src/ledger/audit.js';
+import { resolveAuditEntry } from '../../src/ledger/audit-resolve.js';
 import type { CreditToWrite, ReversalDecision } from '../../src/reconcile/types.js';
 import type { Kysely } from 'kysely';
 import { ROOT } from '../helpers/cli.js';
@@ -129,6 +131,24 @@ for (const engine of engines()) {
       ]);
       expect(state.written.has(pi(2))).toBe(false);
       expect([...state.dismissed]).toEqual([re(2)]);
+    });
+
+    it('a purchase audit resolve --reverse took back holds nothing more for a refund to take', async () => {
+      const { open } = await setup.start();
+      await credit(open.db, [purchase(4, '1', 100), purchase(5, '2', 100)]);
+      const entry = await open.db
+        .selectFrom('credit_ledger')
+        .select('id')
+        .where('payment_key', '=', pi(4))
+        .executeTakeFirstOrThrow();
+      await resolveAuditEntry(open.db, await auditLedger(open.db, null), OWN_LEDGER_ONLY, {
+        entryId: String(entry.id),
+        actor: 'ann',
+        reason: 'credited by the old webhook twice',
+        reverse: true,
+      });
+      expect(await held(open.db, 4)).toMatchObject({ userId: '1', credits: 0 });
+      expect(await held(open.db, 5)).toMatchObject({ userId: '2', credits: 100 });
     });
 
     it('writes each reversal and reinstatement once; a rerun reports them already there; review entries close', async () => {
