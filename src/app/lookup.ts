@@ -32,7 +32,7 @@ import type {
 } from '../reconcile/types.js';
 import type { FirstPage, StripeReader } from '../stripe/reader.js';
 import { fetchPaymentById, paymentIdKind, type FetchedPayment } from '../stripe/payment-by-id.js';
-import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
+import { expandedIntent, toDisputeSnapshot, toRefundSnapshot, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';
 import {
@@ -139,6 +139,28 @@ interface PaymentRecordView {
   lastRunId: number | null;
 }
 
+/** A refund or dispute of the payment as Stripe tells it, beside what the tool holds for it. */
+interface ReversalView {
+  id: string;
+  source: 'refund' | 'dispute';
+  amount: number;
+  /** As the core reads it (a status Stripe may add later: see map.ts). */
+  status: string;
+  created: string;
+  /** The ledger's reversal and reinstatement entries for it (keyed by its re_…/dp_… id). */
+  entries: LedgerEntry[];
+  /** Its review queue entry (the `review` policy), open or closed by a person; null when none. */
+  review: {
+    status: string;
+    userId: string | null;
+    credits: number | null;
+    queuedAt: string;
+    resolvedBy: string | null;
+    resolvedAt: string | null;
+    resolution: string | null;
+  } | null;
+}
+
 export interface PaymentLookup {
   kind: 'payment';
   query: string;
@@ -162,6 +184,8 @@ export interface PaymentLookup {
   baseline: { until: string; baselinedAt: string; actor: string } | null;
   /** With a mapped ledger: the payment's ids the app's own table holds as references. */
   appLedger: { table: string; refs: string[] } | null;
+  /** The PaymentIntent's refunds and disputes, oldest first (two requests to Stripe); empty when none. */
+  reversals: ReversalView[];
   verdict: string;
 }
 
@@ -396,7 +420,52 @@ async function lookupPayment(
     );
   }
   const chain = fetched?.payment ? await chainOfOne(open, users, o, fetched.payment) : null;
-  return paymentLookupOf(id, paymentKey, fetched, held, chain);
+  const piId = fetched?.paymentIntent?.id ?? fetched?.session?.paymentIntentId ?? null;
+  const reversals = piId ? await reversalsOfPayment(reader, open, tables, piId) : [];
+  return { ...paymentLookupOf(id, paymentKey, fetched, held, chain), reversals };
+}
+
+/** The PaymentIntent's refunds and disputes from Stripe, each with its ledger entries and review entry. */
+async function reversalsOfPayment(
+  reader: StripeReader,
+  open: OpenDb,
+  tables: Set<string>,
+  piId: string,
+): Promise<ReversalView[]> {
+  const found: Omit<ReversalView, 'entries' | 'review'>[] = [];
+  const add = (source: ReversalView['source'], s: { id: string; amount: number; status: string; created: number }) =>
+    found.push({ id: s.id, source, amount: s.amount, status: s.status, created: isoSeconds(s.created) });
+  for await (const page of reader.refundsOf(piId)) for (const r of page) add('refund', toRefundSnapshot(r));
+  for await (const page of reader.disputesOf(piId)) for (const d of page) add('dispute', toDisputeSnapshot(d));
+  if (found.length === 0) return [];
+  const ids = found.map((f) => f.id);
+  const entries = tables.has('credit_ledger') ? await ledgerEntriesForPayment(open.db, ids) : [];
+  // Only the entries of the reversal queue (source set): a payment's own entry is never keyed by a re_/dp_ id.
+  const reviews = tables.has('stripe_credits_review')
+    ? await open.db
+        .selectFrom('stripe_credits_review')
+        .selectAll()
+        .where('payment_key', 'in', ids)
+        .where('source', 'is not', null)
+        .execute()
+    : [];
+  return found
+    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.id < b.id ? -1 : 1))
+    .map((f) => {
+      const r = reviews.find((x) => x.payment_key === f.id);
+      const review = r
+        ? {
+            status: r.status,
+            userId: r.user_id,
+            credits: r.credits === null ? null : Number(r.credits),
+            queuedAt: r.created_at,
+            resolvedBy: r.resolved_by,
+            resolvedAt: r.resolved_at,
+            resolution: r.resolution,
+          }
+        : null;
+      return { ...f, entries: entries.filter((e) => e.payment_key === f.id).map(toEntry), review };
+    });
 }
 
 /** Every id the payment may be filed under: the one asked for, those Stripe told, and those the tables hold for a session. */
@@ -470,7 +539,7 @@ function paymentLookupOf(
   fetched: FetchedPayment | null,
   held: HeldAboutPayment,
   chain: ChainView | null,
-): PaymentLookup {
+): Omit<PaymentLookup, 'reversals'> {
   const payment = fetched?.payment ?? null;
   const session = fetched?.session ?? null;
   const pi = fetched?.paymentIntent ?? null;

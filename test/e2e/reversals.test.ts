@@ -405,3 +405,59 @@ describe.each(engines())('reversals in the library (%s)', (engine) => {
     });
   });
 });
+
+describe.each(engines())('lookup shows reversals (%s)', (engine) => {
+  it("a payment's refund with its reversal entry and its dispute with its review entry; none: as before", async (test) => {
+    const w = await world(engine, test, { refunds: 'debit', disputes: 'review' });
+    const pi = w.buy();
+    const plain = w.buy('2');
+    expect((await w.reconcile()).code).toBe(0);
+    const re = w.sim.store.refund(pi, 400, { created: -120 })!;
+    const dp = w.sim.store.openDispute(pi, { created: -60 });
+    const run = await w.reconcile();
+    expect(run.code, run.stdout).toBe(3);
+
+    const before = w.wholeLists();
+    const look = await w.cli(['lookup', pi, '--json']);
+    expect(look.code, look.stderr).toBe(0);
+    // Two requests per payment lookup: the PaymentIntent's refunds, then its disputes.
+    expect(w.wholeLists() - before).toBe(2);
+    const doc = JSON.parse(look.stdout) as JsonDoc;
+    expect(doc.reversals).toEqual([
+      {
+        id: re.id,
+        source: 'refund',
+        amount: 400,
+        status: 'succeeded',
+        created: expect.any(String),
+        entries: [expect.objectContaining({ kind: 'reversal', userId: '1', credits: -40, paymentKey: re.id })],
+        review: null,
+      },
+      {
+        id: dp.id,
+        source: 'dispute',
+        amount: 600,
+        status: dp.status,
+        created: expect.any(String),
+        entries: [],
+        review: expect.objectContaining({ status: 'open', userId: '1', credits: -60 }),
+      },
+    ]);
+
+    const text = await w.cli(['lookup', pi]);
+    expect(text.code, text.stderr).toBe(0);
+    const section = text.stdout.slice(text.stdout.indexOf('Refunds and disputes:'));
+    expect(text.stdout.indexOf('Refunds and disputes:')).toBeGreaterThan(text.stdout.indexOf('The ledger holds:'));
+    expect(section).toContain(`refund ${re.id}: 4.00 USD, succeeded`);
+    expect(section).toMatch(/\n {4}reversal -40 credits, user 1, /);
+    expect(section).toContain(`dispute ${dp.id}: 6.00 USD, needs response`);
+    expect(section).toMatch(/\n {4}review open: -60 credits at stake, user 1, queued /);
+
+    // A payment with no refund or dispute: no section, an empty array.
+    const none = await w.cli(['lookup', plain]);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).not.toMatch(/Refunds and disputes|re_|dp_/);
+    expect(none.stdout.endsWith('  net 100 credits, now with user 2\n')).toBe(true);
+    expect(JSON.parse((await w.cli(['lookup', plain, '--json'])).stdout).reversals).toEqual([]);
+  });
+});

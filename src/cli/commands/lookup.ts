@@ -32,7 +32,35 @@ export function renderPaymentLookup(r: PaymentLookup): string {
     ...chainSays(r.chain),
     '',
     ...ledgerHolds(r),
+    ...reversalsSay(r),
   ]);
+}
+
+/** Only when Stripe has any: a payment without refunds or disputes prints as it always did. */
+function reversalsSay(r: PaymentLookup): string[] {
+  if (r.reversals.length === 0) return [];
+  const out = ['', 'Refunds and disputes:'];
+  for (const v of r.reversals) {
+    out.push(
+      `  ${v.source} ${v.id}: ${formatAmount(v.amount, r.currency)}, ${v.status.replace(/_/g, ' ')}, created ${shortTime(v.created)}`,
+    );
+    for (const e of v.entries)
+      out.push(
+        `    ${e.kind} ${e.credits > 0 ? '+' : ''}${e.credits} credits, user ${e.userId}, ${shortTime(e.createdAt)}`,
+      );
+    const q = v.review;
+    if (q) {
+      const how =
+        q.status === 'open'
+          ? 'open'
+          : `${q.status}${q.resolvedBy ? ` by ${q.resolvedBy}` : ''}${q.resolvedAt ? ` on ${shortTime(q.resolvedAt)}` : ''}${q.resolution ? `: ${q.resolution}` : ''}`;
+      out.push(
+        `    review ${how}: ${q.credits ?? '?'} credits at stake, user ${q.userId ?? '(none)'}, queued ${shortTime(q.queuedAt)}`,
+      );
+    }
+    if (v.entries.length === 0 && !q) out.push('    the ledger holds nothing for it');
+  }
+  return out;
 }
 
 function stripeSays(stripe: PaymentLookup['stripe']): string[] {
