@@ -232,20 +232,15 @@ export function toReviewItem(r: ReviewRow, users: Map<string, UserInfo>): Review
   };
 }
 
-/** The open review queue, oldest payment first, with the candidate users' emails and names. */
-export async function listReview(o: SupportOptions): Promise<ReviewItem[]> {
-  const open = await openForReading(o);
-  try {
-    await verifyAppTables(open.db, o.settings.config);
-    if (!(await existingTables(open.db)).has('stripe_credits_review')) return [];
-    const rows = await openReviewEntries(open.db);
-    const ids = rows.flatMap((r) => jsonList(r.candidate_user_ids));
-    const users =
-      ids.length > 0 ? await usersByIds(open.db, o.settings.config.users, ids) : new Map<string, UserInfo>();
-    return rows.map((r) => toReviewItem(r, users));
-  } finally {
-    await open.close();
-  }
+/**
+ * The open review queue's payments, oldest first, with the candidate users' emails and names, read
+ * on a database already open (and verified against the config) that has the review table.
+ */
+export async function reviewItemsIn(open: OpenDb, o: SupportOptions): Promise<ReviewItem[]> {
+  const rows = await openReviewEntries(open.db);
+  const ids = rows.flatMap((r) => jsonList(r.candidate_user_ids));
+  const users = ids.length > 0 ? await usersByIds(open.db, o.settings.config.users, ids) : new Map<string, UserInfo>();
+  return rows.map((r) => toReviewItem(r, users));
 }
 
 export interface DismissResult {

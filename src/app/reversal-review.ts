@@ -7,7 +7,7 @@ import { dismissReviewEntry, existingTables, openReviewEntries, reversalReviewEn
 import { insertReversals, readReversalState, type HeldPurchase } from '../ledger/reversals.js';
 import type { Database, ReviewRow } from '../ledger/schema.js';
 import type { ReversalDecision } from '../reconcile/types.js';
-import { openForReading, type SupportOptions } from './corrections.js';
+import { openForReading, reviewItemsIn, type ReviewItem, type SupportOptions } from './corrections.js';
 
 /**
  * The review queue's refunds and disputes (SPEC "Reversals", policy `review`): a credited payment
@@ -77,12 +77,20 @@ export function toReversalReviewItem(r: ReviewRow): ReversalReviewItem {
   };
 }
 
-/** The open refunds and disputes, oldest first. Read-only. */
-export async function listReversalReview(o: SupportOptions): Promise<ReversalReviewItem[]> {
+/**
+ * The open review queue, read-only on one connection: its payments (reviewItemsIn) and, after them,
+ * its refunds and disputes, oldest first.
+ */
+export async function listReviewQueue(
+  o: SupportOptions,
+): Promise<{ payments: ReviewItem[]; reversals: ReversalReviewItem[] }> {
   const open = await openForReading(o);
   try {
-    if (!(await existingTables(open.db)).has('stripe_credits_review')) return [];
-    return (await openReviewEntries(open.db, { reversals: true })).map(toReversalReviewItem);
+    await verifyAppTables(open.db, o.settings.config);
+    if (!(await existingTables(open.db)).has('stripe_credits_review')) return { payments: [], reversals: [] };
+    const payments = await reviewItemsIn(open, o);
+    const reversals = (await openReviewEntries(open.db, { reversals: true })).map(toReversalReviewItem);
+    return { payments, reversals };
   } finally {
     await open.close();
   }

@@ -1,8 +1,8 @@
-import { dismissReview, listReview, requireText, type ReviewItem } from '../../app/corrections.js';
+import { dismissReview, requireText, type ReviewItem } from '../../app/corrections.js';
 import {
   dismissReversalReview,
   isReversalId,
-  listReversalReview,
+  listReviewQueue,
   reverseReview,
   type ReversalReviewItem,
 } from '../../app/reversal-review.js';
@@ -111,8 +111,7 @@ export function renderReversalReview(items: readonly ReversalReviewItem[]): stri
 
 export async function reviewList(ctx: CommandContext, flags: CommonFlags): Promise<number> {
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
-  const items = await listReview({ settings, cwd: ctx.cwd });
-  const reversals = await listReversalReview({ settings, cwd: ctx.cwd });
+  const { payments: items, reversals } = await listReviewQueue({ settings, cwd: ctx.cwd });
   if (flags.json) writeJson(ctx, { open: items.length, entries: items, reversals });
   else if (items.length === 0 && reversals.length > 0) ctx.io.stdout.write(renderReversalReview(reversals));
   else
