@@ -221,6 +221,13 @@ export function toReviewItem(r: ReviewRow, users: Map<string, UserInfo>): Review
     name: r.name,
     candidates: jsonList(r.candidate_user_ids).map((id) => users.get(id) ?? { id, email: null, name: null }),
     unknownIds: jsonList(r.unknown_ids),
+    ...reviewState(r),
+  };
+}
+
+/** Where a review entry stands (open, resolved, dismissed), who closed it and when: the same for every entry. */
+export function reviewState(r: ReviewRow) {
+  return {
     status: r.status,
     queuedAt: r.created_at,
     updatedAt: r.updated_at,

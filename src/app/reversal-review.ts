@@ -7,7 +7,7 @@ import { dismissReviewEntry, existingTables, openReviewEntries, reversalReviewEn
 import { insertReversals, readReversalState, type HeldPurchase } from '../ledger/reversals.js';
 import type { Database, ReviewRow } from '../ledger/schema.js';
 import type { ReversalDecision } from '../reconcile/types.js';
-import { openForReading, reviewItemsIn, type ReviewItem, type SupportOptions } from './corrections.js';
+import { openForReading, reviewItemsIn, reviewState, type ReviewItem, type SupportOptions } from './corrections.js';
 
 /**
  * The review queue's refunds and disputes (SPEC "Reversals", policy `review`): a credited payment
@@ -66,14 +66,7 @@ export function toReversalReviewItem(r: ReviewRow): ReversalReviewItem {
     currency: r.currency,
     livemode: Number(r.livemode) === 1,
     occurredAt: r.paid_at,
-    status: r.status,
-    queuedAt: r.created_at,
-    updatedAt: r.updated_at,
-    firstRunId: num(r.first_run_id),
-    lastRunId: num(r.last_run_id),
-    resolvedAt: r.resolved_at,
-    resolvedBy: r.resolved_by,
-    resolution: r.resolution,
+    ...reviewState(r),
   };
 }
 
