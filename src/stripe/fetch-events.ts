@@ -16,9 +16,9 @@ const PAYMENT_EVENTS = [
 /**
  * The events that can change what a payment's refunds and disputes take back or give back (SPEC
  * "Reversals"), besides `charge.refunded` above: a refund that fails or is canceled, a pending one
- * that settles, a dispute opened, escalated from an inquiry, or closed.
+ * that settles, a dispute opened, escalated from an inquiry, or closed. Webhooks act on the same.
  */
-const REVERSAL_EVENTS = [
+export const REVERSAL_EVENTS = [
   'refund.updated',
   'refund.failed',
   'charge.refund.updated',

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { WebhookSignatureError } from '../errors.js';
+import { REVERSAL_EVENTS } from './fetch-events.js';
 
 /** The webhook events that can complete a credit purchase. */
 const FULFILLING_EVENTS: readonly string[] = [
@@ -8,17 +9,8 @@ const FULFILLING_EVENTS: readonly string[] = [
   'payment_intent.succeeded',
 ];
 
-/** The webhook events that can take credits back or give them back (SPEC "Reversals"). */
-const REVERSING_EVENTS: readonly string[] = [
-  'charge.refunded',
-  'refund.updated',
-  'refund.failed',
-  'charge.refund.updated',
-  'charge.dispute.created',
-  'charge.dispute.funds_withdrawn',
-  'charge.dispute.closed',
-  'charge.dispute.funds_reinstated',
-];
+/** The webhook events that can take credits back or give them back (SPEC "Reversals"), as incremental runs read them. */
+const REVERSING_EVENTS: readonly string[] = ['charge.refunded', ...REVERSAL_EVENTS];
 
 /**
  * What a verified webhook is about: a payment to fulfil (a Checkout Session or PaymentIntent id),
