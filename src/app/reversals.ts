@@ -16,6 +16,7 @@ import { decideReversals } from '../reconcile/reversals.js';
 import type { ReversalDecision } from '../reconcile/types.js';
 import { reversalsOf, type IntentRef, type PaymentReversals, type SweptReversals } from '../stripe/fetch-reversals.js';
 import { mapLimit, type Progress, type StripeReader } from '../stripe/reader.js';
+import { killPoint } from './kill-point.js';
 
 /**
  * SPEC "Reversals" as one use case, shared by reconcile and the webhook library: for a set of
@@ -76,10 +77,15 @@ export async function settleReversals(intents: readonly IntentRef[], o: Reversal
     const lists = new Map(part.map((i) => [i.id, fetched.get(i.id) ?? o.swept?.of(i.id) ?? none()]));
     const done = o.dryRun
       ? await decidePart(o.db, lists, { paid, full: fetched }, o)
-      : await writeTransaction(o.db, (trx) => decidePart(trx, lists, { paid, full: fetched }, o));
+      : await writeTransaction(o.db, async (trx) => {
+          const written = await decidePart(trx, lists, { paid, full: fetched }, o);
+          killPoint('reversals-before-commit');
+          return written;
+        });
     out.decisions.push(...done.decisions);
     out.newInReview.push(...done.newInReview);
   }
+  if (!o.dryRun) killPoint('reversals-after-commit');
   return out;
 }
 
