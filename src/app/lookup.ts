@@ -32,9 +32,17 @@ import type {
 } from '../reconcile/types.js';
 import type { FirstPage, StripeReader } from '../stripe/reader.js';
 import { fetchPaymentById, paymentIdKind, type FetchedPayment } from '../stripe/payment-by-id.js';
-import { expandedIntent, toDisputeSnapshot, toRefundSnapshot, toSessionSnapshot } from '../stripe/map.js';
+import { expandedIntent, toSessionSnapshot } from '../stripe/map.js';
 import { isoSeconds } from '../when.js';
 import { stripeReaderFor } from './stripe-reader.js';
+import {
+  heldFor,
+  readReversals,
+  reversalsOfUser,
+  type ReversalHeld,
+  type ReversalSeen,
+  type UserReversalView,
+} from './lookup-reversals.js';
 import {
   openForReading,
   readBalance,
@@ -140,26 +148,7 @@ interface PaymentRecordView {
 }
 
 /** A refund or dispute of the payment as Stripe tells it, beside what the tool holds for it. */
-interface ReversalView {
-  id: string;
-  source: 'refund' | 'dispute';
-  amount: number;
-  /** As the core reads it (a status Stripe may add later: see map.ts). */
-  status: string;
-  created: string;
-  /** The ledger's reversal and reinstatement entries for it (keyed by its re_…/dp_… id). */
-  entries: LedgerEntry[];
-  /** Its review queue entry (the `review` policy), open or closed by a person; null when none. */
-  review: {
-    status: string;
-    userId: string | null;
-    credits: number | null;
-    queuedAt: string;
-    resolvedBy: string | null;
-    resolvedAt: string | null;
-    resolution: string | null;
-  } | null;
-}
+type ReversalView = ReversalSeen & ReversalHeld;
 
 export interface PaymentLookup {
   kind: 'payment';
@@ -225,6 +214,12 @@ export interface UserLookup {
   entries: LedgerEntry[];
   /** Newest first. */
   payments: UserPaymentRow[];
+  /**
+   * The user's refunds and disputes, newest first: those the ledger or the review queue holds for
+   * the user, and those of the user's payments Stripe says were refunded (two requests each, for
+   * up to FETCH_LIMIT payments); each with its reversal and reinstatement entries.
+   */
+  reversals: UserReversalView[];
   notes: string[];
 }
 
@@ -432,40 +427,16 @@ async function reversalsOfPayment(
   tables: Set<string>,
   piId: string,
 ): Promise<ReversalView[]> {
-  const found: Omit<ReversalView, 'entries' | 'review'>[] = [];
-  const add = (source: ReversalView['source'], s: { id: string; amount: number; status: string; created: number }) =>
-    found.push({ id: s.id, source, amount: s.amount, status: s.status, created: isoSeconds(s.created) });
-  for await (const page of reader.refundsOf(piId)) for (const r of page) add('refund', toRefundSnapshot(r));
-  for await (const page of reader.disputesOf(piId)) for (const d of page) add('dispute', toDisputeSnapshot(d));
+  const found = await readReversals(reader, piId);
   if (found.length === 0) return [];
-  const ids = found.map((f) => f.id);
-  const entries = tables.has('credit_ledger') ? await ledgerEntriesForPayment(open.db, ids) : [];
-  // Only the entries of the reversal queue (source set): a payment's own entry is never keyed by a re_/dp_ id.
-  const reviews = tables.has('stripe_credits_review')
-    ? await open.db
-        .selectFrom('stripe_credits_review')
-        .selectAll()
-        .where('payment_key', 'in', ids)
-        .where('source', 'is not', null)
-        .execute()
-    : [];
+  const { held } = await heldFor(
+    open,
+    tables,
+    found.map((f) => f.id),
+  );
   return found
     .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.id < b.id ? -1 : 1))
-    .map((f) => {
-      const r = reviews.find((x) => x.payment_key === f.id);
-      const review = r
-        ? {
-            status: r.status,
-            userId: r.user_id,
-            credits: r.credits === null ? null : Number(r.credits),
-            queuedAt: r.created_at,
-            resolvedBy: r.resolved_by,
-            resolvedAt: r.resolved_at,
-            resolution: r.resolution,
-          }
-        : null;
-      return { ...f, entries: entries.filter((e) => e.payment_key === f.id).map(toEntry), review };
-    });
+    .map((f) => ({ ...f, ...held(f.id) }));
 }
 
 /** Every id the payment may be filed under: the one asked for, those Stripe told, and those the tables hold for a session. */
@@ -672,6 +643,7 @@ async function lookupUser(
   const payments = found.payments();
   await withLineItems(reader, o, payments);
   const directory = await loadUserDirectory(open.db, usersTable, cfg.match, payments, { everyStep: true });
+  const rows = await paymentRows(open, o, tables, found, local.records, directory, user);
   return {
     kind: 'user',
     query: q,
@@ -680,9 +652,46 @@ async function lookupUser(
     customerIds: [...local.customerIds],
     balance: user ? await readBalance(open.db, cfg, user.id, tables.has('credit_ledger')) : 0,
     entries: local.userEntries.map(toEntry),
-    payments: await paymentRows(open, o, tables, found, local.records, directory, user),
+    payments: rows,
+    reversals: user ? await userReversals(reader, { open, tables, user, local, found, rows, notes }) : [],
     notes,
   };
+}
+
+/** The user's refunds and disputes (see UserLookup.reversals). */
+function userReversals(
+  reader: StripeReader,
+  a: {
+    open: OpenDb;
+    tables: Set<string>;
+    user: UserInfo;
+    local: KnownLocally;
+    found: Candidates;
+    rows: UserPaymentRow[];
+    notes: string[];
+  },
+): Promise<UserReversalView[]> {
+  const refunded = new Set(
+    a.found
+      .payments()
+      .filter((p) => (p.paymentIntent?.amountRefunded ?? 0) > 0)
+      .map((p) => p.paymentIntent!.id),
+  );
+  return reversalsOfUser({
+    reader,
+    open: a.open,
+    tables: a.tables,
+    userId: a.user.id,
+    userEntries: a.local.userEntries,
+    payments: a.rows.map((r) => ({
+      paymentIntent: r.paymentIntent,
+      currency: r.currency,
+      refunded: r.paymentIntent !== null && refunded.has(r.paymentIntent),
+      mine: r.ledger?.holderUserId === a.user.id,
+    })),
+    limit: FETCH_LIMIT,
+    notes: a.notes,
+  });
 }
 
 async function findUser(open: OpenDb, o: SupportOptions, q: string, typed: string): Promise<UserInfo | null> {
@@ -755,6 +764,8 @@ async function listFromStripe(
   return standalone;
 }
 
+const REVERSAL_KINDS = new Set(['reversal', 'reinstatement']);
+
 interface ToReread {
   key: string;
   id: string;
@@ -771,7 +782,8 @@ function toReread(found: Candidates, standalone: string[], local: KnownLocally):
       paidAt: r.paid_at,
     });
   for (const e of local.userEntries) {
-    if (!e.payment_key || known.has(e.payment_key)) continue;
+    // A reversal or reinstatement is keyed by its refund or dispute: its purchase names the payment.
+    if (!e.payment_key || known.has(e.payment_key) || REVERSAL_KINDS.has(e.kind)) continue;
     known.set(e.payment_key, {
       via: 'ledger',
       id: e.checkout_session_id ?? e.payment_intent_id ?? e.payment_key,

@@ -461,3 +461,110 @@ describe.each(engines())('lookup shows reversals (%s)', (engine) => {
     expect(JSON.parse((await w.cli(['lookup', plain, '--json'])).stdout).reversals).toEqual([]);
   });
 });
+
+describe.each(engines())('lookup USER shows reversals (%s)', (engine) => {
+  it("the user's refunds and disputes with their entries beside the purchases; Stripe read only for payments that have some", async (test) => {
+    const w = await world(engine, test, { refunds: 'debit', disputes: 'review' });
+    const refunded = w.buy('1', 1000);
+    const disputed = w.buy('1', 2000);
+    const failed = w.buy('1', 1500);
+    w.buy('1', 500);
+    w.buy('2');
+    expect((await w.reconcile()).code).toBe(0);
+    const re = w.sim.store.refund(refunded, 400, { created: -300 })!;
+    const dp = w.sim.store.openDispute(disputed, { created: -200 });
+    const back = w.sim.store.refund(failed, undefined, { created: -250 })!;
+    expect((await w.reconcile()).code).toBe(3);
+    w.sim.store.failRefund(back.id, { at: -100 });
+    expect((await w.reconcile()).code).toBe(0);
+
+    const lists = w.wholeLists();
+    const retrieves = w.sim.requests.filter((r) => r.path.startsWith('/v1/checkout/sessions/')).length;
+    const look = await w.cli(['lookup', '1', '--json']);
+    expect(look.code, look.stderr).toBe(0);
+    // Two requests each for the three payments the ledger or the queue names, none for the plain one;
+    // each payment re-read once (a reversal entry is not a payment of its own).
+    expect(w.wholeLists() - lists).toBe(6);
+    expect(w.sim.requests.filter((r) => r.path.startsWith('/v1/checkout/sessions/')).length - retrieves).toBe(4);
+    const doc = JSON.parse(look.stdout) as JsonDoc;
+    expect(doc.payments).toHaveLength(4);
+    expect(doc.balance).toBe(100 + 200 + 150 + 50 - 40);
+    const entry = (kind: string, credits: number, key: string) =>
+      expect.objectContaining({ kind, userId: '1', credits, paymentKey: key });
+    expect(doc.reversals).toEqual([
+      {
+        id: dp.id,
+        source: 'dispute',
+        paymentIntent: disputed,
+        currency: 'usd',
+        amount: 2000,
+        status: dp.status,
+        created: expect.any(String),
+        entries: [],
+        review: expect.objectContaining({ status: 'open', userId: '1', credits: -200 }),
+      },
+      expect.objectContaining({
+        id: back.id,
+        paymentIntent: failed,
+        status: 'failed',
+        entries: expect.arrayContaining([entry('reversal', -150, back.id), entry('reinstatement', 150, back.id)]),
+        review: null,
+      }),
+      expect.objectContaining({
+        id: re.id,
+        source: 'refund',
+        paymentIntent: refunded,
+        amount: 400,
+        status: 'succeeded',
+        entries: [entry('reversal', -40, re.id)],
+      }),
+    ]);
+
+    const text = await w.cli(['lookup', '1']);
+    expect(text.code, text.stderr).toBe(0);
+    const at = text.stdout.indexOf('Refunds and disputes (3, newest first):');
+    expect(at).toBeGreaterThan(text.stdout.indexOf('Payments (4)'));
+    expect(at).toBeLessThan(text.stdout.indexOf('Ledger entries of user 1'));
+    const section = text.stdout.slice(at);
+    expect(section).toContain(`refund ${re.id} of `);
+    expect(section).toContain(': 4.00 USD, succeeded, created ');
+    expect(section).toMatch(/\n {4}reversal -40 credits, user 1, /);
+    expect(section).toContain(`refund ${back.id} of `);
+    expect(section).toMatch(/\n {4}reinstatement \+150 credits, user 1, /);
+    expect(section).toContain(`dispute ${dp.id} of `);
+    expect(section).toMatch(/\n {4}review open: -200 credits at stake, user 1, queued /);
+
+    // By email too; a user with none: no section, an empty array, no list read.
+    expect(JSON.parse((await w.cli(['lookup', 'ann@example.com', '--json'])).stdout).reversals).toHaveLength(3);
+    const before = w.wholeLists();
+    const ben = await w.cli(['lookup', '2']);
+    expect(ben.code, ben.stderr).toBe(0);
+    expect(ben.stdout).not.toMatch(/Refunds and disputes|re_|dp_/);
+    expect(JSON.parse((await w.cli(['lookup', '2', '--json'])).stdout).reversals).toEqual([]);
+    expect(w.wholeLists()).toBe(before);
+  });
+
+  it('reads the refunds and disputes of at most 25 payments; the others as the ledger holds them', async (test) => {
+    const w = await world(engine, test, DEBIT);
+    const pis = Array.from({ length: 26 }, () => w.buy('1', 1000));
+    expect((await w.reconcile()).code).toBe(0);
+    for (const pi of pis) w.sim.store.refund(pi, 100, { created: -60 });
+    expect((await w.reconcile()).code).toBe(0);
+    const lists = w.wholeLists();
+    const look = await w.cli(['lookup', '1', '--json']);
+    expect(look.code, look.stderr).toBe(0);
+    expect(w.wholeLists() - lists).toBe(50);
+    const doc = JSON.parse(look.stdout) as JsonDoc;
+    expect(doc.reversals).toHaveLength(26);
+    const unread = doc.reversals.filter((v: JsonDoc) => v.status === null);
+    expect(unread).toEqual([
+      expect.objectContaining({ amount: null, entries: [expect.objectContaining({ kind: 'reversal', credits: -10 })] }),
+    ]);
+    expect(doc.notes).toContain(
+      'refunds and disputes of 1 older payments were not read from Stripe (shown as the ledger holds them)',
+    );
+    const text = await w.cli(['lookup', '1']);
+    expect(text.stdout).toContain(`refund ${unread[0].id} of `);
+    expect(text.stdout).toMatch(new RegExp(`refund ${unread[0].id} of \\S+: not read from Stripe\n`));
+  });
+});

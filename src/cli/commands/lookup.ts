@@ -39,27 +39,35 @@ export function renderPaymentLookup(r: PaymentLookup): string {
 /** Only when Stripe has any: a payment without refunds or disputes prints as it always did. */
 function reversalsSay(r: PaymentLookup): string[] {
   if (r.reversals.length === 0) return [];
-  const out = ['', 'Refunds and disputes:'];
-  for (const v of r.reversals) {
+  return ['', 'Refunds and disputes:', ...r.reversals.flatMap((v) => reversalLines(v, r.currency))];
+}
+
+/** A refund or dispute (`of` its payment, in a user's list), then what the ledger and the review queue hold for it. */
+function reversalLines(
+  v: Omit<UserLookup['reversals'][number], 'paymentIntent' | 'currency'>,
+  currency: string | null,
+  of?: string,
+): string[] {
+  const said =
+    v.status === null
+      ? 'not read from Stripe'
+      : `${formatAmount(v.amount, currency)}, ${v.status.replace(/_/g, ' ')}, created ${shortTime(v.created)}`;
+  const out = [`  ${v.source} ${v.id}${of ? ` of ${of}` : ''}: ${said}`];
+  for (const e of v.entries)
     out.push(
-      `  ${v.source} ${v.id}: ${formatAmount(v.amount, r.currency)}, ${v.status.replace(/_/g, ' ')}, created ${shortTime(v.created)}`,
+      `    ${e.kind} ${e.credits > 0 ? '+' : ''}${e.credits} credits, user ${e.userId}, ${shortTime(e.createdAt)}`,
     );
-    for (const e of v.entries)
-      out.push(
-        `    ${e.kind} ${e.credits > 0 ? '+' : ''}${e.credits} credits, user ${e.userId}, ${shortTime(e.createdAt)}`,
-      );
-    const q = v.review;
-    if (q) {
-      const how =
-        q.status === 'open'
-          ? 'open'
-          : `${q.status}${q.resolvedBy ? ` by ${q.resolvedBy}` : ''}${q.resolvedAt ? ` on ${shortTime(q.resolvedAt)}` : ''}${q.resolution ? `: ${q.resolution}` : ''}`;
-      out.push(
-        `    review ${how}: ${q.credits ?? '?'} credits at stake, user ${q.userId ?? '(none)'}, queued ${shortTime(q.queuedAt)}`,
-      );
-    }
-    if (v.entries.length === 0 && !q) out.push('    the ledger holds nothing for it');
+  const q = v.review;
+  if (q) {
+    const how =
+      q.status === 'open'
+        ? 'open'
+        : `${q.status}${q.resolvedBy ? ` by ${q.resolvedBy}` : ''}${q.resolvedAt ? ` on ${shortTime(q.resolvedAt)}` : ''}${q.resolution ? `: ${q.resolution}` : ''}`;
+    out.push(
+      `    review ${how}: ${q.credits ?? '?'} credits at stake, user ${q.userId ?? '(none)'}, queued ${shortTime(q.queuedAt)}`,
+    );
   }
+  if (v.entries.length === 0 && !q) out.push('    the ledger holds nothing for it');
   return out;
 }
 
@@ -184,6 +192,10 @@ export function renderUserLookup(r: UserLookup): string {
       ]);
     }
     out.push(...t.toString().split('\n'));
+  }
+  if (r.reversals.length > 0) {
+    out.push(`Refunds and disputes (${r.reversals.length}, newest first):`);
+    for (const v of r.reversals) out.push(...reversalLines(v, v.currency, ids.show(v.paymentIntent)));
   }
   if (r.user) {
     out.push(`Ledger entries of user ${r.user.id} (newest first):`);
