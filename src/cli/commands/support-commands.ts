@@ -106,7 +106,7 @@ function registerUserCommands({ program, ctx, setResult, common }: Registrar): v
     program
       .command('lookup <query>')
       .description(
-        'what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email)',
+        'what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email), with its refunds, disputes and what was taken back',
       ),
     { stripe: true, writes: false },
   ).action(async (query: string, flags: CommonFlags) =>
