@@ -922,20 +922,20 @@ export class SimulatorStore {
   /**
    * An async payment that fails later: processing → requires_payment_method at now(); owning
    * sessions stay unpaid. Events payment_intent.payment_failed and
-   * checkout.session.async_payment_failed (for completed sessions).
+   * checkout.session.async_payment_failed (for completed sessions), at `at` as for settle().
    */
-  failPayment(paymentIntentId: string): void {
+  failPayment(paymentIntentId: string, at?: number): void {
     const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
     if (pi.status === SUCCEEDED) throw new Error(`PaymentIntent ${paymentIntentId} has already succeeded`);
     pi.status = 'requires_payment_method';
     pi.amount_received = 0;
     pi.amount_capturable = 0;
     pi.payment_method = null;
-    const at = Math.max(this.now(), pi.created);
-    this.emit('payment_intent.payment_failed', pi, at);
+    const when = Math.max(this.time(at) ?? this.now(), pi.created);
+    this.emit('payment_intent.payment_failed', pi, when);
     for (const s of this.sessionsForPaymentIntent(pi.id)) {
       if (s.status === 'complete' && s.payment_status !== 'paid') {
-        this.emit('checkout.session.async_payment_failed', s, at);
+        this.emit('checkout.session.async_payment_failed', s, when);
       }
     }
   }
