@@ -7,6 +7,7 @@ import {
   ledgerModes,
   markNoLongerPayments,
   paymentsToRecheck,
+  sessionsOfIntents,
   startRun,
 } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist, type OpenDb } from '../ledger/db.js';
@@ -129,6 +130,8 @@ class ReconcileRun {
   private readonly createdInWindow = new IdSet();
   /** Ids the run read from Stripe one by one: those that are no payment now wait no longer (markNoLongerPayments). */
   private readonly readById = new Set<string>();
+  /** The tool's tables exist (or will before anything is decided): set by execute(). */
+  private toolTables = false;
 
   constructor(
     private readonly opts: ReconcileOptions,
@@ -151,6 +154,7 @@ class ReconcileRun {
     const reader = this.openReader();
     // The tool's tables exist, or will by the time the first payment is decided.
     const tables = hadTables || !dryRun;
+    this.toolTables = tables;
     const planner = new Planner(this.db, this.opts.settings.config, tables, dryRun, this.progress, this.usersTable);
     const source =
       hadTables || dryRun
@@ -461,11 +465,17 @@ class ReconcileRun {
     }
   }
 
-  /** Payments re-read by id (sessions or PaymentIntents), decided; the ids are kept (readById). */
+  /**
+   * Payments re-read by id (sessions or PaymentIntents), decided; the ids are kept (readById). A
+   * PaymentIntent whose session the tool knows is read by that session: one request, not two.
+   */
   private async decideByIds(reader: StripeReader, planner: Planner, ids: readonly string[]): Promise<void> {
-    for (const id of ids) this.readById.add(id);
+    const intents = ids.filter((id) => id.startsWith('pi_'));
+    const sessions = this.toolTables && intents.length > 0 ? await sessionsOfIntents(this.db, intents) : new Map();
+    const toRead = [...new Set(ids.map((id) => sessions.get(id) ?? id))];
+    for (const id of [...ids, ...toRead]) this.readById.add(id);
     const { config } = this.opts.settings;
-    await planner.decide(await fetchPaymentsByIds(reader, ids, config, this.progress, this.missing));
+    await planner.decide(await fetchPaymentsByIds(reader, toRead, config, this.progress, this.missing));
   }
 
   /** The plan in its order, every payment of the key's mode. */

@@ -694,6 +694,31 @@ export async function paymentsToRecheck(db: Kysely<Database>, paidSince: string)
   }));
 }
 
+/**
+ * The Checkout Session of each of these PaymentIntents that the tool credited or recorded with
+ * one: an event naming a PaymentIntent (a refund's charge) is then read by its session, which
+ * brings the PaymentIntent along in one request instead of two.
+ */
+export async function sessionsOfIntents(db: Kysely<Database>, piIds: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const part of chunks(piIds, WRITE_BATCH)) {
+    const credited = await db
+      .selectFrom('credit_ledger')
+      .select(['payment_key', 'checkout_session_id'])
+      .where('kind', '=', 'purchase')
+      .where('payment_key', 'in', part)
+      .execute();
+    const recorded = await db
+      .selectFrom('stripe_credits_payments')
+      .select(['payment_key', 'checkout_session_id'])
+      .where('payment_key', 'in', part)
+      .execute();
+    for (const r of [...credited, ...recorded])
+      if (r.payment_key && r.checkout_session_id) out.set(r.payment_key, r.checkout_session_id);
+  }
+  return out;
+}
+
 /** The most recent runs, newest first. */
 export async function listRuns(db: Kysely<Database>, limit: number) {
   return db.selectFrom('stripe_credits_runs').selectAll().orderBy('id', 'desc').limit(limit).execute();

@@ -121,6 +121,16 @@ describe.each(engines())('incremental runs cost what changed (%s)', (engine) => 
     expect(record).toEqual([{ status: 'credited', snapshot: null }]);
   });
 
+  it('a refund of a payment in review arrives as its event: the payment read once, by the session the tool recorded', async () => {
+    w.sim.store.refund(orphans[1]!, undefined, { created: now() - 5 });
+    const { code, report, requests } = await incremental();
+    expect(code).toBe(0);
+    expect(byKey(report, orphans[1]!)).toMatchObject({ status: 'skipped', reason: 'refunded' });
+    // One new event: about 1 + 3 requests (its page, the payment's session, nothing per entry in review).
+    expect(requests.length, requests.join('\n')).toBeLessThanOrEqual(1 + 3);
+    expect(requests).not.toContain('GET /v1/payment_intents/:id');
+  });
+
   it('a pending payment whose debit fails leaves the queue of waiting payments through its event', async () => {
     w.sim.store.failPayment(ach, -5);
     const failed = await incremental();
