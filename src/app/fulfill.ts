@@ -109,7 +109,12 @@ export class Fulfiller {
     }
     // The purchase (or review entry) and the local record; an already credited payment writes nothing.
     if (decided.status !== 'already_credited')
-      await writePlan(db, plan, { runId: null, actor: this.opts.actor ?? 'webhook', adoption: this.config });
+      await writePlan(db, plan, {
+        runId: null,
+        actor: this.opts.actor ?? 'webhook',
+        adoption: this.config,
+        snapshots: planner.snapshots,
+      });
     // Read again: the writer turns `credited` into `already_credited` when someone else wrote it first.
     return plan.find(paymentKey)!;
   }

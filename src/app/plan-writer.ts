@@ -19,7 +19,7 @@ import type { Database } from '../ledger/schema.js';
 import { loadUserDirectory, UsersTable } from '../ledger/users.js';
 import { CompactPlan, type RunPlan } from '../plan/compact-plan.js';
 import { planPayments } from '../reconcile/plan.js';
-import type { Payment } from '../reconcile/types.js';
+import type { Payment, PaymentDecision } from '../reconcile/types.js';
 
 /**
  * Decides payments batch by batch as they arrive: per batch one ledger query, a baseline query and
@@ -31,6 +31,11 @@ export class Planner {
   /** Every payment decided so far, once each (however often it is found): the plan answers whether a key is in it. */
   readonly plan = new CompactPlan();
   creditsPlanned = 0;
+  /**
+   * By payment key, the Payment (JSON) of every payment decided pending or needs_review: recorded
+   * beside it, so that an incremental run decides it again without asking Stripe (RecheckRecord).
+   */
+  readonly snapshots = new Map<string, string>();
   private dismissals: Promise<boolean> | null = null;
   private baselines: Promise<boolean> | null = null;
   private usersTable: Promise<UsersTable> | null = null;
@@ -82,9 +87,18 @@ export class Planner {
       dryRun: this.dryRun,
     });
     for (const d of plan.decisions) this.plan.push(d);
+    this.keepSnapshots(fresh, plan.decisions);
     this.creditsPlanned += plan.creditsToWrite;
     this.progress(`${this.plan.length} payments decided`);
   };
+
+  /** The payments left waiting (pending, in review): few, so held as JSON until the plan is written. */
+  private keepSnapshots(payments: readonly Payment[], decisions: readonly PaymentDecision[]): void {
+    const waiting = new Set<string>();
+    for (const d of decisions) if (d.status === 'pending' || d.status === 'needs_review') waiting.add(d.paymentKey);
+    if (waiting.size === 0) return;
+    for (const p of payments) if (waiting.has(p.paymentKey)) this.snapshots.set(p.paymentKey, JSON.stringify(p));
+  }
 
   /** Whether this id (a payment key or a Checkout Session id) is that of a payment decided already. */
   hasDecided(id: string): boolean {
@@ -136,6 +150,8 @@ interface WriteOptions {
   adoption: Adoption;
   progress?: (m: string) => void;
   signal?: AbortSignal;
+  /** What Stripe said of the payments left pending or in review, by payment key (Planner.snapshots). */
+  snapshots?: ReadonlyMap<string, string>;
 }
 
 /** One writePlan: the plan cut into transactions, each cut into statements (see writePlan). */
@@ -220,7 +236,7 @@ class PlanWrite {
       if (!inserted.has(c.paymentKey)) d.status = 'already_credited';
       decisions.push(d);
     }
-    await recordDecisions(trx, decisions, opts.runId, recorded);
+    await recordDecisions(trx, decisions, opts.runId, recorded, opts.snapshots);
   }
 }
 

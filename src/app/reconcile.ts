@@ -1,7 +1,15 @@
 import type { Kysely } from 'kysely';
 import { keyIsLive, type LedgerMapping, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js';
-import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
+import {
+  finishRun,
+  ledgerHasPurchases,
+  ledgerModes,
+  markNoLongerPayments,
+  paymentsToRecheck,
+  sessionsOfIntents,
+  startRun,
+} from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist, type OpenDb } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { appLedgerRefs, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
@@ -12,6 +20,7 @@ import { IdSet } from '../plan/id-table.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import { Planner, wouldBeNewInReview, writePlan, type WriteOutcome } from './plan-writer.js';
 import { stripeReaderFor } from './stripe-reader.js';
+import { splitRecheck } from './recheck.js';
 import type { RateLimits } from '../stripe/rate-limit.js';
 import type { ScanOptions } from '../stripe/scan.js';
 import type { Payment, PaymentDecision, ReversalDecision, Window } from '../reconcile/types.js';
@@ -119,6 +128,10 @@ class ReconcileRun {
    * the heap; once the sweep is done, only those it touched are kept.
    */
   private readonly createdInWindow = new IdSet();
+  /** Ids the run read from Stripe one by one: those that are no payment now wait no longer (markNoLongerPayments). */
+  private readonly readById = new Set<string>();
+  /** The tool's tables exist (or will before anything is decided): set by execute(). */
+  private toolTables = false;
 
   constructor(
     private readonly opts: ReconcileOptions,
@@ -141,12 +154,13 @@ class ReconcileRun {
     const reader = this.openReader();
     // The tool's tables exist, or will by the time the first payment is decided.
     const tables = hadTables || !dryRun;
+    this.toolTables = tables;
     const planner = new Planner(this.db, this.opts.settings.config, tables, dryRun, this.progress, this.usersTable);
     const source =
       hadTables || dryRun
         ? await this.prepareThenFetch(reader, planner, until, tables)
         : await this.fetchWhilePreparing(reader, planner, until);
-    await this.recheck(reader, planner, tables);
+    await this.recheck(reader, planner, tables, source.source);
     if (this.missing.length > 0) source.notes.push(missingNote(this.missing));
     const skew = clockSkewWarning(reader.clockAhead);
     if (skew) this.opts.warn?.(skew);
@@ -154,7 +168,7 @@ class ReconcileRun {
 
     const plan = this.checkedPlan(planner.plan);
     const overCap = await this.checkCap(plan, planner.creditsPlanned, source, reader);
-    const written = await this.write(plan, hadTables);
+    const written = await this.write(plan, hadTables, planner);
     const taken = await this.takeBack(reader, tables);
     const counts = { ...plan.counts(), reversed: reversedCount(taken.decisions) };
     await this.recordSuccess(counts, written.creditsWritten, source, reader);
@@ -360,10 +374,9 @@ class ReconcileRun {
   /** The window's payments by payment time (and the events since the cursor), or the events' payments. */
   private async fetchSource(reader: StripeReader, planner: Planner, source: SourcePlan): Promise<void> {
     const { config } = this.opts.settings;
-    const { progress, missing } = this;
+    const { progress } = this;
     if (source.source === 'events') {
-      const ids = await this.readEvents(reader, source.window);
-      await planner.decide(await fetchPaymentsByIds(reader, ids, config, progress, missing));
+      await this.decideByIds(reader, planner, await this.readEvents(reader, source.window));
       return;
     }
     await Promise.all([
@@ -374,7 +387,7 @@ class ReconcileRun {
     if (also) {
       progress(`reading events since the last run (${isoSeconds(also.since)})`);
       const ids = (await this.readEvents(reader, also)).filter((id) => !planner.hasDecided(id));
-      await planner.decide(await fetchPaymentsByIds(reader, ids, config, progress, missing));
+      await this.decideByIds(reader, planner, ids);
     }
   }
 
@@ -428,15 +441,41 @@ class ReconcileRun {
     return outcome;
   }
 
-  /** What earlier runs left pending or in review, re-read unless the run decided it already. */
-  private async recheck(reader: StripeReader, planner: Planner, tables: boolean): Promise<void> {
+  /**
+   * What earlier runs left pending or in review, unless the run decided it already: an incremental
+   * run decides it from what was recorded, a window run re-reads it (splitRecheck).
+   */
+  private async recheck(reader: StripeReader, planner: Planner, tables: boolean, source: Source): Promise<void> {
     const { opts, progress } = this;
-    const recheckIds = tables ? await paymentsToRecheck(this.db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
-    const toRecheck = recheckIds.filter((id) => !planner.hasDecided(id));
-    if (toRecheck.length > 0) {
-      progress(`re-reading ${toRecheck.length} payments left pending or in review`);
-      await planner.decide(await fetchPaymentsByIds(reader, toRecheck, opts.settings.config, progress, this.missing));
+    const { config } = opts.settings;
+    const records = tables ? await paymentsToRecheck(this.db, isoSeconds(opts.now - RECHECK_SECONDS)) : [];
+    // Read by id in this run and found no payment (a debit that failed): what was recorded is stale.
+    const waiting = records.filter(
+      (r) => !planner.hasDecided(r.id) && !this.readById.has(r.id) && !this.readById.has(r.paymentKey),
+    );
+    const { recorded, reread } = splitRecheck(waiting, config, source === 'events');
+    if (recorded.length > 0) {
+      progress(`deciding ${recorded.length} payments left pending or in review again, from what was recorded`);
+      for (let i = 0; i < recorded.length; i += RECHECK_BATCH)
+        await planner.decide(recorded.slice(i, i + RECHECK_BATCH));
     }
+    if (reread.length > 0) {
+      progress(`re-reading ${reread.length} payments left pending or in review`);
+      await this.decideByIds(reader, planner, reread);
+    }
+  }
+
+  /**
+   * Payments re-read by id (sessions or PaymentIntents), decided; the ids are kept (readById). A
+   * PaymentIntent whose session the tool knows is read by that session: one request, not two.
+   */
+  private async decideByIds(reader: StripeReader, planner: Planner, ids: readonly string[]): Promise<void> {
+    const intents = ids.filter((id) => id.startsWith('pi_'));
+    const sessions = this.toolTables && intents.length > 0 ? await sessionsOfIntents(this.db, intents) : new Map();
+    const toRead = [...new Set(ids.map((id) => sessions.get(id) ?? id))];
+    for (const id of [...ids, ...toRead]) this.readById.add(id);
+    const { config } = this.opts.settings;
+    await planner.decide(await fetchPaymentsByIds(reader, toRead, config, this.progress, this.missing));
   }
 
   /** The plan in its order, every payment of the key's mode. */
@@ -487,7 +526,7 @@ class ReconcileRun {
   }
 
   /** An apply run writes the plan; a dry run says what it would newly put in review. */
-  private async write(plan: CompactPlan, hadTables: boolean): Promise<WriteOutcome> {
+  private async write(plan: CompactPlan, hadTables: boolean, planner: Planner): Promise<WriteOutcome> {
     const { opts, db, runId } = this;
     // Still this run's lock? (Its session may have ended, or a stall let another run take it over.)
     await this.lock?.assertHeld();
@@ -501,7 +540,13 @@ class ReconcileRun {
             adoption: opts.settings.config,
             progress: this.progress,
             signal: this.signal,
+            snapshots: planner.snapshots,
           });
+    if (runId !== null)
+      await markNoLongerPayments(
+        db,
+        [...this.readById].filter((id) => !planner.hasDecided(id)),
+      );
     memoryPhase('written');
     return written;
   }
@@ -559,6 +604,9 @@ function missingNote(ids: readonly string[]): string {
   const shown = ids.slice(0, 5).join(', ');
   return `Stripe no longer has ${ids.length} object${ids.length === 1 ? '' : 's'} named by events or earlier runs (deleted?), passed over: ${shown}${ids.length > 5 ? ', …' : ''}`;
 }
+
+/** Recorded payments decided per batch, as a page of a list would bring them. */
+const RECHECK_BATCH = 100;
 
 /** Beyond this a skewed clock is said: past the events' overlap it would have lost payments. */
 const CLOCK_SKEW_WARN_SECONDS = 120;

@@ -552,7 +552,13 @@ export async function finishRun(
 }
 
 /** A decision as a row of the local record `stripe_credits_payments`. */
-export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: string): Insertable<PaymentsTable> {
+export function paymentRecordRow(
+  d: PaymentDecision,
+  runId: number | null,
+  at: string,
+  /** What Stripe said of the payment (JSON), kept while it waits: pending or in review. */
+  snapshot: string | null = null,
+): Insertable<PaymentsTable> {
   return {
     payment_key: d.paymentKey,
     checkout_session_id: d.checkoutSession,
@@ -571,6 +577,7 @@ export function paymentRecordRow(d: PaymentDecision, runId: number | null, at: s
     first_seen_at: at,
     last_seen_at: at,
     last_run_id: runId,
+    snapshot: d.status === 'pending' || d.status === 'needs_review' ? snapshot : null,
   };
 }
 
@@ -595,6 +602,7 @@ const RECORD_UPSERT = new RowsInsert((db, rows: readonly Insertable<PaymentsTabl
         paid_at: eb.ref('excluded.paid_at'),
         last_seen_at: eb.ref('excluded.last_seen_at'),
         last_run_id: eb.ref('excluded.last_run_id'),
+        snapshot: eb.ref('excluded.snapshot'),
       })),
     )
     .compile(),
@@ -617,6 +625,8 @@ export async function recordDecisions(
   runId: number | null,
   /** Keys the caller found in the record already (in this transaction): not asked again. */
   known: ReadonlySet<string> = new Set(),
+  /** By payment key, what Stripe said of the payments left pending or in review (Planner.snapshots). */
+  snapshots: ReadonlyMap<string, string> = new Map(),
 ): Promise<void> {
   const onLedger = (d: PaymentDecision) => d.status === 'credited' || d.status === 'already_credited';
   const ask = all.filter((d) => onLedger(d) && !known.has(d.paymentKey)).map((d) => d.paymentKey);
@@ -624,19 +634,46 @@ export async function recordDecisions(
   const decisions = all.filter((d) => !onLedger(d) || known.has(d.paymentKey) || recorded.has(d.paymentKey));
   if (decisions.length === 0) return;
   const at = nowIso();
-  const values = decisions.map((d) => paymentRecordRow(d, runId, at));
+  const values = decisions.map((d) => paymentRecordRow(d, runId, at, snapshots.get(d.paymentKey) ?? null));
   await RECORD_UPSERT.run(trx, values);
 }
 
+/** A payment a run left pending or in review: the id to re-read it by, and what Stripe said of it then. */
+export interface RecheckRecord {
+  /** Its session when it has one (that one request carries both), else its payment key. */
+  id: string;
+  paymentKey: string;
+  /** The Payment as JSON (migration 0013), NO_LONGER_A_PAYMENT, or null on a record written before. */
+  snapshot: string | null;
+}
+
 /**
- * Payments a run left pending or in review, paid since `paidSince`: every run re-reads them by id,
- * so a settlement, or a user created later, gets credited without a window that reaches back to them.
- * Returns the id to re-read each by (its session when it has one: that one request carries both).
+ * The snapshot of a waiting record that a run re-read and found no payment (a debit that failed,
+ * an object deleted): neither decided again nor re-read until an event or a window run reads it.
  */
-export async function paymentsToRecheck(db: Kysely<Database>, paidSince: string): Promise<string[]> {
+export const NO_LONGER_A_PAYMENT = '"no longer a payment"';
+
+/** Records left pending or in review whose payment Stripe now says is none (read by these ids). */
+export async function markNoLongerPayments(db: Kysely<Database>, ids: readonly string[]): Promise<void> {
+  for (const part of chunks(ids, WRITE_BATCH)) {
+    await db
+      .updateTable('stripe_credits_payments')
+      .set({ snapshot: NO_LONGER_A_PAYMENT })
+      .where('status', 'in', ['pending', 'needs_review'])
+      .where((eb) => eb.or([eb('payment_key', 'in', part), eb('checkout_session_id', 'in', part)]))
+      .execute();
+  }
+}
+
+/**
+ * Payments a run left pending or in review, paid since `paidSince` and not dismissed: a run
+ * decides them again, so a settlement, or a user created later, gets credited without a window
+ * that reaches back to them.
+ */
+export async function paymentsToRecheck(db: Kysely<Database>, paidSince: string): Promise<RecheckRecord[]> {
   const rows = await db
     .selectFrom('stripe_credits_payments')
-    .select(['checkout_session_id', 'payment_intent_id', 'payment_key'])
+    .select(['checkout_session_id', 'payment_intent_id', 'payment_key', 'snapshot'])
     .where('status', 'in', ['pending', 'needs_review'])
     .where('paid_at', '>=', paidSince)
     .where(({ not, exists, selectFrom }) =>
@@ -650,7 +687,36 @@ export async function paymentsToRecheck(db: Kysely<Database>, paidSince: string)
       ),
     )
     .execute();
-  return rows.map((r) => r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key);
+  return rows.map((r) => ({
+    id: r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key,
+    paymentKey: r.payment_key,
+    snapshot: r.snapshot,
+  }));
+}
+
+/**
+ * The Checkout Session of each of these PaymentIntents that the tool credited or recorded with
+ * one: an event naming a PaymentIntent (a refund's charge) is then read by its session, which
+ * brings the PaymentIntent along in one request instead of two.
+ */
+export async function sessionsOfIntents(db: Kysely<Database>, piIds: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const part of chunks(piIds, WRITE_BATCH)) {
+    const credited = await db
+      .selectFrom('credit_ledger')
+      .select(['payment_key', 'checkout_session_id'])
+      .where('kind', '=', 'purchase')
+      .where('payment_key', 'in', part)
+      .execute();
+    const recorded = await db
+      .selectFrom('stripe_credits_payments')
+      .select(['payment_key', 'checkout_session_id'])
+      .where('payment_key', 'in', part)
+      .execute();
+    for (const r of [...credited, ...recorded])
+      if (r.payment_key && r.checkout_session_id) out.set(r.payment_key, r.checkout_session_id);
+  }
+  return out;
 }
 
 /** The most recent runs, newest first. */

@@ -120,6 +120,11 @@ export interface PaymentsTable {
   first_seen_at: string;
   last_seen_at: string;
   last_run_id: number | null;
+  /**
+   * Migration 0013: a pending or needs_review payment's Payment as JSON, what an incremental run
+   * decides it again from; NULL otherwise, and on records written before.
+   */
+  snapshot: string | null;
 }
 
 /** Payments recorded as already handled by `baseline`. */

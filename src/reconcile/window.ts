@@ -13,7 +13,10 @@ const EVENTS_RETENTION_SECONDS = 30 * 86400;
 export const EVENTS_OVERLAP_SECONDS = 10 * 60;
 /** Keep clear of the retention edge: an event about to expire might vanish between pages. */
 const RETENTION_MARGIN_SECONDS = 3600;
-/** Every run re-reads by id the payments left pending or in review that were paid this recently. */
+/**
+ * Every run decides again the payments left pending or in review that were paid this recently: an
+ * incremental run from what was recorded of them, a window run by re-reading them by id.
+ */
 export const RECHECK_SECONDS = 30 * 86400;
 
 export type Source = 'window' | 'events';

@@ -878,8 +878,11 @@ export class SimulatorStore {
     return { paymentIntent: pi, charge, invoicePayment };
   }
 
-  /** processing → succeeded; amount_received = amount; charge created if missing; session → paid. */
-  settle(paymentIntentId: string): void {
+  /**
+   * processing → succeeded; amount_received = amount; charge created if missing; session → paid.
+   * Its events at `at` (default now(); negative: that many seconds before now()), never before the PaymentIntent.
+   */
+  settle(paymentIntentId: string, at?: number): void {
     // Session and PaymentIntent fields changed here are not used by any index; invoice payments'
     // status is (the status filter), so that collection is marked as changed.
     const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
@@ -888,16 +891,16 @@ export class SimulatorStore {
     pi.amount_received = pi.amount;
     pi.amount_capturable = 0;
     if (!pi.latest_charge) this.createCharge(pi);
-    const at = Math.max(this.now(), pi.created);
+    const when = Math.max(this.time(at) ?? this.now(), pi.created);
     if (!wasSucceeded) {
       const ch = this.byId.get(idOf(pi.latest_charge) ?? '')?.obj;
-      if (ch) this.emit('charge.succeeded', ch, at);
-      this.emit('payment_intent.succeeded', pi, at);
+      if (ch) this.emit('charge.succeeded', ch, when);
+      this.emit('payment_intent.succeeded', pi, when);
     }
     for (const s of this.sessionsForPaymentIntent(pi.id)) {
       const wasPaid = s.payment_status === 'paid';
       s.payment_status = 'paid';
-      if (!wasPaid && s.status === 'complete') this.emit('checkout.session.async_payment_succeeded', s, at);
+      if (!wasPaid && s.status === 'complete') this.emit('checkout.session.async_payment_succeeded', s, when);
     }
     for (const ip of this.invoicePaymentsForPaymentIntent(pi.id)) {
       const wasPaid = ip.status === 'paid';
@@ -911,7 +914,7 @@ export class SimulatorStore {
         inv.amount_paid = inv.amount_due;
         inv.amount_remaining = 0;
         inv.status_transitions.paid_at = pi.created;
-        if (!wasPaid) this.emit('invoice.paid', inv, at);
+        if (!wasPaid) this.emit('invoice.paid', inv, when);
       }
     }
   }
@@ -919,20 +922,20 @@ export class SimulatorStore {
   /**
    * An async payment that fails later: processing → requires_payment_method at now(); owning
    * sessions stay unpaid. Events payment_intent.payment_failed and
-   * checkout.session.async_payment_failed (for completed sessions).
+   * checkout.session.async_payment_failed (for completed sessions), at `at` as for settle().
    */
-  failPayment(paymentIntentId: string): void {
+  failPayment(paymentIntentId: string, at?: number): void {
     const pi = this.mustGet<PaymentIntent>(paymentIntentId, 'payment_intent');
     if (pi.status === SUCCEEDED) throw new Error(`PaymentIntent ${paymentIntentId} has already succeeded`);
     pi.status = 'requires_payment_method';
     pi.amount_received = 0;
     pi.amount_capturable = 0;
     pi.payment_method = null;
-    const at = Math.max(this.now(), pi.created);
-    this.emit('payment_intent.payment_failed', pi, at);
+    const when = Math.max(this.time(at) ?? this.now(), pi.created);
+    this.emit('payment_intent.payment_failed', pi, when);
     for (const s of this.sessionsForPaymentIntent(pi.id)) {
       if (s.status === 'complete' && s.payment_status !== 'paid') {
-        this.emit('checkout.session.async_payment_failed', s, at);
+        this.emit('checkout.session.async_payment_failed', s, when);
       }
     }
   }

@@ -60,19 +60,25 @@ export async function idsFromEvents(
 export async function eventIds(reader: StripeReader, window: Window, progress: Progress = () => {}): Promise<EventIds> {
   const payments = new Set<string>();
   const reversals = new Set<string>();
+  /** PaymentIntents of the sessions named: a session is read with its PaymentIntent, so that one is not read again. */
+  const ofSessions = new Set<string>();
   let events = 0;
   for await (const page of reader.events(EVENT_TYPES, { gte: window.since, lt: window.until })) {
     for (const e of page) {
       const isPaymentEvent = (PAYMENT_EVENTS as readonly string[]).includes(e.type);
       const id = isPaymentEvent ? objectIdOf(e) : null;
       if (id) payments.add(id);
+      if (id?.startsWith('cs_')) {
+        const own = intentOfObject(e);
+        if (own) ofSessions.add(own);
+      }
       const pi = e.type === 'charge.refunded' || !isPaymentEvent ? intentOfObject(e) : null;
       if (pi) reversals.add(pi);
     }
     events += page.length;
     progress(`${events} events read`);
   }
-  return { payments: [...payments], reversals: [...reversals] };
+  return { payments: [...payments].filter((id) => !ofSessions.has(id)), reversals: [...reversals] };
 }
 
 /** The PaymentIntent a charge, refund or dispute names (an id, or an expanded object). */

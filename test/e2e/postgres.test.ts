@@ -440,6 +440,7 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
         '0010-review-detail',
         '0011-review-reversals',
         '0012-audit-resolutions',
+        '0013-record-snapshot',
       ]);
       expect(await d.tables()).toEqual([
         'credit_ledger',
