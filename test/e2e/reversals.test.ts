@@ -390,6 +390,44 @@ describe.each(engines())('reversals in the library (%s)', (engine) => {
       expect((await w.entries('reversal')).map((e) => e.payment_key).sort()).toEqual([re.id, dp.id].sort());
     });
 
+    it("a refund's event of the other mode, or to a ledger of the other mode, is refused as a payment's is: nothing written", async (test) => {
+      const w = await world(engine, test, DEBIT);
+      const lib = w.library();
+      const pi = w.buy();
+      expect(await lib.fulfill(pi)).toMatchObject({ status: 'credited' });
+      const re = w.sim.store.refund(pi)!;
+      const before = await w.app.fingerprint();
+      const live = event('refund.updated', { id: re.id, object: 'refund', payment_intent: pi });
+      const liveEvent = JSON.stringify({ ...JSON.parse(live), livemode: true });
+      await expect(lib.handleWebhook(liveEvent, sign(liveEvent), SECRET)).rejects.toThrow(
+        /^test and live payments never mix in one ledger$/,
+      );
+      expect(await w.app.fingerprint()).toBe(before);
+
+      // A live key on this test-mode ledger: refused before Stripe is asked.
+      const liveSim = await startSimulator({ apiKeys: ['sk_live_e2e_reversals'], livemode: true });
+      const liveLib = createStripeCredits({
+        db: w.app.url,
+        stripeApiKey: 'sk_live_e2e_reversals',
+        stripeApiBase: liveSim.url,
+        config: { credits, reversals: DEBIT },
+        cwd: w.tmp.dir,
+      });
+      try {
+        await expect(liveLib.handleWebhook(liveEvent, sign(liveEvent), SECRET)).rejects.toThrow(
+          /^test and live payments never mix in one ledger$/,
+        );
+        expect(liveSim.requests).toEqual([]);
+      } finally {
+        await liveLib.close();
+        await liveSim.close();
+      }
+      expect(await w.app.fingerprint()).toBe(before);
+      // The same event of this mode takes the credits back.
+      const same = JSON.stringify({ ...JSON.parse(live), livemode: false });
+      expect(await lib.handleWebhook(same, sign(same), SECRET)).toMatchObject({ id: re.id, status: 'reversed' });
+    });
+
     it('a webhook racing a run writes one reversal', async (test) => {
       const w = await world(engine, test, DEBIT);
       const pi = w.buy();
