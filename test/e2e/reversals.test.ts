@@ -31,7 +31,12 @@ interface Ledger {
   payment_key: string;
 }
 
-async function world(engine: EngineName, test: TestContext, policy: Record<string, string> = {}) {
+async function world(
+  engine: EngineName,
+  test: TestContext,
+  policy: Record<string, string> = {},
+  more: Record<string, unknown> = {},
+) {
   const sim = await startSimulator({ apiKeys: [KEY] });
   const tmp = tempDir('sc-reversals-');
   const app = await createAppDb(engine, tmp.dir, USERS);
@@ -43,7 +48,7 @@ async function world(engine: EngineName, test: TestContext, policy: Record<strin
     await app.close();
     tmp.cleanup();
   });
-  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits, reversals: policy });
+  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits, reversals: policy, ...more });
   const since = now() - 3 * DAY;
   const cli = (args: string[], opts: { process?: boolean } = {}): Promise<CliResult> =>
     runCli([...args, '--db', app.url, '--config', cfg], {
@@ -345,6 +350,39 @@ describe.each(engines())('reversals in a mapped ledger with a balance column (%s
         Number((b as { credits: number }).credits),
       ),
     ).toEqual([0, 100]);
+  });
+});
+
+describe.each(engines())('maxCreditsPerRun and reversals (%s)', (engine) => {
+  it('credits taken back count toward the cap: over it a run writes nothing and exits 3, unless --yes', async (test) => {
+    const w = await world(engine, test, DEBIT, { maxCreditsPerRun: 150 });
+    const [a, b, c] = [w.buy('1'), w.buy('2'), w.buy('1')];
+    expect((await w.reconcile('--yes')).doc.counts.credited).toBe(3);
+    w.sim.store.refund(a, undefined, { created: -120 });
+    // 100 credits taken back: under the cap.
+    const one = await w.reconcile();
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.doc.counts.reversed).toBe(1);
+
+    w.sim.store.refund(b, undefined, { created: -60 });
+    w.sim.store.refund(c, 600, { created: -60 });
+    const before = await w.ledger();
+    const stopped = await w.cli(['reconcile', '--since', String(w.since)]);
+    expect(stopped.code, stopped.stderr).toBe(3);
+    expect(stopped.stderr).toMatch(
+      /^stripe-credits: this run would write 160 credits \(0 added, 160 taken back or given back\), more than maxCreditsPerRun \(150\): nothing was written$/m,
+    );
+    expect(await w.ledger()).toEqual(before);
+
+    // A dry run says so; --yes takes both back.
+    const dry = await w.reconcile('--dry-run');
+    expect(dry.code).toBe(3);
+    expect(dry.doc.notes.join(' ')).toMatch(
+      /160 credits \(0 added, 160 taken back or given back\), more than maxCreditsPerRun \(150\): a real run would stop unless --yes/,
+    );
+    const yes = await w.reconcile('--yes');
+    expect(yes.code, yes.stderr).toBe(0);
+    expect((await w.entries('reversal')).map((e) => e.credits).sort()).toEqual([-100, -100, -60]);
   });
 });
 
