@@ -1,7 +1,14 @@
 import type { Kysely } from 'kysely';
 import { keyIsLive, type LedgerMapping, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js';
-import { finishRun, ledgerHasPurchases, ledgerModes, paymentsToRecheck, startRun } from '../ledger/ledger.js';
+import {
+  finishRun,
+  ledgerHasPurchases,
+  ledgerModes,
+  paymentsToRecheck,
+  skippedAsRefunded,
+  startRun,
+} from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist, type OpenDb } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
 import { readReversalState } from '../ledger/reversals.js';
@@ -409,10 +416,16 @@ class ReconcileRun {
   }
 
   /** The events' payments to re-read; the PaymentIntents whose refunds or disputes they named are kept. */
+  /**
+   * The payments the events name, and those earlier runs skipped as refunded whose refunds the
+   * events name: a refund that failed or was canceled makes such a payment creditable again, and
+   * its events are no payment events.
+   */
   private async readEvents(reader: StripeReader, window: Window): Promise<string[]> {
     const ids = await eventIds(reader, window, this.progress);
     for (const pi of ids.reversals) this.touched.add(pi);
-    return ids.payments;
+    const refunded = (await toolTablesExist(this.db)) ? await skippedAsRefunded(this.db, ids.reversals) : [];
+    return [...new Set([...ids.payments, ...refunded])];
   }
 
   /** After the payments: the refunds and disputes of the PaymentIntents the run touched, decided and written. */

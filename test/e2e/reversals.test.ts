@@ -270,6 +270,35 @@ describe.each(engines())('reversals in reconcile (%s)', (engine) => {
       ]);
     });
 
+    it('a payment skipped as refunded is credited once its refund fails: from the refund.failed event, and by a window run', async (test) => {
+      const w = await world(engine, test, DEBIT);
+      const [byEvent, byWindow] = [w.buy('1'), w.buy('2')];
+      // Refunded an hour ago: its charge.refunded is older than an incremental run's overlap.
+      const refunds = [byEvent, byWindow].map((pi) => w.sim.store.refund(pi, undefined, { created: -3600 })!);
+      const first = await w.reconcile();
+      expect(first.doc.items.map((d: JsonDoc) => [d.status, d.reason])).toEqual([
+        ['skipped', 'refunded'],
+        ['skipped', 'refunded'],
+      ]);
+      w.sim.store.failRefund(refunds[0]!.id, { at: -30 });
+      const r = await w.cli(['reconcile', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as JsonDoc;
+      expect(doc.source).toBe('events');
+      expect(doc.counts.credited).toBe(1);
+      expect(await w.entries('purchase')).toEqual([
+        { user_id: '1', credits: 100, kind: 'purchase', payment_key: byEvent },
+      ]);
+
+      w.sim.store.failRefund(refunds[1]!.id, { at: -30 });
+      const window = await w.reconcile();
+      expect(window.doc.counts).toMatchObject({ credited: 1, alreadyCredited: 1 });
+      // Again: nothing twice, and nothing taken back (the refunds failed).
+      expect((await w.reconcile()).doc.counts).toMatchObject({ credited: 0, alreadyCredited: 2, reversed: 0 });
+      expect((await w.entries('purchase')).map((e) => e.user_id).sort()).toEqual(['1', '2']);
+      expect(await w.entries('reversal')).toEqual([]);
+    });
+
     it('the human output says what was taken back from whom; a run without reversals prints as before', async (test) => {
       const w = await world(engine, test, DEBIT);
       const pi = w.buy();
