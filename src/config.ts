@@ -532,7 +532,7 @@ function readStripeKey(env: NodeJS.ProcessEnv): string {
   if (!key) {
     throw new StripeAuthError(
       'no Stripe API key: set STRIPE_API_KEY, or STRIPE_API_KEY_FILE to a file that holds it',
-      'a restricted key with read access to Checkout Sessions, PaymentIntents, Charges, Invoices and Events is enough',
+      'a restricted key with read access to Checkout Sessions, PaymentIntents, Charges, Invoices, Events, Refunds and Disputes is enough',
     );
   }
   if (!KEY_SHAPE.test(key)) {

@@ -138,8 +138,21 @@ export class Fulfiller {
       return payment && { payment };
     }
     if (subject?.kind !== 'reversals') return null;
+    await this.refuseOtherMode(subject.livemode);
     const reversal = await this.settleIntent(subject.paymentIntent, subject.subject);
     return reversal && { reversal };
+  }
+
+  /**
+   * A refund's or dispute's event of the other mode than the key's, or a ledger holding the other
+   * mode's payments, is refused as a payment's is, before anything is read or written: the
+   * PaymentIntent it names is not this ledger's to take credits back from.
+   */
+  private async refuseOtherMode(eventLive: boolean | null): Promise<void> {
+    const live = keyIsLive(this.opts.stripeApiKey);
+    const { open } = await this.database();
+    if ((eventLive !== null && eventLive !== live) || (await ledgerModes(open.db)).some((m) => m !== live))
+      throw new ConfigError('test and live payments never mix in one ledger');
   }
 
   /**

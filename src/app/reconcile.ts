@@ -8,10 +8,12 @@ import {
   markNoLongerPayments,
   paymentsToRecheck,
   sessionsOfIntents,
+  skippedAsRefunded,
   startRun,
 } from '../ledger/ledger.js';
 import { migrateToLatest, openDatabase, parseDbUrl, toolTablesExist, type OpenDb } from '../ledger/db.js';
 import { acquireRunLock, advanceCursor, readCursor, type HeldLock } from '../ledger/lock.js';
+import { readReversalState } from '../ledger/reversals.js';
 import { appLedgerRefs, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
 import type { UsersTable } from '../ledger/users.js';
 import type { Database } from '../ledger/schema.js';
@@ -167,9 +169,20 @@ class ReconcileRun {
     memoryPhase('fetched and decided');
 
     const plan = this.checkedPlan(planner.plan);
-    const overCap = await this.checkCap(plan, planner.creditsPlanned, source, reader);
+    // The cap counts credits taken back (or given back) as well as credits added, so that a bug
+    // cannot empty balances either: an apply run stops before it writes anything; a dry run,
+    // which writes nothing, counts what it decided.
+    if (!dryRun)
+      await this.checkCap(
+        plan,
+        planner.creditsPlanned,
+        await this.movedAhead(reader, tables, planner.creditsPlanned),
+        source,
+        reader,
+      );
     const written = await this.write(plan, hadTables, planner);
     const taken = await this.takeBack(reader, tables);
+    const overCap = dryRun && (await this.checkCap(plan, planner.creditsPlanned, creditsMoved(taken), source, reader));
     const counts = { ...plan.counts(), reversed: reversedCount(taken.decisions) };
     await this.recordSuccess(counts, written.creditsWritten, source, reader);
     const attention =
@@ -409,19 +422,31 @@ class ReconcileRun {
     for (const pi of this.swept.byIntent.keys()) this.touched.add(pi);
   }
 
-  /** The events' payments to re-read; the PaymentIntents whose refunds or disputes they named are kept. */
+  /**
+   * The payments the events name, and those earlier runs skipped as refunded whose refunds the
+   * events name: a refund that failed or was canceled makes such a payment creditable again, and
+   * its events are no payment events.
+   */
   private async readEvents(reader: StripeReader, window: Window): Promise<string[]> {
     const ids = await eventIds(reader, window, this.progress);
     for (const pi of ids.reversals) this.touched.add(pi);
-    return ids.payments;
+    const refunded = (await toolTablesExist(this.db)) ? await skippedAsRefunded(this.db, ids.reversals) : [];
+    return [...new Set([...ids.payments, ...refunded])];
   }
 
   /** After the payments: the refunds and disputes of the PaymentIntents the run touched, decided and written. */
   private async takeBack(reader: StripeReader, toolTables: boolean): Promise<ReversalOutcome> {
-    const { opts } = this;
     await this.lock?.assertHeld();
     this.signal.throwIfAborted();
-    const outcome = await settleReversals(
+    const outcome = await this.settle(reader, toolTables, this.opts.dryRun);
+    memoryPhase('reversals');
+    return outcome;
+  }
+
+  /** The refunds and disputes of the PaymentIntents the run touched, decided (and unless `dryRun`, written). */
+  private settle(reader: StripeReader, toolTables: boolean, dryRun: boolean): Promise<ReversalOutcome> {
+    const { opts } = this;
+    return settleReversals(
       [...this.touched].map((id) =>
         this.createdInWindow.has(id) ? { id, created: this.swept!.window.since } : { id },
       ),
@@ -429,7 +454,7 @@ class ReconcileRun {
         db: this.db,
         reader,
         config: opts.settings.config,
-        dryRun: opts.dryRun,
+        dryRun,
         toolTables,
         runId: this.runId,
         actor: opts.actor,
@@ -437,8 +462,6 @@ class ReconcileRun {
         progress: this.progress,
       },
     );
-    memoryPhase('reversals');
-    return outcome;
   }
 
   /**
@@ -491,21 +514,25 @@ class ReconcileRun {
   }
 
   /**
-   * Whether the plan writes more than maxCreditsPerRun without --yes: a dry run notes it; an apply
-   * run is recorded as refused and stops, having written nothing.
+   * Whether the run moves more than maxCreditsPerRun credits without --yes (those its plan adds,
+   * and those its reversals take back or give back): a dry run notes it; an apply run is recorded
+   * as refused and stops, having written nothing.
    */
   private async checkCap(
     plan: CompactPlan,
-    credits: number,
+    added: number,
+    reversed: number,
     source: SourcePlan,
     reader: StripeReader,
   ): Promise<boolean> {
     const { opts } = this;
     const max = opts.settings.config.maxCreditsPerRun;
+    const credits = added + reversed;
     if (credits <= max || opts.yes) return false;
+    const what = reversed > 0 ? ` (${added} added, ${reversed} taken back or given back)` : '';
     if (opts.dryRun) {
       source.notes.push(
-        `the plan writes ${credits} credits, more than maxCreditsPerRun (${max}): a real run would stop unless --yes`,
+        `the plan writes ${credits} credits${what}, more than maxCreditsPerRun (${max}): a real run would stop unless --yes`,
       );
       return true;
     }
@@ -520,9 +547,33 @@ class ReconcileRun {
       });
     this.runId = null;
     throw new AttentionError(
-      `this run would write ${credits} credits, more than maxCreditsPerRun (${max}): nothing was written`,
+      `this run would write ${credits} credits${what}, more than maxCreditsPerRun (${max}): nothing was written`,
       'check the plan with --dry-run, then rerun with --yes if it is right',
     );
+  }
+
+  /**
+   * Before an apply run writes: the credits its reversals would move, decided as a dry run does.
+   * Not asked (0) with --yes, nor when they cannot reach the cap: a payment's reversals move at
+   * most twice its credits (taken back, then given back), and the ledger says what each holds.
+   * Payments this run credits are not in the ledger yet: their reversals, at most their credits,
+   * are not counted.
+   */
+  private async movedAhead(reader: StripeReader, tables: boolean, added: number): Promise<number> {
+    const { opts } = this;
+    const room = opts.settings.config.maxCreditsPerRun - added;
+    if (opts.yes || this.touched.size === 0 || !tables) return 0;
+    const lookups = [...this.touched].map((pi) => ({
+      paymentKey: pi,
+      checkoutSession: null,
+      paymentIntent: pi,
+      reversalIds: [],
+    }));
+    const held = await readReversalState(this.db, lookups, opts.settings.config.ledger);
+    let most = 0;
+    for (const p of held.purchases.values()) most += 2 * Math.abs(p.credits);
+    if (most <= room) return 0;
+    return creditsMoved(await this.settle(reader, tables, true));
   }
 
   /** An apply run writes the plan; a dry run says what it would newly put in review. */
@@ -586,6 +637,12 @@ class ReconcileRun {
     await this.lock?.release().catch(() => {});
     await this.open.close();
   }
+}
+
+/** The credits reversals and reinstatements move (a dry run: would move), whichever way. */
+function creditsMoved(taken: ReversalOutcome): number {
+  const moving = new Set(['reversed', 'would_reverse', 'reinstated', 'would_reinstate']);
+  return taken.decisions.reduce((sum, d) => sum + (moving.has(d.status) ? Math.abs(d.credits) : 0), 0);
 }
 
 /** Refunds and disputes taken back (a dry run: that would be). */

@@ -347,12 +347,19 @@ export async function samePaymentEntries(
     await ownSchemaTables(db),
     'reversed',
   );
+  // By reference, each entry once (two chunks can both name it): a payment's entries are looked up,
+  // not searched for among all of them.
+  const byRef = new Map<string, Map<string, SameEntry>>();
+  for (const e of found) {
+    if (reversed.has(e.entryId)) continue;
+    const of = byRef.get(e.paymentRef) ?? new Map<string, SameEntry>();
+    of.set(e.entryId, { entryId: e.entryId, paymentRef: e.paymentRef, createdAt: e.createdAt });
+    byRef.set(e.paymentRef, of);
+  }
   const out = new Map<string, SameEntry[]>();
   for (const p of payments) {
-    const pair = [p.checkoutSession, p.paymentIntent].filter((x) => x !== null);
-    const same = found
-      .filter((e) => !reversed.has(e.entryId) && pair.includes(e.paymentRef))
-      .map((e) => ({ entryId: e.entryId, paymentRef: e.paymentRef, createdAt: e.createdAt }));
+    const pair = [...new Set([p.checkoutSession, p.paymentIntent].filter((x) => x !== null))];
+    const same = pair.flatMap((id) => [...(byRef.get(id)?.values() ?? [])]);
     for (const id of pair) out.set(id, same);
   }
   return out;

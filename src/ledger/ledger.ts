@@ -6,6 +6,7 @@ import type { ReconcileCounts } from '../reconcile/plan.js';
 import { chunks, paddedChunks, padToLadder } from './chunks.js';
 import { RowsInsert, Statement } from './compile-once.js';
 import { engineFor } from './engine.js';
+import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_KEY } from './migrations/0008-ledger-session-index.js';
 import type { Database, NewLedgerRow, PaymentsTable } from './schema.js';
 
@@ -715,6 +716,26 @@ export async function sessionsOfIntents(db: Kysely<Database>, piIds: readonly st
       .execute();
     for (const r of [...credited, ...recorded])
       if (r.payment_key && r.checkout_session_id) out.set(r.payment_key, r.checkout_session_id);
+  }
+  return out;
+}
+
+/**
+ * Of these PaymentIntents, the payments earlier runs skipped as fully refunded (a session's by its
+ * session id): a refund that fails or is canceled makes such a payment creditable again.
+ */
+export async function skippedAsRefunded(db: Kysely<Database>, paymentIntents: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const part of chunks(paymentIntents, 500)) {
+    const rows = await db
+      .selectFrom('stripe_credits_payments')
+      .select(['checkout_session_id', 'payment_intent_id', 'payment_key'])
+      .where('status', '=', 'skipped')
+      .where('reason', '=', 'refunded')
+      // As the partial index of migration 0006 serves it: the tool keys a payment by its PaymentIntent id.
+      .where((eb) => eb.or([eb('payment_key', 'in', part), inPartialIndex('payment_intent_id', part, INTENT_NOT_KEY)]))
+      .execute();
+    out.push(...rows.map((r) => r.checkout_session_id ?? r.payment_intent_id ?? r.payment_key));
   }
   return out;
 }

@@ -276,7 +276,7 @@ export class StripeReader {
 
   /** Lists one object of `list`; throws as `call` does (StripeAuthError when the key is refused). */
   async probe(
-    list: 'checkout_sessions' | 'payment_intents' | 'charges' | 'invoice_payments' | 'events',
+    list: 'checkout_sessions' | 'payment_intents' | 'charges' | 'invoice_payments' | 'events' | 'refunds' | 'disputes',
     what: string,
   ): Promise<void> {
     const one = { limit: 1 };
@@ -286,6 +286,8 @@ export class StripeReader {
       charges: () => this.stripe.charges.list(one),
       invoice_payments: () => this.stripe.invoicePayments.list(one),
       events: () => this.stripe.events.list(one),
+      refunds: () => this.stripe.refunds.list(one),
+      disputes: () => this.stripe.disputes.list(one),
     }[list];
     await withRetry(what, request, this.retry, this.keyLabel);
   }

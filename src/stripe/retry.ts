@@ -101,7 +101,7 @@ export async function withRetry<T>(
       if (e instanceof Stripe.errors.StripePermissionError) {
         throw new StripeAuthError(
           `the Stripe key may not ${what} (HTTP 403: ${e.message})`,
-          'give the restricted key read access to Checkout Sessions, PaymentIntents, Charges, Invoices and Events',
+          'give the restricted key read access to Checkout Sessions, PaymentIntents, Charges, Invoices, Events, Refunds and Disputes (these two unless reversals ignores them)',
           { cause: e },
         );
       }

@@ -60,14 +60,14 @@ export async function scanCreated<T extends { id: string; created: number }>(
 
     const slices = planSlices(first.data, range, reader.limiter?.rateFor(endpoint) ?? 25, roundTripS, opts);
     coverage.sliced(slices);
+    const pager = (s: Running, startingAfter: string | undefined) =>
+      pageThrough(reader, what, endpoint, list, s, onPage, startingAfter, (from) =>
+        coverage.listedSlice(s.index, from),
+      );
+    const runner = new SliceRunner(pager, coverage, slices.length);
     // The newest slice holds the rest of the first page's last second: it starts after that page.
-    await Promise.all(
-      slices.map((r, i) =>
-        pageThrough(reader, what, endpoint, list, r, onPage, i === 0 ? last.id : undefined, (from) =>
-          coverage.listedSlice(i, from),
-        ),
-      ),
-    );
+    slices.forEach((r, i) => runner.start(r, i, i === 0 ? last.id : undefined));
+    await runner.done();
   } finally {
     coverage.settle();
   }
@@ -99,7 +99,9 @@ export async function scanAlong<T extends { id: string; created: number }>(
     coverage.sliced(pieces);
     await Promise.all(
       pieces.map((r, i) =>
-        pageThrough(reader, what, endpoint, list, r, onPage, undefined, (from) => coverage.listedSlice(i, from)),
+        pageThrough(reader, what, endpoint, list, running(r), onPage, undefined, (from) =>
+          coverage.listedSlice(i, from),
+        ),
       ),
     );
   } finally {
@@ -125,13 +127,114 @@ export function piecesWithin(range: CreatedRange, pieces: readonly CreatedRange[
   return out;
 }
 
-/** Pages through one `created` range, newest first, from after `startingAfter` when given. */
+/**
+ * A slice being paged through: its range as asked of Stripe, the part of it it still lists
+ * (`[floor, range.lt)`: the floor rises when the slice is split), how far down it has come (its
+ * last page's last second) and how many objects it has read, from which the work left is estimated.
+ */
+interface Running {
+  readonly index: number;
+  readonly range: CreatedRange;
+  floor: number;
+  pos: number;
+  seen: number;
+}
+
+const running = (range: CreatedRange, index = 0): Running => ({
+  index,
+  range,
+  floor: range.gte,
+  pos: range.lt,
+  seen: 0,
+});
+
+/**
+ * A slice is split only when it has at least this many pages left: a split costs about one request
+ * more (part of a page the split slice reads past its new floor, or a partial last page).
+ */
+const MIN_SPLIT_PAGES = 4;
+
+/**
+ * Runs the slices of one scan side by side. The slices are sized from the first page's density,
+ * which can be far off (a 30-day range whose objects are all in the last five days): most slices
+ * then end at once while one or two page through nearly everything one request after another.
+ * So each time a slice ends, the running slice with the most pages left (estimated from its own
+ * density) may be split in two (see splitBusiest), keeping as many requests in flight.
+ */
+class SliceRunner {
+  private readonly running = new Set<Running>();
+  private readonly pagers: Promise<void>[] = [];
+
+  constructor(
+    private readonly pager: (s: Running, startingAfter: string | undefined) => Promise<void>,
+    private readonly coverage: Coverage,
+    /** The slices the scan began with: the requests in flight it wants. */
+    private readonly slots: number,
+  ) {}
+
+  start(r: CreatedRange, index: number, startingAfter?: string): void {
+    const s = running(r, index);
+    this.running.add(s);
+    this.pagers.push(
+      this.pager(s, startingAfter).then(() => {
+        this.running.delete(s);
+        this.splitBusiest();
+      }),
+    );
+  }
+
+  /** Every slice, those split off included, is done (or one failed). */
+  async done(): Promise<void> {
+    for (let settled = 0; settled < this.pagers.length;) {
+      const batch = this.pagers.slice(settled);
+      settled = this.pagers.length;
+      await Promise.all(batch);
+    }
+  }
+
+  /**
+   * Splits the slice with the most pages left when it has about twice its share of what all the
+   * running slices have left (a long pole; slices about even are left to end together, a split
+   * costing a request). The piece split off, the older part, is sized to whole pages (a little
+   * under) at the slice's density, like planSlices' slices.
+   */
+  private splitBusiest(): void {
+    let busiest: Running | null = null;
+    let most = 0;
+    let total = 0;
+    for (const s of this.running) {
+      const left = pagesLeft(s);
+      total += left;
+      if (left > most && s.pos - s.floor >= 2) [busiest, most] = [s, left];
+    }
+    if (!busiest || most < Math.max(MIN_SPLIT_PAGES, (2 * total) / this.slots)) return;
+    const density = busiest.seen / Math.max(1, busiest.range.lt - busiest.pos);
+    const seconds = Math.floor((Math.floor(most / 2) * PAGE * (1 - PAGE_MARGIN)) / density);
+    const mid = busiest.floor + Math.min(busiest.pos - busiest.floor, Math.max(1, seconds));
+    const piece = { gte: busiest.floor, lt: mid };
+    busiest.floor = mid;
+    this.start(piece, this.coverage.split(busiest.index, mid));
+  }
+}
+
+/** The pages a running slice has left, at the density it has read so far (none before its first page). */
+function pagesLeft(s: Running): number {
+  if (s.seen === 0) return 0;
+  return ((s.seen / Math.max(1, s.range.lt - s.pos)) * (s.pos - s.floor)) / PAGE;
+}
+
+/**
+ * Pages through one `created` range, newest first, from after `startingAfter` when given, down
+ * to the slice's floor. The request keeps the range it began with (a cursor is only good for the
+ * list it came from); objects under a floor raised meanwhile are dropped, the slice split off
+ * below lists them.
+ */
 async function pageThrough<T extends { id: string; created: number }>(
   reader: StripeReader,
   what: string,
   endpoint: string,
   list: ListCreated<T>,
-  r: CreatedRange,
+  slice: Running,
   onPage: OnPage<T>,
   startingAfter?: string,
   /** Everything from this second up has been listed (a page's last second only with the next page). */
@@ -139,11 +242,16 @@ async function pageThrough<T extends { id: string; created: number }>(
 ): Promise<void> {
   let cursor = startingAfter;
   for (;;) {
-    const page = await reader.call(what, () => list(r, cursor), endpoint);
+    const page = await reader.call(what, () => list(slice.range, cursor), endpoint);
     StripeReader.checkPage(what, page);
-    if (page.data.length > 0) await onPage(page.data);
     const tail = page.data[page.data.length - 1];
-    if (!page.has_more || !tail) return listed(r.gte);
+    // Read and recorded together, before onPage yields: a split meanwhile takes a floor at or
+    // below this page's last second, under every object kept from it.
+    const floor = slice.floor;
+    if (tail) [slice.pos, slice.seen] = [tail.created, slice.seen + page.data.length];
+    const kept = floor > slice.range.gte ? page.data.filter((o) => o.created >= floor) : page.data;
+    if (kept.length > 0) await onPage(kept);
+    if (!page.has_more || !tail || tail.created < slice.floor) return listed(slice.floor);
     listed(tail.created + 1);
     cursor = tail.id;
   }
@@ -195,6 +303,14 @@ export class Coverage {
   /** The scan is over: if it never cut its range, it failed. */
   settle(): void {
     this.cut.reject(new Error('the scan ended before it cut its range'));
+  }
+
+  /** Slice `i` now lists from `mid` up; the new slice below it, `[its old bottom, mid)`, is returned. */
+  split(i: number, mid: number): number {
+    const s = this.slices[i]!;
+    this.slices.push({ gte: s.gte, lt: mid, from: mid });
+    s.gte = mid;
+    return this.slices.length - 1;
   }
 
   listedSlice(i: number, from: number): void {

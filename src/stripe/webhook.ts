@@ -15,10 +15,12 @@ const REVERSING_EVENTS: readonly string[] = ['charge.refunded', ...REVERSAL_EVEN
 /**
  * What a verified webhook is about: a payment to fulfil (a Checkout Session or PaymentIntent id),
  * the refunds and disputes of a PaymentIntent to decide again (with the refund or dispute the event
- * names, when it names one), or nothing this tool acts on.
+ * names, when it names one, and the event's mode where it says), or nothing this tool acts on.
  */
 export type WebhookSubject =
-  { kind: 'payment'; id: string } | { kind: 'reversals'; paymentIntent: string; subject: string | null } | null;
+  | { kind: 'payment'; id: string }
+  | { kind: 'reversals'; paymentIntent: string; subject: string | null; livemode: boolean | null }
+  | null;
 
 /**
  * Verifies a webhook's signature with the SDK (over the exact bytes Stripe sent) and says what it
@@ -45,7 +47,8 @@ export function webhookSubject(
   if (pi === null) return null;
   // A charge event names no one refund: every refund of the PaymentIntent is decided again.
   const subject = object.object === 'charge' || typeof object.id !== 'string' ? null : object.id;
-  return { kind: 'reversals', paymentIntent: pi, subject };
+  const livemode = typeof event.livemode === 'boolean' ? event.livemode : null;
+  return { kind: 'reversals', paymentIntent: pi, subject, livemode };
 }
 
 /** An id, or an expanded object's id. */

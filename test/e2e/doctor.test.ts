@@ -164,6 +164,8 @@ describe.each(engines())('doctor (%s)', (engine) => {
         'stripe.charges',
         'stripe.invoice_payments',
         'stripe.events',
+        'stripe.refunds',
+        'stripe.disputes',
         'stripe.mode',
       ]) {
         expect(checks, c).toContain(c);
@@ -649,6 +651,47 @@ describe('doctor (engine-independent)', () => {
       message: expect.stringMatching(/cannot reach the database server at 127\.0\.0\.1:1/),
     });
     expect(doc.findings.find((x) => x.check === 'stripe.events')?.level).toBe('ok');
+  });
+
+  it('the refund and dispute reads are probed unless reversals ignores that kind', async (test) => {
+    const noReversals = 'rk_test_doctorNoRefunds0';
+    const sim = await startSimulator({
+      restrictedKeys: { [noReversals]: ALL.filter((p) => p !== 'rak_refund_read' && p !== 'rak_dispute_read') },
+    });
+    const tmp = tempDir('sc-doctor-');
+    test.onTestFinished(async () => {
+      await sim.close();
+      tmp.cleanup();
+    });
+    const doctor = async (reversals: Record<string, string>) => {
+      const config = writeJson(join(tmp.dir, `config-${Object.values(reversals).join('-')}.json`), { reversals });
+      const r = await runCli(['doctor', '--json', '--db', join(tmp.dir, 'app.db'), '--config', config], {
+        cwd: tmp.dir,
+        env: { STRIPE_API_KEY: noReversals, STRIPE_API_BASE: sim.url },
+      });
+      return (JSON.parse(r.stdout) as { findings: Finding[] }).findings.filter((x) =>
+        /^stripe\.(refunds|disputes)$/.test(x.check),
+      );
+    };
+    expect(await doctor({})).toEqual([
+      {
+        check: 'stripe.refunds',
+        level: 'fail',
+        message:
+          'list Refunds: refused (HTTP 403, Stripe names rak_refund_read): the key lacks "Refunds: Read", and runs read the refunds of credited payments to take their credits back (reversals.refunds is not "ignore")',
+        fix: 'give the key "Refunds: Read" (Dashboard → Developers → API keys → edit rk_test_****nds0)',
+      },
+      expect.objectContaining({
+        check: 'stripe.disputes',
+        level: 'fail',
+        message: expect.stringMatching(/lacks "Disputes: Read"/),
+      }),
+    ]);
+    expect((await doctor({ refunds: 'debit', disputes: 'ignore' })).map((x) => [x.check, x.level])).toEqual([
+      ['stripe.refunds', 'fail'],
+    ]);
+    expect(await doctor({ refunds: 'ignore', disputes: 'ignore' })).toEqual([]);
+    expect(sim.requests.filter((q) => /^\/v1\/(refunds|disputes)$/.test(q.path))).toHaveLength(3);
   });
 
   it('a database file that does not exist: a failure naming it, exit 2, no file created', async (test) => {

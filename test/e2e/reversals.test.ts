@@ -31,7 +31,12 @@ interface Ledger {
   payment_key: string;
 }
 
-async function world(engine: EngineName, test: TestContext, policy: Record<string, string> = {}) {
+async function world(
+  engine: EngineName,
+  test: TestContext,
+  policy: Record<string, string> = {},
+  more: Record<string, unknown> = {},
+) {
   const sim = await startSimulator({ apiKeys: [KEY] });
   const tmp = tempDir('sc-reversals-');
   const app = await createAppDb(engine, tmp.dir, USERS);
@@ -43,7 +48,7 @@ async function world(engine: EngineName, test: TestContext, policy: Record<strin
     await app.close();
     tmp.cleanup();
   });
-  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits, reversals: policy });
+  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits, reversals: policy, ...more });
   const since = now() - 3 * DAY;
   const cli = (args: string[], opts: { process?: boolean } = {}): Promise<CliResult> =>
     runCli([...args, '--db', app.url, '--config', cfg], {
@@ -265,6 +270,35 @@ describe.each(engines())('reversals in reconcile (%s)', (engine) => {
       ]);
     });
 
+    it('a payment skipped as refunded is credited once its refund fails: from the refund.failed event, and by a window run', async (test) => {
+      const w = await world(engine, test, DEBIT);
+      const [byEvent, byWindow] = [w.buy('1'), w.buy('2')];
+      // Refunded an hour ago: its charge.refunded is older than an incremental run's overlap.
+      const refunds = [byEvent, byWindow].map((pi) => w.sim.store.refund(pi, undefined, { created: -3600 })!);
+      const first = await w.reconcile();
+      expect(first.doc.items.map((d: JsonDoc) => [d.status, d.reason])).toEqual([
+        ['skipped', 'refunded'],
+        ['skipped', 'refunded'],
+      ]);
+      w.sim.store.failRefund(refunds[0]!.id, { at: -30 });
+      const r = await w.cli(['reconcile', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as JsonDoc;
+      expect(doc.source).toBe('events');
+      expect(doc.counts.credited).toBe(1);
+      expect(await w.entries('purchase')).toEqual([
+        { user_id: '1', credits: 100, kind: 'purchase', payment_key: byEvent },
+      ]);
+
+      w.sim.store.failRefund(refunds[1]!.id, { at: -30 });
+      const window = await w.reconcile();
+      expect(window.doc.counts).toMatchObject({ credited: 1, alreadyCredited: 1 });
+      // Again: nothing twice, and nothing taken back (the refunds failed).
+      expect((await w.reconcile()).doc.counts).toMatchObject({ credited: 0, alreadyCredited: 2, reversed: 0 });
+      expect((await w.entries('purchase')).map((e) => e.user_id).sort()).toEqual(['1', '2']);
+      expect(await w.entries('reversal')).toEqual([]);
+    });
+
     it('the human output says what was taken back from whom; a run without reversals prints as before', async (test) => {
       const w = await world(engine, test, DEBIT);
       const pi = w.buy();
@@ -348,6 +382,39 @@ describe.each(engines())('reversals in a mapped ledger with a balance column (%s
   });
 });
 
+describe.each(engines())('maxCreditsPerRun and reversals (%s)', (engine) => {
+  it('credits taken back count toward the cap: over it a run writes nothing and exits 3, unless --yes', async (test) => {
+    const w = await world(engine, test, DEBIT, { maxCreditsPerRun: 150 });
+    const [a, b, c] = [w.buy('1'), w.buy('2'), w.buy('1')];
+    expect((await w.reconcile('--yes')).doc.counts.credited).toBe(3);
+    w.sim.store.refund(a, undefined, { created: -120 });
+    // 100 credits taken back: under the cap.
+    const one = await w.reconcile();
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.doc.counts.reversed).toBe(1);
+
+    w.sim.store.refund(b, undefined, { created: -60 });
+    w.sim.store.refund(c, 600, { created: -60 });
+    const before = await w.ledger();
+    const stopped = await w.cli(['reconcile', '--since', String(w.since)]);
+    expect(stopped.code, stopped.stderr).toBe(3);
+    expect(stopped.stderr).toMatch(
+      /^stripe-credits: this run would write 160 credits \(0 added, 160 taken back or given back\), more than maxCreditsPerRun \(150\): nothing was written$/m,
+    );
+    expect(await w.ledger()).toEqual(before);
+
+    // A dry run says so; --yes takes both back.
+    const dry = await w.reconcile('--dry-run');
+    expect(dry.code).toBe(3);
+    expect(dry.doc.notes.join(' ')).toMatch(
+      /160 credits \(0 added, 160 taken back or given back\), more than maxCreditsPerRun \(150\): a real run would stop unless --yes/,
+    );
+    const yes = await w.reconcile('--yes');
+    expect(yes.code, yes.stderr).toBe(0);
+    expect((await w.entries('reversal')).map((e) => e.credits).sort()).toEqual([-100, -100, -60]);
+  });
+});
+
 describe.each(engines())('reversals in the library (%s)', (engine) => {
   describe.concurrent('handleWebhook', () => {
     const sign = (payload: string) => Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
@@ -388,6 +455,44 @@ describe.each(engines())('reversals in the library (%s)', (engine) => {
         status: 'reversed',
       });
       expect((await w.entries('reversal')).map((e) => e.payment_key).sort()).toEqual([re.id, dp.id].sort());
+    });
+
+    it("a refund's event of the other mode, or to a ledger of the other mode, is refused as a payment's is: nothing written", async (test) => {
+      const w = await world(engine, test, DEBIT);
+      const lib = w.library();
+      const pi = w.buy();
+      expect(await lib.fulfill(pi)).toMatchObject({ status: 'credited' });
+      const re = w.sim.store.refund(pi)!;
+      const before = await w.app.fingerprint();
+      const live = event('refund.updated', { id: re.id, object: 'refund', payment_intent: pi });
+      const liveEvent = JSON.stringify({ ...JSON.parse(live), livemode: true });
+      await expect(lib.handleWebhook(liveEvent, sign(liveEvent), SECRET)).rejects.toThrow(
+        /^test and live payments never mix in one ledger$/,
+      );
+      expect(await w.app.fingerprint()).toBe(before);
+
+      // A live key on this test-mode ledger: refused before Stripe is asked.
+      const liveSim = await startSimulator({ apiKeys: ['sk_live_e2e_reversals'], livemode: true });
+      const liveLib = createStripeCredits({
+        db: w.app.url,
+        stripeApiKey: 'sk_live_e2e_reversals',
+        stripeApiBase: liveSim.url,
+        config: { credits, reversals: DEBIT },
+        cwd: w.tmp.dir,
+      });
+      try {
+        await expect(liveLib.handleWebhook(liveEvent, sign(liveEvent), SECRET)).rejects.toThrow(
+          /^test and live payments never mix in one ledger$/,
+        );
+        expect(liveSim.requests).toEqual([]);
+      } finally {
+        await liveLib.close();
+        await liveSim.close();
+      }
+      expect(await w.app.fingerprint()).toBe(before);
+      // The same event of this mode takes the credits back.
+      const same = JSON.stringify({ ...JSON.parse(live), livemode: false });
+      expect(await lib.handleWebhook(same, sign(same), SECRET)).toMatchObject({ id: re.id, status: 'reversed' });
     });
 
     it('a webhook racing a run writes one reversal', async (test) => {

@@ -8,13 +8,40 @@ interface Obj {
   created: number;
 }
 
+/**
+ * Requests answered in waves: all those in flight at once, then all those the answers led to, and
+ * so on. The number of waves is the longest chain of requests one after another: what the wall
+ * time of a scan is at a fixed round trip when the rate does not limit it.
+ */
+function waves() {
+  const pending: (() => void)[] = [];
+  let count = 0;
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      await new Promise((r) => setImmediate(r));
+      if (pending.length === 0) continue;
+      count++;
+      for (const answer of pending.splice(0)) answer();
+    }
+  })();
+  return {
+    wait: () => new Promise<void>((r) => pending.push(r)),
+    stop: async () => {
+      on = false;
+      await loop;
+      return count;
+    },
+  };
+}
+
 /** Stripe's list over `objects`: newest first (ties in a fixed order), `created` filter, `starting_after`, 100 a page. */
-function lister(objects: Obj[]) {
+function lister(objects: Obj[], wait: () => Promise<unknown> = () => new Promise((r) => setTimeout(r, 1))) {
   const sorted = [...objects].sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   let requests = 0;
   const list = async (created: CreatedRange, startingAfter: string | undefined): Promise<Stripe.ApiList<Obj>> => {
     requests++;
-    await new Promise((r) => setTimeout(r, 1));
+    await wait();
     let from = 0;
     if (startingAfter !== undefined) {
       from = sorted.findIndex((o) => o.id === startingAfter) + 1;
@@ -35,7 +62,8 @@ const SLICED = { ...DEFAULT_SCAN, maxSlices: 12, inflightFactor: 1e6 };
  * range, and each object's own second. Returns how many claims were made before the scan ended.
  */
 async function scan(objects: Obj[], range: CreatedRange) {
-  const { list, requests } = lister(objects);
+  const w = waves();
+  const { list, requests } = lister(objects, w.wait);
   const seen = new Set<string>();
   const coverage = new Coverage();
   const step = Math.ceil((range.lt - range.gte) / 400);
@@ -71,7 +99,7 @@ async function scan(objects: Obj[], range: CreatedRange) {
     coverage,
   );
   expect(coverage.covers(range.gte - 10, range.lt + 10)).toBe(true);
-  return { seen: order, requests: requests(), claims };
+  return { seen: order, requests: requests(), claims, waves: await w.stop() };
 }
 
 function expectEachOnce(objects: Obj[], range: CreatedRange, seen: string[]) {
@@ -123,6 +151,20 @@ describe('scanCreated', () => {
       created: range.gte + 5,
     }));
     expectEachOnce(oneSecond, range, (await scan(oneSecond, range)).seen);
+  });
+
+  it('objects only in the newest sixth of the range (audit: 30 days, payments of 5): slices split as others end, not one long chain', async () => {
+    const objects = Array.from({ length: 9_950 }, (_, i) => ({
+      id: `n${i}`,
+      created: range.lt - 30 - Math.floor(i * 7.2),
+    }));
+    const { seen, requests, waves, claims } = await scan(objects, range);
+    expectEachOnce(objects, range, seen);
+    // 100 pages over 12 slices: about 10 waves at best. The slices sized from the first page fell
+    // in the newest two and paged through 50 each, one after another (50 waves).
+    expect(waves).toBeLessThanOrEqual(16);
+    expect(requests).toBeLessThanOrEqual(125);
+    expect(claims).toBeGreaterThan(probesCount(objects) * 10);
   });
 
   it('Coverage: nothing before the first page, then only what was listed; a range outside the scan is covered', () => {

@@ -11,6 +11,8 @@ interface Probe {
   permission: string;
   what: string;
   why: string;
+  /** Whether the tool needs it under this config (default: always). */
+  needed?: (settings: Settings) => boolean;
 }
 
 /** One cheap request per permission the tool needs (README, "The first run on a real account"). */
@@ -50,7 +52,26 @@ const PROBES: Probe[] = [
     what: 'list Events',
     why: 'incremental runs (no --since) read what changed since the last run',
   },
+  {
+    check: 'stripe.refunds',
+    list: 'refunds',
+    permission: 'Refunds: Read',
+    what: 'list Refunds',
+    why: 'runs read the refunds of credited payments to take their credits back (reversals.refunds is not "ignore")',
+    needed: (s) => s.config.reversals.refunds !== 'ignore',
+  },
+  {
+    check: 'stripe.disputes',
+    list: 'disputes',
+    permission: 'Disputes: Read',
+    what: 'list Disputes',
+    why: 'runs read the disputes of credited payments to take their credits back (reversals.disputes is not "ignore")',
+    needed: (s) => s.config.reversals.disputes !== 'ignore',
+  },
 ];
+
+/** The probes this config needs: the refund and dispute reads only where their policy is not `ignore`. */
+const probesFor = (settings: Settings): Probe[] => PROBES.filter((p) => p.needed?.(settings) ?? true);
 
 /** The Stripe key: its kind and mode, each permission the tool needs, and its mode against the ledger's payments. */
 export async function checkStripe(
@@ -66,7 +87,7 @@ export async function checkStripe(
     { ...DEFAULT_RETRY, budgetMs: Math.min(settings.retryBudgetMs, 10_000) },
     maskKey(key),
   );
-  for (const probe of PROBES) {
+  for (const probe of probesFor(settings)) {
     if ((await probeFinding(reader, probe, key, settings, f)) === 'stop') break;
   }
   modeFinding(keyIsLive(key), modes, f);
@@ -97,7 +118,9 @@ function keyFinding(settings: Settings, env: NodeJS.ProcessEnv, f: Findings): st
     f.warn(
       'stripe.key',
       `${kindLine}: it can do anything on the account, and the tool only reads`,
-      `a restricted read-only key is enough and safer: create one with ${PROBES.map((p) => `"${p.permission}"`).join(', ')} and nothing else`,
+      `a restricted read-only key is enough and safer: create one with ${probesFor(settings)
+        .map((p) => `"${p.permission}"`)
+        .join(', ')} and nothing else`,
     );
   } else f.ok('stripe.key', kindLine);
   return key;
