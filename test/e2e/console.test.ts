@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { DAY, now } from '../helpers/cli.js';
+import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
+import { engines } from '../helpers/engines.js';
+
+/**
+ * The support console over HTTP: accounts made by the CLI, `serve`'s server on 127.0.0.1 (port 0),
+ * real requests with cookies, the real SDK against the simulator, and a real database per engine.
+ */
+
+/** A payment reconcile cannot match (nobody has this email): it waits in review. */
+async function unmatchedPayment(w: ConsoleWorld): Promise<string> {
+  const pi = w.sim.store.createCheckoutPayment({
+    created: now() - 2 * DAY,
+    email: 'ann.work@example.org',
+    amount: 2500,
+  }).paymentIntent!.id;
+  const run = await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes']);
+  expect(run.code, run.stderr).toBe(3);
+  return pi;
+}
+
+async function addAccount(w: ConsoleWorld, name: string, role: string) {
+  const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+const ledger = (w: ConsoleWorld) =>
+  w.app.query<{ user_id: string; credits: number; actor: string; reason: string }>(
+    'SELECT user_id, credits, actor, reason FROM credit_ledger ORDER BY id',
+  );
+
+describe.each(engines())('console (%s)', (engine) => {
+  describe.concurrent('accounts and sign-in', () => {
+    it('console user add stores a scrypt hash, never echoes the password; a bad role is exit 2', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const added = await w.cli(['console', 'user', 'add', 'jane', '--role', 'support'], `${PASSWORD}\n`);
+      expect(added.code, added.stderr).toBe(0);
+      expect(added.stdout + added.stderr).not.toContain(PASSWORD);
+      const [row] = await w.app.query<{ role: string; password_hash: string }>(
+        'SELECT role, password_hash FROM stripe_credits_console_users WHERE name = ?',
+        'jane',
+      );
+      expect(row!.role).toBe('support');
+      expect(row!.password_hash).toMatch(/^scrypt\$/);
+      expect(row!.password_hash).not.toContain(PASSWORD);
+
+      const bad = await w.cli(['console', 'user', 'add', 'joe', '--role', 'root'], `${PASSWORD}\n`);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toMatch(/--role must be one of viewer, support, admin/);
+      const again = await w.cli(['console', 'user', 'add', 'jane', '--role', 'viewer'], `${PASSWORD}\n`);
+      expect(again.code).toBe(2);
+      const list = await w.cli(['console', 'user', 'list', '--json']);
+      expect(JSON.parse(list.stdout).accounts.map((a: { name: string; role: string }) => [a.name, a.role])).toEqual([
+        ['jane', 'support'],
+      ]);
+    });
+
+    it('serve refuses a non-loopback address without TLS or --behind-proxy (exit 2, one line)', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const r = await w.cli(['serve', '--host', '0.0.0.0', '--port', '0']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n')[0]).toMatch(/^stripe-credits: refusing to serve on 0\.0\.0\.0 over plain HTTP/);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    });
+
+    it('nothing without signing in; the session cookie is HttpOnly and SameSite=Strict; sign-out ends it', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve()).url);
+      const anonymous = await c.request('/review');
+      expect([anonymous.status, anonymous.location]).toEqual([303, '/login']);
+      expect((await c.request('/lookup?q=1')).status).toBe(303);
+
+      const wrong = await c.signIn('vera', 'not the password');
+      expect(wrong.status).toBe(401);
+      const ok = await c.signIn('vera', PASSWORD);
+      expect([ok.status, ok.location]).toEqual([303, '/review']);
+      const cookie = ok.setCookie.find((s) => s.startsWith('sc_session='))!;
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Strict/);
+      expect(cookie).not.toMatch(/Secure/); // plain HTTP on loopback
+      const review = await c.request('/review');
+      expect(review.status).toBe(200);
+      expect(review.text).toContain('vera (viewer)');
+
+      const out = await c.request('/logout', { form: { csrf: Client.csrf(review.text) } });
+      expect(out.status).toBe(303);
+      expect((await c.request('/review')).status).toBe(303);
+      // One line per request, without the cookie or the password.
+      expect(w.log.some((l) => / vera POST \/logout 303 /.test(l))).toBe(true);
+      expect(w.log.join('\n')).not.toContain(PASSWORD);
+    });
+
+    it('five wrong passwords lock the account: the right one is refused then', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      for (let i = 0; i < 5; i++) expect((await c.signIn('sam', `wrong ${i}`)).status).not.toBe(303);
+      const refused = await c.signIn('sam', PASSWORD);
+      expect(refused.status).toBe(403);
+      expect(refused.text).toContain('locked');
+      const [row] = await w.app.query<{ locked_until: string | null }>(
+        'SELECT locked_until FROM stripe_credits_console_users WHERE name = ?',
+        'sam',
+      );
+      expect(row!.locked_until).not.toBeNull();
+      // An operator lifts it.
+      expect((await w.cli(['console', 'user', 'unlock', 'sam'])).code).toBe(0);
+      expect((await c.signIn('sam', PASSWORD)).status).toBe(303);
+    });
+
+    it('only secure cookies behind a proxy that says https', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve({ behindProxy: true })).url);
+      const login = await c.request('/login', { headers: { 'x-forwarded-proto': 'https' } });
+      const r = await c.request('/login', {
+        form: { csrf: Client.csrf(login.text), name: 'vera', password: PASSWORD },
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      expect(r.setCookie.find((s) => s.startsWith('sc_session='))).toMatch(/Secure/);
+    });
+  });
+
+  describe.concurrent('writes', () => {
+    it('a POST without the CSRF token is refused, and writes nothing', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = await unmatchedPayment(w);
+      await addAccount(w, 'sam', 'support');
+      const { url } = await w.serve();
+      const c = new Client(url);
+      expect((await c.signIn('sam', PASSWORD)).status).toBe(303);
+      const form = { payment: pi, user: '1', reason: 'ticket 4711' };
+      expect((await c.request('/assign', { form })).status).toBe(403);
+      expect((await c.request('/assign', { form: { ...form, csrf: 'forged' } })).status).toBe(403);
+      expect(await ledger(w)).toEqual([]);
+      // The login form needs its token too.
+      const anon = new Client(url);
+      expect((await anon.request('/login', { form: { name: 'sam', password: PASSWORD } })).status).toBe(403);
+    });
+
+    it('a viewer cannot write: the server refuses the POST, not only the page', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = await unmatchedPayment(w);
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('vera', PASSWORD);
+      const review = await c.request('/review');
+      expect(review.text).toContain(pi);
+      expect(review.text).not.toContain('Assign…');
+      const form = { csrf: Client.csrf(review.text), payment: pi, user: '1', reason: 'ticket 4711' };
+      const r = await c.request('/assign', { form });
+      expect(r.status).toBe(403);
+      expect(r.text).toContain('needs support');
+      expect(await ledger(w)).toEqual([]);
+    });
+
+    it('assign: a preview that writes nothing, then the write, by the signed-in person', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = await unmatchedPayment(w);
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('sam', PASSWORD);
+      const review = await c.request('/review?reason=no_user');
+      expect(review.text).toContain(`/assign?payment=${pi}`);
+      const csrf = Client.csrf(review.text);
+      const preview = await c.request('/assign/preview', {
+        form: { csrf, payment: pi, user: 'ann@example.com', reason: 'ticket 4711: paid with her work address' },
+      });
+      expect(preview.status, preview.text).toBe(200);
+      expect(preview.text).toContain('+25');
+      expect(await ledger(w)).toEqual([]);
+
+      const done = await c.request('/assign', {
+        form: { csrf, payment: pi, user: 'ann@example.com', reason: 'ticket 4711: paid with her work address' },
+      });
+      expect(done.status, done.text).toBe(200);
+      expect(await ledger(w)).toEqual([
+        { user_id: '1', credits: 25, actor: 'sam', reason: 'ticket 4711: paid with her work address' },
+      ]);
+      // Twice is refused by the core (already credited), shown on the page.
+      const again = await c.request('/assign', { form: { csrf, payment: pi, user: '1', reason: 'again' } });
+      expect(again.status).toBe(409);
+      expect(await ledger(w)).toHaveLength(1);
+    });
+  });
+});
