@@ -51,7 +51,8 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     status: 200 | 401 | 403 | 429,
     note: Html | null,
   ) => {
-    const token = newToken();
+    // Kept while it lives: a second tab (or the browser's favicon request) must not void the first form.
+    const token = getCookie(c, LOGIN_COOKIE) ?? newToken();
     setCookie(c, LOGIN_COOKIE, token, cookieOptions(c, deps.transport, 3600));
     return c.html(loginPage(token, note), status);
   };

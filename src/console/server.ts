@@ -84,6 +84,7 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
   const app = new Hono<ConsoleEnv>();
   app.use('*', requestLog(deps.transport, log), SECURITY_HEADERS);
   app.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
+  app.get('/favicon.ico', (c) => c.body(null, 204));
   authRoutes(app, deps);
   app.use('*', requireSession(deps));
   logoutRoute(app, deps);

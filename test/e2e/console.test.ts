@@ -92,6 +92,19 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(w.log.join('\n')).not.toContain(PASSWORD);
     });
 
+    it("a second visit to the sign-in page (another tab, the browser's favicon request) keeps the first form valid", async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve()).url);
+      const first = await c.request('/login');
+      expect((await c.request('/favicon.ico')).status).toBe(204);
+      await c.request('/login');
+      const r = await c.request('/login', {
+        form: { csrf: Client.csrf(first.text), name: 'vera', password: PASSWORD },
+      });
+      expect(r.status).toBe(303);
+    });
+
     it('five wrong passwords lock the account: the right one is refused then', async (test) => {
       const w = await consoleWorld(engine, test);
       await addAccount(w, 'sam', 'support');
