@@ -73,6 +73,7 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
     await page.fill('#reason', 'ticket 4711: paid with her work address');
     await page.click('button:has-text("Preview")');
     expect(await page.textContent('main')).toContain('+25');
+    if (engine === 'sqlite') await page.screenshot({ path: join(SHOTS, 'console-assign-preview.png') });
     await page.click('button:has-text("Confirm")');
     expect(await page.textContent('[role=status]')).toContain('Credited 25 credits to user 1');
 
