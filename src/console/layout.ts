@@ -8,6 +8,7 @@ export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 const NAV: readonly { path: string; label: string; built: boolean }[] = [
   { path: '/review', label: 'Review queue', built: true },
   { path: '/lookup', label: 'Lookup', built: true },
+  { path: '/adjust', label: 'Adjust', built: true },
   { path: '/runs', label: 'Runs', built: false },
   { path: '/audit', label: 'Audit', built: false },
 ];

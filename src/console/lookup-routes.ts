@@ -102,6 +102,7 @@ function userView(r: UserLookup, s: SignedIn): Html {
         <dd>${r.customerIds.join(', ')}</dd>
       </dl>
       ${r.notes.map((n) => html`<p>${n}</p>`)}
+      ${u && hasRole(s, 'support') ? html`<a class="button plain" href="/adjust?user=${encodeURIComponent(u.id)}">Adjust…</a>` : ''}
     </div>
     <h2>Payments</h2>
     ${

@@ -85,7 +85,8 @@ function paymentRow(i: ReviewItem, s: SignedIn): Html {
     <td>
       ${
         hasRole(s, 'support')
-          ? html`<a class="button" href="/assign?payment=${encodeURIComponent(i.paymentKey)}">Assign…</a>`
+          ? html`<a class="button" href="/assign?payment=${encodeURIComponent(i.paymentKey)}">Assign…</a>
+              <a class="button plain" href="/dismiss?payment=${encodeURIComponent(i.paymentKey)}">Dismiss…</a>`
           : html`<span class="muted">read only</span>`
       }
     </td>
@@ -96,7 +97,7 @@ function reversalsTable(items: readonly ReversalReviewItem[]): Html {
   if (items.length === 0) return html``;
   return html`<h2>Refunds and disputes of credited payments (${items.length})</h2>
     <p class="muted">
-      Reversing or dismissing these from the console is not built yet: use
+      Reversing or dismissing refunds and disputes from the console is not built yet: use
       <code>stripe-credits review reverse ID --reason TEXT</code> or <code>review dismiss ID --reason TEXT</code>.
     </p>
     <table>

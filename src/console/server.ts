@@ -6,8 +6,11 @@ import { html } from 'hono/html';
 import { ConsoleSessions } from '../app/console-accounts.js';
 import type { SupportOptions } from '../app/corrections.js';
 import { maskDbUrl } from '../app/redact.js';
+import { ConsoleRefusal } from '../app/console-actions.js';
 import { CliError } from '../errors.js';
+import { adjustRoutes } from './adjust-routes.js';
 import { assignRoutes } from './assign-routes.js';
+import { dismissRoutes } from './dismiss-routes.js';
 import { authRoutes, logoutRoute, requireSession } from './auth-routes.js';
 import { message, page } from './layout.js';
 import { lookupRoutes } from './lookup-routes.js';
@@ -72,7 +75,8 @@ function onError(log: (line: string) => void) {
     const session = c.get('session') ?? null;
     if (e instanceof CliError) {
       const text = e.hint ? `${e.message} (${e.hint})` : e.message;
-      return c.html(page('Not done', session, message('error', text)), e.exitCode === 3 ? 409 : 400);
+      const status = e instanceof ConsoleRefusal ? 403 : e.exitCode === 3 ? 409 : 400;
+      return c.html(page('Not done', session, message('error', text)), status);
     }
     log(`error: ${maskDbUrl(e.message)}`);
     return c.html(page('Error', session, message('error', 'Unexpected error: see the console server log.')), 500);
@@ -91,6 +95,8 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
   app.get('/', (c) => c.redirect('/review', 303));
   reviewRoutes(app, deps);
   assignRoutes(app, deps);
+  dismissRoutes(app, deps);
+  adjustRoutes(app, deps);
   lookupRoutes(app, deps);
   app.get('/runs', (c) => notBuilt(c, 'Runs', 'stripe-credits runs'));
   app.get('/audit', (c) => notBuilt(c, 'Audit', 'stripe-credits audit'));

@@ -197,5 +197,77 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(again.status).toBe(409);
       expect(await ledger(w)).toHaveLength(1);
     });
+
+    it('two people assigning one payment at once credit it once', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = await unmatchedPayment(w);
+      await addAccount(w, 'sam', 'support');
+      await addAccount(w, 'sue', 'support');
+      const { url } = await w.serve();
+      const sessions = await Promise.all(
+        ['sam', 'sue'].map(async (name) => {
+          const c = new Client(url);
+          await c.signIn(name, PASSWORD);
+          return { c, csrf: Client.csrf((await c.request('/review')).text) };
+        }),
+      );
+      const results = await Promise.all(
+        sessions.map(({ c, csrf }, i) =>
+          c.request('/assign', { form: { csrf, payment: pi, user: String(i + 1), reason: 'ticket 4711' } }),
+        ),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+      const rows = await ledger(w);
+      expect(rows).toHaveLength(1);
+      expect(['sam', 'sue']).toContain(rows[0]!.actor);
+    });
+
+    it('dismiss: a preview, then the entry is closed with who and why', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = await unmatchedPayment(w);
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('sam', PASSWORD);
+      const review = await c.request('/review');
+      expect(review.text).toContain(`/dismiss?payment=${pi}`);
+      const form = { csrf: Client.csrf(review.text), payment: pi, reason: 'test purchase by the team' };
+      const preview = await c.request('/dismiss/preview', { form });
+      expect(preview.status, preview.text).toBe(200);
+      const status = () =>
+        w.app.query<{ status: string; resolved_by: string | null }>(
+          'SELECT status, resolved_by FROM stripe_credits_review WHERE payment_key = ?',
+          pi,
+        );
+      expect(await status()).toEqual([{ status: 'open', resolved_by: null }]);
+      expect((await c.request('/dismiss', { form })).status).toBe(200);
+      expect(await status()).toEqual([{ status: 'dismissed', resolved_by: 'sam' }]);
+      expect(await ledger(w)).toEqual([]);
+    });
+
+    it('adjust: support within console.maxAdjustCredits (default 1000), admin without limit', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'sam', 'support');
+      await addAccount(w, 'ada', 'admin');
+      const { url } = await w.serve();
+      const adjust = async (name: string, credits: string) => {
+        const c = new Client(url);
+        await c.signIn(name, PASSWORD);
+        const csrf = Client.csrf((await c.request('/adjust?user=2')).text);
+        const form = { csrf, user: 'ben@example.com', credits, reason: 'goodwill, ticket 4712' };
+        const preview = await c.request('/adjust/preview', { form });
+        expect(preview.status, preview.text).toBe(200);
+        return c.request('/adjust', { form });
+      };
+      const over = await adjust('sam', '+1001');
+      expect(over.status).toBe(403);
+      expect(over.text).toContain('console.maxAdjustCredits: 1000');
+      expect(await ledger(w)).toEqual([]);
+      expect((await adjust('sam', '-1000')).status).toBe(200);
+      expect((await adjust('ada', '+5000')).status).toBe(200);
+      expect(await ledger(w)).toEqual([
+        { user_id: '2', credits: -1000, actor: 'sam', reason: 'goodwill, ticket 4712' },
+        { user_id: '2', credits: 5000, actor: 'ada', reason: 'goodwill, ticket 4712' },
+      ]);
+    });
   });
 });
