@@ -5,7 +5,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
 import { ConsoleSessions } from '../app/console-accounts.js';
 import type { SupportOptions } from '../app/corrections.js';
-import { maskDbUrl } from '../app/redact.js';
+import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
 import { ConsoleRefusal } from '../app/console-actions.js';
 import { CliError } from '../errors.js';
 import { adjustRoutes } from './adjust-routes.js';
@@ -69,16 +69,23 @@ function notBuilt(c: Context<ConsoleEnv>, what: string, cli: string) {
   );
 }
 
-/** A refusal of the core (bad input, already credited) is a message on the page; anything else a 500 and a log line. */
-function onError(log: (line: string) => void) {
-  return (e: Error, c: Context<ConsoleEnv>) => {
+/**
+ * A refusal of the core (bad input, already credited) is a message on the page; anything else a 500
+ * and a log line. Both pass the CLI's mask first: the database password never reaches a page or the log.
+ */
+function onError(support: SupportOptions, log: (line: string) => void) {
+  const secrets = locationSecrets(support.settings.db);
+  const clean = (s: string) => redactSecrets(maskDbUrl(s), secrets);
+  return async (e: Error, c: Context<ConsoleEnv>) => {
     const session = c.get('session') ?? null;
-    if (e instanceof CliError) {
-      const text = e.hint ? `${e.message} (${e.hint})` : e.message;
-      const status = e instanceof ConsoleRefusal ? 403 : e.exitCode === 3 ? 409 : 400;
+    const known = e instanceof CliError ? e : await databaseError(e);
+    if (known) {
+      const text = clean(known.hint ? `${known.message} (${known.hint})` : known.message);
+      if (known.exitCode !== 2 && known.exitCode !== 3) log(`error: ${text}`);
+      const status = e instanceof ConsoleRefusal ? 403 : known.exitCode === 3 ? 409 : known.exitCode === 2 ? 400 : 503;
       return c.html(page('Not done', session, message('error', text)), status);
     }
-    log(`error: ${maskDbUrl(e.message)}`);
+    log(`error: ${clean(e.message)}`);
     return c.html(page('Error', session, message('error', 'Unexpected error: see the console server log.')), 500);
   };
 }
@@ -101,7 +108,7 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
   app.get('/runs', (c) => notBuilt(c, 'Runs', 'stripe-credits runs'));
   app.get('/audit', (c) => notBuilt(c, 'Audit', 'stripe-credits audit'));
   app.notFound((c) => c.html(page('Not found', c.get('session') ?? null, html`<p>No such page.</p>`), 404));
-  app.onError(onError(log));
+  app.onError(onError(deps.support, log));
   return app;
 }
 

@@ -64,6 +64,16 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(r.stderr).not.toMatch(/^\s+at /m);
     });
 
+    it('serve as a process: listens on 127.0.0.1, logs one line per request on stderr, stops on SIGTERM with 0', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const served = await w.serveProcess();
+      expect(served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await new Client(served.url).request('/login')).status).toBe(200);
+      const { code, stderr } = await served.stop();
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/^\S+Z 127\.0\.0\.1 - GET \/login 200 \d+ms$/m);
+    });
+
     it('nothing without signing in; the session cookie is HttpOnly and SameSite=Strict; sign-out ends it', async (test) => {
       const w = await consoleWorld(engine, test);
       await addAccount(w, 'vera', 'viewer');

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestContext } from 'vitest';
 import { resolveSettings } from '../../src/config.js';
 import { startConsole, type RunningConsole } from '../../src/console/server.js';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
-import { runCli, tempDir, writeJson, type CliResult, type TestUser } from './cli.js';
+import { BIN, runCli, tempDir, writeJson, type CliResult, type TestUser } from './cli.js';
 import { createAppDb, type AppDb, type EngineName } from './engines.js';
 
 /** The support console's tests: a simulator, an app database, accounts made by the CLI, and `serve`'s server. */
@@ -20,6 +21,8 @@ export interface ConsoleWorld {
   sim: StripeSimulator;
   app: AppDb;
   cli(args: string[], stdin?: string): Promise<CliResult>;
+  /** `serve` itself, the built bin as a child process: its URL, and a stop (SIGTERM) that gives its exit code and stderr. */
+  serveProcess(): Promise<{ url: string; stop(): Promise<{ code: number | null; stderr: string }> }>;
   /** Starts the console (port 0 on 127.0.0.1) as `serve` does; stopped when the test ends. */
   serve(opts?: { behindProxy?: boolean }): Promise<RunningConsole>;
   log: string[];
@@ -44,6 +47,25 @@ export async function consoleWorld(engine: EngineName, test: TestContext): Promi
     app,
     log,
     cli: (args, stdin) => runCli([...args, '--db', app.url, '--config', cfg], { cwd: tmp.dir, env, stdin }),
+    serveProcess: async () => {
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', app.url, '--config', cfg], {
+        cwd: tmp.dir,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      stops.push(async () => void (child.kill('SIGKILL'), await exited));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          const m = /listening on (\S+)/.exec(stderr);
+          if (m) resolve(m[1]!);
+        });
+        void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+      });
+      return { url, stop: async () => (child.kill('SIGTERM'), { code: await exited, stderr }) };
+    },
     serve: async (opts = {}) => {
       const settings = resolveSettings({ db: app.url, config: cfg }, env, tmp.dir);
       const c = await startConsole({
