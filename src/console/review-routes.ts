@@ -93,13 +93,16 @@ function paymentRow(i: ReviewItem, s: SignedIn): Html {
   </tr>`;
 }
 
-function reversalsTable(items: readonly ReversalReviewItem[]): Html {
+function reversalActions(i: ReversalReviewItem, s: SignedIn): Html {
+  if (!hasRole(s, 'support')) return html`<span class="muted">read only</span>`;
+  const id = encodeURIComponent(i.id);
+  return html`<a class="button" href="/reversal?id=${id}&amp;action=reverse">Reverse…</a>
+    <a class="button plain" href="/reversal?id=${id}&amp;action=dismiss">Dismiss…</a>`;
+}
+
+function reversalsTable(items: readonly ReversalReviewItem[], s: SignedIn): Html {
   if (items.length === 0) return html``;
   return html`<h2>Refunds and disputes of credited payments (${items.length})</h2>
-    <p class="muted">
-      Reversing or dismissing refunds and disputes from the console is not built yet: use
-      <code>stripe-credits review reverse ID --reason TEXT</code> or <code>review dismiss ID --reason TEXT</code>.
-    </p>
     <table>
       <tr>
         <th>When (UTC)</th>
@@ -108,6 +111,7 @@ function reversalsTable(items: readonly ReversalReviewItem[]): Html {
         <th>Reason</th>
         <th>User</th>
         <th>Credits</th>
+        <th></th>
       </tr>
       ${items.map(
         (i) =>
@@ -118,6 +122,7 @@ function reversalsTable(items: readonly ReversalReviewItem[]): Html {
             <td>${i.reason}</td>
             <td>${i.userId ?? ''}</td>
             <td class="num">${i.credits}</td>
+            <td>${reversalActions(i, s)}</td>
           </tr>`,
       )}
     </table>`;
@@ -150,7 +155,7 @@ export function reviewRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
               ${items.map((i) => paymentRow(i, s))}
             </table>`
       }
-      ${reversalsTable(queue.reversals)}`;
+      ${reversalsTable(queue.reversals, s)}`;
     return c.html(page('Review queue', s, body));
   });
 }

@@ -14,6 +14,7 @@ import { dismissRoutes } from './dismiss-routes.js';
 import { authRoutes, logoutRoute, requireSession } from './auth-routes.js';
 import { message, page } from './layout.js';
 import { lookupRoutes } from './lookup-routes.js';
+import { reversalRoutes } from './reversal-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { clientAddress, type Transport } from './security.js';
 import { CONSOLE_CSS } from './style.js';
@@ -103,6 +104,7 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
   reviewRoutes(app, deps);
   assignRoutes(app, deps);
   dismissRoutes(app, deps);
+  reversalRoutes(app, deps);
   adjustRoutes(app, deps);
   lookupRoutes(app, deps);
   app.get('/runs', (c) => notBuilt(c, 'Runs', 'stripe-credits runs'));

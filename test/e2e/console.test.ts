@@ -254,6 +254,45 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(await ledger(w)).toEqual([]);
     });
 
+    it('a refund in review: reverse takes the credits back, dismiss keeps them; both by the signed-in person', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const buy = (user: string) =>
+        w.sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: user, amount: 1000 })
+          .paymentIntent!.id;
+      const [ann, ben] = [buy('1'), buy('2')];
+      const since = String(now() - 7 * DAY);
+      expect((await w.cli(['reconcile', '--since', since, '--yes'])).code).toBe(0);
+      const [reAnn, reBen] = [ann, ben].map((pi) => w.sim.store.refund(pi, undefined, { created: -60 })!.id);
+      expect((await w.cli(['reconcile', '--since', since])).code).toBe(3);
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('sam', PASSWORD);
+      const review = await c.request('/review');
+      expect(review.text).toContain(`/reversal?id=${reAnn}&amp;action=reverse`);
+      const csrf = Client.csrf(review.text);
+      for (const [id, action] of [
+        [reAnn, 'reverse'],
+        [reBen, 'dismiss'],
+      ] as const) {
+        const form = { csrf, id, action, reason: `refund approved, ticket ${action}` };
+        expect((await c.request('/reversal/preview', { form })).status).toBe(200);
+        expect((await c.request('/reversal', { form })).status).toBe(200);
+      }
+      expect(
+        await w.app.query('SELECT user_id, credits, kind, actor FROM credit_ledger WHERE kind = ?', 'reversal'),
+      ).toEqual([{ user_id: '1', credits: -10, kind: 'reversal', actor: 'sam' }]);
+      expect(
+        await w.app.query(
+          'SELECT payment_key, status, resolved_by FROM stripe_credits_review WHERE payment_key IN (?, ?) ORDER BY status',
+          reBen,
+          reAnn,
+        ),
+      ).toEqual([
+        { payment_key: reBen, status: 'dismissed', resolved_by: 'sam' },
+        { payment_key: reAnn, status: 'resolved', resolved_by: 'sam' },
+      ]);
+    });
+
     it('adjust: support within console.maxAdjustCredits (default 1000), admin without limit', async (test) => {
       const w = await consoleWorld(engine, test);
       await addAccount(w, 'sam', 'support');
