@@ -172,6 +172,7 @@ function registerDemoCommands({ program, ctx, setResult }: Registrar): void {
     )
     .option('--json', 'print the apply run as JSON')
     .option('--keep', 'leave the simulator running afterwards, and print how to point the other commands at it')
+    .option('--serve', 'then run the support console on the demo data, with a demo account printed here')
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => setResult(await (await import('./commands/demo.js')).demoCommand(ctx, flags)));
 

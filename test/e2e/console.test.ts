@@ -262,7 +262,8 @@ describe.each(engines())('console (%s)', (engine) => {
       const [ann, ben] = [buy('1'), buy('2')];
       const since = String(now() - 7 * DAY);
       expect((await w.cli(['reconcile', '--since', since, '--yes'])).code).toBe(0);
-      const [reAnn, reBen] = [ann, ben].map((pi) => w.sim.store.refund(pi, undefined, { created: -60 })!.id);
+      const reAnn = w.sim.store.refund(ann!, undefined, { created: -60 })!.id;
+      const reBen = w.sim.store.refund(ben!, undefined, { created: -60 })!.id;
       expect((await w.cli(['reconcile', '--since', since])).code).toBe(3);
       await addAccount(w, 'sam', 'support');
       const c = new Client((await w.serve()).url);
@@ -318,5 +319,19 @@ describe.each(engines())('console (%s)', (engine) => {
         { user_id: '2', credits: 5000, actor: 'ada', reason: 'goodwill, ticket 4712' },
       ]);
     });
+  });
+});
+
+// The demo runs on its own SQLite file, whatever the engine: once.
+describe('console on the demo', () => {
+  it('demo --serve: the console on the demo data, with the demo account it prints', async (test) => {
+    const w = await consoleWorld('sqlite', test); // the demo's own database is a SQLite file
+    const demo = await w.demoServe();
+    const c = new Client(demo.url);
+    expect((await c.signIn('demo', demo.password)).status).toBe(303);
+    const review = await c.request('/review');
+    expect(review.text).toMatch(/open payments?, newest first/);
+    expect(review.text).toContain('demo (admin)');
+    expect(await demo.stop()).toBe(0);
   });
 });

@@ -23,6 +23,8 @@ export interface ConsoleWorld {
   cli(args: string[], stdin?: string): Promise<CliResult>;
   /** `serve` itself, the built bin as a child process: its URL, and a stop (SIGTERM) that gives its exit code and stderr. */
   serveProcess(): Promise<{ url: string; stop(): Promise<{ code: number | null; stderr: string }> }>;
+  /** `demo --serve` as a child process in the test's directory: the console's URL, the demo account's password, a stop. */
+  demoServe(): Promise<{ url: string; password: string; stop(): Promise<number | null> }>;
   /** Starts the console (port 0 on 127.0.0.1) as `serve` does; stopped when the test ends. */
   serve(opts?: { behindProxy?: boolean }): Promise<RunningConsole>;
   log: string[];
@@ -65,6 +67,26 @@ export async function consoleWorld(engine: EngineName, test: TestContext): Promi
         void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
       });
       return { url, stop: async () => (child.kill('SIGTERM'), { code: await exited, stderr }) };
+    },
+    demoServe: async () => {
+      const child = spawn(process.execPath, [BIN, 'demo', '--serve'], {
+        cwd: tmp.dir,
+        env: process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      stops.push(async () => void (child.kill('SIGKILL'), await exited));
+      child.stderr.on('data', () => {});
+      const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          const found = /running on (\S+) [\s\S]*password: (\S+)/.exec(out);
+          if (found) resolve(found);
+        });
+        void exited.then((code) => reject(new Error(`demo --serve exited ${code}: ${out}`)));
+      });
+      return { url: m[1]!, password: m[2]!, stop: async () => (child.kill('SIGTERM'), exited) };
     },
     serve: async (opts = {}) => {
       const settings = resolveSettings({ db: app.url, config: cfg }, env, tmp.dir);
