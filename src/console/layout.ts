@@ -9,7 +9,7 @@ const NAV: readonly { path: string; label: string; built: boolean }[] = [
   { path: '/review', label: 'Review queue', built: true },
   { path: '/lookup', label: 'Lookup', built: true },
   { path: '/adjust', label: 'Adjust', built: true },
-  { path: '/runs', label: 'Runs', built: false },
+  { path: '/runs', label: 'Runs', built: true },
   { path: '/audit', label: 'Audit', built: false },
 ];
 

@@ -16,6 +16,7 @@ import { message, page } from './layout.js';
 import { lookupRoutes } from './lookup-routes.js';
 import { reversalRoutes } from './reversal-routes.js';
 import { reviewRoutes } from './review-routes.js';
+import { runsRoutes } from './runs-routes.js';
 import { clientAddress, type Transport } from './security.js';
 import { CONSOLE_CSS } from './style.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
@@ -107,7 +108,7 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
   reversalRoutes(app, deps);
   adjustRoutes(app, deps);
   lookupRoutes(app, deps);
-  app.get('/runs', (c) => notBuilt(c, 'Runs', 'stripe-credits runs'));
+  runsRoutes(app, deps);
   app.get('/audit', (c) => notBuilt(c, 'Audit', 'stripe-credits audit'));
   app.notFound((c) => c.html(page('Not found', c.get('session') ?? null, html`<p>No such page.</p>`), 404));
   app.onError(onError(deps.support, log));

@@ -25,6 +25,11 @@ label { display: block; font-size: .9em; color: var(--muted); }
 input[type=text], input[type=password], input[type=search], select { font: inherit; padding: .35em .5em; border: 1px solid var(--line); border-radius: 3px; min-width: 16em; }
 button, .button { font: inherit; padding: .35em .9em; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 3px; cursor: pointer; text-decoration: none; }
 button.plain { background: #fff; color: var(--accent); }
+tr.attention td { background: #fff6f5; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+figure.chart { margin: 0 0 1em; background: #fff; border: 1px solid var(--line); padding: .6em; }
+figure.chart svg { max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: .9em; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .3em 1em; margin: 0; }
 dt { color: var(--muted); }
 `;

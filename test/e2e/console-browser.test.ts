@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY, ROOT, now } from '../helpers/cli.js';
 import { PASSWORD, consoleWorld } from '../helpers/console.js';
@@ -17,6 +17,13 @@ const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve(ROOT, process.env.STRIPE_CREDITS_SCREENSHOTS ?? '.screenshots');
 
 let browser: Browser;
+
+async function signIn(page: Page, name: string): Promise<void> {
+  await page.fill('#name', name);
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/review$/);
+}
 
 beforeAll(async () => {
   browser = await chromium.launch({
@@ -47,7 +54,11 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
       .paymentIntent!.id;
     w.sim.store.createCheckoutPayment({ created: now() - 3 * DAY, email: 'someone@example.net', amount: 900 });
     expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(3);
-    expect((await w.cli(['console', 'user', 'add', 'sam', '--role', 'support'], `${PASSWORD}\n`)).code).toBe(0);
+    for (const [name, role] of [
+      ['sam', 'support'],
+      ['ada', 'admin'],
+    ])
+      expect((await w.cli(['console', 'user', 'add', name!, '--role', role!], `${PASSWORD}\n`)).code).toBe(0);
     const { url } = await w.serve();
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
@@ -55,10 +66,7 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
     const page = await context.newPage();
     await page.goto(`${url}/review`);
     expect(new URL(page.url()).pathname).toBe('/login');
-    await page.fill('#name', 'sam');
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${url}/review`);
+    await signIn(page, 'sam');
     expect(await page.textContent('main')).toContain(pi);
     if (engine === 'sqlite') {
       mkdirSync(SHOTS, { recursive: true });
@@ -83,5 +91,12 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
     expect(
       await w.app.query('SELECT user_id, credits, payment_key, actor FROM credit_ledger WHERE kind = ?', 'purchase'),
     ).toEqual([{ user_id: '1', credits: 25, payment_key: pi, actor: 'sam' }]);
+
+    // The operators' page: an admin's, with the run above and its plots.
+    await page.click('button:has-text("Sign out")');
+    await signIn(page, 'ada');
+    await page.click('nav >> text=Runs');
+    expect(await page.locator('figure.chart svg').count()).toBe(2);
+    if (engine === 'sqlite') await page.screenshot({ path: join(SHOTS, 'console-runs.png'), fullPage: true });
   });
 });

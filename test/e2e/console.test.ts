@@ -294,6 +294,29 @@ describe.each(engines())('console (%s)', (engine) => {
       ]);
     });
 
+    it('runs (admin only): the last runs and the 30-day plots of credits written and the review backlog', async (test) => {
+      const w = await consoleWorld(engine, test);
+      w.sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '2', amount: 1200 });
+      await unmatchedPayment(w); // the run credits Ben's 12 and queues one
+      await addAccount(w, 'ada', 'admin');
+      await addAccount(w, 'sam', 'support');
+      const { url } = await w.serve();
+      const support = new Client(url);
+      await support.signIn('sam', PASSWORD);
+      expect((await support.request('/runs')).status).toBe(403);
+      const admin = new Client(url);
+      await admin.signIn('ada', PASSWORD);
+      const runs = await admin.request('/runs');
+      expect(runs.status, runs.text).toBe(200);
+      expect(runs.text.match(/<svg /g)).toHaveLength(2);
+      const today = new Date().toISOString().slice(0, 10);
+      // One bar per day; today's: 12 credits written, 1 entry open.
+      expect(runs.text.match(/<rect\s/g)).toHaveLength(60);
+      expect(runs.text).toContain(`<title>${today}: 12</title>`);
+      expect(runs.text).toContain(`<title>${today}: 1</title>`);
+      expect(runs.text).toMatch(/<td>1<\/td>\s*<td>[^<]+<\/td>\s*<td>apply \(window\)<\/td>\s*<td>succeeded/);
+    });
+
     it('adjust: support within console.maxAdjustCredits (default 1000), admin without limit', async (test) => {
       const w = await consoleWorld(engine, test);
       await addAccount(w, 'sam', 'support');
