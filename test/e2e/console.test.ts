@@ -77,7 +77,8 @@ describe.each(engines())('console (%s)', (engine) => {
     it('nothing without signing in; the session cookie is HttpOnly and SameSite=Strict; sign-out ends it', async (test) => {
       const w = await consoleWorld(engine, test);
       await addAccount(w, 'vera', 'viewer');
-      const c = new Client((await w.serve()).url);
+      const { url } = await w.serve();
+      const c = new Client(url);
       const anonymous = await c.request('/review');
       expect([anonymous.status, anonymous.location]).toEqual([303, '/login']);
       expect((await c.request('/lookup?q=1')).status).toBe(303);
@@ -93,6 +94,9 @@ describe.each(engines())('console (%s)', (engine) => {
       const review = await c.request('/review');
       expect(review.status).toBe(200);
       expect(review.text).toContain('vera (viewer)');
+      const headers = (await fetch(`${url}/login`)).headers;
+      expect(headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+      expect(headers.get('cache-control')).toBe('no-store');
 
       const out = await c.request('/logout', { form: { csrf: Client.csrf(review.text) } });
       expect(out.status).toBe(303);
@@ -131,6 +135,31 @@ describe.each(engines())('console (%s)', (engine) => {
       // An operator lifts it.
       expect((await w.cli(['console', 'user', 'unlock', 'sam'])).code).toBe(0);
       expect((await c.signIn('sam', PASSWORD)).status).toBe(303);
+    });
+
+    it('a session expires: past its time the cookie opens nothing', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('vera', PASSWORD);
+      const review = await c.request('/review');
+      expect(review.status).toBe(200);
+      expect(review.text).not.toContain('<script');
+      await w.app.exec("UPDATE stripe_credits_console_sessions SET expires_at = '2000-01-01T00:00:00.000Z'");
+      expect((await c.request('/review')).status).toBe(303);
+    });
+
+    it('failed sign-ins are limited per address: past 30 in 15 minutes the form answers 429', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve()).url);
+      for (let i = 0; i < 30; i++) expect((await c.signIn(`nobody${i}`, 'guess')).status).toBe(401);
+      const r = await c.signIn('vera', PASSWORD);
+      expect(r.status).toBe(429);
+      // The account itself was never tried: it is not locked.
+      expect(await w.app.query('SELECT failed_attempts, locked_until FROM stripe_credits_console_users')).toEqual([
+        { failed_attempts: 0, locked_until: null },
+      ]);
     });
 
     it('only secure cookies behind a proxy that says https', async (test) => {
