@@ -10,7 +10,7 @@ const NAV: readonly { path: string; label: string; built: boolean }[] = [
   { path: '/lookup', label: 'Lookup', built: true },
   { path: '/adjust', label: 'Adjust', built: true },
   { path: '/runs', label: 'Runs', built: true },
-  { path: '/audit', label: 'Audit', built: false },
+  { path: '/audit', label: 'Audit', built: true },
 ];
 
 /** The hidden field every POST form carries (see csrf in security.ts). */

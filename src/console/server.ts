@@ -10,6 +10,7 @@ import { ConsoleRefusal } from '../app/console-actions.js';
 import { CliError } from '../errors.js';
 import { adjustRoutes } from './adjust-routes.js';
 import { assignRoutes } from './assign-routes.js';
+import { auditRoutes } from './audit-routes.js';
 import { dismissRoutes } from './dismiss-routes.js';
 import { authRoutes, logoutRoute, requireSession } from './auth-routes.js';
 import { message, page } from './layout.js';
@@ -60,17 +61,6 @@ const SECURITY_HEADERS: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   c.header('Cache-Control', 'no-store');
 };
 
-function notBuilt(c: Context<ConsoleEnv>, what: string, cli: string) {
-  return c.html(
-    page(
-      what,
-      c.get('session'),
-      message('error', `The ${what.toLowerCase()} page is not built yet. Use the CLI meanwhile: ${cli}`),
-    ),
-    501,
-  );
-}
-
 /**
  * A refusal of the core (bad input, already credited) is a message on the page; anything else a 500
  * and a log line. Both pass the CLI's mask first: the database password never reaches a page or the log.
@@ -109,7 +99,7 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
   adjustRoutes(app, deps);
   lookupRoutes(app, deps);
   runsRoutes(app, deps);
-  app.get('/audit', (c) => notBuilt(c, 'Audit', 'stripe-credits audit'));
+  auditRoutes(app, deps);
   app.notFound((c) => c.html(page('Not found', c.get('session') ?? null, html`<p>No such page.</p>`), 404));
   app.onError(onError(deps.support, log));
   return app;

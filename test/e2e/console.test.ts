@@ -346,6 +346,50 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(runs.text).toMatch(/<td>1<\/td>\s*<td>[^<]+<\/td>\s*<td>apply \(window\)<\/td>\s*<td>succeeded/);
     });
 
+    it('audit (admin only): an entry Stripe does not back is listed; resolve --reverse writes the correction, by the admin', async (test) => {
+      const w = await consoleWorld(engine, test);
+      expect((await w.cli(['migrate'])).code).toBe(0);
+      const unbacked = 'cs_test_a1HAZt9xslXTTIQrh6bpy0VAq3GZuO2R8UziJdi0Y4mj4TIJZ9RnvIh4TO';
+      const written = new Date(Date.now() - 7_200_000).toISOString();
+      await w.app.exec(
+        `INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, amount, currency, livemode, actor, created_at)
+         VALUES ('1', 500, 'purchase', ?, ?, 5000, 'usd', 0, 'old-webhook', ?)`,
+        unbacked,
+        unbacked,
+        written,
+      );
+      await addAccount(w, 'ada', 'admin');
+      await addAccount(w, 'sam', 'support');
+      const { url } = await w.serve();
+      const support = new Client(url);
+      await support.signIn('sam', PASSWORD);
+      expect((await support.request('/audit')).status).toBe(403);
+      const c = new Client(url);
+      await c.signIn('ada', PASSWORD);
+      const list = await c.request('/audit');
+      expect(list.status, list.text).toBe(200);
+      expect(list.text).toContain('not_found');
+      const entry = /\/audit\/resolve\?entry=([^&]+)&amp;reverse=1/.exec(list.text)![1]!;
+      const form = {
+        csrf: Client.csrf(list.text),
+        entry,
+        reverse: '1',
+        credits: '500',
+        user: '1',
+        reason: 'no such payment',
+      };
+      const preview = await c.request('/audit/resolve/preview', { form });
+      expect(preview.text).toContain('write a correction entry taking back the 500 credits');
+      expect(await w.app.query("SELECT count(*) AS n FROM credit_ledger WHERE kind = 'correction'")).toEqual([
+        { n: 0 },
+      ]);
+      expect((await c.request('/audit/resolve', { form })).status).toBe(200);
+      expect(await w.app.query("SELECT user_id, credits, actor FROM credit_ledger WHERE kind = 'correction'")).toEqual([
+        { user_id: '1', credits: -500, actor: 'ada' },
+      ]);
+      expect((await c.request('/audit')).text).not.toContain('not_found');
+    });
+
     it('adjust: support within console.maxAdjustCredits (default 1000), admin without limit', async (test) => {
       const w = await consoleWorld(engine, test);
       await addAccount(w, 'sam', 'support');
