@@ -5,11 +5,12 @@ import layers from './eslint/layers.js';
 /**
  * Who may import whom (drawn in docs/architecture.md). The core decides and imports nothing;
  * adapters (stripe, ledger) know the core; the use cases (app) join them; the CLI and the library
- * entry only talk to the use cases.
+ * entry only talk to the use cases; the web console is an edge like the CLI (which starts it).
  */
 export const LAYERS = {
   entry: { paths: ['src/index'], mayImport: ['app', 'core', 'shared'] },
-  cli: { paths: ['src/cli/'], mayImport: ['app', 'core', 'shared'] },
+  cli: { paths: ['src/cli/'], mayImport: ['app', 'console', 'core', 'shared'] },
+  console: { paths: ['src/console/'], mayImport: ['app', 'core', 'shared'] },
   app: { paths: ['src/app/'], mayImport: ['core', 'plan', 'stripe', 'ledger', 'simulator', 'shared'] },
   stripe: { paths: ['src/stripe/'], mayImport: ['core', 'shared'] },
   ledger: { paths: ['src/ledger/'], mayImport: ['core', 'plan', 'shared'] },

@@ -70,6 +70,8 @@ export interface AppConfig {
   reversals: ReversalsConfig;
   /** Request rates; null means just below Stripe's documented limit for the key's mode. */
   stripe: { maxRequestsPerSecond: number | null; maxRequestsPerSecondPerEndpoint: number | null };
+  /** The support console (`serve`): the most credits a `support` account may adjust in one entry. */
+  console: { maxAdjustCredits: number };
 }
 
 export const DEFAULT_CONFIG: AppConfig = {
@@ -87,6 +89,7 @@ export const DEFAULT_CONFIG: AppConfig = {
   maxCreditsPerRun: 1000000,
   reversals: { refunds: 'review', disputes: 'review' },
   stripe: { maxRequestsPerSecond: null, maxRequestsPerSecondPerEndpoint: null },
+  console: { maxAdjustCredits: 1000 },
 };
 
 const DEFAULT_DB = 'data/credits.db';
@@ -183,6 +186,7 @@ export function parseConfig(doc: Json): AppConfig {
     'maxCreditsPerRun',
     'reversals',
     'stripe',
+    'console',
     '$schema',
   ];
   checkKeys('file', doc, known);
@@ -196,6 +200,7 @@ export function parseConfig(doc: Json): AppConfig {
   return {
     reversals,
     stripe,
+    console: parseConsole(doc.console),
     users,
     ledger: doc.ledger === undefined || doc.ledger === null ? null : parseLedger(doc.ledger),
     balance: doc.balance === undefined || doc.balance === null ? null : parseBalance(doc.balance, users),
@@ -209,6 +214,18 @@ export function parseConfig(doc: Json): AppConfig {
       doc.maxCreditsPerRun === undefined
         ? DEFAULT_CONFIG.maxCreditsPerRun
         : positiveInt('maxCreditsPerRun', doc.maxCreditsPerRun),
+  };
+}
+
+function parseConsole(c: Json): AppConfig['console'] {
+  if (c === undefined) return { ...DEFAULT_CONFIG.console };
+  if (!isObject(c)) fail('console', 'must be an object');
+  checkKeys('console', c, ['maxAdjustCredits']);
+  return {
+    maxAdjustCredits:
+      c.maxAdjustCredits === undefined
+        ? DEFAULT_CONFIG.console.maxAdjustCredits
+        : positiveInt('console.maxAdjustCredits', c.maxAdjustCredits),
   };
 }
 

@@ -405,7 +405,7 @@ export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
 }
 
 /** The payment as Stripe has it now: it must exist and be a payment. */
-async function paymentToAssign(o: AssignOptions): Promise<Payment> {
+export async function paymentToAssign(o: Pick<AssignOptions, 'settings' | 'payment'>): Promise<Payment> {
   const reader = stripeReaderFor(o.settings);
   const fetched = await fetchPaymentById(reader, o.payment, o.settings.config);
   if (!fetched) {

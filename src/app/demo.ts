@@ -92,6 +92,8 @@ export interface DemoResult {
   audit: AuditReport;
   /** The simulator, still running, when the demo was asked to keep it. */
   simulator: StripeSimulator | null;
+  /** What the demo ran with (its database, config, simulator and key): `demo --serve` serves the console on it. */
+  settings: Settings;
 }
 
 /**
@@ -148,6 +150,7 @@ export async function runDemo(opts: {
       reversals,
       audit: audited,
       simulator: opts.keep ? sim : null,
+      settings,
     };
     kept = opts.keep === true;
     return result;

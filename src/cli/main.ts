@@ -5,6 +5,7 @@ import { CliError } from '../errors.js';
 import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
 import { DEMO_KEY } from '../app/demo-key.js';
 import { registerSupportCommands } from './commands/support-commands.js';
+import { registerConsoleCommands } from './commands/console-commands.js';
 import type { CommandTraits, Registrar } from './context.js';
 import type { Io } from './output.js';
 import { termLines, termSafeStream, termText } from './term-text.js';
@@ -94,6 +95,7 @@ function buildProgram(io: Io, setResult: (code: number) => void): Command {
   registerRunCommands(r);
   registerDemoCommands(r);
   registerSupportCommands(r);
+  registerConsoleCommands(r);
   return program;
 }
 
@@ -170,6 +172,7 @@ function registerDemoCommands({ program, ctx, setResult }: Registrar): void {
     )
     .option('--json', 'print the apply run as JSON')
     .option('--keep', 'leave the simulator running afterwards, and print how to point the other commands at it')
+    .option('--serve', 'then run the support console on the demo data, with a demo account printed here')
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => setResult(await (await import('./commands/demo.js')).demoCommand(ctx, flags)));
 
@@ -237,7 +240,7 @@ function dbArgument(argv: readonly string[]): string | undefined {
 /** The entry point: runs the command and returns the process exit code. The only place that maps errors to codes. */
 export async function main(
   argv: string[],
-  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, stdin: process.stdin },
 ): Promise<number> {
   let result = 0;
   // Human-readable output escapes control characters on its way out; --json output is JSON as it is.

@@ -12,6 +12,7 @@ import * as m0010 from './migrations/0010-review-detail.js';
 import * as m0011 from './migrations/0011-review-reversals.js';
 import * as m0012 from './migrations/0012-audit-resolutions.js';
 import * as m0013 from './migrations/0013-record-snapshot.js';
+import * as m0014 from './migrations/0014-console-accounts.js';
 
 /** The tool's migrations, and the Migrator both engines run them with (each in its own way: Engine.migrate). */
 
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011-review-reversals': m0011,
   '0012-audit-resolutions': m0012,
   '0013-record-snapshot': m0013,
+  '0014-console-accounts': m0014,
 };
 
 /** The migrations this version of the tool has, oldest first. */

@@ -154,6 +154,25 @@ export interface AuditResolutionsTable {
   created_at: string;
 }
 
+/** A person who may sign in to the support console (migration 0013). */
+export interface ConsoleUsersTable {
+  name: string;
+  role: string;
+  password_hash: string;
+  created_at: string;
+  failed_attempts: Generated<number>;
+  locked_until: string | null;
+}
+
+/** A signed-in console session; `id_hash` is the SHA-256 of the cookie's value, never the value. */
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  user_name: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   credit_ledger: CreditLedgerTable;
   stripe_credits_runs: RunsTable;
@@ -163,6 +182,8 @@ export interface Database {
   stripe_credits_state: StateTable;
   stripe_credits_baseline: BaselineTable;
   stripe_credits_audit_resolutions: AuditResolutionsTable;
+  stripe_credits_console_users: ConsoleUsersTable;
+  stripe_credits_console_sessions: ConsoleSessionsTable;
 }
 
 export const TOOL_TABLES = [
@@ -174,6 +195,8 @@ export const TOOL_TABLES = [
   'stripe_credits_state',
   'stripe_credits_baseline',
   'stripe_credits_audit_resolutions',
+  'stripe_credits_console_users',
+  'stripe_credits_console_sessions',
 ] as const;
 
 export type LedgerRow = Selectable<CreditLedgerTable>;

@@ -441,11 +441,14 @@ describe.skipIf(SQLITE_ONLY)('Postgres', () => {
         '0011-review-reversals',
         '0012-audit-resolutions',
         '0013-record-snapshot',
+        '0014-console-accounts',
       ]);
       expect(await d.tables()).toEqual([
         'credit_ledger',
         'stripe_credits_audit_resolutions',
         'stripe_credits_baseline',
+        'stripe_credits_console_sessions',
+        'stripe_credits_console_users',
         'stripe_credits_lock',
         'stripe_credits_migration',
         'stripe_credits_migration_lock',

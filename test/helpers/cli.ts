@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import SQLite from 'better-sqlite3';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -24,6 +24,8 @@ export interface RunOptions {
   process?: boolean;
   /** A real process only, run as this user (root only: a file mode binds only others). */
   uid?: number;
+  /** In process only: what the command reads on stdin (a password for `console user add`). */
+  stdin?: string;
 }
 
 /**
@@ -55,7 +57,7 @@ export function runCli(args: string[], opts: RunOptions): Promise<CliResult> {
     Object.keys(opts.env ?? {}).some((k) => PROCESS_ONLY_ENV.test(k));
   return needsProcess
     ? runCliProcess(args, opts.cwd, env, opts.timeoutMs, opts.uid)
-    : runCliInProcess(args, opts.cwd, env);
+    : runCliInProcess(args, opts.cwd, env, opts.stdin);
 }
 
 /** A stream that keeps what is written to it, as text. */
@@ -68,11 +70,17 @@ class Capture extends Writable {
   }
 }
 
-async function runCliInProcess(args: string[], cwd: string, env: Record<string, string>): Promise<CliResult> {
+async function runCliInProcess(
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  input?: string,
+): Promise<CliResult> {
   const { main } = await import('../../src/cli/main.js');
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await main(['node', 'stripe-credits', ...args], { stdout, stderr, env, cwd });
+  const stdin = Readable.from(input === undefined ? [] : [Buffer.from(input)]);
+  const code = await main(['node', 'stripe-credits', ...args], { stdout, stderr, env, cwd, stdin });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 

@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { relative, resolve } from 'node:path';
+import { addConsoleUser } from '../../app/console-accounts.js';
+import type { Settings } from '../../config.js';
+import { startConsole } from '../../console/server.js';
 import { DEMO_KEY, loadDemoData, runDemo, startDemoStripe, type StripeSimulator } from '../../app/demo.js';
 import { UsageError } from '../../errors.js';
 import {
@@ -13,7 +17,10 @@ import type { CommandContext } from '../context.js';
 import { stopOnSignals } from '../signals.js';
 import { renderAudit } from './audit.js';
 
-export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; keep?: boolean }): Promise<number> {
+export async function demoCommand(
+  ctx: CommandContext,
+  flags: { json?: boolean; keep?: boolean; serve?: boolean },
+): Promise<number> {
   const out = ctx.io.stdout;
   if (!flags.json) {
     out.write(
@@ -24,7 +31,7 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; 
   const result = await runDemo({
     cwd: ctx.cwd,
     actor: ctx.defaultActor,
-    keep: flags.keep === true,
+    keep: flags.keep === true || flags.serve === true,
     onReport: (title, r) => {
       if (flags.json) return;
       out.write(`== ${title}\n`);
@@ -50,8 +57,35 @@ export async function demoCommand(ctx: CommandContext, flags: { json?: boolean; 
       );
     out.write(`\nThe database is ${relative(ctx.cwd, result.dbPath)}; run the demo again to start over.\n`);
   }
-  if (result.simulator) await serveUntilStopped(ctx.io, result.simulator, relative(ctx.cwd, result.dbPath));
+  if (flags.serve && result.simulator) await serveDemoConsole(ctx, result.simulator, result.settings);
+  else if (result.simulator) await serveUntilStopped(ctx.io, result.simulator, relative(ctx.cwd, result.dbPath));
   return 0;
+}
+
+/** `demo --serve`: the console on the demo's database and simulator, with an admin account made for it. */
+async function serveDemoConsole(ctx: CommandContext, sim: StripeSimulator, settings: Settings): Promise<void> {
+  const password = randomBytes(9).toString('base64url');
+  await addConsoleUser({ settings, cwd: ctx.cwd, name: 'demo', role: 'admin', password });
+  const running = await startConsole({
+    support: { settings, cwd: ctx.cwd },
+    host: '127.0.0.1',
+    port: 0,
+    tls: null,
+    behindProxy: false,
+    log: (line) => ctx.io.stderr.write(`${line}\n`),
+  });
+  ctx.io.stdout.write(
+    `\nThe support console is running on ${running.url} (Ctrl-C stops it).\n` +
+      `  Sign in as: demo   password: ${password}   (an admin account made for this demo only)\n`,
+  );
+  const stop = stopOnSignals();
+  try {
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await running.close();
+    await sim.close();
+  } finally {
+    stop.dispose();
+  }
 }
 
 /** `stripe-credits simulator`: the demo's Stripe objects (or a file of the same shape) served until a signal. */

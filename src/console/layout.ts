@@ -1,0 +1,59 @@
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import type { SignedIn } from '../app/console-accounts.js';
+
+/** A piece of HTML built with hono's `html` tag: every interpolated value is escaped. */
+export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+const NAV: readonly { path: string; label: string; built: boolean }[] = [
+  { path: '/review', label: 'Review queue', built: true },
+  { path: '/lookup', label: 'Lookup', built: true },
+  { path: '/adjust', label: 'Adjust', built: true },
+  { path: '/runs', label: 'Runs', built: true },
+  { path: '/audit', label: 'Audit', built: true },
+];
+
+/** The hidden field every POST form carries (see csrf in security.ts). */
+export function csrfField(s: SignedIn): Html {
+  return html`<input type="hidden" name="csrf" value="${s.csrfToken}" />`;
+}
+
+function header(s: SignedIn | null): Html {
+  if (!s) return html`<header><span class="brand">stripe-credits console</span></header>`;
+  return html`<header>
+    <span class="brand">stripe-credits console</span>
+    <nav>${NAV.map((n) => html`<a href="${n.path}" class="${n.built ? '' : 'off'}">${n.label}</a>`)}</nav>
+    <span class="who">${s.account.name} (${s.account.role})</span>
+    <form method="post" action="/logout">${csrfField(s)}<button class="plain" type="submit">Sign out</button></form>
+  </header>`;
+}
+
+/** A whole page: the header with the navigation and the signed-in person, then `body`. */
+export function page(title: string, s: SignedIn | null, body: Html): Html {
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · stripe-credits</title>
+        <link rel="stylesheet" href="/console.css" />
+      </head>
+      <body>
+        ${header(s)}
+        <main>
+          <h1>${title}</h1>
+          ${body}
+        </main>
+      </body>
+    </html>`;
+}
+
+export function message(kind: 'error' | 'ok', text: string): Html {
+  return html`<p class="box ${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${text}</p>`;
+}
+
+/** Amounts in minor units, shown with their currency (two decimals: the console's payments are card payments). */
+export function money(amount: number | null, currency: string | null): string {
+  if (amount === null || currency === null) return '';
+  return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+}

@@ -1,0 +1,108 @@
+import type { Context, Hono } from 'hono';
+import { html } from 'hono/html';
+import type { SignedIn } from '../app/console-accounts.js';
+import { requireText } from '../app/corrections.js';
+import { dismissReversalReview, listReviewQueue, reverseReview } from '../app/reversal-review.js';
+import { UsageError } from '../errors.js';
+import { requireRole } from './auth-routes.js';
+import { csrfField, message, page, type Html } from './layout.js';
+import type { ConsoleDeps, ConsoleEnv } from './types.js';
+
+/** A refund or dispute of a credited payment waiting in review (`review` policy): reverse it, or dismiss it. */
+
+type Action = 'reverse' | 'dismiss';
+
+interface ReversalForm {
+  id: string;
+  action: Action;
+  reason: string;
+}
+
+function actionOf(raw: unknown): Action {
+  return raw === 'dismiss' ? 'dismiss' : 'reverse';
+}
+
+async function reversalForm(c: Context<ConsoleEnv>): Promise<ReversalForm> {
+  const f = await c.req.parseBody();
+  return { id: String(f.id ?? '').trim(), action: actionOf(f.action), reason: String(f.reason ?? '').trim() };
+}
+
+function hidden(s: SignedIn, f: ReversalForm): Html {
+  return html`${csrfField(s)}<input type="hidden" name="id" value="${f.id}" />
+    <input type="hidden" name="action" value="${f.action}" />`;
+}
+
+function formPage(s: SignedIn, f: ReversalForm): Html {
+  return page(
+    `${f.action === 'reverse' ? 'Reverse' : 'Dismiss'} ${f.id}`,
+    s,
+    html`<form class="box" method="post" action="/reversal/preview">
+      ${hidden(s, f)}
+      <p><label for="reason">Reason (recorded)</label><input id="reason" name="reason" type="text" required /></p>
+      <button type="submit">Preview</button> <a href="/review">Cancel</a>
+    </form>`,
+  );
+}
+
+export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
+  app.get('/reversal', requireRole('support'), (c) =>
+    c.html(
+      formPage(c.get('session'), { id: c.req.query('id') ?? '', action: actionOf(c.req.query('action')), reason: '' }),
+    ),
+  );
+
+  app.post('/reversal/preview', requireRole('support'), async (c) => {
+    const s = c.get('session');
+    const f = await reversalForm(c);
+    const reason = requireText(f.reason, 'the reason');
+    const i = (await listReviewQueue(deps.support)).reversals.find((r) => r.id === f.id);
+    if (!i) throw new UsageError(`${f.id} is not open in the review queue`);
+    const what =
+      f.action === 'reverse'
+        ? `This will take ${-i.credits} credits back from user ${i.userId ?? '?'} (a reversal entry) and close the entry.`
+        : `This will close the entry without reversing: user ${i.userId ?? '?'} keeps ${-i.credits} credits, and later runs never reverse it.`;
+    const body = html`<div class="box">
+      <p>${what}</p>
+      <dl>
+        <dt>${i.source === 'dispute' ? 'Dispute' : 'Refund'}</dt>
+        <dd class="id">${i.id}</dd>
+        <dt>Payment</dt>
+        <dd class="id">${i.paymentKey}</dd>
+        <dt>By</dt>
+        <dd>${s.account.name}</dd>
+        <dt>Reason</dt>
+        <dd>${reason}</dd>
+      </dl>
+      <form method="post" action="/reversal">
+        ${hidden(s, { ...f, reason })}<input type="hidden" name="reason" value="${reason}" />
+        <button type="submit">Confirm: ${f.action}</button> <a href="/review">Cancel</a>
+      </form>
+    </div>`;
+    return c.html(page(`${f.action === 'reverse' ? 'Reverse' : 'Dismiss'} ${i.id}: confirm`, s, body));
+  });
+
+  app.post('/reversal', requireRole('support'), async (c) => {
+    const s = c.get('session');
+    const f = await reversalForm(c);
+    const o = { ...deps.support, id: f.id, reason: requireText(f.reason, 'the reason'), actor: s.account.name };
+    let text: string;
+    if (f.action === 'reverse') {
+      const r = await reverseReview(o);
+      text = `Reversed ${r.item.id}: ${r.credits} credits for user ${r.userId}, by ${s.account.name}.`;
+    } else {
+      const r = await dismissReversalReview(o);
+      text =
+        r.outcome === 'dismissed'
+          ? `Dismissed ${r.item.id} without reversing it, by ${s.account.name}.`
+          : `${r.item.id} was already dismissed: nothing changed.`;
+    }
+    return c.html(
+      page(
+        'Done',
+        s,
+        html`${message('ok', text)}
+          <p><a href="/review">Back to the queue</a></p>`,
+      ),
+    );
+  });
+}
