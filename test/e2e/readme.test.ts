@@ -44,6 +44,8 @@ type Entry =
 interface Demo {
   /** Open review entries of the demo, oldest first. */
   review: string[];
+  /** Refunds and disputes of the demo waiting in review. */
+  reversals: string[];
 }
 
 /**
@@ -74,6 +76,11 @@ const TABLE: Record<string, Entry> = {
     run: true,
     code: 0,
     vars: (d) => ({ PAYMENT: d.review[1]! }),
+  },
+  'stripe-credits review reverse re_…|dp_… --reason TEXT': {
+    run: true,
+    code: 0,
+    vars: (d) => ({ 're_…|dp_…': d.reversals[0]! }),
   },
   'stripe-credits adjust --user USER --credits ±N --reason TEXT': { run: true, code: 0 },
   'stripe-credits balance USER': { run: true, code: 0 },
@@ -111,14 +118,20 @@ describe('README', () => {
   let vars: Record<string, string>;
   /** What README's `export` lines set, with its placeholders swapped: the environment its commands run in. */
   const exported: Record<string, string> = {};
-  const state: Demo = { review: [] };
+  const state: Demo = { review: [], reversals: [] };
 
   beforeAll(async () => {
     demo = await startServing(['demo', '--keep'], tmp.dir);
     vars = placeholders(tmp.dir, join(tmp.dir, demo.env.DATABASE_URL!));
     writeFileSync(join(tmp.dir, 'key'), `${demo.env.STRIPE_API_KEY}\n`, { mode: 0o600 });
     const review = await runCli(['review', '--json', '--db', vars['data/app.db']!], { cwd: tmp.dir, env: demo.env });
-    state.review = (JSON.parse(review.stdout).entries as Array<{ paymentKey: string }>).map((e) => e.paymentKey);
+    const queue = JSON.parse(review.stdout) as {
+      entries: Array<{ paymentKey: string }>;
+      reversals: Array<{ id: string }>;
+    };
+    state.review = queue.entries.map((e) => e.paymentKey);
+    state.reversals = queue.reversals.map((r) => r.id);
+    expect(state.reversals.length).toBeGreaterThanOrEqual(1);
     expect(state.review.length).toBeGreaterThanOrEqual(2);
   });
   afterAll(async () => {
