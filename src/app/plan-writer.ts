@@ -19,6 +19,7 @@ import type { Database } from '../ledger/schema.js';
 import { loadUserDirectory, UsersTable } from '../ledger/users.js';
 import { CompactPlan, type RunPlan } from '../plan/compact-plan.js';
 import { planPayments } from '../reconcile/plan.js';
+import { timed } from './debug-memory.js';
 import type { Payment } from '../reconcile/types.js';
 
 /**
@@ -48,7 +49,9 @@ export class Planner {
     if (usersTable) this.usersTable = Promise.resolve(usersTable);
   }
 
-  readonly decide = async (batch: Payment[]): Promise<void> => {
+  readonly decide = (batch: Payment[]): Promise<void> => timed('deciding', () => this.decideBatch(batch));
+
+  private async decideBatch(batch: Payment[]): Promise<void> {
     const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));
     if (fresh.length === 0) return;
     // One after the other: a second query started before the first is awaited would be left
@@ -84,7 +87,7 @@ export class Planner {
     for (const d of plan.decisions) this.plan.push(d);
     this.creditsPlanned += plan.creditsToWrite;
     this.progress(`${this.plan.length} payments decided`);
-  };
+  }
 
   /** Whether this id (a payment key or a Checkout Session id) is that of a payment decided already. */
   hasDecided(id: string): boolean {
@@ -127,7 +130,7 @@ export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
  * JSON follow the plan, and a rerun after a crash finds what was written by key.
  */
 export async function writePlan(db: Kysely<Database>, plan: CompactPlan, opts: WriteOptions): Promise<WriteOutcome> {
-  return new PlanWrite(plan, opts).run(db);
+  return timed('writing', () => new PlanWrite(plan, opts).run(db));
 }
 
 interface WriteOptions {
