@@ -380,7 +380,7 @@ async function decideAndWrite() {
  * records, read back in the order written) inserted into a fresh copy of the same schema by one
  * prepared statement per row, with nothing else, in transactions of the same size. Returns seconds.
  */
-function storageFloor(written: string, fresh: string): number {
+function storageFloor(written: string, fresh: string, payments = DECIDE): number {
   // The same schema, migrations included: a copy of the written file, emptied.
   copyFileSync(written, fresh);
   const src = new SQLite(written, { readonly: true });
@@ -400,7 +400,7 @@ function storageFloor(written: string, fresh: string): number {
       };
     });
     const started = performance.now();
-    for (let i = 0; i < DECIDE; i += TRANSACTION_BATCH) {
+    for (let i = 0; i < payments; i += TRANSACTION_BATCH) {
       dst.exec('BEGIN IMMEDIATE');
       for (const t of tables) for (const row of t.rows.slice(i, i + TRANSACTION_BATCH)) t.insert.run(row);
       dst.exec('COMMIT');
@@ -413,7 +413,9 @@ function storageFloor(written: string, fresh: string): number {
 }
 
 async function memory() {
-  console.log(`\n3. Memory: ${fmt(MEMORY, 0)} payments reconciled end to end (no latency, no rate limit)`);
+  console.log(
+    `\n3. Memory: ${fmt(MEMORY, 0)} payments reconciled end to end (no latency, no rate limit), SQLite file; the reconcile process alone (the simulator runs in its own)`,
+  );
   // The default policy on Checkout payments; then "all" on an account of subscriptions, where
   // every subscription payment is a standalone PaymentIntent and the InvoicePayments are listed too.
   await memoryRun('Checkout payments', { sessions: MEMORY }, {});
@@ -437,8 +439,11 @@ async function memoryRun(title: string, mix: { sessions: number; invoicePayments
     JSON.stringify({ ...config, stripe: { maxRequestsPerSecond: 5000, maxRequestsPerSecondPerEndpoint: 5000 } }),
   );
   const sim = await startSim(['--fixture', fixture]);
+  rmSync(fixture, { force: true });
+  let m: Measured;
+  let requests: number;
   try {
-    const m = await measure(
+    m = await measure(
       [
         join(ROOT, 'bin/stripe-credits.js'),
         'reconcile',
@@ -453,15 +458,39 @@ async function memoryRun(title: string, mix: { sessions: number; invoicePayments
         '--yes',
         '--quiet',
       ],
-      { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url },
+      // The tool's own account of the time it spent deciding and writing (interleaved with fetching).
+      { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url, STRIPE_CREDITS_DEBUG_MEMORY: '1' },
     );
-    const st = await simStats(sim);
+    requests = (await simStats(sim)).requests;
     if (m.code !== 0) throw new Error(`reconcile failed (${m.code}): ${m.stderr}`);
-    console.log(`   ${title}: ${m.stdout.trim()}`);
-    console.log(`   wall ${fmt(m.wallMs / 1000)} s, ${st.requests} requests, peak RSS ${fmt(m.peakRssMb, 0)} MB`);
   } finally {
     await stopSim(sim);
   }
+  const payments = mix.sessions + (mix.invoicePayments ?? 0);
+  const times = [
+    ...m.stderr.matchAll(/deciding ([\d.]+) s, writing ([\d.]+) s so far \(CPU time ([\d.]+) s and ([\d.]+) s\)/g),
+  ].at(-1);
+  const [decideS, writeS, decideCpuS, writeCpuS] = [1, 2, 3, 4].map((k) => (times ? Number(times[k]) : NaN)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  console.log(`   ${title}: ${m.stdout.trim()}`);
+  console.log(
+    `   peak RSS ${fmt(m.peakRssMb, 0)} MB; wall ${fmt(m.wallMs / 1000)} s (mostly the simulator), ${requests} requests`,
+  );
+  console.log(
+    `   deciding ${fmt(decideS, 2)} s + writing ${fmt(writeS, 2)} s = ${fmt(decideS + writeS, 2)} s: ${fmt(payments / (decideS + writeS), 0)} payments/s (the tool's time in Planner.decide and writePlan)`,
+  );
+  console.log(
+    `   in CPU time: ${fmt(decideCpuS, 2)} s + ${fmt(writeCpuS, 2)} s = ${fmt(decideCpuS + writeCpuS, 2)} s: ${fmt(payments / (decideCpuS + writeCpuS), 0)} payments per CPU second (what a busy machine does not stretch)`,
+  );
+  const floorS = storageFloor(dbPath, join(work, 'memory-floor.db'), payments);
+  console.log(
+    `   SQLite alone, the very rows written, one prepared INSERT each, same order and transactions: ${fmt(floorS, 2)} s (${fmt(payments / floorS, 0)} payments/s); the tool's write takes ${fmt(writeS / floorS, 2)}x that`,
+  );
+  rmSync(join(work, 'memory-floor.db'), { force: true });
 }
 
 try {

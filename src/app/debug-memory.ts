@@ -1,12 +1,32 @@
 /**
  * STRIPE_CREDITS_DEBUG_MEMORY=1: prints to stderr, at each phase boundary of a run, the resident
  * set, V8 heap used and external memory now, and the highest resident set sampled (every 50 ms)
- * since the previous boundary: to see which phase sets the peak. Off unless the variable is set.
+ * since the previous boundary: to see which phase sets the peak; and the time spent so far deciding
+ * and writing, on the clock and in CPU time (the bench's figures for them in a run end to end,
+ * where they are interleaved with fetching; CPU time is what a busy machine does not stretch). Off
+ * unless the variable is set.
  */
 const enabled = !!process.env.STRIPE_CREDITS_DEBUG_MEMORY;
 let peak = 0;
 let timer: NodeJS.Timeout | null = null;
+/** Milliseconds spent in each timed step, summed over the run: wall clock, and this process's CPU time. */
+const spent = { deciding: 0, writing: 0 };
+const cpu = { deciding: 0, writing: 0 };
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
+
+/** Runs a step, its time added to the step's total (only when enabled). */
+export async function timed<T>(step: keyof typeof spent, run: () => Promise<T>): Promise<T> {
+  if (!enabled) return run();
+  const started = performance.now();
+  const startedCpu = process.cpuUsage();
+  try {
+    return await run();
+  } finally {
+    spent[step] += performance.now() - started;
+    const used = process.cpuUsage(startedCpu);
+    cpu[step] += (used.user + used.system) / 1000;
+  }
+}
 
 export function memoryPhase(name: string): void {
   if (!enabled) return;
@@ -19,7 +39,7 @@ export function memoryPhase(name: string): void {
   const m = process.memoryUsage();
   peak = Math.max(peak, m.rss);
   process.stderr.write(
-    `memory: ${name}: rss ${mb(m.rss)} (peak since last ${mb(peak)}), heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}\n`,
+    `memory: ${name}: rss ${mb(m.rss)} (peak since last ${mb(peak)}), heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}; deciding ${(spent.deciding / 1000).toFixed(2)} s, writing ${(spent.writing / 1000).toFixed(2)} s so far (CPU time ${(cpu.deciding / 1000).toFixed(2)} s and ${(cpu.writing / 1000).toFixed(2)} s)\n`,
   );
   peak = 0;
   // Under --expose-gc: what is live, after a full collection.

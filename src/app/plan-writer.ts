@@ -19,6 +19,7 @@ import type { Database } from '../ledger/schema.js';
 import { loadUserDirectory, UsersTable } from '../ledger/users.js';
 import { CompactPlan, type RunPlan } from '../plan/compact-plan.js';
 import { planPayments } from '../reconcile/plan.js';
+import { timed } from './debug-memory.js';
 import type { Payment, PaymentDecision } from '../reconcile/types.js';
 
 /**
@@ -53,7 +54,9 @@ export class Planner {
     if (usersTable) this.usersTable = Promise.resolve(usersTable);
   }
 
-  readonly decide = async (batch: Payment[]): Promise<void> => {
+  readonly decide = (batch: Payment[]): Promise<void> => timed('deciding', () => this.decideBatch(batch));
+
+  private async decideBatch(batch: Payment[]): Promise<void> {
     const fresh = batch.filter((p) => !this.plan.hasPaymentKey(p.paymentKey));
     if (fresh.length === 0) return;
     // One after the other: a second query started before the first is awaited would be left
@@ -90,7 +93,7 @@ export class Planner {
     this.keepSnapshots(fresh, plan.decisions);
     this.creditsPlanned += plan.creditsToWrite;
     this.progress(`${this.plan.length} payments decided`);
-  };
+  }
 
   /** The payments left waiting (pending, in review): few, so held as JSON until the plan is written. */
   private keepSnapshots(payments: readonly Payment[], decisions: readonly PaymentDecision[]): void {
@@ -141,7 +144,7 @@ export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
  * JSON follow the plan, and a rerun after a crash finds what was written by key.
  */
 export async function writePlan(db: Kysely<Database>, plan: CompactPlan, opts: WriteOptions): Promise<WriteOutcome> {
-  return new PlanWrite(plan, opts).run(db);
+  return timed('writing', () => new PlanWrite(plan, opts).run(db));
 }
 
 interface WriteOptions {

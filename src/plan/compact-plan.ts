@@ -9,7 +9,17 @@ import type {
   SkipReason,
 } from '../reconcile/types.js';
 import { IdTable } from './id-table.js';
-import { growCodes, Interner, putCode as put, type Codes } from './interner.js';
+import { sortIndexes } from './sort-indexes.js';
+import {
+  getNumber,
+  growCodes,
+  growNumbers,
+  Interner,
+  putCode as put,
+  putNumber,
+  type Codes,
+  type Numbers,
+} from './interner.js';
 
 /**
  * The plan of a run as the use cases see it: decisions found by id or read in plan order, each
@@ -42,7 +52,7 @@ export interface RunPlan {
  *   sizes its heap by what is live), with a hash index that answers whether a payment key (or,
  *   built when first asked, a session id) is in the plan; its PaymentIntent id is a flag, since the
  *   core makes the PaymentIntent id the payment key whenever there is one;
- * - numbers in typed arrays (amount, credits, paid at), one byte of flags (livemode, …) and one
+ * - numbers in typed arrays (amount, credits, paid at: four bytes while they are 32-bit integers), one byte of flags (livemode, …) and one
  *   of status;
  * - everything that repeats across payments (currency, matched by, reason, credit rule, user id,
  *   customer id, name, the lists of emails, unknown ids and candidates) as an index into a table
@@ -59,9 +69,9 @@ export class CompactPlan implements RunPlan {
   private readonly sessions = new IdTable();
   /** Details of the few decisions that have one (needs_review only): nothing per credited payment. */
   private readonly details = new Map<number, string>();
-  private amounts = new Float64Array(0);
-  private credits = new Float64Array(0);
-  private paidAts = new Float64Array(0);
+  private amounts: Numbers = new Int32Array(0);
+  private credits: Numbers = new Int32Array(0);
+  private paidAts: Numbers = new Int32Array(0);
   private statuses = new Uint8Array(0);
   private flags = new Uint8Array(0);
   private currencies: Codes = new Uint8Array(0);
@@ -106,9 +116,9 @@ export class CompactPlan implements RunPlan {
     this.flags[i] = flags;
     if (d.detail !== undefined) this.details.set(i, d.detail);
     this.statuses[i] = STATUS_CODE[d.status];
-    this.amounts[i] = d.amount ?? NaN;
-    this.credits[i] = d.credits ?? NaN;
-    this.paidAts[i] = d.paidAt;
+    this.amounts = putNumber(this.amounts, i, d.amount ?? NaN);
+    this.credits = putNumber(this.credits, i, d.credits ?? NaN);
+    this.paidAts = putNumber(this.paidAts, i, d.paidAt);
     this.currencies = put(this.currencies, i, this.strings.id(d.currency));
     this.matchedBys = put(this.matchedBys, i, this.strings.id(d.matchedBy));
     this.reasons = put(this.reasons, i, this.strings.id(d.reason));
@@ -143,7 +153,7 @@ export class CompactPlan implements RunPlan {
       credits: c.credits,
       status: STATUSES[this.statuses[i]!]!,
       reason: this.strings.value(this.reasons[i]!) as ReviewReason | SkipReason | null,
-      paidAt: this.paidAts[i]!,
+      paidAt: getNumber(this.paidAts, i),
       livemode: c.livemode,
       creditRule: this.strings.value(this.creditRules[i]!) as CreditRuleName | null,
       unknownIds: [...(this.lists.value(this.unknownIds[i]!) ?? [])],
@@ -159,8 +169,8 @@ export class CompactPlan implements RunPlan {
   credit(i: number): CreditToWrite {
     this.check(i);
     const flags = this.flags[i]!;
-    const amount = this.amounts[i]!;
-    const credits = this.credits[i]!;
+    const amount = getNumber(this.amounts, i);
+    const credits = getNumber(this.credits, i);
     const key = this.keys.get(i)!;
     return {
       paymentKey: key,
@@ -239,7 +249,8 @@ export class CompactPlan implements RunPlan {
     const order = new Uint32Array(this.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
     const { paidAts, keys } = this;
-    order.sort((a, b) => paidAts[a]! - paidAts[b]! || keys.compare(a, b));
+    // The index last: the order of two payments with one key (there are none) is that they came in.
+    sortIndexes(order, (a, b) => paidAts[a]! - paidAts[b]! || keys.compare(a, b) || a - b);
     this.order = order;
   }
 
@@ -253,8 +264,9 @@ export class CompactPlan implements RunPlan {
     for (let i = 0; i < order.length; i++) order[i] = i;
     const { keys } = this;
     const first = keys.sortKeys();
-    if (first === null) return order.sort((a, b) => keys.compare(a, b));
-    return order.sort((a, b) => first[a]! - first[b]! || keys.compare(a, b));
+    if (first === null) sortIndexes(order, (a, b) => keys.compare(a, b) || a - b);
+    else sortIndexes(order, (a, b) => first[a]! - first[b]! || keys.compare(a, b) || a - b);
+    return order;
   }
 
   /** The index of the payment at `position` in plan order (insertion order until sort()). */
@@ -315,9 +327,9 @@ export class CompactPlan implements RunPlan {
       return b;
     };
     const moreCodes = (a: Codes): Codes => growCodes(a, cap);
-    this.amounts = more(this.amounts, Float64Array);
-    this.credits = more(this.credits, Float64Array);
-    this.paidAts = more(this.paidAts, Float64Array);
+    this.amounts = growNumbers(this.amounts, cap);
+    this.credits = growNumbers(this.credits, cap);
+    this.paidAts = growNumbers(this.paidAts, cap);
     this.statuses = more(this.statuses, Uint8Array);
     this.flags = more(this.flags, Uint8Array);
     this.currencies = moreCodes(this.currencies);

@@ -1,16 +1,27 @@
 /**
  * An append-only list of id strings (or nulls) kept outside the JavaScript heap: the characters in
- * one growable byte buffer (UTF-8; Stripe ids are ASCII), where each starts in a typed array, and,
- * once asked for (`indexOf`, `has`), an open-addressing hash index over them, also in a typed
- * array. Ids held as strings (and in a Set) would cost several times their length on the V8 heap,
- * and V8, which lets its heap grow to a multiple of what is live, would count them as live
- * (docs/performance.md).
+ * byte chunks (UTF-8; Stripe ids are ASCII), where each starts in a typed array, and, once asked
+ * for (`indexOf`, `has`), an open-addressing hash index over them, also in a typed array. Ids held
+ * as strings (and in a Set) would cost several times their length on the V8 heap, and V8, which
+ * lets its heap grow to a multiple of what is live, would count them as live (docs/performance.md).
+ *
+ * The bytes are in chunks, not in one buffer grown by doubling: a doubled buffer holds up to twice
+ * what it needs, and while it is copied the old one is held too, three times in all.
  */
 export class IdTable {
-  /** A Buffer, not a bare Uint8Array: its write and toString are the fast paths for short ASCII strings. */
-  private bytes: Buffer = Buffer.alloc(0);
+  /**
+   * Chunk c holds the bytes at offsets c * chunkBytes onwards (a Buffer, not a bare Uint8Array: its
+   * write and toString are the fast paths for short ASCII strings). The last chunk starts small
+   * and doubles up to chunkBytes; an id longer than a chunk gets one of its own.
+   */
+  private readonly chunks: Buffer[] = [];
+  /** Bytes used in each chunk. */
+  private readonly fill: number[] = [];
+  /** Offset of the next byte (of the chunk it is in, or at the start of one not made yet). */
   private used = 0;
-  /** Where entry i starts in `bytes`; it ends where entry i + 1 starts (starts[count] = used). */
+  private readonly shift: number;
+  private readonly chunkBytes: number;
+  /** Offset of entry i; it ends where entry i + 1 starts, or where its chunk's bytes end (see end()). */
   private starts = new Uint32Array(1);
   /** One bit per entry: null. */
   private nulls = new Uint8Array(0);
@@ -18,8 +29,23 @@ export class IdTable {
   /** Open addressing: entry index + 1 per slot, 0 for empty; null until first looked up. */
   private slots: Int32Array | null = null;
 
+  /** `chunkBytes`: a power of two (a megabyte; smaller in tests). */
+  constructor(opts: { chunkBytes?: number } = {}) {
+    this.chunkBytes = opts.chunkBytes ?? 1 << 20;
+    this.shift = Math.log2(this.chunkBytes);
+    if (!Number.isInteger(this.shift) || this.shift < 4 || this.shift > 30)
+      throw new RangeError(`chunkBytes must be a power of two from 16 to 2^30, not ${this.chunkBytes}`);
+  }
+
   get length(): number {
     return this.count;
+  }
+
+  /** Bytes held for the ids (their chunks), not counting the index and the offsets. */
+  get bytesHeld(): number {
+    let n = 0;
+    for (const c of this.chunks) if (c !== undefined) n += c.length;
+    return n;
   }
 
   /** Appends an id (or null); returns its index. */
@@ -35,9 +61,15 @@ export class IdTable {
     }
     if (id === null) {
       this.nulls[i >> 3]! |= 1 << (i & 7);
-    } else {
-      this.reserve(id.length * 3);
-      this.used += this.bytes.write(id, this.used, 'utf8');
+    } else if (id.length > 0) {
+      this.starts[i] = this.reserve(id.length * 3);
+      const c = this.used >>> this.shift;
+      const at = this.used - c * this.chunkBytes;
+      const end = at + this.chunks[c]!.write(id, at, 'utf8');
+      this.fill[c] = end;
+      // A chunk of its own (an id longer than a chunk) takes no other id: the next starts past it.
+      this.used =
+        c * this.chunkBytes + (end > this.chunkBytes ? Math.ceil(end / this.chunkBytes) * this.chunkBytes : end);
     }
     this.count = i + 1;
     this.starts[i + 1] = this.used;
@@ -49,7 +81,11 @@ export class IdTable {
   get(i: number): string | null {
     if (i < 0 || i >= this.count) throw new RangeError(`no id at index ${i} of ${this.count}`);
     if (this.nulls[i >> 3]! & (1 << (i & 7))) return null;
-    return this.bytes.toString('utf8', this.starts[i]!, this.starts[i + 1]!);
+    const s = this.starts[i]!;
+    const n = this.end(i) - s;
+    if (n === 0) return '';
+    const a = this.local(s);
+    return this.chunks[s >>> this.shift]!.toString('utf8', a, a + n);
   }
 
   /** Whether the table holds this id. */
@@ -71,21 +107,27 @@ export class IdTable {
 
   /** Compares entries i and j as `<` compares strings (neither may be null). */
   compare(i: number, j: number): number {
-    const { bytes, starts } = this;
-    const a = starts[i]!;
-    const b = starts[j]!;
-    const la = starts[i + 1]! - a;
-    const lb = starts[j + 1]! - b;
+    const { starts, chunks, shift } = this;
+    const si = starts[i]!;
+    const sj = starts[j]!;
+    const la = this.end(i) - si;
+    const lb = this.end(j) - sj;
     const n = Math.min(la, lb);
-    for (let k = 0; k < n; k++) {
-      const x = bytes[a + k]!;
-      const y = bytes[b + k]!;
-      if (x !== y) {
-        if (x < 0x80 && y < 0x80) return x - y;
-        // Beyond ASCII, UTF-8 byte order is not always UTF-16 order: compare the strings.
-        const s = this.get(i)!;
-        const t = this.get(j)!;
-        return s < t ? -1 : s > t ? 1 : 0;
+    if (n > 0) {
+      const x = chunks[si >>> shift]!;
+      const y = chunks[sj >>> shift]!;
+      const a = this.local(si);
+      const b = this.local(sj);
+      for (let k = 0; k < n; k++) {
+        const u = x[a + k]!;
+        const v = y[b + k]!;
+        if (u !== v) {
+          if (u < 0x80 && v < 0x80) return u - v;
+          // Beyond ASCII, UTF-8 byte order is not always UTF-16 order: compare the strings.
+          const s = this.get(i)!;
+          const t = this.get(j)!;
+          return s < t ? -1 : s > t ? 1 : 0;
+        }
       }
     }
     return la - lb;
@@ -98,40 +140,63 @@ export class IdTable {
    * Null when an entry is null or not ASCII, where byte order is not always string order.
    */
   sortKeys(): Float64Array | null {
-    const { bytes, starts, count } = this;
+    const { starts, count } = this;
     if (count === 0) return new Float64Array(0);
     for (let i = 0; i < count; i++) if (this.nulls[i >> 3]! & (1 << (i & 7))) return null;
-    for (let k = 0; k < this.used; k++) if (bytes[k]! > 0x7f) return null;
+    for (const [c, chunk] of this.chunks.entries())
+      if (chunk !== undefined) for (let k = 0; k < this.fill[c]!; k++) if (chunk[k]! > 0x7f) return null;
     // The bytes every entry starts with are skipped.
-    let common = starts[1]! - starts[0]!;
+    const first = this.chunks[0];
+    let common = this.end(0);
     for (let i = 1; i < count && common > 0; i++) {
-      const a = starts[i]!;
+      const x = this.chunks[starts[i]! >>> this.shift]!;
+      const a = this.local(starts[i]!);
+      const n = Math.min(common, this.end(i) - starts[i]!);
       let k = 0;
-      while (k < common && a + k < starts[i + 1]! && bytes[a + k] === bytes[k]) k++;
+      while (k < n && x[a + k] === first![k]) k++;
       common = k;
     }
     const out = new Float64Array(count);
     for (let i = 0; i < count; i++) {
-      const end = starts[i + 1]!;
+      const s = starts[i]!;
+      const x = this.chunks[s >>> this.shift];
+      const a = this.local(s);
+      const n = this.end(i) - s;
       let v = 0;
-      for (let k = starts[i]! + common, n = 0; n < 6; k++, n++) v = v * 256 + (k < end ? bytes[k]! : 0);
+      for (let k = common, m = 0; m < 6; k++, m++) v = v * 256 + (k < n ? x![a + k]! : 0);
       out[i] = v;
     }
     return out;
   }
 
+  /** Where entry i ends: where the next starts, unless that one went on to a new chunk. */
+  private end(i: number): number {
+    const s = this.starts[i]!;
+    const e = this.starts[i + 1]!;
+    if (e === s) return s;
+    return Math.min(e, s - this.local(s) + this.fill[s >>> this.shift]!);
+  }
+
+  /** An offset within its chunk. */
+  private local(offset: number): number {
+    return offset & (this.chunkBytes - 1);
+  }
+
   private equals(i: number, id: string): boolean {
     if (this.nulls[i >> 3]! & (1 << (i & 7))) return false;
-    const start = this.starts[i]!;
-    const end = this.starts[i + 1]!;
-    if (end - start !== id.length) {
+    const s = this.starts[i]!;
+    const n = this.end(i) - s;
+    if (n === 0) return id.length === 0;
+    const bytes = this.chunks[s >>> this.shift]!;
+    const start = this.local(s);
+    if (n !== id.length) {
       // Only ids with characters beyond ASCII take more bytes than characters.
-      return end - start > id.length && this.bytes.toString('utf8', start, end) === id;
+      return n > id.length && bytes.toString('utf8', start, start + n) === id;
     }
     for (let k = 0; k < id.length; k++) {
       const c = id.charCodeAt(k);
-      if (c > 0x7f) return this.bytes.toString('utf8', start, end) === id;
-      if (this.bytes[start + k] !== c) return false;
+      if (c > 0x7f) return bytes.toString('utf8', start, start + n) === id;
+      if (bytes[start + k] !== c) return false;
     }
     return true;
   }
@@ -140,6 +205,8 @@ export class IdTable {
     if (this.slots === null || this.count * 2 > this.slots.length) {
       let size = 1024;
       while (size < this.count * 2 + 2) size *= 2;
+      // The old index is dropped first: both at once would be held for the whole rebuild.
+      this.slots = null;
       this.slots = new Int32Array(size);
       for (let i = 0; i < this.count; i++) this.index(i);
     }
@@ -153,31 +220,55 @@ export class IdTable {
     if (this.nulls[i >> 3]! & (1 << (i & 7))) return;
     const slots = this.slots!;
     const mask = slots.length - 1;
-    const { bytes, starts } = this;
-    const start = starts[i]!;
-    const end = starts[i + 1]!;
-    let s = hashBytes(bytes, start, end) & mask;
+    const s0 = this.starts[i]!;
+    const n = this.end(i) - s0;
+    const bytes = this.chunks[s0 >>> this.shift];
+    const start = this.local(s0);
+    let s = (n === 0 ? hashBytes(EMPTY, 0, 0) : hashBytes(bytes!, start, start + n)) & mask;
     for (; slots[s] !== 0; s = (s + 1) & mask) {
       // Keep the first index of an id (indexOf answers the first).
       const j = slots[s]! - 1;
-      const a = starts[j]!;
-      if (starts[j + 1]! - a !== end - start || this.nulls[j >> 3]! & (1 << (j & 7))) continue;
+      const sj = this.starts[j]!;
+      if (this.end(j) - sj !== n || this.nulls[j >> 3]! & (1 << (j & 7))) continue;
+      const other = this.chunks[sj >>> this.shift];
+      const a = this.local(sj);
       let same = true;
-      for (let k = 0; k < end - start && same; k++) same = bytes[a + k] === bytes[start + k];
+      for (let k = 0; k < n && same; k++) same = other![a + k] === bytes![start + k];
       if (same) return;
     }
     slots[s] = i + 1;
   }
 
-  private reserve(n: number): void {
-    if (this.used + n <= this.bytes.length) return;
-    let size = Math.max(64 * 1024, this.bytes.length * 2);
-    while (size < this.used + n) size *= 2;
-    const bytes = Buffer.allocUnsafeSlow(size);
-    this.bytes.copy(bytes, 0, 0, this.used);
-    this.bytes = bytes;
+  /**
+   * Room for n more bytes in one chunk: in the last one (grown, up to chunkBytes), or in a new one
+   * (of its own for an id longer than a chunk). Returns the offset the bytes go to.
+   */
+  private reserve(n: number): number {
+    const size = this.chunkBytes;
+    let c = this.used >>> this.shift;
+    const at = this.used - c * size;
+    const chunk = this.chunks[c];
+    if (chunk !== undefined && at + n <= chunk.length) return this.used;
+    if (chunk !== undefined && at + n <= size) {
+      let grown = chunk.length * 2;
+      while (grown < at + n) grown *= 2;
+      const b = Buffer.allocUnsafeSlow(Math.min(size, grown));
+      chunk.copy(b, 0, 0, at);
+      this.chunks[c] = b;
+      return this.used;
+    }
+    if (chunk !== undefined) c += Math.ceil(Math.max(at, 1) / size);
+    if (c * size + n > 0xffffffff) throw new RangeError('an IdTable holds at most 4 GB of ids');
+    const fresh = Buffer.allocUnsafeSlow(n > size ? n : Math.min(size, Math.max(64 * 1024, n)));
+    this.chunks[c] = fresh;
+    this.fill[c] = 0;
+    // An id longer than a chunk takes the offsets of as many chunks as it spans: the next starts after it.
+    this.used = c * size;
+    return this.used;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * A set of ids kept outside the JavaScript heap, for what only asks `has`: an id added twice is

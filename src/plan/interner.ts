@@ -21,6 +21,44 @@ export function growCodes(a: Codes, capacity: number): Codes {
   return b;
 }
 
+/**
+ * Numbers (amounts in minor units, credits, times in seconds): four bytes each while every one is
+ * a 32-bit integer, widened to doubles once one is not. NaN stands for null.
+ */
+export type Numbers = Int32Array | Float64Array;
+
+/** NaN in an Int32Array (never a value there: one that is widens the array). */
+const NAN_INT = -0x80000000;
+
+/** Sets `a[i] = v`, widening the array when `v` does not fit; returns the array to keep. */
+export function putNumber(a: Numbers, i: number, v: number): Numbers {
+  if (a instanceof Float64Array) {
+    a[i] = v;
+    return a;
+  }
+  if (Number.isNaN(v)) a[i] = NAN_INT;
+  else if (Number.isInteger(v) && v > NAN_INT && v <= 0x7fffffff && !Object.is(v, -0)) a[i] = v;
+  else {
+    const b = new Float64Array(a.length);
+    for (let k = 0; k < a.length; k++) b[k] = a[k] === NAN_INT ? NaN : a[k]!;
+    b[i] = v;
+    return b;
+  }
+  return a;
+}
+
+export function getNumber(a: Numbers, i: number): number {
+  const v = a[i]!;
+  return v === NAN_INT && a instanceof Int32Array ? NaN : v;
+}
+
+/** The same numbers in an array of `capacity` (at least their length), of the same width. */
+export function growNumbers(a: Numbers, capacity: number): Numbers {
+  const b = new (a.constructor as new (n: number) => Numbers)(capacity);
+  b.set(a);
+  return b;
+}
+
 /** A table of distinct values: each stored once, referred to by its index; 0 stands for null. */
 export class Interner<T> {
   private readonly index = new Map<string, number>();

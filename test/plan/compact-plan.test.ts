@@ -116,6 +116,23 @@ describe('CompactPlan', () => {
     expect(plan.decision(0)).toStrictEqual(full(1, 'credited'));
   });
 
+  it('keeps numbers that are not 32-bit integers after many that are (amounts, credits, times past 2038), nulls included', () => {
+    const plan = new CompactPlan();
+    for (let n = 0; n < 3000; n++) plan.push(n % 7 ? full(n, 'credited') : bare(n, 'skipped'));
+    const odd = [
+      { ...full(5000, 'credited'), credits: 2.5 },
+      { ...full(5001, 'credited'), amount: 2 ** 31 },
+      { ...full(5002, 'credited'), amount: -(2 ** 31), credits: -0 },
+      { ...full(5003, 'credited'), paidAt: 2 ** 32 + 7 },
+    ];
+    for (const d of odd) plan.push(d);
+    for (let n = 0; n < 3000; n++)
+      expect(plan.decision(n)).toStrictEqual(n % 7 ? full(n, 'credited') : bare(n, 'skipped'));
+    odd.forEach((d, k) => expect(plan.decision(3000 + k)).toStrictEqual(d));
+    plan.sort();
+    expect(plan.at(plan.length - 1)).toBe(3003);
+  });
+
   it('refuses a decision whose PaymentIntent is not its payment key (the core keys a payment by its PaymentIntent)', () => {
     const plan = new CompactPlan();
     expect(() => plan.push({ ...full(1, 'credited'), paymentKey: 'cs_key', paymentIntent: 'pi_other' })).toThrow(

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { IdSet, IdTable } from '../../src/plan/id-table.js';
 
-describe('IdTable', () => {
+// The default chunks, and chunks small enough that ids span many of them, some longer than one.
+describe.each([undefined, 16, 64, 1024])('IdTable (chunks of %s bytes)', (chunkBytes) => {
   const ids: (string | null)[] = ['a', 'b', null, 'pi_3xyz', 'é€😀x', 'a', `cs_live_${'z'.repeat(300)}`, ''];
   for (let n = 0; n < 5000; n++) ids.push(`pi_${(n * 7919) % 3000}`);
-  const table = new IdTable();
+  ids.push('', `cs_live_${'y'.repeat(70)}`, null, '', 'pi_last');
+  const table = new IdTable({ chunkBytes });
   for (const id of ids) table.push(id);
 
   it('gives back every id, nulls included', () => {
@@ -43,7 +45,7 @@ describe('IdTable', () => {
       'pi_3',
     ];
     for (let n = 0; n < 2000; n++) ascii.push(`pi_3${((n * 7919) % 5000).toString(36)}`);
-    const t = new IdTable();
+    const t = new IdTable({ chunkBytes });
     for (const id of ascii) t.push(id);
     const keys = t.sortKeys()!;
     for (let i = 0; i < ascii.length; i++)
@@ -52,7 +54,7 @@ describe('IdTable', () => {
     const order = ascii.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]! || t.compare(a, b));
     expect(order.map((i) => ascii[i])).toEqual([...ascii].sort());
     // The common prefix is skipped: ids differing only past their sixth byte still get distinct numbers.
-    const long = new IdTable();
+    const long = new IdTable({ chunkBytes });
     for (const id of ['cs_live_a1AAAAAAAAAAx', 'cs_live_a1AAAAAAAAAAy', 'cs_live_a1AAAAAAAAAAz']) long.push(id);
     expect(new Set(long.sortKeys()).size).toBe(3);
     expect(table.sortKeys()).toBeNull(); // holds a null and 'é€😀x'
@@ -60,6 +62,21 @@ describe('IdTable', () => {
     accented.push('pi_a');
     accented.push('pi_é');
     expect(accented.sortKeys()).toBeNull();
+  });
+});
+
+describe('IdTable memory', () => {
+  it('holds about the bytes of its ids: chunks, not a buffer doubled (up to twice their size)', () => {
+    const table = new IdTable();
+    let bytes = 0;
+    for (let n = 0; n < 20000; n++) {
+      const id = `cs_live_a1${String(n).padStart(56, '0')}`;
+      table.push(id);
+      bytes += id.length;
+    }
+    expect(table.get(19999)).toBe(`cs_live_a1${'19999'.padStart(56, '0')}`);
+    expect(table.bytesHeld).toBeGreaterThanOrEqual(bytes);
+    expect(table.bytesHeld).toBeLessThan(bytes * 1.25);
   });
 });
 
