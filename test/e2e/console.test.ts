@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DAY, now } from '../helpers/cli.js';
 import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
@@ -23,6 +27,53 @@ async function unmatchedPayment(w: ConsoleWorld): Promise<string> {
 async function addAccount(w: ConsoleWorld, name: string, role: string) {
   const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
   expect(r.code, r.stderr).toBe(0);
+}
+
+/** A self-signed certificate for 127.0.0.1 made by openssl (node:crypto cannot make X.509 certificates). */
+function selfSignedCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...[
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+/** One HTTPS request that trusts only `ca` (the test's own certificate): status, Set-Cookie lines, body. */
+function httpsRequest(
+  url: string,
+  ca: string,
+  init: { cookie?: string; form?: Record<string, string> } = {},
+): Promise<{ status: number; setCookie: string[]; text: string }> {
+  const body = init.form ? new URLSearchParams(init.form).toString() : undefined;
+  const headers: Record<string, string> = init.cookie ? { cookie: init.cookie } : {};
+  if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: body ? 'POST' : 'GET', ca, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, setCookie: res.headers['set-cookie'] ?? [], text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const ledger = (w: ConsoleWorld) =>
@@ -72,6 +123,31 @@ describe.each(engines())('console (%s)', (engine) => {
       const { code, stderr } = await served.stop();
       expect(code).toBe(0);
       expect(stderr).toMatch(/^\S+Z 127\.0\.0\.1 - GET \/login 200 \d+ms$/m);
+    });
+
+    it('serve --tls-cert --tls-key: HTTPS with a real certificate, and the session cookie is Secure', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'vera', 'viewer');
+      const { cert, key } = selfSignedCert(w.dir);
+      const served = await w.serveProcess(['--host', '127.0.0.1', '--tls-cert', cert, '--tls-key', key]);
+      expect(served.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const ca = readFileSync(cert, 'utf8');
+      // Without the certificate trusted, the client refuses it: it is TLS, not plain HTTP.
+      await expect(httpsRequest(`${served.url}/login`, '')).rejects.toThrow();
+      const login = await httpsRequest(`${served.url}/login`, ca);
+      expect(login.status).toBe(200);
+      const cookie = login.setCookie.map((c) => c.split(';')[0]).join('; ');
+      const signedIn = await httpsRequest(`${served.url}/login`, ca, {
+        cookie,
+        form: { csrf: Client.csrf(login.text), name: 'vera', password: PASSWORD },
+      });
+      expect(signedIn.status).toBe(303);
+      const session = signedIn.setCookie.find((c) => c.startsWith('sc_session='))!;
+      expect(session).toMatch(/; Secure/i);
+      expect(session).toMatch(/HttpOnly/);
+      const review = await httpsRequest(`${served.url}/review`, ca, { cookie: session.split(';')[0] });
+      expect([review.status, review.text.includes('vera (viewer)')]).toEqual([200, true]);
+      expect((await served.stop()).code).toBe(0);
     });
 
     it('nothing without signing in; the session cookie is HttpOnly and SameSite=Strict; sign-out ends it', async (test) => {
