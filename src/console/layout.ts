@@ -57,3 +57,8 @@ export function money(amount: number | null, currency: string | null): string {
   if (amount === null || currency === null) return '';
   return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
 }
+
+/** A user id as a link to that user's page (balance and entries). */
+export function userLink(id: string): Html {
+  return html`<a href="/user/${encodeURIComponent(id)}"><code>${id}</code></a>`;
+}

@@ -313,6 +313,51 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(await ledger(w)).toHaveLength(1);
     });
 
+    it("a user's page shows their balance and entries as balance does; a credited payment moves to another user after a preview", async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = w.sim.store.createCheckoutPayment({ created: now() - 2 * DAY, email: 'ann@example.com', amount: 2500 })
+        .paymentIntent!.id;
+      expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(0);
+      await addAccount(w, 'vera', 'viewer');
+      await addAccount(w, 'sam', 'support');
+      const { url } = await w.serve();
+      const viewer = new Client(url);
+      await viewer.signIn('vera', PASSWORD);
+      expect((await viewer.request('/lookup?q=ann%40example.com')).text).toContain('href="/user/1"');
+      const annPage = await viewer.request('/user/1');
+      expect(annPage.status).toBe(200);
+      expect(annPage.text).toMatch(/class="balance"><strong>25<\/strong> credits/);
+      expect(annPage.text).toContain(pi);
+      expect(annPage.text).not.toContain('/reassign');
+      const form = { payment: pi, user: '2', reason: 'ticket 4712: Ben paid from Ann laptop' };
+      const refused = await viewer.request('/reassign', { form: { csrf: Client.csrf(annPage.text), ...form } });
+      expect(refused.status).toBe(403);
+      expect(await ledger(w)).toHaveLength(1);
+
+      const c = new Client(url);
+      await c.signIn('sam', PASSWORD);
+      const found = await c.request(`/lookup?q=${pi}`);
+      expect(found.text).toContain(`/reassign?payment=${pi}`);
+      const csrf = Client.csrf(found.text);
+      const preview = await c.request('/reassign/preview', { form: { csrf, ...form } });
+      expect(preview.status, preview.text).toBe(200);
+      expect(preview.text).toMatch(/href="\/user\/1"[\s\S]*-25[\s\S]*href="\/user\/2"[\s\S]*\+25/);
+      expect(await ledger(w)).toHaveLength(1);
+      expect((await c.request('/reassign', { form: { csrf, ...form, reason: ' ' } })).status).toBe(400);
+      const done = await c.request('/reassign', { form: { csrf, ...form } });
+      expect(done.status, done.text).toBe(200);
+      expect(done.text).toContain('Moved 25 credits');
+      expect((await ledger(w)).slice(1)).toEqual([
+        { user_id: '1', credits: -25, actor: 'sam', reason: form.reason },
+        { user_id: '2', credits: 25, actor: 'sam', reason: form.reason },
+      ]);
+      const benPage = await c.request('/user/2');
+      const ben = JSON.parse((await w.cli(['balance', '2', '--json'])).stdout);
+      expect(benPage.text).toContain(`<strong>${ben.balance}</strong> credits`);
+      expect(ben.entries.map((e: { actor: string }) => e.actor)).toEqual(['sam']);
+      expect(benPage.text).toContain('<td class="actor">sam</td>');
+    });
+
     it('two people assigning one payment at once credit it once', async (test) => {
       const w = await consoleWorld(engine, test);
       const pi = await unmatchedPayment(w);
