@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DAY, now } from '../helpers/cli.js';
+import { DAY, now, runCli, writeJson } from '../helpers/cli.js';
 import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
@@ -223,6 +223,37 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(review.text).not.toContain('<script');
       await w.app.exec("UPDATE stripe_credits_console_sessions SET expires_at = '2000-01-01T00:00:00.000Z'");
       expect((await c.request('/review')).status).toBe(303);
+    });
+
+    it('console.lockAfterFailures, lockMinutes and sessionHours set the lock and the session from the config file', async (test) => {
+      const w = await consoleWorld(engine, test, {
+        console: { lockAfterFailures: 2, lockMinutes: 60, sessionHours: 1 },
+      });
+      await addAccount(w, 'vera', 'viewer');
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      const before = Date.now();
+      expect((await c.signIn('sam', 'wrong 1')).status).toBe(401);
+      const locked = await c.signIn('sam', 'wrong 2');
+      expect(locked.status).toBe(403);
+      expect(locked.text).toContain('try again in 60 minutes');
+      const [row] = await w.app.query<{ locked_until: string }>(
+        "SELECT locked_until FROM stripe_credits_console_users WHERE name = 'sam'",
+      );
+      const lockedFor = Date.parse(row!.locked_until) - before;
+      expect(lockedFor).toBeGreaterThan(59 * 60_000);
+      expect(lockedFor).toBeLessThan(61 * 60_000);
+
+      const ok = await c.signIn('vera', PASSWORD);
+      expect(ok.setCookie.find((s) => s.startsWith('sc_session='))).toMatch(/Max-Age=3600;/);
+      const [session] = await w.app.query<{ created_at: string; expires_at: string }>(
+        'SELECT created_at, expires_at FROM stripe_credits_console_sessions',
+      );
+      expect(Date.parse(session!.expires_at) - Date.parse(session!.created_at)).toBe(3600_000);
+      const badConfig = writeJson(join(w.dir, 'bad.json'), { console: { lockMinutes: 0 } });
+      const bad = await runCli(['serve', '--port', '0', '--db', w.app.url, '--config', badConfig], { cwd: w.dir });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toMatch(/console\.lockMinutes/);
     });
 
     it('failed sign-ins are limited per address: past 30 in 15 minutes the form answers 429', async (test) => {

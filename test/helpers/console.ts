@@ -32,11 +32,16 @@ export interface ConsoleWorld {
   dir: string;
 }
 
-export async function consoleWorld(engine: EngineName, test: TestContext): Promise<ConsoleWorld> {
+/** `config` is merged into the test's config file (a `console` section, say). */
+export async function consoleWorld(
+  engine: EngineName,
+  test: TestContext,
+  config: Record<string, unknown> = {},
+): Promise<ConsoleWorld> {
   const sim = await startSimulator({ apiKeys: [KEY] });
   const tmp = tempDir('sc-console-');
   const app = await createAppDb(engine, tmp.dir, CONSOLE_USERS);
-  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
+  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } }, ...config });
   const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
   const stops: (() => Promise<void>)[] = [];
   test.onTestFinished(async () => {
