@@ -389,6 +389,27 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(benPage.text).toContain('<td class="actor">sam</td>');
     });
 
+    it('amounts read as the CLI prints them: a zero-decimal currency (JPY) is whole yen, not divided by 100', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = w.sim.store.createCheckoutPayment({
+        created: now() - 2 * DAY,
+        email: 'ann@example.com',
+        amount: 1500,
+        currency: 'jpy',
+      }).paymentIntent!.id;
+      expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(3);
+      const cliReview = await w.cli(['review']);
+      expect(cliReview.stdout).toContain('1500 JPY');
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('vera', PASSWORD);
+      const review = await c.request('/review');
+      expect(review.text).toContain(pi);
+      expect(review.text).toContain('1500 JPY');
+      expect(review.text).not.toContain('15.00 JPY');
+      expect((await c.request(`/lookup?q=${pi}`)).text).toContain('1500 JPY');
+    });
+
     it('two people assigning one payment at once credit it once', async (test) => {
       const w = await consoleWorld(engine, test);
       const pi = await unmatchedPayment(w);
