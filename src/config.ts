@@ -70,8 +70,11 @@ export interface AppConfig {
   reversals: ReversalsConfig;
   /** Request rates; null means just below Stripe's documented limit for the key's mode. */
   stripe: { maxRequestsPerSecond: number | null; maxRequestsPerSecondPerEndpoint: number | null };
-  /** The support console (`serve`): the most credits a `support` account may adjust in one entry. */
-  console: { maxAdjustCredits: number };
+  /**
+   * The support console (`serve`): the most credits a `support` account may adjust in one entry; how
+   * many wrong passwords in a row lock an account, for how long; how long a session lasts.
+   */
+  console: { maxAdjustCredits: number; lockAfterFailures: number; lockMinutes: number; sessionHours: number };
 }
 
 export const DEFAULT_CONFIG: AppConfig = {
@@ -89,7 +92,7 @@ export const DEFAULT_CONFIG: AppConfig = {
   maxCreditsPerRun: 1000000,
   reversals: { refunds: 'review', disputes: 'review' },
   stripe: { maxRequestsPerSecond: null, maxRequestsPerSecondPerEndpoint: null },
-  console: { maxAdjustCredits: 1000 },
+  console: { maxAdjustCredits: 1000, lockAfterFailures: 5, lockMinutes: 15, sessionHours: 8 },
 };
 
 const DEFAULT_DB = 'data/credits.db';
@@ -220,13 +223,11 @@ export function parseConfig(doc: Json): AppConfig {
 function parseConsole(c: Json): AppConfig['console'] {
   if (c === undefined) return { ...DEFAULT_CONFIG.console };
   if (!isObject(c)) fail('console', 'must be an object');
-  checkKeys('console', c, ['maxAdjustCredits']);
-  return {
-    maxAdjustCredits:
-      c.maxAdjustCredits === undefined
-        ? DEFAULT_CONFIG.console.maxAdjustCredits
-        : positiveInt('console.maxAdjustCredits', c.maxAdjustCredits),
-  };
+  const keys = ['maxAdjustCredits', 'lockAfterFailures', 'lockMinutes', 'sessionHours'] as const;
+  checkKeys('console', c, [...keys]);
+  const out = { ...DEFAULT_CONFIG.console };
+  for (const k of keys) if (c[k] !== undefined) out[k] = positiveInt(`console.${k}`, c[k]);
+  return out;
 }
 
 function parseUsers(u: Json): UsersConfig {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { AppConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { existingTables } from '../ledger/corrections.js';
@@ -24,11 +25,7 @@ import { openForReading, type SupportOptions } from './corrections.js';
 export const CONSOLE_ROLES = ['viewer', 'support', 'admin'] as const;
 export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
 
-/** Wrong passwords in a row that lock an account, and for how long. */
-export const LOCK_AFTER_FAILURES = 5;
-const LOCK_MS = 15 * 60_000;
-/** A session ends this long after sign-in, whatever happens in between. */
-const SESSION_MS = 8 * 3600_000;
+// How many wrong passwords lock an account, for how long, and how long a session lasts: config.console.
 const MIN_PASSWORD = 10;
 
 export interface ConsoleAccount {
@@ -151,7 +148,10 @@ function sha256(s: string): string {
 
 /** The accounts and sessions as `serve` uses them, on one connection it holds while it runs. */
 export class ConsoleSessions {
-  private constructor(private readonly open: OpenDb) {}
+  private constructor(
+    private readonly open: OpenDb,
+    private readonly limits: AppConfig['console'],
+  ) {}
 
   /** Opens the database for the console's whole life (migrating it, as every writer does). */
   static async open(o: SupportOptions): Promise<ConsoleSessions> {
@@ -162,7 +162,7 @@ export class ConsoleSessions {
       await open.close();
       throw e;
     }
-    return new ConsoleSessions(open);
+    return new ConsoleSessions(open, o.settings.config.console);
   }
 
   /** Checks a password; a locked account is refused even with the right one. */
@@ -175,15 +175,15 @@ export class ConsoleSessions {
     }
     if (row.locked_until && row.locked_until > now.toISOString()) return { outcome: 'locked' };
     if (!(await passwordMatches(password, row.password_hash))) {
-      const until = new Date(now.getTime() + LOCK_MS).toISOString();
-      const n = await recordFailedLogin(this.open.db, name, LOCK_AFTER_FAILURES, until);
-      return n >= LOCK_AFTER_FAILURES ? { outcome: 'locked' } : { outcome: 'refused' };
+      const until = new Date(now.getTime() + this.limits.lockMinutes * 60_000).toISOString();
+      const n = await recordFailedLogin(this.open.db, name, this.limits.lockAfterFailures, until);
+      return n >= this.limits.lockAfterFailures ? { outcome: 'locked' } : { outcome: 'refused' };
     }
     await clearFailedLogins(this.open.db, name);
     await deleteExpiredConsoleSessions(this.open.db, now.toISOString());
     const token = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(32).toString('base64url');
-    const expiresAt = new Date(now.getTime() + SESSION_MS).toISOString();
+    const expiresAt = new Date(now.getTime() + this.limits.sessionHours * 3600_000).toISOString();
     await insertConsoleSession(this.open.db, {
       id_hash: sha256(token),
       user_name: name,

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { LedgerEntry, UserInfo } from '../app/corrections.js';
-import { formatAmount } from './output.js';
+import { formatAmount } from '../reconcile/money.js';
 import { ShortIds } from './short-id.js';
 import { termText } from './term-text.js';
 import type { CommandContext } from './context.js';

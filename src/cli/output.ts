@@ -4,6 +4,7 @@ import { jsonItem } from '../app/decision-json.js';
 import type { ReconcileReport } from '../app/reconcile.js';
 import { reversalItem } from '../app/reversals.js';
 import type { PaymentDecision, ReversalDecision } from '../reconcile/types.js';
+import { formatAmount } from '../reconcile/money.js';
 import { isoSeconds } from '../when.js';
 import { shortId } from './short-id.js';
 import { termText } from './term-text.js';
@@ -80,35 +81,6 @@ export function progressReporter(io: Io, flags: OutputFlags): { update(msg: stri
   }
   if (flags.verbose) return { update: (m) => io.stderr.write(logLine(m)), stop: () => {} };
   return { update: () => {}, stop: () => {} };
-}
-
-const ZERO_DECIMAL = new Set([
-  'bif',
-  'clp',
-  'djf',
-  'gnf',
-  'jpy',
-  'kmf',
-  'krw',
-  'mga',
-  'pyg',
-  'rwf',
-  'ugx',
-  'vnd',
-  'vuv',
-  'xaf',
-  'xof',
-  'xpf',
-]);
-
-/** Minor units → "12.34 USD" (integer arithmetic: money is never a float here). */
-export function formatAmount(amount: number | null, currency: string | null): string {
-  if (amount === null || currency === null) return '';
-  const cur = currency.toUpperCase();
-  if (ZERO_DECIMAL.has(currency.toLowerCase())) return `${amount} ${cur}`;
-  const sign = amount < 0 ? '-' : '';
-  const abs = Math.abs(amount);
-  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} ${cur}`;
 }
 
 /** The JSON document of a run but its items (which come last). */

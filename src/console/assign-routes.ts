@@ -120,7 +120,7 @@ export function assignRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
         html`${message('ok', text)}
           <p>${r.reviewClosed ? 'Its review entry is closed.' : 'It was not in the review queue.'}</p>
           <p>
-            <a href="/lookup?q=${encodeURIComponent(r.user.id)}">See user ${r.user.id}</a> ·
+            <a href="/user/${encodeURIComponent(r.user.id)}">See user ${r.user.id}</a> ·
             <a href="/review">Back to the queue</a>
           </p>`,
       ),

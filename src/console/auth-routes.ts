@@ -16,7 +16,6 @@ import {
 import type { ConsoleEnv, ConsoleDeps } from './types.js';
 
 const FAILURE_WINDOW_MS = 15 * 60_000;
-const SESSION_COOKIE_SECONDS = 8 * 3600;
 
 function loginPage(token: string, note: Html | null): Html {
   return page(
@@ -45,6 +44,7 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   // Per address more than per account: one office may share an address.
   const byAccount = new FailureLimiter(10, FAILURE_WINDOW_MS);
   const byAddress = new FailureLimiter(30, FAILURE_WINDOW_MS);
+  const limits = deps.support.settings.config.console;
 
   const showLogin = (
     c: Parameters<MiddlewareHandler<ConsoleEnv>>[0],
@@ -74,12 +74,12 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       byAddress.fail([address]);
       const text =
         r.outcome === 'locked'
-          ? 'This account is locked after too many wrong passwords: try again in 15 minutes, or ask an operator to run stripe-credits console user unlock NAME.'
+          ? `This account is locked after too many wrong passwords: try again in ${limits.lockMinutes} minutes, or ask an operator to run stripe-credits console user unlock NAME.`
           : 'Wrong account name or password.';
       return showLogin(c, r.outcome === 'locked' ? 403 : 401, message('error', text));
     }
     deleteCookie(c, LOGIN_COOKIE, { path: '/' });
-    setCookie(c, SESSION_COOKIE, r.token, cookieOptions(c, deps.transport, SESSION_COOKIE_SECONDS));
+    setCookie(c, SESSION_COOKIE, r.token, cookieOptions(c, deps.transport, limits.sessionHours * 3600));
     return c.redirect('/review', 303);
   });
 }

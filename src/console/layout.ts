@@ -1,6 +1,7 @@
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { SignedIn } from '../app/console-accounts.js';
+import { formatAmount } from '../reconcile/money.js';
 
 /** A piece of HTML built with hono's `html` tag: every interpolated value is escaped. */
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -52,8 +53,12 @@ export function message(kind: 'error' | 'ok', text: string): Html {
   return html`<p class="box ${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${text}</p>`;
 }
 
-/** Amounts in minor units, shown with their currency (two decimals: the console's payments are card payments). */
+/** Amounts in minor units, shown with their currency as the CLI shows them (zero-decimal currencies whole). */
 export function money(amount: number | null, currency: string | null): string {
-  if (amount === null || currency === null) return '';
-  return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  return formatAmount(amount, currency);
+}
+
+/** A user id as a link to that user's page (balance and entries). */
+export function userLink(id: string): Html {
+  return html`<a href="/user/${encodeURIComponent(id)}"><code>${id}</code></a>`;
 }

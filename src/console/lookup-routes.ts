@@ -3,7 +3,7 @@ import { html } from 'hono/html';
 import type { SignedIn } from '../app/console-accounts.js';
 import type { LedgerEntry } from '../app/corrections.js';
 import { lookup, type LookupResult, type PaymentLookup, type UserLookup } from '../app/lookup.js';
-import { money, page, type Html } from './layout.js';
+import { money, page, userLink, type Html } from './layout.js';
 import { hasRole } from './security.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
@@ -19,7 +19,8 @@ function searchForm(q: string): Html {
   </form>`;
 }
 
-function entriesTable(entries: readonly LedgerEntry[]): Html {
+/** Ledger entries as `stripe-credits balance` lists them; each user id links to that user's page. */
+export function entriesTable(entries: readonly LedgerEntry[]): Html {
   if (entries.length === 0) return html`<p class="muted">No ledger entries.</p>`;
   return html`<table>
     <tr>
@@ -29,6 +30,7 @@ function entriesTable(entries: readonly LedgerEntry[]): Html {
       <th>Credits</th>
       <th>Kind</th>
       <th>Payment</th>
+      <th>Amount</th>
       <th>By</th>
       <th>Reason</th>
     </tr>
@@ -37,10 +39,11 @@ function entriesTable(entries: readonly LedgerEntry[]): Html {
         html`<tr>
           <td>${e.id}</td>
           <td>${e.createdAt.slice(0, 16).replace('T', ' ')}</td>
-          <td><code>${e.userId}</code></td>
+          <td>${userLink(e.userId)}</td>
           <td class="num">${e.credits > 0 ? `+${e.credits}` : e.credits}</td>
           <td>${e.kind}</td>
           <td class="id">${e.paymentKey ?? ''}</td>
+          <td class="num">${money(e.amount, e.currency)}</td>
           <td class="actor">${e.actor}</td>
           <td>${e.reason ?? ''}</td>
         </tr>`,
@@ -52,6 +55,12 @@ function assignLink(s: SignedIn, paymentKey: string): Html {
   return hasRole(s, 'support')
     ? html`<a class="button" href="/assign?payment=${encodeURIComponent(paymentKey)}">Assign…</a>`
     : html``;
+}
+
+function reassignLink(paymentKey: string): Html {
+  return html`<a class="button plain" href="/reassign?payment=${encodeURIComponent(paymentKey)}"
+    >Move to another user…</a
+  >`;
 }
 
 function paymentView(r: PaymentLookup, s: SignedIn): Html {
@@ -74,13 +83,18 @@ function paymentView(r: PaymentLookup, s: SignedIn): Html {
         <dd>${chain ? chain.summary : ''}</dd>
         <dt>Ledger</dt>
         <dd>
-          ${r.ledger.credited ? `credited to user ${r.ledger.holderUserId} (${r.ledger.credits} credits)` : 'not credited'}
+          ${
+            r.ledger.credited
+              ? html`credited to user ${userLink(r.ledger.holderUserId ?? '')} (${r.ledger.credits} credits)`
+              : 'not credited'
+          }
         </dd>
         <dt>Review</dt>
         <dd>${r.review ? `${r.review.status}: ${r.review.reason}` : 'not in the queue'}</dd>
       </dl>
       <p><strong>${r.verdict}</strong></p>
       ${!r.ledger.credited && r.stripe?.state === 'paid' ? assignLink(s, r.paymentKey) : ''}
+      ${r.ledger.credited && hasRole(s, 'support') ? reassignLink(r.paymentKey) : ''}
     </div>
     <h2>Ledger entries</h2>
     ${entriesTable(r.ledger.entries)}`;
@@ -92,7 +106,7 @@ function userView(r: UserLookup, s: SignedIn): Html {
       <dl>
         <dt>User</dt>
         <dd>
-          ${u ? html`<code>${u.id}</code> ${u.email ?? ''} ${u.name ? `"${u.name}"` : ''}` : 'no user has this email'}
+          ${u ? html`${userLink(u.id)} ${u.email ?? ''} ${u.name ? `"${u.name}"` : ''}` : 'no user has this email'}
         </dd>
         <dt>Balance</dt>
         <dd class="balance"><strong>${r.balance}</strong> credits</dd>
@@ -125,7 +139,9 @@ function userView(r: UserLookup, s: SignedIn): Html {
                   <td><a class="id" href="/lookup?q=${encodeURIComponent(p.paymentKey)}">${p.paymentKey}</a></td>
                   <td class="num">${money(p.amount, p.currency)}</td>
                   <td>${p.stripe ?? ''}</td>
-                  <td>${p.ledger ? `user ${p.ledger.holderUserId}, ${p.ledger.credits} credits` : 'not credited'}</td>
+                  <td>
+                    ${p.ledger ? html`user ${userLink(p.ledger.holderUserId)}, ${p.ledger.credits} credits` : 'not credited'}
+                  </td>
                   <td>${p.note ?? ''}</td>
                   <td>${!p.ledger && p.stripe === 'paid' ? assignLink(s, p.paymentKey) : ''}</td>
                 </tr>`,

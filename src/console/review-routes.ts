@@ -4,7 +4,7 @@ import type { SignedIn } from '../app/console-accounts.js';
 import type { ReviewItem } from '../app/corrections.js';
 import { listReviewQueue, type ReversalReviewItem } from '../app/reversal-review.js';
 import { requireRole } from './auth-routes.js';
-import { money, page, type Html } from './layout.js';
+import { money, page, userLink, type Html } from './layout.js';
 import { hasRole } from './security.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
@@ -68,7 +68,7 @@ function filterForm(f: Filters): Html {
 
 function candidates(i: ReviewItem): Html {
   if (i.candidates.length === 0) return html`<span class="muted">none</span>`;
-  return html`${i.candidates.map((u) => html`<div><code>${u.id}</code> ${u.email ?? ''} ${u.name ? `"${u.name}"` : ''}</div>`)}`;
+  return html`${i.candidates.map((u) => html`<div>${userLink(u.id)} ${u.email ?? ''} ${u.name ? `"${u.name}"` : ''}</div>`)}`;
 }
 
 function paymentRow(i: ReviewItem, s: SignedIn): Html {
@@ -120,7 +120,7 @@ function reversalsTable(items: readonly ReversalReviewItem[], s: SignedIn): Html
             <td class="id">${i.id}</td>
             <td class="id">${i.paymentKey}</td>
             <td>${i.reason}</td>
-            <td>${i.userId ?? ''}</td>
+            <td>${i.userId ? userLink(i.userId) : ''}</td>
             <td class="num">${i.credits}</td>
             <td>${reversalActions(i, s)}</td>
           </tr>`,

@@ -18,6 +18,8 @@ import { lookupRoutes } from './lookup-routes.js';
 import { reversalRoutes } from './reversal-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { runsRoutes } from './runs-routes.js';
+import { reassignRoutes } from './reassign-routes.js';
+import { userRoutes } from './user-routes.js';
 import { clientAddress, type Transport } from './security.js';
 import { CONSOLE_CSS } from './style.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
@@ -98,6 +100,8 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
   reversalRoutes(app, deps);
   adjustRoutes(app, deps);
   lookupRoutes(app, deps);
+  userRoutes(app, deps);
+  reassignRoutes(app, deps);
   runsRoutes(app, deps);
   auditRoutes(app, deps);
   app.notFound((c) => c.html(page('Not found', c.get('session') ?? null, html`<p>No such page.</p>`), 404));

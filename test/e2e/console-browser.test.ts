@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY, ROOT, now } from '../helpers/cli.js';
+import { runDemo } from '../../src/app/demo.js';
+import { startConsole } from '../../src/console/server.js';
+import { DAY, ROOT, now, query, runCli, tempDir } from '../helpers/cli.js';
 import { PASSWORD, consoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
@@ -98,5 +100,126 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
     await page.click('nav >> text=Runs');
     expect(await page.locator('figure.chart svg').count()).toBe(2);
     if (engine === 'sqlite') await page.screenshot({ path: join(SHOTS, 'console-runs.png'), fullPage: true });
+  });
+});
+
+/** One action of the review queue in the browser: its link in the row of `id`, the form, the preview, the confirm. */
+async function resolveInBrowser(page: Page, id: string, link: string, fields: Record<string, string>): Promise<string> {
+  await page.click('nav >> text=Review queue');
+  await page.click(`tr:has-text("${id}") >> text=${link}`);
+  for (const [field, value] of Object.entries(fields)) await page.fill(`#${field}`, value);
+  await page.click('button:has-text("Preview")');
+  await page.click('button:has-text("Confirm")');
+  return (await page.textContent('[role=status]')) ?? '';
+}
+
+/**
+ * The issue's "done when", on the demo's own data: a support person clears the whole review queue from
+ * the browser, and the ledger, `review --json` and `balance` say who did what. SQLite only: the demo
+ * makes its database as a SQLite file (data/demo.db), it has no Postgres variant.
+ */
+describe('the demo cleared from the console (sqlite: the demo database is a SQLite file)', () => {
+  it('a support person resolves every review entry of the demo in the browser; the ledger names her and her reasons', async (test) => {
+    const tmp = tempDir('sc-demo-console-');
+    const demo = await runDemo({ cwd: tmp.dir, actor: 'demo-runner', keep: true });
+    const sim = demo.simulator!;
+    const db = demo.dbPath;
+    const env = { STRIPE_API_KEY: 'sk_test_demo_simulator', STRIPE_API_BASE: sim.url };
+    const cli = (args: string[], stdin?: string) => runCli([...args, '--db', db], { cwd: tmp.dir, env, stdin });
+    expect((await cli(['console', 'user', 'add', 'sam', '--role', 'support'], `${PASSWORD}\n`)).code).toBe(0);
+    const served = await startConsole({
+      support: { settings: demo.settings, cwd: tmp.dir },
+      ...{ host: '127.0.0.1', port: 0, tls: null, behindProxy: false, log: () => {} },
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    test.onTestFinished(async () => {
+      await context.close();
+      await served.close();
+      await sim.close();
+      tmp.cleanup();
+    });
+    const before = JSON.parse((await cli(['review', '--json'])).stdout);
+    const key = (reason: string) => before.entries.find((e: { reason: string }) => e.reason === reason).paymentKey;
+    const [dispute, refund] = ['dispute', 'refund'].map(
+      (k) => before.reversals.find((r: { source: string }) => r.source === k).id,
+    );
+    expect([before.entries.length, before.reversals.length]).toEqual([5, 2]);
+    const [{ lastDemoEntry }] = query<{ lastDemoEntry: number }>(
+      db,
+      'SELECT max(id) AS lastDemoEntry FROM credit_ledger',
+    ) as [{ lastDemoEntry: number }];
+
+    const page = await context.newPage();
+    await page.goto(`${served.url}/login`);
+    await signIn(page, 'sam');
+    const assign = (reason: string, user: string, why: string) =>
+      resolveInBrowser(page, key(reason), 'Assign…', { user, reason: why });
+    expect(await assign('ambiguous_email', '6', 'ticket 101: Frank Novak paid, name on the card')).toMatch(
+      /Credited 299 credits to user 6/,
+    );
+    expect(await assign('no_user', 'alice@example.com', 'ticket 102: Alice paid from her other address')).toMatch(
+      /Credited 99 credits to user 1/,
+    );
+    expect(await assign('conflicting_ids', '1', 'ticket 103: Alice bought it, Bob id was stale')).toMatch(
+      /Credited 99 credits to user 1/,
+    );
+    for (const [reason, why] of [
+      ['invalid_credits', 'ticket 104: refunded in Stripe, bad metadata'],
+      ['no_credit_rule', 'ticket 105: euros not sold, refunded'],
+    ])
+      expect(await resolveInBrowser(page, key(reason!), 'Dismiss…', { reason: why! })).toMatch(/dismiss/i);
+    for (const [id, why] of [
+      [refund, 'ticket 106: refund of half the pack'],
+      [dispute, 'ticket 107: chargeback lost'],
+    ])
+      expect(await resolveInBrowser(page, id, 'Reverse…', { reason: why! })).toMatch(/revers|took|taken/i);
+
+    await page.click('nav >> text=Review queue');
+    expect(await page.textContent('main')).toContain('Nothing here needs a person.');
+    expect(await page.locator('tr:has-text("re_"), tr:has-text("dp_")').count()).toBe(0);
+
+    const after = JSON.parse((await cli(['review', '--json'])).stdout);
+    expect([after.open, after.entries, after.reversals]).toEqual([0, [], []]);
+    expect(
+      query(
+        db,
+        'SELECT user_id, credits, payment_key, actor, reason FROM credit_ledger WHERE id > ? ORDER BY id',
+        lastDemoEntry,
+      ),
+    ).toEqual([
+      {
+        user_id: '6',
+        credits: 299,
+        payment_key: key('ambiguous_email'),
+        actor: 'sam',
+        reason: 'ticket 101: Frank Novak paid, name on the card',
+      },
+      {
+        user_id: '1',
+        credits: 99,
+        payment_key: key('no_user'),
+        actor: 'sam',
+        reason: 'ticket 102: Alice paid from her other address',
+      },
+      {
+        user_id: '1',
+        credits: 99,
+        payment_key: key('conflicting_ids'),
+        actor: 'sam',
+        reason: 'ticket 103: Alice bought it, Bob id was stale',
+      },
+      { user_id: '1', credits: -250, payment_key: refund, actor: 'sam', reason: 'ticket 106: refund of half the pack' },
+      { user_id: '2', credits: -200, payment_key: dispute, actor: 'sam', reason: 'ticket 107: chargeback lost' },
+    ]);
+    // Every entry of the queue closed, each by her (the two dismissals leave no ledger entry: here is their record).
+    const closed = query<{ resolved_by: string; status: string }>(
+      db,
+      'SELECT resolved_by, status FROM stripe_credits_review ORDER BY payment_key',
+    );
+    expect(closed).toHaveLength(7);
+    expect(closed.every((r) => r.resolved_by === 'sam' && r.status !== 'open')).toBe(true);
+    const balance = await cli(['balance', '1', '--json']);
+    expect(JSON.parse(balance.stdout).balance).toBe(1000 + 99 + 99 - 250);
+    expect(JSON.parse(balance.stdout).entries.filter((e: { actor: string }) => e.actor === 'sam')).toHaveLength(3);
   });
 });

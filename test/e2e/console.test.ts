@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DAY, now } from '../helpers/cli.js';
+import { DAY, now, runCli, writeJson } from '../helpers/cli.js';
 import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
@@ -23,6 +27,53 @@ async function unmatchedPayment(w: ConsoleWorld): Promise<string> {
 async function addAccount(w: ConsoleWorld, name: string, role: string) {
   const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
   expect(r.code, r.stderr).toBe(0);
+}
+
+/** A self-signed certificate for 127.0.0.1 made by openssl (node:crypto cannot make X.509 certificates). */
+function selfSignedCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...[
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+/** One HTTPS request that trusts only `ca` (the test's own certificate): status, Set-Cookie lines, body. */
+function httpsRequest(
+  url: string,
+  ca: string,
+  init: { cookie?: string; form?: Record<string, string> } = {},
+): Promise<{ status: number; setCookie: string[]; text: string }> {
+  const body = init.form ? new URLSearchParams(init.form).toString() : undefined;
+  const headers: Record<string, string> = init.cookie ? { cookie: init.cookie } : {};
+  if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: body ? 'POST' : 'GET', ca, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, setCookie: res.headers['set-cookie'] ?? [], text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const ledger = (w: ConsoleWorld) =>
@@ -72,6 +123,31 @@ describe.each(engines())('console (%s)', (engine) => {
       const { code, stderr } = await served.stop();
       expect(code).toBe(0);
       expect(stderr).toMatch(/^\S+Z 127\.0\.0\.1 - GET \/login 200 \d+ms$/m);
+    });
+
+    it('serve --tls-cert --tls-key: HTTPS with a real certificate, and the session cookie is Secure', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'vera', 'viewer');
+      const { cert, key } = selfSignedCert(w.dir);
+      const served = await w.serveProcess(['--host', '127.0.0.1', '--tls-cert', cert, '--tls-key', key]);
+      expect(served.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const ca = readFileSync(cert, 'utf8');
+      // Without the certificate trusted, the client refuses it: it is TLS, not plain HTTP.
+      await expect(httpsRequest(`${served.url}/login`, '')).rejects.toThrow();
+      const login = await httpsRequest(`${served.url}/login`, ca);
+      expect(login.status).toBe(200);
+      const cookie = login.setCookie.map((c) => c.split(';')[0]).join('; ');
+      const signedIn = await httpsRequest(`${served.url}/login`, ca, {
+        cookie,
+        form: { csrf: Client.csrf(login.text), name: 'vera', password: PASSWORD },
+      });
+      expect(signedIn.status).toBe(303);
+      const session = signedIn.setCookie.find((c) => c.startsWith('sc_session='))!;
+      expect(session).toMatch(/; Secure/i);
+      expect(session).toMatch(/HttpOnly/);
+      const review = await httpsRequest(`${served.url}/review`, ca, { cookie: session.split(';')[0] });
+      expect([review.status, review.text.includes('vera (viewer)')]).toEqual([200, true]);
+      expect((await served.stop()).code).toBe(0);
     });
 
     it('nothing without signing in; the session cookie is HttpOnly and SameSite=Strict; sign-out ends it', async (test) => {
@@ -147,6 +223,37 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(review.text).not.toContain('<script');
       await w.app.exec("UPDATE stripe_credits_console_sessions SET expires_at = '2000-01-01T00:00:00.000Z'");
       expect((await c.request('/review')).status).toBe(303);
+    });
+
+    it('console.lockAfterFailures, lockMinutes and sessionHours set the lock and the session from the config file', async (test) => {
+      const w = await consoleWorld(engine, test, {
+        console: { lockAfterFailures: 2, lockMinutes: 60, sessionHours: 1 },
+      });
+      await addAccount(w, 'vera', 'viewer');
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      const before = Date.now();
+      expect((await c.signIn('sam', 'wrong 1')).status).toBe(401);
+      const locked = await c.signIn('sam', 'wrong 2');
+      expect(locked.status).toBe(403);
+      expect(locked.text).toContain('try again in 60 minutes');
+      const [row] = await w.app.query<{ locked_until: string }>(
+        "SELECT locked_until FROM stripe_credits_console_users WHERE name = 'sam'",
+      );
+      const lockedFor = Date.parse(row!.locked_until) - before;
+      expect(lockedFor).toBeGreaterThan(59 * 60_000);
+      expect(lockedFor).toBeLessThan(61 * 60_000);
+
+      const ok = await c.signIn('vera', PASSWORD);
+      expect(ok.setCookie.find((s) => s.startsWith('sc_session='))).toMatch(/Max-Age=3600;/);
+      const [session] = await w.app.query<{ created_at: string; expires_at: string }>(
+        'SELECT created_at, expires_at FROM stripe_credits_console_sessions',
+      );
+      expect(Date.parse(session!.expires_at) - Date.parse(session!.created_at)).toBe(3600_000);
+      const badConfig = writeJson(join(w.dir, 'bad.json'), { console: { lockMinutes: 0 } });
+      const bad = await runCli(['serve', '--port', '0', '--db', w.app.url, '--config', badConfig], { cwd: w.dir });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toMatch(/console\.lockMinutes/);
     });
 
     it('failed sign-ins are limited per address: past 30 in 15 minutes the form answers 429', async (test) => {
@@ -235,6 +342,72 @@ describe.each(engines())('console (%s)', (engine) => {
       const again = await c.request('/assign', { form: { csrf, payment: pi, user: '1', reason: 'again' } });
       expect(again.status).toBe(409);
       expect(await ledger(w)).toHaveLength(1);
+    });
+
+    it("a user's page shows their balance and entries as balance does; a credited payment moves to another user after a preview", async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = w.sim.store.createCheckoutPayment({ created: now() - 2 * DAY, email: 'ann@example.com', amount: 2500 })
+        .paymentIntent!.id;
+      expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(0);
+      await addAccount(w, 'vera', 'viewer');
+      await addAccount(w, 'sam', 'support');
+      const { url } = await w.serve();
+      const viewer = new Client(url);
+      await viewer.signIn('vera', PASSWORD);
+      expect((await viewer.request('/lookup?q=ann%40example.com')).text).toContain('href="/user/1"');
+      const annPage = await viewer.request('/user/1');
+      expect(annPage.status).toBe(200);
+      expect(annPage.text).toMatch(/class="balance"><strong>25<\/strong> credits/);
+      expect(annPage.text).toContain(pi);
+      expect(annPage.text).not.toContain('/reassign');
+      const form = { payment: pi, user: '2', reason: 'ticket 4712: Ben paid from Ann laptop' };
+      const refused = await viewer.request('/reassign', { form: { csrf: Client.csrf(annPage.text), ...form } });
+      expect(refused.status).toBe(403);
+      expect(await ledger(w)).toHaveLength(1);
+
+      const c = new Client(url);
+      await c.signIn('sam', PASSWORD);
+      const found = await c.request(`/lookup?q=${pi}`);
+      expect(found.text).toContain(`/reassign?payment=${pi}`);
+      const csrf = Client.csrf(found.text);
+      const preview = await c.request('/reassign/preview', { form: { csrf, ...form } });
+      expect(preview.status, preview.text).toBe(200);
+      expect(preview.text).toMatch(/href="\/user\/1"[\s\S]*-25[\s\S]*href="\/user\/2"[\s\S]*\+25/);
+      expect(await ledger(w)).toHaveLength(1);
+      expect((await c.request('/reassign', { form: { csrf, ...form, reason: ' ' } })).status).toBe(400);
+      const done = await c.request('/reassign', { form: { csrf, ...form } });
+      expect(done.status, done.text).toBe(200);
+      expect(done.text).toContain('Moved 25 credits');
+      expect((await ledger(w)).slice(1)).toEqual([
+        { user_id: '1', credits: -25, actor: 'sam', reason: form.reason },
+        { user_id: '2', credits: 25, actor: 'sam', reason: form.reason },
+      ]);
+      const benPage = await c.request('/user/2');
+      const ben = JSON.parse((await w.cli(['balance', '2', '--json'])).stdout);
+      expect(benPage.text).toContain(`<strong>${ben.balance}</strong> credits`);
+      expect(ben.entries.map((e: { actor: string }) => e.actor)).toEqual(['sam']);
+      expect(benPage.text).toContain('<td class="actor">sam</td>');
+    });
+
+    it('amounts read as the CLI prints them: a zero-decimal currency (JPY) is whole yen, not divided by 100', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = w.sim.store.createCheckoutPayment({
+        created: now() - 2 * DAY,
+        email: 'ann@example.com',
+        amount: 1500,
+        currency: 'jpy',
+      }).paymentIntent!.id;
+      expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(3);
+      const cliReview = await w.cli(['review']);
+      expect(cliReview.stdout).toContain('1500 JPY');
+      await addAccount(w, 'vera', 'viewer');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('vera', PASSWORD);
+      const review = await c.request('/review');
+      expect(review.text).toContain(pi);
+      expect(review.text).toContain('1500 JPY');
+      expect(review.text).not.toContain('15.00 JPY');
+      expect((await c.request(`/lookup?q=${pi}`)).text).toContain('1500 JPY');
     });
 
     it('two people assigning one payment at once credit it once', async (test) => {

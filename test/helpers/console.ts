@@ -22,19 +22,26 @@ export interface ConsoleWorld {
   app: AppDb;
   cli(args: string[], stdin?: string): Promise<CliResult>;
   /** `serve` itself, the built bin as a child process: its URL, and a stop (SIGTERM) that gives its exit code and stderr. */
-  serveProcess(): Promise<{ url: string; stop(): Promise<{ code: number | null; stderr: string }> }>;
+  serveProcess(args?: string[]): Promise<{ url: string; stop(): Promise<{ code: number | null; stderr: string }> }>;
   /** `demo --serve` as a child process in the test's directory: the console's URL, the demo account's password, a stop. */
   demoServe(): Promise<{ url: string; password: string; stop(): Promise<number | null> }>;
   /** Starts the console (port 0 on 127.0.0.1) as `serve` does; stopped when the test ends. */
   serve(opts?: { behindProxy?: boolean }): Promise<RunningConsole>;
   log: string[];
+  /** The test's own directory (removed when it ends). */
+  dir: string;
 }
 
-export async function consoleWorld(engine: EngineName, test: TestContext): Promise<ConsoleWorld> {
+/** `config` is merged into the test's config file (a `console` section, say). */
+export async function consoleWorld(
+  engine: EngineName,
+  test: TestContext,
+  config: Record<string, unknown> = {},
+): Promise<ConsoleWorld> {
   const sim = await startSimulator({ apiKeys: [KEY] });
   const tmp = tempDir('sc-console-');
   const app = await createAppDb(engine, tmp.dir, CONSOLE_USERS);
-  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } } });
+  const cfg = writeJson(join(tmp.dir, 'config.json'), { credits: { unitAmountPerCredit: { usd: 100 } }, ...config });
   const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
   const stops: (() => Promise<void>)[] = [];
   test.onTestFinished(async () => {
@@ -48,9 +55,10 @@ export async function consoleWorld(engine: EngineName, test: TestContext): Promi
     sim,
     app,
     log,
+    dir: tmp.dir,
     cli: (args, stdin) => runCli([...args, '--db', app.url, '--config', cfg], { cwd: tmp.dir, env, stdin }),
-    serveProcess: async () => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', app.url, '--config', cfg], {
+    serveProcess: async (args = []) => {
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args, '--db', app.url, '--config', cfg], {
         cwd: tmp.dir,
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 import { lookup, type PaymentLookup, type UserLookup } from '../../app/lookup.js';
 import { resolveSettings } from '../../config.js';
-import { formatAmount } from '../output.js';
+import { formatAmount } from '../../reconcile/money.js';
 import { entriesTable, shortTime, table, userLabel, writeJson } from '../ledger-output.js';
 import { ShortIds, shortId } from '../short-id.js';
 import { termText } from '../term-text.js';

@@ -8,7 +8,7 @@ import {
 } from '../../app/reversal-review.js';
 import { resolveSettings } from '../../config.js';
 import { UsageError } from '../../errors.js';
-import { formatAmount } from '../output.js';
+import { formatAmount } from '../../reconcile/money.js';
 import { shortTime, signed, table, writeJson } from '../ledger-output.js';
 import { ShortIds } from '../short-id.js';
 import { termText } from '../term-text.js';
