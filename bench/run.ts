@@ -246,9 +246,8 @@ async function reconcileOn(
 
 /**
  * Section 1: for each shape of account (bench/shapes.ts), reconcile and the sequential loop on the
- * same data. The sequential loops, which wait on one round trip after another, run at the same
- * time as the reconcile runs, each on a simulator of its own (with its own limits); the reconcile
- * runs go one after another, so each has the simulator's limits to itself.
+ * same data. The reconcile runs go one after another, with nothing else of the bench running; the
+ * sequential loops then run side by side.
  */
 async function throughput() {
   const shapes = SHAPES.filter((s) => SHAPE_LIST.has(s.shape));
@@ -260,11 +259,6 @@ async function throughput() {
     writeFixture(fixture, { sessions: SESSIONS, until, days: 5, users: USERS, shape: s.shape });
     return fixture;
   });
-  const sequential = shapes.map((s, i) => sequentialOn(fixtures[i]!, appDb, s.shape));
-  for (const p of sequential) p.catch(() => {}); // awaited below
-  // The loops' own start (a process and a simulator each) is over before reconcile's runs begin.
-  await new Promise((r) => setTimeout(r, 5000));
-
   console.log(
     `\n1. Throughput: ${fmt(SESSIONS, 0)} Checkout Sessions and their ${fmt(SESSIONS, 0)} PaymentIntents in a 5-day window, by shape`,
   );
@@ -274,6 +268,9 @@ async function throughput() {
   const ours: Ran[] = [];
   for (const [i, s] of shapes.entries())
     ours.push(await reconcileOn(fixtures[i]!, appDb, s.shape, configArgs, i === 0));
+  // Then the sequential loops, which wait on one round trip after another: all at once, each on a
+  // simulator of its own (with its own limits), once reconcile's runs are over.
+  const sequential = shapes.map((s, i) => sequentialOn(fixtures[i]!, appDb, s.shape));
   printShapes(shapes, ours, await Promise.all(sequential));
   if (ours[0]?.audit) console.log(ours[0].audit);
 }
