@@ -1,20 +1,23 @@
 import { writeFileSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
+import { spread, type Shape } from './shapes.js';
 
 /**
- * A bench scenario: N paid Checkout Sessions (each with its PaymentIntent) spread over `days`;
+ * A bench scenario: N paid Checkout Sessions (each with its PaymentIntent) spread over `days` (by
+ * `shape`: evenly unless told);
  * and, with `invoicePayments`, that many subscription payments (a PaymentIntent paying an
  * invoice each) spread over the same days but the last 26 hours (old enough that under "all" the
  * InvoicePayments listed decide them with no request of their own).
  */
 export function writeFixture(
   path: string,
-  opts: { sessions: number; until: number; days: number; users: number; invoicePayments?: number },
+  opts: { sessions: number; until: number; days: number; users: number; invoicePayments?: number; shape?: Shape },
 ): void {
   const span = opts.days * 86400;
   const checkoutPayments = [];
+  const paidTimes = spread(opts.shape ?? 'even', opts.sessions, opts.until - 60 - span, opts.until - 60);
   for (let i = 0; i < opts.sessions; i++) {
-    const paidAt = opts.until - 60 - Math.floor(((i + 0.5) * span) / opts.sessions);
+    const paidAt = paidTimes[i]!;
     checkoutPayments.push({
       created: paidAt - 120,
       paidAt,

@@ -4,6 +4,7 @@
  * alone (no HTTP); then peak memory on a large account. Prints figures, asserts nothing.
  *
  *   npm run bench -- [--sessions 10000] [--latency-ms 300] [--decide 200000] [--memory 200000] [--quick] [--only 1,2,3]
+ *                    [--shapes even,middle-half,one-day,daily-cycle,growth]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { startRun } from '../src/ledger/ledger.js';
 import { Planner, TRANSACTION_BATCH, writePlan } from '../src/app/plan-writer.js';
 import type { Payment } from '../src/reconcile/types.js';
 import { writeAppDb, writeFixture } from './fixture.js';
+import { SHAPES } from './shapes.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'sk_live_bench_simulator';
@@ -34,6 +36,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     /** Which sections to run (1 throughput, 2 deciding and writing, 3 memory): to measure one change at a time. */
     only: { type: 'string', default: '1,2,3' },
+    /** Section 1's shapes of account (bench/shapes.ts), comma-separated: all by default. */
+    shapes: { type: 'string', default: SHAPES.map((s) => s.shape).join(',') },
     /** Section 2's payment ids: random like Stripe's (every index insert lands on a random page), or sequential. */
     ids: { type: 'string', default: 'random' },
   },
@@ -59,6 +63,11 @@ const DECIDE = quick ? 20000 : Number(values.decide);
 const MEMORY = quick ? 20000 : Number(values.memory);
 const USERS = 1000;
 const ONLY = new Set(values.only.split(',').map((x) => x.trim()));
+const SHAPE_LIST = new Set(values.shapes.split(',').map((x) => x.trim()));
+if (![...SHAPE_LIST].every((x) => SHAPES.some((s) => s.shape === x))) {
+  console.error(`bench: --shapes takes some of ${SHAPES.map((s) => s.shape).join(', ')}`);
+  process.exit(2);
+}
 
 const work = mkdtempSync(join(tmpdir(), 'stripe-credits-bench-'));
 const now = Math.floor(Date.now() / 1000);
@@ -151,12 +160,23 @@ function measure(args: string[], env: Record<string, string>): Promise<Measured>
 const fmt = (n: number, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const pad = (s: string, n: number) => s.padStart(n);
 
-async function throughput() {
-  const fixture = join(work, 'fixture.json');
-  writeFixture(fixture, { sessions: SESSIONS, until, days: 5, users: USERS });
-  const appDb = join(work, 'app.db');
-  writeAppDb(appDb, USERS);
-  const sim = await startSim([
+/** The tool's configuration for limits other than Stripe's: just below them, as its defaults are below Stripe's. */
+function rateConfig(): { args: string[]; note: string } {
+  if (LIVE_LIMITS) return { args: [], note: "Stripe's live limits; the tool on its defaults" };
+  const rates = {
+    maxRequestsPerSecond: Math.max(1, Math.floor(STRIPE_GLOBAL * 0.95)),
+    maxRequestsPerSecondPerEndpoint: Math.max(1, STRIPE_PER_ENDPOINT - 1),
+  };
+  const config = join(work, 'rates.json');
+  writeFileSync(config, JSON.stringify({ stripe: rates }));
+  return {
+    args: ['--config', config],
+    note: `the tool configured at ${rates.maxRequestsPerSecond}/s and ${rates.maxRequestsPerSecondPerEndpoint}/s per endpoint`,
+  };
+}
+
+const sectionOneSim = (fixture: string) =>
+  startSim([
     '--fixture',
     fixture,
     '--latency-ms',
@@ -166,88 +186,130 @@ async function throughput() {
     '--endpoint-rate-limit',
     String(STRIPE_PER_ENDPOINT),
   ]);
+
+interface Ran {
+  m: Measured;
+  stats: { requests: number; rejected: number; byEndpoint: Record<string, number> };
+  credited: number;
+  /** The audit line (reconcile's first shape only). */
+  audit?: string;
+}
+
+/** The sequential loop over one shape's account, on a simulator of its own. */
+async function sequentialOn(fixture: string, appDb: string, name: string): Promise<Ran> {
+  const sim = await sectionOneSim(fixture);
   try {
-    const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
-    const seqDb = join(work, 'sequential.db');
-    copyFileSync(appDb, seqDb);
+    const db = join(work, `sequential-${name}.db`);
+    copyFileSync(appDb, db);
     await simStats(sim);
-    const seq = await measure(
-      [join(ROOT, 'dist-bench/bench/sequential.js'), sim.url, seqDb, String(since), String(until)],
-      env,
-    );
-    const seqStats = await simStats(sim);
-    if (seq.code !== 0) throw new Error(`sequential loop failed: ${seq.stderr}`);
-
-    const oursDb = join(work, 'ours.db');
-    copyFileSync(appDb, oursDb);
-    // Other limits than Stripe's: the tool is configured just below them, as its defaults are below Stripe's.
-    const rates = LIVE_LIMITS
-      ? null
-      : {
-          maxRequestsPerSecond: Math.max(1, Math.floor(STRIPE_GLOBAL * 0.95)),
-          maxRequestsPerSecondPerEndpoint: Math.max(1, STRIPE_PER_ENDPOINT - 1),
-        };
-    const configArgs: string[] = [];
-    if (rates) {
-      const config = join(work, 'rates.json');
-      writeFileSync(config, JSON.stringify({ stripe: rates }));
-      configArgs.push('--config', config);
-    }
-    const ours = await measure(
-      [
-        join(ROOT, 'bin/stripe-credits.js'),
-        'reconcile',
-        '--db',
-        oursDb,
-        ...configArgs,
-        '--since',
-        String(since),
-        '--until',
-        String(until),
-        '--yes',
-        '--json',
-      ],
-      env,
-    );
-    const oursStats = await simStats(sim);
-    if (ours.code !== 0) throw new Error(`reconcile failed (${ours.code}): ${ours.stderr}`);
-    const report = JSON.parse(ours.stdout) as { counts: { credited: number; payments: number } };
-
-    // The floor: the fewest list requests there can be, at Stripe's limits.
-    const sessionPages = Math.ceil(SESSIONS / 100);
-    const intentPages = Math.ceil(SESSIONS / 100);
-    const floorS = Math.max(
-      (sessionPages + intentPages) / STRIPE_GLOBAL,
-      sessionPages / STRIPE_PER_ENDPOINT,
-      intentPages / STRIPE_PER_ENDPOINT,
-    );
-
-    console.log(
-      `\n1. Throughput: ${fmt(SESSIONS, 0)} Checkout Sessions and their ${fmt(SESSIONS, 0)} PaymentIntents in the window`,
-    );
-    console.log(
-      `   simulator in its own process: ${LATENCY} ms a request, ${STRIPE_GLOBAL} requests/s global, ${STRIPE_PER_ENDPOINT}/s per endpoint (${LIVE_LIMITS ? "Stripe's live limits; the tool on its defaults" : `the tool configured at ${rates!.maxRequestsPerSecond}/s and ${rates!.maxRequestsPerSecondPerEndpoint}/s per endpoint`})\n`,
-    );
-    console.log(
-      `   ${'run'.padEnd(24)}${pad('wall', 10)}${pad('requests', 10)}${pad('429s', 7)}${pad('payments/s', 12)}${pad('peak RSS', 11)}${pad('credited', 10)}`,
-    );
-    const row = (name: string, m: Measured, st: { requests: number; rejected: number }, credited: number) =>
-      console.log(
-        `   ${name.padEnd(24)}${pad(`${fmt(m.wallMs / 1000)} s`, 10)}${pad(String(st.requests), 10)}${pad(String(st.rejected), 7)}${pad(fmt(SESSIONS / (m.wallMs / 1000), 0), 12)}${pad(`${fmt(m.peakRssMb, 0)} MB`, 11)}${pad(String(credited), 10)}`,
-      );
-    row('sequential loop', seq, seqStats, (JSON.parse(seq.stdout) as { credited: number }).credited);
-    row('stripe-credits reconcile', ours, oursStats, report.counts.credited);
-    console.log(`\n   speed-up over the sequential loop: ${fmt(seq.wallMs / ours.wallMs)}x`);
-    console.log(
-      `   floor: ${fmt(floorS)} s = max(${sessionPages + intentPages} list pages / ${STRIPE_GLOBAL}/s, ${sessionPages} session pages / ${STRIPE_PER_ENDPOINT}/s, ${intentPages} PaymentIntent pages / ${STRIPE_PER_ENDPOINT}/s)`,
-    );
-    console.log(
-      `   stripe-credits / floor: ${fmt(ours.wallMs / 1000 / floorS, 2)}x   requests by endpoint: ${JSON.stringify(oursStats.byEndpoint)}`,
-    );
-    await auditBeside(oursDb, configArgs, env, sim, oursStats.requests);
+    const m = await measure([join(ROOT, 'dist-bench/bench/sequential.js'), sim.url, db, String(since), String(until)], {
+      STRIPE_API_KEY: KEY,
+      STRIPE_API_BASE: sim.url,
+    });
+    const stats = await simStats(sim);
+    if (m.code !== 0) throw new Error(`sequential loop failed: ${m.stderr}`);
+    return { m, stats, credited: (JSON.parse(m.stdout) as { credited: number }).credited };
   } finally {
     await stopSim(sim);
   }
+}
+
+/** `stripe-credits reconcile` over one shape's account; with `audit`, then an audit of the ledger it wrote. */
+async function reconcileOn(
+  fixture: string,
+  appDb: string,
+  name: string,
+  configArgs: string[],
+  audit: boolean,
+): Promise<Ran> {
+  const sim = await sectionOneSim(fixture);
+  try {
+    const env = { STRIPE_API_KEY: KEY, STRIPE_API_BASE: sim.url };
+    const db = join(work, `ours-${name}.db`);
+    copyFileSync(appDb, db);
+    await simStats(sim);
+    const window = ['--since', String(since), '--until', String(until)];
+    const m = await measure(
+      [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', db, ...configArgs, ...window, '--yes', '--json'],
+      env,
+    );
+    const stats = await simStats(sim);
+    if (m.code !== 0) throw new Error(`reconcile failed (${m.code}): ${m.stderr}`);
+    const report = JSON.parse(m.stdout) as { counts: { credited: number } };
+    const ran: Ran = { m, stats, credited: report.counts.credited };
+    if (audit) ran.audit = await auditBeside(db, configArgs, env, sim, stats.requests, name);
+    return ran;
+  } finally {
+    await stopSim(sim);
+  }
+}
+
+/**
+ * Section 1: for each shape of account (bench/shapes.ts), reconcile and the sequential loop on the
+ * same data. The reconcile runs go one after another, with nothing else of the bench running; the
+ * sequential loops then run side by side.
+ */
+async function throughput() {
+  const shapes = SHAPES.filter((s) => SHAPE_LIST.has(s.shape));
+  const appDb = join(work, 'app.db');
+  writeAppDb(appDb, USERS);
+  const { args: configArgs, note } = rateConfig();
+  const fixtures = shapes.map((s) => {
+    const fixture = join(work, `fixture-${s.shape}.json`);
+    writeFixture(fixture, { sessions: SESSIONS, until, days: 5, users: USERS, shape: s.shape });
+    return fixture;
+  });
+  console.log(
+    `\n1. Throughput: ${fmt(SESSIONS, 0)} Checkout Sessions and their ${fmt(SESSIONS, 0)} PaymentIntents in a 5-day window, by shape`,
+  );
+  console.log(
+    `   simulator in its own process: ${LATENCY} ms a request, ${STRIPE_GLOBAL} requests/s global, ${STRIPE_PER_ENDPOINT}/s per endpoint (${note})`,
+  );
+  const ours: Ran[] = [];
+  for (const [i, s] of shapes.entries())
+    ours.push(await reconcileOn(fixtures[i]!, appDb, s.shape, configArgs, i === 0));
+  // Then the sequential loops, which wait on one round trip after another: all at once, each on a
+  // simulator of its own (with its own limits), once reconcile's runs are over.
+  const sequential = shapes.map((s, i) => sequentialOn(fixtures[i]!, appDb, s.shape));
+  printShapes(shapes, ours, await Promise.all(sequential));
+  if (ours[0]?.audit) console.log(ours[0].audit);
+}
+
+/** One line per shape: wall times, the floor, requests against the fewest there can be. */
+function printShapes(shapes: readonly { title: string }[], ours: Ran[], seq: Ran[]) {
+  // The floor: the fewest list requests there can be, at Stripe's limits.
+  const sessionPages = Math.ceil(SESSIONS / 100);
+  const intentPages = Math.ceil(SESSIONS / 100);
+  const floorS = Math.max(
+    (sessionPages + intentPages) / STRIPE_GLOBAL,
+    sessionPages / STRIPE_PER_ENDPOINT,
+    intentPages / STRIPE_PER_ENDPOINT,
+  );
+  // Reconcile also lists the window's refunds and disputes: one page each here.
+  const minimum = sessionPages + intentPages + 2;
+  console.log(
+    `   floor: ${fmt(floorS)} s = max(${sessionPages + intentPages} list pages / ${STRIPE_GLOBAL}/s, ${sessionPages} session pages / ${STRIPE_PER_ENDPOINT}/s, ${intentPages} PaymentIntent pages / ${STRIPE_PER_ENDPOINT}/s)`,
+  );
+  console.log(
+    `   fewest requests: ${minimum} = ${sessionPages} session pages + ${intentPages} PaymentIntent pages + 1 page of refunds + 1 of disputes`,
+  );
+  console.log(
+    `   targets: reconcile within ${SESSIONS >= 50000 ? '1.25' : '1.5'}x the floor (1.25x at 50,000 sessions, 1.5x at 10,000), requests within 1.1x the fewest\n`,
+  );
+  console.log(
+    `   ${'shape'.padEnd(28)}${pad('sequential', 11)}${pad('reconcile', 11)}${pad('/floor', 8)}${pad('speed-up', 10)}${pad('requests', 10)}${pad('/fewest', 9)}${pad('sessions+PIs', 14)}${pad('429s', 6)}${pad('credited', 13)}${pad('peak RSS', 10)}`,
+  );
+  for (const [i, s] of shapes.entries()) {
+    const o = ours[i]!;
+    const q = seq[i]!;
+    const lists = `${o.stats.byEndpoint['GET /v1/checkout/sessions'] ?? 0}+${o.stats.byEndpoint['GET /v1/payment_intents'] ?? 0}`;
+    console.log(
+      `   ${s.title.padEnd(28)}${pad(`${fmt(q.m.wallMs / 1000)} s`, 11)}${pad(`${fmt(o.m.wallMs / 1000)} s`, 11)}${pad(`${fmt(o.m.wallMs / 1000 / floorS, 2)}x`, 8)}${pad(`${fmt(q.m.wallMs / o.m.wallMs)}x`, 10)}${pad(String(o.stats.requests), 10)}${pad(`${fmt(o.stats.requests / minimum, 2)}x`, 9)}${pad(lists, 14)}${pad(String(o.stats.rejected + q.stats.rejected), 6)}${pad(`${o.credited}/${q.credited}`, 13)}${pad(`${fmt(o.m.peakRssMb, 0)} MB`, 10)}`,
+    );
+  }
+  console.log(
+    `\n   sequential: the loop's wall (${seq.map((q) => q.stats.requests).join(', ')} requests); credited: reconcile/sequential; 429s: both; peak RSS: reconcile's`,
+  );
 }
 
 /**
@@ -260,14 +322,13 @@ async function auditBeside(
   env: Record<string, string>,
   sim: Sim,
   reconciled: number,
-) {
+  shape: string,
+): Promise<string> {
   const m = await measure([join(ROOT, 'bin/stripe-credits.js'), 'audit', '--db', db, ...configArgs, '--json'], env);
   const st = await simStats(sim);
   if (m.code !== 0 && m.code !== 3) throw new Error(`audit failed (${m.code}): ${m.stderr}`);
   const doc = JSON.parse(m.stdout) as { counts: { entries: number; findings: number } };
-  console.log(
-    `   stripe-credits audit: ${fmt(m.wallMs / 1000)} s, ${st.requests} requests for ${doc.counts.entries} entries (${doc.counts.findings} findings): ${fmt(st.requests / reconciled, 2)}x reconcile's ${reconciled} (target <= 1.2x)   by endpoint: ${JSON.stringify(st.byEndpoint)}`,
-  );
+  return `   stripe-credits audit of the ledger reconcile wrote (${shape}): ${fmt(m.wallMs / 1000)} s, ${st.requests} requests for ${doc.counts.entries} entries (${doc.counts.findings} findings): ${fmt(st.requests / reconciled, 2)}x reconcile's ${reconciled} (target <= 1.2x)   by endpoint: ${JSON.stringify(st.byEndpoint)}`;
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -8,7 +8,7 @@ export type ListCreated<T> = (created: CreatedRange, startingAfter: string | und
 export type OnPage<T> = (items: T[]) => void | Promise<void>;
 
 export interface ScanOptions {
-  /** Most slices per scan (each costs at most one partial page). */
+  /** Most slices paged at once per scan, splits included (each costs at most one partial page). */
   maxSlices: number;
   /**
    * Keep this many times the requests in flight that the rate allows over one round trip
@@ -17,7 +17,10 @@ export interface ScanOptions {
   inflightFactor: number;
 }
 
-export const DEFAULT_SCAN: ScanOptions = { maxSlices: 24, inflightFactor: 1.5 };
+export const DEFAULT_SCAN: ScanOptions = { maxSlices: 24, inflightFactor: 1.1 };
+
+/** Workers a scan keeps beside the slices it pages at once, for the slices split as they go. */
+const SPARE_WORKERS = 1.5;
 
 /**
  * How far under a whole number of pages a slice is sized: a slice that holds one object more than
@@ -25,18 +28,25 @@ export const DEFAULT_SCAN: ScanOptions = { maxSlices: 24, inflightFactor: 1.5 };
  */
 const PAGE_MARGIN = 0.02;
 
+/** An idle worker takes part of a slice only when the slice has at least this many pages left by its density. */
+const MIN_SPLIT_PAGES = 2;
+
+type Listed = { id: string; created: number };
+
 /**
  * Lists every object of a `created` range, handing each page to `onPage` as it arrives. The first
  * page shows how dense the range is and how long a round trip takes; the rest of the range is then
- * cut once into time slices fetched side by side: as many as it takes to keep the endpoint's rate
- * busy (rate × round trip × inflightFactor, no more than there are pages), each sized from the first
- * page's density to hold a whole number of pages (a little under), so that a slice's last page is
- * nearly full rather than a wasted partial one. The rate limiter, not this function, sets the pace.
- * Slices are disjoint `[gte, lt)` ranges of whole seconds; the newest one reaches up to and
- * including the first page's last second and starts after that page's last object, so an object is
- * fetched exactly once even with many ties on `created`.
+ * cut into time slices paged side by side by as many workers as it takes to keep the endpoint's
+ * rate busy (rate × round trip × inflightFactor), each slice sized from the first page's density to
+ * hold a whole number of pages (a little under), so that a slice's last page is nearly full rather
+ * than a wasted partial one. Counts are rarely even, so the slices are not fixed: a worker whose
+ * slice is done takes the older half of the slice with the most pages left (see SlicedScan), and
+ * the rate stays busy whatever the spread of `created`. The rate limiter, not this function, sets
+ * the pace. Slices are disjoint `[gte, lt)` ranges of whole seconds; the newest one reaches up to
+ * and including the first page's last second and starts after that page's last object, so an
+ * object is fetched exactly once even with many ties on `created`.
  */
-export async function scanCreated<T extends { id: string; created: number }>(
+export async function scanCreated<T extends Listed>(
   reader: StripeReader,
   what: string,
   endpoint: string,
@@ -58,16 +68,16 @@ export async function scanCreated<T extends { id: string; created: number }>(
     // More objects may share the last second with the page's last one.
     coverage.listedFirstPage(last.created + 1);
 
-    const slices = planSlices(first.data, range, reader.limiter?.rateFor(endpoint) ?? 25, roundTripS, opts);
-    coverage.sliced(slices);
-    const pager = (s: Running, startingAfter: string | undefined) =>
-      pageThrough(reader, what, endpoint, list, s, onPage, startingAfter, (from) =>
-        coverage.listedSlice(s.index, from),
-      );
-    const runner = new SliceRunner(pager, coverage, slices.length);
+    const rate = reader.limiter?.rateFor(endpoint) ?? 25;
+    // Slices paged at once that keep the rate busy; the spare workers are for the slices that turn
+    // out to hold more than their share (each slice costs about half a request: its last page).
+    const enough = Math.max(1, Math.min(opts.maxSlices, Math.ceil(rate * roundTripS * opts.inflightFactor)));
+    const workers = Math.min(opts.maxSlices, Math.ceil(enough * SPARE_WORKERS));
+    const slices = planSlices(first.data, range, enough);
+    const scan = new SlicedScan({ reader, what, endpoint, list, onPage, coverage });
     // The newest slice holds the rest of the first page's last second: it starts after that page.
-    slices.forEach((r, i) => runner.start(r, i, i === 0 ? last.id : undefined));
-    await runner.done();
+    scan.add(coverage.sliced(slices), { cursor: last.id, top: last.created, density: densityOf(first.data) });
+    await scan.run(workers, enough);
   } finally {
     coverage.settle();
   }
@@ -78,9 +88,10 @@ export async function scanCreated<T extends { id: string; created: number }>(
  * over about the same times, cut its range into (`along`: the slices it sized from its own first
  * page; see piecesWithin for the ends), once that scan's first page has come. Both scans then
  * reach a given second at about the same time, so what one lists there can be matched with what
- * the other does as they go, instead of at the end; the sparser list keeps ahead.
+ * the other does as they go, instead of at the end; the sparser list keeps ahead. A piece that
+ * turns out to hold more is split like scanCreated's slices.
  */
-export async function scanAlong<T extends { id: string; created: number }>(
+export async function scanAlong<T extends Listed>(
   reader: StripeReader,
   what: string,
   endpoint: string,
@@ -96,14 +107,9 @@ export async function scanAlong<T extends { id: string; created: number }>(
     const alongPieces = await along.pieces.catch(() => null);
     if (alongPieces === null) return;
     const pieces = piecesWithin(range, alongPieces);
-    coverage.sliced(pieces);
-    await Promise.all(
-      pieces.map((r, i) =>
-        pageThrough(reader, what, endpoint, list, running(r), onPage, undefined, (from) =>
-          coverage.listedSlice(i, from),
-        ),
-      ),
-    );
+    const scan = new SlicedScan({ reader, what, endpoint, list, onPage, coverage });
+    scan.add(coverage.sliced(pieces));
+    await scan.run(pieces.length);
   } finally {
     coverage.settle();
   }
@@ -127,133 +133,166 @@ export function piecesWithin(range: CreatedRange, pieces: readonly CreatedRange[
   return out;
 }
 
-/**
- * A slice being paged through: its range as asked of Stripe, the part of it it still lists
- * (`[floor, range.lt)`: the floor rises when the slice is split), how far down it has come (its
- * last page's last second) and how many objects it has read, from which the work left is estimated.
- */
-interface Running {
-  readonly index: number;
-  readonly range: CreatedRange;
-  floor: number;
-  pos: number;
-  seen: number;
+/** Objects a second shown by a page (newest first): n objects from its first second to its last span n - 1 gaps. */
+function densityOf(page: readonly { created: number }[]): number {
+  if (page.length < 2) return 0;
+  return (page.length - 1) / Math.max(1, page[0]!.created - page[page.length - 1]!.created);
 }
 
-const running = (range: CreatedRange, index = 0): Running => ({
-  index,
-  range,
-  floor: range.gte,
-  pos: range.lt,
-  seen: 0,
-});
+/**
+ * A slice being paged. What is left of it is `[range.gte, top]`: `top` is the second of the last
+ * object listed (`cursor`), of which only the objects after the cursor are left; with no cursor,
+ * `top` is `range.lt - 1`. `range.gte` rises when an idle worker takes the older part.
+ */
+interface Slice {
+  /** Its index in the Coverage. */
+  index: number;
+  range: CreatedRange;
+  cursor: string | undefined;
+  top: number;
+  /** Objects a second by its last page; 0 until a page with more after it has come. */
+  density: number;
+  done: boolean;
+}
+
+interface SliceSource<T> {
+  reader: StripeReader;
+  what: string;
+  endpoint: string;
+  list: ListCreated<T>;
+  onPage: OnPage<T>;
+  coverage: Coverage;
+}
 
 /**
- * A slice is split only when it has at least this many pages left: a split costs about one request
- * more (part of a page the split slice reads past its new floor, or a partial last page).
+ * Slices paged by a fixed number of workers. While fewer slices than the rate needs are being
+ * paged, an idle worker takes part of the slice with the most pages left by its density (work
+ * stealing), splitting it at a second at or below its cursor: the slice keeps the newer half,
+ * sized to whole pages from its cursor (a little under), and the worker lists the older half from
+ * its top. A split costs no request but a partly filled last page where the estimate misses, so
+ * the requests stay close to the pages there are, however unevenly the objects are spread.
  */
-const MIN_SPLIT_PAGES = 4;
+class SlicedScan<T extends Listed> {
+  private readonly slices: Slice[] = [];
+  private readonly waiting: Slice[] = [];
+  private paging = 0;
+  private enough = 1;
+  private failed = false;
+  /** Idle workers, woken when a slice has shown more of itself or has ended. */
+  private idle: (() => void)[] = [];
 
-/**
- * Runs the slices of one scan side by side. The slices are sized from the first page's density,
- * which can be far off (a 30-day range whose objects are all in the last five days): most slices
- * then end at once while one or two page through nearly everything one request after another.
- * So each time a slice ends, the running slice with the most pages left (estimated from its own
- * density) may be split in two (see splitBusiest), keeping as many requests in flight.
- */
-class SliceRunner {
-  private readonly running = new Set<Running>();
-  private readonly pagers: Promise<void>[] = [];
+  constructor(private readonly src: SliceSource<T>) {}
 
-  constructor(
-    private readonly pager: (s: Running, startingAfter: string | undefined) => Promise<void>,
-    private readonly coverage: Coverage,
-    /** The slices the scan began with: the requests in flight it wants. */
-    private readonly slots: number,
-  ) {}
-
-  start(r: CreatedRange, index: number, startingAfter?: string): void {
-    const s = running(r, index);
-    this.running.add(s);
-    this.pagers.push(
-      this.pager(s, startingAfter).then(() => {
-        this.running.delete(s);
-        this.splitBusiest();
-      }),
-    );
+  /** Slices (by their Coverage indexes and ranges) to be paged from their tops; the first from `first`'s cursor. */
+  add(
+    slices: readonly { index: number; range: CreatedRange }[],
+    first?: Pick<Slice, 'cursor' | 'top' | 'density'>,
+  ): void {
+    slices.forEach(({ index, range }, i) => {
+      const start = i === 0 && first ? first : { cursor: undefined, top: range.lt - 1, density: 0 };
+      const s: Slice = { index, range: { ...range }, ...start, done: false };
+      this.slices.push(s);
+      this.waiting.push(s);
+    });
   }
 
-  /** Every slice, those split off included, is done (or one failed). */
-  async done(): Promise<void> {
-    for (let settled = 0; settled < this.pagers.length;) {
-      const batch = this.pagers.slice(settled);
-      settled = this.pagers.length;
-      await Promise.all(batch);
+  /**
+   * Pages the slices with `workers` at most; a slice is split only while fewer than `enough` are
+   * being paged (enough to keep the rate busy: each split costs about half a request).
+   */
+  async run(workers: number, enough = workers): Promise<void> {
+    this.enough = enough;
+    const n = Math.max(workers, this.waiting.length);
+    await Promise.all(Array.from({ length: n }, () => this.worker()));
+  }
+
+  private async worker(): Promise<void> {
+    while (!this.failed) {
+      const slice = this.waiting.shift() ?? this.split();
+      if (slice) {
+        this.paging += 1;
+        try {
+          await this.pageThrough(slice);
+        } catch (e) {
+          this.failed = true;
+          throw e;
+        } finally {
+          this.paging -= 1;
+          this.wake();
+        }
+      } else if (this.paging === 0) return;
+      else await new Promise<void>((resolve) => this.idle.push(resolve));
+    }
+  }
+
+  private wake(): void {
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
+  }
+
+  /** Pages through one slice, newest first, from after its cursor, as far down as its `gte` is when each page comes. */
+  private async pageThrough(s: Slice): Promise<void> {
+    const { reader, what, endpoint, list, onPage, coverage } = this.src;
+    for (;;) {
+      // The range is read when the request goes out (after the rate limiter's wait): a split made
+      // meanwhile already narrows it.
+      const page = await reader.call(what, () => list({ ...s.range }, s.cursor), endpoint);
+      StripeReader.checkPage(what, page);
+      // A split made while the page was on its way: what is older than the slice is now the new
+      // part's to list, and this slice has reached its end.
+      const gte = s.range.gte;
+      let kept = page.data.findIndex((o) => o.created < gte);
+      if (kept < 0) kept = page.data.length;
+      const items = kept === page.data.length ? page.data : page.data.slice(0, kept);
+      const tail = items[items.length - 1];
+      s.done = !page.has_more || kept < page.data.length || !tail;
+      if (tail) {
+        s.cursor = tail.id;
+        s.top = tail.created;
+        s.density = densityOf(items);
+        await onPage(items);
+      }
+      if (s.done) return coverage.listedSlice(s.index, s.range.gte);
+      // Everything from this second up has been listed (a page's last second only with the next page).
+      coverage.listedSlice(s.index, s.top + 1);
+      this.wake();
     }
   }
 
   /**
-   * Splits the slice with the most pages left when it has about twice its share of what all the
-   * running slices have left (a long pole; slices about even are left to end together, a split
-   * costing a request). The piece split off, the older part, is sized to whole pages (a little
-   * under) at the slice's density, like planSlices' slices.
+   * While fewer slices than `enough` are being paged, splits the slice with the most pages left by
+   * its density (MIN_SPLIT_PAGES at least). Returns its older part.
    */
-  private splitBusiest(): void {
-    let busiest: Running | null = null;
+  private split(): Slice | null {
+    let victim: Slice | null = null;
     let most = 0;
-    let total = 0;
-    for (const s of this.running) {
-      const left = pagesLeft(s);
-      total += left;
-      if (left > most && s.pos - s.floor >= 2) [busiest, most] = [s, left];
+    for (const s of this.slices) {
+      if (s.done || s.density === 0) continue;
+      const pages = (s.density * (s.top + 1 - s.range.gte)) / PAGE;
+      if (pages > most) [victim, most] = [s, pages];
     }
-    if (!busiest || most < Math.max(MIN_SPLIT_PAGES, (2 * total) / this.slots)) return;
-    const density = busiest.seen / Math.max(1, busiest.range.lt - busiest.pos);
-    const seconds = Math.floor((Math.floor(most / 2) * PAGE * (1 - PAGE_MARGIN)) / density);
-    const mid = busiest.floor + Math.min(busiest.pos - busiest.floor, Math.max(1, seconds));
-    const piece = { gte: busiest.floor, lt: mid };
-    busiest.floor = mid;
-    this.start(piece, this.coverage.split(busiest.index, mid));
-  }
-}
-
-/** The pages a running slice has left, at the density it has read so far (none before its first page). */
-function pagesLeft(s: Running): number {
-  if (s.seen === 0) return 0;
-  return ((s.seen / Math.max(1, s.range.lt - s.pos)) * (s.pos - s.floor)) / PAGE;
-}
-
-/**
- * Pages through one `created` range, newest first, from after `startingAfter` when given, down
- * to the slice's floor. The request keeps the range it began with (a cursor is only good for the
- * list it came from); objects under a floor raised meanwhile are dropped, the slice split off
- * below lists them.
- */
-async function pageThrough<T extends { id: string; created: number }>(
-  reader: StripeReader,
-  what: string,
-  endpoint: string,
-  list: ListCreated<T>,
-  slice: Running,
-  onPage: OnPage<T>,
-  startingAfter?: string,
-  /** Everything from this second up has been listed (a page's last second only with the next page). */
-  listed: (from: number) => void = () => {},
-): Promise<void> {
-  let cursor = startingAfter;
-  for (;;) {
-    const page = await reader.call(what, () => list(slice.range, cursor), endpoint);
-    StripeReader.checkPage(what, page);
-    const tail = page.data[page.data.length - 1];
-    // Read and recorded together, before onPage yields: a split meanwhile takes a floor at or
-    // below this page's last second, under every object kept from it.
-    const floor = slice.floor;
-    if (tail) [slice.pos, slice.seen] = [tail.created, slice.seen + page.data.length];
-    const kept = floor > slice.range.gte ? page.data.filter((o) => o.created >= floor) : page.data;
-    if (kept.length > 0) await onPage(kept);
-    if (!page.has_more || !tail || tail.created < slice.floor) return listed(slice.floor);
-    listed(tail.created + 1);
-    cursor = tail.id;
+    if (victim === null || most < MIN_SPLIT_PAGES || this.paging >= this.enough) return null;
+    // The slice keeps the pages nearest its cursor (its next request may be on its way already),
+    // a few objects under whole pages.
+    const keep = Math.floor(most / 2);
+    const width = Math.max(1, Math.floor((keep * PAGE - PAGE * PAGE_MARGIN) / victim.density));
+    // At or below the cursor's second: what is left of that second stays with the cursor.
+    const at = victim.top + 1 - width;
+    if (at <= victim.range.gte) return null;
+    const older: Slice = {
+      index: this.src.coverage.split(victim.index, at),
+      range: { gte: victim.range.gte, lt: at },
+      cursor: undefined,
+      top: at - 1,
+      // Until its own first page shows its density, the older part is taken to be as dense: so
+      // the next idle worker splits whichever half is the larger.
+      density: victim.density,
+      done: false,
+    };
+    victim.range = { gte: at, lt: victim.range.lt };
+    this.slices.push(older);
+    return older;
   }
 }
 
@@ -294,23 +333,25 @@ export class Coverage {
     if (from <= range.gte) this.cut.resolve([range]);
   }
 
-  sliced(slices: readonly CreatedRange[]): void {
+  /** The scan cut the rest of its range into `slices`: returns them with their indexes (for listedSlice and split). */
+  sliced(slices: readonly CreatedRange[]): { index: number; range: CreatedRange }[] {
     this.slices = slices.map((r) => ({ ...r, from: r.lt }));
     const top = this.firstFrom < this.range!.lt ? [{ gte: this.firstFrom, lt: this.range!.lt }] : [];
     this.cut.resolve([...top, ...slices]);
+    return slices.map((range, index) => ({ index, range }));
+  }
+
+  /** Slice `i` was split at `at`: its part below `at` is a new slice (returned: its index), nothing of it listed yet. */
+  split(i: number, at: number): number {
+    const s = this.slices[i]!;
+    this.slices.push({ gte: s.gte, lt: at, from: at });
+    s.gte = at;
+    return this.slices.length - 1;
   }
 
   /** The scan is over: if it never cut its range, it failed. */
   settle(): void {
     this.cut.reject(new Error('the scan ended before it cut its range'));
-  }
-
-  /** Slice `i` now lists from `mid` up; the new slice below it, `[its old bottom, mid)`, is returned. */
-  split(i: number, mid: number): number {
-    const s = this.slices[i]!;
-    this.slices.push({ gte: s.gte, lt: mid, from: mid });
-    s.gte = mid;
-    return this.slices.length - 1;
   }
 
   listedSlice(i: number, from: number): void {
@@ -332,35 +373,26 @@ export class Coverage {
 }
 
 /**
- * Cuts what the first page did not cover, `[range.gte, last.created + 1)`, into slices, newest
- * first. `firstPage` is the first page (newest first, has_more).
+ * Cuts what the first page did not cover, `[range.gte, last.created + 1)`, into at most `workers`
+ * slices, newest first. `firstPage` is the first page (newest first, has_more).
  */
 export function planSlices(
   firstPage: readonly { created: number }[],
   range: CreatedRange,
-  rate: number,
-  roundTripS: number,
-  opts: ScanOptions,
+  workers: number,
 ): CreatedRange[] {
-  const newest = firstPage[0]!.created;
   const lastCreated = firstPage[firstPage.length - 1]!.created;
   const top = lastCreated + 1;
   const width = top - range.gte;
-  // Objects a second, from the first page: n objects from its newest second to its last span
-  // n - 1 gaps.
-  const density =
-    firstPage.length > 1
-      ? (firstPage.length - 1) / Math.max(1, newest - lastCreated)
-      : firstPage.length / Math.max(1, range.lt - lastCreated);
+  const density = densityOf(firstPage) || firstPage.length / Math.max(1, range.lt - lastCreated);
   const estimatedPages = (density * width) / PAGE;
-  const wanted = Math.ceil(rate * roundTripS * opts.inflightFactor);
-  const count = Math.max(1, Math.min(opts.maxSlices, wanted, Math.ceil(estimatedPages), width));
+  const count = Math.max(1, Math.min(workers, Math.ceil(estimatedPages), width));
   // Whole pages a slice: the pages there are, shared out among `count` slices (rounded up: the
   // oldest slice takes what is left, one slice more at most); then how many seconds hold that many
   // objects at the first page's density.
   const pages = Math.max(1, Math.ceil(estimatedPages / count));
   let step = Math.floor((pages * PAGE * (1 - PAGE_MARGIN)) / density);
-  if (!(step >= 1) || Math.ceil(width / step) > Math.max(count + 1, opts.maxSlices)) step = Math.ceil(width / count);
+  if (!(step >= 1) || Math.ceil(width / step) > count + 1) step = Math.ceil(width / count);
   const out: CreatedRange[] = [];
   for (let lt = top; lt > range.gte; lt -= step) out.push({ gte: Math.max(range.gte, lt - step), lt });
   return out;
