@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { existingTables } from '../ledger/corrections.js';
 import {
+  claimLoginAttempt,
   clearFailedLogins,
   consoleUser,
   consoleUsers,
@@ -12,7 +13,6 @@ import {
   insertConsoleSession,
   insertConsoleUser,
   liveConsoleSession,
-  recordFailedLogin,
 } from '../ledger/console-accounts.js';
 import { openForReading, type SupportOptions } from './corrections.js';
 
@@ -165,20 +165,22 @@ export class ConsoleSessions {
     return new ConsoleSessions(open);
   }
 
-  /** Checks a password; a locked account is refused even with the right one. */
+  /**
+   * Checks a password; a locked account is refused even with the right one. The attempt is counted
+   * before the (slow) check, so that concurrent sign-ins check at most LOCK_AFTER_FAILURES passwords.
+   */
   async signIn(name: string, password: string, now = new Date()): Promise<SignInResult> {
-    const row = await consoleUser(this.open.db, name);
+    const lockUntil = new Date(now.getTime() + LOCK_MS).toISOString();
+    const o = { limit: LOCK_AFTER_FAILURES, now: now.toISOString(), lockUntil };
+    const row = await claimLoginAttempt(this.open.db, name, o);
     if (!row) {
+      const known = await consoleUser(this.open.db, name);
       // The same work as for a real account, so that timing does not tell which names exist.
-      await passwordMatches(password, `scrypt$${randomBytes(16).toString('base64')}$AAAA`);
-      return { outcome: 'refused' };
+      if (!known) await passwordMatches(password, `scrypt$${randomBytes(16).toString('base64')}$AAAA`);
+      return { outcome: known ? 'locked' : 'refused' };
     }
-    if (row.locked_until && row.locked_until > now.toISOString()) return { outcome: 'locked' };
-    if (!(await passwordMatches(password, row.password_hash))) {
-      const until = new Date(now.getTime() + LOCK_MS).toISOString();
-      const n = await recordFailedLogin(this.open.db, name, LOCK_AFTER_FAILURES, until);
-      return n >= LOCK_AFTER_FAILURES ? { outcome: 'locked' } : { outcome: 'refused' };
-    }
+    if (!(await passwordMatches(password, row.password_hash)))
+      return { outcome: Number(row.failed_attempts) >= LOCK_AFTER_FAILURES ? 'locked' : 'refused' };
     await clearFailedLogins(this.open.db, name);
     await deleteExpiredConsoleSessions(this.open.db, now.toISOString());
     const token = randomBytes(32).toString('base64url');
@@ -191,7 +193,8 @@ export class ConsoleSessions {
       created_at: now.toISOString(),
       expires_at: expiresAt,
     });
-    return { outcome: 'signed_in', token, session: { account: toAccount(row), csrfToken }, expiresAt };
+    const account = toAccount({ ...row, locked_until: null });
+    return { outcome: 'signed_in', token, session: { account, csrfToken }, expiresAt };
   }
 
   /** The live session a cookie names, or null (unknown, expired, or its account removed). */

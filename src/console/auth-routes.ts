@@ -58,6 +58,8 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   };
 
   app.get('/login', (c) => showLogin(c, 200, null));
+  const tooMany = (c: Parameters<MiddlewareHandler<ConsoleEnv>>[0]) =>
+    showLogin(c, 429, message('error', 'Too many failed sign-ins: wait a few minutes, then try again.'));
 
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();
@@ -66,18 +68,23 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     const name = String(form.name ?? '').trim();
     const account = `account:${name}`;
     const address = `address:${clientAddress(c, deps.transport)}`;
-    if (!byAccount.allows([account]) || !byAddress.allows([address]))
-      return showLogin(c, 429, message('error', 'Too many failed sign-ins: wait a few minutes, then try again.'));
+    // Counted before the password check (forgiven on success): concurrent attempts must see each other.
+    const at = Date.now();
+    if (!byAccount.attempt([account], at)) return tooMany(c);
+    if (!byAddress.attempt([address], at)) {
+      byAccount.forgive([account], at);
+      return tooMany(c);
+    }
     const r = await deps.sessions.signIn(name, String(form.password ?? ''));
     if (r.outcome !== 'signed_in') {
-      byAccount.fail([account]);
-      byAddress.fail([address]);
       const text =
         r.outcome === 'locked'
           ? 'This account is locked after too many wrong passwords: try again in 15 minutes, or ask an operator to run stripe-credits console user unlock NAME.'
           : 'Wrong account name or password.';
       return showLogin(c, r.outcome === 'locked' ? 403 : 401, message('error', text));
     }
+    byAccount.forgive([account], at);
+    byAddress.forgive([address], at);
     deleteCookie(c, LOGIN_COOKIE, { path: '/' });
     setCookie(c, SESSION_COOKIE, r.token, cookieOptions(c, deps.transport, SESSION_COOKIE_SECONDS));
     return c.redirect('/review', 303);

@@ -72,11 +72,22 @@ export class FailureLimiter {
     return kept;
   }
 
-  allows(keys: readonly string[], now = Date.now()): boolean {
-    return keys.every((k) => this.recent(k, now).length < this.limit);
+  /**
+   * Counts an attempt as failed before it is checked, so that concurrent attempts see each other;
+   * false (nothing counted) when a key is past its limit. `forgive` takes it back when it succeeds.
+   */
+  attempt(keys: readonly string[], now = Date.now()): boolean {
+    if (!keys.every((k) => this.recent(k, now).length < this.limit)) return false;
+    for (const k of keys) this.failures.set(k, [...this.recent(k, now), now]);
+    return true;
   }
 
-  fail(keys: readonly string[], now = Date.now()): void {
-    for (const k of keys) this.failures.set(k, [...this.recent(k, now), now]);
+  forgive(keys: readonly string[], at: number): void {
+    for (const k of keys) {
+      const times = this.failures.get(k) ?? [];
+      const i = times.indexOf(at);
+      if (i >= 0) times.splice(i, 1);
+      if (times.length === 0) this.failures.delete(k);
+    }
   }
 }

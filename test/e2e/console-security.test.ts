@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
+import { engines } from '../helpers/engines.js';
+
+/**
+ * The console's defences under misuse, over HTTP against `serve`'s server on 127.0.0.1: concurrent
+ * guessing, repeated confirms, forged proxy headers, oversized bodies, forged log lines.
+ */
+
+async function addAccount(w: ConsoleWorld, name: string, role: string) {
+  const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** Sign-in forms, each with its own CSRF cookie, ready to be posted at once. */
+async function loginForms(url: string, n: number) {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new Client(url);
+      return { c, csrf: Client.csrf((await c.request('/login')).text) };
+    }),
+  );
+}
+
+describe.each(engines())('console security (%s)', (engine) => {
+  describe.concurrent('sign-in', () => {
+    it('concurrent wrong passwords: at most five are checked, then the account is locked, the right one refused', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'sam', 'support');
+      const { url } = await w.serve();
+      const forms = await loginForms(url, 20);
+      const results = await Promise.all(
+        forms.map(({ c, csrf }, i) => c.request('/login', { form: { csrf, name: 'sam', password: `wrong ${i}` } })),
+      );
+      // 401 is "wrong password": a checked password that was not the last one allowed.
+      expect(results.filter((r) => r.status === 401).length).toBeLessThanOrEqual(4);
+      expect(results.filter((r) => r.status === 303)).toEqual([]);
+      const [row] = await w.app.query<{ locked_until: string | null }>(
+        'SELECT locked_until FROM stripe_credits_console_users WHERE name = ?',
+        'sam',
+      );
+      expect(row!.locked_until).not.toBeNull();
+      expect((await new Client(url).signIn('sam', PASSWORD)).status).not.toBe(303);
+    });
+  });
+});
