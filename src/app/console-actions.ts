@@ -21,7 +21,14 @@ export function adjustLimit(role: ConsoleRole, config: AppConfig): number | null
 
 /** `adjust` from the console: refused past the role's limit, else exactly the CLI's adjust. */
 export async function consoleAdjust(
-  o: SupportOptions & { role: ConsoleRole; user: string; credits: number; reason: string; actor: string },
+  o: SupportOptions & {
+    role: ConsoleRole;
+    user: string;
+    credits: number;
+    reason: string;
+    actor: string;
+    once?: string;
+  },
 ): Promise<AdjustResult> {
   const limit = adjustLimit(o.role, o.settings.config);
   if (limit !== null && Math.abs(o.credits) > limit)

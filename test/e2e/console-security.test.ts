@@ -43,4 +43,32 @@ describe.each(engines())('console security (%s)', (engine) => {
       expect((await new Client(url).signIn('sam', PASSWORD)).status).not.toBe(303);
     });
   });
+
+  describe.concurrent('writes', () => {
+    it('confirming one adjust preview twice (double click, reload) writes one entry; the result is a page of its own', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('sam', PASSWORD);
+      const csrf = Client.csrf((await c.request('/adjust?user=2')).text);
+      const form = { csrf, user: 'ben@example.com', credits: '+40', reason: 'goodwill, ticket 4712' };
+      const preview = await c.request('/adjust/preview', { form });
+      expect(preview.status, preview.text).toBe(200);
+      const once = /name="once" value="([^"]+)"/.exec(preview.text)?.[1] ?? '';
+      const confirm = { ...form, once };
+      const [a, b] = await Promise.all([
+        c.request('/adjust', { form: confirm }),
+        c.request('/adjust', { form: confirm }),
+      ]);
+      const again = await c.request('/adjust', { form: confirm });
+      expect(await w.app.query('SELECT user_id, credits, actor FROM credit_ledger')).toEqual([
+        { user_id: '2', credits: 40, actor: 'sam' },
+      ]);
+      expect([a, b, again].map((r) => r.status)).toEqual([303, 303, 303]);
+      const done = await c.request(again.location!);
+      expect(done.status, done.text).toBe(200);
+      expect(done.text).toContain('nothing written again');
+      expect(done.text).toContain('Balance now 40');
+    });
+  });
 });

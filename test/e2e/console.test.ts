@@ -402,14 +402,15 @@ describe.each(engines())('console (%s)', (engine) => {
         const form = { csrf, user: 'ben@example.com', credits, reason: 'goodwill, ticket 4712' };
         const preview = await c.request('/adjust/preview', { form });
         expect(preview.status, preview.text).toBe(200);
-        return c.request('/adjust', { form });
+        const once = /name="once" value="([^"]+)"/.exec(preview.text)?.[1] ?? '';
+        return c.request('/adjust', { form: { ...form, once } });
       };
       const over = await adjust('sam', '+1001');
       expect(over.status).toBe(403);
       expect(over.text).toContain('console.maxAdjustCredits: 1000');
       expect(await ledger(w)).toEqual([]);
-      expect((await adjust('sam', '-1000')).status).toBe(200);
-      expect((await adjust('ada', '+5000')).status).toBe(200);
+      expect((await adjust('sam', '-1000')).status).toBe(303);
+      expect((await adjust('ada', '+5000')).status).toBe(303);
       expect(await ledger(w)).toEqual([
         { user_id: '2', credits: -1000, actor: 'sam', reason: 'goodwill, ticket 4712' },
         { user_id: '2', credits: 5000, actor: 'ada', reason: 'goodwill, ticket 4712' },
