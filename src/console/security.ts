@@ -1,37 +1,67 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import type { Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { ConsoleRole, SignedIn } from '../app/console-accounts.js';
+import { UsageError } from '../errors.js';
 
 /** How the console is reached: over TLS itself, or behind a proxy whose forwarded headers it trusts. */
 export interface Transport {
   tls: boolean;
   behindProxy: boolean;
+  /** The proxies' own addresses: forwarded headers count only on a connection from one of them. */
+  trustedProxies: BlockList;
 }
 
 export const SESSION_COOKIE = 'sc_session';
 /** Before sign-in there is no session: the login form's CSRF token is a cookie of its own (double submit). */
 export const LOGIN_COOKIE = 'sc_login';
 
-/** Secure cookies when the browser talks HTTPS: our own TLS, or the proxy says so (trusted only with --behind-proxy). */
-export function isHttps(c: Context, t: Transport): boolean {
-  return t.tls || (t.behindProxy && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https');
+/** The proxy's address when none is given: on the same machine. */
+export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.1', '::1'];
+
+/** `--trusted-proxy` values (an address, or a network as ADDR/BITS) as a list to check peers against. */
+export function trustedProxyList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const raw of entries) {
+    const [addr = '', bits, extra] = raw.trim().split('/');
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    const prefix = bits === undefined ? (type === 'ipv6' ? 128 : 32) : Number(bits);
+    const max = type === 'ipv6' ? 128 : 32;
+    if (!isIP(addr) || extra !== undefined || !/^\d+$/.test(bits ?? '0') || prefix > max)
+      throw new UsageError(`--trusted-proxy: not an IP address or ADDR/BITS network: '${raw}'`);
+    list.addSubnet(addr, prefix, type);
+  }
+  return list;
 }
 
-/** The client's address: the socket's, or behind a proxy the address the proxy appended last. */
+/** The socket's peer, an IPv4 address mapped into IPv6 (::ffff:a.b.c.d) written as IPv4. */
+function peerAddress(c: Context): string {
+  const a = getConnInfo(c).remote.address ?? '';
+  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+}
+
+/** The connection comes from a trusted proxy: only then do X-Forwarded-* headers count. */
+function fromTrustedProxy(c: Context, t: Transport): boolean {
+  const peer = peerAddress(c);
+  return t.behindProxy && isIP(peer) !== 0 && t.trustedProxies.check(peer, isIP(peer) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** The client's address: the socket's, or from a trusted proxy the address that proxy appended last. */
 export function clientAddress(c: Context, t: Transport): string {
-  if (t.behindProxy) {
+  if (fromTrustedProxy(c, t)) {
     const forwarded = c.req.header('x-forwarded-for')?.split(',').pop()?.trim();
     if (forwarded) return forwarded;
   }
-  return getConnInfo(c).remote.address ?? 'unknown';
+  return peerAddress(c) || 'unknown';
 }
 
-export function cookieOptions(c: Context, t: Transport, maxAgeSeconds?: number) {
+/** Secure over our own TLS, and always behind a proxy: it terminates TLS for the browser. */
+export function cookieOptions(_c: Context, t: Transport, maxAgeSeconds?: number) {
   return {
     httpOnly: true,
     sameSite: 'Strict' as const,
-    secure: isHttps(c, t),
+    secure: t.tls || t.behindProxy,
     path: '/',
     ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
   };

@@ -18,7 +18,7 @@ import { lookupRoutes } from './lookup-routes.js';
 import { reversalRoutes } from './reversal-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { runsRoutes } from './runs-routes.js';
-import { clientAddress, type Transport } from './security.js';
+import { DEFAULT_TRUSTED_PROXIES, clientAddress, trustedProxyList, type Transport } from './security.js';
 import { CONSOLE_CSS } from './style.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
@@ -28,6 +28,8 @@ export interface ConsoleOptions {
   port: number;
   tls: { cert: Buffer; key: Buffer } | null;
   behindProxy: boolean;
+  /** With behindProxy: the proxies' addresses or networks (default: loopback, a proxy on this machine). */
+  trustedProxies?: readonly string[];
   /** One line per request (never a cookie, a form field or a query string). */
   log: (line: string) => void;
 }
@@ -107,8 +109,9 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
 
 /** Starts the console; resolves once it listens (port 0 picks a free port: see `url`). */
 export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
+  const trustedProxies = trustedProxyList(o.trustedProxies ?? DEFAULT_TRUSTED_PROXIES);
   const sessions = await ConsoleSessions.open(o.support);
-  const transport = { tls: o.tls !== null, behindProxy: o.behindProxy };
+  const transport = { tls: o.tls !== null, behindProxy: o.behindProxy, trustedProxies };
   const app = consoleApp({ support: o.support, sessions, transport }, o.log);
   const server = o.tls
     ? createAdaptorServer({

@@ -44,6 +44,30 @@ describe.each(engines())('console security (%s)', (engine) => {
     });
   });
 
+  describe.concurrent('behind a proxy', () => {
+    it('X-Forwarded-For counts only from a trusted proxy; cookies are Secure behind any proxy', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const forged = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'http' };
+      // The proxy is elsewhere: this client on 127.0.0.1 is not it, whatever its headers say.
+      const elsewhere = await new Client(
+        (await w.serve({ behindProxy: true, trustedProxies: ['192.0.2.0/24'] })).url,
+      ).request('/login', { headers: forged });
+      expect(elsewhere.setCookie.find((s) => s.startsWith('sc_login='))).toMatch(/Secure/);
+      // The default: a proxy on this machine, whose header is believed.
+      const local = new Client((await w.serve({ behindProxy: true })).url);
+      expect((await local.request('/favicon.ico', { headers: forged })).status).toBe(204);
+      expect(w.log.filter((l) => / GET \/login /.test(l))).toEqual([expect.stringMatching(/Z 127\.0\.0\.1 - GET/)]);
+      expect(w.log.filter((l) => / GET \/favicon\.ico /.test(l))).toEqual([
+        expect.stringMatching(/Z 203\.0\.113\.7 - GET/),
+      ]);
+      const bad = await w.cli(['serve', '--behind-proxy', '--trusted-proxy', '10.0.0.1,not-an-ip', '--port', '0']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toContain(
+        "--trusted-proxy: not an IP address or ADDR/BITS network: 'not-an-ip'",
+      );
+    });
+  });
+
   describe.concurrent('writes', () => {
     it('confirming one adjust preview twice (double click, reload) writes one entry; the result is a page of its own', async (test) => {
       const w = await consoleWorld(engine, test);

@@ -26,7 +26,7 @@ export interface ConsoleWorld {
   /** `demo --serve` as a child process in the test's directory: the console's URL, the demo account's password, a stop. */
   demoServe(): Promise<{ url: string; password: string; stop(): Promise<number | null> }>;
   /** Starts the console (port 0 on 127.0.0.1) as `serve` does; stopped when the test ends. */
-  serve(opts?: { behindProxy?: boolean }): Promise<RunningConsole>;
+  serve(opts?: { behindProxy?: boolean; trustedProxies?: string[] }): Promise<RunningConsole>;
   log: string[];
 }
 
@@ -96,6 +96,7 @@ export async function consoleWorld(engine: EngineName, test: TestContext): Promi
         port: 0,
         tls: null,
         behindProxy: opts.behindProxy === true,
+        trustedProxies: opts.trustedProxies,
         log: (line) => log.push(line),
       });
       stops.push(() => c.close());
