@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DAY, now } from '../helpers/cli.js';
 import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
@@ -69,6 +70,44 @@ describe.each(engines())('console security (%s)', (engine) => {
   });
 
   describe.concurrent('writes', () => {
+    it("support's per-action limit covers the credits an assign or a reverse moves; admin has none", async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = w.sim.store.createCheckoutPayment({
+        created: now() - DAY,
+        email: 'ann.work@example.org',
+        amount: 150000,
+      }).paymentIntent!.id;
+      const since = String(now() - 7 * DAY);
+      expect((await w.cli(['reconcile', '--since', since, '--yes'])).code).toBe(3);
+      await addAccount(w, 'sam', 'support');
+      await addAccount(w, 'ada', 'admin');
+      const { url } = await w.serve();
+      const as = async (name: string) => {
+        const c = new Client(url);
+        await c.signIn(name, PASSWORD);
+        return { c, csrf: Client.csrf((await c.request('/review')).text) };
+      };
+      const sam = await as('sam');
+      const assign = { csrf: sam.csrf, payment: pi, user: '1', reason: 'ticket 4711' };
+      expect((await sam.c.request('/assign/preview', { form: assign })).text).toContain('More than your limit of 1000');
+      const refused = await sam.c.request('/assign', { form: assign });
+      expect(refused.status).toBe(403);
+      expect(refused.text).toContain('console.maxAdjustCredits: 1000');
+      expect(await w.app.query('SELECT credits FROM credit_ledger')).toEqual([]);
+      const ada = await as('ada');
+      expect((await ada.c.request('/assign', { form: { ...assign, csrf: ada.csrf } })).status).toBe(200);
+
+      const refund = w.sim.store.refund(pi, undefined, { created: -60 })!.id;
+      expect((await w.cli(['reconcile', '--since', since])).code).toBe(3);
+      const reverse = { csrf: sam.csrf, id: refund, action: 'reverse', reason: 'refund approved' };
+      expect((await sam.c.request('/reversal', { form: reverse })).status).toBe(403);
+      expect(await w.app.query("SELECT credits FROM credit_ledger WHERE kind = 'reversal'")).toEqual([]);
+      expect((await ada.c.request('/reversal', { form: { ...reverse, csrf: ada.csrf } })).status).toBe(200);
+      expect(await w.app.query("SELECT credits, actor FROM credit_ledger WHERE kind = 'reversal'")).toEqual([
+        { credits: -1500, actor: 'ada' },
+      ]);
+    });
+
     it('confirming one adjust preview twice (double click, reload) writes one entry; the result is a page of its own', async (test) => {
       const w = await consoleWorld(engine, test);
       await addAccount(w, 'sam', 'support');
