@@ -30,6 +30,8 @@ const LOCK_MS = 15 * 60_000;
 /** A session ends this long after sign-in, whatever happens in between. */
 const SESSION_MS = 8 * 3600_000;
 const MIN_PASSWORD = 10;
+/** Longer passwords are refused without hashing: a sign-in must not make the server hash megabytes. */
+const MAX_PASSWORD = 1024;
 
 export interface ConsoleAccount {
   name: string;
@@ -94,6 +96,8 @@ export async function addConsoleUser(
   const name = checkName(o.name);
   if (o.password.length < MIN_PASSWORD)
     throw new UsageError(`the password must have at least ${MIN_PASSWORD} characters`);
+  if (o.password.length > MAX_PASSWORD)
+    throw new UsageError(`the password must have at most ${MAX_PASSWORD} characters`);
   const row = {
     name,
     role: o.role,
@@ -170,6 +174,8 @@ export class ConsoleSessions {
    * before the (slow) check, so that concurrent sign-ins check at most LOCK_AFTER_FAILURES passwords.
    */
   async signIn(name: string, password: string, now = new Date()): Promise<SignInResult> {
+    // No account has one this long: refused before it counts against the account or costs a hash.
+    if (password.length > MAX_PASSWORD) return { outcome: 'refused' };
     const lockUntil = new Date(now.getTime() + LOCK_MS).toISOString();
     const o = { limit: LOCK_AFTER_FAILURES, now: now.toISOString(), lockUntil };
     const row = await claimLoginAttempt(this.open.db, name, o);

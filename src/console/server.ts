@@ -2,6 +2,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { html } from 'hono/html';
 import { ConsoleSessions } from '../app/console-accounts.js';
 import type { SupportOptions } from '../app/corrections.js';
@@ -84,10 +85,14 @@ function onError(support: SupportOptions, log: (line: string) => void) {
   };
 }
 
+const MAX_BODY_BYTES = 64 * 1024;
+
 /** The console's routes: public sign-in and stylesheet, everything else behind a session. */
 export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
   app.use('*', requestLog(deps.transport, log), SECURITY_HEADERS);
+  // Every form is small: a bigger body is refused before anything reads it, sign-in included.
+  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.text('request body too large\n', 413) }));
   app.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
   app.get('/favicon.ico', (c) => c.body(null, 204));
   authRoutes(app, deps);

@@ -43,6 +43,23 @@ describe.each(engines())('console security (%s)', (engine) => {
       expect(row!.locked_until).not.toBeNull();
       expect((await new Client(url).signIn('sam', PASSWORD)).status).not.toBe(303);
     });
+
+    it('a big body is refused before sign-in; an overlong password is neither hashed nor counted', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      const csrf = Client.csrf((await c.request('/login')).text);
+      const big = await c.request('/login', { form: { csrf, name: 'sam', password: 'x'.repeat(100_000) } });
+      expect(big.status).toBe(413);
+      const long = await c.request('/login', { form: { csrf, name: 'sam', password: 'x'.repeat(2000) } });
+      expect(long.status).toBe(401);
+      expect(await w.app.query('SELECT failed_attempts FROM stripe_credits_console_users')).toEqual([
+        { failed_attempts: 0 },
+      ]);
+      const add = await w.cli(['console', 'user', 'add', 'joe', '--role', 'viewer'], `${'y'.repeat(2000)}\n`);
+      expect(add.code).toBe(2);
+      expect(add.stderr.split('\n')[0]).toContain('at most 1024 characters');
+    });
   });
 
   describe.concurrent('behind a proxy', () => {
