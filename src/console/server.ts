@@ -40,15 +40,24 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-/** One line per request: when, who, what, the outcome. The path only: a query may hold an email. */
+/** A field of the request log as one token: a space, a line break or a control character could forge a line. */
+function logField(s: string): string {
+  return s.replace(/[\s\p{Cc}]/gu, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * One line per request: when, who, what, the outcome. The path only (a query may hold an email), as
+ * the client sent it, still percent-encoded: decoded, %0a would start a line of the client's own.
+ */
 function requestLog(t: Transport, log: (line: string) => void): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
     const who = c.get('session')?.account.name ?? '-';
     const ms = Math.round(performance.now() - started);
+    const path = logField(new URL(c.req.url).pathname);
     log(
-      `${new Date().toISOString()} ${clientAddress(c, t)} ${who} ${c.req.method} ${c.req.path} ${c.res.status} ${ms}ms`,
+      `${new Date().toISOString()} ${logField(clientAddress(c, t))} ${who} ${c.req.method} ${path} ${c.res.status} ${ms}ms`,
     );
   };
 }

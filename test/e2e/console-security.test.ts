@@ -78,6 +78,15 @@ describe.each(engines())('console security (%s)', (engine) => {
       expect(w.log.filter((l) => / GET \/favicon\.ico /.test(l))).toEqual([
         expect.stringMatching(/Z 203\.0\.113\.7 - GET/),
       ]);
+      // A forged line in the path or, through the proxy, in the forwarded address: still one line each.
+      const forge = '2026-01-01T00:00:00.000Z 127.0.0.1 ada POST /adjust 303 1ms';
+      await local.request(`/review%0a${encodeURIComponent(forge)}`);
+      await local.request('/login', { headers: { 'x-forwarded-for': `198.51.100.1 ada POST /adjust` } });
+      expect(w.log.filter((l) => l.includes('\n') || / ada POST /.test(l))).toEqual([]);
+      expect(w.log).toContainEqual(
+        expect.stringMatching(/ 198\.51\.100\.1\\x20ada\\x20POST\\x20\/adjust - GET \/login /),
+      );
+      expect(w.log).toContainEqual(expect.stringMatching(/ GET \/review%0a2026-01-01T00%3A/));
       const bad = await w.cli(['serve', '--behind-proxy', '--trusted-proxy', '10.0.0.1,not-an-ip', '--port', '0']);
       expect(bad.code).toBe(2);
       expect(bad.stderr.split('\n')[0]).toContain(
