@@ -147,7 +147,8 @@ export interface SignedIn {
 export type SignInResult =
   | { outcome: 'signed_in'; token: string; session: SignedIn; expiresAt: string }
   | { outcome: 'refused' }
-  | { outcome: 'locked' };
+  | { outcome: 'locked' }
+  | { outcome: 'unknown' };
 
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -183,7 +184,7 @@ export class ConsoleSessions {
       const known = await consoleUser(this.open.db, name);
       // The same work as for a real account, so that timing does not tell which names exist.
       if (!known) await passwordMatches(password, `scrypt$${randomBytes(16).toString('base64')}$AAAA`);
-      return { outcome: known ? 'locked' : 'refused' };
+      return { outcome: known ? 'locked' : 'unknown' };
     }
     if (!(await passwordMatches(password, row.password_hash)))
       return { outcome: Number(row.failed_attempts) >= LOCK_AFTER_FAILURES ? 'locked' : 'refused' };

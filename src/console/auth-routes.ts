@@ -16,6 +16,10 @@ import {
 import type { ConsoleEnv, ConsoleDeps } from './types.js';
 
 const FAILURE_WINDOW_MS = 15 * 60_000;
+
+const REFUSED_TEXT =
+  'Wrong account name or password. After five wrong passwords an account is locked for 15 minutes (an operator can lift it with stripe-credits console user unlock NAME).';
+const REFUSAL_NOTE = { refused: 'wrong password', locked: 'account locked', unknown: 'no such account' } as const;
 const SESSION_COOKIE_SECONDS = 8 * 3600;
 
 function loginPage(token: string, note: Html | null): Html {
@@ -58,8 +62,10 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   };
 
   app.get('/login', (c) => showLogin(c, 200, null));
-  const tooMany = (c: Parameters<MiddlewareHandler<ConsoleEnv>>[0]) =>
-    showLogin(c, 429, message('error', 'Too many failed sign-ins: wait a few minutes, then try again.'));
+  const tooMany = (c: Parameters<MiddlewareHandler<ConsoleEnv>>[0]) => {
+    c.set('logNote', 'sign-in refused: too many failures');
+    return showLogin(c, 429, message('error', 'Too many failed sign-ins: wait a few minutes, then try again.'));
+  };
 
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();
@@ -77,11 +83,10 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     }
     const r = await deps.sessions.signIn(name, String(form.password ?? ''));
     if (r.outcome !== 'signed_in') {
-      const text =
-        r.outcome === 'locked'
-          ? 'This account is locked after too many wrong passwords: try again in 15 minutes, or ask an operator to run stripe-credits console user unlock NAME.'
-          : 'Wrong account name or password.';
-      return showLogin(c, r.outcome === 'locked' ? 403 : 401, message('error', text));
+      // One answer whether the name is unknown, the password wrong or the account locked: the page
+      // must not tell a guesser which names exist. The operator's log line says which it was.
+      c.set('logNote', `sign-in refused: ${REFUSAL_NOTE[r.outcome]}`);
+      return showLogin(c, 401, message('error', REFUSED_TEXT));
     }
     byAccount.forgive([account], at);
     byAddress.forgive([address], at);

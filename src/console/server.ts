@@ -56,8 +56,9 @@ function requestLog(t: Transport, log: (line: string) => void): MiddlewareHandle
     const who = c.get('session')?.account.name ?? '-';
     const ms = Math.round(performance.now() - started);
     const path = logField(new URL(c.req.url).pathname);
+    const note = c.get('logNote');
     log(
-      `${new Date().toISOString()} ${logField(clientAddress(c, t))} ${who} ${c.req.method} ${path} ${c.res.status} ${ms}ms`,
+      `${new Date().toISOString()} ${logField(clientAddress(c, t))} ${who} ${c.req.method} ${path} ${c.res.status} ${ms}ms${note ? ` (${note})` : ''}`,
     );
   };
 }

@@ -33,15 +33,36 @@ describe.each(engines())('console security (%s)', (engine) => {
       const results = await Promise.all(
         forms.map(({ c, csrf }, i) => c.request('/login', { form: { csrf, name: 'sam', password: `wrong ${i}` } })),
       );
-      // 401 is "wrong password": a checked password that was not the last one allowed.
-      expect(results.filter((r) => r.status === 401).length).toBeLessThanOrEqual(4);
       expect(results.filter((r) => r.status === 303)).toEqual([]);
+      // The log says why each was refused: "wrong password" is a checked password that did not lock.
+      expect(w.log.filter((l) => l.includes('(sign-in refused: wrong password)')).length).toBeLessThanOrEqual(4);
+      expect(w.log.filter((l) => l.includes('(sign-in refused: account locked)')).length).toBeGreaterThanOrEqual(1);
       const [row] = await w.app.query<{ locked_until: string | null }>(
         'SELECT locked_until FROM stripe_credits_console_users WHERE name = ?',
         'sam',
       );
       expect(row!.locked_until).not.toBeNull();
       expect((await new Client(url).signIn('sam', PASSWORD)).status).not.toBe(303);
+    });
+
+    it('a locked account and an unknown name get the same answer; the log tells the operator which', async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'sam', 'support');
+      const c = new Client((await w.serve()).url);
+      for (let i = 0; i < 5; i++) await c.signIn('sam', `wrong ${i}`);
+      const locked = await c.signIn('sam', PASSWORD);
+      const unknown = await c.signIn('nobody', PASSWORD);
+      expect([locked.status, unknown.status]).toEqual([401, 401]);
+      const said = (text: string) => /role="alert">([^<]*)</.exec(text)?.[1];
+      expect(said(locked.text)).toBe(said(unknown.text));
+      expect(w.log.filter((l) => l.includes('POST /login 401')).map((l) => /\(([^)]+)\)$/.exec(l)?.[1])).toEqual([
+        ...Array(4).fill('sign-in refused: wrong password'),
+        'sign-in refused: account locked',
+        'sign-in refused: account locked',
+        'sign-in refused: no such account',
+      ]);
+      const list = await w.cli(['console', 'user', 'list', '--json']);
+      expect(JSON.parse(list.stdout).accounts[0].lockedUntil).not.toBeNull();
     });
 
     it('a big body is refused before sign-in; an overlong password is neither hashed nor counted', async (test) => {
