@@ -4,6 +4,8 @@ import type { Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { ConsoleRole, SignedIn } from '../app/console-accounts.js';
 import { UsageError } from '../errors.js';
+import { locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
+import type { SupportOptions } from '../app/corrections.js';
 
 /** How the console is reached: over TLS itself, or behind a proxy whose forwarded headers it trusts. */
 export interface Transport {
@@ -65,6 +67,12 @@ export function cookieOptions(_c: Context, t: Transport, maxAgeSeconds?: number)
     path: '/',
     ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
   };
+}
+
+/** The CLI's mask for any text from the database or an error: the database password never reaches a page or the log. */
+export function redactor(support: SupportOptions): (text: string) => string {
+  const secrets = locationSecrets(support.settings.db);
+  return (text) => redactSecrets(maskDbUrl(text), secrets);
 }
 
 export function newToken(): string {

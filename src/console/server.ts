@@ -6,7 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { html } from 'hono/html';
 import { ConsoleSessions } from '../app/console-accounts.js';
 import type { SupportOptions } from '../app/corrections.js';
-import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
+import { databaseError } from '../app/redact.js';
 import { ConsoleRefusal } from '../app/console-actions.js';
 import { CliError } from '../errors.js';
 import { adjustRoutes } from './adjust-routes.js';
@@ -19,7 +19,7 @@ import { lookupRoutes } from './lookup-routes.js';
 import { reversalRoutes } from './reversal-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { runsRoutes } from './runs-routes.js';
-import { DEFAULT_TRUSTED_PROXIES, clientAddress, trustedProxyList, type Transport } from './security.js';
+import { DEFAULT_TRUSTED_PROXIES, clientAddress, redactor, trustedProxyList, type Transport } from './security.js';
 import { CONSOLE_CSS } from './style.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
@@ -79,8 +79,7 @@ const SECURITY_HEADERS: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
  * and a log line. Both pass the CLI's mask first: the database password never reaches a page or the log.
  */
 function onError(support: SupportOptions, log: (line: string) => void) {
-  const secrets = locationSecrets(support.settings.db);
-  const clean = (s: string) => redactSecrets(maskDbUrl(s), secrets);
+  const clean = redactor(support);
   return async (e: Error, c: Context<ConsoleEnv>) => {
     const session = c.get('session') ?? null;
     const known = e instanceof CliError ? e : await databaseError(e);

@@ -117,6 +117,28 @@ describe.each(engines())('console security (%s)', (engine) => {
   });
 
   describe.concurrent('writes', () => {
+    it("the runs page masks a run's error as the CLI does: a database password never reaches a page", async (test) => {
+      const w = await consoleWorld(engine, test);
+      expect((await w.cli(['migrate'])).code).toBe(0);
+      const started = new Date(Date.now() - 3_600_000).toISOString();
+      await w.app.exec(
+        `INSERT INTO stripe_credits_runs (mode, since, until, status, started_at, finished_at, actor, error)
+         VALUES ('apply', ?, ?, 'failed', ?, ?, 'cron', ?)`,
+        started,
+        started,
+        started,
+        started,
+        'connect ECONNREFUSED postgres://credits:Hunter2-secret@db.internal/app',
+      );
+      await addAccount(w, 'ada', 'admin');
+      const c = new Client((await w.serve()).url);
+      await c.signIn('ada', PASSWORD);
+      const runs = await c.request('/runs');
+      expect(runs.status, runs.text).toBe(200);
+      expect(runs.text).toContain('connect ECONNREFUSED postgres://credits:***@db.internal/app');
+      expect(runs.text).not.toContain('Hunter2');
+    });
+
     it("support's per-action limit covers the credits an assign or a reverse moves; admin has none", async (test) => {
       const w = await consoleWorld(engine, test);
       const pi = w.sim.store.createCheckoutPayment({
