@@ -55,24 +55,58 @@ function checkName(name: string): string {
   return name;
 }
 
-// Node's scrypt defaults (N=16384, r=8, p=1): about 16 MiB and a few tens of ms per check.
+/**
+ * scrypt's cost, stored in each hash (`scrypt$N$r$p$salt$hash`) so that it can be raised later and
+ * older hashes still verify. Twice Node's default N: every sign-in (an unknown name too) pays it,
+ * and OWASP's N=2^17 made the sign-in tests too slow on a busy machine. maxmem must allow it.
+ */
+const COST = { N: 2 ** 15, r: 8, p: 1 };
+/** The first hashes had no parameters: `scrypt$salt$hash`, made with Node's defaults. */
+const LEGACY_COST = { N: 2 ** 14, r: 8, p: 1 };
 const KEYLEN = 32;
+/** Accepted from a stored hash: a changed row must not make a sign-in allocate gigabytes. */
+const MAX_N = 2 ** 20;
 
-function scryptAsync(password: string, salt: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, KEYLEN, (e, key) => (e ? reject(e) : resolve(key))));
+type Cost = typeof COST;
+
+function scryptAsync(password: string, salt: Buffer, cost: Cost): Promise<Buffer> {
+  const maxmem = 128 * cost.N * cost.r * cost.p + 32 * 1024 * 1024;
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, KEYLEN, { ...cost, maxmem }, (e, key) => (e ? reject(e) : resolve(key))),
+  );
 }
 
 async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  return `scrypt$${salt.toString('base64')}$${(await scryptAsync(password, salt)).toString('base64')}`;
+  const key = await scryptAsync(password, salt, COST);
+  return `scrypt$${COST.N}$${COST.r}$${COST.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** A stored hash's cost, salt and key; null for anything this version cannot verify. */
+function parseHash(stored: string): { cost: Cost; salt: string; hash: string } | null {
+  const parts = stored.split('$');
+  if (parts[0] !== 'scrypt') return null;
+  if (parts.length === 3 && parts[1] && parts[2]) return { cost: LEGACY_COST, salt: parts[1], hash: parts[2] };
+  if (parts.length !== 6 || !parts[4] || !parts[5]) return null;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const ok =
+    Number.isInteger(N) && N > 1 && N <= MAX_N && (N & (N - 1)) === 0 && r >= 1 && r <= 32 && p >= 1 && p <= 16;
+  return ok && Number.isInteger(r) && Number.isInteger(p)
+    ? { cost: { N, r, p }, salt: parts[4], hash: parts[5] }
+    : null;
 }
 
 async function passwordMatches(password: string, stored: string): Promise<boolean> {
-  const [scheme, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const want = Buffer.from(hash, 'base64');
-  const got = await scryptAsync(password, Buffer.from(salt, 'base64'));
+  const parsed = parseHash(stored);
+  if (!parsed) return false;
+  const want = Buffer.from(parsed.hash, 'base64');
+  const got = await scryptAsync(password, Buffer.from(parsed.salt, 'base64'), parsed.cost);
   return want.length === got.length && timingSafeEqual(want, got);
+}
+
+/** The same work as checking a real account's password, so that timing does not tell which names exist. */
+function checkNobody(password: string): Promise<boolean> {
+  return passwordMatches(password, `scrypt$${COST.N}$${COST.r}$${COST.p}$${randomBytes(16).toString('base64')}$AAAA`);
 }
 
 function toAccount(r: { name: string; role: string; created_at: string; locked_until: string | null }): ConsoleAccount {
@@ -182,8 +216,7 @@ export class ConsoleSessions {
     const row = await claimLoginAttempt(this.open.db, name, o);
     if (!row) {
       const known = await consoleUser(this.open.db, name);
-      // The same work as for a real account, so that timing does not tell which names exist.
-      if (!known) await passwordMatches(password, `scrypt$${randomBytes(16).toString('base64')}$AAAA`);
+      if (!known) await checkNobody(password);
       return { outcome: known ? 'locked' : 'unknown' };
     }
     if (!(await passwordMatches(password, row.password_hash)))

@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DAY, now } from '../helpers/cli.js';
 import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
@@ -63,6 +64,22 @@ describe.each(engines())('console security (%s)', (engine) => {
       ]);
       const list = await w.cli(['console', 'user', 'list', '--json']);
       expect(JSON.parse(list.stdout).accounts[0].lockedUntil).not.toBeNull();
+    });
+
+    it("a password hash keeps scrypt's cost (N=2^15); a hash from before, without it, still signs in", async (test) => {
+      const w = await consoleWorld(engine, test);
+      await addAccount(w, 'sam', 'support');
+      const [row] = await w.app.query<{ password_hash: string }>(
+        'SELECT password_hash FROM stripe_credits_console_users',
+      );
+      expect(row!.password_hash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+      // The first format: scrypt$salt$hash with Node's defaults (N=2^14, r=8, p=1).
+      const salt = randomBytes(16);
+      const legacy = `scrypt$${salt.toString('base64')}$${scryptSync(PASSWORD, salt, 32).toString('base64')}`;
+      await w.app.exec('UPDATE stripe_credits_console_users SET password_hash = ?', legacy);
+      const c = new Client((await w.serve()).url);
+      expect((await c.signIn('sam', 'not the password')).status).toBe(401);
+      expect((await c.signIn('sam', PASSWORD)).status).toBe(303);
     });
 
     it('a big body is refused before sign-in; an overlong password is neither hashed nor counted', async (test) => {
