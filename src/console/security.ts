@@ -98,10 +98,23 @@ export function hasRole(s: SignedIn, role: ConsoleRole): boolean {
  */
 export class FailureLimiter {
   private readonly failures = new Map<string, number[]>();
+  private prunedAt = 0;
   constructor(
     private readonly limit: number,
     private readonly windowMs: number,
   ) {}
+
+  /** Keys seen now and then (an address, a made-up account name): how many the limiter holds. */
+  get keys(): number {
+    return this.failures.size;
+  }
+
+  /** Drops keys whose failures all left the window, once a window: names made up by a guesser must not pile up. */
+  private prune(now: number): void {
+    if (now - this.prunedAt < this.windowMs) return;
+    this.prunedAt = now;
+    for (const key of [...this.failures.keys()]) this.recent(key, now);
+  }
 
   private recent(key: string, now: number): number[] {
     const kept = (this.failures.get(key) ?? []).filter((t) => now - t < this.windowMs);
@@ -115,6 +128,7 @@ export class FailureLimiter {
    * false (nothing counted) when a key is past its limit. `forgive` takes it back when it succeeds.
    */
   attempt(keys: readonly string[], now = Date.now()): boolean {
+    this.prune(now);
     if (!keys.every((k) => this.recent(k, now).length < this.limit)) return false;
     for (const k of keys) this.failures.set(k, [...this.recent(k, now), now]);
     return true;
