@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { migrateToLatest, openDatabase, parseDbUrl, type OpenDb } from '../ledger/db.js';
 import { existingTables } from '../ledger/corrections.js';
 import {
+  claimLoginAttempt,
   clearFailedLogins,
   consoleUser,
   consoleUsers,
@@ -13,7 +14,6 @@ import {
   insertConsoleSession,
   insertConsoleUser,
   liveConsoleSession,
-  recordFailedLogin,
 } from '../ledger/console-accounts.js';
 import { openForReading, type SupportOptions } from './corrections.js';
 
@@ -27,6 +27,8 @@ export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
 
 // How many wrong passwords lock an account, for how long, and how long a session lasts: config.console.
 const MIN_PASSWORD = 10;
+/** Longer passwords are refused without hashing: a sign-in must not make the server hash megabytes. */
+const MAX_PASSWORD = 1024;
 
 export interface ConsoleAccount {
   name: string;
@@ -50,24 +52,58 @@ function checkName(name: string): string {
   return name;
 }
 
-// Node's scrypt defaults (N=16384, r=8, p=1): about 16 MiB and a few tens of ms per check.
+/**
+ * scrypt's cost, stored in each hash (`scrypt$N$r$p$salt$hash`) so that it can be raised later and
+ * older hashes still verify. Twice Node's default N: every sign-in (an unknown name too) pays it,
+ * and OWASP's N=2^17 made the sign-in tests too slow on a busy machine. maxmem must allow it.
+ */
+const COST = { N: 2 ** 15, r: 8, p: 1 };
+/** The first hashes had no parameters: `scrypt$salt$hash`, made with Node's defaults. */
+const LEGACY_COST = { N: 2 ** 14, r: 8, p: 1 };
 const KEYLEN = 32;
+/** Accepted from a stored hash: a changed row must not make a sign-in allocate gigabytes. */
+const MAX_N = 2 ** 20;
 
-function scryptAsync(password: string, salt: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, KEYLEN, (e, key) => (e ? reject(e) : resolve(key))));
+type Cost = typeof COST;
+
+function scryptAsync(password: string, salt: Buffer, cost: Cost): Promise<Buffer> {
+  const maxmem = 128 * cost.N * cost.r * cost.p + 32 * 1024 * 1024;
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, KEYLEN, { ...cost, maxmem }, (e, key) => (e ? reject(e) : resolve(key))),
+  );
 }
 
 async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  return `scrypt$${salt.toString('base64')}$${(await scryptAsync(password, salt)).toString('base64')}`;
+  const key = await scryptAsync(password, salt, COST);
+  return `scrypt$${COST.N}$${COST.r}$${COST.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** A stored hash's cost, salt and key; null for anything this version cannot verify. */
+function parseHash(stored: string): { cost: Cost; salt: string; hash: string } | null {
+  const parts = stored.split('$');
+  if (parts[0] !== 'scrypt') return null;
+  if (parts.length === 3 && parts[1] && parts[2]) return { cost: LEGACY_COST, salt: parts[1], hash: parts[2] };
+  if (parts.length !== 6 || !parts[4] || !parts[5]) return null;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const ok =
+    Number.isInteger(N) && N > 1 && N <= MAX_N && (N & (N - 1)) === 0 && r >= 1 && r <= 32 && p >= 1 && p <= 16;
+  return ok && Number.isInteger(r) && Number.isInteger(p)
+    ? { cost: { N, r, p }, salt: parts[4], hash: parts[5] }
+    : null;
 }
 
 async function passwordMatches(password: string, stored: string): Promise<boolean> {
-  const [scheme, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const want = Buffer.from(hash, 'base64');
-  const got = await scryptAsync(password, Buffer.from(salt, 'base64'));
+  const parsed = parseHash(stored);
+  if (!parsed) return false;
+  const want = Buffer.from(parsed.hash, 'base64');
+  const got = await scryptAsync(password, Buffer.from(parsed.salt, 'base64'), parsed.cost);
   return want.length === got.length && timingSafeEqual(want, got);
+}
+
+/** The same work as checking a real account's password, so that timing does not tell which names exist. */
+function checkNobody(password: string): Promise<boolean> {
+  return passwordMatches(password, `scrypt$${COST.N}$${COST.r}$${COST.p}$${randomBytes(16).toString('base64')}$AAAA`);
 }
 
 function toAccount(r: { name: string; role: string; created_at: string; locked_until: string | null }): ConsoleAccount {
@@ -91,6 +127,8 @@ export async function addConsoleUser(
   const name = checkName(o.name);
   if (o.password.length < MIN_PASSWORD)
     throw new UsageError(`the password must have at least ${MIN_PASSWORD} characters`);
+  if (o.password.length > MAX_PASSWORD)
+    throw new UsageError(`the password must have at most ${MAX_PASSWORD} characters`);
   const row = {
     name,
     role: o.role,
@@ -140,7 +178,8 @@ export interface SignedIn {
 export type SignInResult =
   | { outcome: 'signed_in'; token: string; session: SignedIn; expiresAt: string }
   | { outcome: 'refused' }
-  | { outcome: 'locked' };
+  | { outcome: 'locked' }
+  | { outcome: 'unknown' };
 
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -165,20 +204,23 @@ export class ConsoleSessions {
     return new ConsoleSessions(open, o.settings.config.console);
   }
 
-  /** Checks a password; a locked account is refused even with the right one. */
+  /**
+   * Checks a password; a locked account is refused even with the right one. The attempt is counted
+   * before the (slow) check, so that concurrent sign-ins check at most console.lockAfterFailures passwords.
+   */
   async signIn(name: string, password: string, now = new Date()): Promise<SignInResult> {
-    const row = await consoleUser(this.open.db, name);
+    // No account has one this long: refused before it counts against the account or costs a hash.
+    if (password.length > MAX_PASSWORD) return { outcome: 'refused' };
+    const lockUntil = new Date(now.getTime() + this.limits.lockMinutes * 60_000).toISOString();
+    const o = { limit: this.limits.lockAfterFailures, now: now.toISOString(), lockUntil };
+    const row = await claimLoginAttempt(this.open.db, name, o);
     if (!row) {
-      // The same work as for a real account, so that timing does not tell which names exist.
-      await passwordMatches(password, `scrypt$${randomBytes(16).toString('base64')}$AAAA`);
-      return { outcome: 'refused' };
+      const known = await consoleUser(this.open.db, name);
+      if (!known) await checkNobody(password);
+      return { outcome: known ? 'locked' : 'unknown' };
     }
-    if (row.locked_until && row.locked_until > now.toISOString()) return { outcome: 'locked' };
-    if (!(await passwordMatches(password, row.password_hash))) {
-      const until = new Date(now.getTime() + this.limits.lockMinutes * 60_000).toISOString();
-      const n = await recordFailedLogin(this.open.db, name, this.limits.lockAfterFailures, until);
-      return n >= this.limits.lockAfterFailures ? { outcome: 'locked' } : { outcome: 'refused' };
-    }
+    if (!(await passwordMatches(password, row.password_hash)))
+      return { outcome: Number(row.failed_attempts) >= this.limits.lockAfterFailures ? 'locked' : 'refused' };
     await clearFailedLogins(this.open.db, name);
     await deleteExpiredConsoleSessions(this.open.db, now.toISOString());
     const token = randomBytes(32).toString('base64url');
@@ -191,7 +233,8 @@ export class ConsoleSessions {
       created_at: now.toISOString(),
       expires_at: expiresAt,
     });
-    return { outcome: 'signed_in', token, session: { account: toAccount(row), csrfToken }, expiresAt };
+    const account = toAccount({ ...row, locked_until: null });
+    return { outcome: 'signed_in', token, session: { account, csrfToken }, expiresAt };
   }
 
   /** The live session a cookie names, or null (unknown, expired, or its account removed). */

@@ -1,6 +1,15 @@
 import { UsageError } from '../errors.js';
 import type { AppConfig } from '../config.js';
-import { adjustCredits, type AdjustResult, type SupportOptions } from './corrections.js';
+import { previewAssign } from './assign-preview.js';
+import {
+  adjustCredits,
+  assignPayment,
+  type AdjustResult,
+  type AssignOptions,
+  type AssignResult,
+  type SupportOptions,
+} from './corrections.js';
+import { listReviewQueue, reverseReview, type ReversalReverseResult } from './reversal-review.js';
 import type { ConsoleRole } from './console-accounts.js';
 
 /** What the console adds to the CLI's writes: limits by role. The writes themselves are corrections.ts's. */
@@ -13,7 +22,7 @@ export class ConsoleRefusal extends UsageError {
   }
 }
 
-/** The most credits `role` may adjust in one entry: null for no limit (admin). */
+/** The most credits `role` may move in one action (adjust, assign, reverse): null for no limit (admin). */
 export function adjustLimit(role: ConsoleRole, config: AppConfig): number | null {
   if (role === 'admin') return null;
   return role === 'support' ? config.console.maxAdjustCredits : 0;
@@ -21,7 +30,14 @@ export function adjustLimit(role: ConsoleRole, config: AppConfig): number | null
 
 /** `adjust` from the console: refused past the role's limit, else exactly the CLI's adjust. */
 export async function consoleAdjust(
-  o: SupportOptions & { role: ConsoleRole; user: string; credits: number; reason: string; actor: string },
+  o: SupportOptions & {
+    role: ConsoleRole;
+    user: string;
+    credits: number;
+    reason: string;
+    actor: string;
+    once?: string;
+  },
 ): Promise<AdjustResult> {
   const limit = adjustLimit(o.role, o.settings.config);
   if (limit !== null && Math.abs(o.credits) > limit)
@@ -33,4 +49,34 @@ export async function consoleAdjust(
     );
   const { role: _role, ...rest } = o;
   return adjustCredits(rest);
+}
+
+/** Refuses an action that would move more credits than the role's per-action limit. */
+function withinLimit(role: ConsoleRole, config: AppConfig, credits: number, what: string): void {
+  const limit = adjustLimit(role, config);
+  if (limit !== null && credits > limit)
+    throw new ConsoleRefusal(
+      `${what} would move ${credits} credits, more than a ${role} account may in one action (console.maxAdjustCredits: ${limit})`,
+      'ask an admin',
+    );
+}
+
+/** `assign` from the console: the credits its plan would write count against the role's limit. */
+export async function consoleAssign(o: AssignOptions & { role: ConsoleRole }): Promise<AssignResult> {
+  const { role, ...rest } = o;
+  if (adjustLimit(role, o.settings.config) !== null) {
+    const p = await previewAssign({ ...rest });
+    withinLimit(role, o.settings.config, p.credits, `assigning ${p.paymentKey}`);
+  }
+  return assignPayment(rest);
+}
+
+/** A reversal from the console's review queue: the credits at stake count against the role's limit. */
+export async function consoleReverse(
+  o: SupportOptions & { role: ConsoleRole; id: string; reason: string; actor: string },
+): Promise<ReversalReverseResult> {
+  const { role, ...rest } = o;
+  const item = (await listReviewQueue(rest)).reversals.find((r) => r.id === o.id);
+  if (item) withinLimit(role, o.settings.config, Math.abs(item.credits), `reversing ${item.id}`);
+  return reverseReview(rest);
 }

@@ -537,11 +537,13 @@ export interface AdjustResult {
   user: UserInfo;
   entry: LedgerEntry;
   balance: number;
+  /** `once` had been used: nothing written, `entry` is the one its first use wrote. */
+  repeated: boolean;
 }
 
 /** A `manual` ledger entry for a user, with who and why. */
 export async function adjustCredits(
-  o: SupportOptions & { user: string; credits: number; reason: string; actor: string },
+  o: SupportOptions & { user: string; credits: number; reason: string; actor: string; once?: string },
 ): Promise<AdjustResult> {
   const max = o.settings.config.maxCreditsPerPayment;
   if (Math.abs(o.credits) > max) {
@@ -557,7 +559,7 @@ export async function adjustCredits(
     await migrateToLatest(open.db);
     // A manual entry takes the ledger's mode (test and live never mix in one ledger).
     const modes = await ledgerModes(open.db);
-    const row = await insertManual(
+    const { row, repeated } = await insertManual(
       open.db,
       {
         userId: user.id,
@@ -567,8 +569,10 @@ export async function adjustCredits(
         livemode: modes.length === 1 && modes[0] === true,
       },
       o.settings.config,
+      o.once,
     );
-    return { user, entry: toEntry(row), balance: await readBalance(open.db, o.settings.config, user.id) };
+    const balance = await readBalance(open.db, o.settings.config, user.id);
+    return { user, entry: toEntry(row), balance, repeated };
   } finally {
     await open.close();
   }

@@ -3,14 +3,18 @@ import { html } from 'hono/html';
 import { adjustLimit, consoleAdjust } from '../app/console-actions.js';
 import type { SignedIn } from '../app/console-accounts.js';
 import { parseCredits, requireText, userBalance } from '../app/corrections.js';
+import { UsageError } from '../errors.js';
 import { requireRole } from './auth-routes.js';
 import { csrfField, message, page, type Html } from './layout.js';
+import { newToken } from './security.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
 interface AdjustForm {
   user: string;
   credits: string;
   reason: string;
+  /** The preview's one-time key: a second confirm of the same preview (double click, reload) writes nothing. */
+  once: string;
 }
 
 async function adjustForm(c: Context<ConsoleEnv>): Promise<AdjustForm> {
@@ -19,6 +23,7 @@ async function adjustForm(c: Context<ConsoleEnv>): Promise<AdjustForm> {
     user: String(f.user ?? '').trim(),
     credits: String(f.credits ?? '').trim(),
     reason: String(f.reason ?? '').trim(),
+    once: String(f.once ?? '').trim(),
   };
 }
 
@@ -73,6 +78,7 @@ function previewBody(
         <input type="hidden" name="user" value="${b.user.id}" />
         <input type="hidden" name="credits" value="${String(credits)}" />
         <input type="hidden" name="reason" value="${reason}" />
+        <input type="hidden" name="once" value="${newToken()}" />
         <button type="submit">Confirm: write the entry</button>
         <a href="/lookup?q=${encodeURIComponent(b.user.id)}">Cancel</a>
       </form>
@@ -85,7 +91,7 @@ export function adjustRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
 
   app.get('/adjust', requireRole('support'), (c) => {
     const s = c.get('session');
-    return c.html(formPage(s, { user: c.req.query('user') ?? '', credits: '', reason: '' }, limitFor(s)));
+    return c.html(formPage(s, { user: c.req.query('user') ?? '', credits: '', reason: '', once: '' }, limitFor(s)));
   });
 
   app.post('/adjust/preview', requireRole('support'), async (c) => {
@@ -98,9 +104,12 @@ export function adjustRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     return c.html(page('Adjust credits: confirm', s, body));
   });
 
+  // Post/Redirect/Get: the result is a page of its own, so that reloading it posts nothing again.
   app.post('/adjust', requireRole('support'), async (c) => {
     const s = c.get('session');
     const f = await adjustForm(c);
+    if (!/^[A-Za-z0-9_-]{32,64}$/.test(f.once))
+      throw new UsageError('this confirmation has no valid one-time key', 'start again from the adjust form');
     const r = await consoleAdjust({
       ...deps.support,
       role: s.account.role,
@@ -108,14 +117,27 @@ export function adjustRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       credits: parseCredits(f.credits, { signed: true }),
       reason: requireText(f.reason, 'the reason'),
       actor: s.account.name,
+      once: f.once,
     });
-    const text = `Wrote entry ${r.entry.id}: ${r.entry.credits > 0 ? '+' : ''}${r.entry.credits} credits for user ${r.user.id}, by ${r.entry.actor}. Balance now ${r.balance}.`;
+    const q = new URLSearchParams({
+      user: r.user.id,
+      entry: String(r.entry.id),
+      ...(r.repeated ? { repeated: '1' } : {}),
+    });
+    return c.redirect(`/adjust/done?${q.toString()}`, 303);
+  });
+
+  app.get('/adjust/done', requireRole('support'), async (c) => {
+    const b = await userBalance({ ...deps.support, user: c.req.query('user') ?? '' });
+    const e = b.entries.find((x) => String(x.id) === c.req.query('entry') && x.kind === 'manual');
+    if (!e) throw new UsageError(`no manual entry ${c.req.query('entry') ?? ''} for user ${b.user.id}`);
+    const text = `${c.req.query('repeated') ? 'Already confirmed, nothing written again: entry' : 'Wrote entry'} ${e.id}: ${e.credits > 0 ? '+' : ''}${e.credits} credits for user ${b.user.id}, by ${e.actor}. Balance now ${b.balance}.`;
     return c.html(
       page(
         'Adjusted',
-        s,
+        c.get('session'),
         html`${message('ok', text)}
-          <p><a href="/lookup?q=${encodeURIComponent(r.user.id)}">See user ${r.user.id}</a></p>`,
+          <p><a href="/lookup?q=${encodeURIComponent(b.user.id)}">See user ${b.user.id}</a></p>`,
       ),
     );
   });

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { previewAssign, type AssignPreview } from '../app/assign-preview.js';
 import type { SignedIn } from '../app/console-accounts.js';
-import { assignPayment } from '../app/corrections.js';
+import { adjustLimit, consoleAssign } from '../app/console-actions.js';
 import { requireRole } from './auth-routes.js';
 import { csrfField, message, money, page, type Html } from './layout.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
@@ -51,12 +51,14 @@ const SOURCE: Record<AssignPreview['creditSource'], string> = {
   purchase: 'as credited',
 };
 
-function previewPage(s: SignedIn, f: AssignForm, p: AssignPreview): Html {
+function previewPage(s: SignedIn, f: AssignForm, p: AssignPreview, limit: number | null): Html {
   const u = p.user;
+  const over = limit !== null && p.credits > limit;
   return page(
     `Assign ${p.paymentKey}: confirm`,
     s,
     html`${p.alreadyCredited ? message('error', `${p.paymentKey} is already credited: confirming will write nothing.`) : ''}
+      ${over ? message('error', `More than your limit of ${limit} credits per action: confirming will be refused.`) : ''}
       <div class="box">
         <p>This will write one ledger entry:</p>
         <dl>
@@ -96,14 +98,16 @@ export function assignRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     if (f.reason === '')
       return c.html(formPage(c.get('session'), f, message('error', 'Say why: the reason is recorded.')), 400);
     const p = await previewAssign({ ...deps.support, payment: f.payment, user: f.user });
-    return c.html(previewPage(c.get('session'), f, p));
+    const s = c.get('session');
+    return c.html(previewPage(s, f, p, adjustLimit(s.account.role, deps.support.settings.config)));
   });
 
   app.post('/assign', requireRole('support'), async (c) => {
     const s = c.get('session');
     const f = await assignForm(c);
-    const r = await assignPayment({
+    const r = await consoleAssign({
       ...deps.support,
+      role: s.account.role,
       payment: f.payment,
       user: f.user,
       reason: f.reason,

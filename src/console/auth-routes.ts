@@ -17,6 +17,13 @@ import type { ConsoleEnv, ConsoleDeps } from './types.js';
 
 const FAILURE_WINDOW_MS = 15 * 60_000;
 
+const REFUSAL_NOTE = { refused: 'wrong password', locked: 'account locked', unknown: 'no such account' } as const;
+
+/** One answer for an unknown name, a wrong password and a locked account (the log line tells which). */
+function refusedText(limits: { lockAfterFailures: number; lockMinutes: number }): string {
+  return `Wrong account name or password. After ${limits.lockAfterFailures} wrong passwords an account is locked for ${limits.lockMinutes} minutes (an operator can lift it with stripe-credits console user unlock NAME).`;
+}
+
 function loginPage(token: string, note: Html | null): Html {
   return page(
     'Sign in',
@@ -58,6 +65,10 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   };
 
   app.get('/login', (c) => showLogin(c, 200, null));
+  const tooMany = (c: Parameters<MiddlewareHandler<ConsoleEnv>>[0]) => {
+    c.set('logNote', 'sign-in refused: too many failures');
+    return showLogin(c, 429, message('error', 'Too many failed sign-ins: wait a few minutes, then try again.'));
+  };
 
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();
@@ -66,18 +77,22 @@ export function authRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     const name = String(form.name ?? '').trim();
     const account = `account:${name}`;
     const address = `address:${clientAddress(c, deps.transport)}`;
-    if (!byAccount.allows([account]) || !byAddress.allows([address]))
-      return showLogin(c, 429, message('error', 'Too many failed sign-ins: wait a few minutes, then try again.'));
+    // Counted before the password check (forgiven on success): concurrent attempts must see each other.
+    const at = Date.now();
+    if (!byAccount.attempt([account], at)) return tooMany(c);
+    if (!byAddress.attempt([address], at)) {
+      byAccount.forgive([account], at);
+      return tooMany(c);
+    }
     const r = await deps.sessions.signIn(name, String(form.password ?? ''));
     if (r.outcome !== 'signed_in') {
-      byAccount.fail([account]);
-      byAddress.fail([address]);
-      const text =
-        r.outcome === 'locked'
-          ? `This account is locked after too many wrong passwords: try again in ${limits.lockMinutes} minutes, or ask an operator to run stripe-credits console user unlock NAME.`
-          : 'Wrong account name or password.';
-      return showLogin(c, r.outcome === 'locked' ? 403 : 401, message('error', text));
+      // One answer whether the name is unknown, the password wrong or the account locked: the page
+      // must not tell a guesser which names exist. The operator's log line says which it was.
+      c.set('logNote', `sign-in refused: ${REFUSAL_NOTE[r.outcome]}`);
+      return showLogin(c, 401, message('error', refusedText(limits)));
     }
+    byAccount.forgive([account], at);
+    byAddress.forgive([address], at);
     deleteCookie(c, LOGIN_COOKIE, { path: '/' });
     setCookie(c, SESSION_COOKIE, r.token, cookieOptions(c, deps.transport, limits.sessionHours * 3600));
     return c.redirect('/review', 303);

@@ -2,7 +2,8 @@ import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import type { SignedIn } from '../app/console-accounts.js';
 import { requireText } from '../app/corrections.js';
-import { dismissReversalReview, listReviewQueue, reverseReview } from '../app/reversal-review.js';
+import { adjustLimit, consoleReverse } from '../app/console-actions.js';
+import { dismissReversalReview, listReviewQueue, type ReversalReviewItem } from '../app/reversal-review.js';
 import { UsageError } from '../errors.js';
 import { requireRole } from './auth-routes.js';
 import { csrfField, message, page, type Html } from './layout.js';
@@ -44,6 +45,32 @@ function formPage(s: SignedIn, f: ReversalForm): Html {
   );
 }
 
+function previewBody(s: SignedIn, f: ReversalForm, i: ReversalReviewItem, limit: number | null): Html {
+  const what =
+    f.action === 'reverse'
+      ? `This will take ${-i.credits} credits back from user ${i.userId ?? '?'} (a reversal entry) and close the entry.`
+      : `This will close the entry without reversing: user ${i.userId ?? '?'} keeps ${-i.credits} credits, and later runs never reverse it.`;
+  const over = f.action === 'reverse' && limit !== null && Math.abs(i.credits) > limit;
+  return html`${over ? message('error', `More than your limit of ${limit} credits per action: confirming will be refused.`) : ''}
+    <div class="box">
+      <p>${what}</p>
+      <dl>
+        <dt>${i.source === 'dispute' ? 'Dispute' : 'Refund'}</dt>
+        <dd class="id">${i.id}</dd>
+        <dt>Payment</dt>
+        <dd class="id">${i.paymentKey}</dd>
+        <dt>By</dt>
+        <dd>${s.account.name}</dd>
+        <dt>Reason</dt>
+        <dd>${f.reason}</dd>
+      </dl>
+      <form method="post" action="/reversal">
+        ${hidden(s, f)}<input type="hidden" name="reason" value="${f.reason}" />
+        <button type="submit">Confirm: ${f.action}</button> <a href="/review">Cancel</a>
+      </form>
+    </div>`;
+}
+
 export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   app.get('/reversal', requireRole('support'), (c) =>
     c.html(
@@ -57,27 +84,8 @@ export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     const reason = requireText(f.reason, 'the reason');
     const i = (await listReviewQueue(deps.support)).reversals.find((r) => r.id === f.id);
     if (!i) throw new UsageError(`${f.id} is not open in the review queue`);
-    const what =
-      f.action === 'reverse'
-        ? `This will take ${-i.credits} credits back from user ${i.userId ?? '?'} (a reversal entry) and close the entry.`
-        : `This will close the entry without reversing: user ${i.userId ?? '?'} keeps ${-i.credits} credits, and later runs never reverse it.`;
-    const body = html`<div class="box">
-      <p>${what}</p>
-      <dl>
-        <dt>${i.source === 'dispute' ? 'Dispute' : 'Refund'}</dt>
-        <dd class="id">${i.id}</dd>
-        <dt>Payment</dt>
-        <dd class="id">${i.paymentKey}</dd>
-        <dt>By</dt>
-        <dd>${s.account.name}</dd>
-        <dt>Reason</dt>
-        <dd>${reason}</dd>
-      </dl>
-      <form method="post" action="/reversal">
-        ${hidden(s, { ...f, reason })}<input type="hidden" name="reason" value="${reason}" />
-        <button type="submit">Confirm: ${f.action}</button> <a href="/review">Cancel</a>
-      </form>
-    </div>`;
+    const limit = adjustLimit(s.account.role, deps.support.settings.config);
+    const body = previewBody(s, { ...f, reason }, i, limit);
     return c.html(page(`${f.action === 'reverse' ? 'Reverse' : 'Dismiss'} ${i.id}: confirm`, s, body));
   });
 
@@ -87,7 +95,7 @@ export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     const o = { ...deps.support, id: f.id, reason: requireText(f.reason, 'the reason'), actor: s.account.name };
     let text: string;
     if (f.action === 'reverse') {
-      const r = await reverseReview(o);
+      const r = await consoleReverse({ ...o, role: s.account.role });
       text = `Reversed ${r.item.id}: ${r.credits} credits for user ${r.userId}, by ${s.account.name}.`;
     } else {
       const r = await dismissReversalReview(o);

@@ -4,16 +4,17 @@ import { runHealth } from '../app/run-health.js';
 import type { RunView } from '../app/runs.js';
 import { requireRole } from './auth-routes.js';
 import { page, type Html } from './layout.js';
+import { redactor } from './security.js';
 import { barChart } from './svg.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
-function runRow(r: RunView): Html {
+function runRow(r: RunView, clean: (text: string) => string): Html {
   const c = r.counts ?? {};
   return html`<tr class="${r.status === 'succeeded' ? '' : 'attention'}">
     <td>${r.id}</td>
     <td>${r.startedAt.slice(0, 16).replace('T', ' ')}</td>
     <td>${r.mode}${r.source ? ` (${r.source})` : ''}</td>
-    <td>${r.status}${r.error ? html`<div class="muted">${r.error}</div>` : ''}</td>
+    <td>${r.status}${r.error ? html`<div class="muted">${clean(r.error)}</div>` : ''}</td>
     <td class="num">${r.durationSeconds === null ? '' : `${r.durationSeconds}s`}</td>
     <td class="num">${c.payments ?? ''}</td>
     <td class="num">${c.credited ?? ''}</td>
@@ -25,6 +26,8 @@ function runRow(r: RunView): Html {
 
 /** GET /runs (admin): the last runs as `runs` shows them, and the 30-day plots. */
 export function runsRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
+  // A run's error may quote the database location with its password, as the CLI's errors are masked.
+  const clean = redactor(deps.support);
   app.get('/runs', requireRole('admin'), async (c) => {
     const h = await runHealth(deps.support.settings, deps.support.cwd);
     const body = html`<div class="charts">
@@ -48,7 +51,7 @@ export function runsRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                 <th>Credits</th>
                 <th>By</th>
               </tr>
-              ${h.runs.map(runRow)}
+              ${h.runs.map((r) => runRow(r, clean))}
             </table>`
       }`;
     return c.html(page('Runs', c.get('session'), body));

@@ -2,10 +2,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { html } from 'hono/html';
 import { ConsoleSessions } from '../app/console-accounts.js';
 import type { SupportOptions } from '../app/corrections.js';
-import { databaseError, locationSecrets, maskDbUrl, redactSecrets } from '../app/redact.js';
+import { databaseError } from '../app/redact.js';
 import { ConsoleRefusal } from '../app/console-actions.js';
 import { CliError } from '../errors.js';
 import { adjustRoutes } from './adjust-routes.js';
@@ -20,7 +21,7 @@ import { reviewRoutes } from './review-routes.js';
 import { runsRoutes } from './runs-routes.js';
 import { reassignRoutes } from './reassign-routes.js';
 import { userRoutes } from './user-routes.js';
-import { clientAddress, type Transport } from './security.js';
+import { DEFAULT_TRUSTED_PROXIES, clientAddress, redactor, trustedProxyList, type Transport } from './security.js';
 import { CONSOLE_CSS } from './style.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
@@ -30,6 +31,8 @@ export interface ConsoleOptions {
   port: number;
   tls: { cert: Buffer; key: Buffer } | null;
   behindProxy: boolean;
+  /** With behindProxy: the proxies' addresses or networks (default: loopback, a proxy on this machine). */
+  trustedProxies?: readonly string[];
   /** One line per request (never a cookie, a form field or a query string). */
   log: (line: string) => void;
 }
@@ -39,15 +42,25 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-/** One line per request: when, who, what, the outcome. The path only: a query may hold an email. */
+/** A field of the request log as one token: a space, a line break or a control character could forge a line. */
+function logField(s: string): string {
+  return s.replace(/[\s\p{Cc}]/gu, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * One line per request: when, who, what, the outcome. The path only (a query may hold an email), as
+ * the client sent it, still percent-encoded: decoded, %0a would start a line of the client's own.
+ */
 function requestLog(t: Transport, log: (line: string) => void): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
     const who = c.get('session')?.account.name ?? '-';
     const ms = Math.round(performance.now() - started);
+    const path = logField(new URL(c.req.url).pathname);
+    const note = c.get('logNote');
     log(
-      `${new Date().toISOString()} ${clientAddress(c, t)} ${who} ${c.req.method} ${c.req.path} ${c.res.status} ${ms}ms`,
+      `${new Date().toISOString()} ${logField(clientAddress(c, t))} ${who} ${c.req.method} ${path} ${c.res.status} ${ms}ms${note ? ` (${note})` : ''}`,
     );
   };
 }
@@ -68,8 +81,7 @@ const SECURITY_HEADERS: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
  * and a log line. Both pass the CLI's mask first: the database password never reaches a page or the log.
  */
 function onError(support: SupportOptions, log: (line: string) => void) {
-  const secrets = locationSecrets(support.settings.db);
-  const clean = (s: string) => redactSecrets(maskDbUrl(s), secrets);
+  const clean = redactor(support);
   return async (e: Error, c: Context<ConsoleEnv>) => {
     const session = c.get('session') ?? null;
     const known = e instanceof CliError ? e : await databaseError(e);
@@ -84,10 +96,14 @@ function onError(support: SupportOptions, log: (line: string) => void) {
   };
 }
 
+const MAX_BODY_BYTES = 64 * 1024;
+
 /** The console's routes: public sign-in and stylesheet, everything else behind a session. */
 export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
   app.use('*', requestLog(deps.transport, log), SECURITY_HEADERS);
+  // Every form is small: a bigger body is refused before anything reads it, sign-in included.
+  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.text('request body too large\n', 413) }));
   app.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
   app.get('/favicon.ico', (c) => c.body(null, 204));
   authRoutes(app, deps);
@@ -111,8 +127,9 @@ export function consoleApp(deps: ConsoleDeps, log: (line: string) => void): Hono
 
 /** Starts the console; resolves once it listens (port 0 picks a free port: see `url`). */
 export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
+  const trustedProxies = trustedProxyList(o.trustedProxies ?? DEFAULT_TRUSTED_PROXIES);
   const sessions = await ConsoleSessions.open(o.support);
-  const transport = { tls: o.tls !== null, behindProxy: o.behindProxy };
+  const transport = { tls: o.tls !== null, behindProxy: o.behindProxy, trustedProxies };
   const app = consoleApp({ support: o.support, sessions, transport }, o.log);
   const server = o.tls
     ? createAdaptorServer({

@@ -11,5 +11,6 @@ export interface ConsoleDeps {
 
 /** Hono's per-request variables: set by requireSession for every route behind it. */
 export interface ConsoleEnv {
-  Variables: { session: SignedIn; token: string };
+  /** logNote: what the request log line adds for the operator (why a sign-in was refused), never shown to the client. */
+  Variables: { session: SignedIn; token: string; logNote: string };
 }

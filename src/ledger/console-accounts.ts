@@ -1,7 +1,7 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ConsoleSessionsTable, ConsoleUsersTable, Database } from './schema.js';
 
-/** The console's accounts and sessions (migration 0013): plain queries; the rules are in src/app/console-accounts.ts. */
+/** The console's accounts and sessions (migration 0014): plain queries; the rules are in src/app/console-accounts.ts. */
 
 export type ConsoleUserRow = Selectable<ConsoleUsersTable>;
 export type ConsoleSessionRow = Selectable<ConsoleSessionsTable>;
@@ -38,30 +38,32 @@ export async function deleteConsoleUser(db: Kysely<Database>, name: string): Pro
 }
 
 /**
- * Counts one wrong password in the database, so that every console process sees it; locks the
- * account until `lockUntil` when the count reaches `limit`. Returns the count after this one.
+ * Claims one sign-in attempt before the password is checked, in one statement, so that concurrent
+ * attempts cannot all read "not locked" and all be checked. The attempt that reaches `limit` locks
+ * the account until `lockUntil` at once (its password is still checked: a right one lifts the lock).
+ * Null when the account does not exist or is locked at `now`: then no password may be checked. A
+ * lock that ran out starts a fresh count. Returns the account as it is after the claim.
  */
-export async function recordFailedLogin(
+export async function claimLoginAttempt(
   db: Kysely<Database>,
   name: string,
-  limit: number,
-  lockUntil: string,
-): Promise<number> {
-  await db
+  o: { limit: number; now: string; lockUntil: string },
+): Promise<ConsoleUserRow | null> {
+  const expired = sql<boolean>`(locked_until IS NOT NULL AND locked_until <= ${o.now})`;
+  const count = sql<number>`(CASE WHEN ${expired} THEN 1 ELSE failed_attempts + 1 END)`;
+  const row = await db
     .updateTable('stripe_credits_console_users')
-    .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+    .set({
+      failed_attempts: count,
+      locked_until: sql<
+        string | null
+      >`CASE WHEN ${count} >= ${o.limit} THEN ${o.lockUntil} WHEN ${expired} THEN NULL ELSE locked_until END`,
+    })
     .where('name', '=', name)
-    .execute();
-  const row = await consoleUser(db, name);
-  const n = Number(row?.failed_attempts ?? 0);
-  if (n >= limit) {
-    await db
-      .updateTable('stripe_credits_console_users')
-      .set({ locked_until: lockUntil, failed_attempts: 0 })
-      .where('name', '=', name)
-      .execute();
-  }
-  return n;
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', o.now)]))
+    .returningAll()
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 export async function clearFailedLogins(db: Kysely<Database>, name: string): Promise<void> {

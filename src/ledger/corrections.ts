@@ -4,6 +4,7 @@ import type { PaymentDecision } from '../reconcile/types.js';
 import { asText, idAsRead, ownSchemaTables, writeTransaction } from './engine.js';
 import { insertAppCredits, moveBalances } from './app-ledger.js';
 import { inPartialIndex, nowIso, paymentRecordRow, sessionNotKey, type Adoption } from './ledger.js';
+import { UsageError } from '../errors.js';
 import { comparable } from './users.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_CREDITED } from './migrations/0007-record-session-index.js';
@@ -302,14 +303,47 @@ export async function insertManual(
   db: Kysely<Database>,
   entry: { userId: string; credits: number; actor: string; reason: string; livemode: boolean },
   adoption: Adoption,
-): Promise<LedgerRow> {
+  once?: string,
+): Promise<{ row: LedgerRow; repeated: boolean }> {
   return writeTransaction(db, async (trx: Kysely<Database>) => {
+    const key = once === undefined ? null : `console-confirm:${once}`;
+    if (key !== null) {
+      const earlier = await claimOnce(trx, key);
+      if (earlier) return { row: earlier, repeated: true };
+    }
     const row = await insertManualRow(trx, entry);
     const moves = [{ userId: entry.userId, credits: entry.credits, ref: null }];
     if (adoption.ledger) await insertAppCredits(trx, adoption.ledger, moves, 'manual', new Date(row.created_at));
     if (adoption.balance) await moveBalances(trx, adoption.balance, moves);
-    return row;
+    if (key !== null)
+      await trx
+        .updateTable('stripe_credits_state')
+        .set({ value: String(row.id) })
+        .where('key', '=', key)
+        .execute();
+    return { row, repeated: false };
   });
+}
+
+/**
+ * A confirm form's one-time key, taken in the write's transaction (the state table's primary key
+ * decides): the entry a first use of the key wrote, or undefined when this is the first use.
+ */
+async function claimOnce(trx: Kysely<Database>, key: string): Promise<LedgerRow | undefined> {
+  const r = await trx
+    .insertInto('stripe_credits_state')
+    .values({ key, value: '', updated_at: new Date().toISOString() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 1) return undefined;
+  const used = await trx.selectFrom('stripe_credits_state').select('value').where('key', '=', key).executeTakeFirst();
+  const earlier = await trx
+    .selectFrom('credit_ledger')
+    .selectAll()
+    .where('id', '=', Number(used?.value ?? 0))
+    .executeTakeFirst();
+  if (!earlier) throw new UsageError('this confirmation was used already', 'start again from the form');
+  return earlier;
 }
 
 function insertManualRow(

@@ -26,7 +26,7 @@ export interface ConsoleWorld {
   /** `demo --serve` as a child process in the test's directory: the console's URL, the demo account's password, a stop. */
   demoServe(): Promise<{ url: string; password: string; stop(): Promise<number | null> }>;
   /** Starts the console (port 0 on 127.0.0.1) as `serve` does; stopped when the test ends. */
-  serve(opts?: { behindProxy?: boolean }): Promise<RunningConsole>;
+  serve(opts?: { behindProxy?: boolean; trustedProxies?: string[] }): Promise<RunningConsole>;
   log: string[];
   /** The test's own directory (removed when it ends). */
   dir: string;
@@ -104,6 +104,7 @@ export async function consoleWorld(
         port: 0,
         tls: null,
         behindProxy: opts.behindProxy === true,
+        trustedProxies: opts.trustedProxies,
         log: (line) => log.push(line),
       });
       stops.push(() => c.close());

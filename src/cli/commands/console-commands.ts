@@ -23,7 +23,12 @@ function registerServe({ program, ctx, setResult, common }: Registrar): void {
     .option('--port <n>', 'port to listen on (default 8787; 0 picks a free one)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM), with --tls-key')
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
-    .option('--behind-proxy', 'a TLS-terminating proxy is in front: trust its X-Forwarded-Proto and X-Forwarded-For')
+    .option('--behind-proxy', 'a TLS-terminating proxy is in front: Secure cookies; its X-Forwarded-For is the client')
+    .option(
+      '--trusted-proxy <address>',
+      "with --behind-proxy: the proxy's address or network (ADDR/BITS; repeat or comma-separate; default 127.0.0.1 and ::1); forwarded headers from anyone else are ignored",
+      (v: string, all: string[] = []) => [...all, v],
+    )
     .addHelpText(
       'after',
       `

@@ -12,8 +12,12 @@ import { table, writeJson } from '../ledger-output.js';
 import type { Io } from '../output.js';
 import { termText } from '../term-text.js';
 
-/** Reads one line from a terminal without echoing it (raw mode: the characters are never printed). */
-function readHidden(io: Io, prompt: string): Promise<string> {
+/**
+ * Reads one line from a terminal without echoing it (raw mode: the characters are never printed).
+ * Enter or Ctrl-D ends it, Ctrl-C cancels; other control characters (arrows, Escape) are dropped,
+ * not made part of the password.
+ */
+export function readHidden(io: Io, prompt: string): Promise<string> {
   const stdin = io.stdin!;
   io.stderr.write(prompt);
   stdin.setRawMode?.(true);
@@ -29,9 +33,10 @@ function readHidden(io: Io, prompt: string): Promise<string> {
     };
     const onData = (chunk: Buffer | string) => {
       for (const ch of chunk.toString()) {
-        if (ch === '\r' || ch === '\n') return done(() => resolve(text));
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done(() => resolve(text));
         if (ch === '\u0003') return done(() => reject(new UsageError('cancelled: no account added')));
-        text = ch === '\u007f' || ch === '\b' ? text.slice(0, -1) : text + ch;
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else if (!/\p{Cc}/u.test(ch)) text += ch;
       }
     };
     stdin.on('data', onData);

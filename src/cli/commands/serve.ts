@@ -12,6 +12,7 @@ export interface ServeFlags extends CommonFlags {
   tlsCert?: string;
   tlsKey?: string;
   behindProxy?: boolean;
+  trustedProxy?: string[];
 }
 
 const DEFAULT_PORT = 8787;
@@ -66,6 +67,7 @@ export async function serveCommand(ctx: CommandContext, flags: ServeFlags): Prom
     throw new UsageError(
       `refusing to serve on ${host} over plain HTTP: give --tls-cert and --tls-key, or --behind-proxy when a TLS proxy is in front`,
     );
+  if (flags.trustedProxy && !flags.behindProxy) throw new UsageError('--trusted-proxy goes with --behind-proxy');
   const settings = resolveSettings(flags, ctx.env, ctx.cwd);
   let running;
   try {
@@ -75,6 +77,7 @@ export async function serveCommand(ctx: CommandContext, flags: ServeFlags): Prom
       port,
       tls,
       behindProxy: flags.behindProxy === true,
+      trustedProxies: flags.trustedProxy?.flatMap((v) => v.split(',')),
       log: (line) => ctx.io.stderr.write(`${line}\n`),
     });
   } catch (e) {
