@@ -11,8 +11,8 @@ function runRow(r: RunView): Html {
   const c = r.counts ?? {};
   return html`<tr class="${r.status === 'succeeded' ? '' : 'attention'}">
     <td>${r.id}</td>
-    <td class="when">${r.startedAt.slice(0, 16).replace('T', ' ')}</td>
-    <td class="mode">${r.mode}${r.source ? ` (${r.source})` : ''}</td>
+    <td>${r.startedAt.slice(0, 16).replace('T', ' ')}</td>
+    <td>${r.mode}${r.source ? ` (${r.source})` : ''}</td>
     <td>${r.status}${r.error ? html`<div class="muted">${r.error}</div>` : ''}</td>
     <td class="num">${r.durationSeconds === null ? '' : `${r.durationSeconds}s`}</td>
     <td class="num">${c.payments ?? ''}</td>
@@ -35,7 +35,7 @@ export function runsRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       ${
         h.runs.length === 0
           ? html`<p class="muted">No runs yet.</p>`
-          : html`<table>
+          : html`<table class="runs">
               <tr>
                 <th>Run</th>
                 <th>Started (UTC)</th>
