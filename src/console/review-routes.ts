@@ -73,7 +73,7 @@ function candidates(i: ReviewItem): Html {
 
 function paymentRow(i: ReviewItem, s: SignedIn): Html {
   return html`<tr>
-    <td>${i.paidAt.slice(0, 16).replace('T', ' ')}</td>
+    <td class="when">${i.paidAt.slice(0, 16).replace('T', ' ')}</td>
     <td><a class="id" href="/lookup?q=${encodeURIComponent(i.paymentKey)}">${i.paymentKey}</a></td>
     <td class="num">${money(i.amount, i.currency)}</td>
     <td>${i.reason}${i.detail ? html`<div class="muted">${i.detail}</div>` : ''}</td>
@@ -82,7 +82,7 @@ function paymentRow(i: ReviewItem, s: SignedIn): Html {
       ${i.unknownIds.length ? html`<div class="muted">unknown ids ${i.unknownIds.join(', ')}</div>` : ''}
     </td>
     <td>${candidates(i)}</td>
-    <td>
+    <td class="actions">
       ${
         hasRole(s, 'support')
           ? html`<a class="button" href="/assign?payment=${encodeURIComponent(i.paymentKey)}">Assign…</a>
@@ -116,13 +116,13 @@ function reversalsTable(items: readonly ReversalReviewItem[], s: SignedIn): Html
       ${items.map(
         (i) =>
           html`<tr>
-            <td>${i.occurredAt.slice(0, 16).replace('T', ' ')}</td>
+            <td class="when">${i.occurredAt.slice(0, 16).replace('T', ' ')}</td>
             <td class="id">${i.id}</td>
             <td class="id">${i.paymentKey}</td>
             <td>${i.reason}</td>
             <td>${i.userId ? userLink(i.userId) : ''}</td>
             <td class="num">${i.credits}</td>
-            <td>${reversalActions(i, s)}</td>
+            <td class="actions">${reversalActions(i, s)}</td>
           </tr>`,
       )}
     </table>`;

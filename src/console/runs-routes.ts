@@ -38,7 +38,7 @@ export function runsRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       ${
         h.runs.length === 0
           ? html`<p class="muted">No runs yet.</p>`
-          : html`<table>
+          : html`<table class="runs">
               <tr>
                 <th>Run</th>
                 <th>Started (UTC)</th>

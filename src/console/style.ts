@@ -23,8 +23,10 @@ code, .id { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-
 form.filters { display: flex; gap: 1em; align-items: end; margin: 0 0 1em; }
 label { display: block; font-size: .9em; color: var(--muted); }
 input[type=text], input[type=password], input[type=search], select { font: inherit; padding: .35em .5em; border: 1px solid var(--line); border-radius: 3px; min-width: 16em; }
-button, .button { font: inherit; padding: .35em .9em; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 3px; cursor: pointer; text-decoration: none; }
-button.plain { background: #fff; color: var(--accent); }
+button, .button { display: inline-block; font: inherit; padding: .35em .9em; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 3px; cursor: pointer; text-decoration: none; }
+button.plain, .button.plain { background: #fff; color: var(--accent); }
+td.actions .button { margin: 0 .3em .3em 0; }
+td.when, td.actions, table.runs td:nth-child(2), table.runs td:nth-child(3) { white-space: nowrap; }
 tr.attention td { background: #fff6f5; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; }
 figure.chart { margin: 0 0 1em; background: #fff; border: 1px solid var(--line); padding: .6em; }

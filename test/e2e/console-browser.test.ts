@@ -4,6 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/app/demo.js';
 import { startConsole } from '../../src/console/server.js';
+import { seedConsoleHistory } from '../helpers/console-history.js';
 import { DAY, ROOT, now, query, runCli, tempDir } from '../helpers/cli.js';
 import { PASSWORD, consoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
@@ -70,10 +71,6 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
     expect(new URL(page.url()).pathname).toBe('/login');
     await signIn(page, 'sam');
     expect(await page.textContent('main')).toContain(pi);
-    if (engine === 'sqlite') {
-      mkdirSync(SHOTS, { recursive: true });
-      await page.screenshot({ path: join(SHOTS, 'console-review.png'), fullPage: true });
-    }
 
     await page.click('nav >> text=Lookup');
     await page.fill('#q', ticketEmail);
@@ -83,7 +80,10 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
     await page.fill('#reason', 'ticket 4711: paid with her work address');
     await page.click('button:has-text("Preview")');
     expect(await page.textContent('main')).toContain('+25');
-    if (engine === 'sqlite') await page.screenshot({ path: join(SHOTS, 'console-assign-preview.png') });
+    if (engine === 'sqlite') {
+      mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: join(SHOTS, 'console-assign-preview.png') });
+    }
     await page.click('button:has-text("Confirm")');
     expect(await page.textContent('[role=status]')).toContain('Credited 25 credits to user 1');
 
@@ -99,7 +99,6 @@ describe.each(engines())('console in a browser (%s)', (engine) => {
     await signIn(page, 'ada');
     await page.click('nav >> text=Runs');
     expect(await page.locator('figure.chart svg').count()).toBe(2);
-    if (engine === 'sqlite') await page.screenshot({ path: join(SHOTS, 'console-runs.png'), fullPage: true });
   });
 });
 
@@ -126,7 +125,11 @@ describe('the demo cleared from the console (sqlite: the demo database is a SQLi
     const db = demo.dbPath;
     const env = { STRIPE_API_KEY: 'sk_test_demo_simulator', STRIPE_API_BASE: sim.url };
     const cli = (args: string[], stdin?: string) => runCli([...args, '--db', db], { cwd: tmp.dir, env, stdin });
-    expect((await cli(['console', 'user', 'add', 'sam', '--role', 'support'], `${PASSWORD}\n`)).code).toBe(0);
+    for (const [name, role] of [
+      ['sam', 'support'],
+      ['ada', 'admin'],
+    ])
+      expect((await cli(['console', 'user', 'add', name!, '--role', role!], `${PASSWORD}\n`)).code).toBe(0);
     const served = await startConsole({
       support: { settings: demo.settings, cwd: tmp.dir },
       ...{ host: '127.0.0.1', port: 0, tls: null, behindProxy: false, log: () => {} },
@@ -152,6 +155,9 @@ describe('the demo cleared from the console (sqlite: the demo database is a SQLi
     const page = await context.newPage();
     await page.goto(`${served.url}/login`);
     await signIn(page, 'sam');
+    // The README's picture of the queue: the demo's five payments and its refund and dispute, with candidates.
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'console-review.png'), fullPage: true });
     const assign = (reason: string, user: string, why: string) =>
       resolveInBrowser(page, key(reason), 'Assign…', { user, reason: why });
     expect(await assign('ambiguous_email', '6', 'ticket 101: Frank Novak paid, name on the card')).toMatch(
@@ -221,5 +227,15 @@ describe('the demo cleared from the console (sqlite: the demo database is a SQLi
     const balance = await cli(['balance', '1', '--json']);
     expect(JSON.parse(balance.stdout).balance).toBe(1000 + 99 + 99 - 250);
     expect(JSON.parse(balance.stdout).entries.filter((e: { actor: string }) => e.actor === 'sam')).toHaveLength(3);
+
+    // The README's picture of the runs page: a month of hourly runs behind the demo's, as an admin sees it.
+    const seeded = seedConsoleHistory(db, Math.floor(Date.now() / 1000));
+    await page.click('button:has-text("Sign out")');
+    await signIn(page, 'ada');
+    await page.click('nav >> text=Runs');
+    expect(await page.locator('figure.chart svg').count()).toBe(2);
+    expect(await page.locator('main table tr').count()).toBe(21);
+    expect(seeded.runs).toBeGreaterThan(28 * 24);
+    await page.screenshot({ path: join(SHOTS, 'console-runs.png'), fullPage: true });
   });
 });
