@@ -45,13 +45,14 @@ export class UsersTable implements Shaped {
 const SPACED_NUMBER = /^ *[0-9]+ *$/;
 
 /**
- * The text a payment's id is looked up as. Ids are exact text (a TEXT id " 42" is not "42"), except
+ * The text a payment's id is looked up as (a function of the id). Ids are exact text (a TEXT id " 42" is not "42"), except
  * that an integer column cannot hold spaces (SQLite stores " 42 " as 42), so there " 42 " can only
  * mean user 42.
  */
-function lookupText(db: Kysely<Database>, users: UsersTable, id: string): string {
+function lookupText(db: Kysely<Database>, users: UsersTable): (id: string) => string {
+  // Asked once per directory, not per id: every payment's ids go through this several times.
   const integer = users.idType !== null && engineFor(db).isIntegerType(users.idType);
-  return integer && SPACED_NUMBER.test(id) ? id.trim() : id;
+  return integer ? (id) => (SPACED_NUMBER.test(id) ? id.trim() : id) : (id) => id;
 }
 
 /**
@@ -206,7 +207,7 @@ export async function loadUserDirectory(
   /** Look every step up, also past the one that decides (for `lookup`, which explains each step). */
   opts: { everyStep?: boolean } = {},
 ): Promise<UserDirectory> {
-  const dir = new Directory((id) => lookupText(db, users, id));
+  const dir = new Directory(lookupText(db, users));
   await findByIds(db, users, dir, idsToFind(payments, match, dir));
   const noId = opts.everyStep
     ? payments
