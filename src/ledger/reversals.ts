@@ -115,17 +115,33 @@ async function readOwnPurchases(
   // Reassignments are written under the purchase's own payment key (reassignKinds).
   const purchaseKeys = [...new Set(purchases.map((r) => r.payment_key!))];
   const all = await db.selectFrom('credit_ledger').selectAll().where('payment_key', 'in', purchaseKeys).execute();
+  // Grouped once, so that each payment's rows are looked up rather than searched for in the chunk.
+  const byKey = groupBy(purchases, (r) => r.payment_key);
+  const bySession = groupBy(purchases, (r) => r.checkout_session_id);
+  const allByKey = groupBy(all, (r) => r.payment_key);
   for (const p of part) {
-    const mine = purchases.filter(
-      (r) =>
-        r.payment_key === p.paymentKey || (p.checkoutSession !== null && r.checkout_session_id === p.checkoutSession),
-    );
-    if (mine.length === 0) continue;
-    const first = mine.reduce((a, b) => (Number(b.id) < Number(a.id) ? b : a));
-    const entries = all.filter((r) => r.payment_key === first.payment_key);
+    const mine = new Set([
+      ...(byKey.get(p.paymentKey) ?? []),
+      ...(p.checkoutSession !== null ? (bySession.get(p.checkoutSession) ?? []) : []),
+    ]);
+    if (mine.size === 0) continue;
+    const first = [...mine].reduce((a, b) => (Number(b.id) < Number(a.id) ? b : a));
+    const entries = allByKey.get(first.payment_key!) ?? [];
     const holding = paymentHolding(entries)!;
     out.set(p.paymentKey, heldOf(p.paymentKey, holding.purchase, holding.holderUserId, correctedBy(entries)));
   }
+}
+
+function groupBy(rows: readonly LedgerRow[], key: (r: LedgerRow) => string | null): Map<string, LedgerRow[]> {
+  const out = new Map<string, LedgerRow[]>();
+  for (const r of rows) {
+    const k = key(r);
+    if (k === null) continue;
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
 }
 
 /**

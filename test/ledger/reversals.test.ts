@@ -133,6 +133,39 @@ for (const engine of engines()) {
       expect([...state.dismissed]).toEqual([re(2)]);
     });
 
+    it('finds each payment’s rows by key: the row tests made grow with the payments, not their square', async () => {
+      const { open } = await setup.start();
+      const n = 1000;
+      const ns = Array.from({ length: n }, (_, i) => i + 1);
+      await credit(
+        open.db,
+        ns.map((i) => purchase(i, String((i % 7) + 1), 10)),
+      );
+      // Every predicate a filter in the reading runs: searching a chunk's rows once per payment
+      // (audit's and reconcile's reading of 500 payments at a time) costs 500 tests per payment.
+      const filter = Array.prototype.filter;
+      let tests = 0;
+      Array.prototype.filter = function <T>(this: T[], pred: (v: T, i: number, a: T[]) => unknown, that?: unknown) {
+        return filter.call(this, (v: T, i: number, a: T[]) => {
+          tests += 1;
+          return pred.call(that, v, i, a);
+        }) as T[];
+      } as typeof filter;
+      let state;
+      try {
+        state = await readReversalState(
+          open.db,
+          ns.map((i) => lookup(i, [])),
+          null,
+        );
+      } finally {
+        Array.prototype.filter = filter;
+      }
+      expect(state.purchases.size).toBe(n);
+      expect(state.purchases.get(pi(n))).toMatchObject({ userId: String((n % 7) + 1), credits: 10 });
+      expect(tests).toBeLessThan(20 * n);
+    });
+
     it('a purchase audit resolve --reverse took back holds nothing more for a refund to take', async () => {
       const { open } = await setup.start();
       await credit(open.db, [purchase(4, '1', 100), purchase(5, '2', 100)]);
