@@ -1,18 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { runDemo } from '../../src/app/demo.js';
 import { startConsole } from '../../src/console/server.js';
 import { seedConsoleHistory } from '../helpers/console-history.js';
 import { DAY, ROOT, now, query, runCli, tempDir } from '../helpers/cli.js';
-import { PASSWORD, consoleWorld } from '../helpers/console.js';
+import { PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
 /**
  * The console in a real browser: Debian's Chromium driven by playwright-core (no browser
- * download), against `serve` on the simulator and a real database per engine. Kept to one journey:
- * the HTTP-level rules (CSRF, roles, lockout) are in console.test.ts.
+ * download), against `serve` on the simulator and a real database per engine: the journey, then the
+ * defences as a browser meets them (their HTTP-level detail is in console.test.ts and console-security.test.ts).
  * Screenshots go to STRIPE_CREDITS_SCREENSHOTS (docs/img for the README), else .screenshots/.
  */
 
@@ -237,5 +237,164 @@ describe('the demo cleared from the console (sqlite: the demo database is a SQLi
     expect(await page.locator('main table tr').count()).toBe(21);
     expect(seeded.runs).toBeGreaterThan(28 * 24);
     await page.screenshot({ path: join(SHOTS, 'console-runs.png'), fullPage: true });
+  });
+});
+
+/** A payment the nightly run could not match (queued for review), and the console's accounts, made by the CLI. */
+async function queuedPayment(w: ConsoleWorld, accounts: [string, string][]): Promise<string> {
+  const pi = w.sim.store.createCheckoutPayment({
+    created: now() - 2 * DAY,
+    email: 'ann.work@example.org',
+    amount: 2500,
+  }).paymentIntent!.id;
+  expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(3);
+  for (const [name, role] of accounts)
+    expect((await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`)).code).toBe(0);
+  return pi;
+}
+
+/** A fresh browser context (its own cookies: another person at another desk), signed in as `name`. */
+async function signedIn(test: TestContext, url: string, name: string): Promise<Page> {
+  const context = await browser.newContext();
+  test.onTestFinished(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`${url}/login`);
+  await signIn(page, name);
+  return page;
+}
+
+/** Submits the form `selector` of the page as a person would, and the server's answer to it. */
+async function submit(page: Page, selector: string): Promise<{ status: number; said: string }> {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST'),
+    page.click(`${selector} button[type=submit]`),
+  ]);
+  await page.waitForLoadState();
+  // A refusal before any page (no CSRF token) is plain text: read the body.
+  return { status: response.status(), said: (await page.textContent('body')) ?? '' };
+}
+
+/** A form the page never offered, posted from the page itself (its cookies, its CSRF token): what a forged write looks like. */
+async function forge(page: Page, action: string, fields: Record<string, string>): Promise<{ status: number }> {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST'),
+    // A script of the page's own (the tests are type-checked without the DOM's types, hence a string).
+    page.evaluate(`(() => {
+      const form = document.createElement('form');
+      Object.assign(form, { method: 'post', action: ${JSON.stringify(action)} });
+      const csrf = document.querySelector('input[name=csrf]').value;
+      for (const [name, value] of Object.entries({ csrf, ...${JSON.stringify(fields)} })) {
+        const input = document.createElement('input');
+        Object.assign(input, { type: 'hidden', name, value });
+        form.append(input);
+      }
+      document.body.append(form);
+      form.submit();
+    })()`),
+  ]);
+  await page.waitForLoadState();
+  return { status: response.status() };
+}
+
+const ledger = (w: ConsoleWorld) => w.app.query('SELECT user_id, credits, actor FROM credit_ledger ORDER BY id');
+
+/**
+ * The console's defences as a browser meets them (console.test.ts and console-security.test.ts hold
+ * the HTTP-level detail): each person a browser context of their own, one browser for all.
+ */
+describe.each(engines())('console defences in a browser (%s)', (engine) => {
+  it('two people confirm the same assign at once from two browsers: one entry, one page says done, the other refuses', async (test) => {
+    const w = await consoleWorld(engine, test);
+    const pi = await queuedPayment(w, [
+      ['sam', 'support'],
+      ['sue', 'support'],
+    ]);
+    const { url } = await w.serve();
+    const pages = await Promise.all(['sam', 'sue'].map((name) => signedIn(test, url, name)));
+    for (const [i, page] of pages.entries()) {
+      await page.goto(`${url}/assign?payment=${pi}`);
+      await page.fill('#user', String(i + 1));
+      await page.fill('#reason', 'ticket 4711');
+      await page.click('button:has-text("Preview")');
+      expect(await page.textContent('main')).toContain('+25');
+    }
+    const results = await Promise.all(pages.map((page) => submit(page, 'form[action="/assign"]')));
+    const rows = await ledger(w);
+    expect(rows).toHaveLength(1);
+    const winner = results.findIndex((r) => r.status === 200);
+    const loser = results[1 - winner]!;
+    expect(results[winner]!.said).toContain(`Credited 25 credits to user ${winner + 1}`);
+    expect(rows).toEqual([{ user_id: String(winner + 1), credits: 25, actor: ['sam', 'sue'][winner] }]);
+    expect(loser.status).toBe(409);
+    expect(loser.said).toMatch(/already credited/i);
+    expect(loser.said).not.toContain('Credited 25');
+  });
+
+  it('a viewer sees no write button, and a write forged from her own page (with its CSRF token) is refused by the server', async (test) => {
+    const w = await consoleWorld(engine, test);
+    const pi = await queuedPayment(w, [['vera', 'viewer']]);
+    const { url } = await w.serve();
+    const page = await signedIn(test, url, 'vera');
+    expect(await page.textContent('main')).toContain(pi);
+    // The write links and forms of the page itself (the header's navigation is the same for every role).
+    const writes = ['assign', 'dismiss', 'reversal', 'adjust', 'reassign']
+      .map((path) => `main a[href^="/${path}"]`)
+      .concat('main form[method=post]')
+      .join(', ');
+    expect(await page.locator(writes).count()).toBe(0);
+    await page.goto(`${url}/lookup?q=${pi}`);
+    expect(await page.textContent('main')).toContain(pi);
+    expect(await page.locator(writes).count()).toBe(0);
+
+    const assign = await forge(page, '/assign', { payment: pi, user: '1', reason: 'ticket 4711' });
+    expect(assign.status).toBe(403);
+    expect(await page.textContent('[role=alert]')).toContain('needs support');
+    await page.goto(`${url}/user/2`);
+    const adjust = await forge(page, '/adjust', { user: '2', credits: '+40', reason: 'goodwill' });
+    expect(adjust.status).toBe(403);
+    expect(await ledger(w)).toEqual([]);
+  });
+
+  it('a confirm whose CSRF field was removed from the page is refused, and nothing is written', async (test) => {
+    const w = await consoleWorld(engine, test);
+    const pi = await queuedPayment(w, [['sam', 'support']]);
+    const { url } = await w.serve();
+    const page = await signedIn(test, url, 'sam');
+    await page.goto(`${url}/assign?payment=${pi}`);
+    await page.fill('#user', '1');
+    await page.fill('#reason', 'ticket 4711');
+    await page.click('button:has-text("Preview")');
+    await page.evaluate(`document.querySelector('form[action="/assign"] input[name=csrf]').remove()`);
+    const r = await submit(page, 'form[action="/assign"]');
+    expect(r.status).toBe(403);
+    expect(r.said).not.toContain('Credited');
+    expect(await ledger(w)).toEqual([]);
+  });
+
+  it('five wrong passwords typed into the sign-in form lock the account: the right one then gets the same refusal', async (test) => {
+    const w = await consoleWorld(engine, test);
+    await queuedPayment(w, [['sam', 'support']]);
+    const { url } = await w.serve();
+    const context = await browser.newContext();
+    test.onTestFinished(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${url}/login`);
+    const attempt = async (password: string) => {
+      await page.fill('#name', 'sam');
+      await page.fill('#password', password);
+      return submit(page, 'form');
+    };
+    const wrong = [];
+    for (let i = 0; i < 5; i++) wrong.push(await attempt(`wrong guess ${i}`));
+    expect(wrong.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
+    const refusal = await page.textContent('[role=alert]');
+    const right = await attempt(PASSWORD);
+    expect(right.status).toBe(401);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(await page.textContent('[role=alert]')).toBe(refusal);
+    await page.goto(`${url}/review`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    const list = await w.cli(['console', 'user', 'list', '--json']);
+    expect(JSON.parse(list.stdout).accounts[0].lockedUntil).not.toBeNull();
   });
 });
