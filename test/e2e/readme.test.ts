@@ -84,6 +84,10 @@ const TABLE: Record<string, Entry> = {
   },
   'stripe-credits adjust --user USER --credits ±N --reason TEXT': { run: true, code: 0 },
   'stripe-credits balance USER': { run: true, code: 0 },
+  'stripe-credits serve --port 8787 --behind-proxy': {
+    notHere:
+      'a server that runs until stopped; console-security.test.ts runs serve --behind-proxy and checks its cookies and trusted proxies',
+  },
   // The demo plants an entry the old webhook wrote with no payment behind it, and a refund and a
   // dispute wait in review: audit has findings.
   'stripe-credits audit [--since WHEN]': { run: true, code: 3, vars: () => ({ WHEN: '30d' }) },
