@@ -136,6 +136,45 @@ export async function customerIdOfUser(db: Kysely<Database>, cfg: UsersConfig, u
   return row?.customer?.trim() || null;
 }
 
+/** The users whose `users.stripeCustomerId` column holds this Stripe customer id (none when not configured). */
+export async function usersOfCustomer(db: Kysely<Database>, cfg: UsersConfig, customer: string): Promise<UserInfo[]> {
+  if (!cfg.stripeCustomerId || !comparable(customer)) return [];
+  const rows =
+    await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${usersTable(cfg)} WHERE trim(${sql.ref(cfg.stripeCustomerId)}) = ${customer} ORDER BY ${sql.ref(cfg.id)}`.execute(
+      db,
+    );
+  return rows.rows.map(toUserInfo);
+}
+
+/** The user ids the ledger and the tool's payment records hold for payments made as this Stripe customer. */
+export async function userIdsRecordedForCustomer(
+  db: Kysely<Database>,
+  tables: Set<string>,
+  customer: string,
+): Promise<string[]> {
+  const ids = new Set<string>();
+  if (tables.has('credit_ledger')) {
+    const rows = await db
+      .selectFrom('credit_ledger')
+      .select('user_id')
+      .distinct()
+      .where('customer_id', '=', customer)
+      .execute();
+    for (const r of rows) ids.add(r.user_id);
+  }
+  if (tables.has('stripe_credits_payments')) {
+    const rows = await db
+      .selectFrom('stripe_credits_payments')
+      .select('user_id')
+      .distinct()
+      .where('customer_id', '=', customer)
+      .where('user_id', 'is not', null)
+      .execute();
+    for (const r of rows) if (r.user_id !== null) ids.add(r.user_id);
+  }
+  return [...ids].sort();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ledger entries
 
