@@ -658,7 +658,7 @@ async function lookupUser(
   const rows = await paymentRows(open, o, tables, found, local.records, directory, user);
   return {
     kind: 'user',
-    query: q,
+    query: customer?.id ?? q,
     user,
     emails,
     customerIds: [...local.customerIds],
