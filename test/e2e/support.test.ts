@@ -993,6 +993,10 @@ describe.each(engines())('support commands (%s)', (engine) => {
         2,
         /no user is known for Stripe customer cus_Nob0dyKn0ws1/,
       );
+      const help = await w.cli(['lookup', '--help']);
+      expect(help.stdout).toMatch(
+        /QUERY is a payment \(cs_…, pi_…\), a user id, an email, or a Stripe customer \(cus_…\)/,
+      );
     });
 
     it('an email no user has still shows its payments; an ambiguous email or unknown id is exit 2', async (test) => {
