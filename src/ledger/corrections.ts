@@ -146,31 +146,44 @@ export async function usersOfCustomer(db: Kysely<Database>, cfg: UsersConfig, cu
   return rows.rows.map(toUserInfo);
 }
 
-/** The user ids the ledger and the tool's payment records hold for payments made as this Stripe customer. */
+/**
+ * The users the tool holds for payments made as this Stripe customer: who has each credited one now
+ * (its purchase entry names the customer; a reassignment moves it), and the user the tool's record
+ * matched for each payment not credited.
+ */
 export async function userIdsRecordedForCustomer(
   db: Kysely<Database>,
   tables: Set<string>,
   customer: string,
 ): Promise<string[]> {
   const ids = new Set<string>();
+  const credited = new Set<string>();
   if (tables.has('credit_ledger')) {
-    const rows = await db
+    const purchases = await db
       .selectFrom('credit_ledger')
-      .select('user_id')
+      .select('payment_key')
       .distinct()
       .where('customer_id', '=', customer)
+      .where('kind', '=', 'purchase')
       .execute();
-    for (const r of rows) ids.add(r.user_id);
+    const keys = purchases.map((r) => r.payment_key).filter((k): k is string => k !== null);
+    for (let i = 0; i < keys.length; i += 300) {
+      const part = keys.slice(i, i + 300);
+      const rows = await db.selectFrom('credit_ledger').selectAll().where('payment_key', 'in', part).execute();
+      for (const key of part) {
+        const h = paymentHolding(rows.filter((r) => r.payment_key === key));
+        if (h) ids.add(h.holderUserId);
+        credited.add(key);
+      }
+    }
   }
   if (tables.has('stripe_credits_payments')) {
     const rows = await db
       .selectFrom('stripe_credits_payments')
-      .select('user_id')
-      .distinct()
+      .select(['payment_key', 'user_id'])
       .where('customer_id', '=', customer)
-      .where('user_id', 'is not', null)
       .execute();
-    for (const r of rows) if (r.user_id !== null) ids.add(r.user_id);
+    for (const r of rows) if (r.user_id !== null && !credited.has(r.payment_key)) ids.add(r.user_id);
   }
   return [...ids].sort();
 }
