@@ -114,8 +114,9 @@ function registerUserCommands({ program, ctx, setResult, common }: Registrar): v
       'after',
       `
 QUERY is a payment (cs_…, pi_…), a user id, an email, or a Stripe customer (cus_…). A customer
-shows the lookup of the user it belongs to: by users.stripeCustomerId when configured, else the
-payments the tool recorded for it, else its newest payments in Stripe as the matching chain assigns them.
+shows the lookup of the user it belongs to: by users.stripeCustomerId when configured, else by
+the payments the tool recorded for it, else by its newest payments in Stripe as the matching
+chain assigns them.
 Exit codes: 0 found; 2 bad input, or nobody (or several users) for the query.`,
     )
     .action(async (query: string, flags: CommonFlags) =>
