@@ -14,7 +14,9 @@ import {
   paymentRecordsFor,
   reviewEntryFor,
   sessionKeys,
+  userIdsRecordedForCustomer,
   usersByIds,
+  usersOfCustomer,
   type UserInfo,
 } from '../ledger/corrections.js';
 import { loadUserDirectory, type UsersTable } from '../ledger/users.js';
@@ -56,7 +58,7 @@ import {
 
 /**
  * `lookup QUERY`: what Stripe says, what the matching chain makes of it, and what the ledger
- * holds, for one payment (cs_…, pi_…) or for a user (id or email). Read-only: the database is
+ * holds, for one payment (cs_…, pi_…) or for a user (id, email or Stripe customer cus_…). Read-only: the database is
  * opened read-only and may be one the tool never touched.
  */
 
@@ -368,7 +370,10 @@ interface Opened {
   users: UsersTable;
 }
 
-/** Runs a lookup: a payment for cs_…/pi_…, a user (id or email) for anything else. */
+/** A Stripe customer id, looked up as the user it belongs to. */
+const CUSTOMER_ID = /^cus_[A-Za-z0-9]+$/;
+
+/** Runs a lookup: a payment for cs_…/pi_…, the customer's user for cus_…, a user (id or email) for anything else. */
 export async function lookup(o: SupportOptions & { query: string }): Promise<LookupResult> {
   const q = o.query.trim();
   if (q === '') throw new UsageError('QUERY must not be blank', 'give a cs_… or pi_… id, a user id or an email');
@@ -379,7 +384,9 @@ export async function lookup(o: SupportOptions & { query: string }): Promise<Loo
     const users = await verifyAppTables(open.db, o.settings.config);
     const reader = stripeReaderFor(o.settings);
     const at = { open, users };
-    return isPayment ? await lookupPayment(o, at, reader, q) : await lookupUser(o, at, reader, q, o.query);
+    if (isPayment) return await lookupPayment(o, at, reader, q);
+    if (CUSTOMER_ID.test(q)) return await lookupCustomer(o, at, reader, q);
+    return await lookupUser(o, at, reader, q, o.query);
   } finally {
     await open.close();
   }
@@ -626,10 +633,11 @@ async function lookupUser(
   reader: StripeReader,
   q: string,
   typed: string,
+  customer?: CustomerOwner,
 ): Promise<UserLookup> {
   const cfg = o.settings.config;
   const tables = await existingTables(open.db);
-  const user = await findUser(open, o, q, typed);
+  const user = customer ? customer.user : await findUser(open, o, q, typed);
   const emails = [
     ...new Set(
       [user?.email ?? (user ? null : q)].filter((x): x is string => !!x && x.trim() !== '').map((e) => e.trim()),
@@ -637,6 +645,10 @@ async function lookupUser(
   ];
   const notes: string[] = [];
   const local = await knownLocally(open, o, tables, user, emails);
+  if (customer) {
+    local.customerIds.add(customer.id);
+    notes.push(`Stripe customer ${customer.id} is user ${customer.user.id}'s (${customer.via})`);
+  }
   const found = new Candidates();
   const standalone = await listFromStripe(reader, found, emails, local.customerIds, notes);
   await rereadFromStripe(reader, o, found, toReread(found, standalone, local), notes);
@@ -646,7 +658,7 @@ async function lookupUser(
   const rows = await paymentRows(open, o, tables, found, local.records, directory, user);
   return {
     kind: 'user',
-    query: q,
+    query: customer?.id ?? q,
     user,
     emails,
     customerIds: [...local.customerIds],
@@ -656,6 +668,94 @@ async function lookupUser(
     reversals: user ? await userReversals(reader, { open, tables, user, local, found, rows, notes }) : [],
     notes,
   };
+}
+
+/** The one user a Stripe customer id belongs to, and how that was found. */
+interface CustomerOwner {
+  id: string;
+  user: UserInfo;
+  via: string;
+}
+
+/**
+ * `lookup cus_…`: the user lookup of the user the customer belongs to. Known from the users
+ * table's customer column when configured, else from the payments the tool recorded as paid by
+ * the customer, else from the customer's payments in Stripe as the matching chain assigns them.
+ */
+async function lookupCustomer(o: SupportOptions, at: Opened, reader: StripeReader, id: string): Promise<UserLookup> {
+  const cfg = o.settings.config;
+  const tables = await existingTables(at.open.db);
+  let via = `users.${cfg.users.stripeCustomerId ?? ''}`;
+  let owners = await usersOfCustomer(at.open.db, cfg.users, id);
+  if (owners.length === 0) {
+    via = "the ledger and the tool's payment records";
+    owners = await usersOrLedgerOnly(o, at, await userIdsRecordedForCustomer(at.open.db, tables, id));
+  }
+  let seen = 0;
+  if (owners.length === 0) {
+    via = "the customer's payments in Stripe, as the matching chain assigns them";
+    const fromStripe = await usersOfCustomerInStripe(o, at, reader, id);
+    seen = fromStripe.payments;
+    owners = await usersOrLedgerOnly(o, at, fromStripe.userIds);
+  }
+  if (owners.length > 1) {
+    throw new UsageError(
+      `Stripe customer ${id} belongs to ${owners.length} users (by ${via}): ${owners.map(describeOwner).join('; ')}`,
+      'look up one of them by user id',
+    );
+  }
+  const user = owners[0];
+  if (!user) {
+    const paid = seen > 0 ? `; Stripe has ${seen} payments of it that match no user` : '; Stripe has no payment of it';
+    throw new UsageError(
+      `no user is known for Stripe customer ${id}${paid}`,
+      seen > 0
+        ? 'look up one of its payments (cs_… or pi_…) to see why it matches nobody'
+        : 'check the id, and that the key is for the right account and mode (test or live)',
+    );
+  }
+  return lookupUser(o, at, reader, user.id, user.id, { id, user, via });
+}
+
+function describeOwner(u: UserInfo): string {
+  return u.email ? `${u.id} (${u.email})` : u.id;
+}
+
+/** Users by id; an id the users table no longer has is still shown as ledger-only, as resolveUser does. */
+async function usersOrLedgerOnly(o: SupportOptions, { open }: Opened, ids: string[]): Promise<UserInfo[]> {
+  if (ids.length === 0) return [];
+  const found = await usersByIds(open.db, o.settings.config.users, ids);
+  return ids.map((u) => found.get(u) ?? { id: u, email: null, name: null });
+}
+
+/**
+ * The users the customer's newest payments in Stripe belong to: the ledger's holder when credited,
+ * else the user the matching chain picks. One page of each list; standalone PaymentIntents are
+ * read one by one up to FETCH_LIMIT.
+ */
+async function usersOfCustomerInStripe(
+  o: SupportOptions,
+  { open, users }: Opened,
+  reader: StripeReader,
+  id: string,
+): Promise<{ userIds: string[]; payments: number }> {
+  const notes: string[] = [];
+  const found = new Candidates();
+  const standalone = await listFromStripe(reader, found, [], new Set([id]), notes);
+  const wanted = standalone.map((pi) => ({ key: pi, id: pi, via: 'stripe:customer' }));
+  await rereadFromStripe(reader, o, found, wanted, notes);
+  const payments = found.payments();
+  await withLineItems(reader, o, payments);
+  const directory = await loadUserDirectory(open.db, users, o.settings.config.match, payments, { everyStep: true });
+  const tables = await existingTables(open.db);
+  const ids = new Set<string>();
+  for (const p of payments) {
+    const keys = [p.paymentKey, p.session?.id, p.paymentIntent?.id].filter((x): x is string => !!x);
+    const held = tables.has('credit_ledger') ? paymentHolding(await entriesForMany(open, keys)) : null;
+    const userId = held?.holderUserId ?? chainView(p, directory, o).userId;
+    if (userId) ids.add(userId);
+  }
+  return { userIds: [...ids].sort(), payments: payments.length };
 }
 
 /** The user's refunds and disputes (see UserLookup.reversals). */

@@ -136,6 +136,58 @@ export async function customerIdOfUser(db: Kysely<Database>, cfg: UsersConfig, u
   return row?.customer?.trim() || null;
 }
 
+/** The users whose `users.stripeCustomerId` column holds this Stripe customer id (none when not configured). */
+export async function usersOfCustomer(db: Kysely<Database>, cfg: UsersConfig, customer: string): Promise<UserInfo[]> {
+  if (!cfg.stripeCustomerId || !comparable(customer)) return [];
+  const rows =
+    await sql<UserInfoRow>`SELECT ${userColumns(db, cfg)} FROM ${usersTable(cfg)} WHERE trim(${sql.ref(cfg.stripeCustomerId)}) = ${customer} ORDER BY ${sql.ref(cfg.id)}`.execute(
+      db,
+    );
+  return rows.rows.map(toUserInfo);
+}
+
+/**
+ * The users the tool holds for payments made as this Stripe customer: who has each credited one now
+ * (its purchase entry names the customer; a reassignment moves it), and the user the tool's record
+ * matched for each payment not credited.
+ */
+export async function userIdsRecordedForCustomer(
+  db: Kysely<Database>,
+  tables: Set<string>,
+  customer: string,
+): Promise<string[]> {
+  const ids = new Set<string>();
+  const credited = new Set<string>();
+  if (tables.has('credit_ledger')) {
+    const purchases = await db
+      .selectFrom('credit_ledger')
+      .select('payment_key')
+      .distinct()
+      .where('customer_id', '=', customer)
+      .where('kind', '=', 'purchase')
+      .execute();
+    const keys = purchases.map((r) => r.payment_key).filter((k): k is string => k !== null);
+    for (let i = 0; i < keys.length; i += 300) {
+      const part = keys.slice(i, i + 300);
+      const rows = await db.selectFrom('credit_ledger').selectAll().where('payment_key', 'in', part).execute();
+      for (const key of part) {
+        const h = paymentHolding(rows.filter((r) => r.payment_key === key));
+        if (h) ids.add(h.holderUserId);
+        credited.add(key);
+      }
+    }
+  }
+  if (tables.has('stripe_credits_payments')) {
+    const rows = await db
+      .selectFrom('stripe_credits_payments')
+      .select(['payment_key', 'user_id'])
+      .where('customer_id', '=', customer)
+      .execute();
+    for (const r of rows) if (r.user_id !== null && !credited.has(r.payment_key)) ids.add(r.user_id);
+  }
+  return [...ids].sort();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ledger entries
 

@@ -345,6 +345,29 @@ describe.each(engines())('console (%s)', (engine) => {
       expect(await ledger(w)).toHaveLength(1);
     });
 
+    it('lookup of a Stripe customer (cus_…) shows the user it belongs to; an unknown one is one clear line', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = w.sim.store.createCheckoutPayment({
+        created: now() - 2 * DAY,
+        customer: 'cus_PbX7kQ2mWv4Rz',
+        clientReferenceId: '2',
+        amount: 1200,
+      }).paymentIntent!.id;
+      expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(0);
+      await addAccount(w, 'vera', 'viewer');
+      const { url } = await w.serve();
+      const c = new Client(url);
+      await c.signIn('vera', PASSWORD);
+      const found = await c.request('/lookup?q=cus_PbX7kQ2mWv4Rz');
+      expect(found.status, found.text).toBe(200);
+      expect(found.text).toContain('href="/user/2"');
+      expect(found.text).toMatch(/class="balance"><strong>12<\/strong> credits/);
+      expect(found.text).toContain(pi);
+      const unknown = await c.request('/lookup?q=cus_Nob0dyKn0ws1');
+      expect(unknown.status).toBe(400);
+      expect(unknown.text).toContain('no user is known for Stripe customer cus_Nob0dyKn0ws1');
+    });
+
     it("a user's page shows their balance and entries as balance does; a credited payment moves to another user after a preview", async (test) => {
       const w = await consoleWorld(engine, test);
       const pi = w.sim.store.createCheckoutPayment({ created: now() - 2 * DAY, email: 'ann@example.com', amount: 2500 })

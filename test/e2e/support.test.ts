@@ -942,6 +942,76 @@ describe.each(engines())('support commands (%s)', (engine) => {
       expect(text.stdout).toMatch(/welcome bonus/);
     });
 
+    it("a Stripe customer (cus_…) is its user's lookup: from the users column, the ledger, else Stripe's payments", async (test) => {
+      const col = await world(engine, test, { ...CONFIG, users: { stripeCustomerId: 'stripe_customer_id' } });
+      const byCol = await col.json(['lookup', 'cus_ann']);
+      expect(byCol.code, byCol.stderr).toBe(0);
+      expect(byCol.doc).toMatchObject({ kind: 'user', query: 'cus_ann', user: { id: '1' }, customerIds: ['cus_ann'] });
+      expect(byCol.doc.notes).toEqual(expect.arrayContaining([expect.stringMatching(/users\.stripe_customer_id/)]));
+
+      // No customer column configured: what the tool recorded, then what Stripe's chain makes of the customer's payments.
+      const w = await world(engine, test);
+      const s = w.sim.store;
+      const credited = s.createCheckoutPayment({
+        created: t(3),
+        customer: 'cus_NffrFeUfNV2Hib',
+        clientReferenceId: '2',
+        amount: 1000,
+      }).paymentIntent!.id;
+      expect((await w.reconcile()).code).toBe(0);
+      const byLedger = await w.json(['lookup', 'cus_NffrFeUfNV2Hib']);
+      expect(byLedger.code, byLedger.stderr).toBe(0);
+      expect(byLedger.doc).toMatchObject({ user: { id: '2', email: 'ben@example.com' }, balance: 10 });
+      expect(byLedger.doc.customerIds).toContain('cus_NffrFeUfNV2Hib');
+      expect(byLedger.doc.payments.map((p: { paymentKey: string }) => p.paymentKey)).toContain(credited);
+      // Moved to another user: the customer's payment is now theirs.
+      const moved = await w.cli([
+        'assign',
+        credited,
+        '--user',
+        '1',
+        '--reason',
+        'ticket 4716: paid for Ann',
+        '--reassign',
+      ]);
+      expect(moved.code, moved.stderr).toBe(0);
+      expect((await w.json(['lookup', 'cus_NffrFeUfNV2Hib'])).doc.user).toMatchObject({ id: '1' });
+
+      const unpaid = s.createCheckoutPayment({
+        created: t(1),
+        customer: 'cus_Q3xkLm8Ab2Zt',
+        email: 'ann@example.com',
+        amount: 700,
+      }).paymentIntent!.id;
+      const byStripe = await w.json(['lookup', 'cus_Q3xkLm8Ab2Zt']);
+      expect(byStripe.code, byStripe.stderr).toBe(0);
+      expect(byStripe.doc.user).toMatchObject({ id: '1' });
+      expect(byStripe.doc.payments.find((p: { paymentKey: string }) => p.paymentKey === unpaid)).toMatchObject({
+        ledger: null,
+        chain: { userId: '1', matchedBy: 'email' },
+      });
+      const text = await w.cli(['lookup', 'cus_Q3xkLm8Ab2Zt']);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/user 1 \(ann@example\.com, "Ann"\)/);
+
+      s.createCheckoutPayment({ created: t(1), customer: 'cus_Shr4dPay3r9X', clientReferenceId: '1', amount: 500 });
+      s.createCheckoutPayment({ created: t(1), customer: 'cus_Shr4dPay3r9X', clientReferenceId: '2', amount: 500 });
+      expectError(
+        await w.cli(['lookup', 'cus_Shr4dPay3r9X']),
+        2,
+        /cus_Shr4dPay3r9X belongs to 2 users.*1 \(ann@example\.com\); 2 \(ben@/,
+      );
+      expectError(
+        await w.cli(['lookup', 'cus_Nob0dyKn0ws1']),
+        2,
+        /no user is known for Stripe customer cus_Nob0dyKn0ws1/,
+      );
+      const help = await w.cli(['lookup', '--help']);
+      expect(help.stdout).toMatch(
+        /QUERY is a payment \(cs_…, pi_…\), a user id, an email, or a Stripe customer \(cus_…\)/,
+      );
+    });
+
     it('an email no user has still shows its payments; an ambiguous email or unknown id is exit 2', async (test) => {
       const w = await world(engine, test);
       const p = w.sim.store.createCheckoutPayment({ created: t(2), email: 'stranger@example.org', amount: 1000 })

@@ -106,12 +106,22 @@ function registerUserCommands({ program, ctx, setResult, common }: Registrar): v
     program
       .command('lookup <query>')
       .description(
-        'what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id or email), with its refunds, disputes and what was taken back',
+        'what Stripe, the matching chain and the ledger say about a payment (cs_…, pi_…) or a user (id, email or Stripe customer cus_…), with its refunds, disputes and what was taken back',
       ),
     { stripe: true, writes: false },
-  ).action(async (query: string, flags: CommonFlags) =>
-    setResult(await (await import('./lookup.js')).lookupCommand(ctx, query, flags)),
-  );
+  )
+    .addHelpText(
+      'after',
+      `
+QUERY is a payment (cs_…, pi_…), a user id, an email, or a Stripe customer (cus_…). A customer
+shows the lookup of the user it belongs to: by users.stripeCustomerId when configured, else by
+the payments the tool recorded for it, else by its newest payments in Stripe as the matching
+chain assigns them.
+Exit codes: 0 found; 2 bad input, or nobody (or several users) for the query.`,
+    )
+    .action(async (query: string, flags: CommonFlags) =>
+      setResult(await (await import('./lookup.js')).lookupCommand(ctx, query, flags)),
+    );
 }
 
 /** `audit` checks the ledger's purchase entries against Stripe, read-only; `audit resolve` closes one finding. */
