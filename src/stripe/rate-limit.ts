@@ -26,9 +26,15 @@ interface Lane {
   /** When the next request may be scheduled to start (ms, clock time): the plan. */
   next: number;
   lastPenalty: number;
+  /** When a 429 last cut the rate (ms). */
+  lastCut: number;
   /** When requests actually started, oldest first (no older than one second before the newest). */
   started: number[];
 }
+
+/** What a 429 leaves of the rate of the endpoint that got it, and of the global rate. */
+const LANE_CUT = 0.75;
+const GLOBAL_CUT = 0.9;
 
 /** The window Stripe counts requests in (ms). */
 const WINDOW_MS = 1000;
@@ -40,7 +46,7 @@ const WINDOW_MS = 1000;
 const MIN_SPACING = 0.75;
 
 function newLane(rate: number): Lane {
-  return { max: rate, rate, next: 0, lastPenalty: -Infinity, started: [] };
+  return { max: rate, rate, next: 0, lastPenalty: -Infinity, lastCut: -Infinity, started: [] };
 }
 
 /**
@@ -49,8 +55,8 @@ function newLane(rate: number): Lane {
  * is then checked against when requests actually start: a request that wakes late (the event loop
  * was busy) and would make more than the rate start within one second, or start right on the heels
  * of the one before, waits. So no sliding second ever holds more starts than the rate, whatever the
- * event loop does. A 429 halves the rate of the lane that hit it (and trims the global one); the
- * rate then creeps back up.
+ * event loop does. A 429 cuts the rate of the lane that hit it by a quarter (and trims the global
+ * one); the rate then creeps back up.
  */
 export class RateLimiter {
   private readonly global: Lane;
@@ -142,14 +148,24 @@ export class RateLimiter {
     return t;
   }
 
-  /** Stripe answered 429: slow down. */
+  /**
+   * Stripe answered 429: slow down, by a quarter, once a second at most. Running just under the
+   * limit, a lone 429 is mostly jitter (a stall bunched the requests), and halving for it costs
+   * seconds of a sweep; a client that shares the limit keeps answering 429, and the cuts compound
+   * (a quarter a second) until it stops. The requests already in flight when the first 429 came
+   * were sent at the old rate: their 429s are the same event, not a cut each.
+   */
   rateLimited(endpoint: string): void {
     const now = this.clock.now();
-    const lane = this.lane(endpoint);
-    lane.rate = Math.max(1, lane.rate / 2);
-    lane.lastPenalty = now;
-    this.global.rate = Math.max(1, this.global.rate * 0.8);
-    this.global.lastPenalty = now;
+    for (const [l, factor] of [
+      [this.lane(endpoint), LANE_CUT],
+      [this.global, GLOBAL_CUT],
+    ] as const) {
+      if (now - l.lastCut < WINDOW_MS) continue;
+      l.rate = Math.max(1, l.rate * factor);
+      l.lastPenalty = now;
+      l.lastCut = now;
+    }
   }
 
   /** The rate a request to `endpoint` can go at now (the smaller of its lane and the global one). */

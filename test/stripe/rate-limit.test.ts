@@ -127,11 +127,23 @@ describe('RateLimiter', () => {
     expect(busiestSecond(s.b!)).toBeLessThanOrEqual(15);
   });
 
-  it('a 429 halves the endpoint’s rate and trims the global one', () => {
-    const limiter = new RateLimiter({ global: 90, perEndpoint: 22 }, new VirtualLoop().clock);
+  it('a 429 cuts the endpoint’s rate by a quarter and trims the global one', () => {
+    const limiter = new RateLimiter({ global: 90, perEndpoint: 24 }, new VirtualLoop().clock);
     limiter.rateLimited('sessions');
-    expect(limiter.rateFor('sessions')).toBe(11);
-    expect(limiter.rates().global).toBeCloseTo(72);
-    expect(limiter.rateFor('intents')).toBe(22);
+    expect(limiter.rateFor('sessions')).toBe(18);
+    expect(limiter.rates().global).toBeCloseTo(81);
+    expect(limiter.rateFor('intents')).toBe(24);
+  });
+
+  it('the 429s of requests in flight together cut once; 429s that go on compound, a second apart', () => {
+    const loop = new VirtualLoop();
+    const limiter = new RateLimiter({ global: 90, perEndpoint: 24 }, loop.clock);
+    // Eight requests sent at the old rate all come back 429.
+    for (let i = 0; i < 8; i++) limiter.rateLimited('sessions');
+    expect(limiter.rateFor('sessions')).toBe(18);
+    // Another client keeps taking the limit: every second brings another 429.
+    loop.t += 1000;
+    limiter.rateLimited('sessions');
+    expect(limiter.rateFor('sessions')).toBe(13.5);
   });
 });
