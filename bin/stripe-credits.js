@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 import v8 from 'node:v8';
 
 // V8 lets its heap grow to up to four times what is live before a full collection when collecting
@@ -7,7 +9,9 @@ import v8 from 'node:v8';
 // a time keeps the peak near what is live, for a few percent more CPU time (docs/performance.md).
 // Set before the program loads.
 v8.setFlagsFromString('--heap-growing-percent=25');
-const { main } = await import('../dist/cli/main.js');
+// The bundled CLI starts faster (scripts/bundle-cli.js); dist/cli when only tsc has run.
+const bundled = new URL('../dist/bundle/main.js', import.meta.url);
+const { main } = await import(existsSync(bundled) ? bundled.href : '../dist/cli/main.js');
 
 main(process.argv).then((code) => {
   process.exitCode = code;
