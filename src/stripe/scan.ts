@@ -12,15 +12,16 @@ export interface ScanOptions {
   maxSlices: number;
   /**
    * Keep this many times the requests in flight that the rate allows over one round trip
-   * (rate × first page's round-trip time), so that the scan is limited by the rate, not by latency.
+   * (rate × a page's cycle, measured as the scan goes: see Pace), so that the scan is limited by
+   * the rate, not by latency.
    */
   inflightFactor: number;
 }
 
 export const DEFAULT_SCAN: ScanOptions = { maxSlices: 24, inflightFactor: 1.1 };
 
-/** Workers a scan keeps beside the slices it pages at once, for the slices split as they go. */
-const SPARE_WORKERS = 1.5;
+/** How much a page's round trip weighs in the running average the scan paces itself by. */
+const ROUND_TRIP_WEIGHT = 0.2;
 
 /**
  * How far under a whole number of pages a slice is sized: a slice that holds one object more than
@@ -36,8 +37,9 @@ type Listed = { id: string; created: number };
 /**
  * Lists every object of a `created` range, handing each page to `onPage` as it arrives. The first
  * page shows how dense the range is and how long a round trip takes; the rest of the range is then
- * cut into time slices paged side by side by as many workers as it takes to keep the endpoint's
- * rate busy (rate × round trip × inflightFactor), each slice sized from the first page's density to
+ * cut into time slices paged side by side, as many at once as it takes to keep the endpoint's
+ * rate busy (rate × round trip × inflightFactor, the round trips measured as it goes), each slice
+ * sized from the first page's density to
  * hold a whole number of pages (a little under), so that a slice's last page is nearly full rather
  * than a wasted partial one. Counts are rarely even, so the slices are not fixed: a worker whose
  * slice is done takes the older half of the slice with the most pages left (see SlicedScan), and
@@ -68,16 +70,14 @@ export async function scanCreated<T extends Listed>(
     // More objects may share the last second with the page's last one.
     coverage.listedFirstPage(last.created + 1);
 
-    const rate = reader.limiter?.rateFor(endpoint) ?? 25;
-    // Slices paged at once that keep the rate busy; the spare workers are for the slices that turn
-    // out to hold more than their share (each slice costs about half a request: its last page).
-    const enough = Math.max(1, Math.min(opts.maxSlices, Math.ceil(rate * roundTripS * opts.inflightFactor)));
-    const workers = Math.min(opts.maxSlices, Math.ceil(enough * SPARE_WORKERS));
-    const slices = planSlices(first.data, range, enough);
-    const scan = new SlicedScan({ reader, what, endpoint, list, onPage, coverage });
+    // Slices paged at once that keep the rate busy over a round trip (each slice costs about half a
+    // request: its last page); the scan then sizes this from the pages' own round trips.
+    const pace = new Pace(reader, endpoint, opts, roundTripS * 1000);
+    const slices = planSlices(first.data, range, pace.enough());
+    const scan = new SlicedScan({ reader, what, endpoint, list, onPage, coverage }, pace);
     // The newest slice holds the rest of the first page's last second: it starts after that page.
     scan.add(coverage.sliced(slices), { cursor: last.id, top: last.created, density: densityOf(first.data) });
-    await scan.run(workers, enough);
+    await scan.run(opts.maxSlices);
   } finally {
     coverage.settle();
   }
@@ -107,7 +107,7 @@ export async function scanAlong<T extends Listed>(
     const alongPieces = await along.pieces.catch(() => null);
     if (alongPieces === null) return;
     const pieces = piecesWithin(range, alongPieces);
-    const scan = new SlicedScan({ reader, what, endpoint, list, onPage, coverage });
+    const scan = new SlicedScan({ reader, what, endpoint, list, onPage, coverage }, null, pieces.length);
     scan.add(coverage.sliced(pieces));
     await scan.run(pieces.length);
   } finally {
@@ -165,6 +165,36 @@ interface SliceSource<T> {
 }
 
 /**
+ * How many slices a scan pages at once: enough to keep the endpoint's rate busy over a page's
+ * cycle (rate × cycle × inflightFactor). A cycle is a page's round trip from the moment it leaves
+ * the rate limiter to the moment the scan may send the slice's next request (the page handed on
+ * included); it is measured on every page, since it grows when the machine or Stripe is busy, and
+ * a slice fewer than needed leaves the rate idle for the whole sweep.
+ */
+class Pace {
+  private cycleMs: number;
+
+  constructor(
+    private readonly reader: StripeReader,
+    private readonly endpoint: string,
+    private readonly opts: ScanOptions,
+    firstRoundTripMs: number,
+  ) {
+    this.cycleMs = firstRoundTripMs;
+  }
+
+  observe(cycleMs: number): void {
+    this.cycleMs += ROUND_TRIP_WEIGHT * (cycleMs - this.cycleMs);
+  }
+
+  enough(): number {
+    const rate = this.reader.limiter?.rateFor(this.endpoint) ?? 25;
+    const n = Math.ceil((rate * this.cycleMs * this.opts.inflightFactor) / 1000);
+    return Math.max(1, Math.min(this.opts.maxSlices, n));
+  }
+}
+
+/**
  * Slices paged by a fixed number of workers. While fewer slices than the rate needs are being
  * paged, an idle worker takes part of the slice with the most pages left by its density (work
  * stealing), splitting it at a second at or below its cursor: the slice keeps the newer half,
@@ -176,12 +206,20 @@ class SlicedScan<T extends Listed> {
   private readonly slices: Slice[] = [];
   private readonly waiting: Slice[] = [];
   private paging = 0;
-  private enough = 1;
   private failed = false;
   /** Idle workers, woken when a slice has shown more of itself or has ended. */
   private idle: (() => void)[] = [];
 
-  constructor(private readonly src: SliceSource<T>) {}
+  /** Paced by `pace`, or with a fixed number of slices at once (`fixed`) without one. */
+  constructor(
+    private readonly src: SliceSource<T>,
+    private readonly pace: Pace | null,
+    private readonly fixed = 1,
+  ) {}
+
+  private enough(): number {
+    return this.pace ? this.pace.enough() : this.fixed;
+  }
 
   /** Slices (by their Coverage indexes and ranges) to be paged from their tops; the first from `first`'s cursor. */
   add(
@@ -197,11 +235,10 @@ class SlicedScan<T extends Listed> {
   }
 
   /**
-   * Pages the slices with `workers` at most; a slice is split only while fewer than `enough` are
+   * Pages the slices with `workers` at most; a slice is split only while fewer than enough are
    * being paged (enough to keep the rate busy: each split costs about half a request).
    */
-  async run(workers: number, enough = workers): Promise<void> {
-    this.enough = enough;
+  async run(workers: number): Promise<void> {
     const n = Math.max(workers, this.waiting.length);
     await Promise.all(Array.from({ length: n }, () => this.worker()));
   }
@@ -237,7 +274,15 @@ class SlicedScan<T extends Listed> {
     for (;;) {
       // The range is read when the request goes out (after the rate limiter's wait): a split made
       // meanwhile already narrows it.
-      const page = await reader.call(what, () => list({ ...s.range }, s.cursor), endpoint);
+      let sent = 0;
+      const page = await reader.call(
+        what,
+        () => {
+          sent = performance.now();
+          return list({ ...s.range }, s.cursor);
+        },
+        endpoint,
+      );
       StripeReader.checkPage(what, page);
       // A split made while the page was on its way: what is older than the slice is now the new
       // part's to list, and this slice has reached its end.
@@ -253,6 +298,7 @@ class SlicedScan<T extends Listed> {
         s.density = densityOf(items);
         await onPage(items);
       }
+      this.pace?.observe(performance.now() - sent);
       if (s.done) return coverage.listedSlice(s.index, s.range.gte);
       // Everything from this second up has been listed (a page's last second only with the next page).
       coverage.listedSlice(s.index, s.top + 1);
@@ -272,7 +318,7 @@ class SlicedScan<T extends Listed> {
       const pages = (s.density * (s.top + 1 - s.range.gte)) / PAGE;
       if (pages > most) [victim, most] = [s, pages];
     }
-    if (victim === null || most < MIN_SPLIT_PAGES || this.paging >= this.enough) return null;
+    if (victim === null || most < MIN_SPLIT_PAGES || this.paging >= this.enough()) return null;
     // The slice keeps the pages nearest its cursor (its next request may be on its way already),
     // a few objects under whole pages.
     const keep = Math.floor(most / 2);

@@ -187,6 +187,33 @@ describe('scanCreated', () => {
     expect(claims).toBeGreaterThan(0);
   });
 
+  it('pages that take long to hand on (a busy sink) bring more slices at once: the pace is measured on every page', async () => {
+    // A 10 ms round trip at 25/s asks for one slice; each page then takes 100 ms more to hand on,
+    // so a slice's cycle is ~110 ms and keeping 25/s busy takes three or four.
+    const objects = Array.from({ length: 3_000 }, (_, i) => ({
+      id: `pi_3Pace${String(i).padStart(6, '0')}`,
+      created: range.gte + Math.floor((i * (range.lt - range.gte)) / 3_000),
+    }));
+    const { list, requests, fromTop } = lister(objects, () => new Promise((r) => setTimeout(r, 10)));
+    const seen: string[] = [];
+    await scanCreated(
+      new StripeReader({} as Stripe),
+      'list things',
+      'things.list',
+      list,
+      range,
+      async (page) => {
+        seen.push(...page.map((o) => o.id));
+        await new Promise((r) => setTimeout(r, 100));
+      },
+      { ...DEFAULT_SCAN, maxSlices: 8 },
+    );
+    expectEachOnce(objects, range, seen);
+    // The first page and the slices paged from their tops: more than the one the first round trip asked for.
+    expect(fromTop()).toBeGreaterThanOrEqual(4);
+    expect(requests()).toBeLessThanOrEqual(30 + fromTop());
+  });
+
   it('Coverage: nothing before the first page, then only what was listed; a range outside the scan is covered', () => {
     const c = new Coverage();
     expect(c.covers(range.gte, range.gte + 1)).toBe(false);
