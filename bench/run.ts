@@ -115,13 +115,23 @@ function stopSim(sim: Sim): Promise<void> {
   });
 }
 
-async function simStats(sim: Sim): Promise<{ requests: number; rejected: number; byEndpoint: Record<string, number> }> {
-  const res = await fetch(`${sim.url}/_simulator/stats?reset=1`);
-  return (await res.json()) as { requests: number; rejected: number; byEndpoint: Record<string, number> };
+interface SimStats {
+  requests: number;
+  rejected: number;
+  byEndpoint: Record<string, number>;
+  /** With `timeline`: each request's arrival (ms since the epoch) and endpoint. */
+  timeline?: [number, string][];
+}
+
+async function simStats(sim: Sim, timeline = false): Promise<SimStats> {
+  const res = await fetch(`${sim.url}/_simulator/stats?reset=1${timeline ? '&timeline=1' : ''}`);
+  return (await res.json()) as SimStats;
 }
 
 interface Measured {
   wallMs: number;
+  /** When the process was started (ms since the epoch: the simulator's clock, on this machine too). */
+  startedAt: number;
   peakRssMb: number;
   code: number | null;
   stdout: string;
@@ -132,6 +142,7 @@ interface Measured {
 function measure(args: string[], env: Record<string, string>): Promise<Measured> {
   return new Promise((resolvePromise) => {
     const started = performance.now();
+    const startedAt = Date.now();
     const child = spawn(process.execPath, args, {
       cwd: work,
       env: { ...process.env, ...env },
@@ -152,7 +163,14 @@ function measure(args: string[], env: Record<string, string>): Promise<Measured>
     }, 20);
     child.on('close', (code) => {
       clearInterval(poll);
-      resolvePromise({ wallMs: performance.now() - started, peakRssMb: peakKb / 1024, code, stdout, stderr });
+      resolvePromise({
+        wallMs: performance.now() - started,
+        startedAt,
+        peakRssMb: peakKb / 1024,
+        code,
+        stdout,
+        stderr,
+      });
     });
   });
 }
@@ -189,7 +207,7 @@ const sectionOneSim = (fixture: string) =>
 
 interface Ran {
   m: Measured;
-  stats: { requests: number; rejected: number; byEndpoint: Record<string, number> };
+  stats: SimStats;
   credited: number;
   /** The audit line (reconcile's first shape only). */
   audit?: string;
@@ -233,7 +251,7 @@ async function reconcileOn(
       [join(ROOT, 'bin/stripe-credits.js'), 'reconcile', '--db', db, ...configArgs, ...window, '--yes', '--json'],
       env,
     );
-    const stats = await simStats(sim);
+    const stats = await simStats(sim, true);
     if (m.code !== 0) throw new Error(`reconcile failed (${m.code}): ${m.stderr}`);
     const report = JSON.parse(m.stdout) as { counts: { credited: number } };
     const ran: Ran = { m, stats, credited: report.counts.credited };
@@ -310,6 +328,22 @@ function printShapes(shapes: readonly { title: string }[], ours: Ran[], seq: Ran
   console.log(
     `\n   sequential: the loop's wall (${seq.map((q) => q.stats.requests).join(', ')} requests); credited: reconcile/sequential; 429s: both; peak RSS: reconcile's`,
   );
+  console.log(`   where reconcile's wall went, by when its requests reached the simulator:`);
+  for (const [i, s] of shapes.entries()) console.log(`   ${s.title.padEnd(28)}${wallParts(ours[i]!, floorS)}`);
+}
+
+/**
+ * A run's wall in three parts: start-up (the process started to its first request), the lists
+ * (first request to last; the floor's part), and the end (the last request to the exit: its answer,
+ * deciding what is left and writing the ledger).
+ */
+function wallParts(o: Ran, floorS: number): string {
+  const times = (o.stats.timeline ?? []).map(([at]) => at);
+  if (times.length === 0) return 'no requests';
+  const first = (Math.min(...times) - o.m.startedAt) / 1000;
+  const last = (Math.max(...times) - o.m.startedAt) / 1000;
+  const wall = o.m.wallMs / 1000;
+  return `start-up ${fmt(first, 2)} s, requests ${fmt(last - first, 2)} s (${fmt((last - first) / floorS, 2)}x the floor), end ${fmt(wall - last, 2)} s`;
 }
 
 /**

@@ -1130,7 +1130,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Strip
         byEndpoint[r.endpoint] = (byEndpoint[r.endpoint] ?? 0) + 1;
         if (r.status !== 200) rejected += 1;
       }
-      const body = JSON.stringify({ requests: requests.length, rejected, byEndpoint });
+      // `?timeline=1` adds each request's arrival (ms) and endpoint: how a client's rate held over a run.
+      const timeline = query.timeline === '1' ? requests.map((r) => [r.at, r.endpoint]) : undefined;
+      const body = JSON.stringify({ requests: requests.length, rejected, byEndpoint, timeline });
       if (query.reset === '1') requests.length = 0;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(body);
