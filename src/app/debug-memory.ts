@@ -39,7 +39,7 @@ export function memoryPhase(name: string): void {
   const m = process.memoryUsage();
   peak = Math.max(peak, m.rss);
   process.stderr.write(
-    `memory: ${name}: rss ${mb(m.rss)} (peak since last ${mb(peak)}), heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}; deciding ${(spent.deciding / 1000).toFixed(2)} s, writing ${(spent.writing / 1000).toFixed(2)} s so far (CPU time ${(cpu.deciding / 1000).toFixed(2)} s and ${(cpu.writing / 1000).toFixed(2)} s)\n`,
+    `memory: ${name} at +${(performance.now() / 1000).toFixed(2)} s: rss ${mb(m.rss)} (peak since last ${mb(peak)}), heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}; deciding ${(spent.deciding / 1000).toFixed(2)} s, writing ${(spent.writing / 1000).toFixed(2)} s so far (CPU time ${(cpu.deciding / 1000).toFixed(2)} s and ${(cpu.writing / 1000).toFixed(2)} s)\n`,
   );
   peak = 0;
   // Under --expose-gc: what is live, after a full collection.
