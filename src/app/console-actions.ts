@@ -1,6 +1,5 @@
 import { UsageError } from '../errors.js';
 import type { AppConfig } from '../config.js';
-import { previewAssign } from './assign-preview.js';
 import {
   adjustCredits,
   assignPayment,
@@ -64,11 +63,10 @@ function withinLimit(role: ConsoleRole, config: AppConfig, credits: number, what
 /** `assign` from the console: the credits its plan would write count against the role's limit. */
 export async function consoleAssign(o: AssignOptions & { role: ConsoleRole }): Promise<AssignResult> {
   const { role, ...rest } = o;
-  if (adjustLimit(role, o.settings.config) !== null) {
-    const p = await previewAssign({ ...rest });
-    withinLimit(role, o.settings.config, p.credits, `assigning ${p.paymentKey}`);
-  }
-  return assignPayment(rest);
+  return assignPayment(rest, (plan) => {
+    if (!plan.reassign)
+      withinLimit(role, o.settings.config, plan.decision.credits, `assigning ${plan.decision.paymentKey}`);
+  });
 }
 
 /** A reversal from the console's review queue: the credits at stake count against the role's limit. */

@@ -48,7 +48,6 @@ const SOURCE: Record<AssignPreview['creditSource'], string> = {
   prices: 'by the price map',
   unit_amount: 'by the amount rule',
   override: 'as given',
-  purchase: 'as credited',
 };
 
 function previewPage(s: SignedIn, f: AssignForm, p: AssignPreview, limit: number | null): Html {
@@ -57,8 +56,7 @@ function previewPage(s: SignedIn, f: AssignForm, p: AssignPreview, limit: number
   return page(
     `Assign ${p.paymentKey}: confirm`,
     s,
-    html`${p.alreadyCredited ? message('error', `${p.paymentKey} is already credited: confirming will write nothing.`) : ''}
-      ${over ? message('error', `More than your limit of ${limit} credits per action: confirming will be refused.`) : ''}
+    html`${over ? message('error', `More than your limit of ${limit} credits per action: confirming will be refused.`) : ''}
       <div class="box">
         <p>This will write one ledger entry:</p>
         <dl>

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { DAY, now } from '../helpers/cli.js';
+import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
+import { engines } from '../helpers/engines.js';
+
+/**
+ * A console preview shows what its confirm would write, or the refusal the confirm would meet: each
+ * preview runs the write's own plan (its checks included), never a copy of it.
+ */
+
+const WRITES = /This will (write|take|close)/;
+
+async function addAccount(w: ConsoleWorld, name: string, role: string) {
+  const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** A payment nobody's email matches: reconcile leaves it in review. */
+async function unmatchedPayment(w: ConsoleWorld): Promise<string> {
+  const pi = w.sim.store.createCheckoutPayment({
+    created: now() - 2 * DAY,
+    email: 'ann.work@example.org',
+    amount: 2500,
+  }).paymentIntent!.id;
+  const run = await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes']);
+  expect(run.code, run.stderr).toBe(3);
+  return pi;
+}
+
+/** A signed-in client and its CSRF token. */
+async function signedIn(url: string, name: string): Promise<{ c: Client; csrf: string }> {
+  const c = new Client(url);
+  expect((await c.signIn(name, PASSWORD)).status).toBe(303);
+  return { c, csrf: Client.csrf((await c.request('/lookup')).text) };
+}
+
+const ledger = (w: ConsoleWorld) =>
+  w.app.query<{ user_id: string; credits: number; kind: string; actor: string }>(
+    'SELECT user_id, credits, kind, actor FROM credit_ledger ORDER BY id',
+  );
+
+describe.each(engines())('console previews (%s)', (engine) => {
+  describe.concurrent('the preview is the write’s plan', () => {
+    it('assign on a ledger of the other mode: the preview shows the refusal the confirm meets, not an entry to write', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = await unmatchedPayment(w);
+      // The ledger already holds a live-mode purchase: a test-mode payment may not join it.
+      await w.app.exec(
+        `INSERT INTO credit_ledger (user_id, credits, kind, payment_key, payment_intent_id, amount, currency, livemode, actor, created_at)
+         VALUES ('2', 10, 'purchase', 'pi_3LiveQ8mZt2Xw4Kp', 'pi_3LiveQ8mZt2Xw4Kp', 1000, 'usd', 1, 'webhook', ?)`,
+        new Date().toISOString(),
+      );
+      await addAccount(w, 'sam', 'support');
+      const { c, csrf } = await signedIn((await w.serve()).url, 'sam');
+      const form = { csrf, payment: pi, user: '1', reason: 'ticket 4711' };
+      const preview = await c.request('/assign/preview', { form });
+      expect(preview.text).toContain('test and live payments never mix in one ledger');
+      expect(preview.text).not.toMatch(WRITES);
+      const confirm = await c.request('/assign', { form });
+      expect([confirm.status, preview.status]).toEqual([400, 400]);
+      expect(confirm.text).toContain('test and live payments never mix in one ledger');
+      expect(await ledger(w)).toHaveLength(1);
+    });
+
+    it('a mapped app table gone missing: the assign and reassign previews refuse as their confirms do', async (test) => {
+      const w = await consoleWorld(engine, test, {
+        balance: { table: 'wallets', column: 'credits', key: 'owner_id' },
+      });
+      await w.app.exec('CREATE TABLE wallets (owner_id INTEGER PRIMARY KEY, credits INTEGER NOT NULL DEFAULT 0)');
+      await w.app.exec('INSERT INTO wallets (owner_id, credits) VALUES (1, 0), (2, 0)');
+      const credited = w.sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 })
+        .paymentIntent!.id;
+      const pi = await unmatchedPayment(w);
+      await w.app.exec('DROP TABLE wallets');
+      await addAccount(w, 'sam', 'support');
+      const { c, csrf } = await signedIn((await w.serve()).url, 'sam');
+      for (const [path, payment] of [
+        ['/assign', pi],
+        ['/reassign', credited],
+      ] as const) {
+        const form = { csrf, payment, user: '2', reason: 'ticket 4711' };
+        const preview = await c.request(`${path}/preview`, { form });
+        expect(preview.text, path).toMatch(/balance table (&quot;|")wallets(&quot;|") not found/);
+        expect(preview.text, path).not.toMatch(WRITES);
+        expect(preview.status, path).toBe(400);
+        const confirm = await c.request(path, { form });
+        expect([path, confirm.status]).toEqual([path, 400]);
+      }
+      expect((await ledger(w)).map((e) => e.kind)).toEqual(['purchase']);
+    });
+  });
+});
