@@ -8,7 +8,7 @@ import {
   type AssignResult,
   type SupportOptions,
 } from './corrections.js';
-import { listReviewQueue, reverseReview, type ReversalReverseResult } from './reversal-review.js';
+import { reverseReview, type ReversalReverseResult } from './reversal-review.js';
 import type { ConsoleRole } from './console-accounts.js';
 
 /** What the console adds to the CLI's writes: limits by role. The writes themselves are corrections.ts's. */
@@ -74,7 +74,7 @@ export async function consoleReverse(
   o: SupportOptions & { role: ConsoleRole; id: string; reason: string; actor: string },
 ): Promise<ReversalReverseResult> {
   const { role, ...rest } = o;
-  const item = (await listReviewQueue(rest)).reversals.find((r) => r.id === o.id);
-  if (item) withinLimit(role, o.settings.config, Math.abs(item.credits), `reversing ${item.id}`);
-  return reverseReview(rest);
+  return reverseReview(rest, (plan) =>
+    withinLimit(role, o.settings.config, Math.abs(plan.decision.credits), `reversing ${plan.row.payment_key}`),
+  );
 }

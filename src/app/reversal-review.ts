@@ -96,12 +96,15 @@ function openForWriting(o: SupportOptions): Promise<OpenDb> {
 /** The entry of `id`, or a usage error (exit 2) when the queue never held it. */
 async function entryOrFail(db: Kysely<Database>, id: string): Promise<ReviewRow> {
   const row = await reversalReviewEntry(db, id);
-  if (!row)
-    throw new UsageError(
-      `${id} is not in the review queue`,
-      'see the open refunds and disputes with: stripe-credits review',
-    );
+  if (!row) throw notInQueue(id);
   return row;
+}
+
+function notInQueue(id: string): UsageError {
+  return new UsageError(
+    `${id} is not in the review queue`,
+    'see the open refunds and disputes with: stripe-credits review',
+  );
 }
 
 /** An entry no longer open: exit 3, one line naming what became of it and who did it. */
@@ -145,52 +148,92 @@ export interface ReversalReverseResult {
   credits: number;
 }
 
+/** What a reversal of a review entry would write: the entry, the purchase it takes from now, the decision. */
+export interface ReversePlan {
+  row: ReviewRow;
+  purchase: HeldPurchase;
+  decision: ReversalDecision;
+}
+
+/**
+ * Plans `review reverse` with every check its write makes (the app's tables, the entry open, the
+ * purchase still held, by whom now), on a database already open, read-only or not: throws the
+ * refusal the write would throw. The CLI writes it at once; the console shows it first.
+ */
+export async function planReverse(open: OpenDb, o: SupportOptions & { id: string }): Promise<ReversePlan> {
+  await verifyAppTables(open.db, o.settings.config);
+  if (!(await existingTables(open.db)).has('stripe_credits_review')) throw notInQueue(o.id);
+  const row = await entryOrFail(open.db, o.id);
+  if (row.status !== 'open') throw notOpen(row);
+  const purchase = await purchaseOf(open.db, row, o);
+  const decision: ReversalDecision = {
+    id: row.payment_key,
+    source: row.source === 'dispute' ? 'dispute' : 'refund',
+    paymentKey: purchase.paymentKey,
+    userId: purchase.userId,
+    credits: Number(row.credits ?? 0),
+    status: 'reversed',
+    reason: null,
+    kind: 'reversal',
+  };
+  return { row, purchase, decision };
+}
+
+/** planReverse on a read-only connection: what the console's preview of a reversal shows. */
+export async function previewReverse(o: SupportOptions & { id: string }): Promise<ReversePlan> {
+  const open = await openForReading(o);
+  try {
+    return await planReverse(open, o);
+  } finally {
+    await open.close();
+  }
+}
+
 /**
  * A person reverses a refund or dispute waiting in review: the `reversal` entry (the credits the
  * entry holds at stake, from the user who holds the payment's purchase now) with the person as
  * actor and their reason, and the entry closed, in one transaction. An entry dismissed or closed
  * already, or a reversal written meanwhile (a run under `debit`, another person), is refused with
- * nothing written.
+ * nothing written. `beforeWrite` may refuse the plan (the console's per-role limit).
  */
 export async function reverseReview(
   o: SupportOptions & { id: string; reason: string; actor: string },
+  beforeWrite: (plan: ReversePlan) => void = () => {},
 ): Promise<ReversalReverseResult> {
   const open = await openForWriting(o);
   try {
     await verifyAppTables(open.db, o.settings.config);
     await migrateToLatest(open.db);
-    const row = await entryOrFail(open.db, o.id);
-    if (row.status !== 'open') throw notOpen(row);
-    const purchase = await purchaseOf(open.db, row, o);
-    const decision: ReversalDecision = {
-      id: row.payment_key,
-      source: row.source === 'dispute' ? 'dispute' : 'refund',
-      paymentKey: purchase.paymentKey,
-      userId: purchase.userId,
-      credits: Number(row.credits ?? 0),
-      status: 'reversed',
-      reason: null,
-      kind: 'reversal',
-    };
-    const out = await writeTransaction(open.db, (trx) =>
-      insertReversals(trx, [{ decision, purchase }], {
-        runId: null,
-        actor: o.actor,
-        reason: o.reason,
-        adoption: o.settings.config,
-      }),
-    );
-    const after = (await reversalReviewEntry(open.db, o.id))!;
-    if (out.written.length === 0) {
-      throw new AttentionError(
-        `${o.id} was reversed already (by someone else meanwhile): nothing written`,
-        `see the user's entries with: stripe-credits balance ${purchase.userId}`,
-      );
-    }
-    return { item: toReversalReviewItem(after), userId: purchase.userId, credits: decision.credits };
+    const plan = await planReverse(open, o);
+    beforeWrite(plan);
+    return await writeReverse(open, o, plan);
   } finally {
     await open.close();
   }
+}
+
+/** Writes a plan of planReverse; the reversal's unique key refuses one written since the plan was made. */
+async function writeReverse(
+  open: OpenDb,
+  o: SupportOptions & { id: string; reason: string; actor: string },
+  { decision, purchase }: ReversePlan,
+): Promise<ReversalReverseResult> {
+  const out = await writeTransaction(open.db, (trx) =>
+    insertReversals(trx, [{ decision, purchase }], {
+      runId: null,
+      actor: o.actor,
+      reason: o.reason,
+      adoption: o.settings.config,
+    }),
+  );
+  const after = (await reversalReviewEntry(open.db, o.id))!;
+  if (out.written.length === 0) {
+    throw new AttentionError(
+      `${o.id} was reversed already (by someone else meanwhile): nothing written`,
+      `see the user's entries with: stripe-credits balance ${purchase.userId}`,
+    );
+  }
+  return { item: toReversalReviewItem(after), userId: purchase.userId, credits: decision.credits };
 }
 
 /** The purchase the entry takes from, as the ledger holds it now (its holder after a reassignment). */

@@ -3,7 +3,13 @@ import { html } from 'hono/html';
 import type { SignedIn } from '../app/console-accounts.js';
 import { requireText } from '../app/corrections.js';
 import { adjustLimit, consoleReverse } from '../app/console-actions.js';
-import { dismissReversalReview, listReviewQueue, type ReversalReviewItem } from '../app/reversal-review.js';
+import {
+  dismissReversalReview,
+  listReviewQueue,
+  previewReverse,
+  toReversalReviewItem,
+  type ReversalReviewItem,
+} from '../app/reversal-review.js';
 import { UsageError } from '../errors.js';
 import { requireRole } from './auth-routes.js';
 import { csrfField, message, page, type Html } from './layout.js';
@@ -71,6 +77,20 @@ function previewBody(s: SignedIn, f: ReversalForm, i: ReversalReviewItem, limit:
     </div>`;
 }
 
+/**
+ * The entry as its confirm would act on it: a reversal's own plan (from the user who holds the
+ * payment now, after any reassignment), or the open entry a dismissal closes.
+ */
+async function previewItem(deps: ConsoleDeps, f: ReversalForm): Promise<ReversalReviewItem> {
+  if (f.action === 'reverse') {
+    const plan = await previewReverse({ ...deps.support, id: f.id });
+    return { ...toReversalReviewItem(plan.row), userId: plan.purchase.userId, credits: plan.decision.credits };
+  }
+  const i = (await listReviewQueue(deps.support)).reversals.find((r) => r.id === f.id);
+  if (!i) throw new UsageError(`${f.id} is not open in the review queue`);
+  return i;
+}
+
 export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   app.get('/reversal', requireRole('support'), (c) =>
     c.html(
@@ -82,8 +102,7 @@ export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     const s = c.get('session');
     const f = await reversalForm(c);
     const reason = requireText(f.reason, 'the reason');
-    const i = (await listReviewQueue(deps.support)).reversals.find((r) => r.id === f.id);
-    if (!i) throw new UsageError(`${f.id} is not open in the review queue`);
+    const i = await previewItem(deps, f);
     const limit = adjustLimit(s.account.role, deps.support.settings.config);
     const body = previewBody(s, { ...f, reason }, i, limit);
     return c.html(page(`${f.action === 'reverse' ? 'Reverse' : 'Dismiss'} ${i.id}: confirm`, s, body));

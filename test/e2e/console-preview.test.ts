@@ -88,5 +88,28 @@ describe.each(engines())('console previews (%s)', (engine) => {
       }
       expect((await ledger(w)).map((e) => e.kind)).toEqual(['purchase']);
     });
+
+    it('a refund in review of a payment moved to another user: the preview names who holds it now, and the confirm takes from them', async (test) => {
+      const w = await consoleWorld(engine, test);
+      const pi = w.sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 })
+        .paymentIntent!.id;
+      const since = String(now() - 7 * DAY);
+      expect((await w.cli(['reconcile', '--since', since, '--yes'])).code).toBe(0);
+      const re = w.sim.store.refund(pi, undefined, { created: -60 })!.id;
+      expect((await w.cli(['reconcile', '--since', since])).code).toBe(3);
+      const moved = await w.cli(['assign', pi, '--user', '2', '--reason', 'ticket 4712: Ben paid', '--reassign']);
+      expect(moved.code, moved.stderr).toBe(0);
+      await addAccount(w, 'sam', 'support');
+      const { c, csrf } = await signedIn((await w.serve()).url, 'sam');
+      const form = { csrf, id: re, action: 'reverse', reason: 'refund approved' };
+      const preview = await c.request('/reversal/preview', { form });
+      expect(preview.status, preview.text).toBe(200);
+      expect(preview.text).toContain('take 10 credits back from user 2');
+      expect(preview.text).not.toContain('from user 1');
+      expect((await c.request('/reversal', { form })).status).toBe(200);
+      expect((await ledger(w)).filter((e) => e.kind === 'reversal')).toEqual([
+        { user_id: '2', credits: -10, kind: 'reversal', actor: 'sam' },
+      ]);
+    });
   });
 });
