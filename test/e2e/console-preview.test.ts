@@ -112,4 +112,51 @@ describe.each(engines())('console previews (%s)', (engine) => {
       ]);
     });
   });
+
+  describe.concurrent('audit resolve', () => {
+    it('the preview shows the entry as the ledger holds it: a forged query or form value changes neither the page nor the entry written', async (test) => {
+      const w = await consoleWorld(engine, test);
+      expect((await w.cli(['migrate'])).code).toBe(0);
+      const unbacked = 'cs_test_a1Qm7ZrT2vXy9LkPw3Nb8Hc4Df6Gj0Ks5Ue1Wo7Ri2Ya9Mt3Bn6Vx8Cz';
+      await w.app.exec(
+        `INSERT INTO credit_ledger (user_id, credits, kind, payment_key, checkout_session_id, amount, currency, livemode, actor, created_at)
+         VALUES ('1', 500, 'purchase', ?, ?, 5000, 'usd', 0, 'old-webhook', ?)`,
+        unbacked,
+        unbacked,
+        new Date(Date.now() - 7_200_000).toISOString(),
+      );
+      const [{ id }] = (await w.app.query<{ id: number }>('SELECT id FROM credit_ledger')) as [{ id: number }];
+      await addAccount(w, 'ada', 'admin');
+      const { c, csrf } = await signedIn((await w.serve()).url, 'ada');
+      const forged = await c.request(`/audit/resolve?entry=${id}&reverse=1&credits=7&user=2`);
+      expect(forged.status, forged.text).toBe(200);
+      expect(forged.text).toContain('taking back the 500 credits');
+      expect(forged.text).toContain('from user 1');
+      expect(forged.text).not.toMatch(/\b7 credits|user 2/);
+      const form = { csrf, entry: String(id), reverse: '1', credits: '7', user: '2', reason: 'no such payment' };
+      const preview = await c.request('/audit/resolve/preview', { form });
+      expect(preview.text).toContain('taking back the 500 credits of entry');
+      expect(preview.text).toContain('from user 1');
+      expect(preview.text).not.toMatch(/\b7 credits|user 2/);
+      expect((await c.request('/audit/resolve', { form })).status).toBe(200);
+      expect(await w.app.query("SELECT user_id, credits, actor FROM credit_ledger WHERE kind = 'correction'")).toEqual([
+        { user_id: '1', credits: -500, actor: 'ada' },
+      ]);
+    });
+
+    it('an entry Stripe backs as it is: the preview refuses as the confirm does', async (test) => {
+      const w = await consoleWorld(engine, test);
+      w.sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 });
+      expect((await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes'])).code).toBe(0);
+      const [{ id }] = (await w.app.query<{ id: number }>('SELECT id FROM credit_ledger')) as [{ id: number }];
+      await addAccount(w, 'ada', 'admin');
+      const { c, csrf } = await signedIn((await w.serve()).url, 'ada');
+      // Stripe backs it as it is: no finding, nothing to resolve.
+      const form = { csrf, entry: String(id), reverse: '1', reason: 'looks wrong' };
+      const preview = await c.request('/audit/resolve/preview', { form });
+      expect(preview.status).toBe(400);
+      expect(preview.text).toContain(`entry ${id} has no finding`);
+      expect(preview.text).not.toMatch(/This will|Confirm/);
+    });
+  });
 });
