@@ -603,10 +603,18 @@ export interface AdjustResult {
   repeated: boolean;
 }
 
-/** A `manual` ledger entry for a user, with who and why. */
-export async function adjustCredits(
-  o: SupportOptions & { user: string; credits: number; reason: string; actor: string; once?: string },
-): Promise<AdjustResult> {
+type AdjustTarget = SupportOptions & { user: string; credits: number };
+
+/** What adjust would write: the user, their balance now, and the mode the entry takes. */
+export interface AdjustPlan {
+  user: UserInfo;
+  credits: number;
+  balance: number;
+  /** A manual entry takes the ledger's mode (test and live never mix in one ledger). */
+  livemode: boolean;
+}
+
+function checkAdjustInput(o: AdjustTarget): void {
   const max = o.settings.config.maxCreditsPerPayment;
   if (Math.abs(o.credits) > max) {
     throw new UsageError(
@@ -614,27 +622,46 @@ export async function adjustCredits(
       'check the number; split it, or raise maxCreditsPerPayment in the config file',
     );
   }
+}
+
+/** Plans adjust with every check its write makes, on a database already open (read-only or not, migrated or not). */
+async function planAdjust(open: OpenDb, o: AdjustTarget): Promise<AdjustPlan> {
+  checkAdjustInput(o);
+  await verifyAppTables(open.db, o.settings.config);
+  const user = await resolveUser(open, o.settings, o.user);
+  const own = (await existingTables(open.db)).has('credit_ledger');
+  const modes = own ? await ledgerModes(open.db) : [];
+  const balance = await readBalance(open.db, o.settings.config, user.id, own);
+  return { user, credits: o.credits, balance, livemode: modes.length === 1 && modes[0] === true };
+}
+
+/** The plan of adjust on a read-only connection: what the console shows before a person confirms. */
+export async function previewAdjust(o: AdjustTarget): Promise<AdjustPlan> {
+  const open = await openForReading(o);
+  try {
+    return await planAdjust(open, o);
+  } finally {
+    await open.close();
+  }
+}
+
+/** A `manual` ledger entry for a user, with who and why. */
+export async function adjustCredits(
+  o: AdjustTarget & { reason: string; actor: string; once?: string },
+): Promise<AdjustResult> {
+  checkAdjustInput(o);
   const open = await openForWriting(o);
   try {
-    await verifyAppTables(open.db, o.settings.config);
-    const user = await resolveUser(open, o.settings, o.user);
+    const plan = await planAdjust(open, o);
     await migrateToLatest(open.db);
-    // A manual entry takes the ledger's mode (test and live never mix in one ledger).
-    const modes = await ledgerModes(open.db);
     const { row, repeated } = await insertManual(
       open.db,
-      {
-        userId: user.id,
-        credits: o.credits,
-        actor: o.actor,
-        reason: o.reason,
-        livemode: modes.length === 1 && modes[0] === true,
-      },
+      { userId: plan.user.id, credits: o.credits, actor: o.actor, reason: o.reason, livemode: plan.livemode },
       o.settings.config,
       o.once,
     );
-    const balance = await readBalance(open.db, o.settings.config, user.id);
-    return { user, entry: toEntry(row), balance, repeated };
+    const balance = await readBalance(open.db, o.settings.config, plan.user.id);
+    return { user: plan.user, entry: toEntry(row), balance, repeated };
   } finally {
     await open.close();
   }

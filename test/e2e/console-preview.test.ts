@@ -111,6 +111,18 @@ describe.each(engines())('console previews (%s)', (engine) => {
         { user_id: '2', credits: -10, kind: 'reversal', actor: 'sam' },
       ]);
     });
+
+    it('adjust over maxCreditsPerPayment: the preview shows the refusal, not the entry', async (test) => {
+      const w = await consoleWorld(engine, test, { maxCreditsPerPayment: 100 });
+      await addAccount(w, 'ada', 'admin');
+      const { c, csrf } = await signedIn((await w.serve()).url, 'ada');
+      const form = { csrf, user: '2', credits: '+500', reason: 'goodwill, ticket 4712' };
+      const preview = await c.request('/adjust/preview', { form });
+      expect(preview.text).toContain('is more than maxCreditsPerPayment (100)');
+      expect(preview.text).not.toMatch(WRITES);
+      expect(preview.status).toBe(400);
+      expect(await ledger(w)).toEqual([]);
+    });
   });
 
   describe.concurrent('audit resolve', () => {
