@@ -171,4 +171,20 @@ describe.each(engines())('console previews (%s)', (engine) => {
       expect(preview.text).not.toMatch(/This will|Confirm/);
     });
   });
+
+  it('the header links only to what the role may open: Adjust not for viewers, Runs and Audit for admins', async (test) => {
+    const w = await consoleWorld(engine, test);
+    await addAccount(w, 'vera', 'viewer');
+    await addAccount(w, 'sam', 'support');
+    await addAccount(w, 'ada', 'admin');
+    const { url } = await w.serve();
+    const nav = async (name: string) => {
+      const { c } = await signedIn(url, name);
+      const page = (await c.request('/lookup')).text;
+      return [...(/<nav>([\s\S]*?)<\/nav>/.exec(page)?.[1] ?? '').matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
+    };
+    expect(await nav('vera')).toEqual(['/review', '/lookup']);
+    expect(await nav('sam')).toEqual(['/review', '/lookup', '/adjust']);
+    expect(await nav('ada')).toEqual(['/review', '/lookup', '/adjust', '/runs', '/audit']);
+  });
 });
