@@ -1,5 +1,5 @@
 import { jsonItem, type FulfilledItem } from './decision-json.js';
-import { openForReading, planAssign, type AssignPlan, type AssignTarget, type UserInfo } from './corrections.js';
+import { planAssign, planReadOnly, type AssignPlan, type AssignTarget, type UserInfo } from './corrections.js';
 
 /** What `assign` would write for a payment and a user, without writing: the console shows it before a person confirms. */
 export type AssignPreview = FulfilledItem & {
@@ -11,13 +11,8 @@ export type AssignPreview = FulfilledItem & {
 type Target = Omit<AssignTarget, 'credits' | 'reassign'>;
 
 /** The plan the confirm would write, on a read-only connection: a refusal of the write is the preview's. */
-async function readOnlyPlan(o: AssignTarget): Promise<AssignPlan> {
-  const open = await openForReading(o);
-  try {
-    return await planAssign(open, o);
-  } finally {
-    await open.close();
-  }
+function readOnlyPlan(o: AssignTarget): Promise<AssignPlan> {
+  return planReadOnly(o, (open) => planAssign(open, o));
 }
 
 /**

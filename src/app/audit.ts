@@ -24,6 +24,7 @@ import { mapLimit, type Progress, type StripeReader } from '../stripe/reader.js'
 import type { ScanOptions } from '../stripe/scan.js';
 import { fetchPayments } from '../stripe/window-sweep.js';
 import { isoSeconds } from '../when.js';
+import { planReadOnly } from './corrections.js';
 import { stripeReaderFor } from './stripe-reader.js';
 
 /**
@@ -312,14 +313,9 @@ async function planResolve(a: Audit, entryId: string): Promise<ResolvePlan> {
 }
 
 /** The plan of `audit resolve ENTRY` on a read-only connection: what the console shows before a person confirms. */
-export async function previewResolve(o: Pick<ResolveOptions, 'settings' | 'cwd' | 'entryId'>): Promise<ResolvePlan> {
+export function previewResolve(o: Pick<ResolveOptions, 'settings' | 'cwd' | 'entryId'>): Promise<ResolvePlan> {
   const live = keyIsLive(o.settings.stripeApiKey());
-  const open = await openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: true });
-  try {
-    return await planResolve(await begin(open.db, o, live), o.entryId);
-  } finally {
-    await open.close();
-  }
+  return planReadOnly(o, async (open) => planResolve(await begin(open.db, o, live), o.entryId));
 }
 
 /**

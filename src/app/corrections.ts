@@ -49,6 +49,16 @@ export function openForReading(o: SupportOptions): Promise<OpenDb> {
   return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: true });
 }
 
+/** A plan made on a read-only connection: what a console preview shows, with nothing written. */
+export async function planReadOnly<T>(o: SupportOptions, plan: (open: OpenDb) => Promise<T>): Promise<T> {
+  const open = await openForReading(o);
+  try {
+    return await plan(open);
+  } finally {
+    await open.close();
+  }
+}
+
 function openForWriting(o: SupportOptions): Promise<OpenDb> {
   return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: false });
 }
@@ -636,13 +646,8 @@ async function planAdjust(open: OpenDb, o: AdjustTarget): Promise<AdjustPlan> {
 }
 
 /** The plan of adjust on a read-only connection: what the console shows before a person confirms. */
-export async function previewAdjust(o: AdjustTarget): Promise<AdjustPlan> {
-  const open = await openForReading(o);
-  try {
-    return await planAdjust(open, o);
-  } finally {
-    await open.close();
-  }
+export function previewAdjust(o: AdjustTarget): Promise<AdjustPlan> {
+  return planReadOnly(o, (open) => planAdjust(open, o));
 }
 
 /** A `manual` ledger entry for a user, with who and why. */

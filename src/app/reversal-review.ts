@@ -7,7 +7,14 @@ import { dismissReviewEntry, existingTables, openReviewEntries, reversalReviewEn
 import { insertReversals, readReversalState, type HeldPurchase } from '../ledger/reversals.js';
 import type { Database, ReviewRow } from '../ledger/schema.js';
 import type { ReversalDecision } from '../reconcile/types.js';
-import { openForReading, reviewItemsIn, reviewState, type ReviewItem, type SupportOptions } from './corrections.js';
+import {
+  openForReading,
+  planReadOnly,
+  reviewItemsIn,
+  reviewState,
+  type ReviewItem,
+  type SupportOptions,
+} from './corrections.js';
 
 /**
  * The review queue's refunds and disputes (SPEC "Reversals", policy `review`): a credited payment
@@ -180,13 +187,8 @@ export async function planReverse(open: OpenDb, o: SupportOptions & { id: string
 }
 
 /** planReverse on a read-only connection: what the console's preview of a reversal shows. */
-export async function previewReverse(o: SupportOptions & { id: string }): Promise<ReversePlan> {
-  const open = await openForReading(o);
-  try {
-    return await planReverse(open, o);
-  } finally {
-    await open.close();
-  }
+export function previewReverse(o: SupportOptions & { id: string }): Promise<ReversePlan> {
+  return planReadOnly(o, (open) => planReverse(open, o));
 }
 
 /**
