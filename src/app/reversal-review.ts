@@ -240,7 +240,24 @@ async function writeReverse(
 
 /** The purchase the entry takes from, as the ledger holds it now (its holder after a reassignment). */
 async function purchaseOf(db: Kysely<Database>, row: ReviewRow, o: SupportOptions): Promise<HeldPurchase> {
-  const paymentKey = row.reversal_of ?? row.payment_intent_id ?? row.checkout_session_id ?? '';
+  const purchase = await heldPurchase(db, row, o);
+  if (!purchase)
+    throw new AttentionError(
+      `${row.payment_key}: the ledger no longer holds a purchase of ${paymentKeyOf(row)}: nothing written`,
+      `see what is known with: stripe-credits lookup ${paymentKeyOf(row)}`,
+    );
+  return purchase;
+}
+
+const paymentKeyOf = (row: ReviewRow) => row.reversal_of ?? row.payment_intent_id ?? row.checkout_session_id ?? '';
+
+/** The purchase an entry's refund or dispute is of, as the ledger holds it now; undefined when it holds none. */
+async function heldPurchase(
+  db: Kysely<Database>,
+  row: ReviewRow,
+  o: SupportOptions,
+): Promise<HeldPurchase | undefined> {
+  const paymentKey = paymentKeyOf(row);
   const state = await readReversalState(
     db,
     [
@@ -253,11 +270,19 @@ async function purchaseOf(db: Kysely<Database>, row: ReviewRow, o: SupportOption
     ],
     o.settings.config.ledger,
   );
-  const purchase = state.purchases.get(paymentKey);
-  if (!purchase)
-    throw new AttentionError(
-      `${row.payment_key}: the ledger no longer holds a purchase of ${paymentKey}: nothing written`,
-      `see what is known with: stripe-credits lookup ${paymentKey}`,
-    );
-  return purchase;
+  return state.purchases.get(paymentKey);
+}
+
+/**
+ * What dismissing an open refund's or dispute's entry leaves as it is, read-only: the entry, with
+ * the user who holds the payment now (after a reassignment) as the one who keeps the credits.
+ */
+export function previewDismissReversal(o: SupportOptions & { id: string }): Promise<ReversalReviewItem> {
+  return planReadOnly(o, async (open) => {
+    if (!(await existingTables(open.db)).has('stripe_credits_review')) throw notInQueue(o.id);
+    const row = await entryOrFail(open.db, o.id);
+    if (row.status !== 'open') throw notOpen(row);
+    const held = await heldPurchase(open.db, row, o);
+    return { ...toReversalReviewItem(row), userId: held?.userId ?? row.user_id };
+  });
 }

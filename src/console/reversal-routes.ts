@@ -4,12 +4,11 @@ import type { SignedIn } from '../app/console-accounts.js';
 import { adjustLimit, consoleReverse } from '../app/console-actions.js';
 import {
   dismissReversalReview,
-  listReviewQueue,
+  previewDismissReversal,
   previewReverse,
   toReversalReviewItem,
   type ReversalReviewItem,
 } from '../app/reversal-review.js';
-import { UsageError } from '../errors.js';
 import { csrfField, message, page, type Html } from './layout.js';
 import { field, previewedWrite } from './previewed-write.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
@@ -77,17 +76,15 @@ function previewBody(s: SignedIn, f: ReversalForm, i: ReversalReviewItem, limit:
 }
 
 /**
- * The entry as its confirm would act on it: a reversal's own plan (from the user who holds the
- * payment now, after any reassignment), or the open entry a dismissal closes.
+ * The entry as its confirm would act on it, with the user who holds the payment now (after any
+ * reassignment): a reversal's own plan, or the open entry a dismissal closes.
  */
 async function previewItem(deps: ConsoleDeps, f: ReversalForm): Promise<ReversalReviewItem> {
   if (f.action === 'reverse') {
     const plan = await previewReverse({ ...deps.support, id: f.id });
     return { ...toReversalReviewItem(plan.row), userId: plan.purchase.userId, credits: plan.decision.credits };
   }
-  const i = (await listReviewQueue(deps.support)).reversals.find((r) => r.id === f.id);
-  if (!i) throw new UsageError(`${f.id} is not open in the review queue`);
-  return i;
+  return previewDismissReversal({ ...deps.support, id: f.id });
 }
 
 export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {

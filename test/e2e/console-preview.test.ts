@@ -89,7 +89,7 @@ describe.each(engines())('console previews (%s)', (engine) => {
       expect((await ledger(w)).map((e) => e.kind)).toEqual(['purchase']);
     });
 
-    it('a refund in review of a payment moved to another user: the preview names who holds it now, and the confirm takes from them', async (test) => {
+    it('a refund in review of a payment moved to another user: the previews name who holds it now, and the confirm takes from them', async (test) => {
       const w = await consoleWorld(engine, test);
       const pi = w.sim.store.createCheckoutPayment({ created: now() - DAY, clientReferenceId: '1', amount: 1000 })
         .paymentIntent!.id;
@@ -101,6 +101,11 @@ describe.each(engines())('console previews (%s)', (engine) => {
       expect(moved.code, moved.stderr).toBe(0);
       await addAccount(w, 'sam', 'support');
       const { c, csrf } = await signedIn((await w.serve()).url, 'sam');
+      const dismiss = await c.request('/reversal/preview', {
+        form: { csrf, id: re, action: 'dismiss', reason: 'goodwill' },
+      });
+      expect(dismiss.status, dismiss.text).toBe(200);
+      expect(dismiss.text).toContain('user 2 keeps 10 credits');
       const form = { csrf, id: re, action: 'reverse', reason: 'refund approved' };
       const preview = await c.request('/reversal/preview', { form });
       expect(preview.status, preview.text).toBe(200);
