@@ -24,6 +24,7 @@ import { mapLimit, type Progress, type StripeReader } from '../stripe/reader.js'
 import type { ScanOptions } from '../stripe/scan.js';
 import { fetchPayments } from '../stripe/window-sweep.js';
 import { isoSeconds } from '../when.js';
+import { planReadOnly } from './corrections.js';
 import { stripeReaderFor } from './stripe-reader.js';
 
 /**
@@ -288,27 +289,45 @@ export interface ResolveReport {
   findings: AuditFinding[];
 }
 
+/** What `audit resolve` would close: the entry as the ledger holds it, and what Stripe says of it now. */
+export interface ResolvePlan {
+  entry: AuditEntry;
+  findings: AuditFinding[];
+}
+
 /**
- * Checks the entry against Stripe as audit does (refused, nothing written, when it is no purchase
- * entry, was resolved already, or has no finding), then writes the person's resolution.
+ * Checks the entry against Stripe as audit does, on a database already open (read-only or not):
+ * refused, as the write would be, when it is no purchase entry, was resolved already, or has no finding.
+ */
+async function planResolve(a: Audit, entryId: string): Promise<ResolvePlan> {
+  const entry = await auditEntryById(a.db, a.ledger, entryId);
+  if (!entry)
+    throw new UsageError(`no purchase entry ${entryId}`, "use an entryId that 'stripe-credits audit --json' prints");
+  if ((await resolvedAmong(a.db, a.ledger, [entry.entryId])).size > 0)
+    throw new UsageError(`entry ${entry.entryId} was resolved already; nothing written`);
+  const lookups = new Map([[entry.paymentRef, await lookupOne(a.reader, entry.paymentRef, a.settings)]]);
+  const [findings] = await judge(a, [entry], lookups, undefined);
+  if (!findings || findings.length === 0)
+    throw new UsageError(`entry ${entry.entryId} has no finding: Stripe backs it as it is; nothing written`);
+  return { entry, findings };
+}
+
+/** The plan of `audit resolve ENTRY` on a read-only connection: what the console shows before a person confirms. */
+export function previewResolve(o: Pick<ResolveOptions, 'settings' | 'cwd' | 'entryId'>): Promise<ResolvePlan> {
+  const live = keyIsLive(o.settings.stripeApiKey());
+  return planReadOnly(o, async (open) => planResolve(await begin(open.db, o, live), o.entryId));
+}
+
+/**
+ * Plans the resolution (planResolve), then writes it: resolveAuditEntry reads the entry again, and
+ * the resolution's primary key refuses a second one written since the plan.
  */
 export async function resolveFinding(o: ResolveOptions): Promise<ResolveReport> {
   const live = keyIsLive(o.settings.stripeApiKey());
   const open = await openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: false });
   try {
     const a = await begin(open.db, o, live);
-    const entry = await auditEntryById(a.db, a.ledger, o.entryId);
-    if (!entry)
-      throw new UsageError(
-        `no purchase entry ${o.entryId}`,
-        "use an entryId that 'stripe-credits audit --json' prints",
-      );
-    if ((await resolvedAmong(a.db, a.ledger, [entry.entryId])).size > 0)
-      throw new UsageError(`entry ${entry.entryId} was resolved already; nothing written`);
-    const lookups = new Map([[entry.paymentRef, await lookupOne(a.reader, entry.paymentRef, a.settings)]]);
-    const [findings] = await judge(a, [entry], lookups, undefined);
-    if (!findings || findings.length === 0)
-      throw new UsageError(`entry ${entry.entryId} has no finding: Stripe backs it as it is; nothing written`);
+    const { findings } = await planResolve(a, o.entryId);
     await migrateToLatest(a.db);
     const resolution = await resolveAuditEntry(a.db, a.ledger, o.settings.config, o);
     return { resolution, findings };

@@ -1,6 +1,5 @@
 import { UsageError } from '../errors.js';
 import type { AppConfig } from '../config.js';
-import { previewAssign } from './assign-preview.js';
 import {
   adjustCredits,
   assignPayment,
@@ -9,7 +8,7 @@ import {
   type AssignResult,
   type SupportOptions,
 } from './corrections.js';
-import { listReviewQueue, reverseReview, type ReversalReverseResult } from './reversal-review.js';
+import { reverseReview, type ReversalReverseResult } from './reversal-review.js';
 import type { ConsoleRole } from './console-accounts.js';
 
 /** What the console adds to the CLI's writes: limits by role. The writes themselves are corrections.ts's. */
@@ -64,11 +63,10 @@ function withinLimit(role: ConsoleRole, config: AppConfig, credits: number, what
 /** `assign` from the console: the credits its plan would write count against the role's limit. */
 export async function consoleAssign(o: AssignOptions & { role: ConsoleRole }): Promise<AssignResult> {
   const { role, ...rest } = o;
-  if (adjustLimit(role, o.settings.config) !== null) {
-    const p = await previewAssign({ ...rest });
-    withinLimit(role, o.settings.config, p.credits, `assigning ${p.paymentKey}`);
-  }
-  return assignPayment(rest);
+  return assignPayment(rest, (plan) => {
+    if (!plan.reassign)
+      withinLimit(role, o.settings.config, plan.decision.credits, `assigning ${plan.decision.paymentKey}`);
+  });
 }
 
 /** A reversal from the console's review queue: the credits at stake count against the role's limit. */
@@ -76,7 +74,7 @@ export async function consoleReverse(
   o: SupportOptions & { role: ConsoleRole; id: string; reason: string; actor: string },
 ): Promise<ReversalReverseResult> {
   const { role, ...rest } = o;
-  const item = (await listReviewQueue(rest)).reversals.find((r) => r.id === o.id);
-  if (item) withinLimit(role, o.settings.config, Math.abs(item.credits), `reversing ${item.id}`);
-  return reverseReview(rest);
+  return reverseReview(rest, (plan) =>
+    withinLimit(role, o.settings.config, Math.abs(plan.decision.credits), `reversing ${plan.row.payment_key}`),
+  );
 }

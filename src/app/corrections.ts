@@ -22,6 +22,7 @@ import {
   sessionKeys,
   userHasEntries,
   usersByIds,
+  type PaymentHolding,
   type UserInfo,
 } from '../ledger/corrections.js';
 import { appBalance, appRefsFound, balanceSource, tableLabel, verifyAppTables } from '../ledger/app-ledger.js';
@@ -46,6 +47,16 @@ export interface SupportOptions {
 
 export function openForReading(o: SupportOptions): Promise<OpenDb> {
   return openDatabase(parseDbUrl(o.settings.db, o.cwd), { readonly: true });
+}
+
+/** A plan made on a read-only connection: what a console preview shows, with nothing written. */
+export async function planReadOnly<T>(o: SupportOptions, plan: (open: OpenDb) => Promise<T>): Promise<T> {
+  const open = await openForReading(o);
+  try {
+    return await plan(open);
+  } finally {
+    await open.close();
+  }
 }
 
 function openForWriting(o: SupportOptions): Promise<OpenDb> {
@@ -351,57 +362,112 @@ async function alreadyCreditedError(
   );
 }
 
+/** What a plan of assign needs: the payment, the user and how (no reason or actor: nothing is written). */
+export type AssignTarget = Pick<AssignOptions, 'settings' | 'cwd' | 'payment' | 'user' | 'credits' | 'reassign'>;
+
+/**
+ * What assign would write, decided with every check its write makes (the app's tables, the user,
+ * the payment as Stripe has it, the credit rules, the ledger's mode, "already credited"; for a
+ * reassignment, who holds the payment now), nothing written. The CLI writes it at once; the
+ * console shows it, and its confirm plans again and writes that.
+ */
+export type AssignPlan = CreditPlan | ReassignPlan;
+
+export interface CreditPlan {
+  reassign: false;
+  user: UserInfo;
+  payment: Payment;
+  decision: PaymentDecision & { credits: number };
+  creditSource: CreditRuleName | 'override';
+}
+
+export interface ReassignPlan {
+  reassign: true;
+  /** The new user. */
+  user: UserInfo;
+  /** Who holds the payment now, and its purchase entry. */
+  holding: PaymentHolding;
+  /** The payment's ids as the tool's tables know them (the id given, and a session's payment key). */
+  known: string[];
+}
+
+/** Refusals that need no database: a payment id, and --credits without --reassign. */
+function checkAssignInput(o: AssignTarget): void {
+  paymentIdKind(o.payment);
+  if (o.reassign && o.credits !== null)
+    throw new UsageError(
+      '--credits cannot be combined with --reassign: a reassignment moves the credits the payment was credited with',
+      'change the amount with adjust',
+    );
+}
+
+/**
+ * Plans assign on a database already open, read-only or not and migrated or not (a table the tool
+ * has not made yet holds nothing): throws the refusal the write would throw.
+ */
+export async function planAssign(open: OpenDb, o: AssignTarget): Promise<AssignPlan> {
+  checkAssignInput(o);
+  await verifyAppTables(open.db, o.settings.config);
+  const user = await resolveUser(open, o.settings, o.user);
+  if (o.reassign) return planReassign(open, o, user);
+  const payment = await paymentToAssign(o);
+  const plan = assignPlan(payment, user, o.settings.config, o.credits);
+  if (!plan.ok)
+    throw new UsageError(
+      plan.message.startsWith('--') ? plan.message : `${payment.paymentKey} ${plan.message}`,
+      plan.hint,
+    );
+  const decision = { ...plan.decision, credits: plan.decision.credits! };
+  await refuseIfLedgerCannotTake(open, o.settings, decision, payment);
+  return { reassign: false, user, payment, decision, creditSource: plan.creditSource };
+}
+
 /**
  * Credits a payment the chain could not match to the user a person names. The payment is read
  * from Stripe and must be one reconcile could credit; the credits follow the rules unless given.
  * The purchase goes in under the payment key like any other, so the unique index decides against
- * a concurrent reconcile: the loser reports "already credited".
+ * a concurrent reconcile: the loser reports "already credited". `beforeWrite` may refuse the plan
+ * (the console's per-role limit) before anything is written.
  */
-export async function assignPayment(o: AssignOptions): Promise<AssignResult> {
-  paymentIdKind(o.payment);
-  if (o.reassign) {
-    if (o.credits !== null)
-      throw new UsageError(
-        '--credits cannot be combined with --reassign: a reassignment moves the credits the payment was credited with',
-        'change the amount with adjust',
-      );
-    return reassignPayment(o);
-  }
+export async function assignPayment(
+  o: AssignOptions,
+  beforeWrite: (plan: AssignPlan) => void = () => {},
+): Promise<AssignResult> {
+  checkAssignInput(o);
   const open = await openForWriting(o);
   try {
-    await verifyAppTables(open.db, o.settings.config);
-    const user = await resolveUser(open, o.settings, o.user);
-    const payment = await paymentToAssign(o);
-    const plan = assignPlan(payment, user, o.settings.config, o.credits);
-    if (!plan.ok)
-      throw new UsageError(
-        plan.message.startsWith('--') ? plan.message : `${payment.paymentKey} ${plan.message}`,
-        plan.hint,
-      );
-    const d = plan.decision;
-    await migrateToLatest(open.db);
-    await refuseIfLedgerCannotTake(open, o, d, payment);
-    const reviewClosed = await writeAssignment(open, o, d, user);
-    const entries = (await ledgerEntriesForPayment(open.db, [d.paymentKey]))
-      .filter((e) => e.kind === 'purchase')
-      .map(toEntry);
-    return {
-      outcome: 'credited',
-      paymentKey: d.paymentKey,
-      checkoutSession: d.checkoutSession,
-      paymentIntent: d.paymentIntent,
-      user,
-      credits: d.credits!,
-      creditSource: plan.creditSource,
-      previousUserId: null,
-      entries,
-      reviewClosed,
-      actor: o.actor,
-      reason: o.reason,
-    };
+    const plan = await planAssign(open, o);
+    beforeWrite(plan);
+    return await writeAssign(open, o, plan);
   } finally {
     await open.close();
   }
+}
+
+/** Writes a plan of planAssign: migrates, then checks again what may have changed since it was made. */
+async function writeAssign(open: OpenDb, o: AssignOptions, plan: AssignPlan): Promise<AssignResult> {
+  await migrateToLatest(open.db);
+  if (plan.reassign) return writeReassign(open, o, plan);
+  const { decision: d, user } = plan;
+  await refuseIfLedgerCannotTake(open, o.settings, d, plan.payment);
+  const reviewClosed = await writeAssignment(open, o, d, user);
+  const entries = (await ledgerEntriesForPayment(open.db, [d.paymentKey]))
+    .filter((e) => e.kind === 'purchase')
+    .map(toEntry);
+  return {
+    outcome: 'credited',
+    paymentKey: d.paymentKey,
+    checkoutSession: d.checkoutSession,
+    paymentIntent: d.paymentIntent,
+    user,
+    credits: d.credits,
+    creditSource: plan.creditSource,
+    previousUserId: null,
+    entries,
+    reviewClosed,
+    actor: o.actor,
+    reason: o.reason,
+  };
 }
 
 /** The payment as Stripe has it now: it must exist and be a payment. */
@@ -422,21 +488,25 @@ export async function paymentToAssign(o: Pick<AssignOptions, 'settings' | 'payme
   return fetched.payment;
 }
 
-/** Test and live payments never share a ledger, and a payment credited already is not credited again. */
+/**
+ * Test and live payments never share a ledger, and a payment credited already is not credited
+ * again. Before the tool's tables exist its ledger holds nothing (the app's mapped table may).
+ */
 async function refuseIfLedgerCannotTake(
   open: OpenDb,
-  o: AssignOptions,
+  settings: Settings,
   d: PaymentDecision,
   payment: Payment,
 ): Promise<void> {
-  const modes = await ledgerModes(open.db);
+  const own = (await existingTables(open.db)).has('credit_ledger');
+  const modes = own ? await ledgerModes(open.db) : [];
   if (modes.some((m) => m !== d.livemode)) {
     throw new ConfigError(
       `${d.paymentKey} is a ${d.livemode ? 'live' : 'test'}-mode payment and this ledger holds ${d.livemode ? 'test' : 'live'}-mode payments: test and live payments never mix in one ledger`,
     );
   }
-  if ((await findCredited(open.db, [payment], o.settings.config.ledger)).size > 0)
-    throw await alreadyCreditedError(open, paymentIds(d), d.paymentKey, false, o.settings);
+  if ((await findCredited(open.db, [payment], settings.config.ledger, { toolTables: own })).size > 0)
+    throw await alreadyCreditedError(open, paymentIds(d), d.paymentKey, false, settings);
 }
 
 /**
@@ -468,66 +538,68 @@ async function writeAssignment(open: OpenDb, o: AssignOptions, d: PaymentDecisio
 }
 
 /**
- * Moves a credited payment to the right user: a `reassign_out.N` entry takes the credits from the
- * user who holds them, a `reassign_in.N` entry gives them to the new one (see reassignKinds).
- * Needs no Stripe call: the purchase entry says what was credited.
+ * Plans moving a credited payment to the right user: who holds it now, from the tool's own
+ * entries. Needs no Stripe call: the purchase entry says what was credited.
  */
-async function reassignPayment(o: AssignOptions): Promise<AssignResult> {
-  const open = await openForWriting(o);
-  try {
-    await verifyAppTables(open.db, o.settings.config);
-    const user = await resolveUser(open, o.settings, o.user);
-    await migrateToLatest(open.db);
-    // No Stripe call: a session id's payment key comes from the tool's own tables.
-    const known = [o.payment, ...(await sessionKeys(open.db, [o.payment], await existingTables(open.db)))];
-    const holding = paymentHolding(await ledgerEntriesForPayment(open.db, known));
-    const byApp = holding ? null : await creditedByApp(open, o.settings, known);
-    if (byApp) {
-      throw new UsageError(
-        `${o.payment} was credited by the app itself (${byApp}), not by stripe-credits: there is no entry of the tool's to move`,
-        'move the credits with two adjustments: stripe-credits adjust --user FROM --credits -N --reason TEXT, then --user TO --credits N',
-      );
-    }
-    if (!holding) {
-      throw new UsageError(
-        `${o.payment} is not credited to anyone yet: there is nothing to reassign`,
-        `credit it with: stripe-credits assign ${o.payment} --user USER --reason TEXT (without --reassign)`,
-      );
-    }
-    const p = holding.purchase;
-    const base = {
-      paymentKey: p.payment_key ?? o.payment,
-      checkoutSession: p.checkout_session_id,
-      paymentIntent: p.payment_intent_id,
-      user,
-      credits: holding.credits,
-      creditSource: 'purchase' as const,
-      actor: o.actor,
-      reason: o.reason,
-      reviewClosed: false,
-    };
-    if (holding.holderUserId === user.id) {
-      return { ...base, outcome: 'unchanged', previousUserId: user.id, entries: [] };
-    }
-    const ids = await insertReassignment(open.db, holding, user.id, {
-      actor: o.actor,
-      reason: o.reason,
-      adoption: o.settings.config,
-    });
-    if (!ids) {
-      const now = paymentHolding(await ledgerEntriesForPayment(open.db, known));
-      throw new AttentionError(
-        `${base.paymentKey} was reassigned by someone else meanwhile; it is now with user ${now?.holderUserId ?? '?'}: nothing written`,
-        'check with: stripe-credits lookup ' + base.paymentKey,
-      );
-    }
-    const written = (await ledgerEntriesForPayment(open.db, [base.paymentKey]))
-      .filter((e) => Number(e.id) === ids.out || Number(e.id) === ids.in)
-      .map(toEntry);
-    return { ...base, outcome: 'reassigned', previousUserId: holding.holderUserId, entries: written };
-  } finally {
-    await open.close();
+async function planReassign(open: OpenDb, o: AssignTarget, user: UserInfo): Promise<ReassignPlan> {
+  const tables = await existingTables(open.db);
+  // No Stripe call: a session id's payment key comes from the tool's own tables.
+  const known = [o.payment, ...(await sessionKeys(open.db, [o.payment], tables))];
+  const holding = tables.has('credit_ledger') ? paymentHolding(await ledgerEntriesForPayment(open.db, known)) : null;
+  const byApp = holding ? null : await creditedByApp(open, o.settings, known);
+  if (byApp) {
+    throw new UsageError(
+      `${o.payment} was credited by the app itself (${byApp}), not by stripe-credits: there is no entry of the tool's to move`,
+      'move the credits with two adjustments: stripe-credits adjust --user FROM --credits -N --reason TEXT, then --user TO --credits N',
+    );
   }
+  if (!holding) {
+    throw new UsageError(
+      `${o.payment} is not credited to anyone yet: there is nothing to reassign`,
+      `credit it with: stripe-credits assign ${o.payment} --user USER --reason TEXT (without --reassign)`,
+    );
+  }
+  return { reassign: true, user, holding, known };
+}
+
+/**
+ * Moves a credited payment to the right user: a `reassign_out.N` entry takes the credits from the
+ * user who holds them, a `reassign_in.N` entry gives them to the new one (see reassignKinds). The
+ * next N's unique index refuses the move when someone else moved the payment since the plan.
+ */
+async function writeReassign(open: OpenDb, o: AssignOptions, plan: ReassignPlan): Promise<AssignResult> {
+  const { holding, user } = plan;
+  const p = holding.purchase;
+  const base = {
+    paymentKey: p.payment_key ?? o.payment,
+    checkoutSession: p.checkout_session_id,
+    paymentIntent: p.payment_intent_id,
+    user,
+    credits: holding.credits,
+    creditSource: 'purchase' as const,
+    actor: o.actor,
+    reason: o.reason,
+    reviewClosed: false,
+  };
+  if (holding.holderUserId === user.id) {
+    return { ...base, outcome: 'unchanged', previousUserId: user.id, entries: [] };
+  }
+  const ids = await insertReassignment(open.db, holding, user.id, {
+    actor: o.actor,
+    reason: o.reason,
+    adoption: o.settings.config,
+  });
+  if (!ids) {
+    const now = paymentHolding(await ledgerEntriesForPayment(open.db, plan.known));
+    throw new AttentionError(
+      `${base.paymentKey} was reassigned by someone else meanwhile; it is now with user ${now?.holderUserId ?? '?'}: nothing written`,
+      'check with: stripe-credits lookup ' + base.paymentKey,
+    );
+  }
+  const written = (await ledgerEntriesForPayment(open.db, [base.paymentKey]))
+    .filter((e) => Number(e.id) === ids.out || Number(e.id) === ids.in)
+    .map(toEntry);
+  return { ...base, outcome: 'reassigned', previousUserId: holding.holderUserId, entries: written };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -541,10 +613,18 @@ export interface AdjustResult {
   repeated: boolean;
 }
 
-/** A `manual` ledger entry for a user, with who and why. */
-export async function adjustCredits(
-  o: SupportOptions & { user: string; credits: number; reason: string; actor: string; once?: string },
-): Promise<AdjustResult> {
+type AdjustTarget = SupportOptions & { user: string; credits: number };
+
+/** What adjust would write: the user, their balance now, and the mode the entry takes. */
+export interface AdjustPlan {
+  user: UserInfo;
+  credits: number;
+  balance: number;
+  /** A manual entry takes the ledger's mode (test and live never mix in one ledger). */
+  livemode: boolean;
+}
+
+function checkAdjustInput(o: AdjustTarget): void {
   const max = o.settings.config.maxCreditsPerPayment;
   if (Math.abs(o.credits) > max) {
     throw new UsageError(
@@ -552,27 +632,41 @@ export async function adjustCredits(
       'check the number; split it, or raise maxCreditsPerPayment in the config file',
     );
   }
+}
+
+/** Plans adjust with every check its write makes, on a database already open (read-only or not, migrated or not). */
+async function planAdjust(open: OpenDb, o: AdjustTarget): Promise<AdjustPlan> {
+  checkAdjustInput(o);
+  await verifyAppTables(open.db, o.settings.config);
+  const user = await resolveUser(open, o.settings, o.user);
+  const own = (await existingTables(open.db)).has('credit_ledger');
+  const modes = own ? await ledgerModes(open.db) : [];
+  const balance = await readBalance(open.db, o.settings.config, user.id, own);
+  return { user, credits: o.credits, balance, livemode: modes.length === 1 && modes[0] === true };
+}
+
+/** The plan of adjust on a read-only connection: what the console shows before a person confirms. */
+export function previewAdjust(o: AdjustTarget): Promise<AdjustPlan> {
+  return planReadOnly(o, (open) => planAdjust(open, o));
+}
+
+/** A `manual` ledger entry for a user, with who and why. */
+export async function adjustCredits(
+  o: AdjustTarget & { reason: string; actor: string; once?: string },
+): Promise<AdjustResult> {
+  checkAdjustInput(o);
   const open = await openForWriting(o);
   try {
-    await verifyAppTables(open.db, o.settings.config);
-    const user = await resolveUser(open, o.settings, o.user);
+    const plan = await planAdjust(open, o);
     await migrateToLatest(open.db);
-    // A manual entry takes the ledger's mode (test and live never mix in one ledger).
-    const modes = await ledgerModes(open.db);
     const { row, repeated } = await insertManual(
       open.db,
-      {
-        userId: user.id,
-        credits: o.credits,
-        actor: o.actor,
-        reason: o.reason,
-        livemode: modes.length === 1 && modes[0] === true,
-      },
+      { userId: plan.user.id, credits: o.credits, actor: o.actor, reason: o.reason, livemode: plan.livemode },
       o.settings.config,
       o.once,
     );
-    const balance = await readBalance(open.db, o.settings.config, user.id);
-    return { user, entry: toEntry(row), balance, repeated };
+    const balance = await readBalance(open.db, o.settings.config, plan.user.id);
+    return { user: plan.user, entry: toEntry(row), balance, repeated };
   } finally {
     await open.close();
   }

@@ -1,11 +1,12 @@
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import { adjustLimit, consoleAdjust } from '../app/console-actions.js';
 import type { SignedIn } from '../app/console-accounts.js';
-import { parseCredits, requireText, userBalance } from '../app/corrections.js';
+import { parseCredits, previewAdjust, userBalance, type AdjustPlan } from '../app/corrections.js';
 import { UsageError } from '../errors.js';
 import { requireRole } from './auth-routes.js';
 import { csrfField, message, page, type Html } from './layout.js';
+import { field, previewedWrite } from './previewed-write.js';
 import { newToken } from './security.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
@@ -17,46 +18,36 @@ interface AdjustForm {
   once: string;
 }
 
-async function adjustForm(c: Context<ConsoleEnv>): Promise<AdjustForm> {
-  const f = await c.req.parseBody();
-  return {
-    user: String(f.user ?? '').trim(),
-    credits: String(f.credits ?? '').trim(),
-    reason: String(f.reason ?? '').trim(),
-    once: String(f.once ?? '').trim(),
-  };
+function adjustForm(v: Record<string, unknown>): AdjustForm {
+  return { user: field(v, 'user'), credits: field(v, 'credits'), reason: field(v, 'reason'), once: field(v, 'once') };
 }
 
-function formPage(s: SignedIn, f: AdjustForm, limit: number | null): Html {
+function formPage(s: SignedIn, f: AdjustForm, limit: number | null, note: Html | null): Html {
   return page(
     'Adjust credits',
     s,
-    html`<form class="box" method="post" action="/adjust/preview">
-      ${csrfField(s)}
-      <p>
-        <label for="user">User (id or email)</label
-        ><input id="user" name="user" type="text" value="${f.user}" required />
-      </p>
-      <p>
-        <label for="credits">Credits (+N or -N${limit === null ? '' : `, at most ${limit} either way`})</label
-        ><input id="credits" name="credits" type="text" value="${f.credits}" required />
-      </p>
-      <p>
-        <label for="reason">Reason (recorded)</label
-        ><input id="reason" name="reason" type="text" value="${f.reason}" required />
-      </p>
-      <button type="submit">Preview</button>
-    </form>`,
+    html`${note ?? ''}
+      <form class="box" method="post" action="/adjust/preview">
+        ${csrfField(s)}
+        <p>
+          <label for="user">User (id or email)</label
+          ><input id="user" name="user" type="text" value="${f.user}" required />
+        </p>
+        <p>
+          <label for="credits">Credits (+N or -N${limit === null ? '' : `, at most ${limit} either way`})</label
+          ><input id="credits" name="credits" type="text" value="${f.credits}" required />
+        </p>
+        <p>
+          <label for="reason">Reason (recorded)</label
+          ><input id="reason" name="reason" type="text" value="${f.reason}" required />
+        </p>
+        <button type="submit">Preview</button>
+      </form>`,
   );
 }
 
-function previewBody(
-  s: SignedIn,
-  b: { user: { id: string; email: string | null }; balance: number },
-  credits: number,
-  reason: string,
-  limit: number | null,
-): Html {
+function previewBody(s: SignedIn, b: AdjustPlan, reason: string, limit: number | null): Html {
+  const credits = b.credits;
   const over = limit !== null && Math.abs(credits) > limit;
   return html`${over ? message('error', `More than your limit of ${limit} credits: confirming will be refused.`) : ''}
     <div class="box">
@@ -89,42 +80,32 @@ function previewBody(
 export function adjustRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   const limitFor = (s: SignedIn) => adjustLimit(s.account.role, deps.support.settings.config);
 
-  app.get('/adjust', requireRole('support'), (c) => {
-    const s = c.get('session');
-    return c.html(formPage(s, { user: c.req.query('user') ?? '', credits: '', reason: '', once: '' }, limitFor(s)));
-  });
-
-  app.post('/adjust/preview', requireRole('support'), async (c) => {
-    const s = c.get('session');
-    const f = await adjustForm(c);
-    const credits = parseCredits(f.credits, { signed: true });
-    const reason = requireText(f.reason, 'the reason');
-    const b = await userBalance({ ...deps.support, user: f.user });
-    const body = previewBody(s, { user: b.user, balance: b.balance }, credits, reason, limitFor(s));
-    return c.html(page('Adjust credits: confirm', s, body));
-  });
-
-  // Post/Redirect/Get: the result is a page of its own, so that reloading it posts nothing again.
-  app.post('/adjust', requireRole('support'), async (c) => {
-    const s = c.get('session');
-    const f = await adjustForm(c);
-    if (!/^[A-Za-z0-9_-]{32,64}$/.test(f.once))
-      throw new UsageError('this confirmation has no valid one-time key', 'start again from the adjust form');
-    const r = await consoleAdjust({
-      ...deps.support,
-      role: s.account.role,
-      user: f.user,
-      credits: parseCredits(f.credits, { signed: true }),
-      reason: requireText(f.reason, 'the reason'),
-      actor: s.account.name,
-      once: f.once,
-    });
-    const q = new URLSearchParams({
-      user: r.user.id,
-      entry: String(r.entry.id),
-      ...(r.repeated ? { repeated: '1' } : {}),
-    });
-    return c.redirect(`/adjust/done?${q.toString()}`, 303);
+  previewedWrite(app, {
+    path: '/adjust',
+    role: 'support',
+    fields: adjustForm,
+    form: (s, f, note) => formPage(s, f, limitFor(s), note),
+    preview: async (s, f) => {
+      const credits = parseCredits(f.credits, { signed: true });
+      const plan = await previewAdjust({ ...deps.support, user: f.user, credits });
+      return page('Adjust credits: confirm', s, previewBody(s, plan, f.reason, limitFor(s)));
+    },
+    // Post/Redirect/Get: the result is a page of its own, so that reloading it posts nothing again.
+    write: async (c, s, f) => {
+      if (!/^[A-Za-z0-9_-]{32,64}$/.test(f.once))
+        throw new UsageError('this confirmation has no valid one-time key', 'start again from the adjust form');
+      const r = await consoleAdjust({
+        ...deps.support,
+        ...{ role: s.account.role, user: f.user, credits: parseCredits(f.credits, { signed: true }) },
+        ...{ reason: f.reason, actor: s.account.name, once: f.once },
+      });
+      const q = new URLSearchParams({
+        user: r.user.id,
+        entry: String(r.entry.id),
+        ...(r.repeated ? { repeated: '1' } : {}),
+      });
+      return c.redirect(`/adjust/done?${q.toString()}`, 303);
+    },
   });
 
   app.get('/adjust/done', requireRole('support'), async (c) => {

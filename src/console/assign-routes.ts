@@ -1,10 +1,10 @@
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import { previewAssign, type AssignPreview } from '../app/assign-preview.js';
 import type { SignedIn } from '../app/console-accounts.js';
 import { adjustLimit, consoleAssign } from '../app/console-actions.js';
-import { requireRole } from './auth-routes.js';
 import { csrfField, message, money, page, type Html } from './layout.js';
+import { field, previewedWrite } from './previewed-write.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
 interface AssignForm {
@@ -13,13 +13,8 @@ interface AssignForm {
   reason: string;
 }
 
-async function assignForm(c: Context<ConsoleEnv>): Promise<AssignForm> {
-  const f = await c.req.parseBody();
-  return {
-    payment: String(f.payment ?? '').trim(),
-    user: String(f.user ?? '').trim(),
-    reason: String(f.reason ?? '').trim(),
-  };
+function assignForm(v: Record<string, unknown>): AssignForm {
+  return { payment: field(v, 'payment'), user: field(v, 'user'), reason: field(v, 'reason') };
 }
 
 function formPage(s: SignedIn, f: AssignForm, note: Html | null): Html {
@@ -48,7 +43,6 @@ const SOURCE: Record<AssignPreview['creditSource'], string> = {
   prices: 'by the price map',
   unit_amount: 'by the amount rule',
   override: 'as given',
-  purchase: 'as credited',
 };
 
 function previewPage(s: SignedIn, f: AssignForm, p: AssignPreview, limit: number | null): Html {
@@ -57,8 +51,7 @@ function previewPage(s: SignedIn, f: AssignForm, p: AssignPreview, limit: number
   return page(
     `Assign ${p.paymentKey}: confirm`,
     s,
-    html`${p.alreadyCredited ? message('error', `${p.paymentKey} is already credited: confirming will write nothing.`) : ''}
-      ${over ? message('error', `More than your limit of ${limit} credits per action: confirming will be refused.`) : ''}
+    html`${over ? message('error', `More than your limit of ${limit} credits per action: confirming will be refused.`) : ''}
       <div class="box">
         <p>This will write one ledger entry:</p>
         <dl>
@@ -89,45 +82,35 @@ function previewPage(s: SignedIn, f: AssignForm, p: AssignPreview, limit: number
 
 /** Assign a payment to a user: a form, a preview of what it will write, then the write (assignPayment, as the CLI's assign). */
 export function assignRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
-  app.get('/assign', requireRole('support'), (c) =>
-    c.html(formPage(c.get('session'), { payment: c.req.query('payment') ?? '', user: '', reason: '' }, null)),
-  );
-
-  app.post('/assign/preview', requireRole('support'), async (c) => {
-    const f = await assignForm(c);
-    if (f.reason === '')
-      return c.html(formPage(c.get('session'), f, message('error', 'Say why: the reason is recorded.')), 400);
-    const p = await previewAssign({ ...deps.support, payment: f.payment, user: f.user });
-    const s = c.get('session');
-    return c.html(previewPage(s, f, p, adjustLimit(s.account.role, deps.support.settings.config)));
-  });
-
-  app.post('/assign', requireRole('support'), async (c) => {
-    const s = c.get('session');
-    const f = await assignForm(c);
-    const r = await consoleAssign({
-      ...deps.support,
-      role: s.account.role,
-      payment: f.payment,
-      user: f.user,
-      reason: f.reason,
-      actor: s.account.name,
-      credits: null,
-      reassign: false,
-    });
-    const entry = r.entries[0];
-    const text = `Credited ${r.credits} credits to user ${r.user.id} for ${r.paymentKey}${entry ? ` (ledger entry ${entry.id})` : ''}, by ${r.actor}: ${r.reason}.`;
-    return c.html(
-      page(
-        'Assigned',
-        s,
-        html`${message('ok', text)}
-          <p>${r.reviewClosed ? 'Its review entry is closed.' : 'It was not in the review queue.'}</p>
-          <p>
-            <a href="/user/${encodeURIComponent(r.user.id)}">See user ${r.user.id}</a> ·
-            <a href="/review">Back to the queue</a>
-          </p>`,
-      ),
-    );
+  previewedWrite(app, {
+    path: '/assign',
+    role: 'support',
+    fields: assignForm,
+    form: formPage,
+    preview: async (s, f) => {
+      const p = await previewAssign({ ...deps.support, payment: f.payment, user: f.user });
+      return previewPage(s, f, p, adjustLimit(s.account.role, deps.support.settings.config));
+    },
+    write: async (c, s, f) => {
+      const r = await consoleAssign({
+        ...deps.support,
+        ...{ role: s.account.role, payment: f.payment, user: f.user, reason: f.reason, actor: s.account.name },
+        ...{ credits: null, reassign: false },
+      });
+      const entry = r.entries[0];
+      const text = `Credited ${r.credits} credits to user ${r.user.id} for ${r.paymentKey}${entry ? ` (ledger entry ${entry.id})` : ''}, by ${r.actor}: ${r.reason}.`;
+      return c.html(
+        page(
+          'Assigned',
+          s,
+          html`${message('ok', text)}
+            <p>${r.reviewClosed ? 'Its review entry is closed.' : 'It was not in the review queue.'}</p>
+            <p>
+              <a href="/user/${encodeURIComponent(r.user.id)}">See user ${r.user.id}</a> ·
+              <a href="/review">Back to the queue</a>
+            </p>`,
+        ),
+      );
+    },
   });
 }

@@ -1,26 +1,24 @@
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { html } from 'hono/html';
-import { audit, resolveFinding } from '../app/audit.js';
+import { audit, previewResolve, resolveFinding, type ResolvePlan } from '../app/audit.js';
 import type { SignedIn } from '../app/console-accounts.js';
-import { requireText } from '../app/corrections.js';
 import type { AuditFinding } from '../reconcile/types.js';
 import { requireRole } from './auth-routes.js';
 import { csrfField, message, page, type Html } from './layout.js';
+import { field, previewedWrite } from './previewed-write.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
 /** Audit (admin): what `stripe-credits audit` finds over its default window, and `audit resolve` with a preview. */
 
+/** Only what names the resolution: its credits and user are the ledger's, read by the plan, never the form's. */
 interface ResolveForm {
   entry: string;
   reverse: boolean;
-  credits: string;
-  userId: string;
   reason: string;
 }
 
 function findingRow(f: AuditFinding): Html {
-  const q = (reverse: boolean) =>
-    `/audit/resolve?entry=${encodeURIComponent(f.entryId)}&reverse=${reverse ? 1 : 0}&credits=${f.credits}&user=${encodeURIComponent(f.userId)}`;
+  const q = (reverse: boolean) => `/audit/resolve?entry=${encodeURIComponent(f.entryId)}&reverse=${reverse ? 1 : 0}`;
   return html`<tr>
     <td class="id">${f.entryId}</td>
     <td><code>${f.userId}</code></td>
@@ -39,41 +37,37 @@ function findingRow(f: AuditFinding): Html {
 }
 
 function resolveFormOf(v: Record<string, unknown>): ResolveForm {
-  return {
-    entry: String(v.entry ?? '').trim(),
-    reverse: v.reverse === '1',
-    credits: String(v.credits ?? ''),
-    userId: String(v.user ?? ''),
-    reason: String(v.reason ?? '').trim(),
-  };
+  return { entry: field(v, 'entry'), reverse: field(v, 'reverse') === '1', reason: field(v, 'reason') };
 }
 
-function resolvePage(s: SignedIn, f: ResolveForm, confirm: boolean): Html {
+/** The form (confirm false) or the preview (true) of one resolution, from the plan of `audit resolve`. */
+function resolvePage(s: SignedIn, f: ResolveForm, p: ResolvePlan, confirm: boolean, note: Html | null = null): Html {
+  const e = p.entry;
   const what = f.reverse
-    ? `write a correction entry taking back the ${f.credits} credits of entry ${f.entry} from user ${f.userId}`
-    : `accept entry ${f.entry} (${f.credits} credits for user ${f.userId}) as it is`;
+    ? `write a correction entry taking back the ${e.credits} credits of entry ${e.entryId} from user ${e.userId}`
+    : `accept entry ${e.entryId} (${e.credits} credits for user ${e.userId}) as it is`;
   return page(
-    `Resolve audit finding ${f.entry}`,
+    `Resolve audit finding ${e.entryId}`,
     s,
-    html`<form class="box" method="post" action="${confirm ? '/audit/resolve' : '/audit/resolve/preview'}">
-      ${csrfField(s)}
-      <input type="hidden" name="entry" value="${f.entry}" />
-      <input type="hidden" name="reverse" value="${f.reverse ? '1' : '0'}" />
-      <input type="hidden" name="credits" value="${f.credits}" />
-      <input type="hidden" name="user" value="${f.userId}" />
-      ${
-        confirm
-          ? html`<p>This will ${what}, by ${s.account.name}: ${f.reason}. Audit then no longer lists it.</p>
-              <input type="hidden" name="reason" value="${f.reason}" />
-              <button type="submit">Confirm</button>`
-          : html`<p>To ${what}.</p>
-              <p>
-                <label for="reason">Reason (recorded)</label><input id="reason" name="reason" type="text" required />
-              </p>
-              <button type="submit">Preview</button>`
-      }
-      <a href="/audit">Cancel</a>
-    </form>`,
+    html`${note ?? ''}
+      <p>${e.paymentRef}: ${p.findings.map((x) => x.code).join(', ')}</p>
+      <form class="box" method="post" action="${confirm ? '/audit/resolve' : '/audit/resolve/preview'}">
+        ${csrfField(s)}
+        <input type="hidden" name="entry" value="${f.entry}" />
+        <input type="hidden" name="reverse" value="${f.reverse ? '1' : '0'}" />
+        ${
+          confirm
+            ? html`<p>This will ${what}, by ${s.account.name}: ${f.reason}. Audit then no longer lists it.</p>
+                <input type="hidden" name="reason" value="${f.reason}" />
+                <button type="submit">Confirm</button>`
+            : html`<p>To ${what}.</p>
+                <p>
+                  <label for="reason">Reason (recorded)</label><input id="reason" name="reason" type="text" required />
+                </p>
+                <button type="submit">Preview</button>`
+        }
+        <a href="/audit">Cancel</a>
+      </form>`,
   );
 }
 
@@ -105,37 +99,31 @@ export function auditRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     return c.html(page('Audit', c.get('session'), body));
   });
 
-  app.get('/audit/resolve', requireRole('admin'), (c) =>
-    c.html(resolvePage(c.get('session'), resolveFormOf(c.req.query()), false)),
-  );
-
-  app.post('/audit/resolve/preview', requireRole('admin'), async (c: Context<ConsoleEnv>) => {
-    const f = resolveFormOf(await c.req.parseBody());
-    return c.html(resolvePage(c.get('session'), { ...f, reason: requireText(f.reason, 'the reason') }, true));
-  });
-
-  app.post('/audit/resolve', requireRole('admin'), async (c) => {
-    const s = c.get('session');
-    const f = resolveFormOf(await c.req.parseBody());
-    const r = await resolveFinding({
-      ...deps.support,
-      entryId: f.entry,
-      reason: requireText(f.reason, 'the reason'),
-      actor: s.account.name,
-      reverse: f.reverse,
-    });
-    const x = r.resolution;
-    const text =
-      x.outcome === 'reversed'
-        ? `Reversed entry ${x.entryId}: correction entry ${x.correctionId} takes ${x.credits} credits from user ${x.userId}, by ${x.actor}.`
-        : `Accepted entry ${x.entryId} as it is, by ${x.actor}.`;
-    return c.html(
-      page(
-        'Resolved',
-        s,
-        html`${message('ok', text)}
-          <p><a href="/audit">Back to the audit</a></p>`,
-      ),
-    );
+  const plan = (f: ResolveForm) => previewResolve({ ...deps.support, entryId: f.entry });
+  previewedWrite(app, {
+    path: '/audit/resolve',
+    role: 'admin',
+    fields: resolveFormOf,
+    form: async (s, f, note) => resolvePage(s, f, await plan(f), false, note),
+    preview: async (s, f) => resolvePage(s, f, await plan(f), true),
+    write: async (c, s, f) => {
+      const r = await resolveFinding({
+        ...deps.support,
+        ...{ entryId: f.entry, reason: f.reason, actor: s.account.name, reverse: f.reverse },
+      });
+      const x = r.resolution;
+      const text =
+        x.outcome === 'reversed'
+          ? `Reversed entry ${x.entryId}: correction entry ${x.correctionId} takes ${x.credits} credits from user ${x.userId}, by ${x.actor}.`
+          : `Accepted entry ${x.entryId} as it is, by ${x.actor}.`;
+      return c.html(
+        page(
+          'Resolved',
+          s,
+          html`${message('ok', text)}
+            <p><a href="/audit">Back to the audit</a></p>`,
+        ),
+      );
+    },
   });
 }

@@ -1,17 +1,19 @@
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { SignedIn } from '../app/console-accounts.js';
+import type { ConsoleRole, SignedIn } from '../app/console-accounts.js';
 import { formatAmount } from '../reconcile/money.js';
+import { hasRole } from './security.js';
 
 /** A piece of HTML built with hono's `html` tag: every interpolated value is escaped. */
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-const NAV: readonly { path: string; label: string; built: boolean }[] = [
-  { path: '/review', label: 'Review queue', built: true },
-  { path: '/lookup', label: 'Lookup', built: true },
-  { path: '/adjust', label: 'Adjust', built: true },
-  { path: '/runs', label: 'Runs', built: true },
-  { path: '/audit', label: 'Audit', built: true },
+/** Each page with the least role its route requires: the header links only to what the account may open. */
+const NAV: readonly { path: string; label: string; role: ConsoleRole }[] = [
+  { path: '/review', label: 'Review queue', role: 'viewer' },
+  { path: '/lookup', label: 'Lookup', role: 'viewer' },
+  { path: '/adjust', label: 'Adjust', role: 'support' },
+  { path: '/runs', label: 'Runs', role: 'admin' },
+  { path: '/audit', label: 'Audit', role: 'admin' },
 ];
 
 /** The hidden field every POST form carries (see csrf in security.ts). */
@@ -23,7 +25,7 @@ function header(s: SignedIn | null): Html {
   if (!s) return html`<header><span class="brand">stripe-credits console</span></header>`;
   return html`<header>
     <span class="brand">stripe-credits console</span>
-    <nav>${NAV.map((n) => html`<a href="${n.path}" class="${n.built ? '' : 'off'}">${n.label}</a>`)}</nav>
+    <nav>${NAV.filter((n) => hasRole(s, n.role)).map((n) => html`<a href="${n.path}">${n.label}</a>`)}</nav>
     <span class="who">${s.account.name} (${s.account.role})</span>
     <form method="post" action="/logout">${csrfField(s)}<button class="plain" type="submit">Sign out</button></form>
   </header>`;

@@ -1,10 +1,10 @@
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import { previewReassign, type ReassignPreview } from '../app/assign-preview.js';
 import type { SignedIn } from '../app/console-accounts.js';
 import { assignPayment } from '../app/corrections.js';
-import { requireRole } from './auth-routes.js';
 import { csrfField, message, page, userLink, type Html } from './layout.js';
+import { field, previewedWrite } from './previewed-write.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
 /** `assign --reassign` from the console: move a credited payment to another user (a reversal and a credit, every entry kept). */
@@ -15,13 +15,8 @@ interface ReassignForm {
   reason: string;
 }
 
-async function reassignForm(c: Context<ConsoleEnv>): Promise<ReassignForm> {
-  const f = await c.req.parseBody();
-  return {
-    payment: String(f.payment ?? '').trim(),
-    user: String(f.user ?? '').trim(),
-    reason: String(f.reason ?? '').trim(),
-  };
+function reassignForm(v: Record<string, unknown>): ReassignForm {
+  return { payment: field(v, 'payment'), user: field(v, 'user'), reason: field(v, 'reason') };
 }
 
 function hidden(s: SignedIn, f: ReassignForm): Html {
@@ -94,41 +89,34 @@ function previewPage(s: SignedIn, f: ReassignForm, p: ReassignPreview): Html {
 
 /** A form, a preview of the two entries, then the CLI's write (assignPayment with reassign). */
 export function reassignRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
-  app.get('/reassign', requireRole('support'), (c) =>
-    c.html(formPage(c.get('session'), { payment: c.req.query('payment') ?? '', user: '', reason: '' }, null)),
-  );
-
-  app.post('/reassign/preview', requireRole('support'), async (c) => {
-    const f = await reassignForm(c);
-    if (f.reason === '')
-      return c.html(formPage(c.get('session'), f, message('error', 'Say why: the reason is recorded.')), 400);
-    const p = await previewReassign({ ...deps.support, payment: f.payment, user: f.user });
-    return c.html(previewPage(c.get('session'), f, p));
-  });
-
-  app.post('/reassign', requireRole('support'), async (c) => {
-    const s = c.get('session');
-    const f = await reassignForm(c);
-    if (f.reason === '') return c.html(formPage(s, f, message('error', 'Say why: the reason is recorded.')), 400);
-    const r = await assignPayment({
-      ...deps.support,
-      ...{ payment: f.payment, user: f.user, reason: f.reason, actor: s.account.name },
-      ...{ credits: null, reassign: true },
-    });
-    const text =
-      r.outcome === 'unchanged'
-        ? `${r.paymentKey} is already with user ${r.user.id}: nothing written.`
-        : `Moved ${r.credits} credits of ${r.paymentKey} from user ${r.previousUserId} to user ${r.user.id} (ledger entries ${r.entries.map((e) => e.id).join(', ')}), by ${r.actor}: ${r.reason}.`;
-    return c.html(
-      page(
-        'Moved',
-        s,
-        html`${message('ok', text)}
-          <p>
-            <a href="/user/${encodeURIComponent(r.user.id)}">See user ${r.user.id}</a> ·
-            <a href="/lookup?q=${encodeURIComponent(r.paymentKey)}">Back to the payment</a>
-          </p>`,
-      ),
-    );
+  previewedWrite(app, {
+    path: '/reassign',
+    role: 'support',
+    fields: reassignForm,
+    form: formPage,
+    preview: async (s, f) =>
+      previewPage(s, f, await previewReassign({ ...deps.support, payment: f.payment, user: f.user })),
+    write: async (c, s, f) => {
+      const r = await assignPayment({
+        ...deps.support,
+        ...{ payment: f.payment, user: f.user, reason: f.reason, actor: s.account.name },
+        ...{ credits: null, reassign: true },
+      });
+      const text =
+        r.outcome === 'unchanged'
+          ? `${r.paymentKey} is already with user ${r.user.id}: nothing written.`
+          : `Moved ${r.credits} credits of ${r.paymentKey} from user ${r.previousUserId} to user ${r.user.id} (ledger entries ${r.entries.map((e) => e.id).join(', ')}), by ${r.actor}: ${r.reason}.`;
+      return c.html(
+        page(
+          'Moved',
+          s,
+          html`${message('ok', text)}
+            <p>
+              <a href="/user/${encodeURIComponent(r.user.id)}">See user ${r.user.id}</a> ·
+              <a href="/lookup?q=${encodeURIComponent(r.paymentKey)}">Back to the payment</a>
+            </p>`,
+        ),
+      );
+    },
   });
 }

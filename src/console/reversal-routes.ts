@@ -1,12 +1,16 @@
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { SignedIn } from '../app/console-accounts.js';
-import { requireText } from '../app/corrections.js';
 import { adjustLimit, consoleReverse } from '../app/console-actions.js';
-import { dismissReversalReview, listReviewQueue, type ReversalReviewItem } from '../app/reversal-review.js';
-import { UsageError } from '../errors.js';
-import { requireRole } from './auth-routes.js';
+import {
+  dismissReversalReview,
+  previewDismissReversal,
+  previewReverse,
+  toReversalReviewItem,
+  type ReversalReviewItem,
+} from '../app/reversal-review.js';
 import { csrfField, message, page, type Html } from './layout.js';
+import { field, previewedWrite } from './previewed-write.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
 
 /** A refund or dispute of a credited payment waiting in review (`review` policy): reverse it, or dismiss it. */
@@ -23,9 +27,8 @@ function actionOf(raw: unknown): Action {
   return raw === 'dismiss' ? 'dismiss' : 'reverse';
 }
 
-async function reversalForm(c: Context<ConsoleEnv>): Promise<ReversalForm> {
-  const f = await c.req.parseBody();
-  return { id: String(f.id ?? '').trim(), action: actionOf(f.action), reason: String(f.reason ?? '').trim() };
+function reversalForm(v: Record<string, unknown>): ReversalForm {
+  return { id: field(v, 'id'), action: actionOf(v.action), reason: field(v, 'reason') };
 }
 
 function hidden(s: SignedIn, f: ReversalForm): Html {
@@ -33,15 +36,16 @@ function hidden(s: SignedIn, f: ReversalForm): Html {
     <input type="hidden" name="action" value="${f.action}" />`;
 }
 
-function formPage(s: SignedIn, f: ReversalForm): Html {
+function formPage(s: SignedIn, f: ReversalForm, note: Html | null): Html {
   return page(
     `${f.action === 'reverse' ? 'Reverse' : 'Dismiss'} ${f.id}`,
     s,
-    html`<form class="box" method="post" action="/reversal/preview">
-      ${hidden(s, f)}
-      <p><label for="reason">Reason (recorded)</label><input id="reason" name="reason" type="text" required /></p>
-      <button type="submit">Preview</button> <a href="/review">Cancel</a>
-    </form>`,
+    html`${note ?? ''}
+      <form class="box" method="post" action="/reversal/preview">
+        ${hidden(s, f)}
+        <p><label for="reason">Reason (recorded)</label><input id="reason" name="reason" type="text" required /></p>
+        <button type="submit">Preview</button> <a href="/review">Cancel</a>
+      </form>`,
   );
 }
 
@@ -71,46 +75,50 @@ function previewBody(s: SignedIn, f: ReversalForm, i: ReversalReviewItem, limit:
     </div>`;
 }
 
+/**
+ * The entry as its confirm would act on it, with the user who holds the payment now (after any
+ * reassignment): a reversal's own plan, or the open entry a dismissal closes.
+ */
+async function previewItem(deps: ConsoleDeps, f: ReversalForm): Promise<ReversalReviewItem> {
+  if (f.action === 'reverse') {
+    const plan = await previewReverse({ ...deps.support, id: f.id });
+    return { ...toReversalReviewItem(plan.row), userId: plan.purchase.userId, credits: plan.decision.credits };
+  }
+  return previewDismissReversal({ ...deps.support, id: f.id });
+}
+
 export function reversalRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
-  app.get('/reversal', requireRole('support'), (c) =>
-    c.html(
-      formPage(c.get('session'), { id: c.req.query('id') ?? '', action: actionOf(c.req.query('action')), reason: '' }),
-    ),
-  );
-
-  app.post('/reversal/preview', requireRole('support'), async (c) => {
-    const s = c.get('session');
-    const f = await reversalForm(c);
-    const reason = requireText(f.reason, 'the reason');
-    const i = (await listReviewQueue(deps.support)).reversals.find((r) => r.id === f.id);
-    if (!i) throw new UsageError(`${f.id} is not open in the review queue`);
-    const limit = adjustLimit(s.account.role, deps.support.settings.config);
-    const body = previewBody(s, { ...f, reason }, i, limit);
-    return c.html(page(`${f.action === 'reverse' ? 'Reverse' : 'Dismiss'} ${i.id}: confirm`, s, body));
-  });
-
-  app.post('/reversal', requireRole('support'), async (c) => {
-    const s = c.get('session');
-    const f = await reversalForm(c);
-    const o = { ...deps.support, id: f.id, reason: requireText(f.reason, 'the reason'), actor: s.account.name };
-    let text: string;
-    if (f.action === 'reverse') {
-      const r = await consoleReverse({ ...o, role: s.account.role });
-      text = `Reversed ${r.item.id}: ${r.credits} credits for user ${r.userId}, by ${s.account.name}.`;
-    } else {
-      const r = await dismissReversalReview(o);
-      text =
-        r.outcome === 'dismissed'
-          ? `Dismissed ${r.item.id} without reversing it, by ${s.account.name}.`
-          : `${r.item.id} was already dismissed: nothing changed.`;
-    }
-    return c.html(
-      page(
-        'Done',
-        s,
-        html`${message('ok', text)}
-          <p><a href="/review">Back to the queue</a></p>`,
-      ),
-    );
+  previewedWrite(app, {
+    path: '/reversal',
+    role: 'support',
+    fields: reversalForm,
+    form: formPage,
+    preview: async (s, f) => {
+      const i = await previewItem(deps, f);
+      const body = previewBody(s, f, i, adjustLimit(s.account.role, deps.support.settings.config));
+      return page(`${f.action === 'reverse' ? 'Reverse' : 'Dismiss'} ${i.id}: confirm`, s, body);
+    },
+    write: async (c, s, f) => {
+      const o = { ...deps.support, id: f.id, reason: f.reason, actor: s.account.name };
+      let text: string;
+      if (f.action === 'reverse') {
+        const r = await consoleReverse({ ...o, role: s.account.role });
+        text = `Reversed ${r.item.id}: ${r.credits} credits for user ${r.userId}, by ${s.account.name}.`;
+      } else {
+        const r = await dismissReversalReview(o);
+        text =
+          r.outcome === 'dismissed'
+            ? `Dismissed ${r.item.id} without reversing it, by ${s.account.name}.`
+            : `${r.item.id} was already dismissed: nothing changed.`;
+      }
+      return c.html(
+        page(
+          'Done',
+          s,
+          html`${message('ok', text)}
+            <p><a href="/review">Back to the queue</a></p>`,
+        ),
+      );
+    },
   });
 }

@@ -6,7 +6,6 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-ser
 header { display: flex; gap: 1.2em; align-items: center; padding: .6em 1.2em; background: #fff; border-bottom: 1px solid var(--line); }
 header .brand { font-weight: 600; }
 header nav a { margin-right: 1em; color: var(--accent); text-decoration: none; }
-header nav a.off { color: var(--muted); }
 header .who { margin-left: auto; color: var(--muted); }
 header form { display: inline; }
 main { padding: 1em 1.2em; max-width: 1200px; }

@@ -336,7 +336,7 @@ describe.each(engines())('console defences in a browser (%s)', (engine) => {
     const { url } = await w.serve();
     const page = await signedIn(test, url, 'vera');
     expect(await page.textContent('main')).toContain(pi);
-    // The write links and forms of the page itself (the header's navigation is the same for every role).
+    // The write links and forms of the page itself (the header links only to the pages her role may open).
     const writes = ['assign', 'dismiss', 'reversal', 'adjust', 'reassign']
       .map((path) => `main a[href^="/${path}"]`)
       .concat('main form[method=post]')
