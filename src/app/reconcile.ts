@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { keyIsLive, type LedgerMapping, type Settings } from '../config.js';
 import { AttentionError, CliError, ConfigError, UsageError } from '../errors.js';
 import {
+  closeAbandonedRuns,
   finishRun,
   ledgerHasPurchases,
   ledgerModes,
@@ -356,6 +357,7 @@ class ReconcileRun {
     try {
       await migrateToLatest(this.db);
       this.lock = await acquireRunLock(this.open, `${this.opts.actor} (reconcile)`);
+      await closeAbandonedRuns(this.db);
     } catch (e) {
       reader.stop(e);
       throw e;

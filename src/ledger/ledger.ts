@@ -523,6 +523,24 @@ export async function startRun(
   return Number(row.id);
 }
 
+/** What a run that ended without saying how is recorded with. */
+export const ABANDONED_RUN =
+  'the process ended before the run did (killed, or its machine stopped); closed by the next run to take the lock';
+
+/**
+ * Runs still recorded as running once a run holds the lock ended without a word (kill -9, a
+ * machine that stopped): no other run can be going on. They are closed as interrupted, their end
+ * left unknown, so that `runs` does not show them running for ever. Returns how many.
+ */
+export async function closeAbandonedRuns(db: Kysely<Database>): Promise<number> {
+  const r = await db
+    .updateTable('stripe_credits_runs')
+    .set({ status: 'interrupted', error: ABANDONED_RUN })
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
 export async function finishRun(
   db: Kysely<Database>,
   runId: number,

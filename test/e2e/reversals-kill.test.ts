@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { startSimulator } from '../../src/simulator/index.js';
+import { ABANDONED_RUN } from '../../src/ledger/ledger.js';
 import { runCli, tempDir, writeJson, now, DAY, type CliResult, type TestUser } from '../helpers/cli.js';
 import { createAppDb, engines, type EngineName } from '../helpers/engines.js';
 
@@ -57,7 +58,11 @@ async function world(engine: EngineName, test: TestContext) {
     ).map((e) => [e.kind, e.payment_key, Number(e.credits)]);
   const runStatuses = async () =>
     (await app.query<{ status: string }>('SELECT status FROM stripe_credits_runs ORDER BY id')).map((r) => r.status);
-  return { sim, app, run, balances, entries, runStatuses };
+  const runs = () =>
+    app.query<{ status: string; error: string | null; finished_at: string | null }>(
+      'SELECT status, error, finished_at FROM stripe_credits_runs ORDER BY id',
+    );
+  return { sim, app, run, balances, entries, runStatuses, runs };
 }
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -107,6 +112,10 @@ describe.each(engines())('kill -9 during a reversal write, then a rerun (%s)', (
       await killedAt(w, point, reversals, []);
       const rerun = await w.run();
       expect(rerun.code, rerun.stderr).toBe(0);
+      // The killed run's record, left running, was closed by the rerun once it held the lock.
+      const [, killedRun, rerunRecord] = await w.runs();
+      expect(killedRun).toEqual({ status: 'interrupted', error: ABANDONED_RUN, finished_at: null });
+      expect(rerunRecord!.status).toBe('succeeded');
       expect(((await w.entries()) as Array<[string, string, number]>).sort(byKey)).toEqual(reversals);
       expect(await w.balances()).toEqual({ '1': 0, '2': 33, '3': 0 });
 
