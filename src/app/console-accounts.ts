@@ -215,8 +215,9 @@ export class ConsoleSessions {
     const o = { limit: this.limits.lockAfterFailures, now: now.toISOString(), lockUntil };
     const row = await claimLoginAttempt(this.open.db, name, o);
     if (!row) {
-      const known = await consoleUser(this.open.db, name);
-      if (!known) await checkNobody(password);
+      // A locked account costs the hash an unknown name does: the time of the answer must not tell
+      // which names exist and are locked.
+      const [known] = await Promise.all([consoleUser(this.open.db, name), checkNobody(password)]);
       return { outcome: known ? 'locked' : 'unknown' };
     }
     if (!(await passwordMatches(password, row.password_hash)))
