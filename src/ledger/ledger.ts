@@ -4,7 +4,7 @@ import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, 
 import type { CreditToWrite, PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import { chunks, paddedChunks, padToLadder } from './chunks.js';
-import { RowsInsert, Statement } from './compile-once.js';
+import { RowInsert, RowsInsert, Statement } from './compile-once.js';
 import { engineFor } from './engine.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_KEY } from './migrations/0008-ledger-session-index.js';
@@ -319,6 +319,7 @@ const PURCHASES_COUNTED = new RowsInsert((db, rows: readonly NewLedgerRow[]) => 
 const PURCHASES_RETURNING = new RowsInsert((db, rows: readonly NewLedgerRow[]) =>
   purchaseInsert(db, rows).returning('payment_key').compile(),
 );
+const PURCHASE_ONE = new RowInsert((db, row: NewLedgerRow) => purchaseInsert(db, [row]).compile());
 
 /**
  * Inserts purchase entries, each unless the ledger holds one under its (kind, payment_key) already;
@@ -330,6 +331,7 @@ async function insertLedgerRows(trx: Kysely<Database>, values: NewLedgerRow[]): 
     returning: async (rows) =>
       (await PURCHASES_RETURNING.run(trx, rows)).rows.flatMap((r) => (r.payment_key ? [r.payment_key] : [])),
     keyOf: (row) => row.payment_key!,
+    one: (row) => PURCHASE_ONE.one(trx, row),
   });
 }
 

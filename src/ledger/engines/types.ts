@@ -77,6 +77,11 @@ export interface KeyedInsert<R> {
   /** Inserts the rows and returns the keys of those inserted (RETURNING). */
   returning(rows: readonly R[]): Promise<string[]>;
   keyOf(row: R): string;
+  /**
+   * One row's INSERT (the same SQL text for every row) and its parameters, for an engine that
+   * inserts row by row; without it the engine takes the lists.
+   */
+  one?(row: R): { sql: string; parameters: readonly unknown[] };
 }
 
 /** What differs between SQLite and Postgres. Picked by `engineFor` (an instance) or when opening (the URL). */
