@@ -8,6 +8,7 @@ import {
   insertPurchases,
   isCreditedIn,
   keysHeldIn,
+  recordedAmong,
   recordDecisions,
   upsertReview,
   WRITE_BATCH,
@@ -188,25 +189,36 @@ class PlanWrite {
   /** One transaction's decisions; returns those credited in the plan that someone else wrote first. */
   private async transaction(trx: Kysely<Database>, indexes: Uint32Array): Promise<number[]> {
     const { plan } = this;
-    // With a mapped ledger: every payment key of the transaction locked at its start, in one order.
-    if (this.opts.adoption.ledger) {
-      const keys: string[] = [];
-      for (const x of indexes) if (plan.status(x) === 'credited') keys.push(plan.paymentKey(x));
-      await lockPaymentKeys(trx, keys);
+    const credited: string[] = [];
+    const onLedger: string[] = [];
+    for (const x of indexes) {
+      const status = plan.status(x);
+      if (status === 'credited') credited.push(plan.paymentKey(x));
+      if (status === 'credited' || status === 'already_credited') onLedger.push(plan.paymentKey(x));
     }
+    // With a mapped ledger: every payment key of the transaction locked at its start, in one order.
+    if (this.opts.adoption.ledger) await lockPaymentKeys(trx, credited);
+    // recordDecisions' rule, asked here once for the transaction (its keys are consecutive in key
+    // order: recordedAmong): a payment on the ledger is recorded only when it has a record already.
+    const recorded = await recordedAmong(trx, onLedger);
     const lost: number[] = [];
     for (let j = 0; j < indexes.length; j += WRITE_BATCH) {
       const credited: number[] = [];
       const others: number[] = [];
       for (const x of indexes.subarray(j, j + WRITE_BATCH)) (plan.status(x) === 'credited' ? credited : others).push(x);
-      await this.statement(trx, credited, others, lost);
+      await this.statement(trx, { credited, others, recorded }, lost);
     }
     return lost;
   }
 
   /** One statement's worth: the purchases of `credited`, the review entries and local records. */
-  private async statement(trx: Kysely<Database>, credited: number[], others: number[], lost: number[]): Promise<void> {
+  private async statement(
+    trx: Kysely<Database>,
+    part: { credited: number[]; others: number[]; recorded: ReadonlySet<string> },
+    lost: number[],
+  ): Promise<void> {
     const { plan, opts, outcome } = this;
+    const { credited, recorded } = part;
     const toCredit = credited.map((x) => plan.credit(x));
     const inserted = await insertPurchases(trx, toCredit, {
       runId: opts.runId,
@@ -218,6 +230,7 @@ class PlanWrite {
       if (inserted.has(c.paymentKey)) outcome.creditsWritten += c.credits ?? 0;
       else lost.push(credited[k]!);
     });
+    const others = part.others.filter((x) => plan.status(x) !== 'already_credited' || recorded.has(plan.paymentKey(x)));
     const decisions = others.map((x) => plan.decision(x));
     outcome.newInReview.push(
       ...(await upsertReview(
@@ -225,13 +238,6 @@ class PlanWrite {
         decisions.filter((d) => d.status === 'needs_review'),
         opts.runId,
       )),
-    );
-    // recordDecisions' rule, asked here so that only these are rebuilt whole: a credited payment
-    // is recorded only when it has a record already.
-    const recorded = await keysHeldIn(
-      trx,
-      'stripe_credits_payments',
-      toCredit.map((c) => c.paymentKey),
     );
     for (const [k, c] of toCredit.entries()) {
       if (!recorded.has(c.paymentKey)) continue;

@@ -506,6 +506,47 @@ export async function keysHeldIn(
   return out;
 }
 
+/** The local record's keys from `low` to `high` (compared as the engine compares them). */
+const RECORDS_BETWEEN = new Statement(
+  (db, low: string, high: string) =>
+    db
+      .selectFrom('stripe_credits_payments')
+      .select('payment_key')
+      .where('payment_key', '>=', low)
+      .where('payment_key', '<=', high)
+      .compile(),
+  (low, high) => [low, high],
+);
+
+/**
+ * Keys of these payments that the local record holds. Where keys compare byte by byte
+ * (Engine.bytewiseKeys), one range of its primary key, from the least to the greatest of them: the
+ * writer passes a transaction's keys, consecutive in key order, so the ranges of its transactions do
+ * not overlap and a write reads each record at most once, where the lists cost an index probe per
+ * key. Elsewhere the lists (keysHeldIn).
+ */
+export async function recordedAmong(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (keys.length === 0) return out;
+  if (!engineFor(db).bytewiseKeys) return keysHeldIn(db, 'stripe_credits_payments', keys);
+  // JavaScript's `<` compares UTF-16 units, which sort as SQLite's UTF-8 bytes do except where a
+  // surrogate meets a character from U+E000 up.
+  const before = keys.some((k) => /[\uD800-\uFFFF]/.test(k))
+    ? (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0
+    : (a: string, b: string) => a < b;
+  let low = keys[0]!;
+  let high = low;
+  for (const k of keys) {
+    if (before(k, low)) low = k;
+    if (before(high, k)) high = k;
+  }
+  const { rows } = await RECORDS_BETWEEN.run(db, low, high);
+  if (rows.length === 0) return out;
+  const wanted = new Set(keys);
+  for (const r of rows) if (wanted.has(r.payment_key)) out.add(r.payment_key);
+  return out;
+}
+
 export async function startRun(
   db: Kysely<Database>,
   run: { mode: string; since: number; until: number; actor: string; startedAt?: string },

@@ -31,6 +31,7 @@ import { sqliteIntrospection } from './sqlite-introspection.js';
 class SqliteEngine implements Engine {
   readonly kind = 'sqlite';
   readonly introspection = sqliteIntrospection;
+  readonly bytewiseKeys = true;
 
   async open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
     if (location.kind !== 'sqlite') throw new Error(`not a SQLite database: ${location.label}`);
