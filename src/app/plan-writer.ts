@@ -3,6 +3,7 @@ import type { AppConfig } from '../config.js';
 import {
   anyBaselined,
   anyDismissed,
+  anyEntryToFind,
   findCredited,
   findDismissed,
   insertPurchases,
@@ -41,6 +42,12 @@ export class Planner {
   private dismissals: Promise<boolean> | null = null;
   private baselines: Promise<boolean> | null = null;
   private usersTable: Promise<UsersTable> | null = null;
+  /**
+   * Whether the ledger held an entry findCredited's lists could find when last asked. Asked per
+   * batch until it does (a webhook may credit one meanwhile); after that every batch takes the
+   * lists, which is right whatever the ledger holds.
+   */
+  private ledgerHasEntries = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -72,7 +79,12 @@ export class Planner {
     // table as of one moment (on Postgres, read committed, each its own; the writes re-check by
     // the unique index all the same).
     const { credited, dismissed, users } = await this.db.transaction().execute(async (trx) => {
-      const credited = await findCredited(trx, fresh, this.config.ledger, { toolTables: this.tables, baselines });
+      if (this.tables && !this.ledgerHasEntries) this.ledgerHasEntries = await anyEntryToFind(trx);
+      const credited = await findCredited(trx, fresh, this.config.ledger, {
+        toolTables: this.tables,
+        baselines,
+        entries: this.ledgerHasEntries,
+      });
       const dismissed = dismissals
         ? await findDismissed(
             trx,

@@ -30,17 +30,19 @@ export function nowIso(): string {
  * the app's table holds.
  * `toolTables: false` (a dry run before the first migration): only the app's own table is read.
  * `baselines: false` when the caller knows there are none (see anyBaselined): one query per chunk
- * fewer.
+ * fewer. `entries: false` likewise when it knows the ledger holds no entry the lists could find
+ * (see anyEntryToFind).
  */
 export async function findCredited(
   db: Kysely<Database>,
   payments: readonly Payment[],
   mapped: LedgerMapping | null = null,
-  opts: { toolTables?: boolean; baselines?: boolean } = {},
+  opts: { toolTables?: boolean; baselines?: boolean; entries?: boolean } = {},
 ): Promise<Set<string>> {
   const toolTables = opts.toolTables ?? true;
   const found = new Set<string>();
-  if (!toolTables && !mapped) return found;
+  // Nothing to ask (a first run): the lists are not even made, which costs about as much as asking.
+  if (!mapped && !(toolTables && (opts.entries !== false || opts.baselines !== false))) return found;
   for (const part of chunks(payments, LOOKUP_CHUNK)) {
     // Sorted: SQLite builds each IN list into a temporary index, which it builds faster in order.
     // Two short lists sorted and merged cost less than one long list sorted.
@@ -53,7 +55,7 @@ export async function findCredited(
     padToLadder(ids, 2 * LOOKUP_CHUNK);
     padToLadder(sessions, LOOKUP_CHUNK);
     if (toolTables) {
-      const entries = await PURCHASES.run(db, ids, sessions);
+      const entries = opts.entries === false ? { rows: [] } : await PURCHASES.run(db, ids, sessions);
       for (const r of entries.rows) {
         if (r.payment_key) found.add(r.payment_key);
         if (r.checkout_session_id) found.add(r.checkout_session_id);
@@ -67,6 +69,25 @@ export async function findCredited(
     if (mapped) for (const ref of await appRefsFound(db, mapped, ids)) found.add(ref);
   }
   return found;
+}
+
+/** Entries keyed by a payment key; entries under the session index (migration 0008). */
+const KEYED_ENTRY = new Statement(
+  (db) => db.selectFrom('credit_ledger').select('id').where('payment_key', 'is not', null).limit(1).compile(),
+  () => [1],
+);
+const SESSION_ENTRY = new Statement(
+  (db) => db.selectFrom('credit_ledger').select('id').where(sql.raw<boolean>(SESSION_NOT_KEY)).limit(1).compile(),
+  () => [1],
+);
+
+/**
+ * Whether the ledger holds an entry that findCredited's lists could find: one with a payment key,
+ * or one in the Checkout Session index. A first run's ledger holds none, and then every batch can
+ * skip the lists (`entries: false`), which cost more than deciding the payments. Two index probes.
+ */
+export async function anyEntryToFind(db: Kysely<Database>): Promise<boolean> {
+  return (await KEYED_ENTRY.run(db)).rows.length > 0 || (await SESSION_ENTRY.run(db)).rows.length > 0;
 }
 
 /** Two sorted lists as one, sorted, each value once. */
@@ -280,7 +301,8 @@ export async function insertPurchases(
     if (inApp.size > 0) todo = decisions.filter((d) => !paymentIds(d).some((id) => inApp.has(id)));
     if (todo.length === 0) return inserted;
   }
-  const values = todo.map((d) => purchaseRow(d, opts.runId, opts.actor, opts.reason, at.toISOString()));
+  const atText = at.toISOString();
+  const values = todo.map((d) => purchaseRow(d, opts.runId, opts.actor, opts.reason, atText));
   for (const key of await insertLedgerRows(trx, values)) inserted.add(key);
   if (inserted.size > 0 && (mapped || balance)) {
     let written = todo.filter((d) => inserted.has(d.paymentKey));

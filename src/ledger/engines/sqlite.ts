@@ -130,9 +130,15 @@ class SqliteEngine implements Engine {
     return trx.getExecutor().provideConnection(async (conn) => {
       if (!(conn instanceof SqliteFileConnection)) return insertList(trx, rows, insert);
       const keys: string[] = [];
+      let text: string | null = null;
+      let run = (_params: readonly unknown[]): number => 0;
       for (const row of rows) {
         const q = one(row);
-        if (conn.runPrepared(q.sql, q.parameters) > 0) keys.push(insert.keyOf(row));
+        if (q.sql !== text) {
+          text = q.sql;
+          run = conn.prepared(text);
+        }
+        if (run(q.parameters) > 0) keys.push(insert.keyOf(row));
       }
       return keys;
     });
@@ -308,15 +314,18 @@ class SqliteFileConnection implements DatabaseConnection {
   ) {}
 
   /**
-   * Runs a statement that returns no rows on the connection itself, without Kysely: for statements
-   * run once per row (SqliteEngine.insertReportingKeys). Returns the number of rows it changed.
+   * A statement that returns no rows, run on the connection itself without Kysely: for statements
+   * run once per row (SqliteEngine.insertReportingKeys). Each call returns the rows it changed.
    */
-  runPrepared(text: string, params: readonly unknown[]): number {
-    try {
-      return this.statements.prepare(text).run(params as unknown[]).changes;
-    } catch (e) {
-      throw markSqliteFile(e, this.opened);
-    }
+  prepared(text: string): (params: readonly unknown[]) => number {
+    const stmt = this.statements.prepare(text);
+    return (params) => {
+      try {
+        return stmt.run(params as unknown[]).changes;
+      } catch (e) {
+        throw markSqliteFile(e, this.opened);
+      }
+    };
   }
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
