@@ -15,7 +15,7 @@ import {
   WRITE_BATCH,
 } from '../ledger/ledger.js';
 import { lockPaymentKeys } from '../ledger/app-ledger.js';
-import { largeWrite, writeTransaction } from '../ledger/engine.js';
+import { writeTransaction } from '../ledger/engine.js';
 import type { Adoption } from '../ledger/ledger.js';
 import type { Database } from '../ledger/schema.js';
 import { loadUserDirectory, UsersTable } from '../ledger/users.js';
@@ -157,7 +157,7 @@ export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
  * JSON follow the plan, and a rerun after a crash finds what was written by key.
  */
 export async function writePlan(db: Kysely<Database>, plan: CompactPlan, opts: WriteOptions): Promise<WriteOutcome> {
-  return timed('writing', () => largeWrite(db, () => new PlanWrite(plan, opts).run(db)));
+  return timed('writing', () => new PlanWrite(plan, opts).run(db));
 }
 
 interface WriteOptions {

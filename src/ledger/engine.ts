@@ -51,8 +51,3 @@ export function ownSchemaTables<DB>(db: Kysely<DB>): Promise<Set<string>> {
 export function writeTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
   return engineFor(db).writeTransaction(db, fn);
 }
-
-/** A write of many rows (see Engine.largeWrite). */
-export function largeWrite<DB, T>(db: Kysely<DB>, fn: () => Promise<T>): Promise<T> {
-  return engineFor(db).largeWrite(db, fn);
-}

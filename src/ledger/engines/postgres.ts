@@ -97,11 +97,6 @@ class PostgresEngine implements Engine {
   }
 
   /** RETURNING says which rows were inserted. */
-  /** Nothing to set: the server's buffers are its own. */
-  largeWrite<DB, T>(_db: Kysely<DB>, fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-
   insertReportingKeys<DB, R>(_trx: Kysely<DB>, rows: readonly R[], insert: KeyedInsert<R>): Promise<string[]> {
     return insert.returning(rows);
   }

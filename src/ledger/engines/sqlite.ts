@@ -27,9 +27,6 @@ import { markSqliteFile, sqliteError, SQLITE_BUSY_TIMEOUT_MS, type SqliteOpened 
 import { acquireSqliteRunLock } from './sqlite-lock.js';
 import { sqliteIntrospection } from './sqlite-introspection.js';
 
-/** SQLite's page cache while a plan is written (SqliteEngine.largeWrite), in KiB. */
-const WRITE_CACHE_KIB = 8192;
-
 /** SQLite (better-sqlite3): one file, one connection, one writer at a time. */
 class SqliteEngine implements Engine {
   readonly kind = 'sqlite';
@@ -90,25 +87,6 @@ class SqliteEngine implements Engine {
   isUniqueViolation(e: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-  }
-
-  /**
-   * SQLite's default page cache (2 MB) is smaller than the pages a plan's transactions keep coming
-   * back to (each index's pages around the keys being written, the user_id index's page of each
-   * user buying): it reads them again from the file, a system call each, which was a third of a
-   * large write's CPU time (docs/performance.md). A few megabytes more for the write, the size
-   * the connection had afterwards.
-   */
-  async largeWrite<DB, T>(db: Kysely<DB>, fn: () => Promise<T>): Promise<T> {
-    const before = (await sql<{ cache_size: number }>`PRAGMA cache_size`.execute(db)).rows[0]?.cache_size;
-    // Negative: kibibytes; positive: pages (of at most 64 KiB). Only ever made larger.
-    const larger = before !== undefined && before < 0 && -before < WRITE_CACHE_KIB;
-    if (larger) await sql.raw(`PRAGMA cache_size = -${WRITE_CACHE_KIB}`).execute(db);
-    try {
-      return await fn();
-    } finally {
-      if (larger) await sql.raw(`PRAGMA cache_size = ${before}`).execute(db);
-    }
   }
 
   /**

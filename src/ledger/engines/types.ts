@@ -120,11 +120,6 @@ export interface Engine {
    * an index finds (Postgres compares text by the database's collation).
    */
   readonly bytewiseKeys: boolean;
-  /**
-   * Runs `fn`, a write of many rows in many transactions (a run's plan), with what the engine needs
-   * for it and gives back afterwards (SQLite: a larger page cache).
-   */
-  largeWrite<DB, T>(db: Kysely<DB>, fn: () => Promise<T>): Promise<T>;
   /** A write transaction that holds the write lock from its start. */
   writeTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
   /** Parts of at most `max` for statements that cannot be padded (inserts, updates). */
