@@ -3,11 +3,13 @@ import type { AppConfig } from '../config.js';
 import {
   anyBaselined,
   anyDismissed,
+  anyEntryToFind,
   findCredited,
   findDismissed,
   insertPurchases,
   isCreditedIn,
   keysHeldIn,
+  recordedAmong,
   recordDecisions,
   upsertReview,
   WRITE_BATCH,
@@ -40,6 +42,12 @@ export class Planner {
   private dismissals: Promise<boolean> | null = null;
   private baselines: Promise<boolean> | null = null;
   private usersTable: Promise<UsersTable> | null = null;
+  /**
+   * Whether the ledger held an entry findCredited's lists could find when last asked. Asked per
+   * batch until it does (a webhook may credit one meanwhile); after that every batch takes the
+   * lists, which is right whatever the ledger holds.
+   */
+  private ledgerHasEntries = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -71,7 +79,12 @@ export class Planner {
     // table as of one moment (on Postgres, read committed, each its own; the writes re-check by
     // the unique index all the same).
     const { credited, dismissed, users } = await this.db.transaction().execute(async (trx) => {
-      const credited = await findCredited(trx, fresh, this.config.ledger, { toolTables: this.tables, baselines });
+      if (this.tables && !this.ledgerHasEntries) this.ledgerHasEntries = await anyEntryToFind(trx);
+      const credited = await findCredited(trx, fresh, this.config.ledger, {
+        toolTables: this.tables,
+        baselines,
+        entries: this.ledgerHasEntries,
+      });
       const dismissed = dismissals
         ? await findDismissed(
             trx,
@@ -116,14 +129,16 @@ export interface WriteOutcome {
 }
 
 /**
- * Payments per write transaction: ten statements' worth (WRITE_BATCH rows per statement is what
+ * Payments per write transaction: twenty statements' worth (WRITE_BATCH rows per statement is what
  * SQLite's bound-parameter limit allows). Stripe ids are random, so every row lands on its own page
  * of each index and a transaction rewrites (journal and file) about a page per index per row until
- * rows share pages, and each commit waits for the disk: larger transactions write faster
- * (docs/performance.md). They stay small enough that SQLite's write lock, held for one transaction,
- * keeps the app's own writers waiting well within their busy_timeout.
+ * rows share pages, and pages every transaction comes back to (the user_id index's page of each
+ * user buying) once per transaction; each commit waits for the disk: larger transactions write
+ * faster (docs/performance.md). They stay small enough that SQLite's write lock, held for one
+ * transaction (a fifth of a second), keeps the app's own writers waiting well within their
+ * busy_timeout.
  */
-export const TRANSACTION_BATCH = 10 * WRITE_BATCH;
+export const TRANSACTION_BATCH = 20 * WRITE_BATCH;
 
 /**
  * Writes a plan in transactions of TRANSACTION_BATCH decisions, each holding that batch's
@@ -188,25 +203,38 @@ class PlanWrite {
   /** One transaction's decisions; returns those credited in the plan that someone else wrote first. */
   private async transaction(trx: Kysely<Database>, indexes: Uint32Array): Promise<number[]> {
     const { plan } = this;
+    const onLedger: string[] = [];
+    for (const x of indexes) {
+      const status = plan.status(x);
+      if (status === 'credited' || status === 'already_credited') onLedger.push(plan.paymentKey(x));
+    }
     // With a mapped ledger: every payment key of the transaction locked at its start, in one order.
     if (this.opts.adoption.ledger) {
-      const keys: string[] = [];
-      for (const x of indexes) if (plan.status(x) === 'credited') keys.push(plan.paymentKey(x));
-      await lockPaymentKeys(trx, keys);
+      const credited: string[] = [];
+      for (const x of indexes) if (plan.status(x) === 'credited') credited.push(plan.paymentKey(x));
+      await lockPaymentKeys(trx, credited);
     }
+    // recordDecisions' rule, asked here once for the transaction (its keys are consecutive in key
+    // order: recordedAmong): a payment on the ledger is recorded only when it has a record already.
+    const recorded = await recordedAmong(trx, onLedger);
     const lost: number[] = [];
     for (let j = 0; j < indexes.length; j += WRITE_BATCH) {
       const credited: number[] = [];
       const others: number[] = [];
       for (const x of indexes.subarray(j, j + WRITE_BATCH)) (plan.status(x) === 'credited' ? credited : others).push(x);
-      await this.statement(trx, credited, others, lost);
+      await this.statement(trx, { credited, others, recorded }, lost);
     }
     return lost;
   }
 
   /** One statement's worth: the purchases of `credited`, the review entries and local records. */
-  private async statement(trx: Kysely<Database>, credited: number[], others: number[], lost: number[]): Promise<void> {
+  private async statement(
+    trx: Kysely<Database>,
+    part: { credited: number[]; others: number[]; recorded: ReadonlySet<string> },
+    lost: number[],
+  ): Promise<void> {
     const { plan, opts, outcome } = this;
+    const { credited, recorded } = part;
     const toCredit = credited.map((x) => plan.credit(x));
     const inserted = await insertPurchases(trx, toCredit, {
       runId: opts.runId,
@@ -218,6 +246,7 @@ class PlanWrite {
       if (inserted.has(c.paymentKey)) outcome.creditsWritten += c.credits ?? 0;
       else lost.push(credited[k]!);
     });
+    const others = part.others.filter((x) => plan.status(x) !== 'already_credited' || recorded.has(plan.paymentKey(x)));
     const decisions = others.map((x) => plan.decision(x));
     outcome.newInReview.push(
       ...(await upsertReview(
@@ -225,13 +254,6 @@ class PlanWrite {
         decisions.filter((d) => d.status === 'needs_review'),
         opts.runId,
       )),
-    );
-    // recordDecisions' rule, asked here so that only these are rebuilt whole: a credited payment
-    // is recorded only when it has a record already.
-    const recorded = await keysHeldIn(
-      trx,
-      'stripe_credits_payments',
-      toCredit.map((c) => c.paymentKey),
     );
     for (const [k, c] of toCredit.entries()) {
       if (!recorded.has(c.paymentKey)) continue;

@@ -131,3 +131,33 @@ export class RowsInsert<Row extends object, R = unknown> {
     return this.texts.run(db, `${rows.length}|${columns.join(',')}`, params, () => this.build(db, rows));
   }
 }
+
+/**
+ * A one-row INSERT for an engine that inserts row by row (KeyedInsert.one): compiled once for its
+ * engine and columns, after which a row's parameters are its values in column order, as Kysely
+ * binds them. A row whose columns differ from the last one's, or with a value left undefined (which
+ * Kysely leaves out), is compiled anew.
+ */
+export class RowInsert<Row extends object> {
+  private columns: string[] = [];
+  private kind = '';
+  private text: string | null = null;
+
+  constructor(private readonly build: (db: Kysely<Database>, row: Row) => CompiledQuery) {}
+
+  one(db: Kysely<Database>, row: Row): { sql: string; parameters: readonly unknown[] } {
+    const kind = engineFor(db).kind;
+    const names = Object.keys(row);
+    const values = Object.values(row);
+    let same = this.text !== null && kind === this.kind && names.length === this.columns.length;
+    for (let k = 0; same && k < names.length; k++) same = names[k] === this.columns[k] && values[k] !== undefined;
+    if (same) return { sql: this.text!, parameters: values };
+    const compiled = this.build(db, row);
+    if (compiled.parameters.length === values.length && compiled.parameters.every((v, i) => v === values[i])) {
+      this.columns = names;
+      this.kind = kind;
+      this.text = compiled.sql;
+    }
+    return compiled;
+  }
+}

@@ -4,7 +4,7 @@ import { appRefsFound, insertAppCredits, lockPaymentKeys, moveBalances, refFor, 
 import type { CreditToWrite, PaymentDecision, Payment } from '../reconcile/types.js';
 import type { ReconcileCounts } from '../reconcile/plan.js';
 import { chunks, paddedChunks, padToLadder } from './chunks.js';
-import { RowsInsert, Statement } from './compile-once.js';
+import { RowInsert, RowsInsert, Statement } from './compile-once.js';
 import { engineFor } from './engine.js';
 import { INTENT_NOT_KEY } from './migrations/0006-fewer-indexes.js';
 import { SESSION_NOT_KEY } from './migrations/0008-ledger-session-index.js';
@@ -30,17 +30,19 @@ export function nowIso(): string {
  * the app's table holds.
  * `toolTables: false` (a dry run before the first migration): only the app's own table is read.
  * `baselines: false` when the caller knows there are none (see anyBaselined): one query per chunk
- * fewer.
+ * fewer. `entries: false` likewise when it knows the ledger holds no entry the lists could find
+ * (see anyEntryToFind).
  */
 export async function findCredited(
   db: Kysely<Database>,
   payments: readonly Payment[],
   mapped: LedgerMapping | null = null,
-  opts: { toolTables?: boolean; baselines?: boolean } = {},
+  opts: { toolTables?: boolean; baselines?: boolean; entries?: boolean } = {},
 ): Promise<Set<string>> {
   const toolTables = opts.toolTables ?? true;
   const found = new Set<string>();
-  if (!toolTables && !mapped) return found;
+  // Nothing to ask (a first run): the lists are not even made, which costs about as much as asking.
+  if (!mapped && !(toolTables && (opts.entries !== false || opts.baselines !== false))) return found;
   for (const part of chunks(payments, LOOKUP_CHUNK)) {
     // Sorted: SQLite builds each IN list into a temporary index, which it builds faster in order.
     // Two short lists sorted and merged cost less than one long list sorted.
@@ -53,7 +55,7 @@ export async function findCredited(
     padToLadder(ids, 2 * LOOKUP_CHUNK);
     padToLadder(sessions, LOOKUP_CHUNK);
     if (toolTables) {
-      const entries = await PURCHASES.run(db, ids, sessions);
+      const entries = opts.entries === false ? { rows: [] } : await PURCHASES.run(db, ids, sessions);
       for (const r of entries.rows) {
         if (r.payment_key) found.add(r.payment_key);
         if (r.checkout_session_id) found.add(r.checkout_session_id);
@@ -67,6 +69,25 @@ export async function findCredited(
     if (mapped) for (const ref of await appRefsFound(db, mapped, ids)) found.add(ref);
   }
   return found;
+}
+
+/** Entries keyed by a payment key; entries under the session index (migration 0008). */
+const KEYED_ENTRY = new Statement(
+  (db) => db.selectFrom('credit_ledger').select('id').where('payment_key', 'is not', null).limit(1).compile(),
+  () => [1],
+);
+const SESSION_ENTRY = new Statement(
+  (db) => db.selectFrom('credit_ledger').select('id').where(sql.raw<boolean>(SESSION_NOT_KEY)).limit(1).compile(),
+  () => [1],
+);
+
+/**
+ * Whether the ledger holds an entry that findCredited's lists could find: one with a payment key,
+ * or one in the Checkout Session index. A first run's ledger holds none, and then every batch can
+ * skip the lists (`entries: false`), which cost more than deciding the payments. Two index probes.
+ */
+export async function anyEntryToFind(db: Kysely<Database>): Promise<boolean> {
+  return (await KEYED_ENTRY.run(db)).rows.length > 0 || (await SESSION_ENTRY.run(db)).rows.length > 0;
 }
 
 /** Two sorted lists as one, sorted, each value once. */
@@ -280,7 +301,8 @@ export async function insertPurchases(
     if (inApp.size > 0) todo = decisions.filter((d) => !paymentIds(d).some((id) => inApp.has(id)));
     if (todo.length === 0) return inserted;
   }
-  const values = todo.map((d) => purchaseRow(d, opts.runId, opts.actor, opts.reason, at.toISOString()));
+  const atText = at.toISOString();
+  const values = todo.map((d) => purchaseRow(d, opts.runId, opts.actor, opts.reason, atText));
   for (const key of await insertLedgerRows(trx, values)) inserted.add(key);
   if (inserted.size > 0 && (mapped || balance)) {
     let written = todo.filter((d) => inserted.has(d.paymentKey));
@@ -319,6 +341,7 @@ const PURCHASES_COUNTED = new RowsInsert((db, rows: readonly NewLedgerRow[]) => 
 const PURCHASES_RETURNING = new RowsInsert((db, rows: readonly NewLedgerRow[]) =>
   purchaseInsert(db, rows).returning('payment_key').compile(),
 );
+const PURCHASE_ONE = new RowInsert((db, row: NewLedgerRow) => purchaseInsert(db, [row]).compile());
 
 /**
  * Inserts purchase entries, each unless the ledger holds one under its (kind, payment_key) already;
@@ -330,6 +353,7 @@ async function insertLedgerRows(trx: Kysely<Database>, values: NewLedgerRow[]): 
     returning: async (rows) =>
       (await PURCHASES_RETURNING.run(trx, rows)).rows.flatMap((r) => (r.payment_key ? [r.payment_key] : [])),
     keyOf: (row) => row.payment_key!,
+    one: (row) => PURCHASE_ONE.one(trx, row),
   });
 }
 
@@ -501,6 +525,47 @@ export async function keysHeldIn(
     const { rows } = await KEYS_HELD.run(db, table, part);
     for (const r of rows) out.add(r.payment_key);
   }
+  return out;
+}
+
+/** The local record's keys from `low` to `high` (compared as the engine compares them). */
+const RECORDS_BETWEEN = new Statement(
+  (db, low: string, high: string) =>
+    db
+      .selectFrom('stripe_credits_payments')
+      .select('payment_key')
+      .where('payment_key', '>=', low)
+      .where('payment_key', '<=', high)
+      .compile(),
+  (low, high) => [low, high],
+);
+
+/**
+ * Keys of these payments that the local record holds. Where keys compare byte by byte
+ * (Engine.bytewiseKeys), one range of its primary key, from the least to the greatest of them: the
+ * writer passes a transaction's keys, consecutive in key order, so the ranges of its transactions do
+ * not overlap and a write reads each record at most once, where the lists cost an index probe per
+ * key. Elsewhere the lists (keysHeldIn).
+ */
+export async function recordedAmong(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (keys.length === 0) return out;
+  if (!engineFor(db).bytewiseKeys) return keysHeldIn(db, 'stripe_credits_payments', keys);
+  // JavaScript's `<` compares UTF-16 units, which sort as SQLite's UTF-8 bytes do except where a
+  // surrogate meets a character from U+E000 up.
+  const before = keys.some((k) => /[\uD800-\uFFFF]/.test(k))
+    ? (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0
+    : (a: string, b: string) => a < b;
+  let low = keys[0]!;
+  let high = low;
+  for (const k of keys) {
+    if (before(k, low)) low = k;
+    if (before(high, k)) high = k;
+  }
+  const { rows } = await RECORDS_BETWEEN.run(db, low, high);
+  if (rows.length === 0) return out;
+  const wanted = new Set(keys);
+  for (const r of rows) if (wanted.has(r.payment_key)) out.add(r.payment_key);
   return out;
 }
 

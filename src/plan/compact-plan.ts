@@ -85,6 +85,9 @@ export class CompactPlan implements RunPlan {
   private unknownIds: Codes = new Uint8Array(0);
   private candidateUserIds: Codes = new Uint8Array(0);
   private readonly strings = new Interner<string>((s) => s);
+  /** By text field (see text()), the value last coded and its code. */
+  private readonly lastTexts: (string | null)[] = [null, null, null, null, null, null, null];
+  private readonly lastCodes: number[] = [0, 0, 0, 0, 0, 0, 0];
   private readonly lists = new Interner<readonly string[]>(
     (l) => JSON.stringify(l),
     (l) => Object.freeze([...l]),
@@ -119,13 +122,13 @@ export class CompactPlan implements RunPlan {
     this.amounts = putNumber(this.amounts, i, d.amount ?? NaN);
     this.credits = putNumber(this.credits, i, d.credits ?? NaN);
     this.paidAts = putNumber(this.paidAts, i, d.paidAt);
-    this.currencies = put(this.currencies, i, this.strings.id(d.currency));
-    this.matchedBys = put(this.matchedBys, i, this.strings.id(d.matchedBy));
-    this.reasons = put(this.reasons, i, this.strings.id(d.reason));
-    this.creditRules = put(this.creditRules, i, this.strings.id(d.creditRule));
-    this.userIds = put(this.userIds, i, this.strings.id(d.userId));
-    this.customerIds = put(this.customerIds, i, this.strings.id(d.customerId));
-    this.names = put(this.names, i, this.strings.id(d.name));
+    this.currencies = put(this.currencies, i, this.text(0, d.currency));
+    this.matchedBys = put(this.matchedBys, i, this.text(1, d.matchedBy));
+    this.reasons = put(this.reasons, i, this.text(2, d.reason));
+    this.creditRules = put(this.creditRules, i, this.text(3, d.creditRule));
+    this.userIds = put(this.userIds, i, this.text(4, d.userId));
+    this.customerIds = put(this.customerIds, i, this.text(5, d.customerId));
+    this.names = put(this.names, i, this.text(6, d.name));
     this.emails = put(this.emails, i, this.lists.id(d.emails.length === 0 ? null : d.emails));
     this.unknownIds = put(this.unknownIds, i, this.lists.id(d.unknownIds.length === 0 ? null : d.unknownIds));
     this.candidateUserIds = put(
@@ -134,6 +137,18 @@ export class CompactPlan implements RunPlan {
       this.lists.id(d.candidateUserIds.length === 0 ? null : d.candidateUserIds),
     );
     return i;
+  }
+
+  /**
+   * The code of a text field's value (`field` numbers the field): consecutive payments mostly carry
+   * the same value in a field (a currency, a rule, a user buying again), which is then not looked up.
+   */
+  private text(field: number, v: string | null): number {
+    if (v === this.lastTexts[field]) return this.lastCodes[field]!;
+    const code = this.strings.id(v);
+    this.lastTexts[field] = v;
+    this.lastCodes[field] = code;
+    return code;
   }
 
   /**

@@ -55,6 +55,7 @@ export class IdTable {
   /** Appends an id (or null); returns its index. */
   push(id: string | null): number {
     const i = this.count;
+    let hash = -1;
     if (i + 2 > this.starts.length) {
       const starts = new Uint32Array(Math.max(1024, this.starts.length * 2));
       starts.set(this.starts);
@@ -69,7 +70,9 @@ export class IdTable {
       this.starts[i] = this.reserve(id.length * 3);
       const c = this.used >>> this.shift;
       const at = this.used - c * this.chunkBytes;
-      const end = at + this.chunks[c]!.write(id, at, 'utf8');
+      const chunk = this.chunks[c]!;
+      hash = copyAscii(chunk, at, id);
+      const end = at + (hash >= 0 ? id.length : chunk.write(id, at, 'utf8'));
       this.fill[c] = end;
       // A chunk of its own (an id longer than a chunk) takes no other id: the next starts past it.
       this.used =
@@ -77,7 +80,7 @@ export class IdTable {
     }
     this.count = i + 1;
     this.starts[i + 1] = this.used;
-    if (this.slots !== null) this.index(i);
+    if (this.slots !== null) this.index(i, hash);
     return i;
   }
 
@@ -217,7 +220,8 @@ export class IdTable {
     }
   }
 
-  private index(i: number): void {
+  /** `hash`: the entry's hash when its bytes were just hashed (copyAscii), else -1. */
+  private index(i: number, hash = -1): void {
     if (this.count * 2 > this.slots!.length) {
       this.ensureIndex();
       return;
@@ -229,7 +233,7 @@ export class IdTable {
     const n = this.end(i) - s0;
     const bytes = this.chunks[s0 >>> this.shift];
     const start = this.local(s0);
-    const h = n === 0 ? hashBytes(EMPTY, 0, 0) : hashBytes(bytes!, start, start + n);
+    const h = hash >= 0 ? hash : n === 0 ? hashBytes(EMPTY, 0, 0) : hashBytes(bytes!, start, start + n);
     let s = h & mask;
     for (; slots[s] !== 0; s = (s + 1) & mask) {
       // Keep the first index of an id (indexOf answers the first).
@@ -294,6 +298,22 @@ export class IdSet {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Copies an id's characters into `bytes` at `at` while they are ASCII, hashing them as hashBytes
+ * does; returns the hash, or -1 at the first character beyond ASCII (the caller then writes the id
+ * as UTF-8). For ids this short a loop costs less than Buffer.write, and the index needs the hash.
+ */
+function copyAscii(bytes: Buffer, at: number, id: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < id.length; k++) {
+    const c = id.charCodeAt(k);
+    if (c > 0x7f) return -1;
+    bytes[at + k] = c;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
 
 /** FNV-1a over the UTF-8 bytes. */
 function hashBytes(bytes: Uint8Array, start: number, end: number): number {

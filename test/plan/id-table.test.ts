@@ -21,6 +21,16 @@ describe.each([undefined, 16, 64, 1024])('IdTable (chunks of %s bytes)', (chunkB
     expect(table.has('late')).toBe(true);
   });
 
+  it('indexes ids pushed once it is indexed, ASCII or not (hashed as they are copied, or after)', () => {
+    const t = new IdTable({ chunkBytes });
+    t.push('first');
+    expect(t.has('first')).toBe(true); // the index exists from here on
+    const late = ['pi_3Ab', 'pi_é', 'ab😀', '', 'pi_3Ab', `cs_live_${'q'.repeat(90)}`, 'x€'];
+    for (const id of late) t.push(id);
+    for (const id of late) expect(t.indexOf(id)).toBe(late.indexOf(id) + 1);
+    for (const q of ['pi_3A', 'pi_e', 'ab']) expect(t.has(q)).toBe(false);
+  });
+
   it('compares as strings compare', () => {
     const at = ids.map((id, i) => [id, i] as const).filter(([id]) => id !== null);
     for (let k = 0; k < 3000; k++) {

@@ -33,6 +33,7 @@ const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
 class PostgresEngine implements Engine {
   readonly kind = 'postgres';
   readonly introspection = postgresIntrospection;
+  readonly bytewiseKeys = false;
 
   async open(location: DbLocation, opts: { readonly: boolean }): Promise<OpenDb> {
     if (location.kind !== 'postgres') throw new Error(`not a Postgres database: ${location.label}`);

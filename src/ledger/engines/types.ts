@@ -77,6 +77,11 @@ export interface KeyedInsert<R> {
   /** Inserts the rows and returns the keys of those inserted (RETURNING). */
   returning(rows: readonly R[]): Promise<string[]>;
   keyOf(row: R): string;
+  /**
+   * One row's INSERT (the same SQL text for every row) and its parameters, for an engine that
+   * inserts row by row; without it the engine takes the lists.
+   */
+  one?(row: R): { sql: string; parameters: readonly unknown[] };
 }
 
 /** What differs between SQLite and Postgres. Picked by `engineFor` (an instance) or when opening (the URL). */
@@ -109,6 +114,12 @@ export interface Engine {
   isUniqueViolation(e: unknown): boolean;
 
   // -- writing
+  /**
+   * Whether the tool's key columns compare byte by byte (SQLite's default BINARY collation): keys
+   * sorted by their bytes then hold, between the first and the last, every key that one range of
+   * an index finds (Postgres compares text by the database's collation).
+   */
+  readonly bytewiseKeys: boolean;
   /** A write transaction that holds the write lock from its start. */
   writeTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
   /** Parts of at most `max` for statements that cannot be padded (inserts, updates). */
