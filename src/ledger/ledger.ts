@@ -528,24 +528,33 @@ export async function keysHeldIn(
   return out;
 }
 
-/** The local record's keys from `low` to `high` (compared as the engine compares them). */
+/** The local record's keys from `low` to `high` (compared as the engine compares them), `most` at most. */
 const RECORDS_BETWEEN = new Statement(
-  (db, low: string, high: string) =>
+  (db, low: string, high: string, most: number) =>
     db
       .selectFrom('stripe_credits_payments')
       .select('payment_key')
       .where('payment_key', '>=', low)
       .where('payment_key', '<=', high)
+      .limit(most)
       .compile(),
-  (low, high) => [low, high],
+  (low, high, most) => [low, high, most],
 );
+
+/**
+ * Records a range may hold per key asked before the lists are cheaper: the keys of a short plan
+ * (a cron tick's few payments) lie far apart, and the range between them holds most of a record
+ * that grows with every payment ever skipped.
+ */
+const RANGE_READS_PER_KEY = 4;
 
 /**
  * Keys of these payments that the local record holds. Where keys compare byte by byte
  * (Engine.bytewiseKeys), one range of its primary key, from the least to the greatest of them: the
  * writer passes a transaction's keys, consecutive in key order, so the ranges of its transactions do
  * not overlap and a write reads each record at most once, where the lists cost an index probe per
- * key. Elsewhere the lists (keysHeldIn).
+ * key. Elsewhere, or when the range holds many more records than keys (a short plan), the lists
+ * (keysHeldIn).
  */
 export async function recordedAmong(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();
@@ -562,7 +571,9 @@ export async function recordedAmong(db: Kysely<Database>, keys: readonly string[
     if (before(k, low)) low = k;
     if (before(high, k)) high = k;
   }
-  const { rows } = await RECORDS_BETWEEN.run(db, low, high);
+  const most = keys.length * RANGE_READS_PER_KEY;
+  const { rows } = await RECORDS_BETWEEN.run(db, low, high, most + 1);
+  if (rows.length > most) return keysHeldIn(db, 'stripe_credits_payments', keys);
   if (rows.length === 0) return out;
   const wanted = new Set(keys);
   for (const r of rows) if (wanted.has(r.payment_key)) out.add(r.payment_key);

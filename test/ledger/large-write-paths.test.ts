@@ -95,5 +95,14 @@ for (const engine of engines()) {
       expect((await recordedAmong(open.db, ['pi_3C'])).size).toBe(0);
       expect((await recordedAmong(open.db, [])).size).toBe(0);
     });
+
+    it('the local record: a few keys far apart over a large record (a short plan) are found as well', async () => {
+      const { open } = await setup.start();
+      const held = Array.from({ length: 200 }, (_, i) => `pi_3M${String(i).padStart(4, '0')}`);
+      await open.db.transaction().execute((trx) => recordDecisions(trx, held.map(pending), null));
+      // Between the first and the last lie 199 records: more than the range reads for two keys.
+      const found = await recordedAmong(open.db, [held[0]!, 'pi_3M0100x', held[199]!]);
+      expect([...found].sort()).toEqual([held[0], held[199]]);
+    });
   });
 }
