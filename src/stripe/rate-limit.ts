@@ -161,9 +161,10 @@ export class RateLimiter {
       [this.lane(endpoint), LANE_CUT],
       [this.global, GLOBAL_CUT],
     ] as const) {
+      // Every 429 holds the recovery back; only the first of a second cuts.
+      l.lastPenalty = now;
       if (now - l.lastCut < WINDOW_MS) continue;
       l.rate = Math.max(1, l.rate * factor);
-      l.lastPenalty = now;
       l.lastCut = now;
     }
   }

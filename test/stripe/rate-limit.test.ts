@@ -141,9 +141,12 @@ describe('RateLimiter', () => {
     // Eight requests sent at the old rate all come back 429.
     for (let i = 0; i < 8; i++) limiter.rateLimited('sessions');
     expect(limiter.rateFor('sessions')).toBe(18);
-    // Another client keeps taking the limit: every second brings another 429.
-    loop.t += 1000;
-    limiter.rateLimited('sessions');
-    expect(limiter.rateFor('sessions')).toBe(13.5);
+    // Another client keeps taking the limit: 429s every half second hold the recovery back, and
+    // every second cuts again.
+    for (let i = 0; i < 4; i++) {
+      loop.t += 500;
+      limiter.rateLimited('sessions');
+    }
+    expect(limiter.rateFor('sessions')).toBeCloseTo(24 * 0.75 ** 3);
   });
 });
