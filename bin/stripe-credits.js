@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { URL } from 'node:url';
 import v8 from 'node:v8';
 
@@ -9,9 +9,13 @@ import v8 from 'node:v8';
 // a time keeps the peak near what is live, for a few percent more CPU time (docs/performance.md).
 // Set before the program loads.
 v8.setFlagsFromString('--heap-growing-percent=25');
-// The bundled CLI starts faster (scripts/bundle-cli.js); dist/cli when only tsc has run.
+// The bundled CLI starts faster (scripts/bundle-cli.js); dist/cli when only tsc has run since.
 const bundled = new URL('../dist/bundle/main.js', import.meta.url);
-const { main } = await import(existsSync(bundled) ? bundled.href : '../dist/cli/main.js');
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+const fresh = existsSync(bundled) && (!existsSync(compiled) || statSync(bundled).mtimeMs >= statSync(compiled).mtimeMs);
+// A stack trace (--verbose) names the sources, not the bundle.
+if (fresh && process.argv.includes('--verbose')) process.setSourceMapsEnabled(true);
+const { main } = await import(fresh ? bundled.href : compiled.href);
 
 main(process.argv).then((code) => {
   process.exitCode = code;
