@@ -60,13 +60,18 @@ function withinLimit(role: ConsoleRole, config: AppConfig, credits: number, what
     );
 }
 
-/** `assign` from the console: the credits its plan would write count against the role's limit. */
+/**
+ * `assign` from the console, a move to another user (`reassign`) included: the credits its plan
+ * would write count against the role's limit (a move hands a payment's credits to whoever is named,
+ * as an adjust would).
+ */
 export async function consoleAssign(o: AssignOptions & { role: ConsoleRole }): Promise<AssignResult> {
   const { role, ...rest } = o;
-  return assignPayment(rest, (plan) => {
-    if (!plan.reassign)
-      withinLimit(role, o.settings.config, plan.decision.credits, `assigning ${plan.decision.paymentKey}`);
-  });
+  return assignPayment(rest, (plan) =>
+    plan.reassign
+      ? withinLimit(role, o.settings.config, plan.holding.credits, `moving ${plan.holding.purchase.payment_key}`)
+      : withinLimit(role, o.settings.config, plan.decision.credits, `assigning ${plan.decision.paymentKey}`),
+  );
 }
 
 /** A reversal from the console's review queue: the credits at stake count against the role's limit. */

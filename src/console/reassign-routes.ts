@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import { previewReassign, type ReassignPreview } from '../app/assign-preview.js';
 import type { SignedIn } from '../app/console-accounts.js';
-import { assignPayment } from '../app/corrections.js';
+import { adjustLimit, consoleAssign } from '../app/console-actions.js';
 import { csrfField, message, page, userLink, type Html } from './layout.js';
 import { field, previewedWrite } from './previewed-write.js';
 import type { ConsoleDeps, ConsoleEnv } from './types.js';
@@ -45,7 +45,7 @@ function formPage(s: SignedIn, f: ReassignForm, note: Html | null): Html {
   );
 }
 
-function previewPage(s: SignedIn, f: ReassignForm, p: ReassignPreview): Html {
+function previewPage(s: SignedIn, f: ReassignForm, p: ReassignPreview, limit: number | null): Html {
   if (p.unchanged)
     return formPage(
       s,
@@ -53,37 +53,39 @@ function previewPage(s: SignedIn, f: ReassignForm, p: ReassignPreview): Html {
       message('error', `${p.paymentKey} is already with user ${p.from}: there is nothing to move.`),
     );
   const u = p.to;
+  const over = limit !== null && p.credits > limit;
   return page(
     `Move ${p.paymentKey}: confirm`,
     s,
-    html`<div class="box">
-      <p>This will write two ledger entries (the ones already written stay):</p>
-      <table>
-        <tr>
-          <th>User</th>
-          <th>Credits</th>
-        </tr>
-        <tr>
-          <td>${userLink(p.from)}</td>
-          <td class="num"><strong>-${p.credits}</strong></td>
-        </tr>
-        <tr>
-          <td>${userLink(u.id)} ${u.email ?? ''} ${u.name ? `"${u.name}"` : ''}</td>
-          <td class="num"><strong>+${p.credits}</strong></td>
-        </tr>
-      </table>
-      <dl>
-        <dt>By</dt>
-        <dd>${s.account.name}</dd>
-        <dt>Reason</dt>
-        <dd>${f.reason}</dd>
-      </dl>
-      <form method="post" action="/reassign">
-        ${hidden(s, f)}
-        <button type="submit">Confirm: move ${p.credits} credits</button>
-        <a href="/lookup?q=${encodeURIComponent(f.payment)}">Cancel</a>
-      </form>
-    </div>`,
+    html`${over ? message('error', `More than your limit of ${limit} credits per action: confirming will be refused.`) : ''}
+      <div class="box">
+        <p>This will write two ledger entries (the ones already written stay):</p>
+        <table>
+          <tr>
+            <th>User</th>
+            <th>Credits</th>
+          </tr>
+          <tr>
+            <td>${userLink(p.from)}</td>
+            <td class="num"><strong>-${p.credits}</strong></td>
+          </tr>
+          <tr>
+            <td>${userLink(u.id)} ${u.email ?? ''} ${u.name ? `"${u.name}"` : ''}</td>
+            <td class="num"><strong>+${p.credits}</strong></td>
+          </tr>
+        </table>
+        <dl>
+          <dt>By</dt>
+          <dd>${s.account.name}</dd>
+          <dt>Reason</dt>
+          <dd>${f.reason}</dd>
+        </dl>
+        <form method="post" action="/reassign">
+          ${hidden(s, f)}
+          <button type="submit">Confirm: move ${p.credits} credits</button>
+          <a href="/lookup?q=${encodeURIComponent(f.payment)}">Cancel</a>
+        </form>
+      </div>`,
   );
 }
 
@@ -95,10 +97,16 @@ export function reassignRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     fields: reassignForm,
     form: formPage,
     preview: async (s, f) =>
-      previewPage(s, f, await previewReassign({ ...deps.support, payment: f.payment, user: f.user })),
+      previewPage(
+        s,
+        f,
+        await previewReassign({ ...deps.support, payment: f.payment, user: f.user }),
+        adjustLimit(s.account.role, deps.support.settings.config),
+      ),
     write: async (c, s, f) => {
-      const r = await assignPayment({
+      const r = await consoleAssign({
         ...deps.support,
+        role: s.account.role,
         ...{ payment: f.payment, user: f.user, reason: f.reason, actor: s.account.name },
         ...{ credits: null, reassign: true },
       });

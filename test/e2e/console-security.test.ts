@@ -182,6 +182,15 @@ describe.each(engines())('console security (%s)', (engine) => {
       expect(await w.app.query('SELECT credits FROM credit_ledger')).toEqual([]);
       const ada = await as('ada');
       expect((await ada.c.request('/assign', { form: { ...assign, csrf: ada.csrf } })).status).toBe(200);
+      // Moving those 1,500 credits to another user hands them to whoever is named: the same limit.
+      const move = { csrf: sam.csrf, payment: pi, user: '2', reason: 'ticket 4712' };
+      expect((await sam.c.request('/reassign/preview', { form: move })).text).toContain('More than your limit of 1000');
+      const moveRefused = await sam.c.request('/reassign', { form: move });
+      expect(moveRefused.status).toBe(403);
+      expect(moveRefused.text).toContain('console.maxAdjustCredits: 1000');
+      expect(await w.app.query('SELECT user_id, credits FROM credit_ledger')).toEqual([
+        { user_id: '1', credits: 1500 },
+      ]);
 
       const refund = w.sim.store.refund(pi, undefined, { created: -60 })!.id;
       expect((await w.cli(['reconcile', '--since', since])).code).toBe(3);
