@@ -81,16 +81,18 @@ export function pgUrl(database: string, opts: { user?: string; password?: string
   return u.toString();
 }
 
-let admin: Promise<pg.Client> | null = null;
+let admin: pg.Pool | null = null;
 
-/** A connection to the test server's base database, shared by the process (creating and dropping databases). */
-export function pgAdmin(): Promise<pg.Client> {
-  admin ??= (async () => {
-    const c = new pg.Client({ connectionString: pgBase(), types: INT8 });
-    c.on('error', () => {});
-    await c.connect();
-    return c;
-  })();
+/**
+ * Connections to the test server's base database, shared by the process (creating and dropping
+ * databases and roles). A pool: concurrent tests ask at once, and a pg client runs one query at a
+ * time (queueing on one client is deprecated).
+ */
+export async function pgAdmin(): Promise<pg.Pool> {
+  if (!admin) {
+    admin = new pg.Pool({ connectionString: pgBase(), types: INT8, max: 4, allowExitOnIdle: true });
+    admin.on('error', () => {});
+  }
   return admin;
 }
 
