@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, now } from '../helpers/cli.js';
-import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
+import { Client, PASSWORD, addAccount, unmatchedPayment, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
 /**
@@ -9,23 +9,6 @@ import { engines } from '../helpers/engines.js';
  */
 
 const WRITES = /This will (write|take|close)/;
-
-async function addAccount(w: ConsoleWorld, name: string, role: string) {
-  const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
-  expect(r.code, r.stderr).toBe(0);
-}
-
-/** A payment nobody's email matches: reconcile leaves it in review. */
-async function unmatchedPayment(w: ConsoleWorld): Promise<string> {
-  const pi = w.sim.store.createCheckoutPayment({
-    created: now() - 2 * DAY,
-    email: 'ann.work@example.org',
-    amount: 2500,
-  }).paymentIntent!.id;
-  const run = await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes']);
-  expect(run.code, run.stderr).toBe(3);
-  return pi;
-}
 
 /** A signed-in client and its CSRF token. */
 async function signedIn(url: string, name: string): Promise<{ c: Client; csrf: string }> {

@@ -1,18 +1,13 @@
 import { randomBytes, scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DAY, now } from '../helpers/cli.js';
-import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
+import { Client, PASSWORD, addAccount, consoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
 /**
  * The console's defences under misuse, over HTTP against `serve`'s server on 127.0.0.1: concurrent
  * guessing, repeated confirms, forged proxy headers, oversized bodies, forged log lines.
  */
-
-async function addAccount(w: ConsoleWorld, name: string, role: string) {
-  const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
-  expect(r.code, r.stderr).toBe(0);
-}
 
 /** Sign-in forms, each with its own CSRF cookie, ready to be posted at once. */
 async function loginForms(url: string, n: number) {

@@ -4,30 +4,13 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DAY, now, runCli, writeJson } from '../helpers/cli.js';
-import { Client, PASSWORD, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
+import { Client, PASSWORD, addAccount, unmatchedPayment, consoleWorld, type ConsoleWorld } from '../helpers/console.js';
 import { engines } from '../helpers/engines.js';
 
 /**
  * The support console over HTTP: accounts made by the CLI, `serve`'s server on 127.0.0.1 (port 0),
  * real requests with cookies, the real SDK against the simulator, and a real database per engine.
  */
-
-/** A payment reconcile cannot match (nobody has this email): it waits in review. */
-async function unmatchedPayment(w: ConsoleWorld): Promise<string> {
-  const pi = w.sim.store.createCheckoutPayment({
-    created: now() - 2 * DAY,
-    email: 'ann.work@example.org',
-    amount: 2500,
-  }).paymentIntent!.id;
-  const run = await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes']);
-  expect(run.code, run.stderr).toBe(3);
-  return pi;
-}
-
-async function addAccount(w: ConsoleWorld, name: string, role: string) {
-  const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
-  expect(r.code, r.stderr).toBe(0);
-}
 
 /** A self-signed certificate for 127.0.0.1 made by openssl (node:crypto cannot make X.509 certificates). */
 function selfSignedCert(dir: string): { cert: string; key: string } {

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { TestContext } from 'vitest';
+import { expect, type TestContext } from 'vitest';
 import { resolveSettings } from '../../src/config.js';
 import { startConsole, type RunningConsole } from '../../src/console/server.js';
 import { startSimulator, type StripeSimulator } from '../../src/simulator/index.js';
-import { BIN, runCli, tempDir, writeJson, type CliResult, type TestUser } from './cli.js';
+import { BIN, DAY, now, runCli, tempDir, writeJson, type CliResult, type TestUser } from './cli.js';
 import { createAppDb, type AppDb, type EngineName } from './engines.js';
 
 /** The support console's tests: a simulator, an app database, accounts made by the CLI, and `serve`'s server. */
@@ -157,4 +157,22 @@ export class Client {
     const login = await this.request('/login');
     return this.request('/login', { form: { csrf: Client.csrf(login.text), name, password } });
   }
+}
+
+/** A console account made by the CLI, as an admin would (`console user add`), with PASSWORD. */
+export async function addAccount(w: ConsoleWorld, name: string, role: string): Promise<void> {
+  const r = await w.cli(['console', 'user', 'add', name, '--role', role], `${PASSWORD}\n`);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** A payment reconcile cannot match (nobody has this email): it waits in review. */
+export async function unmatchedPayment(w: ConsoleWorld): Promise<string> {
+  const pi = w.sim.store.createCheckoutPayment({
+    created: now() - 2 * DAY,
+    email: 'ann.work@example.org',
+    amount: 2500,
+  }).paymentIntent!.id;
+  const run = await w.cli(['reconcile', '--since', String(now() - 7 * DAY), '--yes']);
+  expect(run.code, run.stderr).toBe(3);
+  return pi;
 }
